@@ -1,0 +1,41 @@
+#pragma once
+// Helpers shared by tests: wait for a condition with a deadline (never sleep and hope), a free
+// loopback port, a temporary directory removed at the end of the test.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace orderly::test {
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns whether
+// it held. Use with EXPECT_TRUE/ASSERT_TRUE and a message saying what was awaited.
+bool wait_until(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// A TCP port on 127.0.0.1 that nobody listened on a moment ago.
+std::uint16_t free_tcp_port();
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes `text` to `path` (creating parent directories) and returns the path.
+std::filesystem::path write_file(const std::filesystem::path& path, const std::string& text);
+std::string read_file(const std::filesystem::path& path);
+
+// The source tree (for shipped profiles, config examples, shared data) and the orderly binary.
+inline std::filesystem::path source_dir() { return ORDERLY_SOURCE_DIR; }
+inline std::filesystem::path orderly_binary() { return ORDERLY_BINARY; }
+
+}  // namespace orderly::test

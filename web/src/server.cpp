@@ -1,0 +1,1 @@
+// Replaced by the Beast server (web issue work in progress).
