@@ -1,0 +1,76 @@
+#pragma once
+// The planning problem and its answer as plain data. Built by gateway (from live state) or by
+// `orderly plan` (from a scenario file); the scheduler never does I/O and never reads a clock.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace orderly::scheduler {
+
+enum class Period { sharp, peak, flat, valley };
+const char* to_string(Period p);
+
+// One node of the capacity tree, flattened: nodes[0] is the root (the transformer); every other
+// node names its parent by index, which is always smaller than its own index.
+struct CapacityNode {
+  std::string id;
+  int parent = -1;                     // -1 only for the root
+  std::vector<double> limit_kw;        // per slot (size == Problem::slots); may vary (DR events)
+  std::vector<double> base_load_kw;    // non-EV load measured/forecast at this node, per slot;
+                                       // empty = 0. The root's includes everything below it.
+};
+
+struct EvRequest {
+  std::string id;
+  int node = 0;                        // index into Problem::nodes the charger hangs from
+  int arrival_slot = 0;                // charges in arrival_slot <= t < departure_slot
+  int departure_slot = 0;
+  double energy_kwh = 0;               // net energy to deliver by departure
+  double max_kw = 0;                   // charger and car limit
+  double min_kw = 0;                   // 0, or the pile's minimum: power is 0 or >= min_kw
+  int priority = 1;                    // higher is served first when capacity is short
+  bool is_private = true;              // private pile (policy valley-share target 80%)
+  // Bidirectional (V2G) piles only; discharge_max_kw == 0 means charge-only.
+  double discharge_max_kw = 0;
+  double battery_kwh = 0;
+  double initial_kwh = 0;
+  double reserve_kwh = 0;              // never discharge below this
+  double discharge_price_per_kwh = 0;  // paid to the owner per kWh discharged
+};
+
+struct Problem {
+  int slots = 96;
+  double slot_minutes = 15;
+  std::vector<CapacityNode> nodes;     // nodes[0] = root
+  std::vector<double> price_per_kwh;   // size == slots
+  std::vector<Period> period;          // size == slots
+  std::vector<EvRequest> evs;
+
+  double slot_hours() const { return slot_minutes / 60.0; }
+};
+
+enum class Algorithm { optimal, uncontrolled, edf, llf };
+const char* to_string(Algorithm a);
+
+struct Kpi {
+  double energy_requested_kwh = 0;
+  double energy_delivered_kwh = 0;     // net of V2G discharge
+  double energy_discharged_kwh = 0;    // V2G
+  int sessions_total = 0;
+  int sessions_met = 0;                // delivered >= requested - 1 Wh
+  double cost_yuan = 0;                // charging cost minus V2G compensation
+  double peak_kw = 0;                  // max over slots of root base load + charging
+  int overload_slots = 0;              // slots where any node exceeds its limit (must be 0)
+  double valley_share = 0;             // valley energy / charging energy, all piles
+  double valley_share_private = 0;     // same, private piles only
+};
+
+struct Plan {
+  enum class Status { optimal, capacity_short };
+  Status status = Status::optimal;
+  std::vector<std::vector<double>> ev_kw;  // [ev][slot]; negative = discharge
+  std::vector<double> charging_kw;         // [slot] sum over EVs
+  Kpi kpi;
+};
+
+}  // namespace orderly::scheduler
