@@ -1,0 +1,243 @@
+#pragma once
+// The gateway's configuration: one TOML file (/etc/orderly/orderly.toml), parsed and validated
+// once at start into the plain structs below. Every key, default and range is documented in
+// docs/configuration.md; packaging/orderly.toml is the complete commented example.
+//
+// Validation collects every problem before throwing, so an installer fixes the whole file in
+// one pass instead of one error per restart.
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orderly/drivers/clock.hpp"
+#include "orderly/gateway/log.hpp"
+#include "orderly/scheduler/problem.hpp"
+
+namespace orderly::gateway {
+
+// what() holds every error, one per line, each `file:line:column: key: what is wrong; what is
+// expected`. errors() gives them one by one.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<std::string> errors);
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+// The phase(s) a load hangs on. ABC = a three-phase load, counted on all three phases.
+enum class Phase { A, B, C, ABC };
+const char* to_string(Phase p);
+
+struct TransformerConfig {
+  std::string id = "transformer";
+  double limit_kw = 0;                                // required: what the site may draw in total
+  std::array<std::optional<double>, 3> phase_limit_kw{};  // optional per-phase limits, A, B, C
+};
+
+struct SiteConfig {
+  std::string name;
+  std::string utc_offset_text = "+08:00";  // as written in the file
+  std::chrono::minutes utc_offset{8 * 60};  // fixed offset, no daylight saving (China uses none)
+  TransformerConfig transformer;
+};
+
+// A node of the capacity tree below the transformer (a feeder, a cable, a distribution board).
+struct CapacityNodeConfig {
+  std::string id;
+  std::string parent;                      // capacity node id or the transformer id (default)
+  double limit_kw = 0;
+  Phase phase = Phase::ABC;
+};
+
+// ---- tariff ---------------------------------------------------------------------------------
+
+using scheduler::Period;  // sharp, peak, flat, valley
+inline constexpr int kPeriodCount = 4;
+inline constexpr int period_index(Period p) { return static_cast<int>(p); }
+
+// [start, end) in minutes of the local day; end <= start crosses midnight ("23:00-07:00").
+struct TimeOfDayRange {
+  int start_minute = 0;  // 0..1439
+  int end_minute = 0;    // 1..1440
+  bool contains(int minute_of_day) const;
+};
+
+struct TariffSeason {
+  std::string name;
+  std::vector<int> months;                                 // 1..12
+  std::vector<int> sharp_months;                           // subset of months where sharp applies
+  std::array<double, kPeriodCount> price_yuan_per_kwh{};   // indexed by period_index()
+  std::array<std::vector<TimeOfDayRange>, kPeriodCount> ranges;  // indexed by period_index()
+  // Period of every minute of the day, derived from ranges: in a sharp month, sharp ranges take
+  // precedence; outside sharp months a sharp minute falls back to peak.
+  std::array<Period, 1440> period_by_minute{};
+  std::array<Period, 1440> period_by_minute_sharp{};
+};
+
+struct TariffSchedule {
+  std::chrono::year_month_day effective_from{};  // local date the schedule starts at 00:00
+  std::vector<TariffSeason> seasons;             // cover every month exactly once
+};
+
+struct TariffConfig {
+  std::vector<TariffSchedule> schedules;         // sorted by effective_from; at least one
+};
+
+struct TariffPoint {
+  double price_yuan_per_kwh = 0;
+  Period period = Period::flat;
+};
+
+// Price and period in force at `t` (a UTC instant) at a site `utc_offset` east of UTC. Before the
+// first schedule's effective date the first schedule applies (and check-config warns).
+TariffPoint tariff_at(const TariffConfig& tariff, TimePoint t, std::chrono::minutes utc_offset);
+// The tariff at the start of each of `slots` consecutive slots from `start` (planner input).
+std::vector<TariffPoint> tariff_series(const TariffConfig& tariff, TimePoint start,
+                                       std::chrono::minutes slot, int slots,
+                                       std::chrono::minutes utc_offset);
+
+// ---- communication --------------------------------------------------------------------------
+
+struct MqttConfig {
+  std::string host = "127.0.0.1";
+  int port = 1883;
+  std::string client_id = "orderly-gateway";
+  std::string username;                    // empty = anonymous
+  std::string password;                    // literal, or
+  std::filesystem::path password_file;     // read at start (keeps secrets out of the config)
+  std::string topic_prefix = "orderly/v1";
+  int keepalive_s = 30;
+  bool tls = false;
+  std::filesystem::path ca_file;           // tls only; empty = system trust store
+  std::filesystem::path cert_file;         // tls client certificate, optional
+  std::filesystem::path key_file;
+  bool embedded_broker = false;            // start a private mosquitto on host:port (demo)
+
+  // password, or the first line of password_file. Throws ConfigError naming the file.
+  std::string resolved_password() const;
+};
+
+enum class ModbusTransport { tcp, rtu };
+const char* to_string(ModbusTransport t);
+
+struct ModbusBusConfig {
+  std::string id;
+  ModbusTransport transport = ModbusTransport::tcp;
+  std::string host;                        // tcp
+  int port = 502;                          // tcp
+  std::string device;                      // rtu, e.g. /dev/ttyS1 or /dev/ttyUSB0
+  int baud = 9600;                         // rtu
+  char parity = 'N';                       // rtu: 'N', 'E' or 'O' (libmodbus convention)
+  int data_bits = 8;                       // rtu
+  int stop_bits = 1;                       // rtu
+  int timeout_ms = 500;
+  int inter_request_gap_ms = 20;
+  int retries = 2;
+};
+
+enum class DriverKind { mqtt, profile };
+const char* to_string(DriverKind d);
+
+enum class ChargerKind { private_pile, shared_pile };   // "private" / "shared" in the file
+const char* to_string(ChargerKind k);
+
+struct ChargerConfig {
+  std::string id;
+  std::string name;                        // default: id
+  ChargerKind kind = ChargerKind::private_pile;
+  std::string household;                   // required for private piles, e.g. "3-2-1201"
+  Phase phase = Phase::A;
+  std::string node;                        // capacity node id; default: the transformer id
+  DriverKind driver = DriverKind::mqtt;
+  std::string profile;                     // driver == profile: device profile name
+  std::string bus;                         // driver == profile: [[modbus.bus]] id
+  int unit_id = 1;                         // Modbus unit (slave) id
+  double max_power_kw = 7;
+  double min_current_a = 6;                // IEC 61851-1: AC charging below 6 A is not allowed
+  bool bidirectional = false;
+  double failsafe_current_a = 6;           // default: [control].failsafe_current_a
+};
+
+enum class MeterRole { transformer, feeder, household };
+const char* to_string(MeterRole r);
+
+struct MeterConfig {
+  std::string id;
+  std::string name;                        // default: id
+  MeterRole role = MeterRole::transformer;
+  std::string node;                        // capacity node measured; default: the transformer id
+  std::string household;                   // role == household
+  DriverKind driver = DriverKind::mqtt;
+  std::string profile;
+  std::string bus;
+  int unit_id = 1;
+};
+
+// ---- behaviour ------------------------------------------------------------------------------
+
+struct ControlConfig {
+  int slot_minutes = 15;                   // 5 or 15: planning granularity
+  double control_period_s = 1;             // limiter tick when no meter sample arrives
+  int limit_validity_s = 60;               // validity sent with every power limit
+  double failsafe_current_a = 6;           // written to piles that support a fallback current
+  int failsafe_timeout_s = 120;            // communication timeout configured on those piles
+  double safety_margin_kw = 2;             // kept free below every capacity limit
+};
+
+struct WebConfig {
+  std::string listen = "0.0.0.0";
+  int port = 8080;
+  std::filesystem::path static_dir;        // empty = the packaged UI
+};
+
+struct PlatformConfig {
+  bool enabled = false;
+  std::string url;                         // required when enabled (https://...)
+  std::string operator_id;                 // required when enabled
+  std::filesystem::path secret_file;       // required when enabled
+  int push_interval_s = 60;
+};
+
+struct StoreConfig {
+  std::filesystem::path path = "/var/lib/orderly/orderly.db";
+  int raw_retention_days = 90;
+  int aggregate_retention_days = 1095;
+};
+
+struct Config {
+  std::string source_name;                 // file name used in messages
+  SiteConfig site;
+  std::vector<CapacityNodeConfig> capacity;  // parents before children
+  TariffConfig tariff;
+  MqttConfig mqtt;
+  std::vector<ModbusBusConfig> modbus_buses;
+  std::vector<ChargerConfig> chargers;
+  std::vector<MeterConfig> meters;
+  ControlConfig control;
+  WebConfig web;
+  PlatformConfig platform;
+  StoreConfig store;
+  LogConfig log;
+  std::vector<std::string> warnings;       // not fatal; check-config prints them
+
+  const ChargerConfig* find_charger(std::string_view id) const;
+  const MeterConfig* find_meter(std::string_view id) const;
+  const ModbusBusConfig* find_bus(std::string_view id) const;
+  const CapacityNodeConfig* find_node(std::string_view id) const;
+};
+
+// Reads and validates a file. Throws ConfigError (all problems, one per line) for an unreadable
+// file, a TOML syntax error or invalid contents.
+Config load_config(const std::filesystem::path& path);
+// Same for text in memory (the demo embeds its configuration); source_name prefixes messages.
+Config parse_config(std::string_view text, const std::string& source_name);
+
+}  // namespace orderly::gateway

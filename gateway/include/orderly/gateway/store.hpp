@@ -1,0 +1,208 @@
+#pragma once
+// Durable state in one SQLite file (WAL). Store is one connection, used by one thread at a time;
+// StoreWriter owns its own thread and connection and batches appends into one transaction per
+// flush interval, because the box writes to eMMC/SD flash and per-row commits would wear it out
+// and stall the event loop.
+//
+// Timestamps are stored as INTEGER milliseconds since the Unix epoch (UTC); quantities a device
+// does not measure (NaN) are stored as NULL and read back as NaN.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "orderly/drivers/clock.hpp"
+
+struct sqlite3;
+
+namespace orderly::gateway {
+
+struct ChargerConfig;
+
+// Opening, migrating or writing failed. what() names the file and says what to do.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct MeterSample {
+  TimePoint at{};
+  std::string meter_id;
+  double power_w = 0;
+  std::array<double, 3> power_w_phase{};   // NaN = not measured
+  std::array<double, 3> current_a{};
+  std::array<double, 3> voltage_v{};
+  double import_energy_wh = 0;
+  double export_energy_wh = 0;
+};
+
+struct ChargerSample {
+  TimePoint at{};
+  std::string charger_id;
+  std::string state;                       // drivers::to_string(ChargerState)
+  double power_w = 0;
+  std::array<double, 3> current_a{};
+  double session_energy_wh = 0;
+  double total_energy_wh = 0;
+  double limit_w = 0;                      // what the gateway last commanded
+  double applied_limit_w = 0;              // what the device reports following
+};
+
+// Audit log of every command sent to a device.
+struct CommandRecord {
+  TimePoint at{};
+  std::string charger_id;
+  std::string kind;                        // "limit", "enable", "failsafe", ...
+  std::string payload;                     // JSON as sent (or its logical content)
+  std::uint64_t seq = 0;
+  std::optional<TimePoint> acked_at;
+  std::string result;                      // "", "accepted", "rejected: ...", "timeout"
+};
+
+// The device's answer to command (charger_id, seq); updates that row of the audit log.
+struct CommandAck {
+  std::string charger_id;
+  std::uint64_t seq = 0;
+  TimePoint acked_at{};
+  std::string result;
+};
+
+struct EventRecord {
+  TimePoint at{};
+  std::string level;                       // "info", "warn", "error"
+  std::string source;                      // "charger:p-101", "control", "platform", ...
+  std::string message;
+};
+
+// A charging session; written again (upsert by id) whenever it changes.
+struct SessionRecord {
+  std::string id;
+  std::string charger_id;
+  std::string household;
+  std::string rfid;
+  TimePoint started_at{};
+  std::optional<TimePoint> ended_at;
+  double energy_wh = 0;
+  std::array<double, 4> energy_wh_by_period{};  // indexed by scheduler::Period (sharp..valley)
+  double cost_yuan = 0;
+};
+
+using StoreRecord =
+    std::variant<MeterSample, ChargerSample, CommandRecord, CommandAck, EventRecord, SessionRecord>;
+
+class Store {
+ public:
+  // Schema version this build knows (number of migration steps).
+  static int known_schema_version();
+
+  // Opens (creating if needed) and migrates. Throws StoreError, e.g. when the file's schema is
+  // newer than this build or the directory is not writable.
+  explicit Store(const std::filesystem::path& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  Store(Store&& other) noexcept;
+  Store& operator=(Store&& other) noexcept;
+
+  const std::filesystem::path& path() const { return path_; }
+  int schema_version() const;
+  std::string journal_mode() const;
+  // "ok" or SQLite's list of problems.
+  std::string integrity_check() const;
+
+  // All records in one transaction (all or nothing). Throws StoreError.
+  void write(const std::vector<StoreRecord>& records);
+  void write(const StoreRecord& record) { write(std::vector<StoreRecord>{record}); }
+
+  // The configured chargers (upserted at start, so sessions and commands can name them).
+  void sync_chargers(const std::vector<ChargerConfig>& chargers);
+
+  void set_meta(std::string_view key, std::string_view value);
+  std::optional<std::string> meta(std::string_view key) const;
+
+  // Reads, for the web UI and tests.
+  std::vector<MeterSample> latest_meter_samples() const;      // newest per meter
+  std::vector<ChargerSample> latest_charger_samples() const;  // newest per charger
+  std::vector<MeterSample> meter_samples(std::string_view meter_id, TimePoint from,
+                                         TimePoint to) const;  // from <= at < to, oldest first
+  std::vector<CommandRecord> recent_commands(std::size_t limit) const;  // newest first
+  std::vector<EventRecord> recent_events(std::size_t limit) const;      // newest first
+  std::optional<SessionRecord> session(std::string_view id) const;
+  std::vector<SessionRecord> sessions(TimePoint from, TimePoint to) const;  // started in range
+  // Rows in one of the gateway's tables (tests, diagnostics). Throws for an unknown table.
+  std::int64_t row_count(std::string_view table) const;
+
+  // Deletes raw samples older than `before`. Returns rows deleted.
+  std::int64_t prune_samples(TimePoint before);
+
+ private:
+  void migrate();
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+};
+
+struct StoreWriterOptions {
+  std::chrono::milliseconds flush_interval{1000};
+  std::size_t max_batch = 1000;            // commit early when this many records wait
+  std::size_t max_queue = 200000;          // beyond this, the oldest samples are dropped
+};
+
+// Batches appends from any thread into a Store owned by the writer's own thread. Appending
+// never blocks on disk. The destructor (or stop()) commits everything queued before returning.
+class StoreWriter {
+ public:
+  // Opens and migrates the database on the calling thread, so errors surface at start-up.
+  explicit StoreWriter(const std::filesystem::path& path, StoreWriterOptions options = {});
+  ~StoreWriter();
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  void append(StoreRecord record);
+  void append(MeterSample s) { append(StoreRecord{std::move(s)}); }
+  void append(ChargerSample s) { append(StoreRecord{std::move(s)}); }
+  void append(CommandRecord c) { append(StoreRecord{std::move(c)}); }
+  void append(CommandAck a) { append(StoreRecord{std::move(a)}); }
+  void append(EventRecord e) { append(StoreRecord{std::move(e)}); }
+  void append(SessionRecord s) { append(StoreRecord{std::move(s)}); }
+
+  // Blocks until everything appended before the call is committed (or failed; see failures()).
+  void flush();
+  // Commits what is queued and joins the thread. Idempotent; append() after stop() is dropped.
+  void stop();
+
+  std::uint64_t committed_records() const { return committed_records_.load(); }
+  std::uint64_t transactions() const { return transactions_.load(); }
+  std::uint64_t failures() const { return failures_.load(); }   // failed commits (retried)
+  std::uint64_t dropped_records() const { return dropped_records_.load(); }
+
+ private:
+  void run();
+  Store store_;
+  StoreWriterOptions options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable flushed_;
+  std::deque<StoreRecord> queue_;
+  std::uint64_t appended_ = 0;             // guarded by mutex_
+  std::uint64_t done_ = 0;                 // records handled (committed or dropped), mutex_
+  std::uint64_t flush_requested_ = 0;      // guarded by mutex_
+  bool stopping_ = false;                  // guarded by mutex_
+  std::atomic<std::uint64_t> committed_records_{0};
+  std::atomic<std::uint64_t> transactions_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> dropped_records_{0};
+  std::thread thread_;
+};
+
+}  // namespace orderly::gateway
