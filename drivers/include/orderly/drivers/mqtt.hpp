@@ -1,0 +1,70 @@
+#pragma once
+// The gateway's side of Orderly's native MQTT protocol (docs/mqtt-protocol.md): one Paho
+// connection serving every charger and meter that speaks it.
+//
+// Threads: Paho's callbacks run on Paho's threads; they only parse and validate, then
+// boost::asio::post() the result to the core executor. Every piece of device state (health,
+// pending acknowledgements, staleness) lives on the core executor, and DeviceEvents are called
+// there. Call every member function from the core executor too, except the constructor and
+// destructor (which must not race with the core running handlers of this object: destroy it
+// on the core thread or after the io_context has stopped).
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "orderly/drivers/clock.hpp"
+#include "orderly/drivers/device.hpp"
+
+namespace orderly::drivers {
+
+struct MqttOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 1883;
+  std::string client_id = "orderly-gateway";
+  std::string username, password;  // empty username = anonymous
+  std::string topic_prefix = "orderly/v1";
+  std::chrono::seconds keepalive{30};
+  // Transport timings are real (wall-clock) durations, whatever the injected Clock's speed:
+  // they describe the network, not the simulated world.
+  std::chrono::milliseconds reconnect_min_delay{500};
+  std::chrono::milliseconds reconnect_max_delay{10000};
+  // No acknowledgement of a limit within this -> LimitAck{accepted=false}.
+  std::chrono::milliseconds ack_timeout{5000};
+  // A device whose last valid status is older than this is reported offline. Devices publish at
+  // least every period (1 s by default), so 3x the period tolerates two lost messages.
+  std::chrono::milliseconds stale_after{3000};
+  // Validation errors of one device are logged at most once per this interval (the count of
+  // suppressed lines is given with the next one); Health counts every one.
+  std::chrono::milliseconds error_log_interval{10000};
+};
+
+class MqttDevices {
+ public:
+  MqttDevices(boost::asio::any_io_executor core, const Clock& clock, MqttOptions options, DeviceEvents events);
+  ~MqttDevices();
+  MqttDevices(const MqttDevices&) = delete;
+  MqttDevices& operator=(const MqttDevices&) = delete;
+
+  // Register devices before start(). Throws std::invalid_argument for an id that cannot be a
+  // topic level or is registered twice.
+  std::shared_ptr<ChargerDriver> add_charger(const std::string& id, const Capabilities& caps);
+  std::shared_ptr<MeterDriver> add_meter(const std::string& id);
+
+  // Connects in the background, reconnecting with backoff, and (re)subscribes on every
+  // connection. Never throws for an unreachable broker: devices report offline and the failure
+  // is logged once (and once more when the connection comes back).
+  void start();
+  // Publishes the gateway's online flag "false", disconnects cleanly, cancels timers.
+  void stop();
+  bool connected() const;
+
+  const MqttOptions& options() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace orderly::drivers

@@ -1,0 +1,35 @@
+#pragma once
+// A real Mosquitto broker process for tests and the demo: Debian's /usr/sbin/mosquitto (or
+// $ORDERLY_MOSQUITTO) on 127.0.0.1 with a generated config in a temporary directory. Anonymous
+// access, no persistence. The process is terminated and reaped by the destructor.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+
+namespace orderly::drivers::sim {
+
+class MosquittoBroker {
+ public:
+  // Starts the broker on `port` (0 = pick a free one) and waits until it accepts TCP
+  // connections. Throws std::runtime_error naming the binary, port and the broker's log when it
+  // is missing, exits, or does not listen within 10 s.
+  static std::unique_ptr<MosquittoBroker> start(std::uint16_t port = 0);
+  ~MosquittoBroker();
+  MosquittoBroker(const MosquittoBroker&) = delete;
+  MosquittoBroker& operator=(const MosquittoBroker&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string host() const { return "127.0.0.1"; }
+  // The broker's log so far (for test failure messages).
+  std::string log() const;
+
+ private:
+  MosquittoBroker() = default;
+  std::filesystem::path dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace orderly::drivers::sim

@@ -1,0 +1,63 @@
+#pragma once
+// A simulated charger speaking Orderly's native MQTT protocol (docs/mqtt-protocol.md) through its
+// own libmosquitto client and network thread, as a real pile would: nothing is shared with the
+// gateway except the broker. Energy is integrated in the injected Clock's time, so the demo's
+// accelerated clock charges a car in minutes; the publish period is real time.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "orderly/drivers/clock.hpp"
+
+namespace orderly::drivers::sim {
+
+struct SimChargerOptions {
+  std::string id;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 1883;
+  std::string topic_prefix = "orderly/v1";
+  double max_power_w = 7000;
+  int phases = 1;
+  double voltage_v = 230;
+  double min_current_a = 6;            // IEC 61851-1: below this the pile pauses instead
+  double failsafe_power_w = 1380;      // used when a limit's validity expires (and before the first)
+  std::chrono::milliseconds publish_period{1000};  // real time
+};
+
+class SimMqttCharger {
+ public:
+  SimMqttCharger(SimChargerOptions options, const Clock& clock);  // connects on start()
+  ~SimMqttCharger();
+  SimMqttCharger(const SimMqttCharger&) = delete;
+  SimMqttCharger& operator=(const SimMqttCharger&) = delete;
+
+  void start();
+  void stop();  // clean disconnect: publishes online "false" itself
+
+  // A car arrives and charges at min(limit, car max) until `energy_need_wh` is delivered, then
+  // draws 0 and reports "plugged".
+  void plug_in(double energy_need_wh, double car_max_power_w);
+  void unplug();
+
+  // Fault injection.
+  void ignore_limits(bool ignore);                   // draws the car's max whatever the limit
+  void set_offline(bool offline);                    // abrupt disconnect (last will fires) / reconnect
+  void set_silent(bool silent);                      // stays connected, stops publishing status (hung firmware)
+  void publish_garbage(const std::string& payload);  // raw payload on its status topic
+
+  // Observations (thread-safe).
+  const std::string& id() const;
+  double limit_w() const;            // limit being followed (failsafe after expiry)
+  double power_w() const;
+  double session_energy_wh() const;
+  std::uint64_t limits_received() const;
+  bool connected() const;
+  bool in_failsafe() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orderly::drivers::sim
