@@ -29,6 +29,10 @@ struct EvRequest {
   double max_kw = 0;                   // charger and car limit
   double min_kw = 0;                   // 0, or the pile's minimum: power is 0 or >= min_kw
   int priority = 1;                    // higher is served first when capacity is short
+  // Setpoint granularity of the pile when charging (kW); 0 = continuous. AC piles take whole
+  // amps (IEC 61851-1 PWM duty cycle encodes current), so e.g. 0.23 for 230 V x 1 A single
+  // phase, 0.69 for three phases. Added for the exact planner's rounding step (planner.hpp).
+  double power_step_kw = 0;
   bool is_private = true;              // private pile (policy valley-share target 80%)
   // Bidirectional (V2G) piles only; discharge_max_kw == 0 means charge-only.
   double discharge_max_kw = 0;
