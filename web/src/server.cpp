@@ -1,1 +1,368 @@
-// Replaced by the Beast server (web issue work in progress).
+// Beast HTTP + WebSocket server on the gateway's core io_context. One session object per
+// connection, kept alive by the shared_ptr its pending handler holds (the Beast examples'
+// idiom); everything runs on the one thread that runs the io_context, so nothing is locked.
+#include "orderly/web/server.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <spdlog/spdlog.h>
+
+#include "routes.hpp"
+
+namespace orderly::web {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// Browsers send a few KiB of headers (cookies); anything far beyond that is not a browser.
+constexpr std::uint32_t kHeaderLimitBytes = 16 * 1024;
+// Clients only ever send close frames or small pings on the live socket.
+constexpr std::size_t kWebSocketMessageLimitBytes = 4 * 1024;
+
+class Closable {
+ public:
+  virtual ~Closable() = default;
+  virtual void close() = 0;
+};
+
+class LiveSession;
+
+}  // namespace
+
+struct Server::State : std::enable_shared_from_this<Server::State> {
+  State(net::io_context& io_context, Application& application, ServerOptions server_options)
+      : io(io_context),
+        app(application),
+        options(std::move(server_options)),
+        acceptor(io_context),
+        push_timer(io_context) {}
+
+  net::io_context& io;
+  Application& app;
+  ServerOptions options;
+  tcp::acceptor acceptor;
+  std::uint16_t bound_port = 0;
+  bool running = false;
+  bool callback_registered = false;
+
+  std::uint64_t next_session_id = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Closable>> sessions;
+  std::unordered_map<std::uint64_t, std::weak_ptr<LiveSession>> live_sessions;
+
+  // Pushes go through a steady timer (monotonic, not the domain Clock): the throttle is about
+  // network load, not about simulated time, and must not speed up in the demo.
+  net::steady_timer push_timer;
+  bool push_scheduled = false;
+  std::chrono::steady_clock::time_point last_push{};
+
+  void do_accept();
+  void status_changed();
+  void push_now();
+};
+
+namespace {
+
+class LiveSession : public Closable, public std::enable_shared_from_this<LiveSession> {
+ public:
+  LiveSession(tcp::socket&& socket, std::shared_ptr<Server::State> state)
+      : ws_(std::move(socket)), state_(std::move(state)), id_(state_->next_session_id++) {}
+
+  ~LiveSession() override {
+    state_->sessions.erase(id_);
+    state_->live_sessions.erase(id_);
+  }
+
+  void run(http::request<http::string_body> request) {
+    state_->sessions[id_] = weak_from_this();
+    state_->live_sessions[id_] = weak_from_this();
+    // The handshake and idle pings use Beast's suggested server timeouts, so a phone that drops
+    // off the Wi-Fi without a close frame is noticed and its session freed.
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& response) { response.set(http::field::server, kServerName); }));
+    ws_.read_message_max(kWebSocketMessageLimitBytes);
+    ws_.text(true);
+    ws_.async_accept(request, beast::bind_front_handler(&LiveSession::on_accept, shared_from_this()));
+  }
+
+  // Status snapshots supersede each other, so at most one waits behind the one being written:
+  // a slow client gets the newest state, never a growing backlog.
+  void send(std::shared_ptr<const std::string> text) {
+    if (!open_) return;
+    if (writing_) {
+      pending_ = std::move(text);
+      return;
+    }
+    writing_ = std::move(text);
+    ws_.async_write(net::buffer(*writing_),
+                    beast::bind_front_handler(&LiveSession::on_write, shared_from_this()));
+  }
+
+  void close() override {
+    open_ = false;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+ private:
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      spdlog::debug("web: WebSocket handshake failed: {}", ec.message());
+      return;
+    }
+    open_ = true;
+    send(std::make_shared<const std::string>(status_text(state_->app)));
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&LiveSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) {
+      open_ = false;
+      return;  // closed by the client, timed out or stopped; the session ends with its handlers
+    }
+    buffer_.consume(buffer_.size());  // the live socket is push-only; client messages are ignored
+    do_read();
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_.reset();
+    if (ec) {
+      open_ = false;
+      return;
+    }
+    if (pending_) send(std::exchange(pending_, nullptr));
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<Server::State> state_;
+  std::uint64_t id_;
+  bool open_ = false;
+  std::shared_ptr<const std::string> writing_;
+  std::shared_ptr<const std::string> pending_;
+};
+
+class HttpSession : public Closable, public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket&& socket, std::shared_ptr<Server::State> state)
+      : stream_(std::move(socket)), state_(std::move(state)), id_(state_->next_session_id++) {}
+
+  ~HttpSession() override { state_->sessions.erase(id_); }
+
+  void run() {
+    state_->sessions[id_] = weak_from_this();
+    do_read();
+  }
+
+  void close() override {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(state_->options.max_body_bytes);
+    parser_->header_limit(kHeaderLimitBytes);
+    stream_.expires_after(state_->options.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream) return shutdown();
+    if (ec == http::error::body_limit) {
+      return send(error_response(http::status::payload_too_large,
+                                 "request body larger than " +
+                                     std::to_string(state_->options.max_body_bytes) + " bytes",
+                                 "", 11, false));
+    }
+    if (ec == http::error::header_limit) {
+      return send(error_response(http::status::request_header_fields_too_large,
+                                 "request headers too large", "", 11, false));
+    }
+    if (ec && &ec.category() == &http::make_error_code(http::error::end_of_stream).category() &&
+        ec != http::error::partial_message) {
+      // The bytes arrived but are not HTTP/1.x: answer once, then drop the connection, so the
+      // next client is served as usual.
+      return send(error_response(http::status::bad_request, "malformed HTTP request: " + ec.message(),
+                                 "", 11, false));
+    }
+    if (ec) return;  // timeout, reset or stop(): nothing to answer
+
+    http::request<http::string_body> request = parser_->release();
+    if (websocket::is_upgrade(request)) {
+      if (target_path(request.target()) == kLivePath) {
+        stream_.expires_never();
+        std::make_shared<LiveSession>(stream_.release_socket(), state_)->run(std::move(request));
+        return;
+      }
+      return send(error_response(http::status::not_found, "no WebSocket at this path",
+                                 std::string(request.target()), request.version(), false));
+    }
+    send(handle_request(state_->app, state_->options.static_dir, request));
+  }
+
+  void send(http::response<http::string_body> response) {
+    response_ = std::make_shared<http::response<http::string_body>>(std::move(response));
+    stream_.expires_after(state_->options.idle_timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&HttpSession::on_write, shared_from_this(),
+                                                response_->keep_alive()));
+  }
+
+  void on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+    response_.reset();
+    if (ec) return;
+    if (!keep_alive) return shutdown();
+    do_read();
+  }
+
+  void shutdown() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<Server::State> state_;
+  std::uint64_t id_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> response_;
+};
+
+}  // namespace
+
+void Server::State::do_accept() {
+  acceptor.async_accept(
+      [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+        if (!self->running) return;
+        if (ec) {
+          spdlog::warn("web: accept failed: {}", ec.message());
+        } else {
+          std::make_shared<HttpSession>(std::move(socket), self)->run();
+        }
+        self->do_accept();
+      });
+}
+
+void Server::State::status_changed() {
+  if (!running || push_scheduled) return;
+  push_scheduled = true;
+  const auto due = last_push + options.push_interval;
+  push_timer.expires_at(std::max(due, std::chrono::steady_clock::now()));
+  push_timer.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->push_scheduled = false;
+    if (ec || !self->running) return;
+    self->push_now();
+  });
+}
+
+void Server::State::push_now() {
+  last_push = std::chrono::steady_clock::now();
+  if (live_sessions.empty()) return;  // nobody listening: do not build the status at all
+  auto text = std::make_shared<const std::string>(status_text(app));
+  std::vector<std::shared_ptr<LiveSession>> targets;
+  for (auto& [id, weak] : live_sessions) {
+    if (auto session = weak.lock()) targets.push_back(std::move(session));
+  }
+  for (auto& session : targets) session->send(text);
+}
+
+Server::Server(net::io_context& io, Application& app, ServerOptions options)
+    : state_(std::make_shared<State>(io, app, std::move(options))) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  State& s = *state_;
+  if (s.running) return;
+  const std::string where = s.options.address + ":" + std::to_string(s.options.port);
+  beast::error_code ec;
+  const auto address = net::ip::make_address(s.options.address, ec);
+  if (ec) {
+    throw std::runtime_error("web server: invalid address '" + s.options.address + "' (" +
+                             ec.message() + "): set [web] address to an IP such as 127.0.0.1 or 0.0.0.0");
+  }
+  const tcp::endpoint endpoint{address, s.options.port};
+  auto fail = [&](const char* step) {
+    std::string hint;
+    if (ec == net::error::address_in_use) {
+      hint = ": port " + std::to_string(s.options.port) +
+             " in use: set [web] port or stop the other process";
+    } else if (ec == net::error::access_denied) {
+      hint = ": ports below 1024 need privileges: set [web] port to 1024 or above";
+    } else if (ec == boost::system::errc::address_not_available) {
+      hint = ": this machine has no such address: set [web] address";
+    }
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+    throw std::runtime_error("web server cannot listen on " + where + " (" + step + ": " +
+                             ec.message() + ")" + hint);
+  };
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (ec) fail("open");
+  // Lets the gateway restart at once while old connections sit in TIME_WAIT; a live listener on
+  // the port still makes bind fail.
+  s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (ec) fail("set_option");
+  s.acceptor.bind(endpoint, ec);
+  if (ec) fail("bind");
+  s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) fail("listen");
+  s.bound_port = s.acceptor.local_endpoint().port();
+  s.running = true;
+
+  if (!s.callback_registered) {
+    s.callback_registered = true;
+    s.app.on_status_changed([weak = std::weak_ptr<State>(state_)] {
+      if (auto self = weak.lock()) self->status_changed();
+    });
+  }
+  spdlog::info("web: serving {} on http://{}:{}", s.options.static_dir.string(), s.options.address,
+               s.bound_port);
+  s.do_accept();
+}
+
+std::uint16_t Server::port() const { return state_->bound_port; }
+
+void Server::stop() {
+  State& s = *state_;
+  if (!s.running) return;
+  s.running = false;
+  beast::error_code ignored;
+  s.acceptor.close(ignored);
+  s.push_timer.cancel();
+  std::vector<std::shared_ptr<Closable>> open;
+  for (auto& [id, weak] : s.sessions) {
+    if (auto session = weak.lock()) open.push_back(std::move(session));
+  }
+  for (auto& session : open) session->close();
+}
+
+}  // namespace orderly::web

@@ -1,0 +1,218 @@
+#include "routes.hpp"
+
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace orderly::web {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+// Strings from devices or request targets may hold invalid UTF-8; replacing it keeps the API
+// answering instead of throwing from dump().
+std::string dump(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void add_common_headers(Response& response) {
+  response.set(http::field::server, kServerName);
+  response.set("X-Content-Type-Options", "nosniff");
+}
+
+Response json_response(http::status status, std::string body, const Request& request) {
+  Response response{status, request.version()};
+  add_common_headers(response);
+  response.set(http::field::content_type, "application/json; charset=utf-8");
+  // Live data: a cached copy would show a stale transformer load.
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+Response method_not_allowed(std::string_view path, const Request& request) {
+  Response response = error_response(http::status::method_not_allowed,
+                                     "method " + std::string(request.method_string()) +
+                                         " not allowed here; use GET",
+                                     path, request.version(), request.keep_alive());
+  response.set(http::field::allow, "GET, HEAD");
+  return response;
+}
+
+bool is_get_or_head(const Request& request) {
+  return request.method() == http::verb::get || request.method() == http::verb::head;
+}
+
+Response finish_head(Response response, const Request& request) {
+  if (request.method() == http::verb::head) {
+    const auto length = response.body().size();
+    response.body().clear();
+    response.content_length(length);
+  }
+  return response;
+}
+
+std::optional<std::string> read_whole_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) return std::nullopt;
+  return content;
+}
+
+}  // namespace
+
+std::string status_text(const Application& app) {
+  try {
+    return dump(app.status());
+  } catch (const std::exception& e) {
+    spdlog::error("web: building the status failed: {}", e.what());
+    return dump({{"error", std::string("status unavailable: ") + e.what()}, {"path", kStatusPath}});
+  }
+}
+
+std::string_view target_path(std::string_view target) {
+  const auto end = target.find_first_of("?#");
+  return end == std::string_view::npos ? target : target.substr(0, end);
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int high = hex(in[i + 1]);
+      const int low = hex(in[i + 2]);
+      if (high < 0 || low < 0) return false;
+      c = static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+    if (c == '\0') return false;
+    out.push_back(c);
+  }
+  return true;
+}
+
+std::filesystem::path static_file_for(const std::filesystem::path& static_dir,
+                                      std::string_view decoded_path) {
+  if (decoded_path.empty() || decoded_path.front() != '/') return {};
+  std::filesystem::path relative;
+  std::size_t start = 1;
+  while (start <= decoded_path.size()) {
+    auto end = decoded_path.find('/', start);
+    if (end == std::string_view::npos) end = decoded_path.size();
+    const std::string_view segment = decoded_path.substr(start, end - start);
+    // Backslashes and ".." would let a request climb out of static_dir; "." is harmless but
+    // has no business in a link the page itself makes.
+    if (segment == ".." || segment == "." || segment.find('\\') != std::string_view::npos) return {};
+    if (!segment.empty()) relative /= std::string(segment);
+    start = end + 1;
+  }
+  if (decoded_path.back() == '/') relative /= "index.html";
+  return static_dir / relative;
+}
+
+std::string_view content_type_for(const std::filesystem::path& file) {
+  const std::string extension = file.extension().string();
+  if (extension == ".html" || extension == ".htm") return "text/html; charset=utf-8";
+  if (extension == ".js" || extension == ".mjs") return "text/javascript; charset=utf-8";
+  if (extension == ".css") return "text/css; charset=utf-8";
+  if (extension == ".json") return "application/json; charset=utf-8";
+  if (extension == ".webmanifest") return "application/manifest+json; charset=utf-8";
+  if (extension == ".svg") return "image/svg+xml";
+  if (extension == ".png") return "image/png";
+  if (extension == ".ico") return "image/x-icon";
+  if (extension == ".woff2") return "font/woff2";
+  if (extension == ".txt") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+Response error_response(http::status status, std::string_view message, std::string_view path,
+                        unsigned version, bool keep_alive) {
+  Response response{status, version};
+  add_common_headers(response);
+  response.set(http::field::content_type, "application/json; charset=utf-8");
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(keep_alive);
+  response.body() = dump({{"error", message}, {"path", path}});
+  response.prepare_payload();
+  return response;
+}
+
+Response handle_request(const Application& app, const std::filesystem::path& static_dir,
+                        const Request& request) {
+  const std::string_view raw_path = target_path(request.target());
+  const bool keep_alive = request.keep_alive();
+
+  if (raw_path == kStatusPath || raw_path == kHealthPath || raw_path == kLivePath) {
+    if (!is_get_or_head(request)) return method_not_allowed(raw_path, request);
+    if (raw_path == kLivePath) {
+      return error_response(http::status::bad_request,
+                            "this path is a WebSocket: connect with ws://<host>/api/v1/live",
+                            raw_path, request.version(), keep_alive);
+    }
+    std::string body = raw_path == kStatusPath ? status_text(app) : std::string(R"({"ok":true})");
+    return finish_head(json_response(http::status::ok, std::move(body), request), request);
+  }
+  if (raw_path.starts_with("/api/")) {
+    return error_response(http::status::not_found, "no such API; see docs/web-api.md", raw_path,
+                          request.version(), keep_alive);
+  }
+
+  std::string decoded;
+  if (!percent_decode(raw_path, decoded)) {
+    return error_response(http::status::bad_request, "malformed percent-encoding in path", raw_path,
+                          request.version(), keep_alive);
+  }
+  const std::filesystem::path file = static_file_for(static_dir, decoded);
+  if (file.empty()) {
+    return error_response(http::status::bad_request,
+                          "path must start with / and contain no '..', '.' or '\\' segments",
+                          raw_path, request.version(), keep_alive);
+  }
+  if (!is_get_or_head(request)) return method_not_allowed(raw_path, request);
+
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return error_response(http::status::not_found, "no such page or file", raw_path,
+                          request.version(), keep_alive);
+  }
+  auto content = read_whole_file(file);
+  if (!content) {
+    spdlog::warn("web: cannot read {}", file.string());
+    return error_response(http::status::internal_server_error, "file exists but cannot be read",
+                          raw_path, request.version(), keep_alive);
+  }
+  Response response{http::status::ok, request.version()};
+  add_common_headers(response);
+  response.set(http::field::content_type, content_type_for(file));
+  // Revalidate on every load so an upgraded .deb shows its new page without a hard refresh.
+  response.set(http::field::cache_control, "no-cache");
+  // Only our own files, scripts and the live socket: no inline scripts, nothing from the
+  // internet (the box often has none).
+  response.set("Content-Security-Policy",
+               "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+               "style-src 'self'; script-src 'self'; frame-ancestors 'none'");
+  response.keep_alive(keep_alive);
+  response.body() = std::move(*content);
+  response.prepare_payload();
+  return finish_head(std::move(response), request);
+}
+
+}  // namespace orderly::web
