@@ -1,13 +1,256 @@
+// `orderly demo`: the real gateway (drivers -> gateway -> scheduler -> drivers, web) on an
+// embedded simulated community: a private Mosquitto broker, simulated chargers (each its own
+// MQTT client, like real piles), a simulated transformer meter, and cars arriving and leaving
+// as residents' cars do, on an accelerated clock.
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
+
+#include "demo_community.hpp"
+#include "orderly/drivers/sim/mosquitto_broker.hpp"
+#include "orderly/drivers/sim/mqtt_charger.hpp"
+#include "orderly/drivers/sim/mqtt_meter.hpp"
 #include "orderly/gateway/commands.hpp"
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/gateway.hpp"
+#include "orderly/gateway/log.hpp"
+#include "run_loop.hpp"
 
 namespace orderly::gateway {
+namespace {
 
-// Interim until its issue lands: refuses plainly instead of pretending.
-int cmd_demo(const Args&) {
-  std::fprintf(stderr, "orderly: 'demo' is not available in this build yet\n");
-  return 1;
+using namespace std::chrono;
+
+struct DemoOptions {
+  double speed = 60;
+  int chargers = 24;
+  int port = 8080;
+  std::string listen = "127.0.0.1";
+  std::string broker;            // host:port of an existing broker; empty = start our own
+  std::filesystem::path db;      // empty = a fresh file in a temp directory
+  std::uint64_t seed = 20260105;
+  std::string log_level = "info";
+};
+
+void demo_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: orderly demo [--speed N] [--chargers N] [--port P] [--listen ADDR]\n"
+               "                    [--broker HOST:PORT] [--db FILE] [--seed N] [--log-level L]\n"
+               "  --speed N       simulated seconds per real second (default 60: a day in 24 min)\n"
+               "  --chargers N    simulated piles, 1..500 (default 24)\n"
+               "  --port P        web UI port (default 8080; 0 = any free port)\n"
+               "  --broker H:P    use this MQTT broker instead of starting a private mosquitto\n"
+               "  --db FILE       SQLite file (default: a fresh file in a temp directory)\n");
+}
+
+// Parses a numeric option value, saying which option was wrong.
+template <class T>
+T number(const std::string& opt, const std::string& v, T lo, T hi) {
+  std::istringstream in(v);
+  T x{};
+  if (!(in >> x) || !in.eof() || x < lo || x > hi)
+    throw std::invalid_argument(opt + ": expected a number between " + std::to_string(lo) + " and " +
+                                std::to_string(hi) + ", got '" + v + "'");
+  return x;
+}
+
+// The demo community as configuration text, so the demo goes through exactly the parser and
+// validation an installer's file does.
+std::string demo_config(const DemoOptions& o, const std::string& mqtt_host, int mqtt_port,
+                        const std::filesystem::path& db) {
+  std::ostringstream t;
+  t << "[site]\nname = \"幸福里小区 1# 台区 (demo)\"\nutc_offset = \"+08:00\"\n"
+    << "[site.transformer]\nid = \"transformer\"\nlimit_kw = 360\n\n"
+    // Illustrative two-part TOU tariff in the style of Chinese provincial residential/commercial
+    // schedules (valley 23:00-07:00); the numbers are examples, not any grid company's prices.
+    << "[[tariff.schedule]]\neffective_from = 2020-01-01\n"
+    << "[[tariff.schedule.season]]\nname = \"all-year\"\nmonths = [1,2,3,4,5,6,7,8,9,10,11,12]\n"
+    << "sharp_months = [7, 8, 12, 1]\n"
+    << "[tariff.schedule.season.price_yuan_per_kwh]\nsharp = 1.25\npeak = 1.02\nflat = 0.62\nvalley = 0.30\n"
+    << "[tariff.schedule.season.periods]\nsharp = [\"19:00-21:00\"]\npeak = [\"08:00-11:00\", \"18:00-23:00\"]\n"
+    << "flat = [\"07:00-08:00\", \"11:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n\n"
+    << "[mqtt]\nhost = \"" << mqtt_host << "\"\nport = " << mqtt_port << "\nclient_id = \"orderly-demo-gateway\"\n\n"
+    << "[control]\nslot_minutes = 15\ncontrol_period_s = 5\n"
+    // At 60x, 60 simulated seconds pass every real second: a validity of 10 simulated minutes
+    // gives the gateway 10 real seconds to refresh each limit.
+    << "limit_validity_s = 600\nfailsafe_current_a = 6\nfailsafe_timeout_s = 1200\nsafety_margin_kw = 5\n\n"
+    << "[web]\nlisten = \"" << o.listen << "\"\nport = " << o.port << "\n\n"
+    << "[store]\npath = \"" << db.string() << "\"\n\n"
+    << "[log]\nlevel = \"" << o.log_level << "\"\nsink = \"stdout\"\n\n"
+    << "[[meter]]\nid = \"tm-1\"\nname = \"1# 配变总表\"\nrole = \"transformer\"\ndriver = \"mqtt\"\n";
+  static const char* phases[] = {"A", "B", "C"};
+  for (int i = 0; i < o.chargers; ++i) {
+    char id[16], household[32];
+    std::snprintf(id, sizeof id, "p-%02d", i + 1);
+    // Buildings 1-4, units 1-2, floors from 1: "3-1-1201" = building 3, unit 1, flat 1201.
+    std::snprintf(household, sizeof household, "%d-%d-%d%02d", i % 4 + 1, i / 4 % 2 + 1, i / 8 % 30 + 1, i % 2 + 1);
+    const bool shared = i % 3 == 2;
+    t << "\n[[charger]]\nid = \"" << id << "\"\nname = \"" << (shared ? std::string("公共桩 ") + id : household)
+      << "\"\nkind = \"" << (shared ? "shared" : "private") << "\"\n";
+    if (!shared) t << "household = \"" << household << "\"\n";
+    t << "phase = \"" << phases[i % 3] << "\"\ndriver = \"mqtt\"\nmax_power_kw = 7\n";
+  }
+  return t.str();
+}
+
+// Plays the community's visits: plugs cars in and out of the simulated piles on the
+// accelerated clock, from its own thread (it is the outside world, not part of the gateway).
+class Community {
+ public:
+  Community(const Clock& clock, std::vector<drivers::sim::SimMqttCharger*> piles, std::vector<demo::Visit> visits)
+      : clock_(clock), piles_(std::move(piles)) {
+    for (const auto& v : visits) {
+      events_.push_back({v.arrive, v.charger, v.energy_wh});
+      events_.push_back({v.depart, v.charger, -1});
+    }
+    std::sort(events_.begin(), events_.end(), [](const Ev& a, const Ev& b) { return a.at < b.at; });
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Community() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  struct Ev {
+    TimePoint at;
+    int charger;
+    double energy_wh;  // < 0: the car leaves
+  };
+  void run() {
+    for (const auto& e : events_) {
+      std::unique_lock lock(mutex_);
+      const auto wait = e.at > clock_.now() ? clock_.real_wait(e.at - clock_.now()) : steady_clock::duration::zero();
+      if (wake_.wait_for(lock, wait, [this] { return stop_; })) return;
+      auto* pile = piles_[static_cast<std::size_t>(e.charger)];
+      if (e.energy_wh >= 0) pile->plug_in(e.energy_wh, 7000);
+      else pile->unplug();
+    }
+  }
+  const Clock& clock_;
+  std::vector<drivers::sim::SimMqttCharger*> piles_;
+  std::vector<Ev> events_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int cmd_demo(const Args& args) {
+  DemoOptions o;
+  try {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a == "--help" || a == "-h") {
+        demo_usage(stdout);
+        return 0;
+      }
+      if (i + 1 >= args.size()) throw std::invalid_argument(a + ": unknown option or missing value");
+      const std::string& v = args[++i];
+      if (a == "--speed") o.speed = number<double>(a, v, 1, 3600);
+      else if (a == "--chargers") o.chargers = number<int>(a, v, 1, 500);
+      else if (a == "--port") o.port = number<int>(a, v, 0, 65535);
+      else if (a == "--listen") o.listen = v;
+      else if (a == "--broker") o.broker = v;
+      else if (a == "--db") o.db = v;
+      else if (a == "--seed") o.seed = number<std::uint64_t>(a, v, 0, UINT64_MAX);
+      else if (a == "--log-level") o.log_level = v;
+      else throw std::invalid_argument(a + ": unknown option");
+    }
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "orderly demo: %s\n", e.what());
+    demo_usage(stderr);
+    return 2;
+  }
+
+  // Start the simulated day at 16:00 local time today, so the evening peak comes within minutes.
+  const auto offset = hours(8);
+  const auto today = floor<days>(SysClock::now() + offset);
+  const TimePoint start = TimePoint(today) + hours(16) - offset;
+  AcceleratedClock clock(start, o.speed);
+
+  std::unique_ptr<drivers::sim::MosquittoBroker> broker;
+  std::string host = "127.0.0.1";
+  int mqtt_port = 0;
+  if (o.broker.empty()) {
+    broker = drivers::sim::MosquittoBroker::start();
+    mqtt_port = broker->port();
+  } else {
+    const auto colon = o.broker.rfind(':');
+    host = o.broker.substr(0, colon);
+    mqtt_port = colon == std::string::npos ? 1883 : number<int>("--broker", o.broker.substr(colon + 1), 1, 65535);
+  }
+
+  std::filesystem::path db = o.db;
+  std::filesystem::path tmp;
+  if (db.empty()) {
+    tmp = std::filesystem::temp_directory_path() / ("orderly-demo-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(tmp);
+    db = tmp / "orderly.db";
+  }
+
+  Config config = parse_config(demo_config(o, host, mqtt_port, db), "<demo>");
+  init_logging(config.log);
+
+  boost::asio::io_context io;
+  GatewayOptions go;
+  go.demo_speed = o.speed;
+  const std::filesystem::path source_static = std::filesystem::path(ORDERLY_SOURCE_DIR) / "web" / "static";
+  go.static_dir = std::filesystem::exists(source_static) ? source_static : "/usr/share/orderly/web";
+  Gateway gateway(io, clock, config, go);
+  gateway.start();
+
+  std::vector<std::unique_ptr<drivers::sim::SimMqttCharger>> piles;
+  std::vector<drivers::sim::SimMqttCharger*> pile_ptrs;
+  for (const auto& c : config.chargers) {
+    drivers::sim::SimChargerOptions so;
+    so.id = c.id;
+    so.host = host;
+    so.port = static_cast<std::uint16_t>(mqtt_port);
+    so.max_power_w = c.max_power_kw * 1000;
+    piles.push_back(std::make_unique<drivers::sim::SimMqttCharger>(so, clock));
+    piles.back()->start();
+    pile_ptrs.push_back(piles.back().get());
+  }
+  drivers::sim::SimMqttMeter meter("tm-1", host, static_cast<std::uint16_t>(mqtt_port), clock,
+                                   [offset](TimePoint t) { return demo::base_load_w(t, offset, 300'000); });
+  meter.start();
+
+  std::optional<Community> community;
+  community.emplace(clock, pile_ptrs,
+                    demo::generate_visits(o.chargers, 7000, start, start + days(60), offset, o.seed));
+
+  std::printf("Orderly demo: %d simulated chargers, %.0fx speed, broker %s:%d, database %s\n"
+              "Open http://%s:%u in a browser. Ctrl-C stops.\n",
+              o.chargers, o.speed, host.c_str(), mqtt_port, db.c_str(),
+              o.listen == "0.0.0.0" ? "127.0.0.1" : o.listen.c_str(), gateway.web_port());
+  std::fflush(stdout);
+
+  run_until_signalled(io, gateway);
+
+  community.reset();
+  meter.stop();
+  for (auto& p : piles) p->stop();
+  if (!tmp.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(tmp, ec);
+  }
+  return EXIT_SUCCESS;
 }
 
 }  // namespace orderly::gateway

@@ -1,0 +1,116 @@
+#pragma once
+// The gateway core: owns the device registry, the control loop and what the web page shows.
+// Everything here runs on one io_context thread; drivers deliver device data by posting to it,
+// the store writer and web server take values from it. No locks.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "orderly/drivers/clock.hpp"
+#include "orderly/drivers/device.hpp"
+#include "orderly/gateway/config.hpp"
+#include "orderly/web/application.hpp"
+
+namespace orderly::drivers {
+class MqttDevices;
+}
+namespace orderly::web {
+class Server;
+}
+
+namespace orderly::gateway {
+
+class StoreWriter;
+
+struct GatewayOptions {
+  std::filesystem::path static_dir;   // web assets; empty = [web].static_dir or the packaged UI
+  double demo_speed = 0;              // shown on the page when running the demo
+};
+
+// One charger as the core sees it.
+struct ChargerRuntime {
+  const ChargerConfig* config = nullptr;
+  std::shared_ptr<drivers::ChargerDriver> driver;   // null: no driver for this transport yet
+  drivers::Capabilities caps;
+  drivers::ChargerSnapshot snapshot;
+  drivers::Health health;
+  double setpoint_w = -1;             // last limit sent; -1 = none yet
+  TimePoint setpoint_sent_at{};
+  std::uint64_t seq = 0;
+  TimePoint last_sample_stored{};
+};
+
+struct HistoryPoint {
+  TimePoint at{};
+  double load_kw = 0;
+  double charging_kw = 0;
+  double limit_kw = 0;
+};
+
+class Gateway final : public web::Application {
+ public:
+  Gateway(boost::asio::io_context& io, const Clock& clock, Config config, GatewayOptions options = {});
+  ~Gateway() override;
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Opens the store, starts the drivers, the web server and the control loop. Throws (with what
+  // to do) when the store cannot be opened or the web port cannot be bound.
+  void start();
+  // Stops sending limits, stops drivers and web, commits what the store has queued. Idempotent.
+  void stop();
+
+  std::uint16_t web_port() const;
+  const Config& config() const { return config_; }
+  const std::map<std::string, ChargerRuntime>& chargers() const { return chargers_; }
+
+  // web::Application
+  nlohmann::json status() const override;
+  void on_status_changed(std::function<void()> callback) override;
+
+  // One pass of the control loop; runs on every transformer meter sample and every control
+  // period. Public so tests can drive it with a manual clock.
+  void control_step();
+
+ private:
+  void on_charger_snapshot(const std::string& id, const drivers::ChargerSnapshot& s);
+  void on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s);
+  void on_limit_ack(const std::string& id, const drivers::LimitAck& ack);
+  void on_health(const std::string& id, const drivers::Health& h);
+  void schedule_control_tick();
+  void record_history(TimePoint now);
+  void notify_status();
+  void event(const std::string& level, const std::string& source, const std::string& message);
+  bool meter_fresh(TimePoint now) const;
+  double charging_w() const;
+
+  boost::asio::io_context& io_;
+  const Clock& clock_;
+  Config config_;
+  GatewayOptions options_;
+  std::unique_ptr<StoreWriter> store_;
+  std::unique_ptr<drivers::MqttDevices> mqtt_;
+  std::unique_ptr<web::Server> web_;
+  boost::asio::steady_timer control_timer_;
+  bool running_ = false;
+
+  std::map<std::string, ChargerRuntime> chargers_;
+  std::map<std::string, drivers::Health> meter_health_;
+  drivers::MeterSnapshot transformer_;          // latest transformer meter reading
+  bool have_transformer_ = false;
+  TimePoint last_meter_stored_{};
+  double base_load_w_ = 0;                      // transformer load minus measured charging
+  std::deque<HistoryPoint> history_;            // one point a (clock) minute, last 24 h
+  std::vector<std::function<void()>> status_listeners_;
+};
+
+}  // namespace orderly::gateway

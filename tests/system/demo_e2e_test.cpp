@@ -1,0 +1,117 @@
+// `orderly demo` as a user runs it: the binary starts its own broker, simulated community and
+// web server; the status API shows live chargers and load; SIGTERM stops it cleanly.
+#include <gtest/gtest.h>
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "orderly/test/support.hpp"
+
+namespace orderly {
+namespace {
+
+using namespace std::chrono_literals;
+
+size_t collect(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// GET a URL over real HTTP; empty string when the server does not answer 200.
+std::string http_get(const std::string& url) {
+  CURL* curl = curl_easy_init();
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
+  const CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  return rc == CURLE_OK && status == 200 ? body : std::string();
+}
+
+class Demo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = test::free_tcp_port();
+    const std::string port = std::to_string(port_);
+    const std::string db = (dir_ / "demo.db").string();
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      const std::string bin = test::orderly_binary().string();
+      ::execl(bin.c_str(), bin.c_str(), "demo", "--port", port.c_str(), "--speed", "120", "--chargers", "6",
+              "--db", db.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  // SIGTERM and wait for the exit status (-1 if it did not exit within the deadline).
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    const bool exited = test::wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, 15s);
+    if (!exited) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  test::TempDir dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
+  const std::string base = "http://127.0.0.1:" + std::to_string(port_);
+  nlohmann::json status;
+  const bool live = test::wait_until([&] {
+    const std::string body = http_get(base + "/api/v1/status");
+    if (body.empty()) return false;
+    status = nlohmann::json::parse(body);
+    int online = 0;
+    for (const auto& c : status["chargers"]) online += c["online"].get<bool>() ? 1 : 0;
+    return online == 6 && status["site"]["load_kw"].get<double>() > 0;
+  }, 60s);
+  ASSERT_TRUE(live) << "status never showed 6 online chargers and a metered load: " << status.dump();
+  EXPECT_EQ(status["site"]["transformer_limit_kw"].get<double>(), 360);
+  EXPECT_LE(status["site"]["load_kw"].get<double>(), 360);
+  EXPECT_EQ(status["site"]["demo_speed"].get<double>(), 120);
+
+  // The page itself is served.
+  EXPECT_NE(http_get(base + "/").find("<html"), std::string::npos);
+
+  // Simulated time moves: a later status has a later time.
+  const std::string t0 = status["time"];
+  ASSERT_TRUE(test::wait_until([&] {
+    const std::string body = http_get(base + "/api/v1/status");
+    return !body.empty() && nlohmann::json::parse(body)["time"].get<std::string>() != t0;
+  }, 10s));
+
+  EXPECT_EQ(terminate(), 0) << "SIGTERM must stop the demo cleanly with exit code 0";
+}
+
+TEST(DemoCli, RejectsBadOptionsNamingThem) {
+  const std::string cmd = test::orderly_binary().string() + " demo --chargers lots 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int status = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(out.find("--chargers"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace orderly

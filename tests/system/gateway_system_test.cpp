@@ -1,0 +1,138 @@
+// The foundation's promise end to end: a charger on a real Mosquitto broker receives a power
+// limit from the gateway, and the gateway cuts it when the transformer's base load rises.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "orderly/drivers/sim/mosquitto_broker.hpp"
+#include "orderly/drivers/sim/mqtt_charger.hpp"
+#include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/gateway.hpp"
+#include "orderly/gateway/store.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly {
+namespace {
+
+using namespace std::chrono_literals;
+using drivers::sim::MosquittoBroker;
+using drivers::sim::SimChargerOptions;
+using drivers::sim::SimMqttCharger;
+using drivers::sim::SimMqttMeter;
+
+std::string site_config(int mqtt_port, const std::filesystem::path& db) {
+  return "[site]\nname = \"test site\"\n[site.transformer]\nlimit_kw = 50\n"
+         "[[tariff.schedule]]\neffective_from = 2020-01-01\n"
+         "[[tariff.schedule.season]]\nname = \"all\"\nmonths = [1,2,3,4,5,6,7,8,9,10,11,12]\n"
+         "[tariff.schedule.season.price_yuan_per_kwh]\npeak = 1.0\nflat = 0.6\nvalley = 0.3\n"
+         "[tariff.schedule.season.periods]\npeak = [\"08:00-11:00\", \"18:00-23:00\"]\n"
+         "flat = [\"07:00-08:00\", \"11:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n"
+         "[mqtt]\nhost = \"127.0.0.1\"\nport = " + std::to_string(mqtt_port) +
+         "\n[control]\ncontrol_period_s = 1\nlimit_validity_s = 60\nsafety_margin_kw = 2\n"
+         "[web]\nlisten = \"127.0.0.1\"\nport = 0\n"
+         "[store]\npath = \"" + db.string() + "\"\n"
+         "[log]\nlevel = \"warn\"\n"
+         "[[meter]]\nid = \"tm-1\"\nrole = \"transformer\"\ndriver = \"mqtt\"\n"
+         "[[charger]]\nid = \"c1\"\nkind = \"private\"\nhousehold = \"1-1-101\"\nphase = \"A\"\ndriver = \"mqtt\"\nmax_power_kw = 7\n"
+         "[[charger]]\nid = \"c2\"\nkind = \"shared\"\nphase = \"B\"\ndriver = \"mqtt\"\nmax_power_kw = 7\n";
+}
+
+class GatewaySystem : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = MosquittoBroker::start();
+    config_ = gateway::parse_config(site_config(broker_->port(), dir_ / "orderly.db"), "test.toml");
+    gateway::GatewayOptions options;
+    options.static_dir = test::source_dir() / "web" / "static";
+    gateway_ = std::make_unique<gateway::Gateway>(io_, clock_, config_, options);
+    gateway_->start();
+    core_ = std::thread([this] { io_.run(); });
+    meter_ = std::make_unique<SimMqttMeter>("tm-1", "127.0.0.1", broker_->port(), clock_,
+                                            [](TimePoint) { return 20'000.0; }, 200ms);
+    meter_->start();
+    for (const char* id : {"c1", "c2"}) {
+      SimChargerOptions o;
+      o.id = id;
+      o.port = broker_->port();
+      o.publish_period = 200ms;
+      piles_.push_back(std::make_unique<SimMqttCharger>(o, clock_));
+      piles_.back()->start();
+    }
+  }
+
+  void TearDown() override {
+    for (auto& p : piles_) p->stop();
+    meter_->stop();
+    boost::asio::post(io_, [this] { gateway_->stop(); });
+    work_.reset();
+    io_.stop();
+    core_.join();
+    gateway_.reset();
+  }
+
+  test::TempDir dir_;
+  RealClock clock_;
+  std::unique_ptr<MosquittoBroker> broker_;
+  gateway::Config config_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  std::unique_ptr<gateway::Gateway> gateway_;
+  std::thread core_;
+  std::unique_ptr<SimMqttMeter> meter_;
+  std::vector<std::unique_ptr<SimMqttCharger>> piles_;
+};
+
+TEST_F(GatewaySystem, PowerLimitArrivesAtChargerAndFollowsTheTransformerLoad) {
+  auto& c1 = *piles_[0];
+  c1.plug_in(20'000, 7'000);
+
+  // Headroom 50 - 2 margin - 20 base = 28 kW: the only car gets its full 7 kW.
+  ASSERT_TRUE(test::wait_until([&] { return c1.limits_received() > 0 && std::fabs(c1.limit_w() - 7000) < 1; }, 15s))
+      << "limits received " << c1.limits_received() << ", limit " << c1.limit_w() << " W";
+  ASSERT_TRUE(test::wait_until([&] { return c1.power_w() > 6900; }, 10s)) << c1.power_w();
+
+  // The base load rises to 45 kW: headroom 3 kW; the gateway must cut the car to fit.
+  meter_->set_base_load_offset_w(25'000);
+  ASSERT_TRUE(test::wait_until([&] { return c1.limit_w() <= 3000 + 1; }, 10s)) << c1.limit_w();
+  EXPECT_GE(c1.limit_w(), 6 * 230 - 1) << "a useful rate (>= 6 A) fits in 3 kW, so the car keeps charging";
+
+  // A second car arrives: the 3 kW cannot carry two cars at 6 A each, so one pauses rather
+  // than both running below the minimum.
+  piles_[1]->plug_in(10'000, 7'000);
+  ASSERT_TRUE(test::wait_until([&] { return piles_[1]->limits_received() > 0; }, 10s));
+  ASSERT_TRUE(test::wait_until([&] { return c1.limit_w() + piles_[1]->limit_w() <= 3000 + 1; }, 10s))
+      << c1.limit_w() << " + " << piles_[1]->limit_w();
+  for (auto* p : {&c1, piles_[1].get()}) {
+    const double l = p->limit_w();
+    EXPECT_TRUE(l == 0 || l >= 6 * 230 - 1) << p->id() << " limit " << l;
+  }
+}
+
+TEST_F(GatewaySystem, CommandsAreWrittenToTheAuditLog) {
+  piles_[0]->plug_in(20'000, 7'000);
+  ASSERT_TRUE(test::wait_until([&] { return piles_[0]->limits_received() > 0; }, 15s));
+  boost::asio::post(io_, [this] { gateway_->stop(); });  // commits what the writer queued
+  ASSERT_TRUE(test::wait_until([&] {
+    try {
+      gateway::Store store(dir_ / "orderly.db");
+      return store.row_count("commands") > 0 && store.row_count("meter_samples") > 0;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }, 10s));
+  gateway::Store store(dir_ / "orderly.db");
+  const auto commands = store.recent_commands(10);
+  ASSERT_FALSE(commands.empty());
+  EXPECT_EQ(commands.front().kind, "limit");
+  EXPECT_EQ(store.journal_mode(), "wal");
+}
+
+}  // namespace
+}  // namespace orderly
