@@ -1,0 +1,294 @@
+#include <modbus/modbus.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "orderly/drivers/modbus.hpp"
+
+namespace orderly::drivers {
+
+std::string ModbusEndpoint::describe() const {
+  std::ostringstream os;
+  if (transport == Transport::modbus_rtu)
+    os << "rtu " << serial_port << ' ' << serial.baud << ' ' << serial.data_bits << serial.parity << serial.stop_bits;
+  else
+    os << "tcp " << host << ':' << port;
+  return os.str();
+}
+
+ModbusEndpoint ModbusEndpoint::tcp(const std::string& host, int port, const ModbusSettings& s) {
+  ModbusEndpoint e;
+  e.transport = Transport::modbus_tcp;
+  e.host = host;
+  e.port = port;
+  e.inter_request_gap = std::chrono::milliseconds(s.inter_request_gap_ms);
+  e.response_timeout = std::chrono::milliseconds(s.response_timeout_ms);
+  return e;
+}
+
+ModbusEndpoint ModbusEndpoint::rtu(const std::string& serial_port, const ModbusSettings& s) {
+  ModbusEndpoint e;
+  e.transport = Transport::modbus_rtu;
+  e.serial_port = serial_port;
+  e.serial = s.serial;
+  e.inter_request_gap = std::chrono::milliseconds(s.inter_request_gap_ms);
+  e.response_timeout = std::chrono::milliseconds(s.response_timeout_ms);
+  return e;
+}
+
+namespace {
+using Steady = std::chrono::steady_clock;
+// A refused or dropped connection is retried at most this often, so a dead TCP host does not
+// turn every poll into a connect storm.
+constexpr auto kReconnectBackoff = std::chrono::milliseconds(300);
+}  // namespace
+
+struct ModbusBusWorker::Impl final : ModbusLink {
+  struct Poller {
+    int id;
+    Poll poll;
+    Steady::time_point due;
+  };
+
+  ModbusEndpoint ep;
+  std::mutex m;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::deque<Task> tasks;
+  std::vector<Poller> pollers;
+  int next_id = 1;
+  std::size_t rr = 0;
+  int running_id = 0;
+  std::thread thread;
+
+  // Worker-thread only.
+  modbus_t* ctx = nullptr;
+  bool connected = false;
+  Steady::time_point last_end{};
+  Steady::time_point next_connect{};
+
+  explicit Impl(ModbusEndpoint e) : ep(std::move(e)) { thread = std::thread([this] { run(); }); }
+
+  ~Impl() override {
+    {
+      std::lock_guard lk(m);
+      stopping = true;
+    }
+    cv.notify_all();
+    if (thread.joinable()) thread.join();
+    disconnect();
+    if (ctx != nullptr) modbus_free(ctx);
+  }
+
+  void run() {
+    std::unique_lock lk(m);
+    while (!stopping) {
+      if (!tasks.empty()) {
+        Task t = std::move(tasks.front());
+        tasks.pop_front();
+        lk.unlock();
+        t(*this);
+        lk.lock();
+        continue;
+      }
+      const auto now = Steady::now();
+      std::optional<std::size_t> chosen;
+      for (std::size_t k = 0; k < pollers.size(); ++k) {
+        std::size_t i = (rr + k) % pollers.size();
+        if (pollers[i].due <= now) {
+          chosen = i;
+          break;
+        }
+      }
+      if (chosen) {
+        rr = *chosen + 1;
+        Poll poll = pollers[*chosen].poll;
+        const int id = pollers[*chosen].id;
+        running_id = id;
+        lk.unlock();
+        auto delay = poll(*this);
+        lk.lock();
+        running_id = 0;
+        for (auto& p : pollers)
+          if (p.id == id) p.due = Steady::now() + delay;
+        cv.notify_all();
+        continue;
+      }
+      if (pollers.empty()) {
+        cv.wait(lk);
+      } else {
+        auto earliest = pollers.front().due;
+        for (const auto& p : pollers) earliest = std::min(earliest, p.due);
+        cv.wait_until(lk, earliest);
+      }
+    }
+  }
+
+  void disconnect() {
+    if (ctx != nullptr && connected) modbus_close(ctx);
+    connected = false;
+  }
+
+  bool ensure_connected(std::string& why) {
+    if (connected) return true;
+    if (Steady::now() < next_connect) {
+      why = "not connected to " + ep.describe() + " (reconnecting)";
+      return false;
+    }
+    next_connect = Steady::now() + kReconnectBackoff;
+    if (ctx == nullptr) {
+      if (ep.transport == Transport::modbus_rtu)
+        ctx = modbus_new_rtu(ep.serial_port.c_str(), ep.serial.baud, ep.serial.parity, ep.serial.data_bits,
+                             ep.serial.stop_bits);
+      else
+        ctx = modbus_new_tcp(ep.host.c_str(), ep.port);
+      if (ctx == nullptr) {
+        why = std::string("cannot set up ") + ep.describe() + ": " + modbus_strerror(errno);
+        return false;
+      }
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(ep.response_timeout).count();
+      modbus_set_response_timeout(ctx, static_cast<std::uint32_t>(us / 1000000), static_cast<std::uint32_t>(us % 1000000));
+    }
+    if (modbus_connect(ctx) == -1) {
+      why = std::string("cannot connect to ") + ep.describe() + ": " + modbus_strerror(errno);
+      return false;
+    }
+    connected = true;
+    return true;
+  }
+
+  void wait_gap() {
+    std::unique_lock lk(m);
+    cv.wait_until(lk, last_end + ep.inter_request_gap, [this] { return stopping; });
+  }
+
+  template <class Op>
+  ModbusResult exec(int unit_id, int retries, Op op) {
+    ModbusResult r;
+    for (int attempt = 0; attempt <= retries; ++attempt) {
+      wait_gap();
+      {
+        std::lock_guard lk(m);
+        if (stopping) {
+          r.error = ModbusErrorKind::connection;
+          r.message = "bus worker stopping";
+          return r;
+        }
+      }
+      std::string why;
+      if (!ensure_connected(why)) {
+        last_end = Steady::now();
+        r.error = ModbusErrorKind::connection;
+        r.message = why;
+        return r;
+      }
+      modbus_set_slave(ctx, unit_id);
+      const int rc = op(ctx);
+      const int err = errno;
+      last_end = Steady::now();
+      if (rc >= 0) {
+        r.error = ModbusErrorKind::none;
+        r.message.clear();
+        return r;
+      }
+      r.message = modbus_strerror(err);
+      if (err > MODBUS_ENOBASE && err <= EMBXGTAR) {
+        r.error = ModbusErrorKind::exception;
+        r.exception_code = err - MODBUS_ENOBASE;
+        return r;  // the device answered; asking again gives the same answer
+      }
+      if (err == ETIMEDOUT) {
+        r.error = ModbusErrorKind::timeout;
+        // A late answer would otherwise be taken as the reply to the next request.
+        if (ep.transport == Transport::modbus_tcp) {
+          disconnect();
+          next_connect = Steady::now();  // the host answered TCP; only the device was slow
+        } else {
+          modbus_flush(ctx);
+        }
+        continue;
+      }
+      if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADSLAVE || err == EMBMDATA) {
+        r.error = ModbusErrorKind::invalid;
+        modbus_flush(ctx);
+        continue;
+      }
+      r.error = ModbusErrorKind::connection;
+      disconnect();
+    }
+    return r;
+  }
+
+  ModbusResult read(int unit_id, int function, std::uint16_t address, std::uint16_t count, int retries) override {
+    std::vector<std::uint16_t> regs(count, 0);
+    std::vector<std::uint8_t> bits(count, 0);
+    ModbusResult r = exec(unit_id, retries, [&](modbus_t* c) {
+      switch (function) {
+        case 1: return modbus_read_bits(c, address, count, bits.data());
+        case 2: return modbus_read_input_bits(c, address, count, bits.data());
+        case 4: return modbus_read_input_registers(c, address, count, regs.data());
+        default: return modbus_read_registers(c, address, count, regs.data());
+      }
+    });
+    if (r.ok()) {
+      if (function == 1 || function == 2)
+        for (std::size_t i = 0; i < count; ++i) regs[i] = bits[i];
+      r.registers = std::move(regs);
+    }
+    return r;
+  }
+
+  ModbusResult write(int unit_id, int function, std::uint16_t address, const std::vector<std::uint16_t>& words,
+                     int retries) override {
+    return exec(unit_id, retries, [&](modbus_t* c) {
+      switch (function) {
+        case 5: return modbus_write_bit(c, address, words.empty() || words[0] == 0 ? 0 : 1);
+        case 6: return modbus_write_register(c, address, words.empty() ? 0 : words[0]);
+        default: return modbus_write_registers(c, address, static_cast<int>(words.size()), words.data());
+      }
+    });
+  }
+};
+
+ModbusBusWorker::ModbusBusWorker(ModbusEndpoint endpoint) : impl_(std::make_unique<Impl>(std::move(endpoint))) {}
+
+ModbusBusWorker::~ModbusBusWorker() = default;
+
+const ModbusEndpoint& ModbusBusWorker::endpoint() const { return impl_->ep; }
+
+int ModbusBusWorker::add_poller(Poll poll) {
+  std::lock_guard lk(impl_->m);
+  const int id = impl_->next_id++;
+  impl_->pollers.push_back({id, std::move(poll), Steady::now()});
+  impl_->cv.notify_all();
+  return id;
+}
+
+void ModbusBusWorker::remove_poller(int id) {
+  std::unique_lock lk(impl_->m);
+  std::erase_if(impl_->pollers, [id](const Impl::Poller& p) { return p.id == id; });
+  if (std::this_thread::get_id() != impl_->thread.get_id())
+    impl_->cv.wait(lk, [&] { return impl_->running_id != id; });
+}
+
+void ModbusBusWorker::submit(Task task) {
+  std::lock_guard lk(impl_->m);
+  impl_->tasks.push_back(std::move(task));
+  impl_->cv.notify_all();
+}
+
+void ModbusBusWorker::stop() {
+  {
+    std::lock_guard lk(impl_->m);
+    impl_->stopping = true;
+    impl_->tasks.clear();
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable() && std::this_thread::get_id() != impl_->thread.get_id()) impl_->thread.join();
+}
+
+}  // namespace orderly::drivers

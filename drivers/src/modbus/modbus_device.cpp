@@ -1,0 +1,428 @@
+// Profile-driven Modbus chargers and meters. Everything here except the small public wrappers
+// runs on the bus worker thread; results are posted to the core executor.
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+
+#include "orderly/drivers/modbus.hpp"
+
+namespace orderly::drivers {
+
+namespace {
+using Steady = std::chrono::steady_clock;
+
+std::string hex_address(std::uint16_t a) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%04X", a);
+  return buf;
+}
+
+std::string describe(const ModbusResult& r, std::chrono::milliseconds timeout) {
+  switch (r.error) {
+    case ModbusErrorKind::timeout:
+      return "no answer within " + std::to_string(timeout.count()) + " ms; check wiring, unit id and serial settings";
+    case ModbusErrorKind::exception:
+      return "Modbus exception " + std::to_string(r.exception_code) + " (" + r.message +
+             "); check the profile's address and function code against the device's firmware";
+    case ModbusErrorKind::connection: return r.message + "; check the network or serial port";
+    case ModbusErrorKind::invalid: return "malformed answer (" + r.message + "); check for bus noise or two masters";
+    case ModbusErrorKind::none: break;
+  }
+  return "ok";
+}
+
+}  // namespace
+
+struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State> {
+  State(ModbusDeviceOptions o, DeviceProfile p, ModbusBusWorker& b, boost::asio::any_io_executor c, DeviceEvents e,
+        const Clock& cl, bool charger)
+      : opt(std::move(o)), profile(std::move(p)), bus(b), core(std::move(c)), events(std::move(e)), clock(cl),
+        is_charger(charger), unit(opt.unit_id.value_or(profile.modbus.unit_id)) {
+    for (const auto& [name, pt] : profile.points)
+      if (pt.readable) reads.push_back(&pt);
+    // Ascending addresses keep each poll's requests in one predictable order on the bus.
+    std::sort(reads.begin(), reads.end(), [](const PointDef* a, const PointDef* b) {
+      return std::pair(a->read_function(), a->address) < std::pair(b->read_function(), b->address);
+    });
+  }
+
+  ModbusDeviceOptions opt;
+  DeviceProfile profile;
+  ModbusBusWorker& bus;
+  boost::asio::any_io_executor core;
+  DeviceEvents events;
+  const Clock& clock;
+  const bool is_charger;
+  const int unit;
+  std::vector<const PointDef*> reads;
+  int poller_id = 0;
+
+  // Worker-thread state.
+  Health health_w;
+  std::string logged_error;
+  bool failsafe_configured = false;
+  TimePoint last_keepalive{};
+  bool enabled = true;
+  struct ActiveLimit {
+    bool active = false;
+    double current_a = 0;
+    TimePoint expires{};
+    std::uint64_t seq = 0;
+  } limit;
+  bool limit_expired_logged = false;
+
+  // Copies the core reads through health() / point_values().
+  mutable std::mutex m;
+  Health health_c;
+  std::map<std::string, double> values_c;
+
+  double volts_per_amp() const { return profile.capabilities.phases * opt.nominal_voltage_v; }
+
+  std::chrono::seconds device_timeout() const {
+    if (profile.failsafe.mechanism == FailsafeMechanism::timeout_register) return opt.failsafe_timeout;
+    if (profile.failsafe.setpoint_expiry_s > 0)
+      return std::chrono::seconds(static_cast<long>(profile.failsafe.setpoint_expiry_s));
+    return std::chrono::seconds(0);
+  }
+
+  Steady::duration poll_interval() const {
+    Steady::duration d = opt.poll_interval;
+    // Keep-alives ride on polls, so a poll must come at least every quarter timeout.
+    if (is_charger && profile.supports_failsafe() && device_timeout().count() > 0)
+      d = std::min(d, clock.real_wait(device_timeout() / 4));
+    return d;
+  }
+
+  void note_error(const std::string& what) {
+    health_w.last_error = what;
+    if (what != logged_error) {
+      spdlog::warn("device '{}' ({} {}, unit {}): {}", opt.id, profile.manufacturer, profile.model, unit, what);
+      logged_error = what;
+    }
+  }
+
+  std::string where(const PointDef& p) const {
+    return "register " + hex_address(p.address) + " (" + p.name + ", " + to_string(p.table) + ")";
+  }
+
+  // Returns false when the device did not answer at all (no point in asking it more now).
+  bool record(const PointDef& p, const ModbusResult& r) {
+    if (r.ok()) {
+      ++health_w.reads_ok;
+      return true;
+    }
+    if (r.error == ModbusErrorKind::timeout || r.error == ModbusErrorKind::connection) ++health_w.timeouts;
+    else ++health_w.errors;
+    note_error(where(p) + ": " + describe(r, bus.endpoint().response_timeout));
+    return r.error != ModbusErrorKind::timeout && r.error != ModbusErrorKind::connection;
+  }
+
+  int retries() const { return health_w.online ? profile.modbus.retries : 0; }
+
+  bool write_point(ModbusLink& link, const std::string& name, double value, bool round_down) {
+    const PointDef* p = profile.point(name);
+    if (p == nullptr || !p->writable) return false;
+    const double raw = engineering_to_raw(*p, value, round_down);
+    ModbusResult r = link.write(unit, p->write_function, p->address, encode_raw(*p, raw), retries());
+    record(*p, r);
+    return r.ok();
+  }
+
+  void configure_failsafe(ModbusLink& link) {
+    if (profile.failsafe.mechanism != FailsafeMechanism::timeout_register) {
+      failsafe_configured = true;
+      return;
+    }
+    const bool ok = write_point(link, "failsafe_current_a", opt.failsafe_current_a, true) &&
+                    write_point(link, "failsafe_timeout_s", static_cast<double>(opt.failsafe_timeout.count()), false);
+    if (ok) {
+      failsafe_configured = true;
+      last_keepalive = clock.now();
+      spdlog::info("device '{}': failsafe set to {} A after {} s without the gateway", opt.id, opt.failsafe_current_a,
+                   opt.failsafe_timeout.count());
+    }
+  }
+
+  void keepalive(ModbusLink& link) {
+    const auto timeout = device_timeout();
+    if (timeout.count() <= 0) return;
+    const TimePoint now = clock.now();
+    if (now - last_keepalive < timeout / 4) return;
+    bool ok = true;
+    switch (profile.failsafe.keepalive) {
+      case Keepalive::heartbeat: ok = write_point(link, "heartbeat", profile.failsafe.heartbeat_value, false); break;
+      case Keepalive::rewrite_timeout:
+        ok = write_point(link, "failsafe_timeout_s", static_cast<double>(opt.failsafe_timeout.count()), false);
+        break;
+      case Keepalive::rewrite_setpoint:
+        if (limit.active && enabled) ok = write_point(link, "set_current_a", limit.current_a, true);
+        break;
+      case Keepalive::poll:
+      case Keepalive::none: break;
+    }
+    if (ok) last_keepalive = now;
+  }
+
+  void expire_limit(ModbusLink& link) {
+    if (!limit.active || clock.now() < limit.expires) return;
+    // No newer limit arrived in time: fall back to the failsafe current ourselves as well, so
+    // the device is safe even when its own fallback is missing or misconfigured.
+    if (write_point(link, "set_current_a", std::min(opt.failsafe_current_a, profile.capabilities.max_current_a), true)) {
+      spdlog::warn("device '{}': limit seq {} expired without a newer one; set to failsafe {} A", opt.id, limit.seq,
+                   opt.failsafe_current_a);
+      limit.active = false;
+    }
+  }
+
+  Steady::duration poll(ModbusLink& link) {
+    if (is_charger) {
+      if (!failsafe_configured) configure_failsafe(link);
+      if (failsafe_configured) keepalive(link);
+      expire_limit(link);
+    }
+    std::map<std::string, double> values;
+    std::map<std::string, std::string> words;
+    std::string rfid;
+    bool answered = false, unreachable = false, clean = true;
+    for (const PointDef* p : reads) {
+      const auto count = p->type == ValueType::coil ? std::uint16_t{1} : p->register_count();
+      ModbusResult r = link.read(unit, p->read_function(), p->address, count, retries());
+      if (!record(*p, r)) {
+        unreachable = true;
+        clean = false;
+        break;
+      }
+      if (!r.ok()) {
+        clean = false;
+        answered = true;
+        continue;
+      }
+      answered = true;
+      if (p->type == ValueType::string) {
+        if (p->name == "rfid") rfid = decode_string(*p, r.registers);
+        continue;
+      }
+      const double raw = decode_raw(*p, r.registers);
+      if (std::find(p->sentinels.begin(), p->sentinels.end(), raw) != p->sentinels.end()) continue;
+      const double v = raw_to_engineering(*p, raw);
+      std::string bad;
+      if (!std::isfinite(v)) bad = "value " + std::to_string(v) + " is not a number; rejected";
+      else if ((p->min && v < *p->min) || (p->max && v > *p->max))
+        bad = "value " + std::to_string(v) + " outside the plausible range [" +
+              (p->min ? std::to_string(*p->min) : std::string("-inf")) + ", " +
+              (p->max ? std::to_string(*p->max) : std::string("inf")) + "]; rejected";
+      else if (!p->value_map.empty()) {
+        auto it = p->value_map.find(std::llround(v));
+        if (it == p->value_map.end()) bad = "value " + std::to_string(std::llround(v)) + " is not in the profile's map";
+        else words[p->name] = it->second;
+      }
+      if (!bad.empty()) {
+        ++health_w.errors;
+        clean = false;
+        note_error(where(*p) + ": " + bad);
+        continue;
+      }
+      values[p->name] = v;
+    }
+
+    const TimePoint now = clock.now();
+    health_w.online = answered && !unreachable;
+    if (health_w.online) health_w.last_good = now;
+    if (clean && health_w.online) {
+      if (!logged_error.empty()) spdlog::info("device '{}': answering normally again", opt.id);
+      health_w.last_error.clear();
+      logged_error.clear();
+    }
+    {
+      std::lock_guard lk(m);
+      health_c = health_w;
+      for (const auto& [k, v] : values) values_c[k] = v;
+    }
+    publish(values, words, rfid, now);
+    if (!health_w.online) return std::max(poll_interval(), Steady::duration(std::chrono::seconds(2)));
+    return poll_interval();
+  }
+
+  static double get(const std::map<std::string, double>& v, const std::string& k) {
+    auto it = v.find(k);
+    return it == v.end() ? kNotMeasured : it->second;
+  }
+
+  void publish(const std::map<std::string, double>& values, const std::map<std::string, std::string>& words,
+               const std::string& rfid, TimePoint now) {
+    Health h = health_w;
+    auto self = shared_from_this();
+    if (is_charger) {
+      ChargerSnapshot s;
+      s.at = now;
+      if (auto it = words.find("state"); it != words.end())
+        s.state = charger_state_from_string(it->second).value_or(ChargerState::unknown);
+      if (auto it = words.find("plug"); it != words.end() && it->second == "unplugged") s.state = ChargerState::unplugged;
+      if (auto it = words.find("plug"); it != words.end() && it->second == "plugged" &&
+                                         (s.state == ChargerState::unknown || s.state == ChargerState::unplugged))
+        s.state = ChargerState::plugged;
+      s.power_w = get(values, "power_w");
+      for (int i = 0; i < 3; ++i) {
+        s.current_a[i] = get(values, "current_l" + std::to_string(i + 1) + "_a");
+        s.voltage_v[i] = get(values, "voltage_l" + std::to_string(i + 1) + "_v");
+      }
+      s.session_energy_wh = get(values, "session_energy_wh");
+      s.total_energy_wh = get(values, "total_energy_wh");
+      const double applied = get(values, "applied_current_a");
+      s.applied_limit_w = std::isfinite(applied) ? applied * volts_per_amp() : kNotMeasured;
+      s.rfid = rfid;
+      if (!health_w.online) s.state = ChargerState::unknown;
+      boost::asio::post(core, [self, s, h] {
+        if (self->events.charger_snapshot) self->events.charger_snapshot(self->opt.id, s);
+        if (self->events.health) self->events.health(self->opt.id, h);
+      });
+    } else {
+      MeterSnapshot s;
+      s.at = now;
+      s.power_w = get(values, "power_w");
+      for (int i = 0; i < 3; ++i) {
+        const std::string l = "l" + std::to_string(i + 1);
+        s.power_w_phase[i] = get(values, "power_" + l + "_w");
+        s.current_a[i] = get(values, "current_" + l + "_a");
+        s.voltage_v[i] = get(values, "voltage_" + l + "_v");
+      }
+      s.import_energy_wh = get(values, "import_energy_wh");
+      s.export_energy_wh = get(values, "export_energy_wh");
+      boost::asio::post(core, [self, s, h] {
+        if (self->events.meter_snapshot) self->events.meter_snapshot(self->opt.id, s);
+        if (self->events.health) self->events.health(self->opt.id, h);
+      });
+    }
+  }
+
+  void apply(ModbusLink& link, const PowerLimit& pl) {
+    const auto& cap = profile.capabilities;
+    double current = pl.power_w / volts_per_amp();
+    // Below the IEC 61851 minimum a pile cannot follow a setpoint; pausing never exceeds it.
+    const bool pause = !enabled || pl.power_w <= 0 || current < cap.min_current_a;
+    current = pause ? 0.0 : std::min(current, cap.max_current_a);
+    LimitAck ack;
+    ack.seq = pl.seq;
+    bool ok = true;
+    if (profile.control.pause == PauseMethod::enable_register) {
+      ok = write_point(link, "enable", pause ? profile.control.enable_off : profile.control.enable_on, false);
+      if (ok && !pause) ok = write_point(link, "set_current_a", current, true);
+    } else {
+      ok = write_point(link, "set_current_a", current, true);
+    }
+    if (ok) {
+      limit.active = true;
+      limit.current_a = current;
+      limit.expires = clock.now() + pl.valid_for;
+      limit.seq = pl.seq;
+      last_keepalive = profile.failsafe.keepalive == Keepalive::rewrite_setpoint ? clock.now() : last_keepalive;
+      ack.accepted = true;
+      ack.applied_limit_w = current * volts_per_amp();
+      if (const PointDef* rb = profile.point("applied_current_a"); rb != nullptr && rb->readable) {
+        ModbusResult r = link.read(unit, rb->read_function(), rb->address, rb->register_count(), retries());
+        if (record(*rb, r)) {
+          if (r.ok()) {
+            const double v = raw_to_engineering(*rb, decode_raw(*rb, r.registers));
+            if (std::isfinite(v)) ack.applied_limit_w = v * volts_per_amp();
+          }
+        }
+      }
+    } else {
+      ack.error = health_w.last_error.empty() ? "write failed" : health_w.last_error;
+    }
+    {
+      std::lock_guard lk(m);
+      health_c = health_w;
+    }
+    auto self = shared_from_this();
+    boost::asio::post(core, [self, ack] {
+      if (self->events.limit_ack) self->events.limit_ack(self->opt.id, ack);
+    });
+  }
+
+  void start() {
+    std::weak_ptr<State> weak = shared_from_this();
+    poller_id = bus.add_poller([weak](ModbusLink& link) -> Steady::duration {
+      if (auto s = weak.lock()) return s->poll(link);
+      return std::chrono::hours(1);
+    });
+  }
+
+  void stop() {
+    if (poller_id != 0) bus.remove_poller(poller_id);
+    poller_id = 0;
+  }
+};
+
+ModbusCharger::ModbusCharger(ModbusDeviceOptions options, DeviceProfile profile, ModbusBusWorker& bus,
+                             boost::asio::any_io_executor core, DeviceEvents events, const Clock& clock)
+    : state_(std::make_shared<State>(std::move(options), std::move(profile), bus, std::move(core), std::move(events),
+                                     clock, true)) {
+  if (state_->profile.kind != DeviceKind::charger)
+    throw ProfileError(state_->profile.file.string() + ": profile '" + state_->profile.id +
+                       "' is a meter; device '" + state_->opt.id + "' is configured as a charger");
+}
+
+ModbusCharger::~ModbusCharger() { stop(); }
+void ModbusCharger::start() { state_->start(); }
+void ModbusCharger::stop() { state_->stop(); }
+const std::string& ModbusCharger::id() const { return state_->opt.id; }
+Capabilities ModbusCharger::capabilities() const { return state_->profile.capabilities; }
+
+void ModbusCharger::apply_limit(const PowerLimit& limit) {
+  auto s = state_;
+  s->bus.submit([s, limit](ModbusLink& link) { s->apply(link, limit); });
+}
+
+void ModbusCharger::set_enabled(bool enabled) {
+  auto s = state_;
+  s->bus.submit([s, enabled](ModbusLink& link) {
+    s->enabled = enabled;
+    PowerLimit pl;
+    pl.power_w = s->limit.active ? s->limit.current_a * s->volts_per_amp() : 0;
+    pl.valid_for = std::chrono::duration_cast<std::chrono::seconds>(
+        s->limit.active ? s->limit.expires - s->clock.now() : std::chrono::seconds(0));
+    pl.seq = s->limit.seq;
+    if (!enabled || s->limit.active) s->apply(link, pl);
+  });
+}
+
+Health ModbusCharger::health() const {
+  std::lock_guard lk(state_->m);
+  return state_->health_c;
+}
+
+std::map<std::string, double> ModbusCharger::point_values() const {
+  std::lock_guard lk(state_->m);
+  return state_->values_c;
+}
+
+ModbusMeter::ModbusMeter(ModbusDeviceOptions options, DeviceProfile profile, ModbusBusWorker& bus,
+                         boost::asio::any_io_executor core, DeviceEvents events, const Clock& clock)
+    : state_(std::make_shared<ModbusCharger::State>(std::move(options), std::move(profile), bus, std::move(core),
+                                                    std::move(events), clock, false)) {
+  if (state_->profile.kind != DeviceKind::meter)
+    throw ProfileError(state_->profile.file.string() + ": profile '" + state_->profile.id +
+                       "' is a charger; device '" + state_->opt.id + "' is configured as a meter");
+}
+
+ModbusMeter::~ModbusMeter() { stop(); }
+void ModbusMeter::start() { state_->start(); }
+void ModbusMeter::stop() { state_->stop(); }
+const std::string& ModbusMeter::id() const { return state_->opt.id; }
+
+Health ModbusMeter::health() const {
+  std::lock_guard lk(state_->m);
+  return state_->health_c;
+}
+
+std::map<std::string, double> ModbusMeter::point_values() const {
+  std::lock_guard lk(state_->m);
+  return state_->values_c;
+}
+
+}  // namespace orderly::drivers
