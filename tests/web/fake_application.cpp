@@ -1,0 +1,86 @@
+#include "fake_application.hpp"
+
+#include <future>
+
+#include <boost/asio/post.hpp>
+
+#include "orderly/test/support.hpp"
+
+namespace orderly::web::test {
+
+nlohmann::json example_status() {
+  nlohmann::json history = nlohmann::json::array();
+  for (int hour = 0; hour < 24; ++hour) {
+    const double base_kw = 180.0 + 120.0 * (hour >= 18 && hour <= 22 ? 1.0 : 0.3);
+    history.push_back({{"time", "2026-01-05T" + std::string(hour < 10 ? "0" : "") +
+                                    std::to_string(hour) + ":00:00+08:00"},
+                       {"load_kw", base_kw + 20.0},
+                       {"charging_kw", 20.0},
+                       {"limit_kw", 400}});
+  }
+  return {
+      {"time", "2026-01-05T20:15:00+08:00"},
+      {"site",
+       {{"name", "幸福里小区 1# 台区"},
+        {"transformer_limit_kw", 400},
+        {"load_kw", 320.5},
+        {"base_load_kw", 280.0},
+        {"charging_kw", 40.5},
+        {"tariff_period", "peak"},
+        {"price_per_kwh", 1.02},
+        {"demo_speed", 60}}},
+      {"history", history},
+      {"chargers",
+       {{{"id", "c01"}, {"name", "3-1-101"}, {"kind", "private"}, {"phase", "A"},
+         {"state", "charging"}, {"online", true}, {"power_kw", 7.0}, {"limit_kw", 7.0},
+         {"max_kw", 7.0}, {"session_energy_kwh", 3.2}, {"failsafe", true}},
+        {{"id", "c02"}, {"name", "3-2-502"}, {"kind", "private"}, {"phase", "B"},
+         {"state", "waiting"}, {"online", true}, {"power_kw", 0.0}, {"limit_kw", 0.0},
+         {"max_kw", 7.0}, {"session_energy_kwh", 0.0}, {"failsafe", true}},
+        {{"id", "s01"}, {"name", "公共桩 1"}, {"kind", "shared"}, {"phase", "ABC"},
+         {"state", "faulted"}, {"online", false}, {"power_kw", 0.0}, {"limit_kw", 0.0},
+         {"max_kw", 22.0}, {"session_energy_kwh", 0.0}, {"failsafe", false}}}},
+      {"devices_offline", 1}};
+}
+
+ServerOptions test_options() {
+  ServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.static_dir = orderly::test::source_dir() / "web" / "static";
+  options.push_interval = std::chrono::milliseconds(50);
+  return options;
+}
+
+RunningServer::RunningServer(ServerOptions options, nlohmann::json status) : app(std::move(status)) {
+  server_.emplace(io, app, std::move(options));
+  server_->start();
+  port_ = server_->port();
+  thread_ = std::thread([this] { io.run(); });
+}
+
+RunningServer::~RunningServer() {
+  // stop() must release every session and timer, so run() returns on its own: a hang here is a
+  // leak in the server, and the ctest timeout reports it.
+  boost::asio::post(io, [this] { server_->stop(); });
+  thread_.join();
+}
+
+std::string RunningServer::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void RunningServer::on_server_thread(const std::function<void()>& change) {
+  std::promise<void> done;
+  boost::asio::post(io, [&] {
+    change();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void RunningServer::set_status(nlohmann::json status) {
+  on_server_thread([&] { app.set_status(std::move(status)); });
+}
+
+}  // namespace orderly::web::test

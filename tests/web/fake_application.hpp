@@ -1,0 +1,64 @@
+#pragma once
+// A stand-in for the gateway: serves a status document shaped like docs/web-api.md and lets a
+// test change it, on the server's io_context as the real gateway would.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "orderly/web/application.hpp"
+#include "orderly/web/server.hpp"
+
+namespace orderly::web::test {
+
+// The example status from docs/web-api.md: 幸福里小区, 320.5 kW of 400 kW, charger c01 charging.
+nlohmann::json example_status();
+
+class FakeApplication : public Application {
+ public:
+  explicit FakeApplication(nlohmann::json status) : status_(std::move(status)) {}
+  nlohmann::json status() const override { return status_; }
+  void on_status_changed(std::function<void()> callback) override { callback_ = std::move(callback); }
+
+  // Must run on the io_context thread (post to it), as the gateway's own changes do.
+  void set_status(nlohmann::json status) {
+    status_ = std::move(status);
+    if (callback_) callback_();
+  }
+  bool has_callback() const { return static_cast<bool>(callback_); }
+
+ private:
+  nlohmann::json status_;
+  std::function<void()> callback_;
+};
+
+// A Server on 127.0.0.1:<ephemeral> running on its own io_context thread for one test.
+class RunningServer {
+ public:
+  explicit RunningServer(ServerOptions options, nlohmann::json status = example_status());
+  ~RunningServer();
+  RunningServer(const RunningServer&) = delete;
+  RunningServer& operator=(const RunningServer&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url(const std::string& path) const;
+  // Runs `change` on the server thread and waits for it to have run.
+  void on_server_thread(const std::function<void()>& change);
+  void set_status(nlohmann::json status);
+
+  boost::asio::io_context io;
+  FakeApplication app;
+
+ private:
+  std::optional<Server> server_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+ServerOptions test_options();
+
+}  // namespace orderly::web::test

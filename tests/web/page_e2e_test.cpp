@@ -1,0 +1,118 @@
+// The live page in a real headless chromium, served by the real server: proves the JavaScript
+// ran, fetched the API / WebSocket and rendered the fake gateway's values.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "fake_application.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly::web {
+namespace {
+
+const char* const kChromium = "/usr/bin/chromium";
+
+struct BrowserRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs chromium once with a fresh profile; returns its stdout (the DOM for --dump-dom).
+BrowserRun run_chromium(const orderly::test::TempDir& dir, const std::string& extra, const std::string& url) {
+  const auto profile = dir / ("profile-" + std::to_string(std::rand()));
+  std::string command = std::string(kChromium) +
+                        " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                        " --disable-background-networking --disable-component-update --disable-sync"
+                        " --user-data-dir=" + profile.string() + " --virtual-time-budget=5000 " + extra +
+                        " '" + url + "' 2>>" + (dir / "chromium-stderr.txt").string();
+  BrowserRun run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char chunk[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0) run.out.append(chunk, n);
+  run.exit_code = ::pclose(pipe);
+  return run;
+}
+
+// Screenshots are also kept for a human to look at when ORDERLY_WEB_SCREENSHOT_DIR is set.
+void keep_copy(const std::filesystem::path& png) {
+  if (const char* keep = std::getenv("ORDERLY_WEB_SCREENSHOT_DIR")) {
+    std::filesystem::copy_file(png, std::filesystem::path(keep) / png.filename(),
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+}
+
+class PageE2E : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(std::filesystem::exists(kChromium)) << "install chromium (setup.sh)"; }
+  orderly::test::TempDir dir_;
+};
+
+TEST_F(PageE2E, RendersStatusFromTheApiInChinese) {
+  test::RunningServer server(test::test_options());
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
+  const std::string& dom = run.out;
+  EXPECT_NE(dom.find(R"(id="site-name" data-i18n="site_unknown">幸福里小区 1# 台区<)"), std::string::npos)
+      << dom;
+  EXPECT_NE(dom.find(R"(id="load-kw" class="big">320.5<)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(id="load-pct" class="pct">80%<)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(data-charger="c01")"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(class="state-text">充电中<)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(class="badge badge-offline">离线<)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(峰时)"), std::string::npos) << dom;
+}
+
+TEST_F(PageE2E, LiveUpdateAndEnglishToggleViaUrl) {
+  auto status = test::example_status();
+  status["site"]["load_kw"] = 388.8;
+  status["chargers"][0]["state"] = "finished";
+  test::RunningServer server(test::test_options(), status);
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/?lang=en"));
+  ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
+  EXPECT_NE(run.out.find(R"(<html lang="en")"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(id="load-kw" class="big">388.8<)"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(class="state-text">Full<)"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(class="bar over")"), std::string::npos) << run.out;  // 97 %
+}
+
+TEST_F(PageE2E, EmptySiteShowsNoDataStates) {
+  const nlohmann::json empty = {{"time", "2026-01-05T03:00:00+08:00"},
+                                {"site", {{"name", "空台区"}, {"transformer_limit_kw", 400}}},
+                                {"history", nlohmann::json::array()},
+                                {"chargers", nlohmann::json::array()},
+                                {"devices_offline", 0}};
+  test::RunningServer server(test::test_options(), empty);
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find(R"(空台区<)"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(id="chargers-empty" class="empty" data-i18n="no_chargers">暂无充电桩<)"),
+            std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(id="history-empty" class="empty" data-i18n="no_history">暂无历史数据<)"),
+            std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(id="load-kw" class="big">—<)"), std::string::npos) << run.out;
+}
+
+TEST_F(PageE2E, ScreenshotsAtPhoneAndDesktopWidth) {
+  test::RunningServer server(test::test_options());
+  for (const auto& [name, size] : {std::pair{"orderly-web-phone.png", "390,844"},
+                                   std::pair{"orderly-web-desktop.png", "1280,900"}}) {
+    const auto png = dir_ / name;
+    const auto run = run_chromium(dir_, "--screenshot=" + png.string() + " --window-size=" + size +
+                                            " --hide-scrollbars",
+                                  server.url("/"));
+    ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
+    ASSERT_TRUE(std::filesystem::exists(png)) << name;
+    // A blank page compresses to a few hundred bytes; the rendered page is tens of KiB.
+    EXPECT_GT(std::filesystem::file_size(png), 20000u) << name;
+    const std::string head = orderly::test::read_file(png).substr(0, 8);
+    EXPECT_EQ(head, "\x89PNG\r\n\x1a\n") << name;
+    keep_copy(png);
+  }
+}
+
+}  // namespace
+}  // namespace orderly::web

@@ -1,0 +1,355 @@
+// Orderly live status page. Plain JavaScript, no framework and nothing fetched from the
+// internet: the gateway often has no uplink. Data: GET /api/v1/status once, then pushes on the
+// WebSocket /api/v1/live; while the socket is down the page polls the status instead.
+'use strict';
+
+(function () {
+  const POLL_MS = 5000;
+  const RECONNECT_MIN_MS = 1000;
+  const RECONNECT_MAX_MS = 15000;
+  const LANG_KEY = 'orderly.lang';
+
+  const TEXT = {
+    zh: {
+      site_unknown: '台区', load_title: '配变负载', of_limit: '限值', base_load: '居民用电',
+      charging: '充电', headroom: '余量', limit: '限值', history_title: '近 24 小时负载',
+      no_history: '暂无历史数据', chargers_title: '充电桩', no_chargers: '暂无充电桩',
+      waiting_data: '等待数据…', tariff_title: '当前电价时段', toggle: 'English',
+      updated: '更新于', live: '实时推送', polling: '轮询中', lost: '连接中断，正在重连…',
+      no_data: '无法获取数据，正在重试…', demo: '演示 ×', per_kwh: '/kWh',
+      power: '功率', energy: '本次电量', phase: '相', offline: '离线', failsafe_off: '无断线保护',
+      private: '私人桩', shared: '公共桩', online_count: (on, all) => `${on}/${all} 在线`,
+      chart_label: (n, max) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW`,
+      tariff: { sharp: '尖峰', peak: '峰时', flat: '平时', valley: '谷时' },
+      state: {
+        charging: '充电中', waiting: '等待调度', scheduled: '已排程', connected: '已插枪',
+        available: '空闲', idle: '空闲', suspended: '暂停', finished: '已充满', complete: '已充满',
+        faulted: '故障', fault: '故障', unavailable: '不可用', offline: '离线', unknown: '未知',
+      },
+    },
+    en: {
+      site_unknown: 'Site', load_title: 'Transformer load', of_limit: 'limit', base_load: 'Households',
+      charging: 'Charging', headroom: 'Headroom', limit: 'Limit', history_title: 'Load, last 24 h',
+      no_history: 'No history yet', chargers_title: 'Chargers', no_chargers: 'No chargers configured',
+      waiting_data: 'Waiting for data…', tariff_title: 'Current tariff period', toggle: '中文',
+      updated: 'Updated', live: 'live', polling: 'polling', lost: 'Connection lost, reconnecting…',
+      no_data: 'Cannot reach the gateway, retrying…', demo: 'Demo ×', per_kwh: '/kWh',
+      power: 'Power', energy: 'This session', phase: 'Phase', offline: 'Offline',
+      failsafe_off: 'no failsafe', private: 'Private', shared: 'Shared',
+      online_count: (on, all) => `${on}/${all} online`,
+      chart_label: (n, max) => `Load over the last 24 hours, ${n} points, peak ${max} kW`,
+      tariff: { sharp: 'Critical peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
+      state: {
+        charging: 'Charging', waiting: 'Waiting', scheduled: 'Scheduled', connected: 'Plugged in',
+        available: 'Available', idle: 'Idle', suspended: 'Paused', finished: 'Full', complete: 'Full',
+        faulted: 'Fault', fault: 'Fault', unavailable: 'Unavailable', offline: 'Offline', unknown: 'Unknown',
+      },
+    },
+  };
+
+  // Colour is never the only signal: every state also has a symbol and a word.
+  const STATE_STYLE = {
+    charging: ['ok', '⚡'], waiting: ['wait', '⏳'], scheduled: ['wait', '⏱'], connected: ['wait', '🔌'],
+    available: ['idle', '○'], idle: ['idle', '○'], suspended: ['wait', '⏸'], finished: ['done', '✓'],
+    complete: ['done', '✓'], faulted: ['bad', '⚠'], fault: ['bad', '⚠'], unavailable: ['bad', '⛔'],
+    offline: ['bad', '✕'],
+  };
+
+  const $ = (id) => document.getElementById(id);
+  let lang = pickLanguage();
+  let lastStatus = null;
+  let lastUpdate = null;
+  let lastSource = 'live';
+  let socket = null;
+  let socketOpen = false;
+  let reconnectDelay = RECONNECT_MIN_MS;
+  let pollTimer = null;
+
+  function pickLanguage() {
+    const fromUrl = new URLSearchParams(location.search).get('lang');
+    if (fromUrl === 'zh' || fromUrl === 'en') return fromUrl;
+    try {
+      const stored = localStorage.getItem(LANG_KEY);
+      if (stored === 'zh' || stored === 'en') return stored;
+    } catch (e) { /* storage may be disabled in private browsing */ }
+    return 'zh';
+  }
+
+  function t(key) { return TEXT[lang][key] ?? TEXT.zh[key] ?? key; }
+
+  function num(value, digits) {
+    return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(digits) : '—';
+  }
+
+  // Site times arrive as ISO strings in the site's own zone ("2026-01-05T20:15:00+08:00"); the
+  // page shows them as written, not converted to the phone's zone.
+  function siteClock(iso) {
+    const m = typeof iso === 'string' && iso.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/);
+    return m ? { date: `${m[1]}-${m[2]}-${m[3]}`, time: `${m[4]}:${m[5]}` } : null;
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+    $('lang-toggle').textContent = t('toggle');
+    render(lastStatus);
+    renderFooter();
+    updateBanner();
+  }
+
+  function setText(id, text) { $(id).textContent = text; }
+
+  function render(status) {
+    if (!status || typeof status !== 'object') return;
+    const site = status.site || {};
+    const clock = siteClock(status.time);
+    if (site.name) { setText('site-name', site.name); document.title = `${site.name} · Orderly`; }
+    setText('site-time', clock ? `${clock.date} ${clock.time}` : '--:--');
+
+    const tariff = $('tariff');
+    const period = site.tariff_period;
+    tariff.textContent = (period && t('tariff')[period]) || period || '—';
+    tariff.className = `tariff tariff-${period || 'none'}`;
+    setText('price', typeof site.price_per_kwh === 'number' ? `¥${site.price_per_kwh.toFixed(2)}${t('per_kwh')}` : '');
+    const demo = $('demo');
+    demo.hidden = !(typeof site.demo_speed === 'number' && site.demo_speed > 1);
+    demo.textContent = `${t('demo')}${site.demo_speed}`;
+
+    renderLoad(site);
+    renderHistory(Array.isArray(status.history) ? status.history : []);
+    renderChargers(Array.isArray(status.chargers) ? status.chargers : []);
+  }
+
+  function renderLoad(site) {
+    const limit = site.transformer_limit_kw;
+    const load = site.load_kw;
+    const charging = typeof site.charging_kw === 'number' ? site.charging_kw : 0;
+    const base = typeof site.base_load_kw === 'number' ? site.base_load_kw : (typeof load === 'number' ? load - charging : null);
+    setText('load-kw', num(load, 1));
+    setText('limit-kw', num(limit, 0));
+    setText('base-kw', num(base, 1));
+    setText('charging-kw', num(site.charging_kw, 1));
+    const haveRatio = typeof load === 'number' && typeof limit === 'number' && limit > 0;
+    const pct = haveRatio ? (100 * load) / limit : null;
+    setText('load-pct', pct === null ? '—' : `${pct.toFixed(0)}%`);
+    setText('headroom-kw', haveRatio ? num(limit - load, 1) : '—');
+    const bar = $('load-bar');
+    bar.setAttribute('aria-valuenow', pct === null ? '0' : pct.toFixed(0));
+    bar.classList.toggle('warn', pct !== null && pct >= 80 && pct < 95);
+    bar.classList.toggle('over', pct !== null && pct >= 95);
+    // The bar spans 0..120 % of the limit so an overload is visible past the limit mark.
+    const scale = haveRatio ? limit * 1.2 : 1;
+    const width = (kw) => `${Math.max(0, Math.min(100, (100 * (kw || 0)) / scale))}%`;
+    $('bar-base').style.width = haveRatio ? width(base) : '0%';
+    $('bar-charging').style.width = haveRatio ? width(charging) : '0%';
+  }
+
+  function renderHistory(points) {
+    const canvas = $('history-chart');
+    const valid = points.filter((p) => p && typeof p.load_kw === 'number');
+    $('history-empty').hidden = valid.length >= 2;
+    canvas.hidden = valid.length < 2;
+    if (valid.length < 2) return;
+    const max = valid.reduce((m, p) => Math.max(m, p.load_kw, p.limit_kw || 0), 0);
+    canvas.setAttribute('aria-label', t('chart_label')(valid.length, max.toFixed(0)));
+    drawChart(canvas, valid);
+  }
+
+  function drawChart(canvas, points) {
+    const ratio = window.devicePixelRatio || 1;
+    const cssWidth = canvas.clientWidth || 320;
+    const cssHeight = canvas.clientHeight || 180;
+    canvas.width = Math.round(cssWidth * ratio);
+    canvas.height = Math.round(cssHeight * ratio);
+    const g = canvas.getContext('2d');
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, cssWidth, cssHeight);
+
+    const css = getComputedStyle(document.documentElement);
+    const colour = (name) => css.getPropertyValue(name).trim();
+    const pad = { left: 40, right: 8, top: 8, bottom: 22 };
+    const w = cssWidth - pad.left - pad.right;
+    const h = cssHeight - pad.top - pad.bottom;
+    const top = niceCeiling(points.reduce((m, p) => Math.max(m, p.load_kw, p.limit_kw || 0), 1) * 1.05);
+    const x = (i) => pad.left + (w * i) / (points.length - 1);
+    const y = (kw) => pad.top + h - (h * Math.max(0, kw)) / top;
+
+    g.font = '11px system-ui, sans-serif';
+    g.fillStyle = colour('--muted');
+    g.strokeStyle = colour('--grid');
+    g.lineWidth = 1;
+    g.textAlign = 'right';
+    g.textBaseline = 'middle';
+    for (let i = 0; i <= 4; ++i) {
+      const kw = (top * i) / 4;
+      const yy = Math.round(y(kw)) + 0.5;
+      g.beginPath(); g.moveTo(pad.left, yy); g.lineTo(pad.left + w, yy); g.stroke();
+      g.fillText(kw.toFixed(0), pad.left - 4, yy);
+    }
+    g.textAlign = 'center';
+    g.textBaseline = 'top';
+    const labels = Math.min(6, points.length);
+    for (let i = 0; i < labels; ++i) {
+      const index = Math.round(((points.length - 1) * i) / (labels - 1));
+      const clock = siteClock(points[index].time);
+      if (clock) g.fillText(clock.time, Math.min(Math.max(x(index), pad.left + 14), pad.left + w - 14), pad.top + h + 5);
+    }
+
+    const area = (upper, lower, fill) => {
+      g.beginPath();
+      points.forEach((p, i) => (i ? g.lineTo(x(i), y(upper(p))) : g.moveTo(x(i), y(upper(p)))));
+      for (let i = points.length - 1; i >= 0; --i) g.lineTo(x(i), y(lower(points[i])));
+      g.closePath();
+      g.fillStyle = fill;
+      g.fill();
+    };
+    const chargingOf = (p) => (typeof p.charging_kw === 'number' ? p.charging_kw : 0);
+    area((p) => p.load_kw - chargingOf(p), () => 0, colour('--base'));
+    area((p) => p.load_kw, (p) => p.load_kw - chargingOf(p), colour('--charging'));
+
+    const withLimit = points.map((p, i) => [i, p.limit_kw]).filter(([, v]) => typeof v === 'number');
+    if (withLimit.length) {
+      g.beginPath();
+      g.setLineDash([6, 4]);
+      g.strokeStyle = colour('--limit');
+      g.lineWidth = 2;
+      withLimit.forEach(([i, v], n) => (n ? g.lineTo(x(i), y(v)) : g.moveTo(x(i), y(v))));
+      g.stroke();
+      g.setLineDash([]);
+    }
+  }
+
+  function niceCeiling(value) {
+    const step = Math.pow(10, Math.floor(Math.log10(value)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= value) return m * step;
+    return 10 * step;
+  }
+
+  function renderChargers(chargers) {
+    const list = $('chargers');
+    $('chargers-empty').hidden = chargers.length > 0;
+    const online = chargers.filter((c) => c && c.online !== false).length;
+    setText('chargers-summary', chargers.length ? t('online_count')(online, chargers.length) : '');
+    list.replaceChildren(...chargers.map(chargerCard));
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function chargerCard(c) {
+    const state = c.online === false && !c.state ? 'offline' : (c.state || 'unknown');
+    const [tone, symbol] = STATE_STYLE[state] || ['idle', '?'];
+    const li = el('li', `charger tone-${tone}${c.online === false ? ' is-offline' : ''}`);
+    li.dataset.charger = c.id ?? '';
+
+    const head = el('div', 'charger-head');
+    head.append(el('span', 'charger-name', c.name || c.id || '—'));
+    if (c.online === false) head.append(el('span', 'badge badge-offline', t('offline')));
+    li.append(head);
+
+    const stateLine = el('div', `state state-${tone}`);
+    stateLine.append(el('span', 'state-symbol', symbol));
+    stateLine.append(el('span', 'state-text', t('state')[state] || state));
+    li.append(stateLine);
+
+    const facts = el('dl', 'facts');
+    const fact = (label, value) => {
+      const row = el('div');
+      row.append(el('dt', '', label), el('dd', '', value));
+      facts.append(row);
+    };
+    fact(t('power'), `${num(c.power_kw, 1)} / ${num(c.limit_kw, 1)} kW`);
+    fact(t('energy'), `${num(c.session_energy_kwh, 1)} kWh`);
+    li.append(facts);
+
+    const tags = el('div', 'tags');
+    tags.append(el('span', 'tag', c.id || ''));
+    if (c.kind) tags.append(el('span', 'tag', t(c.kind) || c.kind));
+    if (c.phase) tags.append(el('span', 'tag', `${c.phase} ${t('phase')}`));
+    if (typeof c.max_kw === 'number') tags.append(el('span', 'tag', `≤${num(c.max_kw, 0)} kW`));
+    if (c.failsafe === false) tags.append(el('span', 'tag tag-warn', t('failsafe_off')));
+    li.append(tags);
+    return li;
+  }
+
+  function accept(status, source) {
+    lastStatus = status;
+    lastUpdate = new Date();
+    lastSource = source;
+    delete $('updated').dataset.i18n;
+    render(status);
+    renderFooter();
+    updateBanner();
+  }
+
+  function renderFooter() {
+    if (!lastUpdate) return;
+    // The browser's own clock: when the page last heard from the gateway, not the site time.
+    setText('updated', `${t('updated')} ${lastUpdate.toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en-GB')}`);
+    setText('source', `· ${t(lastSource)}`);
+  }
+
+  function updateBanner() {
+    const banner = $('banner');
+    if (socketOpen) { banner.hidden = true; return; }
+    if (socket === null && lastStatus === null) { banner.hidden = true; return; }  // first load
+    banner.hidden = false;
+    banner.textContent = lastStatus ? t('lost') : t('no_data');
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch('/api/v1/status', { cache: 'no-store' });
+      if (response.ok) accept(await response.json(), socketOpen ? 'live' : 'polling');
+    } catch (e) { /* gateway unreachable: the banner already says so; keep trying */ }
+  }
+
+  function startPolling() {
+    if (pollTimer === null) pollTimer = setInterval(poll, POLL_MS);
+  }
+
+  function stopPolling() {
+    if (pollTimer !== null) { clearInterval(pollTimer); pollTimer = null; }
+  }
+
+  function connect() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    socket = new WebSocket(`${scheme}//${location.host}/api/v1/live`);
+    socket.onopen = () => {
+      socketOpen = true;
+      reconnectDelay = RECONNECT_MIN_MS;
+      stopPolling();
+      updateBanner();
+    };
+    socket.onmessage = (event) => {
+      try { accept(JSON.parse(event.data), 'live'); } catch (e) { /* a malformed push is skipped */ }
+    };
+    socket.onclose = () => {
+      socketOpen = false;
+      updateBanner();
+      startPolling();
+      setTimeout(connect, reconnectDelay);
+      reconnectDelay = Math.min(RECONNECT_MAX_MS, reconnectDelay * 2);
+    };
+  }
+
+  $('lang-toggle').addEventListener('click', () => {
+    lang = lang === 'zh' ? 'en' : 'zh';
+    try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* not remembered, still switched */ }
+    applyLanguage();
+  });
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => render(lastStatus), 150);
+  });
+
+  applyLanguage();
+  poll();
+  connect();
+})();
