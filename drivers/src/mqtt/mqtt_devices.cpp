@@ -1,0 +1,523 @@
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cmath>
+#include <map>
+#include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+#include "orderly/drivers/mqtt.hpp"
+#include "orderly/drivers/mqtt_protocol.hpp"
+
+namespace orderly::drivers {
+namespace {
+
+using namespace std::chrono_literals;
+using mqtt::DeviceKind;
+
+// logfmt quoting, as the gateway's log lines use (`key="value with spaces"`).
+std::string q(const std::string& v) {
+  bool bare = !v.empty();
+  for (char c : v)
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) bare = false;
+  if (bare) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+  }
+  return out + '"';
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
+}  // namespace
+
+struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
+  struct PendingAck {
+    std::uint64_t gateway_seq = 0;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+
+  // Everything about one device; touched on the core executor only, except `kind`, `id` and
+  // `bounds`, which are immutable after start() and read by the decoder on Paho's thread.
+  struct Device {
+    DeviceKind kind = DeviceKind::charger;
+    std::string id;
+    Capabilities caps;
+    mqtt::ChargerBounds bounds;
+    Health health;
+    std::optional<bool> online_flag;     // last "online" message, if any
+    std::optional<TimePoint> last_status;
+    std::string offline_reason;
+    TimePoint last_error_log{};
+    std::uint64_t suppressed_logs = 0;
+    bool ever_logged = false;
+    bool enabled = true;
+    std::map<std::uint64_t, PendingAck> pending;  // by wire seq
+  };
+
+  class Charger final : public ChargerDriver {
+   public:
+    Charger(std::shared_ptr<Impl> impl, Device& d) : impl_(std::move(impl)), d_(d) {}
+    const std::string& id() const override { return d_.id; }
+    Capabilities capabilities() const override { return d_.caps; }
+    void apply_limit(const PowerLimit& limit) override { impl_->apply_limit(d_, limit); }
+    void set_enabled(bool enabled) override { impl_->set_enabled(d_, enabled); }
+    Health health() const override { return d_.health; }
+
+   private:
+    std::shared_ptr<Impl> impl_;
+    Device& d_;
+  };
+
+  class Meter final : public MeterDriver {
+   public:
+    Meter(std::shared_ptr<Impl> impl, Device& d) : impl_(std::move(impl)), d_(d) {}
+    const std::string& id() const override { return d_.id; }
+    Health health() const override { return d_.health; }
+
+   private:
+    std::shared_ptr<Impl> impl_;
+    Device& d_;
+  };
+
+  // What the Paho thread hands to the core: a decoded message or why it was rejected.
+  struct Inbound {
+    Device* device = nullptr;
+    std::string topic;
+    std::string leaf;
+    std::optional<ChargerSnapshot> charger;
+    std::optional<MeterSnapshot> meter;
+    std::optional<mqtt::AckMessage> ack;
+    std::optional<bool> online;
+    std::string error;
+  };
+
+  Impl(boost::asio::any_io_executor core, const Clock& clock, MqttOptions options, DeviceEvents events)
+      : core_(std::move(core)),
+        clock_(clock),
+        options_(std::move(options)),
+        events_(std::move(events)),
+        uri_("tcp://" + options_.host + ":" + std::to_string(options_.port)),
+        reconnect_timer_(core_),
+        sweep_timer_(core_) {}
+
+  ~Impl() { shutdown(); }
+
+  Device& add(DeviceKind kind, const std::string& id, const Capabilities& caps) {
+    if (started_) throw std::logic_error("MqttDevices: add device \"" + id + "\" before start()");
+    if (auto why = mqtt::check_device_id(id); !why.empty()) throw std::invalid_argument("MQTT device: " + why);
+    auto& map = kind == DeviceKind::charger ? chargers_ : meters_;
+    if (map.count(id))
+      throw std::invalid_argument(std::string("MQTT ") + (kind == DeviceKind::charger ? "charger" : "meter") + " \"" + id +
+                                  "\" is configured twice; device ids must be unique");
+    auto d = std::make_unique<Device>();
+    d->kind = kind;
+    d->id = id;
+    d->caps = caps;
+    d->bounds = {caps.max_power_w, caps.max_current_a};
+    d->offline_reason = "no status received yet";
+    d->health.last_error = d->offline_reason;
+    return *map.emplace(id, std::move(d)).first->second;
+  }
+
+  // ---- lifecycle (core executor)
+
+  void start() {
+    if (started_) return;
+    started_ = true;
+    stopping_ = false;
+    client_ = std::make_unique<::mqtt::async_client>(uri_, options_.client_id);
+    // The Paho callbacks capture `this` and read only immutable members; anything stateful is
+    // posted to the core with a weak reference, so a late callback after shutdown is a no-op.
+    client_->set_connected_handler([this](const std::string&) { post([](Impl& self) { self.on_connected(); }); });
+    client_->set_connection_lost_handler([this](const std::string& cause) {
+      post([cause](Impl& self) { self.on_connection_lost(cause.empty() ? "connection lost" : cause); });
+    });
+    client_->set_message_callback([this](::mqtt::const_message_ptr msg) {
+      if (msg) on_message_paho(msg->get_topic(), msg->get_payload_str());
+    });
+    connect();
+    schedule_sweep();
+  }
+
+  void stop() {
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+    reconnect_timer_.cancel();
+    sweep_timer_.cancel();
+    for (auto* map : {&chargers_, &meters_})
+      for (auto& [id, d] : *map) {
+        for (auto& [seq, p] : d->pending) p.timer->cancel();
+        d->pending.clear();
+      }
+    if (client_) {
+      try {
+        if (client_->is_connected()) {
+          // A clean DISCONNECT suppresses the will (MQTT 3.1.1 section 3.14.4), so say it ourselves.
+          client_->publish(mqtt::gateway_online_topic(options_.topic_prefix), mqtt::kOffline.data(), mqtt::kOffline.size(),
+                           1, true)->wait_for(1s);
+          client_->disconnect()->wait_for(2s);
+        }
+      } catch (const ::mqtt::exception& e) {
+        spdlog::debug("mqtt disconnect failed broker={} error={}", uri_, q(e.what()));
+      }
+    }
+    connected_ = false;
+    spdlog::info("mqtt stopped broker={}", uri_);
+  }
+
+  void shutdown() {
+    stop();
+    if (client_) {
+      try {
+        client_->disable_callbacks();
+      } catch (const std::exception&) {
+      }
+    }
+  }
+
+  template <class F>
+  void post(F&& f) {
+    boost::asio::post(core_, [w = weak_from_this(), f = std::forward<F>(f)]() mutable {
+      if (auto self = w.lock(); self && !self->stopping_) f(*self);
+    });
+  }
+
+  class ConnectListener final : public ::mqtt::iaction_listener {
+   public:
+    explicit ConnectListener(Impl& impl) : impl_(impl) {}
+    void on_failure(const ::mqtt::token& tok) override {
+      std::string why = "connect failed, return code " + std::to_string(tok.get_return_code());
+      impl_.post([why](Impl& self) { self.on_connect_failed(why); });
+    }
+    void on_success(const ::mqtt::token&) override {}
+
+   private:
+    Impl& impl_;
+  };
+
+  void connect() {
+    ::mqtt::connect_options opts;
+    opts.set_clean_session(true);
+    opts.set_keep_alive_interval(options_.keepalive);
+    opts.set_connect_timeout(5s);
+    opts.set_automatic_reconnect(false);  // we back off on the core, the same way for a first failure as for a loss
+    opts.set_will(::mqtt::will_options(mqtt::gateway_online_topic(options_.topic_prefix), std::string(mqtt::kOffline), 1, true));
+    if (!options_.username.empty()) {
+      opts.set_user_name(options_.username);
+      opts.set_password(options_.password);
+    }
+    try {
+      client_->connect(opts, nullptr, connect_listener_);
+    } catch (const ::mqtt::exception& e) {
+      on_connect_failed(e.what());
+    }
+  }
+
+  void on_connect_failed(const std::string& why) {
+    if (stopping_) return;
+    if (!failure_logged_) {
+      spdlog::warn("mqtt broker unreachable broker={} error={} action={}", uri_, q(why),
+                   q("MQTT devices report offline; retrying in the background - check that mosquitto runs and "
+                     "[mqtt] host/port in the config"));
+      failure_logged_ = true;
+    }
+    schedule_reconnect();
+  }
+
+  void schedule_reconnect() {
+    backoff_ = backoff_.count() == 0 ? options_.reconnect_min_delay : std::min(backoff_ * 2, options_.reconnect_max_delay);
+    reconnect_timer_.expires_after(backoff_);
+    reconnect_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+      if (auto self = w.lock(); self && !ec && !self->stopping_) self->connect();
+    });
+  }
+
+  void on_connected() {
+    connected_ = true;
+    backoff_ = 0ms;
+    spdlog::info("mqtt connected broker={} client_id={}{}", uri_, options_.client_id,
+                 failure_logged_ ? " (connection restored)" : "");
+    failure_logged_ = false;
+    std::vector<std::string> topics;
+    ::mqtt::iasync_client::qos_collection qos;
+    for (auto& [id, d] : chargers_)
+      for (const char* leaf : {"status", "online", "ack"}) {
+        topics.push_back(mqtt::device_topic(options_.topic_prefix, DeviceKind::charger, id, leaf));
+        qos.push_back(1);
+      }
+    for (auto& [id, d] : meters_)
+      for (const char* leaf : {"status", "online"}) {
+        topics.push_back(mqtt::device_topic(options_.topic_prefix, DeviceKind::meter, id, leaf));
+        qos.push_back(1);
+      }
+    try {
+      if (!topics.empty()) client_->subscribe(::mqtt::string_collection::create(topics), qos);
+      client_->publish(mqtt::gateway_online_topic(options_.topic_prefix), mqtt::kOnline.data(), mqtt::kOnline.size(), 1, true);
+    } catch (const ::mqtt::exception& e) {
+      spdlog::warn("mqtt subscribe failed broker={} error={}", uri_, q(e.what()));
+    }
+    refresh_all();
+  }
+
+  void on_connection_lost(const std::string& why) {
+    connected_ = false;
+    spdlog::warn("mqtt connection lost broker={} error={} action={}", uri_, q(why), q("reconnecting in the background"));
+    failure_logged_ = true;
+    backoff_ = 0ms;
+    refresh_all();
+    schedule_reconnect();
+  }
+
+  // ---- inbound (Paho thread: decode only, then post)
+
+  void on_message_paho(const std::string& topic, const std::string& payload) {
+    auto ref = mqtt::parse_topic(options_.topic_prefix, topic);
+    if (!ref) return;
+    auto& map = ref->kind == DeviceKind::charger ? chargers_ : meters_;
+    auto it = map.find(ref->id);
+    if (it == map.end()) return;  // not ours (only registered devices are subscribed)
+    Inbound in;
+    in.device = it->second.get();
+    in.topic = topic;
+    in.leaf = ref->leaf;
+    if (ref->leaf == "online") {
+      auto r = mqtt::decode_online(payload);
+      in.online = r.value;
+      in.error = r.error;
+    } else if (ref->leaf == "status" && ref->kind == DeviceKind::charger) {
+      auto r = mqtt::decode_charger_status(payload, in.device->bounds);
+      in.charger = std::move(r.value);
+      in.error = std::move(r.error);
+    } else if (ref->leaf == "status") {
+      auto r = mqtt::decode_meter_status(payload);
+      in.meter = std::move(r.value);
+      in.error = std::move(r.error);
+    } else if (ref->leaf == "ack" && ref->kind == DeviceKind::charger) {
+      auto r = mqtt::decode_ack(payload);
+      in.ack = std::move(r.value);
+      in.error = std::move(r.error);
+    } else {
+      return;
+    }
+    post([in = std::move(in)](Impl& self) { self.on_inbound(in); });
+  }
+
+  // ---- inbound (core)
+
+  void on_inbound(const Inbound& in) {
+    Device& d = *in.device;
+    if (!in.error.empty()) {
+      record_error(d, in.topic, in.error);
+      return;
+    }
+    const TimePoint now = clock_.now();
+    if (in.online) {
+      d.online_flag = *in.online;
+      refresh(d);
+      return;
+    }
+    if (in.ack) {
+      on_ack(d, *in.ack);
+      return;
+    }
+    // A status: stamped with our receipt time, because cheap piles often run without NTP and
+    // their "ts" may be hours off; "ts" is validated but informational.
+    d.last_status = now;
+    d.health.last_good = now;
+    ++d.health.reads_ok;
+    refresh(d);
+    if (in.charger) {
+      ChargerSnapshot s = *in.charger;
+      s.at = now;
+      if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
+    } else if (in.meter) {
+      MeterSnapshot s = *in.meter;
+      s.at = now;
+      if (events_.meter_snapshot) events_.meter_snapshot(d.id, s);
+    }
+  }
+
+  void record_error(Device& d, const std::string& topic, const std::string& error) {
+    ++d.health.errors;
+    d.health.last_error = error;
+    const TimePoint now = clock_.now();
+    if (!d.ever_logged || now - d.last_error_log >= scaled(options_.error_log_interval)) {
+      std::string suppressed =
+          d.suppressed_logs ? " suppressed=" + std::to_string(d.suppressed_logs) : std::string();
+      spdlog::warn("mqtt message rejected {}={} topic={} error={}{}", d.kind == DeviceKind::charger ? "charger" : "meter",
+                   q(d.id), q(topic), q(error), suppressed);
+      d.ever_logged = true;
+      d.last_error_log = now;
+      d.suppressed_logs = 0;
+    } else {
+      ++d.suppressed_logs;
+    }
+    emit_health(d);
+  }
+
+  // ---- limits (core)
+
+  void apply_limit(Device& d, const PowerLimit& limit) {
+    auto reject = [&](std::string why) {
+      post([&d, seq = limit.seq, why = std::move(why)](Impl& self) {
+        if (self.events_.limit_ack) self.events_.limit_ack(d.id, LimitAck{seq, false, kNotMeasured, why});
+      });
+    };
+    if (!std::isfinite(limit.power_w)) return reject("limit power is not a finite number");
+    if (limit.power_w < 0 && !d.caps.bidirectional)
+      return reject("charger " + d.id + " cannot discharge (not bidirectional); negative limit refused");
+    if (limit.valid_for.count() <= 0) return reject("limit validity must be positive");
+    const double power_w = d.enabled ? limit.power_w : 0.0;
+    const auto wire_seq = publish_limit(d, power_w, static_cast<double>(limit.valid_for.count()));
+    if (!wire_seq) return reject("not connected to the MQTT broker " + uri_ + "; limit not sent");
+    auto& p = d.pending[*wire_seq];
+    p.gateway_seq = limit.seq;
+    p.timer = std::make_unique<boost::asio::steady_timer>(core_, options_.ack_timeout);
+    p.timer->async_wait([w = weak_from_this(), &d, ws = *wire_seq](boost::system::error_code ec) {
+      auto self = w.lock();
+      if (!self || ec || self->stopping_) return;
+      self->on_ack_timeout(d, ws);
+    });
+  }
+
+  std::optional<std::uint64_t> publish_limit(Device& d, double power_w, double valid_for_s) {
+    if (!connected_ || !client_) return std::nullopt;
+    const std::uint64_t seq = ++wire_seq_;
+    const std::string payload = mqtt::encode_limit({seq, power_w, valid_for_s});
+    try {
+      client_->publish(mqtt::device_topic(options_.topic_prefix, DeviceKind::charger, d.id, "limit"), payload.data(),
+                       payload.size(), 1, false);
+    } catch (const ::mqtt::exception& e) {
+      spdlog::warn("mqtt publish failed charger={} error={}", q(d.id), q(e.what()));
+      return std::nullopt;
+    }
+    return seq;
+  }
+
+  void set_enabled(Device& d, bool enabled) {
+    d.enabled = enabled;
+    // Disabling pauses at once and stays paused for an hour even if the gateway then dies;
+    // enabling waits for the next apply_limit, which carries the planned power.
+    if (!enabled) publish_limit(d, 0, 3600);
+  }
+
+  void on_ack(Device& d, const mqtt::AckMessage& ack) {
+    auto it = d.pending.find(ack.seq);
+    if (it == d.pending.end()) {
+      spdlog::debug("mqtt ack ignored charger={} seq={} reason={}", q(d.id), ack.seq,
+                    q("not pending (late, duplicate or for a set_enabled pause)"));
+      return;
+    }
+    it->second.timer->cancel();
+    const std::uint64_t gateway_seq = it->second.gateway_seq;
+    d.pending.erase(it);
+    if (events_.limit_ack) events_.limit_ack(d.id, LimitAck{gateway_seq, ack.accepted, ack.applied_w, ack.error});
+  }
+
+  void on_ack_timeout(Device& d, std::uint64_t wire_seq) {
+    auto it = d.pending.find(wire_seq);
+    if (it == d.pending.end()) return;
+    const std::uint64_t gateway_seq = it->second.gateway_seq;
+    d.pending.erase(it);
+    ++d.health.timeouts;
+    const std::string why = "no acknowledgement within " + seconds_text(options_.ack_timeout) + " s";
+    d.health.last_error = why;
+    spdlog::warn("mqtt limit not acknowledged charger={} seq={} error={}", q(d.id), gateway_seq, q(why));
+    if (events_.limit_ack) events_.limit_ack(d.id, LimitAck{gateway_seq, false, kNotMeasured, why});
+    emit_health(d);
+  }
+
+  // ---- health (core)
+
+  // Transport durations are real time; the Clock may run faster (demo), so scale to its time.
+  Duration scaled(std::chrono::milliseconds real) const {
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(real.count() * clock_.speed()));
+  }
+
+  void refresh(Device& d) {
+    std::string reason;
+    if (!connected_)
+      reason = "gateway not connected to the MQTT broker " + uri_;
+    else if (d.online_flag == false)
+      reason = "device announced offline (online=false, e.g. its last will)";
+    else if (!d.last_status)
+      reason = "no status received yet";
+    else if (clock_.now() - *d.last_status > scaled(options_.stale_after))
+      reason = "no status for more than " + seconds_text(options_.stale_after) + " s";
+    const bool online = reason.empty();
+    if (online == d.health.online && reason == d.offline_reason) return;
+    const bool changed = online != d.health.online;
+    d.health.online = online;
+    d.offline_reason = reason;
+    if (!online) d.health.last_error = reason;
+    else if (changed) d.health.last_error.clear();
+    if (changed)
+      spdlog::info("mqtt device {} {}={}{}", online ? "online" : "offline",
+                   d.kind == DeviceKind::charger ? "charger" : "meter", q(d.id), online ? "" : " reason=" + q(reason));
+    emit_health(d);
+  }
+
+  void refresh_all() {
+    for (auto* map : {&chargers_, &meters_})
+      for (auto& [id, d] : *map) refresh(*d);
+  }
+
+  void emit_health(const Device& d) {
+    if (events_.health) events_.health(d.id, d.health);
+  }
+
+  void schedule_sweep() {
+    const auto period = std::max<std::chrono::milliseconds>(50ms, options_.stale_after / 4);
+    sweep_timer_.expires_after(period);
+    sweep_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+      auto self = w.lock();
+      if (!self || ec || self->stopping_) return;
+      self->refresh_all();
+      self->schedule_sweep();
+    });
+  }
+
+  boost::asio::any_io_executor core_;
+  const Clock& clock_;
+  MqttOptions options_;
+  DeviceEvents events_;
+  std::string uri_;
+  std::map<std::string, std::unique_ptr<Device>> chargers_, meters_;
+  std::unique_ptr<::mqtt::async_client> client_;
+  ConnectListener connect_listener_{*this};
+  boost::asio::steady_timer reconnect_timer_, sweep_timer_;
+  std::chrono::milliseconds backoff_{0};
+  std::atomic<bool> connected_{false};
+  bool started_ = false;
+  std::atomic<bool> stopping_{false};
+  bool failure_logged_ = false;
+  std::uint64_t wire_seq_ = 0;
+};
+
+MqttDevices::MqttDevices(boost::asio::any_io_executor core, const Clock& clock, MqttOptions options, DeviceEvents events)
+    : impl_(std::make_shared<Impl>(std::move(core), clock, std::move(options), std::move(events))) {}
+
+MqttDevices::~MqttDevices() { impl_->shutdown(); }
+
+std::shared_ptr<ChargerDriver> MqttDevices::add_charger(const std::string& id, const Capabilities& caps) {
+  return std::make_shared<Impl::Charger>(impl_, impl_->add(DeviceKind::charger, id, caps));
+}
+
+std::shared_ptr<MeterDriver> MqttDevices::add_meter(const std::string& id) {
+  return std::make_shared<Impl::Meter>(impl_, impl_->add(DeviceKind::meter, id, Capabilities{}));
+}
+
+void MqttDevices::start() { impl_->start(); }
+void MqttDevices::stop() { impl_->stop(); }
+bool MqttDevices::connected() const { return impl_->connected_; }
+const MqttOptions& MqttDevices::options() const { return impl_->options_; }
+
+}  // namespace orderly::drivers

@@ -1,0 +1,279 @@
+#include "orderly/drivers/sim/mqtt_charger.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "mqtt/mosquitto_client.hpp"
+#include "orderly/drivers/mqtt_protocol.hpp"
+
+namespace orderly::drivers::sim {
+
+using drivers::mqtt::DeviceKind;
+
+struct SimMqttCharger::Impl {
+  Impl(SimChargerOptions o, const Clock& c)
+      : options(std::move(o)),
+        clock(c),
+        topic_status(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "status")),
+        topic_online(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "online")),
+        topic_limit(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "limit")),
+        topic_ack(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "ack")),
+        client({"orderly-sim-charger-" + options.id, options.host, options.port, topic_online,
+                std::string(drivers::mqtt::kOffline), 5},
+               [this] { on_connect(); },
+               [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
+    last_update = clock.now();
+  }
+
+  // ---- physics, all under `mutex`, in the Clock's time
+
+  double min_power_w() const { return options.min_current_a * options.voltage_v * options.phases; }
+
+  double effective_limit_w() const { return failsafe ? options.failsafe_power_w : limit_w; }
+
+  double power_locked() const {
+    if (!plugged || session_energy_wh >= energy_need_wh) return 0;
+    double p = ignore ? car_max_power_w : std::min({effective_limit_w(), car_max_power_w, options.max_power_w});
+    // IEC 61851-1: the PWM signal cannot ask for less than 6 A, so a pile pauses below that.
+    if (!ignore && p < min_power_w()) p = 0;
+    return std::max(0.0, p);
+  }
+
+  void integrate_to(TimePoint t) {
+    if (t <= last_update) return;
+    const double hours = std::chrono::duration<double, std::ratio<3600>>(t - last_update).count();
+    const double p = power_locked();
+    double e = p * hours;
+    if (plugged) e = std::min(e, std::max(0.0, energy_need_wh - session_energy_wh));
+    session_energy_wh += e;
+    total_energy_wh += e;
+    last_update = t;
+  }
+
+  void advance_locked(TimePoint now) {
+    if (!failsafe && limit_expires && *limit_expires <= now) {
+      integrate_to(*limit_expires);
+      failsafe = true;  // the gateway went quiet: fall back to the safe load
+    }
+    integrate_to(now);
+  }
+
+  ChargerSnapshot snapshot_locked(TimePoint now) const {
+    ChargerSnapshot s;
+    s.at = now;
+    const double p = power_locked();
+    s.state = !plugged ? ChargerState::unplugged : p > 0 ? ChargerState::charging : ChargerState::plugged;
+    s.power_w = p;
+    for (int i = 0; i < std::clamp(options.phases, 1, 3); ++i) {
+      s.current_a[static_cast<std::size_t>(i)] = p / (options.voltage_v * options.phases);
+      s.voltage_v[static_cast<std::size_t>(i)] = options.voltage_v;
+    }
+    s.session_energy_wh = session_energy_wh;
+    s.total_energy_wh = total_energy_wh;
+    s.applied_limit_w = effective_limit_w();
+    return s;
+  }
+
+  // ---- network
+
+  void publish_status() {
+    std::string payload;
+    {
+      std::lock_guard lock(mutex);
+      if (silent) return;
+      const TimePoint now = clock.now();
+      advance_locked(now);
+      payload = drivers::mqtt::encode_charger_status(snapshot_locked(now));
+    }
+    client.publish(topic_status, payload, 0, true);
+  }
+
+  void on_connect() {
+    client.subscribe(topic_limit, 1);
+    client.publish(topic_online, std::string(drivers::mqtt::kOnline), 1, true);
+    publish_status();
+  }
+
+  void on_message(const std::string& topic, const std::string& payload) {
+    if (topic != topic_limit) return;
+    auto cmd = drivers::mqtt::decode_limit(payload);
+    drivers::mqtt::AckMessage ack;
+    // A command it cannot read is dropped, as a real pile would; the gateway sees no
+    // acknowledgement and says so.
+    if (!cmd) return;
+    {
+      ack.seq = cmd.value->seq;
+      std::lock_guard lock(mutex);
+      ++limits_received;
+      if (cmd.value->power_w < 0) {
+        ack.accepted = false;
+        ack.error = "this charger cannot discharge (negative limit)";
+      } else {
+        const TimePoint now = clock.now();
+        advance_locked(now);
+        limit_w = std::min(cmd.value->power_w, options.max_power_w);
+        failsafe = false;
+        limit_expires = now + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(cmd.value->valid_for_s));
+        ack.accepted = true;
+        ack.applied_w = limit_w;
+      }
+    }
+    client.publish(topic_ack, drivers::mqtt::encode_ack(ack), 1, false);
+    publish_status();
+  }
+
+  void run() {
+    std::unique_lock lock(tick_mutex);
+    while (!stopping) {
+      lock.unlock();
+      if (!offline) publish_status();
+      else {
+        std::lock_guard l(mutex);
+        advance_locked(clock.now());
+      }
+      lock.lock();
+      tick_cv.wait_for(lock, options.publish_period, [this] { return stopping; });
+    }
+  }
+
+  SimChargerOptions options;
+  const Clock& clock;
+  std::string topic_status, topic_online, topic_limit, topic_ack;
+
+  mutable std::mutex mutex;  // physics and fault flags below
+  TimePoint last_update{};
+  bool plugged = false;
+  double energy_need_wh = 0;
+  double car_max_power_w = 0;
+  double session_energy_wh = 0;
+  double total_energy_wh = 0;
+  double limit_w = 0;
+  bool failsafe = true;  // no limit heard yet: behave as after a gateway loss
+  std::optional<TimePoint> limit_expires;
+  bool ignore = false;
+  bool silent = false;
+  std::uint64_t limits_received = 0;
+
+  std::atomic<bool> offline{false};
+  std::mutex tick_mutex;
+  std::condition_variable tick_cv;
+  bool stopping = false;
+  std::thread ticker;
+  bool started = false;
+
+  drivers::mqtt::MosquittoClient client;
+};
+
+SimMqttCharger::SimMqttCharger(SimChargerOptions options, const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), clock)) {}
+
+SimMqttCharger::~SimMqttCharger() { stop(); }
+
+void SimMqttCharger::start() {
+  if (impl_->started) return;
+  impl_->started = true;
+  impl_->stopping = false;
+  impl_->client.start();
+  impl_->ticker = std::thread([this] { impl_->run(); });
+}
+
+void SimMqttCharger::stop() {
+  if (!impl_->started) return;
+  {
+    std::lock_guard lock(impl_->tick_mutex);
+    impl_->stopping = true;
+  }
+  impl_->tick_cv.notify_all();
+  if (impl_->ticker.joinable()) impl_->ticker.join();
+  impl_->client.stop(impl_->topic_online, std::string(drivers::mqtt::kOffline));
+  impl_->started = false;
+}
+
+void SimMqttCharger::plug_in(double energy_need_wh, double car_max_power_w) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->advance_locked(impl_->clock.now());
+    impl_->plugged = true;
+    impl_->energy_need_wh = energy_need_wh;
+    impl_->car_max_power_w = car_max_power_w;
+    impl_->session_energy_wh = 0;
+  }
+  if (!impl_->offline) impl_->publish_status();
+}
+
+void SimMqttCharger::unplug() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->advance_locked(impl_->clock.now());
+    impl_->plugged = false;
+  }
+  if (!impl_->offline) impl_->publish_status();
+}
+
+void SimMqttCharger::ignore_limits(bool ignore) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->advance_locked(impl_->clock.now());
+    impl_->ignore = ignore;
+  }
+  if (!impl_->offline) impl_->publish_status();
+}
+
+void SimMqttCharger::set_offline(bool offline) {
+  if (offline == impl_->offline) return;
+  impl_->offline = offline;
+  if (!impl_->started) return;
+  if (offline)
+    impl_->client.drop();
+  else
+    impl_->client.start();
+}
+
+void SimMqttCharger::set_silent(bool silent) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->silent = silent;
+  }
+  if (!silent && !impl_->offline) impl_->publish_status();
+}
+
+void SimMqttCharger::publish_garbage(const std::string& payload) { impl_->client.publish(impl_->topic_status, payload, 1, false); }
+
+const std::string& SimMqttCharger::id() const { return impl_->options.id; }
+
+double SimMqttCharger::limit_w() const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->advance_locked(impl_->clock.now());
+  return impl_->effective_limit_w();
+}
+
+double SimMqttCharger::power_w() const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->advance_locked(impl_->clock.now());
+  return impl_->power_locked();
+}
+
+double SimMqttCharger::session_energy_wh() const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->advance_locked(impl_->clock.now());
+  return impl_->session_energy_wh;
+}
+
+std::uint64_t SimMqttCharger::limits_received() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->limits_received;
+}
+
+bool SimMqttCharger::connected() const { return impl_->client.connected(); }
+
+bool SimMqttCharger::in_failsafe() const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->advance_locked(impl_->clock.now());
+  return impl_->failsafe;
+}
+
+}  // namespace orderly::drivers::sim

@@ -1,0 +1,175 @@
+#include "orderly/drivers/sim/mqtt_meter.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "mqtt/mosquitto_client.hpp"
+#include "orderly/drivers/mqtt_protocol.hpp"
+
+namespace orderly::drivers::sim {
+
+using drivers::mqtt::DeviceKind;
+
+namespace {
+constexpr double kPhaseVoltageV = 230;  // GB/T 156: 220/380 V nominal; 230 V is the measured norm in new areas
+}
+
+struct SimMqttMeter::Impl {
+  Impl(std::string id_, std::string host, std::uint16_t port, const Clock& c, std::function<double(TimePoint)> base,
+       std::chrono::milliseconds p, std::string prefix_)
+      : id(std::move(id_)),
+        clock(c),
+        base_load_w(std::move(base)),
+        period(p),
+        prefix(std::move(prefix_)),
+        topic_status(drivers::mqtt::device_topic(prefix, DeviceKind::meter, id, "status")),
+        topic_online(drivers::mqtt::device_topic(prefix, DeviceKind::meter, id, "online")),
+        client({"orderly-sim-meter-" + id, std::move(host), port, topic_online, std::string(drivers::mqtt::kOffline), 5},
+               [this] { on_connect(); },
+               [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
+    last_update = clock.now();
+  }
+
+  // What each charger draws, split over L1..L3 by its reported phase currents.
+  struct ChargerLoad {
+    std::array<double, 3> phase_w{0, 0, 0};
+  };
+
+  void on_connect() {
+    client.subscribe(prefix + "/charger/+/status", 0);
+    client.publish(topic_online, std::string(drivers::mqtt::kOnline), 1, true);
+  }
+
+  void on_message(const std::string& topic, const std::string& payload) {
+    auto ref = drivers::mqtt::parse_topic(prefix, topic);
+    if (!ref || ref->kind != DeviceKind::charger || ref->leaf != "status") return;
+    // The meter measures physics, not messages: a garbled status changes nothing it sees.
+    auto s = drivers::mqtt::decode_charger_status(payload, {1e6, 1e4});
+    if (!s) return;
+    ChargerLoad load;
+    const double p = std::isfinite(s.value->power_w) ? s.value->power_w : 0;
+    double sum_a = 0;
+    for (double a : s.value->current_a)
+      if (std::isfinite(a)) sum_a += std::abs(a);
+    for (std::size_t i = 0; i < 3; ++i)
+      load.phase_w[i] = sum_a > 0 ? (std::isfinite(s.value->current_a[i]) ? p * std::abs(s.value->current_a[i]) / sum_a : 0)
+                                  : (i == 0 ? p : 0);
+    std::lock_guard lock(mutex);
+    chargers[ref->id] = load;
+  }
+
+  MeterSnapshot measure_locked(TimePoint now) {
+    MeterSnapshot s;
+    s.at = now;
+    const double base = (base_load_w ? base_load_w(now) : 0) + offset_w;
+    double total = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      double w = base / 3;
+      for (auto& [id_, load] : chargers) w += load.phase_w[i];
+      s.power_w_phase[i] = w;
+      s.voltage_v[i] = kPhaseVoltageV;
+      s.current_a[i] = std::abs(w) / kPhaseVoltageV;
+      total += w;
+    }
+    s.power_w = total;
+    const double hours = std::chrono::duration<double, std::ratio<3600>>(now - last_update).count();
+    if (hours > 0) {
+      if (total >= 0) import_wh += total * hours;
+      else export_wh += -total * hours;
+      last_update = now;
+    }
+    s.import_energy_wh = import_wh;
+    s.export_energy_wh = export_wh;
+    last_power_w = total;
+    return s;
+  }
+
+  void run() {
+    std::unique_lock lock(tick_mutex);
+    while (!stopping) {
+      lock.unlock();
+      std::string payload;
+      {
+        std::lock_guard l(mutex);
+        payload = drivers::mqtt::encode_meter_status(measure_locked(clock.now()));
+      }
+      client.publish(topic_status, payload, 0, true);
+      lock.lock();
+      tick_cv.wait_for(lock, period, [this] { return stopping; });
+    }
+  }
+
+  std::string id;
+  const Clock& clock;
+  std::function<double(TimePoint)> base_load_w;
+  std::chrono::milliseconds period;
+  std::string prefix, topic_status, topic_online;
+
+  mutable std::mutex mutex;
+  std::map<std::string, ChargerLoad> chargers;
+  double offset_w = 0;
+  double import_wh = 0, export_wh = 0;
+  double last_power_w = kNotMeasured;
+  TimePoint last_update{};
+
+  std::mutex tick_mutex;
+  std::condition_variable tick_cv;
+  bool stopping = false;
+  bool started = false;
+  std::thread ticker;
+
+  drivers::mqtt::MosquittoClient client;
+};
+
+SimMqttMeter::SimMqttMeter(std::string id, std::string host, std::uint16_t port, const Clock& clock,
+                           std::function<double(TimePoint)> base_load_w, std::chrono::milliseconds period,
+                           std::string topic_prefix)
+    : impl_(std::make_unique<Impl>(std::move(id), std::move(host), port, clock, std::move(base_load_w), period,
+                                   std::move(topic_prefix))) {}
+
+SimMqttMeter::~SimMqttMeter() { stop(); }
+
+void SimMqttMeter::start() {
+  if (impl_->started) return;
+  impl_->started = true;
+  impl_->stopping = false;
+  impl_->client.start();
+  impl_->ticker = std::thread([this] { impl_->run(); });
+}
+
+void SimMqttMeter::stop() {
+  if (!impl_->started) return;
+  {
+    std::lock_guard lock(impl_->tick_mutex);
+    impl_->stopping = true;
+  }
+  impl_->tick_cv.notify_all();
+  if (impl_->ticker.joinable()) impl_->ticker.join();
+  impl_->client.stop(impl_->topic_online, std::string(drivers::mqtt::kOffline));
+  impl_->started = false;
+}
+
+double SimMqttMeter::last_power_w() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->last_power_w;
+}
+
+double SimMqttMeter::chargers_power_w() const {
+  std::lock_guard lock(impl_->mutex);
+  double total = 0;
+  for (auto& [id, load] : impl_->chargers) total += load.phase_w[0] + load.phase_w[1] + load.phase_w[2];
+  return total;
+}
+
+void SimMqttMeter::set_base_load_offset_w(double offset_w) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->offset_w = offset_w;
+}
+
+bool SimMqttMeter::connected() const { return impl_->client.connected(); }
+
+}  // namespace orderly::drivers::sim
