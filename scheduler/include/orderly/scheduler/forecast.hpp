@@ -19,7 +19,9 @@ struct ForecastOptions {
   int slots_per_day = 96;
   enum class Profile { median, ewma } profile = Profile::median;  // median shrugs off odd days
   double ewma_alpha = 0.3;               // weight of the newest day when profile == ewma
-  int correction_window_slots = 8;       // recent slots whose mean deviation is carried forward
+  int correction_window_slots = 4;       // recent slots whose mean deviation is carried forward
+                                         // (4 x 15 min and an 8-slot fade were best on the
+                                         // synthetic test load, docs/forecasting.md)
   double correction_decay_slots = 8;     // e-folding time of that deviation over the horizon
   // Days (by day number, see LoadSample) forecast and fitted as weekend days: public holidays
   // (Spring Festival, National Day) look like Sundays, not like working days.
