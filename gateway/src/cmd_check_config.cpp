@@ -1,13 +1,66 @@
+// orderly check-config FILE: validate a configuration without touching any device, so an
+// installer can fix the file before (re)starting the service.
 #include <cstdio>
+#include <set>
+#include <string>
 
 #include "orderly/gateway/commands.hpp"
+#include "orderly/gateway/config.hpp"
 
 namespace orderly::gateway {
 
-// Interim until its issue lands: refuses plainly instead of pretending.
-int cmd_check_config(const Args&) {
-  std::fprintf(stderr, "orderly: 'check_config' is not available in this build yet\n");
-  return 1;
+int cmd_check_config(const Args& args) {
+  if (args.size() != 1 || args[0] == "--help" || args[0] == "-h") {
+    std::fprintf(args.size() == 1 ? stdout : stderr,
+                 "usage: orderly check-config FILE\n"
+                 "Validates FILE (e.g. /etc/orderly/orderly.toml): prints FILE: OK and a summary, "
+                 "or every problem\nas file:line:column: key: what is wrong; exits 0 when valid, "
+                 "2 otherwise.\n");
+    return args.size() == 1 ? 0 : 2;
+  }
+  const std::string& file = args[0];
+  Config config;
+  try {
+    config = load_config(file);
+  } catch (const ConfigError& e) {
+    for (const auto& line : e.errors()) std::fprintf(stderr, "%s\n", line.c_str());
+    std::fprintf(stderr, "%s: %zu error%s\n", file.c_str(), e.errors().size(),
+                 e.errors().size() == 1 ? "" : "s");
+    return 2;
+  }
+  for (const auto& w : config.warnings) std::fprintf(stderr, "%s\n", w.c_str());
+
+  int private_piles = 0;
+  for (const auto& c : config.chargers) private_piles += c.kind == ChargerKind::private_pile;
+  std::string buses;
+  for (const auto& b : config.modbus_buses) {
+    buses += (buses.empty() ? "" : ", ") + b.id + " (" + to_string(b.transport) + " " +
+             (b.transport == ModbusTransport::tcp ? b.host + ":" + std::to_string(b.port)
+                                                  : b.device + " " + std::to_string(b.baud)) +
+             ")";
+  }
+  std::printf("%s: OK\n", file.c_str());
+  std::printf("  site:        %s (UTC%s)\n", config.site.name.c_str(),
+              config.site.utc_offset_text.c_str());
+  std::printf("  transformer: %s, limit %g kW, %zu capacity node%s below it\n",
+              config.site.transformer.id.c_str(), config.site.transformer.limit_kw,
+              config.capacity.size(), config.capacity.size() == 1 ? "" : "s");
+  std::printf("  chargers:    %zu (%d private, %zu shared)\n", config.chargers.size(),
+              private_piles, config.chargers.size() - static_cast<std::size_t>(private_piles));
+  std::printf("  meters:      %zu\n", config.meters.size());
+  std::printf("  modbus:      %zu bus%s%s%s\n", config.modbus_buses.size(),
+              config.modbus_buses.size() == 1 ? "" : "es", buses.empty() ? "" : ": ",
+              buses.c_str());
+  std::printf("  mqtt:        %s:%d, topics %s/...%s\n", config.mqtt.host.c_str(),
+              config.mqtt.port, config.mqtt.topic_prefix.c_str(),
+              config.mqtt.embedded_broker ? " (embedded broker)" : "");
+  std::printf("  tariff:      %zu schedule%s\n", config.tariff.schedules.size(),
+              config.tariff.schedules.size() == 1 ? "" : "s");
+  std::printf("  web:         http://%s:%d/\n", config.web.listen.c_str(), config.web.port);
+  std::printf("  store:       %s\n", config.store.path.c_str());
+  std::printf("  platform:    %s\n",
+              config.platform.enabled ? config.platform.url.c_str() : "disabled");
+  return 0;
 }
 
 }  // namespace orderly::gateway

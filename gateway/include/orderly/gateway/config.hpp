@@ -39,6 +39,7 @@ const char* to_string(Phase p);
 struct TransformerConfig {
   std::string id = "transformer";
   double limit_kw = 0;                                // required: what the site may draw in total
+  std::optional<double> rated_kva;                    // nameplate; limit_kw must not exceed it
   std::array<std::optional<double>, 3> phase_limit_kw{};  // optional per-phase limits, A, B, C
 };
 

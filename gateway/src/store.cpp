@@ -1,0 +1,631 @@
+// SQLite store: schema migrations, batched writes, reads for the web and tests.
+#include "orderly/gateway/store.hpp"
+
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include "orderly/gateway/config.hpp"
+
+namespace orderly::gateway {
+
+namespace {
+
+// Each step runs in its own transaction and bumps PRAGMA user_version by one. Append new steps;
+// never edit a released one, because boxes in the field have already applied it.
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> steps = {
+      // 1: initial schema
+      R"sql(
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE chargers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, household TEXT NOT NULL,
+        phase TEXT NOT NULL, node TEXT NOT NULL, driver TEXT NOT NULL, profile TEXT NOT NULL,
+        max_power_kw REAL NOT NULL, configured INTEGER NOT NULL DEFAULT 1);
+      CREATE TABLE meter_samples (
+        ts_ms INTEGER NOT NULL, meter_id TEXT NOT NULL, power_w REAL,
+        power_a_w REAL, power_b_w REAL, power_c_w REAL,
+        current_a_a REAL, current_b_a REAL, current_c_a REAL,
+        voltage_a_v REAL, voltage_b_v REAL, voltage_c_v REAL,
+        import_energy_wh REAL, export_energy_wh REAL);
+      CREATE INDEX meter_samples_by_meter ON meter_samples (meter_id, ts_ms);
+      CREATE INDEX meter_samples_by_time ON meter_samples (ts_ms);
+      CREATE TABLE charger_samples (
+        ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, state TEXT NOT NULL, power_w REAL,
+        current_a_a REAL, current_b_a REAL, current_c_a REAL,
+        session_energy_wh REAL, total_energy_wh REAL, limit_w REAL, applied_limit_w REAL);
+      CREATE INDEX charger_samples_by_charger ON charger_samples (charger_id, ts_ms);
+      CREATE INDEX charger_samples_by_time ON charger_samples (ts_ms);
+      CREATE TABLE commands (
+        id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL,
+        kind TEXT NOT NULL, payload TEXT NOT NULL, seq INTEGER NOT NULL,
+        acked_at_ms INTEGER, result TEXT NOT NULL DEFAULT '');
+      CREATE INDEX commands_by_charger_seq ON commands (charger_id, seq);
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, level TEXT NOT NULL,
+        source TEXT NOT NULL, message TEXT NOT NULL);
+      CREATE INDEX events_by_time ON events (ts_ms);
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, charger_id TEXT NOT NULL, household TEXT NOT NULL,
+        rfid TEXT NOT NULL, started_ms INTEGER NOT NULL, ended_ms INTEGER,
+        energy_wh REAL NOT NULL, energy_sharp_wh REAL NOT NULL, energy_peak_wh REAL NOT NULL,
+        energy_flat_wh REAL NOT NULL, energy_valley_wh REAL NOT NULL, cost_yuan REAL NOT NULL);
+      CREATE INDEX sessions_by_start ON sessions (started_ms);
+      )sql",
+      // 2: 15-minute aggregates kept after raw samples expire ([store] aggregate_retention_days)
+      R"sql(
+      CREATE TABLE meter_aggregates (
+        slot_start_ms INTEGER NOT NULL, meter_id TEXT NOT NULL, samples INTEGER NOT NULL,
+        avg_power_w REAL, max_power_w REAL, PRIMARY KEY (meter_id, slot_start_ms));
+      )sql",
+  };
+  return steps;
+}
+
+constexpr const char* kTables[] = {"meta",     "chargers", "meter_samples", "charger_samples",
+                                   "commands", "events",   "sessions",      "meter_aggregates"};
+
+std::int64_t to_ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+TimePoint from_ms(std::int64_t ms) {
+  return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::milliseconds(ms)));
+}
+
+// One prepared statement; binds count from 1 in the order of bind() calls.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, std::string_view sql, const std::filesystem::path& path) : db_(db), path_(path) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+        SQLITE_OK) {
+      fail("prepare");
+    }
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(double v) {
+    if (std::isnan(v)) {
+      sqlite3_bind_null(stmt_, ++index_);
+    } else {
+      sqlite3_bind_double(stmt_, ++index_, v);
+    }
+    return *this;
+  }
+  Stmt& bind(std::int64_t v) {
+    sqlite3_bind_int64(stmt_, ++index_, v);
+    return *this;
+  }
+  Stmt& bind(std::string_view v) {
+    sqlite3_bind_text(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(TimePoint t) { return bind(to_ms(t)); }
+  Stmt& bind(const std::optional<TimePoint>& t) {
+    if (!t) {
+      sqlite3_bind_null(stmt_, ++index_);
+      return *this;
+    }
+    return bind(*t);
+  }
+
+  // True while rows come back.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail("step");
+    return false;
+  }
+  void run() {
+    while (step()) {
+    }
+    reset();
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    index_ = 0;
+  }
+
+  double real(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::numeric_limits<double>::quiet_NaN();
+    return sqlite3_column_double(stmt_, col);
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  TimePoint time(int col) const { return from_ms(integer(col)); }
+
+ private:
+  [[noreturn]] void fail(const char* what) {
+    throw StoreError(path_.string() + ": SQLite " + what + " failed: " + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  const std::filesystem::path& path_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int index_ = 0;
+};
+
+void exec(sqlite3* db, const std::filesystem::path& path, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    throw StoreError(path.string() + ": " + text);
+  }
+}
+
+// A transaction rolled back unless committed (exceptions unwind through it).
+class Transaction {
+ public:
+  Transaction(sqlite3* db, const std::filesystem::path& path) : db_(db), path_(path) {
+    exec(db_, path_, "BEGIN IMMEDIATE");
+  }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    exec(db_, path_, "COMMIT");
+    done_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  const std::filesystem::path& path_;
+  bool done_ = false;
+};
+
+MeterSample read_meter_sample(const Stmt& s) {
+  MeterSample m;
+  m.at = s.time(0);
+  m.meter_id = s.text(1);
+  m.power_w = s.real(2);
+  for (int i = 0; i < 3; ++i) {
+    m.power_w_phase[i] = s.real(3 + i);
+    m.current_a[i] = s.real(6 + i);
+    m.voltage_v[i] = s.real(9 + i);
+  }
+  m.import_energy_wh = s.real(12);
+  m.export_energy_wh = s.real(13);
+  return m;
+}
+constexpr const char* kMeterColumns =
+    "ts_ms, meter_id, power_w, power_a_w, power_b_w, power_c_w, current_a_a, current_b_a, "
+    "current_c_a, voltage_a_v, voltage_b_v, voltage_c_v, import_energy_wh, export_energy_wh";
+
+ChargerSample read_charger_sample(const Stmt& s) {
+  ChargerSample c;
+  c.at = s.time(0);
+  c.charger_id = s.text(1);
+  c.state = s.text(2);
+  c.power_w = s.real(3);
+  for (int i = 0; i < 3; ++i) c.current_a[i] = s.real(4 + i);
+  c.session_energy_wh = s.real(7);
+  c.total_energy_wh = s.real(8);
+  c.limit_w = s.real(9);
+  c.applied_limit_w = s.real(10);
+  return c;
+}
+constexpr const char* kChargerColumns =
+    "ts_ms, charger_id, state, power_w, current_a_a, current_b_a, current_c_a, "
+    "session_energy_wh, total_energy_wh, limit_w, applied_limit_w";
+
+SessionRecord read_session(const Stmt& s) {
+  SessionRecord r;
+  r.id = s.text(0);
+  r.charger_id = s.text(1);
+  r.household = s.text(2);
+  r.rfid = s.text(3);
+  r.started_at = s.time(4);
+  if (!s.is_null(5)) r.ended_at = s.time(5);
+  r.energy_wh = s.real(6);
+  for (int i = 0; i < 4; ++i) r.energy_wh_by_period[i] = s.real(7 + i);
+  r.cost_yuan = s.real(11);
+  return r;
+}
+constexpr const char* kSessionColumns =
+    "id, charger_id, household, rfid, started_ms, ended_ms, energy_wh, energy_sharp_wh, "
+    "energy_peak_wh, energy_flat_wh, energy_valley_wh, cost_yuan";
+
+}  // namespace
+
+// ---- Store ----------------------------------------------------------------------------------
+
+int Store::known_schema_version() { return static_cast<int>(migrations().size()); }
+
+Store::Store(const std::filesystem::path& path) : path_(path) {
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError(path.string() + ": cannot open the database (" + why +
+                     "); check that the directory exists and is writable by the orderly user, "
+                     "or set [store] path");
+  }
+  try {
+    // Another process (a second orderly, sqlite3 CLI) may briefly hold the write lock.
+    sqlite3_busy_timeout(db_, 5000);
+    std::string mode;
+    {
+      Stmt s(db_, "PRAGMA journal_mode=WAL", path_);
+      if (s.step()) mode = s.text(0);
+    }
+    if (mode != "wal") {
+      throw StoreError(path.string() + ": could not switch to WAL journal mode (got '" + mode +
+                       "'); the file system may not support shared memory");
+    }
+    // NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file
+    // (https://www.sqlite.org/pragma.html#pragma_synchronous) - the right trade for flash.
+    exec(db_, path_, "PRAGMA synchronous=NORMAL");
+    exec(db_, path_, "PRAGMA foreign_keys=ON");
+    migrate();
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Store::~Store() {
+  if (db_) sqlite3_close(db_);
+}
+
+Store::Store(Store&& other) noexcept
+    : path_(std::move(other.path_)), db_(std::exchange(other.db_, nullptr)) {}
+
+Store& Store::operator=(Store&& other) noexcept {
+  if (this != &other) {
+    if (db_) sqlite3_close(db_);
+    path_ = std::move(other.path_);
+    db_ = std::exchange(other.db_, nullptr);
+  }
+  return *this;
+}
+
+void Store::migrate() {
+  const int known = known_schema_version();
+  const int current = schema_version();
+  if (current > known) {
+    throw StoreError(path_.string() + ": database schema version " + std::to_string(current) +
+                     " is newer than this orderly (knows " + std::to_string(known) +
+                     "): refusing to start; install a newer package or restore a backup");
+  }
+  for (int step = current; step < known; ++step) {
+    Transaction tx(db_, path_);
+    exec(db_, path_, migrations()[static_cast<std::size_t>(step)]);
+    exec(db_, path_, ("PRAGMA user_version=" + std::to_string(step + 1)).c_str());
+    tx.commit();
+    spdlog::info("store migrated path={} schema_version={}", path_.string(), step + 1);
+  }
+}
+
+int Store::schema_version() const {
+  Stmt s(db_, "PRAGMA user_version", path_);
+  return s.step() ? static_cast<int>(s.integer(0)) : 0;
+}
+
+std::string Store::journal_mode() const {
+  Stmt s(db_, "PRAGMA journal_mode", path_);
+  return s.step() ? s.text(0) : std::string();
+}
+
+std::string Store::integrity_check() const {
+  Stmt s(db_, "PRAGMA integrity_check", path_);
+  std::string out;
+  while (s.step()) {
+    if (!out.empty()) out += "\n";
+    out += s.text(0);
+  }
+  return out;
+}
+
+void Store::write(const std::vector<StoreRecord>& records) {
+  if (records.empty()) return;
+  Transaction tx(db_, path_);
+  std::optional<Stmt> meter, charger, command, ack, event, session;
+  auto prepared = [&](std::optional<Stmt>& s, const char* sql) -> Stmt& {
+    if (!s) s.emplace(db_, sql, path_);
+    return *s;
+  };
+  for (const auto& record : records) {
+    std::visit(
+        [&](const auto& r) {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, MeterSample>) {
+            auto& s = prepared(meter,
+                               "INSERT INTO meter_samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+            s.bind(r.at).bind(r.meter_id).bind(r.power_w);
+            for (double v : r.power_w_phase) s.bind(v);
+            for (double v : r.current_a) s.bind(v);
+            for (double v : r.voltage_v) s.bind(v);
+            s.bind(r.import_energy_wh).bind(r.export_energy_wh).run();
+          } else if constexpr (std::is_same_v<T, ChargerSample>) {
+            auto& s =
+                prepared(charger, "INSERT INTO charger_samples VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+            s.bind(r.at).bind(r.charger_id).bind(r.state).bind(r.power_w);
+            for (double v : r.current_a) s.bind(v);
+            s.bind(r.session_energy_wh).bind(r.total_energy_wh).bind(r.limit_w)
+                .bind(r.applied_limit_w).run();
+          } else if constexpr (std::is_same_v<T, CommandRecord>) {
+            auto& s = prepared(command,
+                               "INSERT INTO commands (ts_ms, charger_id, kind, payload, seq, "
+                               "acked_at_ms, result) VALUES (?,?,?,?,?,?,?)");
+            s.bind(r.at).bind(r.charger_id).bind(r.kind).bind(r.payload)
+                .bind(static_cast<std::int64_t>(r.seq)).bind(r.acked_at).bind(r.result).run();
+          } else if constexpr (std::is_same_v<T, CommandAck>) {
+            auto& s = prepared(ack,
+                               "UPDATE commands SET acked_at_ms = ?, result = ? WHERE id = "
+                               "(SELECT max(id) FROM commands WHERE charger_id = ? AND seq = ?)");
+            s.bind(r.acked_at).bind(r.result).bind(r.charger_id)
+                .bind(static_cast<std::int64_t>(r.seq)).run();
+          } else if constexpr (std::is_same_v<T, EventRecord>) {
+            auto& s = prepared(event,
+                               "INSERT INTO events (ts_ms, level, source, message) "
+                               "VALUES (?,?,?,?)");
+            s.bind(r.at).bind(r.level).bind(r.source).bind(r.message).run();
+          } else if constexpr (std::is_same_v<T, SessionRecord>) {
+            auto& s = prepared(
+                session,
+                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO "
+                "UPDATE SET charger_id = excluded.charger_id, household = excluded.household, "
+                "rfid = excluded.rfid, started_ms = excluded.started_ms, ended_ms = "
+                "excluded.ended_ms, energy_wh = excluded.energy_wh, energy_sharp_wh = "
+                "excluded.energy_sharp_wh, energy_peak_wh = excluded.energy_peak_wh, "
+                "energy_flat_wh = excluded.energy_flat_wh, energy_valley_wh = "
+                "excluded.energy_valley_wh, cost_yuan = excluded.cost_yuan");
+            s.bind(r.id).bind(r.charger_id).bind(r.household).bind(r.rfid).bind(r.started_at)
+                .bind(r.ended_at).bind(r.energy_wh);
+            for (double v : r.energy_wh_by_period) s.bind(v);
+            s.bind(r.cost_yuan).run();
+          }
+        },
+        record);
+  }
+  tx.commit();
+}
+
+void Store::sync_chargers(const std::vector<ChargerConfig>& chargers) {
+  Transaction tx(db_, path_);
+  exec(db_, path_, "UPDATE chargers SET configured = 0");
+  Stmt s(db_,
+         "INSERT INTO chargers VALUES (?,?,?,?,?,?,?,?,?,1) ON CONFLICT (id) DO UPDATE SET "
+         "name = excluded.name, kind = excluded.kind, household = excluded.household, "
+         "phase = excluded.phase, node = excluded.node, driver = excluded.driver, "
+         "profile = excluded.profile, max_power_kw = excluded.max_power_kw, configured = 1",
+         path_);
+  for (const auto& c : chargers) {
+    s.bind(c.id).bind(c.name).bind(to_string(c.kind)).bind(c.household).bind(to_string(c.phase))
+        .bind(c.node).bind(to_string(c.driver)).bind(c.profile).bind(c.max_power_kw).run();
+  }
+  tx.commit();
+}
+
+void Store::set_meta(std::string_view key, std::string_view value) {
+  Stmt s(db_, "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+         path_);
+  s.bind(key).bind(value).run();
+}
+
+std::optional<std::string> Store::meta(std::string_view key) const {
+  Stmt s(db_, "SELECT value FROM meta WHERE key = ?", path_);
+  s.bind(key);
+  if (s.step()) return s.text(0);
+  return std::nullopt;
+}
+
+// SQLite returns the other columns from the row holding max(ts_ms) in a bare-column aggregate
+// (https://www.sqlite.org/lang_select.html#bareagg), which makes "newest per device" one query.
+std::vector<MeterSample> Store::latest_meter_samples() const {
+  Stmt s(db_,
+         std::string("SELECT max(ts_ms), ") + (kMeterColumns + 7) +
+             " FROM meter_samples GROUP BY meter_id ORDER BY meter_id",
+         path_);
+  std::vector<MeterSample> out;
+  while (s.step()) out.push_back(read_meter_sample(s));
+  return out;
+}
+
+std::vector<ChargerSample> Store::latest_charger_samples() const {
+  Stmt s(db_,
+         std::string("SELECT max(ts_ms), ") + (kChargerColumns + 7) +
+             " FROM charger_samples GROUP BY charger_id ORDER BY charger_id",
+         path_);
+  std::vector<ChargerSample> out;
+  while (s.step()) out.push_back(read_charger_sample(s));
+  return out;
+}
+
+std::vector<MeterSample> Store::meter_samples(std::string_view meter_id, TimePoint from,
+                                              TimePoint to) const {
+  Stmt s(db_,
+         std::string("SELECT ") + kMeterColumns +
+             " FROM meter_samples WHERE meter_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+         path_);
+  s.bind(meter_id).bind(from).bind(to);
+  std::vector<MeterSample> out;
+  while (s.step()) out.push_back(read_meter_sample(s));
+  return out;
+}
+
+std::vector<CommandRecord> Store::recent_commands(std::size_t limit) const {
+  Stmt s(db_,
+         "SELECT ts_ms, charger_id, kind, payload, seq, acked_at_ms, result FROM commands "
+         "ORDER BY id DESC LIMIT ?",
+         path_);
+  s.bind(static_cast<std::int64_t>(limit));
+  std::vector<CommandRecord> out;
+  while (s.step()) {
+    CommandRecord c;
+    c.at = s.time(0);
+    c.charger_id = s.text(1);
+    c.kind = s.text(2);
+    c.payload = s.text(3);
+    c.seq = static_cast<std::uint64_t>(s.integer(4));
+    if (!s.is_null(5)) c.acked_at = s.time(5);
+    c.result = s.text(6);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<EventRecord> Store::recent_events(std::size_t limit) const {
+  Stmt s(db_, "SELECT ts_ms, level, source, message FROM events ORDER BY id DESC LIMIT ?", path_);
+  s.bind(static_cast<std::int64_t>(limit));
+  std::vector<EventRecord> out;
+  while (s.step()) out.push_back(EventRecord{s.time(0), s.text(1), s.text(2), s.text(3)});
+  return out;
+}
+
+std::optional<SessionRecord> Store::session(std::string_view id) const {
+  Stmt s(db_, std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id = ?", path_);
+  s.bind(id);
+  if (s.step()) return read_session(s);
+  return std::nullopt;
+}
+
+std::vector<SessionRecord> Store::sessions(TimePoint from, TimePoint to) const {
+  Stmt s(db_,
+         std::string("SELECT ") + kSessionColumns +
+             " FROM sessions WHERE started_ms >= ? AND started_ms < ? ORDER BY started_ms, id",
+         path_);
+  s.bind(from).bind(to);
+  std::vector<SessionRecord> out;
+  while (s.step()) out.push_back(read_session(s));
+  return out;
+}
+
+std::int64_t Store::row_count(std::string_view table) const {
+  for (const char* t : kTables) {
+    if (table != t) continue;
+    Stmt s(db_, std::string("SELECT count(*) FROM ") + t, path_);
+    return s.step() ? s.integer(0) : 0;
+  }
+  throw StoreError("row_count: unknown table '" + std::string(table) + "'");
+}
+
+std::int64_t Store::prune_samples(TimePoint before) {
+  // Cut on a 15-minute boundary so no aggregate slot is built from a partial set of samples.
+  constexpr std::int64_t kSlotMs = 15 * 60 * 1000;
+  const std::int64_t cutoff = to_ms(before) / kSlotMs * kSlotMs;
+  Transaction tx(db_, path_);
+  {
+    Stmt agg(db_,
+             "INSERT OR REPLACE INTO meter_aggregates SELECT (ts_ms / 900000) * 900000, meter_id, "
+             "count(*), avg(power_w), max(power_w) FROM meter_samples WHERE ts_ms < ? "
+             "GROUP BY 1, 2",
+             path_);
+    agg.bind(cutoff).run();
+  }
+  std::int64_t deleted = 0;
+  for (const char* table : {"meter_samples", "charger_samples"}) {
+    Stmt del(db_, std::string("DELETE FROM ") + table + " WHERE ts_ms < ?", path_);
+    del.bind(cutoff).run();
+    deleted += sqlite3_changes(db_);
+  }
+  tx.commit();
+  return deleted;
+}
+
+// ---- StoreWriter ----------------------------------------------------------------------------
+
+StoreWriter::StoreWriter(const std::filesystem::path& path, StoreWriterOptions options)
+    : store_(path), options_(options) {
+  if (options_.max_batch == 0) options_.max_batch = 1;
+  thread_ = std::thread([this] { run(); });
+}
+
+StoreWriter::~StoreWriter() { stop(); }
+
+void StoreWriter::append(StoreRecord record) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      dropped_records_.fetch_add(1);
+      return;
+    }
+    queue_.push_back(std::move(record));
+    ++appended_;
+    if (queue_.size() > options_.max_queue) {
+      // The disk has been failing for a long time: keep the newest data, count the loss.
+      queue_.pop_front();
+      ++done_;
+      dropped_records_.fetch_add(1);
+    }
+    if (queue_.size() < options_.max_batch) return;
+  }
+  wake_.notify_one();
+}
+
+void StoreWriter::flush() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = appended_;
+  if (done_ >= target || !thread_.joinable()) return;
+  flush_requested_ = std::max(flush_requested_, target);
+  wake_.notify_one();
+  flushed_.wait(lock, [&] { return done_ >= target; });
+}
+
+void StoreWriter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void StoreWriter::run() {
+  std::vector<StoreRecord> batch;
+  int attempts = 0;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait_for(lock, options_.flush_interval, [&] {
+      return stopping_ || queue_.size() >= options_.max_batch || flush_requested_ > done_;
+    });
+    while (!queue_.empty() || !batch.empty()) {
+      while (batch.size() < options_.max_batch && !queue_.empty()) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      lock.unlock();
+      bool ok = true;
+      try {
+        store_.write(batch);
+      } catch (const std::exception& e) {
+        ok = false;
+        failures_.fetch_add(1);
+        spdlog::error("store write failed records={} attempt={} error={}", batch.size(),
+                      attempts + 1, e.what());
+      }
+      lock.lock();
+      if (ok) {
+        committed_records_.fetch_add(batch.size());
+        transactions_.fetch_add(1);
+      } else if (++attempts < 3 && !stopping_) {
+        break;  // retry after the next flush interval
+      } else {
+        dropped_records_.fetch_add(batch.size());
+      }
+      done_ += batch.size();
+      batch.clear();
+      attempts = 0;
+      flushed_.notify_all();
+    }
+    if (stopping_ && queue_.empty() && batch.empty()) break;
+  }
+  flushed_.notify_all();
+}
+
+}  // namespace orderly::gateway
