@@ -63,10 +63,12 @@ TEST_F(PageE2E, RendersStatusFromTheApiInChinese) {
   EXPECT_NE(dom.find(R"(data-charger="c01")"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(class="state-text">充电中<)"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(class="badge badge-offline">离线<)"), std::string::npos) << dom;
-  EXPECT_NE(dom.find(R"(峰时)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(class="tariff tariff-peak")"), std::string::npos) << dom;
+  // The footer names the WebSocket as the source only once a push arrived over it.
+  EXPECT_NE(dom.find(R"(id="source">· 实时推送<)"), std::string::npos) << dom;
 }
 
-TEST_F(PageE2E, LiveUpdateAndEnglishToggleViaUrl) {
+TEST_F(PageE2E, EnglishViaUrlAndOverloadMarking) {
   auto status = test::example_status();
   status["site"]["load_kw"] = 388.8;
   status["chargers"][0]["state"] = "finished";

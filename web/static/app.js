@@ -47,11 +47,12 @@
     },
   };
 
-  // Colour is never the only signal: every state also has a symbol and a word.
+  // Colour is never the only signal: every state also has a symbol and a word. Symbols come
+  // from the basic Unicode blocks, not emoji, so they render on old phones and kiosks too.
   const STATE_STYLE = {
-    charging: ['ok', '⚡'], waiting: ['wait', '⏳'], scheduled: ['wait', '⏱'], connected: ['wait', '🔌'],
-    available: ['idle', '○'], idle: ['idle', '○'], suspended: ['wait', '⏸'], finished: ['done', '✓'],
-    complete: ['done', '✓'], faulted: ['bad', '⚠'], fault: ['bad', '⚠'], unavailable: ['bad', '⛔'],
+    charging: ['ok', '⚡'], waiting: ['wait', '◔'], scheduled: ['wait', '◔'], connected: ['wait', '◉'],
+    available: ['idle', '○'], idle: ['idle', '○'], suspended: ['wait', '‖'], finished: ['done', '✓'],
+    complete: ['done', '✓'], faulted: ['bad', '⚠'], fault: ['bad', '⚠'], unavailable: ['bad', '⊘'],
     offline: ['bad', '✕'],
   };
 
