@@ -28,6 +28,7 @@ PACKAGES=(
   libglpk-dev                 # LP oracle for the planner's tests only (not linked in the product)
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium                    # headless browser for the web UI end-to-end tests
+  fonts-wqy-microhei          # a CJK font so chromium screenshots of the Chinese UI are legible
 )
 
 install_deps() {
