@@ -1,0 +1,54 @@
+#pragma once
+// The exact planner: every slot's plan as one min-cost flow (LEMON network simplex), in whole
+// energy units so the same problem always gives the same plan, bit for bit. The formulation,
+// and why it is exact, is in docs/scheduler.md.
+//
+// Objectives, strictly in this order:
+//   1. no capacity node (transformer, phase, feeder, cabinet) above its limit in any slot;
+//   2. every EV's energy by its departure; when capacity is short, the most energy that fits,
+//      higher priority first, then fair shares (equal fractions of need) within a priority;
+//   3. lowest energy cost under the time-of-use tariff (V2G discharge where it pays);
+//   4. among equally cheap plans, the flattest transformer load (valley filling).
+// Then, optionally, setpoints are rounded to what AC piles accept (0 or >= min_kw, whole-amp
+// steps) and repaired without ever raising a node above its limit.
+#include <cstdint>
+
+#include "orderly/scheduler/problem.hpp"
+
+namespace orderly::scheduler {
+
+struct OptimalOptions {
+  // Objective 4. Off leaves ties between equally cheap slots to the solver (still exact in cost).
+  bool valley_filling = true;
+  // Convex penalty pieces per slot on the transformer load, evenly spaced between the lowest
+  // base load and the highest limit: the peak is flattest to within one piece width
+  // ((max limit - min base) / pieces). More pieces, flatter but slower; see docs/benchmarks.md.
+  int valley_pieces = 16;
+  // Fair shares when capacity is short: each EV's need is cut into this many equal tiers and
+  // every EV of a priority gets its tier k before any gets tier k + 1.
+  int fairness_tiers = 8;
+  // Round setpoints to min_kw / power_step_kw of each pile, then repair. Off gives the exact
+  // continuous plan (what the oracle tests compare).
+  bool round_setpoints = true;
+  // Energy quantum of the flow model, Wh. Capacities are floored to it (so no limit is ever
+  // exceeded by quantisation) and needs floored too (so no EV gets more than it asked).
+  double energy_unit_wh = 1.0;
+};
+
+struct OptimalResult {
+  Plan plan;                        // status, ev_kw and charging_kw; kpi left default
+  double rounding_loss_kwh = 0;     // energy the rounding could not place again (all EVs)
+  int graph_nodes = 0;              // size of the last flow network solved
+  int graph_arcs = 0;
+  int solves = 0;                   // 1 when every request fits; 2-3 when capacity is short
+};
+
+// Throws std::invalid_argument when the problem is malformed (sizes, parent indices, windows);
+// the scenario and gateway validation (validate.hpp) catches these earlier with better messages.
+OptimalResult solve_optimal(const Problem& problem, const OptimalOptions& options = {});
+
+// As solve_optimal, returning the plan only.
+Plan plan_optimal(const Problem& problem);
+Plan plan_optimal(const Problem& problem, const OptimalOptions& options);
+
+}  // namespace orderly::scheduler

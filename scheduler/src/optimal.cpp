@@ -1,0 +1,410 @@
+// The exact planner as a min-cost flow. docs/scheduler.md explains the network; the comments
+// here say why each piece is built the way it is.
+#include <lemon/network_simplex.h>
+#include <lemon/smart_graph.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "optimal_internal.hpp"
+#include "orderly/scheduler/planner.hpp"
+
+namespace orderly::scheduler {
+namespace {
+
+using Graph = lemon::SmartDigraph;
+using Units = std::int64_t;
+using Solver = lemon::NetworkSimplex<Graph, Units, Units>;
+
+// Tariffs are published to 4 decimals (e.g. 0.3818 yuan/kWh); prices become exact integers.
+constexpr double kPriceScale = 1e4;
+// Per-unit valley penalties stay in [0, kPenaltyRange) and every price is multiplied by it,
+// so one price step outweighs any penalty difference on a residual cycle: cheaper always
+// beats flatter (the lexicographic argument in docs/scheduler.md).
+constexpr Units kPenaltyRange = 1000;
+
+Units floor_units(double energy_kwh, double unit_kwh) {
+  if (!(energy_kwh > 0)) return 0;
+  // The epsilon keeps 1.75 kWh / 1 Wh at 1750 despite binary rounding of the operands.
+  return static_cast<Units>(std::floor(energy_kwh / unit_kwh + 1e-9));
+}
+
+Units price_units(double price_per_kwh) {
+  return static_cast<Units>(std::llround(price_per_kwh * kPriceScale));
+}
+
+[[noreturn]] void reject(const std::string& what) {
+  throw std::invalid_argument("plan_optimal: " + what);
+}
+
+void check(const Problem& p, const OptimalOptions& o) {
+  if (p.slots <= 0) reject("slots is " + std::to_string(p.slots) + "; it must be positive");
+  if (!(p.slot_minutes > 0)) reject("slot_minutes must be positive");
+  if (p.nodes.empty()) reject("the capacity tree has no nodes; nodes[0] must be the transformer");
+  const auto slots = static_cast<std::size_t>(p.slots);
+  if (p.price_per_kwh.size() != slots)
+    reject("price_per_kwh has " + std::to_string(p.price_per_kwh.size()) + " entries, expected " +
+           std::to_string(p.slots) + " (one per slot)");
+  for (std::size_t n = 0; n < p.nodes.size(); ++n) {
+    const auto& node = p.nodes[n];
+    const std::string where = "nodes[" + std::to_string(n) + "] (id \"" + node.id + "\")";
+    if (n == 0 ? node.parent != -1 : (node.parent < 0 || node.parent >= static_cast<int>(n)))
+      reject(where + ": parent " + std::to_string(node.parent) +
+             " is invalid; the root has -1, every other node an index below its own");
+    if (node.limit_kw.size() != slots)
+      reject(where + ": limit_kw needs one entry per slot (" + std::to_string(p.slots) + ")");
+    if (!node.base_load_kw.empty() && node.base_load_kw.size() != slots)
+      reject(where + ": base_load_kw must be empty or have one entry per slot");
+  }
+  for (std::size_t e = 0; e < p.evs.size(); ++e) {
+    const auto& ev = p.evs[e];
+    const std::string where = "evs[" + std::to_string(e) + "] (id \"" + ev.id + "\")";
+    if (ev.node < 0 || ev.node >= static_cast<int>(p.nodes.size()))
+      reject(where + ": node " + std::to_string(ev.node) + " is not in the capacity tree");
+    if (ev.arrival_slot < 0 || ev.departure_slot > p.slots || ev.arrival_slot > ev.departure_slot)
+      reject(where + ": window [" + std::to_string(ev.arrival_slot) + ", " +
+             std::to_string(ev.departure_slot) + ") is not inside [0, " +
+             std::to_string(p.slots) + ")");
+    if (ev.energy_kwh < 0 || ev.max_kw < 0 || ev.min_kw < 0 || ev.discharge_max_kw < 0 ||
+        ev.power_step_kw < 0)
+      reject(where + ": energy and power figures must not be negative");
+    if (ev.discharge_max_kw > 0 && !(ev.battery_kwh > 0))
+      reject(where + ": a bidirectional pile needs battery_kwh to keep the state of charge");
+  }
+  if (!(o.energy_unit_wh > 0)) reject("options.energy_unit_wh must be positive");
+  if (o.valley_pieces < 1) reject("options.valley_pieces must be at least 1");
+  if (o.fairness_tiers < 1) reject("options.fairness_tiers must be at least 1");
+}
+
+double base_kw(const CapacityNode& node, int t) {
+  return node.base_load_kw.empty() ? 0.0 : node.base_load_kw[static_cast<std::size_t>(t)];
+}
+
+// The network is built once; the two solves that capacity shortage needs (how much each EV
+// gets, then the cheapest way to give it) only change capacities, costs and supplies.
+class FlowModel {
+ public:
+  FlowModel(const Problem& problem, const OptimalOptions& options)
+      : p_(problem), o_(options), upper_deliver_(g_), upper_share_(g_), cost_deliver_(g_),
+        cost_share_(g_) {
+    unit_kwh_ = o_.energy_unit_wh / 1000.0;
+    slot_h_ = p_.slot_hours();
+    build();
+  }
+
+  const std::vector<Units>& need() const { return need_; }
+  bool obviously_short() const { return obviously_short_; }
+  int nodes() const { return g_.nodeNum(); }
+  int arcs() const { return g_.arcNum(); }
+
+  // Cheapest (then flattest) plan giving EV e exactly target[e] units. False when it does not
+  // fit.
+  bool deliver(const std::vector<Units>& target, std::vector<std::vector<double>>& ev_kw) {
+    Graph::NodeMap<Units> supply(g_, 0);
+    Units total = 0;
+    for (std::size_t e = 0; e < target.size(); ++e) {
+      supply[evs_[e].sink] -= target[e];
+      total += target[e];
+    }
+    apply_battery_supplies(supply);
+    supply[source_] += total;
+    Solver solver(g_);
+    solver.upperMap(upper_deliver_).costMap(cost_deliver_).supplyMap(supply);
+    if (solver.run() != Solver::OPTIMAL) return false;
+    ev_kw.assign(p_.evs.size(), std::vector<double>(static_cast<std::size_t>(p_.slots), 0.0));
+    const double kw_per_unit = unit_kwh_ / slot_h_;
+    for (std::size_t e = 0; e < evs_.size(); ++e) {
+      const auto& ev = p_.evs[e];
+      for (int t = ev.arrival_slot; t < ev.departure_slot; ++t) {
+        const auto k = static_cast<std::size_t>(t - ev.arrival_slot);
+        Units net = solver.flow(g_.arcFromId(evs_[e].charge[k]));
+        if (!evs_[e].discharge.empty()) net -= solver.flow(g_.arcFromId(evs_[e].discharge[k]));
+        ev_kw[e][static_cast<std::size_t>(t)] = static_cast<double>(net) * kw_per_unit;
+      }
+    }
+    return true;
+  }
+
+  // Most energy that fits, higher priority first, then equal fractions of need (tiers).
+  std::vector<Units> shares() {
+    Graph::NodeMap<Units> supply(g_, 0);
+    Units total = 0;
+    for (Units n : need_) total += n;
+    apply_battery_supplies(supply);
+    supply[source_] += total;
+    supply[sink_] -= total;
+    Solver solver(g_);
+    solver.upperMap(upper_share_).costMap(cost_share_).supplyMap(supply);
+    if (solver.run() != Solver::OPTIMAL)
+      throw std::logic_error("plan_optimal: the sharing flow has no solution; this is a bug");
+    std::vector<Units> got(evs_.size(), 0);
+    for (std::size_t e = 0; e < evs_.size(); ++e)
+      for (int id : evs_[e].tiers) got[e] += solver.flow(g_.arcFromId(id));
+    return got;
+  }
+
+ private:
+  struct EvArcs {
+    std::vector<int> charge;     // arc id per slot of the window
+    std::vector<int> discharge;  // bidirectional piles only
+    std::vector<int> tiers;      // fairness tiers to the sink (sharing solve only)
+    Graph::Node sink;            // where the EV's delivered energy leaves the network
+    Graph::Node first;           // bidirectional: battery node of the arrival slot
+    Units battery_units = 0;     // bidirectional: energy above the floor at arrival
+  };
+
+  Graph::Arc add_arc(Graph::Node from, Graph::Node to, Units cap, Units cost, Units share_cost,
+                     bool in_deliver = true, bool in_share = true) {
+    const Graph::Arc a = g_.addArc(from, to);
+    upper_deliver_.set(a, in_deliver ? cap : 0);
+    upper_share_.set(a, in_share ? cap : 0);
+    cost_deliver_.set(a, cost);
+    cost_share_.set(a, share_cost);
+    return a;
+  }
+
+  void apply_battery_supplies(Graph::NodeMap<Units>& supply) const {
+    for (const auto& ev : evs_) {
+      if (ev.battery_units == 0) continue;
+      supply[ev.first] += ev.battery_units;
+      supply[ev.sink] -= ev.battery_units;
+    }
+  }
+
+  std::size_t at(int n, int t) const {
+    return static_cast<std::size_t>(n) * static_cast<std::size_t>(p_.slots) +
+           static_cast<std::size_t>(t);
+  }
+
+  // Root import / reduction arcs for one slot. The penalty is a convex function of the
+  // transformer's absolute load, the same in every slot, so equal-price slots are filled from
+  // the lowest load upwards (valley filling).
+  void add_root_arcs(int t, Graph::Node root, Units import_cap, Units reduce_cap) {
+    const double base = base_kw(p_.nodes[0], t) * slot_h_ / unit_kwh_;
+    const Units price = price_units(p_.price_per_kwh[static_cast<std::size_t>(t)]) * kPenaltyRange;
+    const int pieces = (o_.valley_filling && level_width_ > 0) ? o_.valley_pieces : 1;
+    auto slope = [&](int j) {
+      return pieces > 1 ? static_cast<Units>(j) * (kPenaltyRange - 1) / (pieces - 1) : Units{0};
+    };
+    auto level = [&](int j) { return level_min_ + level_width_ * j; };
+    // Import: load goes from base up to base + import_cap.
+    Units done = 0;
+    for (int j = 0; j < pieces && done < import_cap; ++j) {
+      Units upto = import_cap;
+      if (j + 1 < pieces)
+        upto = std::clamp(static_cast<Units>(std::floor(level(j + 1) - base)), Units{0},
+                          import_cap);
+      if (upto > done) add_arc(source_, root, upto - done, price + slope(j), 0);
+      done = std::max(done, upto);
+    }
+    // Reduction (V2G discharge below the base load): load goes from base down.
+    done = 0;
+    for (int j = pieces - 1; j >= 0 && done < reduce_cap; --j) {
+      Units upto = reduce_cap;
+      if (j > 0)
+        upto = std::clamp(static_cast<Units>(std::floor(base - level(j))), Units{0}, reduce_cap);
+      if (upto > done) add_arc(root, source_, upto - done, -(price + slope(j)), 0);
+      done = std::max(done, upto);
+    }
+  }
+
+  void build() {
+    const int slots = p_.slots;
+    const auto n_nodes = static_cast<int>(p_.nodes.size());
+    const std::size_t cells = static_cast<std::size_t>(n_nodes) * static_cast<std::size_t>(slots);
+    // Upper bounds of what the EVs below each node can draw / give back per slot: a node whose
+    // headroom covers them can never bind and is merged into its parent (fewer nodes, arcs).
+    std::vector<Units> draw(cells, 0), give(cells, 0);
+    const std::size_t n_evs = p_.evs.size();
+    std::vector<Units> max_u(n_evs), dis_u(n_evs);
+    need_.resize(n_evs);
+    for (std::size_t e = 0; e < n_evs; ++e) {
+      const auto& ev = p_.evs[e];
+      max_u[e] = floor_units(ev.max_kw * slot_h_, unit_kwh_);
+      dis_u[e] = floor_units(ev.discharge_max_kw * slot_h_, unit_kwh_);
+      need_[e] = floor_units(ev.energy_kwh, unit_kwh_);
+      for (int t = ev.arrival_slot; t < ev.departure_slot; ++t) {
+        draw[at(ev.node, t)] += max_u[e];
+        give[at(ev.node, t)] += dis_u[e];
+      }
+      if (dis_u[e] == 0 && need_[e] > max_u[e] * (ev.departure_slot - ev.arrival_slot))
+        obviously_short_ = true;
+    }
+    for (int n = n_nodes - 1; n > 0; --n)
+      for (int t = 0; t < slots; ++t) {
+        draw[at(p_.nodes[static_cast<std::size_t>(n)].parent, t)] += draw[at(n, t)];
+        give[at(p_.nodes[static_cast<std::size_t>(n)].parent, t)] += give[at(n, t)];
+      }
+
+    auto headroom = [&](int n, int t) {
+      const auto& node = p_.nodes[static_cast<std::size_t>(n)];
+      const double free_kw = node.limit_kw[static_cast<std::size_t>(t)] - base_kw(node, t);
+      return floor_units(std::max(0.0, free_kw) * slot_h_, unit_kwh_);
+    };
+
+    // Valley-filling levels span the transformer loads the plan can produce.
+    double lo = 0, hi = 0;
+    bool any = false;
+    for (int t = 0; t < slots; ++t) {
+      if (draw[at(0, t)] == 0 && give[at(0, t)] == 0) continue;
+      const double base = base_kw(p_.nodes[0], t) * slot_h_ / unit_kwh_;
+      const double top = base + static_cast<double>(std::min(headroom(0, t), draw[at(0, t)]));
+      const double bottom = base - static_cast<double>(give[at(0, t)]);
+      lo = any ? std::min(lo, std::max(0.0, bottom)) : std::max(0.0, bottom);
+      hi = any ? std::max(hi, top) : top;
+      any = true;
+    }
+    level_min_ = lo;
+    level_width_ = any ? (hi - lo) / o_.valley_pieces : 0;
+
+    source_ = g_.addNode();
+    sink_ = g_.addNode();
+    std::vector<Graph::Node> gnode(cells, lemon::INVALID);
+    for (int n = 0; n < n_nodes; ++n) {
+      const int parent = p_.nodes[static_cast<std::size_t>(n)].parent;
+      for (int t = 0; t < slots; ++t) {
+        const Units d = draw[at(n, t)], r = give[at(n, t)];
+        if (d == 0 && r == 0) continue;
+        const Units h = headroom(n, t);
+        if (n == 0) {
+          const Graph::Node root = g_.addNode();
+          gnode[at(0, t)] = root;
+          // No net export past the transformer: the feed-in tariff is not part of the problem,
+          // so discharge may at most cover the community's own base load.
+          const Units reduce = std::min(
+              r, floor_units(base_kw(p_.nodes[0], t) * slot_h_, unit_kwh_));
+          add_root_arcs(t, root, std::min(h, d), reduce);
+          continue;
+        }
+        const auto& node = p_.nodes[static_cast<std::size_t>(n)];
+        const Units back = floor_units(
+            (node.limit_kw[static_cast<std::size_t>(t)] + base_kw(node, t)) * slot_h_, unit_kwh_);
+        const Graph::Node up = gnode[at(parent, t)];
+        if (d <= h && r <= back) {
+          gnode[at(n, t)] = up;
+          continue;
+        }
+        const Graph::Node own = g_.addNode();
+        gnode[at(n, t)] = own;
+        if (d > 0) add_arc(up, own, std::min(h, d), 0, 0);
+        if (r > 0) add_arc(own, up, std::min(back, r), 0, 0);
+      }
+    }
+
+    // Fairness ranks: every tier of a higher priority outranks every tier of a lower one.
+    std::vector<int> priorities;
+    for (const auto& ev : p_.evs) priorities.push_back(ev.priority);
+    std::sort(priorities.begin(), priorities.end());
+    priorities.erase(std::unique(priorities.begin(), priorities.end()), priorities.end());
+    const int tiers = o_.fairness_tiers;
+
+    evs_.resize(n_evs);
+    Units total_need = 0;
+    for (std::size_t e = 0; e < n_evs; ++e) {
+      const auto& ev = p_.evs[e];
+      auto& arcs = evs_[e];
+      const int len = ev.departure_slot - ev.arrival_slot;
+      if (dis_u[e] == 0) {
+        arcs.sink = g_.addNode();
+        for (int t = ev.arrival_slot; t < ev.departure_slot; ++t)
+          arcs.charge.push_back(g_.id(add_arc(gnode[at(ev.node, t)], arcs.sink, max_u[e], 0, 0)));
+      } else {
+        // State-of-charge chain: battery node per slot, linked in time by arcs that carry the
+        // energy above the floor (reserve) and below the battery size.
+        const double floor_kwh = std::min(ev.reserve_kwh, ev.initial_kwh);
+        const Units room = floor_units(ev.battery_kwh - floor_kwh, unit_kwh_);
+        arcs.battery_units = floor_units(ev.initial_kwh - floor_kwh, unit_kwh_);
+        const Units discharge_cost =
+            price_units(ev.discharge_price_per_kwh) * kPenaltyRange;
+        Graph::Node prev = lemon::INVALID;
+        for (int k = 0; k <= len; ++k) {
+          const Graph::Node b = g_.addNode();
+          if (k == 0) arcs.first = b;
+          if (prev != lemon::INVALID) add_arc(prev, b, room, 0, 0);
+          if (k < len) {
+            const Graph::Node grid = gnode[at(ev.node, ev.arrival_slot + k)];
+            arcs.charge.push_back(g_.id(add_arc(grid, b, max_u[e], 0, 0)));
+            arcs.discharge.push_back(g_.id(add_arc(b, grid, dis_u[e], discharge_cost, 0)));
+          }
+          prev = b;
+        }
+        arcs.sink = prev;
+        if (len == 0) arcs.first = prev;
+      }
+      const int rank_base =
+          static_cast<int>(std::lower_bound(priorities.begin(), priorities.end(), ev.priority) -
+                           priorities.begin()) *
+          tiers;
+      for (int k = 0; k < tiers; ++k) {
+        const Units cap = need_[e] * (k + 1) / tiers - need_[e] * k / tiers;
+        if (cap == 0) continue;
+        const Units reward = rank_base + (tiers - 1 - k) + 1;
+        arcs.tiers.push_back(g_.id(add_arc(arcs.sink, sink_, cap, 0, -reward, false, true)));
+      }
+      total_need += need_[e];
+    }
+    add_arc(source_, sink_, total_need, 0, 0, false, true);
+  }
+
+  const Problem& p_;
+  const OptimalOptions& o_;
+  double unit_kwh_ = 0.001;
+  double slot_h_ = 0.25;
+  double level_min_ = 0;
+  double level_width_ = 0;
+  bool obviously_short_ = false;
+  Graph g_;
+  Graph::ArcMap<Units> upper_deliver_, upper_share_, cost_deliver_, cost_share_;
+  Graph::Node source_, sink_;
+  std::vector<EvArcs> evs_;
+  std::vector<Units> need_;
+};
+
+}  // namespace
+
+OptimalResult solve_optimal(const Problem& problem, const OptimalOptions& options) {
+  check(problem, options);
+  OptimalResult result;
+  FlowModel model(problem, options);
+  result.graph_nodes = model.nodes();
+  result.graph_arcs = model.arcs();
+  Plan& plan = result.plan;
+  bool met = false;
+  if (!model.obviously_short()) {
+    ++result.solves;
+    met = model.deliver(model.need(), plan.ev_kw);
+  }
+  if (!met) {
+    ++result.solves;
+    const std::vector<Units> got = model.shares();
+    ++result.solves;
+    if (!model.deliver(got, plan.ev_kw))
+      throw std::logic_error("plan_optimal: the shares found do not fit again; this is a bug");
+  }
+  const double slot_h = problem.slot_hours();
+  if (options.round_setpoints)
+    result.rounding_loss_kwh = detail::round_setpoints(problem, plan.ev_kw);
+  plan.status = Plan::Status::optimal;
+  for (std::size_t e = 0; e < problem.evs.size(); ++e) {
+    double got_kwh = 0;
+    for (double kw : plan.ev_kw[e]) got_kwh += kw * slot_h;
+    // Same tolerance as the KPI's "session met" (1 Wh).
+    if (got_kwh < problem.evs[e].energy_kwh - 1e-3) plan.status = Plan::Status::capacity_short;
+  }
+  plan.charging_kw.assign(static_cast<std::size_t>(problem.slots), 0.0);
+  for (const auto& row : plan.ev_kw)
+    for (std::size_t t = 0; t < row.size(); ++t) plan.charging_kw[t] += row[t];
+  return result;
+}
+
+Plan plan_optimal(const Problem& problem) { return solve_optimal(problem, {}).plan; }
+
+Plan plan_optimal(const Problem& problem, const OptimalOptions& options) {
+  return solve_optimal(problem, options).plan;
+}
+
+}  // namespace orderly::scheduler

@@ -1,0 +1,137 @@
+// Properties on random instances (seeded, deterministic) and small hand-made cases for
+// priority, fairness and valley filling.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "checks.hpp"
+#include "hand_instances.hpp"
+#include "orderly/scheduler/planner.hpp"
+#include "orderly/test/optimal_testkit.hpp"
+
+namespace orderly::test {
+namespace {
+
+using scheduler::OptimalOptions;
+using scheduler::Plan;
+
+TEST(OptimalProperties, RandomInstancesKeepEveryInvariant) {
+  for (int seed = 1; seed <= 24; ++seed) {
+    InstanceSpec s;
+    s.evs = 10 + seed % 5 * 10;
+    s.slots = seed % 4 == 0 ? 288 : 96;
+    s.phases = seed % 3;
+    s.root_tightness = 0.05 + 0.1 * (seed % 7);
+    s.v2g_share = seed % 2 == 0 ? 0.3 : 0.0;
+    s.priorities = 1 + seed % 3;
+    s.ac_rounding = seed % 5 == 0;
+    const auto p = make_instance(s, static_cast<std::uint64_t>(seed));
+    for (const bool round : {false, true}) {
+      OptimalOptions o;
+      o.round_setpoints = round;
+      const auto result = scheduler::solve_optimal(p, o);
+      expect_plan_valid(p, result.plan, "seed " + std::to_string(seed) + (round ? " rounded" : ""));
+      EXPECT_GE(result.rounding_loss_kwh, 0.0);
+    }
+  }
+}
+
+TEST(OptimalProperties, SameInputSamePlanBitForBit) {
+  InstanceSpec s;
+  s.evs = 60;
+  s.v2g_share = 0.2;
+  s.root_tightness = 0.1;
+  s.priorities = 2;
+  const auto p = make_instance(s, 7);
+  const auto a = scheduler::plan_optimal(p);
+  const auto b = scheduler::plan_optimal(p);
+  EXPECT_EQ(a.ev_kw, b.ev_kw);
+  EXPECT_EQ(a.charging_kw, b.charging_kw);
+  EXPECT_EQ(a.status, b.status);
+}
+
+TEST(OptimalProperties, HigherPriorityIsServedFirst) {
+  auto p = hourly(2, 5.0);
+  p.evs = {ev("low", 0, 2, 8, 10, 1), ev("high", 0, 2, 8, 10, 2)};
+  const auto plan = scheduler::plan_optimal(p);
+  const auto got = scheduler::delivered_kwh(p, plan);
+  EXPECT_EQ(plan.status, Plan::Status::capacity_short);
+  EXPECT_NEAR(got[1], 8.0, 1e-9);
+  EXPECT_NEAR(got[0], 2.0, 1e-9);
+}
+
+TEST(OptimalProperties, EqualPriorityShortageIsSharedInEqualFractions) {
+  // 12 kWh of room for 8 + 16 kWh of need: tiers of 1/8 give each half its need.
+  auto p = hourly(2, 6.0);
+  p.evs = {ev("a", 0, 2, 8, 10), ev("b", 0, 2, 16, 10)};
+  const auto plan = scheduler::plan_optimal(p);
+  const auto got = scheduler::delivered_kwh(p, plan);
+  EXPECT_NEAR(got[0] + got[1], 12.0, 1e-9);
+  EXPECT_NEAR(got[0] / 8.0, got[1] / 16.0, 1.0 / 8.0 + 1e-9);
+  EXPECT_GT(got[0], 0.0);
+}
+
+TEST(OptimalProperties, CheapestSlotsFirst) {
+  auto p = hourly(4, 10.0);
+  p.price_per_kwh = {1.0, 0.3, 0.6, 0.3};
+  p.evs = {ev("a", 0, 4, 12, 7)};
+  const auto plan = scheduler::plan_optimal(p);
+  EXPECT_NEAR(plan.ev_kw[0][1] + plan.ev_kw[0][3], 12.0, 1e-9);
+  EXPECT_EQ(plan.ev_kw[0][0], 0.0);
+}
+
+TEST(OptimalProperties, ValleyFillingFlattensEqualPriceSlots) {
+  // Four equally priced slots with base load 8, 2, 4, 2 kW: 10 kWh of charging flattens the
+  // transformer load; without valley filling any split costs the same.
+  auto p = hourly(4, 20.0);
+  p.nodes[0].base_load_kw = {8, 2, 4, 2};
+  p.evs = {ev("a", 0, 4, 5, 7), ev("b", 0, 4, 5, 7)};
+  OptimalOptions o;
+  o.valley_pieces = 64;
+  const auto plan = scheduler::plan_optimal(p, o);
+  const auto load = scheduler::node_load_kw(p, plan);
+  const double peak = *std::max_element(load[0].begin(), load[0].end());
+  // Flat optimum is 6 kW in slots 1-3 (8 kW slot untouched); one piece is (20-2)/64 kW.
+  EXPECT_LE(peak, 8.0 + 1e-9);
+  EXPECT_NEAR(load[0][1], 6.0, 20.0 / 64 + 1e-6);
+  EXPECT_NEAR(load[0][2], 6.0, 20.0 / 64 + 1e-6);
+  EXPECT_NEAR(load[0][3], 6.0, 20.0 / 64 + 1e-6);
+}
+
+TEST(OptimalProperties, BaseAboveLimitLeavesNoChargingThere) {
+  auto p = hourly(3, 10.0);
+  p.nodes[0].base_load_kw = {12, 4, 12};
+  p.evs = {ev("a", 0, 3, 10, 7)};
+  const auto plan = scheduler::plan_optimal(p);
+  EXPECT_EQ(plan.ev_kw[0][0], 0.0);
+  EXPECT_EQ(plan.ev_kw[0][2], 0.0);
+  EXPECT_NEAR(plan.ev_kw[0][1], 6.0, 1e-9);
+  EXPECT_EQ(plan.status, Plan::Status::capacity_short);
+}
+
+TEST(OptimalProperties, ChildLimitsBindBelowTheRoot) {
+  auto p = hourly(2, 100.0);
+  p.nodes.push_back(p.nodes[0]);
+  p.nodes[1].id = "feeder";
+  p.nodes[1].parent = 0;
+  p.nodes[1].limit_kw = {3, 3};
+  p.evs = {ev("a", 0, 2, 10, 7)};
+  p.evs[0].node = 1;
+  const auto plan = scheduler::plan_optimal(p);
+  EXPECT_NEAR(plan.ev_kw[0][0], 3.0, 1e-9);
+  EXPECT_NEAR(plan.ev_kw[0][1], 3.0, 1e-9);
+}
+
+TEST(OptimalProperties, MalformedProblemsAreRejected) {
+  auto p = hourly(2, 10.0);
+  p.evs = {ev("a", 1, 5, 10, 7)};
+  EXPECT_THROW(scheduler::plan_optimal(p), std::invalid_argument);
+  p.evs = {ev("a", 0, 2, 10, 7)};
+  p.price_per_kwh.pop_back();
+  EXPECT_THROW(scheduler::plan_optimal(p), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace orderly::test
