@@ -64,6 +64,7 @@ TEST_F(PageE2E, RendersStatusFromTheApiInChinese) {
   EXPECT_NE(dom.find(R"(class="state-text">充电中<)"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(class="badge badge-offline">离线<)"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(class="tariff tariff-peak")"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(id="offline-count" class="offline-count">⚠ 1 台设备离线<)"), std::string::npos) << dom;
   // The footer names the WebSocket as the source only once a push arrived over it.
   EXPECT_NE(dom.find(R"(id="source">· 实时推送<)"), std::string::npos) << dom;
 }
@@ -98,14 +99,29 @@ TEST_F(PageE2E, EmptySiteShowsNoDataStates) {
   EXPECT_NE(run.out.find(R"(id="load-kw" class="big">—<)"), std::string::npos) << run.out;
 }
 
+TEST_F(PageE2E, GatewayErrorShowsABannerNotABlankPage) {
+  test::RunningServer server(test::test_options(),
+                             {{"error", "status unavailable: store locked"}, {"path", "/api/v1/status"}});
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find(R"(id="banner" class="banner" role="status" aria-live="polite">网关暂时无法提供数据：status unavailable: store locked<)"),
+            std::string::npos) << run.out;
+}
+
 TEST_F(PageE2E, ScreenshotsAtPhoneAndDesktopWidth) {
   test::RunningServer server(test::test_options());
-  for (const auto& [name, size] : {std::pair{"orderly-web-phone.png", "390,844"},
-                                   std::pair{"orderly-web-desktop.png", "1280,900"}}) {
+  struct Shot {
+    const char* name;
+    const char* size;
+    const char* path;
+  };
+  for (const auto& [name, size, path] : {Shot{"orderly-web-phone.png", "390,844", "/"},
+                                         Shot{"orderly-web-phone-en.png", "390,844", "/?lang=en"},
+                                         Shot{"orderly-web-desktop.png", "1280,900", "/"}}) {
     const auto png = dir_ / name;
     const auto run = run_chromium(dir_, "--screenshot=" + png.string() + " --window-size=" + size +
                                             " --hide-scrollbars",
-                                  server.url("/"));
+                                  server.url(path));
     ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
     ASSERT_TRUE(std::filesystem::exists(png)) << name;
     // A blank page compresses to a few hundred bytes; the rendered page is tens of KiB.

@@ -211,6 +211,17 @@ TEST(WebServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_NE(answer.find("HTTP/1.1 200", first + 1), std::string::npos) << answer;
 }
 
+TEST(WebServer, HeadSendsHeadersOnly) {
+  test::RunningServer server(test::test_options());
+  const std::string answer =
+      raw_exchange(server.port(), "HEAD /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  const auto end_of_headers = answer.find("\r\n\r\n");
+  ASSERT_NE(end_of_headers, std::string::npos) << answer;
+  EXPECT_EQ(answer.size(), end_of_headers + 4) << answer;
+  EXPECT_EQ(answer.find("Content-Length: 0"), std::string::npos) << answer;
+}
+
 TEST(WebServer, PortInUseNamesThePortAndWhatToDo) {
   test::RunningServer first(test::test_options());
   net::io_context io;

@@ -17,8 +17,9 @@
       waiting_data: '等待数据…', tariff_title: '当前电价时段', toggle: 'English',
       updated: '更新于', live: '实时推送', polling: '轮询中', lost: '连接中断，正在重连…',
       no_data: '无法获取数据，正在重试…', demo: '演示 ×', per_kwh: '/kWh',
-      power: '功率', energy: '本次电量', phase: '相', offline: '离线', failsafe_off: '无断线保护',
+      power: '功率', energy: '本次电量', phase: (p) => `${p} 相`, offline: '离线', failsafe_off: '无断线保护',
       private: '私人桩', shared: '公共桩', online_count: (on, all) => `${on}/${all} 在线`,
+      devices_offline: (n) => `⚠ ${n} 台设备离线`, gateway_error: '网关暂时无法提供数据：',
       chart_label: (n, max) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW`,
       tariff: { sharp: '尖峰', peak: '峰时', flat: '平时', valley: '谷时' },
       state: {
@@ -34,9 +35,11 @@
       waiting_data: 'Waiting for data…', tariff_title: 'Current tariff period', toggle: '中文',
       updated: 'Updated', live: 'live', polling: 'polling', lost: 'Connection lost, reconnecting…',
       no_data: 'Cannot reach the gateway, retrying…', demo: 'Demo ×', per_kwh: '/kWh',
-      power: 'Power', energy: 'This session', phase: 'Phase', offline: 'Offline',
+      power: 'Power', energy: 'This session', phase: (p) => `Phase ${p}`, offline: 'Offline',
       failsafe_off: 'no failsafe', private: 'Private', shared: 'Shared',
       online_count: (on, all) => `${on}/${all} online`,
+      devices_offline: (n) => `⚠ ${n} device${n === 1 ? '' : 's'} offline`,
+      gateway_error: 'The gateway cannot report right now: ',
       chart_label: (n, max) => `Load over the last 24 hours, ${n} points, peak ${max} kW`,
       tariff: { sharp: 'Critical peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
       state: {
@@ -61,6 +64,7 @@
   let lastStatus = null;
   let lastUpdate = null;
   let lastSource = 'live';
+  let gatewayError = null;
   let socket = null;
   let socketOpen = false;
   let reconnectDelay = RECONNECT_MIN_MS;
@@ -116,6 +120,10 @@
     const demo = $('demo');
     demo.hidden = !(typeof site.demo_speed === 'number' && site.demo_speed > 1);
     demo.textContent = `${t('demo')}${site.demo_speed}`;
+
+    const offline = $('offline-count');
+    offline.hidden = !(status.devices_offline > 0);
+    offline.textContent = t('devices_offline')(status.devices_offline);
 
     renderLoad(site);
     renderHistory(Array.isArray(status.history) ? status.history : []);
@@ -271,7 +279,7 @@
     const tags = el('div', 'tags');
     tags.append(el('span', 'tag', c.id || ''));
     if (c.kind) tags.append(el('span', 'tag', t(c.kind) || c.kind));
-    if (c.phase) tags.append(el('span', 'tag', `${c.phase} ${t('phase')}`));
+    if (c.phase) tags.append(el('span', 'tag', t('phase')(c.phase)));
     if (typeof c.max_kw === 'number') tags.append(el('span', 'tag', `≤${num(c.max_kw, 0)} kW`));
     if (c.failsafe === false) tags.append(el('span', 'tag tag-warn', t('failsafe_off')));
     li.append(tags);
@@ -279,6 +287,14 @@
   }
 
   function accept(status, source) {
+    // The server answers {"error": ...} when the gateway could not build the status; keep the
+    // last good figures on screen and say so instead of blanking the page.
+    if (status && typeof status.error === 'string' && !status.site) {
+      gatewayError = status.error;
+      updateBanner();
+      return;
+    }
+    gatewayError = null;
     lastStatus = status;
     lastUpdate = new Date();
     lastSource = source;
@@ -297,6 +313,11 @@
 
   function updateBanner() {
     const banner = $('banner');
+    if (gatewayError) {
+      banner.hidden = false;
+      banner.textContent = t('gateway_error') + gatewayError;
+      return;
+    }
     if (socketOpen) { banner.hidden = true; return; }
     if (socket === null && lastStatus === null) { banner.hidden = true; return; }  // first load
     banner.hidden = false;
