@@ -1,0 +1,197 @@
+// Bad device input never crashes or corrupts: exceptions, silence, garbage and dropped
+// connections become health state with one clear message; failsafe keep-alives and limit expiry
+// follow the injected clock; the simulator's "ignores limits" fault is observable.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+#include "orderly/drivers/modbus.hpp"
+#include "orderly/drivers/sim/modbus_sim.hpp"
+
+namespace orderly::drivers {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Core;
+using testing::near;
+using testing::Recorder;
+
+DeviceProfile shipped(const std::string& id) {
+  return load_profile(orderly::test::source_dir() / "drivers" / "profiles" / (id + ".toml"));
+}
+
+class Faults : public ::testing::Test {
+ protected:
+  void start_bus(const DeviceProfile& p, int timeout_ms = 200) {
+    sim.start();
+    ModbusSettings s = p.modbus;
+    s.response_timeout_ms = timeout_ms;
+    bus = std::make_unique<ModbusBusWorker>(ModbusEndpoint::tcp("127.0.0.1", sim.port(), s));
+    options.poll_interval = std::chrono::milliseconds(50);
+    options.failsafe_current_a = 8;
+    options.failsafe_timeout = std::chrono::seconds(60);
+  }
+
+  ManualClock clock{TimePoint{} + std::chrono::hours(24 * 365 * 50)};
+  sim::ModbusSimServer sim{clock};
+  Core core;
+  Recorder recorder;
+  std::unique_ptr<ModbusBusWorker> bus;
+  ModbusDeviceOptions options;
+};
+
+TEST_F(Faults, ExceptionCodeBecomesHealthErrorNamingDeviceAndRegister) {
+  auto p = shipped("eastron-sdm630");
+  sim.add_device(1, p);
+  start_bus(p);
+  options.id = "meter-a";
+  ModbusMeter meter(options, p, *bus, core.executor(), recorder.events(), clock);
+  meter.start();
+  ASSERT_TRUE(recorder.wait_health([](const Health& h) { return h.online && h.reads_ok > 0; }));
+  sim.set_exception(1, 2);
+  ASSERT_TRUE(recorder.wait_health([](const Health& h) { return h.errors > 0; }));
+  const Health h = recorder.health();
+  EXPECT_THAT(h.last_error, HasSubstr("register 0x0000 (voltage_l1_v, input register)"));
+  EXPECT_THAT(h.last_error, HasSubstr("Modbus exception 2"));
+  EXPECT_TRUE(h.online) << "a device that answers with an exception is still reachable";
+  sim.set_exception(1, 0);
+  EXPECT_TRUE(recorder.wait_health([](const Health& h) { return h.last_error.empty(); })) << "error never cleared";
+}
+
+TEST_F(Faults, SilenceBecomesTimeoutAndOffline) {
+  auto p = shipped("eastron-sdm630");
+  sim.add_device(1, p);
+  start_bus(p);
+  options.id = "meter-b";
+  ModbusMeter meter(options, p, *bus, core.executor(), recorder.events(), clock);
+  meter.start();
+  ASSERT_TRUE(recorder.wait_health([](const Health& h) { return h.online; }));
+  sim.set_no_answer(1, true);
+  ASSERT_TRUE(recorder.wait_health([](const Health& h) { return !h.online && h.timeouts > 0; }));
+  EXPECT_THAT(recorder.health().last_error, HasSubstr("no answer within 200 ms"));
+  EXPECT_TRUE(meter.health().timeouts > 0);
+  sim.set_no_answer(1, false);
+  EXPECT_TRUE(recorder.wait_health([](const Health& h) { return h.online && h.last_error.empty(); }))
+      << "device never came back online";
+}
+
+TEST_F(Faults, GarbageValuesAreRejectedNotPassedOn) {
+  auto p = shipped("eastron-sdm630");
+  sim.add_device(1, p);
+  sim.set_meter_power(1, 1500);
+  start_bus(p);
+  options.id = "meter-c";
+  ModbusMeter meter(options, p, *bus, core.executor(), recorder.events(), clock);
+  meter.start();
+  ASSERT_TRUE(recorder.wait_meter([](const MeterSnapshot& s) { return near(s.power_w, 1500, 0.5); }));
+  sim.set_garbage(1, true);
+  EXPECT_TRUE(recorder.wait_meter([](const MeterSnapshot& s) { return std::isnan(s.power_w); }))
+      << "a NaN power reading must arrive as 'not measured'";
+  EXPECT_TRUE(recorder.wait_health([](const Health& h) { return h.errors > 0; }));
+  EXPECT_THAT(recorder.health().last_error, HasSubstr("not a number; rejected"));
+  EXPECT_TRUE(near(meter.point_values().at("power_w"), 1500, 0.5)) << "last good value overwritten by garbage";
+}
+
+TEST_F(Faults, OutOfRangeIntegersAreRejected) {
+  auto p = shipped("webasto-next");
+  sim.add_device(255, p);
+  sim.plug_car(255, 16);
+  start_bus(p);
+  options.id = "pile-g";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  ASSERT_TRUE(recorder.wait_charger([](const ChargerSnapshot& s) { return s.state == ChargerState::charging; }));
+  sim.set_garbage(255, true);
+  EXPECT_TRUE(recorder.wait_charger([](const ChargerSnapshot& s) {
+    return s.state == ChargerState::unknown && std::isnan(s.power_w);
+  }));
+  EXPECT_THAT(recorder.health().last_error, HasSubstr("rejected"));
+}
+
+TEST_F(Faults, DroppedConnectionReconnects) {
+  auto p = shipped("chint-dtsu666");
+  sim.add_device(1, p);
+  start_bus(p);
+  options.id = "meter-d";
+  ModbusMeter meter(options, p, *bus, core.executor(), recorder.events(), clock);
+  meter.start();
+  ASSERT_TRUE(recorder.wait_health([](const Health& h) { return h.reads_ok > 5; }));
+  sim.disconnect_clients();
+  const auto before = recorder.health().reads_ok;
+  EXPECT_TRUE(recorder.wait_health([&](const Health& h) { return h.online && h.reads_ok > before + 20; }))
+      << "driver did not reconnect after the connection was dropped";
+}
+
+TEST_F(Faults, HeartbeatWrittenAtAQuarterOfTheTimeout) {
+  auto p = shipped("webasto-next");
+  sim.add_device(255, p);
+  start_bus(p);
+  options.id = "pile-h";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(255, "failsafe_timeout_s"), 60, 0.01); }));
+  auto heartbeats = [&] {
+    int n = 0;
+    for (const auto& r : sim.request_log())
+      if (r.function == 6 && r.address == 6000) ++n;
+    return n;
+  };
+  auto reads = [&] { return sim.request_log().size(); };
+  sim.clear_log();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return reads() > 30; }));
+  EXPECT_EQ(heartbeats(), 0) << "no heartbeat is due before a quarter of the 60 s timeout";
+  clock.advance(std::chrono::seconds(16));
+  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 1; })) << "heartbeat not written after 16 s";
+  clock.advance(std::chrono::seconds(16));
+  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 2; }));
+}
+
+TEST_F(Faults, ExpiredLimitFallsBackToTheFailsafeCurrent) {
+  auto p = shipped("heidelberg-energy-control");
+  sim.add_device(1, p);
+  sim.plug_car(1, 16);
+  start_bus(p);
+  options.id = "pile-e";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  charger.apply_limit(PowerLimit{14 * 690.0, std::chrono::seconds(30), 1});
+  ASSERT_TRUE(recorder.wait_ack(1).has_value());
+  EXPECT_TRUE(orderly::test::wait_until([&] { return near(sim.drawn_current_a(1), 14, 0.01); }));
+  clock.advance(std::chrono::seconds(31));
+  EXPECT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(1, "set_current_a"), 8, 0.01); }))
+      << "limit expired but the charger was not set to its 8 A failsafe current";
+}
+
+TEST_F(Faults, SimulatedChargerCanIgnoreItsLimit) {
+  auto p = shipped("keba-p30");
+  sim.add_device(255, p);
+  sim.plug_car(255, 16);
+  sim.set_ignore_limits(255, true);
+  start_bus(p);
+  options.id = "pile-i";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  charger.apply_limit(PowerLimit{6 * 690.0, std::chrono::seconds(60), 3});
+  auto ack = recorder.wait_ack(3);
+  ASSERT_TRUE(ack && ack->accepted);
+  EXPECT_TRUE(near(sim.point_value(255, "set_current_a"), 6, 0.01));
+  EXPECT_TRUE(recorder.wait_charger([](const ChargerSnapshot& s) { return near(s.power_w, 16 * 690.0, 1); }))
+      << "the ignoring charger should keep drawing the car's 16 A";
+}
+
+TEST_F(Faults, RefusedConnectionIsReportedAsOffline) {
+  auto p = shipped("eastron-sdm120");
+  sim.add_device(1, p);
+  sim.set_refuse_connections(true);
+  start_bus(p);
+  options.id = "meter-r";
+  ModbusMeter meter(options, p, *bus, core.executor(), recorder.events(), clock);
+  meter.start();
+  EXPECT_TRUE(recorder.wait_health([](const Health& h) { return !h.online && h.timeouts > 0; }));
+  EXPECT_FALSE(recorder.health().last_error.empty());
+  sim.set_refuse_connections(false);
+  EXPECT_TRUE(recorder.wait_health([](const Health& h) { return h.online; }, std::chrono::seconds(15)));
+}
+
+}  // namespace
+}  // namespace orderly::drivers

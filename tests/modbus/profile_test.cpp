@@ -1,0 +1,156 @@
+// Profiles: every shipped profile loads and cites its documents; malformed profiles fail with
+// file:line: key and what to do.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "orderly/drivers/profile.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly::drivers {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::filesystem::path profiles_dir() { return orderly::test::source_dir() / "drivers" / "profiles"; }
+
+TEST(Profiles, EveryShippedProfileLoadsAndCitesItsDocuments) {
+  const auto catalog = ProfileCatalog::load_dir(profiles_dir());
+  for (const char* id : {"abb-terra-ac", "heidelberg-energy-control", "webasto-next", "keba-p30", "keba-p40",
+                         "openevse", "eastron-sdm630", "eastron-sdm120", "chint-dtsu666", "dlt645-2007-meter"}) {
+    const DeviceProfile* p = catalog.find(id);
+    ASSERT_NE(p, nullptr) << "missing shipped profile " << id;
+    EXPECT_FALSE(p->documents.empty()) << id;
+    EXPECT_FALSE(p->manufacturer.empty()) << id;
+  }
+}
+
+TEST(Profiles, ChargerFailsafeCapabilityFollowsTheProfile) {
+  const auto catalog = ProfileCatalog::load_dir(profiles_dir());
+  EXPECT_TRUE(catalog.at("heidelberg-energy-control").capabilities.failsafe);
+  EXPECT_TRUE(catalog.at("webasto-next").capabilities.failsafe);
+  EXPECT_TRUE(catalog.at("keba-p30").capabilities.failsafe);
+  EXPECT_FALSE(catalog.at("abb-terra-ac").capabilities.failsafe);
+  EXPECT_FALSE(catalog.at("openevse").capabilities.failsafe);
+  EXPECT_EQ(catalog.at("webasto-next").failsafe.keepalive, Keepalive::heartbeat);
+}
+
+TEST(Profiles, ModbusPointsCarryAddressTypeAndScale) {
+  const auto catalog = ProfileCatalog::load_dir(profiles_dir());
+  const auto& sdm = catalog.at("eastron-sdm630");
+  EXPECT_EQ(sdm.transport, Transport::modbus_rtu);
+  const PointDef* power = sdm.point("power_w");
+  ASSERT_NE(power, nullptr);
+  EXPECT_EQ(power->address, 0x0034);
+  EXPECT_EQ(power->table, RegisterTable::input);
+  EXPECT_EQ(power->type, ValueType::float32);
+  EXPECT_EQ(sdm.point("import_energy_wh")->scale, 1000);
+  const auto& abb = catalog.at("abb-terra-ac");
+  EXPECT_EQ(abb.point("set_current_a")->address, 0x4100);
+  EXPECT_TRUE(abb.point("set_current_a")->writable);
+  EXPECT_FALSE(abb.point("set_current_a")->readable);
+  EXPECT_EQ(abb.point("state")->value_map.at(4), "charging");
+}
+
+TEST(Profiles, Dlt645AndMqttSectionsParse) {
+  const auto catalog = ProfileCatalog::load_dir(profiles_dir());
+  const auto& dlt = catalog.at("dlt645-2007-meter");
+  EXPECT_EQ(dlt.dlt645_points.at("power_w").di, 0x02030000u);
+  EXPECT_EQ(dlt.dlt645_points.at("import_energy_wh").di, 0x00010000u);
+  const auto& evse = catalog.at("openevse");
+  ASSERT_TRUE(evse.mqtt.has_value());
+  EXPECT_EQ(evse.mqtt->read.at("current_l1_a").topic, "{base}/amp");
+  EXPECT_EQ(evse.mqtt->write.at("set_current_a").json_path, "charge_current");
+}
+
+const char* kMinimalMeter = R"(
+[device]
+kind = "meter"
+manufacturer = "x"
+model = "y"
+documents = ["z"]
+[transport]
+type = "modbus-tcp"
+[points.power_w]
+address = 1
+)";
+
+TEST(Profiles, MinimalProfileGetsDefaults) {
+  auto p = parse_profile(kMinimalMeter, "meters/x.toml");
+  EXPECT_EQ(p.id, "x");
+  EXPECT_EQ(p.modbus.unit_id, 1);
+  EXPECT_EQ(p.point("power_w")->table, RegisterTable::holding);
+  EXPECT_EQ(p.point("power_w")->type, ValueType::u16);
+}
+
+TEST(Profiles, ErrorsNameFileLineAndKey) {
+  std::string text = kMinimalMeter;
+  text += "\n[points.bad]\naddress = 70000\n";
+  try {
+    parse_profile(text, "bad.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("bad.toml:13: points.bad.address"));
+    EXPECT_THAT(e.what(), HasSubstr("0..65535"));
+  }
+}
+
+TEST(Profiles, UnknownTypeListsTheChoices) {
+  std::string text = kMinimalMeter;
+  text += "type = \"int16\"\n";
+  try {
+    parse_profile(text, "t.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("points.power_w.type"));
+    EXPECT_THAT(e.what(), HasSubstr("'int16' is not one of: u16, s16"));
+  }
+}
+
+TEST(Profiles, SyntaxErrorsCarryTheLine) {
+  try {
+    parse_profile("[device]\nkind = \n", "s.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("s.toml:2:"));
+  }
+}
+
+TEST(Profiles, ChargerWithoutWritableSetpointIsRejected) {
+  std::string text = R"(
+[device]
+kind = "charger"
+manufacturer = "x"
+model = "y"
+documents = ["z"]
+[transport]
+type = "modbus-tcp"
+[points.set_current_a]
+address = 5
+)";
+  try {
+    parse_profile(text, "c.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("c.toml:9: points.set_current_a: a charger needs a writable set_current_a point"));
+  }
+}
+
+TEST(Profiles, InputRegistersCannotBeWritable) {
+  std::string text = kMinimalMeter;
+  text += "function = 4\naccess = \"rw\"\n";
+  EXPECT_THROW(parse_profile(text, "w.toml"), ProfileError);
+}
+
+TEST(Profiles, CatalogAtListsKnownIds) {
+  ProfileCatalog c;
+  c.add(parse_profile(kMinimalMeter, "m.toml"));
+  try {
+    c.at("nope");
+    FAIL();
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("known profiles: m"));
+  }
+}
+
+}  // namespace
+}  // namespace orderly::drivers
