@@ -36,6 +36,20 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return buf;
 }
 
+// Paho hands us a return code only: CONNACK codes from MQTT 3.1.1 section 3.2.2.3, negative
+// ones are Paho C's MQTTASYNC_* (-1 covers refused and unreachable TCP connections).
+std::string connect_failure_text(int rc) {
+  switch (rc) {
+    case 1: return "broker refused the connection: unacceptable protocol version (CONNACK 1)";
+    case 2: return "broker refused the client id (CONNACK 2)";
+    case 3: return "broker unavailable (CONNACK 3)";
+    case 4: return "bad user name or password (CONNACK 4) - check [mqtt] username/password";
+    case 5: return "not authorized (CONNACK 5) - check the broker's ACL for this client";
+    default: break;
+  }
+  return "TCP connection refused, unreachable or timed out (Paho return code " + std::to_string(rc) + ")";
+}
+
 }  // namespace
 
 struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
@@ -194,7 +208,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
    public:
     explicit ConnectListener(Impl& impl) : impl_(impl) {}
     void on_failure(const ::mqtt::token& tok) override {
-      std::string why = "connect failed, return code " + std::to_string(tok.get_return_code());
+      std::string why = connect_failure_text(tok.get_return_code());
       impl_.post([why](Impl& self) { self.on_connect_failed(why); });
     }
     void on_success(const ::mqtt::token&) override {}

@@ -1,0 +1,374 @@
+// The gateway's MQTT driver against simulated chargers and a meter, each a separate libmosquitto
+// client, through a real Mosquitto broker started on a free loopback port.
+//
+// The test thread is the core thread: it polls the io_context while it waits, so every
+// DeviceEvents call must arrive here, and apply_limit() is called from here as the gateway would.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <thread>
+
+#include "orderly/drivers/mqtt.hpp"
+#include "orderly/drivers/sim/mosquitto_broker.hpp"
+#include "orderly/drivers/sim/mqtt_charger.hpp"
+#include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly::drivers {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+struct Recorder {
+  std::thread::id core_thread = std::this_thread::get_id();
+  bool all_on_core = true;
+  std::map<std::string, ChargerSnapshot> charger;
+  std::map<std::string, MeterSnapshot> meter;
+  std::map<std::string, int> snapshots;
+  std::vector<std::pair<std::string, LimitAck>> acks;
+  std::map<std::string, Health> health;
+
+  void note_thread() { all_on_core = all_on_core && std::this_thread::get_id() == core_thread; }
+
+  DeviceEvents events() {
+    DeviceEvents e;
+    e.charger_snapshot = [this](const std::string& id, const ChargerSnapshot& s) {
+      note_thread();
+      charger[id] = s;
+      ++snapshots[id];
+    };
+    e.meter_snapshot = [this](const std::string& id, const MeterSnapshot& s) {
+      note_thread();
+      meter[id] = s;
+      ++snapshots[id];
+    };
+    e.limit_ack = [this](const std::string& id, const LimitAck& a) {
+      note_thread();
+      acks.emplace_back(id, a);
+    };
+    e.health = [this](const std::string& id, const Health& h) {
+      note_thread();
+      health[id] = h;
+    };
+    return e;
+  }
+
+  std::optional<LimitAck> ack_for(std::uint64_t seq) const {
+    for (auto& [id, a] : acks)
+      if (a.seq == seq) return a;
+    return std::nullopt;
+  }
+};
+
+class MqttDevicesTest : public ::testing::Test {
+ protected:
+  void SetUp() override { broker_ = sim::MosquittoBroker::start(); }
+
+  MqttOptions options() {
+    MqttOptions o;
+    o.port = broker_ ? broker_->port() : port_without_broker_;
+    o.client_id = "orderly-gateway-test";
+    o.reconnect_min_delay = 100ms;
+    o.reconnect_max_delay = 300ms;
+    o.ack_timeout = 2s;
+    o.stale_after = 1500ms;
+    return o;
+  }
+
+  sim::SimChargerOptions charger_options(const std::string& id) {
+    sim::SimChargerOptions o;
+    o.id = id;
+    o.port = broker_->port();
+    o.max_power_w = 7000;
+    o.publish_period = 200ms;
+    return o;
+  }
+
+  // Runs the core io_context on this thread until `condition` holds or the deadline passes.
+  bool pump_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
+    return test::wait_until(
+        [&] {
+          io_.poll();
+          return condition();
+        },
+        timeout);
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ = boost::asio::make_work_guard(io_);
+  RealClock clock_;
+  Recorder rec_;
+  std::unique_ptr<sim::MosquittoBroker> broker_;
+  std::uint16_t port_without_broker_ = 0;
+};
+
+Capabilities caps_7kw() {
+  Capabilities c;
+  c.max_power_w = 7000;
+  c.failsafe = true;
+  return c;
+}
+
+TEST_F(MqttDevicesTest, SnapshotsArriveOnTheCoreThreadAndHealthGoesOnline) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  auto charger = devices.add_charger("p-101", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-101"), clock_);
+  sim.start();
+  sim.plug_in(10000, 7000);
+
+  ASSERT_TRUE(pump_until([&] { return rec_.charger.count("p-101") && rec_.charger["p-101"].state == ChargerState::charging; }))
+      << "no charging snapshot from p-101; broker log:\n" << broker_->log();
+  EXPECT_TRUE(devices.connected());
+  EXPECT_TRUE(rec_.all_on_core) << "a DeviceEvents callback ran off the core thread";
+  const auto& s = rec_.charger["p-101"];
+  // Before any limit the pile follows its failsafe power (6 A single-phase).
+  EXPECT_NEAR(s.power_w, 1380, 1e-6);
+  EXPECT_NEAR(s.current_a[0], 6, 1e-6);
+  EXPECT_TRUE(std::isnan(s.current_a[1]));
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; }));
+  EXPECT_TRUE(rec_.health["p-101"].online);
+  EXPECT_GT(charger->health().reads_ok, 0u);
+}
+
+TEST_F(MqttDevicesTest, LimitReachesTheChargerAndIsAcknowledged) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  auto charger = devices.add_charger("p-102", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-102"), clock_);
+  sim.start();
+  sim.plug_in(20000, 6000);
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+
+  charger->apply_limit(PowerLimit{3000, 60s, 42});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(42).has_value(); })) << "no acknowledgement for seq 42";
+  const auto ack = *rec_.ack_for(42);
+  EXPECT_TRUE(ack.accepted) << ack.error;
+  EXPECT_DOUBLE_EQ(ack.applied_limit_w, 3000);
+  EXPECT_EQ(sim.limits_received(), 1u);
+  EXPECT_DOUBLE_EQ(sim.limit_w(), 3000);
+  EXPECT_DOUBLE_EQ(sim.power_w(), 3000);
+  ASSERT_TRUE(pump_until([&] { return rec_.charger["p-102"].power_w == 3000; }));
+  EXPECT_DOUBLE_EQ(rec_.charger["p-102"].applied_limit_w, 3000);
+
+  // Above the car's own maximum the car decides.
+  charger->apply_limit(PowerLimit{7000, 60s, 43});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(43).has_value(); }));
+  EXPECT_DOUBLE_EQ(sim.power_w(), 6000);
+
+  // A pile that cannot discharge refuses a negative limit; the driver does not even send it.
+  charger->apply_limit(PowerLimit{-1000, 60s, 44});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(44).has_value(); }));
+  EXPECT_FALSE(rec_.ack_for(44)->accepted);
+  EXPECT_THAT(rec_.ack_for(44)->error, HasSubstr("cannot discharge"));
+  EXPECT_EQ(sim.limits_received(), 2u);
+}
+
+TEST_F(MqttDevicesTest, ChargerFallsBackToFailsafeWhenValidityExpires) {
+  ManualClock clock(std::chrono::sys_days(std::chrono::year{2026} / 11 / 23) + 22h);
+  MqttDevices devices(io_.get_executor(), clock, options(), rec_.events());
+  auto charger = devices.add_charger("p-103", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-103"), clock);
+  sim.start();
+  sim.plug_in(30000, 7000);
+  ASSERT_TRUE(pump_until([&] { return rec_.charger.count("p-103") > 0; })) << broker_->log();
+
+  charger->apply_limit(PowerLimit{5000, 60s, 1});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(1).has_value(); }));
+  EXPECT_DOUBLE_EQ(sim.power_w(), 5000);
+  EXPECT_FALSE(sim.in_failsafe());
+
+  // 59 s later the limit still holds; at 61 s it has lapsed and the pile is back at 6 A.
+  clock.advance(59s);
+  EXPECT_DOUBLE_EQ(sim.limit_w(), 5000);
+  clock.advance(2s);
+  EXPECT_TRUE(sim.in_failsafe());
+  EXPECT_DOUBLE_EQ(sim.limit_w(), 1380);
+  EXPECT_DOUBLE_EQ(sim.power_w(), 1380);
+  // Energy follows the injected clock: 60 s at 5 kW, then 1 s at 1.38 kW.
+  EXPECT_NEAR(sim.session_energy_wh(), 5000.0 * 60 / 3600 + 1380.0 * 1 / 3600, 1e-6);
+  ASSERT_TRUE(pump_until([&] { return rec_.charger["p-103"].applied_limit_w == 1380; }))
+      << "the gateway never saw the failsafe limit in the status";
+}
+
+TEST_F(MqttDevicesTest, LastWillMarksTheChargerOffline) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  auto charger = devices.add_charger("p-104", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-104"), clock_);
+  sim.start();
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+
+  sim.set_offline(true);
+  // Well before the staleness timeout: the will is what tells us.
+  ASSERT_TRUE(pump_until([&] { return !charger->health().online; }, 1000ms)) << broker_->log();
+  EXPECT_THAT(charger->health().last_error, HasSubstr("announced offline"));
+  EXPECT_FALSE(rec_.health["p-104"].online);
+
+  sim.set_offline(false);
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << "charger did not come back after reconnecting";
+}
+
+TEST_F(MqttDevicesTest, SilentChargerGoesOfflineAfterTheStalenessTimeout) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  auto charger = devices.add_charger("p-105", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-105"), clock_);
+  sim.start();
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+
+  sim.set_silent(true);
+  const auto silent_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(pump_until([&] { return !charger->health().online; }, 5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - silent_at, 1000ms) << "offline long before stale_after (1.5 s)";
+  EXPECT_THAT(charger->health().last_error, HasSubstr("no status for more than 1.5 s"));
+  EXPECT_TRUE(sim.connected());
+
+  sim.set_silent(false);
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; }));
+}
+
+TEST_F(MqttDevicesTest, MalformedPayloadsAreCountedAndLaterGoodOnesStillProcessed) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  auto charger = devices.add_charger("p-106", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-106"), clock_);
+  sim.start();
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+  const auto before = charger->health();
+
+  const std::string ts = R"("ts":"2026-11-23T11:07:07Z")";
+  const std::vector<std::string> garbage = {
+      "{\"v\":1, garbage",
+      "\x01\x02\xff binary",
+      R"({"v":1,)" + ts + R"(,"state":"charging","power_w":"NaN"})",
+      R"({"v":1,)" + ts + R"(,"state":"charging","power_w":1e999})",
+      R"({"v":1,)" + ts + R"(,"state":"teleporting","power_w":100})",
+      R"({"v":1,)" + ts + R"(,"state":"charging","power_w":9000000})",
+      R"({"v":9,)" + ts + R"(,"state":"charging","power_w":100})",
+      R"({"v":1,)" + ts + R"(,"state":["charging"],"power_w":100})",
+  };
+  for (const auto& g : garbage) sim.publish_garbage(g);
+  ASSERT_TRUE(pump_until([&] { return charger->health().errors >= before.errors + garbage.size(); }))
+      << "errors counted: " << charger->health().errors - before.errors << " of " << garbage.size();
+  EXPECT_EQ(rec_.health["p-106"].errors, charger->health().errors) << "health event not reported";
+  EXPECT_FALSE(rec_.health["p-106"].last_error.empty());
+
+  // The device keeps publishing good status; it is still processed and the device stays usable.
+  const auto reads = charger->health().reads_ok;
+  sim.plug_in(5000, 3000);
+  ASSERT_TRUE(pump_until([&] { return charger->health().reads_ok > reads + 2 && rec_.charger["p-106"].state == ChargerState::charging; }));
+  EXPECT_TRUE(charger->health().online);
+  EXPECT_DOUBLE_EQ(rec_.charger["p-106"].power_w, 1380);
+}
+
+TEST_F(MqttDevicesTest, MissingAcknowledgementIsReportedAfterTheTimeout) {
+  auto o = options();
+  o.ack_timeout = 300ms;
+  MqttDevices devices(io_.get_executor(), clock_, o, rec_.events());
+  auto charger = devices.add_charger("nobody-home", caps_7kw());
+  devices.start();
+  ASSERT_TRUE(pump_until([&] { return devices.connected(); })) << broker_->log();
+
+  charger->apply_limit(PowerLimit{3000, 60s, 7});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(7).has_value(); }, 3s));
+  EXPECT_FALSE(rec_.ack_for(7)->accepted);
+  EXPECT_EQ(rec_.ack_for(7)->error, "no acknowledgement within 0.3 s");
+  EXPECT_EQ(charger->health().timeouts, 1u);
+  EXPECT_FALSE(charger->health().online);
+}
+
+TEST_F(MqttDevicesTest, BrokerAbsentAtStartDoesNotThrowAndConnectsWhenItAppears) {
+  const auto port = broker_->port();
+  broker_.reset();  // nobody listens on `port` now
+  port_without_broker_ = port;
+  auto o = options();
+  MqttDevices devices(io_.get_executor(), clock_, o, rec_.events());
+  auto charger = devices.add_charger("p-107", caps_7kw());
+  ASSERT_NO_THROW(devices.start());
+  // Give it a few reconnect attempts against a closed port.
+  const auto until = std::chrono::steady_clock::now() + 700ms;
+  pump_until([&] { return std::chrono::steady_clock::now() >= until; });
+  EXPECT_FALSE(devices.connected());
+  EXPECT_FALSE(charger->health().online);
+  EXPECT_THAT(charger->health().last_error, HasSubstr("not connected to the MQTT broker"));
+
+  // apply_limit without a broker is refused at once, with the reason.
+  charger->apply_limit(PowerLimit{3000, 60s, 9});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(9).has_value(); }, 1s));
+  EXPECT_FALSE(rec_.ack_for(9)->accepted);
+  EXPECT_THAT(rec_.ack_for(9)->error, HasSubstr("not connected"));
+
+  broker_ = sim::MosquittoBroker::start(port);
+  sim::SimMqttCharger sim(charger_options("p-107"), clock_);
+  sim.start();
+  ASSERT_TRUE(pump_until([&] { return devices.connected() && charger->health().online; }))
+      << "did not connect after the broker appeared; broker log:\n" << broker_->log();
+}
+
+TEST_F(MqttDevicesTest, SimMeterSumsChargerPowerAndBaseLoad) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  auto a = devices.add_charger("p-201", caps_7kw());
+  auto b = devices.add_charger("p-202", caps_7kw());
+  auto meter = devices.add_meter("transformer");
+  devices.start();
+
+  sim::SimMqttCharger sim_a(charger_options("p-201"), clock_);
+  auto ob = charger_options("p-202");
+  ob.phases = 3;
+  ob.max_power_w = 11000;
+  ob.failsafe_power_w = 4140;  // 6 A on three phases
+  sim::SimMqttCharger sim_b(ob, clock_);
+  sim::SimMqttMeter sim_meter("transformer", "127.0.0.1", broker_->port(), clock_, [](TimePoint) { return 2000.0; },
+                              200ms);
+  sim_meter.start();
+  sim_a.start();
+  sim_b.start();
+  sim_a.plug_in(50000, 7000);
+  sim_b.plug_in(50000, 11000);
+  ASSERT_TRUE(pump_until([&] { return a->health().online && b->health().online && meter->health().online; }))
+      << broker_->log();
+  a->apply_limit(PowerLimit{3000, 60s, 1});
+  b->apply_limit(PowerLimit{6000, 60s, 2});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(1) && rec_.ack_for(2); }));
+
+  const double expected_w = 2000 + 3000 + 6000;
+  ASSERT_TRUE(pump_until([&] { return rec_.meter.count("transformer") && std::abs(rec_.meter["transformer"].power_w - expected_w) < 1; }))
+      << "meter reports " << (rec_.meter.count("transformer") ? rec_.meter["transformer"].power_w : -1) << " W";
+  const auto& m = rec_.meter["transformer"];
+  // Single-phase p-201 loads L1 only; three-phase p-202 loads each phase a third.
+  EXPECT_NEAR(m.power_w_phase[0], 2000.0 / 3 + 3000 + 6000.0 / 3, 1);
+  EXPECT_NEAR(m.power_w_phase[1], 2000.0 / 3 + 6000.0 / 3, 1);
+  EXPECT_NEAR(sim_meter.last_power_w(), expected_w, 1);
+
+  sim_meter.set_base_load_offset_w(500);
+  ASSERT_TRUE(pump_until([&] { return std::abs(rec_.meter["transformer"].power_w - expected_w - 500) < 1; }));
+  EXPECT_TRUE(rec_.all_on_core);
+}
+
+TEST_F(MqttDevicesTest, BadDeviceIdsAndDuplicatesAreRefusedAtConfiguration) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  EXPECT_THROW(devices.add_charger("a/b", caps_7kw()), std::invalid_argument);
+  EXPECT_THROW(devices.add_meter("#"), std::invalid_argument);
+  devices.add_charger("p-1", caps_7kw());
+  EXPECT_THROW(devices.add_charger("p-1", caps_7kw()), std::invalid_argument);
+}
+
+TEST(MosquittoBroker, MissingBinaryIsAClearError) {
+  ::setenv("ORDERLY_MOSQUITTO", "/nonexistent/mosquitto", 1);
+  try {
+    sim::MosquittoBroker::start();
+    ADD_FAILURE() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/nonexistent/mosquitto not found"));
+  }
+  ::unsetenv("ORDERLY_MOSQUITTO");
+}
+
+}  // namespace
+}  // namespace orderly::drivers

@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "orderly/drivers/mqtt_protocol.hpp"
+
+namespace orderly::drivers::mqtt {
+namespace {
+
+using namespace std::chrono_literals;
+
+const ChargerBounds kBounds{7000, 32};
+const std::string kTs = R"("ts":"2026-11-23T11:07:07.123Z")";
+
+std::string charger_status(const std::string& fields) { return R"({"v":1,)" + kTs + "," + fields + "}"; }
+
+TEST(MqttProtocol, TopicsRoundTrip) {
+  EXPECT_EQ(device_topic("orderly/v1", DeviceKind::charger, "p-101", "status"), "orderly/v1/charger/p-101/status");
+  EXPECT_EQ(gateway_online_topic("orderly/v1"), "orderly/v1/gateway/online");
+  auto ref = parse_topic("orderly/v1", "orderly/v1/meter/t1/status");
+  ASSERT_TRUE(ref);
+  EXPECT_EQ(ref->kind, DeviceKind::meter);
+  EXPECT_EQ(ref->id, "t1");
+  EXPECT_EQ(ref->leaf, "status");
+  EXPECT_FALSE(parse_topic("orderly/v1", "orderly/v2/meter/t1/status"));
+  EXPECT_FALSE(parse_topic("orderly/v1", "orderly/v1/pump/t1/status"));
+  EXPECT_FALSE(parse_topic("orderly/v1", "orderly/v1/charger/a/b/status"));
+  EXPECT_FALSE(parse_topic("orderly/v1", "orderly/v1/charger//status"));
+}
+
+TEST(MqttProtocol, DeviceIdsThatBreakTopicsAreRefused) {
+  EXPECT_TRUE(check_device_id("p-101").empty());
+  EXPECT_FALSE(check_device_id("").empty());
+  EXPECT_FALSE(check_device_id("a/b").empty());
+  EXPECT_FALSE(check_device_id("a+").empty());
+  EXPECT_FALSE(check_device_id("#").empty());
+}
+
+TEST(MqttProtocol, Iso8601RoundTripsWithMilliseconds) {
+  const TimePoint t = std::chrono::sys_days(std::chrono::year{2026} / 11 / 23) + 11h + 7min + 7s + 123ms;
+  EXPECT_EQ(format_iso8601(t), "2026-11-23T11:07:07.123Z");
+  auto back = parse_iso8601("2026-11-23T11:07:07.123Z");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, t);
+  EXPECT_TRUE(parse_iso8601("2026-11-23T11:07:07Z"));
+  EXPECT_FALSE(parse_iso8601("2026-02-30T11:07:07Z"));
+  EXPECT_FALSE(parse_iso8601("2026-11-23 11:07"));
+  EXPECT_FALSE(parse_iso8601("2026-11-23T11:07:07+08:00"));
+}
+
+TEST(MqttProtocol, ChargerStatusRoundTrips) {
+  ChargerSnapshot s;
+  s.at = std::chrono::sys_days(std::chrono::year{2026} / 11 / 23) + 3h;
+  s.state = ChargerState::charging;
+  s.power_w = 3680;
+  s.current_a = {16, kNotMeasured, kNotMeasured};
+  s.voltage_v = {230, kNotMeasured, kNotMeasured};
+  s.session_energy_wh = 1200;
+  s.total_energy_wh = 98765;
+  s.applied_limit_w = 3680;
+  s.rfid = "04A1B2C3";
+  auto d = decode_charger_status(encode_charger_status(s), kBounds);
+  ASSERT_TRUE(d) << d.error;
+  EXPECT_EQ(d.value->at, s.at);
+  EXPECT_EQ(d.value->state, ChargerState::charging);
+  EXPECT_DOUBLE_EQ(d.value->power_w, 3680);
+  EXPECT_DOUBLE_EQ(d.value->current_a[0], 16);
+  EXPECT_TRUE(std::isnan(d.value->current_a[1]));
+  EXPECT_DOUBLE_EQ(d.value->total_energy_wh, 98765);
+  EXPECT_EQ(d.value->rfid, "04A1B2C3");
+}
+
+TEST(MqttProtocol, BadChargerStatusIsRejectedWithTheReason) {
+  struct Case {
+    std::string payload;
+    std::string expect_in_error;
+  };
+  const std::vector<Case> cases = {
+      {"{not json", "not valid JSON"},
+      {"[1,2,3]", "not an object"},
+      {R"({"ts":"2026-11-23T11:07:07Z","state":"charging","power_w":1})", "missing protocol version"},
+      {R"({"v":2,"ts":"2026-11-23T11:07:07Z","state":"charging","power_w":1})", "protocol version 2 not supported"},
+      {R"({"v":"1","ts":"2026-11-23T11:07:07Z","state":"charging","power_w":1})", "\"v\" must be an integer"},
+      {charger_status(R"("state":"charging","power_w":"NaN")"), "\"power_w\" must be a number"},
+      {charger_status(R"("state":"charging","power_w":1e999)"), "not valid JSON"},  // overflow: nlohmann refuses it
+      {charger_status(R"("state":"charging","power_w":70001)"), "outside plausible range"},
+      {charger_status(R"("state":"exploding","power_w":1)"), "unknown state \"exploding\""},
+      {charger_status(R"("state":7,"power_w":1)"), "\"state\" must be a string"},
+      {charger_status(R"("state":"charging")"), "missing field \"power_w\""},
+      {charger_status(R"("state":"charging","power_w":1,"current_a":[1,2,3,4])"), "at most 3"},
+      {charger_status(R"("state":"charging","power_w":1,"current_a":[1,"x"])"), "\"current_a\"[1]"},
+      {charger_status(R"("state":"charging","power_w":1,"session_energy_wh":-5)"), "session_energy_wh"},
+      {R"({"v":1,"ts":"yesterday","state":"charging","power_w":1})", "not ISO 8601"},
+  };
+  for (const auto& c : cases) {
+    auto d = decode_charger_status(c.payload, kBounds);
+    EXPECT_FALSE(d) << c.payload;
+    EXPECT_NE(d.error.find(c.expect_in_error), std::string::npos) << "payload " << c.payload << " gave: " << d.error;
+  }
+}
+
+TEST(MqttProtocol, MeterStatusRoundTrips) {
+  MeterSnapshot s;
+  s.at = std::chrono::sys_days(std::chrono::year{2026} / 1 / 1);
+  s.power_w = 120000;
+  s.power_w_phase = {40000, 40000, 40000};
+  s.import_energy_wh = 5e8;
+  auto d = decode_meter_status(encode_meter_status(s));
+  ASSERT_TRUE(d) << d.error;
+  EXPECT_DOUBLE_EQ(d.value->power_w, 120000);
+  EXPECT_DOUBLE_EQ(d.value->power_w_phase[2], 40000);
+  EXPECT_TRUE(std::isnan(d.value->current_a[0]));
+  EXPECT_FALSE(decode_meter_status(R"({"v":1,"ts":"2026-11-23T11:07:07Z","power_w":null})"));
+}
+
+TEST(MqttProtocol, LimitAndAckRoundTrip) {
+  auto l = decode_limit(encode_limit({7, 3680, 90}));
+  ASSERT_TRUE(l) << l.error;
+  EXPECT_EQ(l.value->seq, 7u);
+  EXPECT_DOUBLE_EQ(l.value->power_w, 3680);
+  EXPECT_DOUBLE_EQ(l.value->valid_for_s, 90);
+  EXPECT_FALSE(decode_limit(R"({"v":1,"seq":-1,"power_w":1,"valid_for_s":5})"));
+  EXPECT_FALSE(decode_limit(R"({"v":1,"seq":1,"power_w":1,"valid_for_s":0})"));
+
+  auto ok = decode_ack(encode_ack({7, true, 3000, ""}));
+  ASSERT_TRUE(ok) << ok.error;
+  EXPECT_TRUE(ok.value->accepted);
+  EXPECT_DOUBLE_EQ(ok.value->applied_w, 3000);
+  auto refused = decode_ack(encode_ack({8, false, kNotMeasured, "cannot discharge"}));
+  ASSERT_TRUE(refused) << refused.error;
+  EXPECT_FALSE(refused.value->accepted);
+  EXPECT_EQ(refused.value->error, "cannot discharge");
+  EXPECT_FALSE(decode_ack(R"({"v":1,"seq":1,"accepted":"yes"})"));
+}
+
+TEST(MqttProtocol, OnlineFlagIsExactlyTrueOrFalse) {
+  EXPECT_EQ(decode_online("true").value, true);
+  EXPECT_EQ(decode_online("false").value, false);
+  EXPECT_FALSE(decode_online("1"));
+  EXPECT_FALSE(decode_online(""));
+}
+
+}  // namespace
+}  // namespace orderly::drivers::mqtt
