@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Package-level test of the amd64 .deb on this Debian 12 box (root; touches the system):
+#   packaging/test-install.sh [build-pkg-amd64/orderly_VERSION-1_amd64.deb]
+# install with apt (dependencies resolved) -> files, owners, conffiles, user, unit ->
+# check-config -> local broker with the packaged Mosquitto config: logins and ACLs ->
+# daemon as user orderly (no systemd here: runuser), web page over HTTP ->
+# reinstall keeps an edited conffile -> remove keeps config and data -> purge leaves nothing
+# but the system user (Debian keeps it). Ends with "N passed, N failed".
+# Needs ports 1883 (broker) and the config's web port (8080) free; takes about a minute.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEB=${1:-$(ls "$ROOT"/build-pkg-amd64/orderly_*_amd64.deb 2>/dev/null | tail -1)}
+CONF=/etc/orderly/orderly.toml
+WEB_PORT=${WEB_PORT:-8080}
+export DEBIAN_FRONTEND=noninteractive
+APT=(apt-get -o DPkg::Lock::Timeout=600 -y)
+
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); echo "ok   - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds or the deadline passes.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
+}
+port_free() { ! ss -ltn "sport = :$1" | grep -q LISTEN; }
+
+[ "$(id -u)" -eq 0 ] || { echo "test-install.sh: run as root" >&2; exit 2; }
+[ -f "$DEB" ] || { echo "test-install.sh: no package '$DEB': run packaging/build-deb.sh amd64" >&2; exit 2; }
+if dpkg-query -W -f='${Status}' orderly 2>/dev/null | grep -q installed; then
+  echo "test-install.sh: orderly is already installed here; purge it first (apt-get purge orderly)" >&2
+  exit 2
+fi
+for p in 1883 "$WEB_PORT"; do
+  port_free "$p" || { echo "test-install.sh: port $p is in use; free it or wait" >&2; exit 2; }
+done
+command -v mosquitto_pub >/dev/null || "${APT[@]}" install --no-install-recommends mosquitto-clients >/dev/null
+
+WORK=$(mktemp -d)
+BROKER_PID="" DAEMON_PID=""
+cleanup() {
+  [ -z "$DAEMON_PID" ] || kill "$DAEMON_PID" 2>/dev/null
+  [ -z "$BROKER_PID" ] || kill "$BROKER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Everything a package could leave behind, before it exists (dpkg/apt's own state aside).
+snapshot() {
+  find /etc /usr /lib /var/lib /opt /srv -xdev \
+    \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/mosquitto \
+       -o -path /var/lib/systemd/deb-systemd-helper-masked -o -path /var/lib/ucf \) -prune \
+    -o -print 2>/dev/null | grep -v -e '^/etc/\(passwd\|group\|shadow\|gshadow\)-\?$' \
+    -e '^/etc/.pwd.lock$' -e '^/etc/ld.so.cache$' | sort
+}
+snapshot > "$WORK/before"
+
+echo "# installing $DEB"
+check "apt-get install ./$(basename "$DEB") resolves dependencies" \
+  "${APT[@]}" install "$(realpath "$DEB")"
+
+echo "# files, owners, user"
+check "/usr/bin/orderly runs --version" /usr/bin/orderly --version
+check "web assets in /usr/share/orderly/web" test -n "$(ls -A /usr/share/orderly/web 2>/dev/null)"
+check "device profiles in /usr/share/orderly/profiles" test -n "$(ls -A /usr/share/orderly/profiles 2>/dev/null)"
+check "config $CONF installed" test -s "$CONF"
+conffiles=$(dpkg-query -W -f='${Conffiles}' orderly)
+for f in $CONF /etc/mosquitto/conf.d/orderly.conf /etc/orderly/orderly.acl; do
+  check "$f is a conffile" grep -q " $f " <<<"$conffiles"
+done
+check "system user orderly, no login shell" \
+  bash -c '[ "$(getent passwd orderly | cut -d: -f7)" = /usr/sbin/nologin ]'
+check "orderly is in group dialout (RS-485)" bash -c 'id -nG orderly | grep -qw dialout'
+check "/var/lib/orderly owned by orderly, mode 750" \
+  bash -c '[ "$(stat -c %U:%G:%a /var/lib/orderly)" = orderly:orderly:750 ]'
+check "gateway MQTT password file root:orderly 640" \
+  bash -c '[ "$(stat -c %U:%G:%a /etc/orderly/mqtt-password)" = root:orderly:640 ]'
+check "broker password file has the gateway login" grep -q '^orderly:' /etc/mosquitto/orderly.passwd
+# verify also checks that ExecStart's binary exists; its complaints name the unit file.
+systemd-analyze verify /lib/systemd/system/orderly.service > "$WORK/verify" 2>&1
+check "systemd unit is valid (systemd-analyze verify)" bash -c "! grep orderly.service '$WORK/verify'"
+sed 's/^/    /' "$WORK/verify"
+check "unit enabled for multi-user.target" test -L /etc/systemd/system/multi-user.target.wants/orderly.service
+check "orderly check-config $CONF" /usr/bin/orderly check-config "$CONF"
+
+echo "# broker with the packaged Mosquitto configuration"
+mkdir -p /run/mosquitto && chown mosquitto: /run/mosquitto
+# Same file the mosquitto service reads (it includes conf.d/orderly.conf); logs to stderr.
+grep -v '^log_dest' /etc/mosquitto/mosquitto.conf > "$WORK/mosquitto.conf"
+echo "log_dest stderr" >> "$WORK/mosquitto.conf"
+mosquitto -c "$WORK/mosquitto.conf" 2> "$WORK/broker.log" &
+BROKER_PID=$!
+check "broker listens on 127.0.0.1:1883" wait_for 10 bash -c 'ss -ltn "sport = :1883" | grep -q 127.0.0.1:1883'
+check "broker listens nowhere else by default" bash -c '[ "$(ss -ltn "sport = :1883" | grep -c LISTEN)" = 1 ]'
+dev_pw=$(orderly-add-device ch-test 2>/dev/null | sed -n "s/.*password '\(.*\)'.*/\1/p")
+check "orderly-add-device made a login" test -n "$dev_pw"
+kill -HUP "$BROKER_PID"  # what `systemctl reload mosquitto` does
+gw_pw=$(cat /etc/orderly/mqtt-password)
+sub() { timeout 5 mosquitto_sub -h 127.0.0.1 -p 1883 -C 1 -W 4 "$@" 2>/dev/null; }
+pub() { mosquitto_pub -h 127.0.0.1 -p 1883 "$@"; }
+check "anonymous login refused" bash -c '! mosquitto_pub -h 127.0.0.1 -t orderly/v1/x -m 1 2>/dev/null'
+# A retained message is delivered on subscribe, so no ordering race between the two clients.
+wait_for 5 pub -u ch-test -P "$dev_pw" -r -t orderly/v1/charger/ch-test/status -m own
+check "device publishes on its own topic; gateway reads it" \
+  bash -c '[ "$(sub -u orderly -P "'"$gw_pw"'" -t orderly/v1/charger/ch-test/status)" = own ]'
+pub -u ch-test -P "$dev_pw" -r -t orderly/v1/charger/other/status -m forged
+pub -u orderly -P "$gw_pw" -r -t orderly/v1/charger/other/status -m real
+check "device cannot forge another charger's topic (ACL)" \
+  bash -c '[ "$(sub -u orderly -P "'"$gw_pw"'" -t orderly/v1/charger/other/status)" = real ]'
+check "device cannot read another charger's topic (ACL)" \
+  bash -c '[ -z "$(sub -u ch-test -P "'"$dev_pw"'" -t orderly/v1/charger/other/status)" ]'
+pub -u orderly -P "$gw_pw" -r -n -t orderly/v1/charger/other/status
+pub -u orderly -P "$gw_pw" -r -n -t orderly/v1/charger/ch-test/status
+
+echo "# daemon as user orderly, as the unit runs it (minus systemd)"
+runuser -u orderly -- /usr/bin/orderly run --config "$CONF" > "$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+if wait_for 30 bash -c "curl -fsS -o '$WORK/index.html' http://127.0.0.1:$WEB_PORT/ 2>/dev/null"; then
+  ok "web page answers on :$WEB_PORT"
+  check "web page is HTML" grep -qi '<html' "$WORK/index.html"
+else
+  fail "web page answers on :$WEB_PORT (daemon log below)"; sed 's/^/    /' "$WORK/daemon.log" | tail -20
+fi
+check "store created by the daemon as orderly" \
+  bash -c '[ "$(stat -c %U /var/lib/orderly/orderly.db 2>/dev/null)" = orderly ]'
+check "online backup with sqlite3 while it runs" \
+  bash -c "sqlite3 /var/lib/orderly/orderly.db '.backup $WORK/backup.db' && sqlite3 $WORK/backup.db 'PRAGMA integrity_check' | grep -qx ok"
+if kill -0 "$DAEMON_PID" 2>/dev/null; then
+  kill -TERM "$DAEMON_PID"
+  check "daemon stops on SIGTERM within 10 s" wait_for 10 bash -c "! kill -0 $DAEMON_PID 2>/dev/null"
+  wait "$DAEMON_PID"; rc=$?
+  check "daemon exit status 0 after SIGTERM (was $rc)" test "$rc" -eq 0
+else
+  fail "daemon still running when checked"; sed 's/^/    /' "$WORK/daemon.log" | tail -20
+fi
+DAEMON_PID=""
+
+echo "# reinstall keeps an edited conffile, data and credentials"
+echo "# local edit by test-install.sh" >> "$CONF"
+gw_before=$(cat /etc/orderly/mqtt-password)
+check "apt-get install --reinstall" "${APT[@]}" install --reinstall "$(realpath "$DEB")" </dev/null
+check "edited $CONF kept" grep -q 'local edit by test-install.sh' "$CONF"
+check "gateway MQTT password kept" test "$(cat /etc/orderly/mqtt-password)" = "$gw_before"
+check "device logins kept" grep -q '^ch-test:' /etc/mosquitto/orderly.passwd
+
+kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; BROKER_PID=""
+
+echo "# remove keeps configuration and data; purge removes them"
+check "apt-get remove orderly" "${APT[@]}" remove orderly
+check "binary gone after remove" test ! -e /usr/bin/orderly
+check "config kept after remove" test -f "$CONF"
+check "/var/lib/orderly kept after remove" test -d /var/lib/orderly
+check "apt-get purge orderly" "${APT[@]}" purge orderly
+snapshot > "$WORK/after"
+leftover=$(comm -13 "$WORK/before" "$WORK/after")
+if [ -z "$leftover" ]; then ok "purge leaves no files"; else fail "purge left:"; echo "$leftover" | sed 's/^/    /'; fi
+check "system user orderly kept (Debian policy)" getent passwd orderly
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,25 @@
+# Cross-build orderly for Debian arm64 with Debian's cross toolchain and multiarch libraries:
+#   packaging/setup-cross.sh arm64      (once: compiler, qemu, the :arm64 -dev packages)
+#   packaging/build-deb.sh arm64        (the .deb)       packaging/cross-test.sh arm64 (unit tests)
+# Multiarch needs no sysroot: the :arm64 libraries live in /usr/lib/aarch64-linux-gnu and the cross
+# compiler already searches there and /usr/include/aarch64-linux-gnu.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+# packaging/CPackConfig.cmake names the package's architecture from this.
+set(ORDERLY_DEB_ARCH arm64)
+
+# Libraries and CMake package configs come from /usr/lib/aarch64-linux-gnu (CMAKE_LIBRARY_ARCHITECTURE
+# puts it first); programs are the build host's.
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+# pkg-config must read the :arm64 .pc files, never the host's (libmosquitto, libmodbus,
+# libsystemd are found through it).
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "")
+
+# Runs the arm64 test binaries (gtest discovery and ctest) on the build host. -L makes qemu
+# look for the loader under the cross toolchain's root first, then falls back to / where
+# the multiarch :arm64 libc from setup-cross.sh lives.
+set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/qemu-aarch64-static -L /usr/aarch64-linux-gnu)

@@ -1,0 +1,25 @@
+# Cross-build orderly for Debian armhf with Debian's cross toolchain and multiarch libraries:
+#   packaging/setup-cross.sh armhf      (once: compiler, qemu, the :armhf -dev packages)
+#   packaging/build-deb.sh armhf        (the .deb)       packaging/cross-test.sh armhf (unit tests)
+# Multiarch needs no sysroot: the :armhf libraries live in /usr/lib/arm-linux-gnueabihf and the cross
+# compiler already searches there and /usr/include/arm-linux-gnueabihf.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
+set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
+set(CMAKE_LIBRARY_ARCHITECTURE arm-linux-gnueabihf)
+# packaging/CPackConfig.cmake names the package's architecture from this.
+set(ORDERLY_DEB_ARCH armhf)
+
+# Libraries and CMake package configs come from /usr/lib/arm-linux-gnueabihf (CMAKE_LIBRARY_ARCHITECTURE
+# puts it first); programs are the build host's.
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+# pkg-config must read the :armhf .pc files, never the host's (libmosquitto, libmodbus,
+# libsystemd are found through it).
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/arm-linux-gnueabihf/pkgconfig:/usr/share/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "")
+
+# Runs the armhf test binaries (gtest discovery and ctest) on the build host. -L makes qemu
+# look for the loader under the cross toolchain's root first, then falls back to / where
+# the multiarch :armhf libc from setup-cross.sh lives.
+set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/qemu-arm-static -L /usr/arm-linux-gnueabihf)
