@@ -176,7 +176,7 @@ void read_ev(Reader& r, const json& v, std::size_t i, const std::map<std::string
     where += " (id \"" + *id + "\")";
   }
   r.only_known(v, where,
-               {"id", "node", "arrival_slot", "departure_slot", "energy_kwh", "max_kw", "min_kw", "priority", "private",
+               {"id", "node", "arrival_slot", "departure_slot", "energy_kwh", "max_kw", "min_kw", "power_step_kw", "priority", "private",
                 "discharge_max_kw", "battery_kwh", "initial_kwh", "reserve_kwh", "discharge_price_per_kwh"});
   if (const auto node = r.string(v, where, "node", false)) {
     const auto it = node_index.find(*node);
@@ -193,6 +193,7 @@ void read_ev(Reader& r, const json& v, std::size_t i, const std::map<std::string
   ev.energy_kwh = r.number(v, where, "energy_kwh", true).value_or(0);
   ev.max_kw = r.number(v, where, "max_kw", true).value_or(0);
   ev.min_kw = r.number(v, where, "min_kw", false).value_or(0);
+  ev.power_step_kw = r.number(v, where, "power_step_kw", false).value_or(0);
   ev.priority = r.integer(v, where, "priority", false).value_or(1);
   ev.is_private = r.boolean(v, where, "private").value_or(true);
   ev.discharge_max_kw = r.number(v, where, "discharge_max_kw", false).value_or(0);

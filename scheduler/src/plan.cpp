@@ -2,6 +2,7 @@
 
 #include "orderly/scheduler/baselines.hpp"
 #include "orderly/scheduler/kpi.hpp"
+#include "orderly/scheduler/planner.hpp"
 
 namespace orderly::scheduler {
 
@@ -9,8 +10,7 @@ Plan make_plan(const Problem& problem, Algorithm algorithm) {
   Plan plan;
   switch (algorithm) {
     case Algorithm::optimal:
-      // Interim until planner.hpp (the exact min-cost-flow planner) lands.
-      plan = plan_edf(problem);
+      plan = plan_optimal(problem);
       break;
     case Algorithm::uncontrolled: plan = plan_uncontrolled(problem); break;
     case Algorithm::edf: plan = plan_edf(problem); break;

@@ -89,6 +89,7 @@ std::vector<std::string> problems(const Problem& p) {
     non_negative("energy_kwh", ev.energy_kwh);
     non_negative("max_kw", ev.max_kw);
     non_negative("min_kw", ev.min_kw);
+    non_negative("power_step_kw", ev.power_step_kw);
     non_negative("discharge_max_kw", ev.discharge_max_kw);
     non_negative("battery_kwh", ev.battery_kwh);
     non_negative("initial_kwh", ev.initial_kwh);
