@@ -265,8 +265,10 @@ scheduler::Problem parse_scenario(const std::string& json_text, const std::strin
         ++column;
       }
     }
+    // Drop nlohmann's "[json.exception.parse_error.101] parse error at line 3, column 10: ".
     std::string what = e.what();
-    const auto cut = what.find("; ");
+    const auto column_at = what.find("column ");
+    const auto cut = column_at == std::string::npos ? std::string::npos : what.find(": ", column_at);
     if (cut != std::string::npos) what = what.substr(cut + 2);
     throw ScenarioError({source_name + ":" + std::to_string(line) + ":" + std::to_string(column) +
                          ": not valid JSON: " + what});
