@@ -166,6 +166,13 @@ TEST_F(MqttDevicesTest, LimitReachesTheChargerAndIsAcknowledged) {
   EXPECT_FALSE(rec_.ack_for(44)->accepted);
   EXPECT_THAT(rec_.ack_for(44)->error, HasSubstr("cannot discharge"));
   EXPECT_EQ(sim.limits_received(), 2u);
+
+  // A pile that ignores its limit keeps drawing what the car wants; the status shows it.
+  sim.ignore_limits(true);
+  EXPECT_DOUBLE_EQ(sim.power_w(), 6000);
+  charger->apply_limit(PowerLimit{2000, 60s, 45});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(45).has_value(); }));
+  ASSERT_TRUE(pump_until([&] { return rec_.charger["p-102"].power_w == 6000 && rec_.charger["p-102"].applied_limit_w == 2000; }));
 }
 
 TEST_F(MqttDevicesTest, ChargerFallsBackToFailsafeWhenValidityExpires) {
@@ -194,6 +201,58 @@ TEST_F(MqttDevicesTest, ChargerFallsBackToFailsafeWhenValidityExpires) {
   EXPECT_NEAR(sim.session_energy_wh(), 5000.0 * 60 / 3600 + 1380.0 * 1 / 3600, 1e-6);
   ASSERT_TRUE(pump_until([&] { return rec_.charger["p-103"].applied_limit_w == 1380; }))
       << "the gateway never saw the failsafe limit in the status";
+}
+
+TEST_F(MqttDevicesTest, CarStopsDrawingWhenItsEnergyNeedIsMet) {
+  ManualClock clock(std::chrono::sys_days(std::chrono::year{2026} / 11 / 23) + 23h);
+  MqttDevices devices(io_.get_executor(), clock, options(), rec_.events());
+  auto charger = devices.add_charger("p-108", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-108"), clock);
+  sim.start();
+  sim.plug_in(100, 7000);
+  ASSERT_TRUE(pump_until([&] { return devices.connected() && rec_.charger.count("p-108"); })) << broker_->log();
+  charger->apply_limit(PowerLimit{6000, 3600s, 1});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(1).has_value(); }));
+  ASSERT_TRUE(rec_.ack_for(1)->accepted) << rec_.ack_for(1)->error;
+  EXPECT_DOUBLE_EQ(sim.power_w(), 6000);
+  clock.advance(2min);  // 6 kW for 1 min would be 100 Wh: the car is full after 60 s
+  EXPECT_DOUBLE_EQ(sim.session_energy_wh(), 100);
+  EXPECT_DOUBLE_EQ(sim.power_w(), 0);
+  ASSERT_TRUE(pump_until([&] { return rec_.charger["p-108"].state == ChargerState::plugged; }));
+  EXPECT_DOUBLE_EQ(rec_.charger["p-108"].session_energy_wh, 100);
+
+  // A limit below 6 A pauses the pile instead of being exceeded (IEC 61851-1 minimum).
+  sim.unplug();
+  sim.plug_in(10000, 7000);
+  charger->apply_limit(PowerLimit{1000, 3600s, 2});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(2).has_value(); }));
+  EXPECT_DOUBLE_EQ(sim.power_w(), 0);
+  ASSERT_TRUE(pump_until([&] { return rec_.charger["p-108"].state == ChargerState::plugged; }));
+}
+
+TEST_F(MqttDevicesTest, BrokerRestartIsSurvivedAndSubscriptionsRenewed) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  auto charger = devices.add_charger("p-109", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-109"), clock_);
+  sim.start();
+  sim.plug_in(10000, 7000);
+  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+
+  const auto port = broker_->port();
+  broker_.reset();
+  ASSERT_TRUE(pump_until([&] { return !devices.connected() && !charger->health().online; }));
+  EXPECT_THAT(charger->health().last_error, HasSubstr("not connected to the MQTT broker"));
+
+  broker_ = sim::MosquittoBroker::start(port);
+  ASSERT_TRUE(pump_until([&] { return devices.connected() && charger->health().online; }))
+      << "no reconnect after the broker came back; broker log:\n" << broker_->log();
+  // Subscriptions are per connection (clean session): limits and acks must flow again.
+  charger->apply_limit(PowerLimit{4000, 60s, 5});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(5).has_value(); }));
+  EXPECT_TRUE(rec_.ack_for(5)->accepted) << rec_.ack_for(5)->error;
+  EXPECT_DOUBLE_EQ(sim.power_w(), 4000);
 }
 
 TEST_F(MqttDevicesTest, LastWillMarksTheChargerOffline) {

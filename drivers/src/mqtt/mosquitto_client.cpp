@@ -21,6 +21,7 @@ MosquittoClient::MosquittoClient(Config config, ConnectHandler on_connect, Messa
   mosq_ = mosquitto_new(config_.client_id.c_str(), true, this);
   if (!mosq_) throw std::runtime_error("libmosquitto: cannot create client \"" + config_.client_id + "\" (out of memory?)");
   mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);  // small status/ack packets: no Nagle delay
   mosquitto_reconnect_delay_set(mosq_, 1, 2, false);
   mosquitto_connect_callback_set(mosq_, &MosquittoClient::on_connect_cb);
   mosquitto_disconnect_callback_set(mosq_, &MosquittoClient::on_disconnect_cb);
