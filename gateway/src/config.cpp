@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -80,17 +81,36 @@ class Errors {
     return source_ + ":" + std::to_string(at.begin.line) + ":" + std::to_string(at.begin.column);
   }
   void add(const toml::source_region& at, const std::string& message) {
-    errors_.push_back(where(at) + ": " + message);
+    errors_.push_back({at.begin.line, at.begin.column, where(at) + ": " + message});
   }
   void warn(const toml::source_region& at, const std::string& message) {
     warnings_.push_back(where(at) + ": warning: " + message);
   }
-  const std::vector<std::string>& errors() const { return errors_; }
+  bool empty() const { return errors_.empty(); }
+  // In file order, so an installer can walk down the file; problems without a position last.
+  std::vector<std::string> errors() const {
+    auto sorted = errors_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Entry& a, const Entry& b) {
+      const auto key = [](const Entry& e) {
+        return std::pair(e.line == 0 ? std::numeric_limits<std::uint32_t>::max() : e.line,
+                         e.column);
+      };
+      return key(a) < key(b);
+    });
+    std::vector<std::string> out;
+    for (auto& e : sorted) out.push_back(std::move(e.text));
+    return out;
+  }
   std::vector<std::string>& warnings() { return warnings_; }
 
  private:
+  struct Entry {
+    std::uint32_t line;
+    std::uint32_t column;
+    std::string text;
+  };
   std::string source_;
-  std::vector<std::string> errors_;
+  std::vector<Entry> errors_;
   std::vector<std::string> warnings_;
 };
 
@@ -337,7 +357,7 @@ void read_site(Section& root, Config& c) {
   s.finish();
 }
 
-void read_capacity(Section& root, Config& c, std::vector<toml::source_region>& where) {
+void read_capacity(Section& root, Config& c, std::vector<const toml::table*>& where) {
   int index = 0;
   for (const toml::table* t : root.tables("capacity")) {
     ++index;
@@ -350,7 +370,7 @@ void read_capacity(Section& root, Config& c, std::vector<toml::source_region>& w
     assign(n.phase, s.choice("phase", kPhases));
     s.finish();
     c.capacity.push_back(n);
-    where.push_back(t->source());
+    where.push_back(t);
   }
 }
 
@@ -628,7 +648,7 @@ void read_mqtt(Section& root, Config& c) {
   s.finish();
 }
 
-void read_modbus(Section& root, Config& c, std::vector<toml::source_region>& where) {
+void read_modbus(Section& root, Config& c, std::vector<const toml::table*>& where) {
   const toml::table* t = root.subtable("modbus");
   if (!t) return;
   Section s(root.errors(), *t, "modbus", "[modbus]");
@@ -655,7 +675,7 @@ void read_modbus(Section& root, Config& c, std::vector<toml::source_region>& whe
     b.finish();
     if (!transport) {
       c.modbus_buses.push_back(bus);
-      where.push_back(bt->source());
+      where.push_back(bt);
       continue;
     }
     auto only = [&](bool present, const char* key, const char* transport_name) {
@@ -697,7 +717,7 @@ void read_modbus(Section& root, Config& c, std::vector<toml::source_region>& whe
       assign(bus.stop_bits, stop_bits);
     }
     c.modbus_buses.push_back(bus);
-    where.push_back(bt->source());
+    where.push_back(bt);
   }
   s.finish();
 }
@@ -733,7 +753,7 @@ DeviceLink read_link(Section& s) {
   return l;
 }
 
-void read_chargers(Section& root, Config& c, std::vector<toml::source_region>& where) {
+void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& where) {
   int index = 0;
   for (const toml::table* t : root.tables("charger")) {
     ++index;
@@ -776,11 +796,11 @@ void read_chargers(Section& root, Config& c, std::vector<toml::source_region>& w
                   " A; use 0 (stop) or at least the minimum");
     }
     c.chargers.push_back(ch);
-    where.push_back(t->source());
+    where.push_back(t);
   }
 }
 
-void read_meters(Section& root, Config& c, std::vector<toml::source_region>& where) {
+void read_meters(Section& root, Config& c, std::vector<const toml::table*>& where) {
   int index = 0;
   for (const toml::table* t : root.tables("meter")) {
     ++index;
@@ -811,7 +831,7 @@ void read_meters(Section& root, Config& c, std::vector<toml::source_region>& whe
     m.unit_id = link.unit_id;
     s.finish();
     c.meters.push_back(m);
-    where.push_back(t->source());
+    where.push_back(t);
   }
 }
 
@@ -908,18 +928,24 @@ void read_log(Section& root, Config& c) {
 
 // ---- cross references -----------------------------------------------------------------------
 
+// Where a key's value is (or its table's header when the key is absent).
+toml::source_region at_key(const toml::table* t, std::string_view key) {
+  if (const toml::node* n = t->get(key)) return n->source();
+  return t->source();
+}
+
 void check_references(Errors& errors, Config& c,
-                      const std::vector<toml::source_region>& node_where,
-                      const std::vector<toml::source_region>& bus_where,
-                      const std::vector<toml::source_region>& charger_where,
-                      const std::vector<toml::source_region>& meter_where) {
+                      const std::vector<const toml::table*>& node_where,
+                      const std::vector<const toml::table*>& bus_where,
+                      const std::vector<const toml::table*>& charger_where,
+                      const std::vector<const toml::table*>& meter_where) {
   const std::string& root_id = c.site.transformer.id;
   std::set<std::string> node_ids{root_id};
   for (std::size_t i = 0; i < c.capacity.size(); ++i) {
     auto& n = c.capacity[i];
     if (n.id.empty()) continue;
     if (!node_ids.insert(n.id).second) {
-      errors.add(node_where[i], "capacity[" + std::to_string(i + 1) + "].id: duplicate id '" +
+      errors.add(at_key(node_where[i], "id"), "capacity[" + std::to_string(i + 1) + "].id: duplicate id '" +
                                     n.id + "'; capacity node and transformer ids must be unique");
     }
   }
@@ -927,7 +953,7 @@ void check_references(Errors& errors, Config& c,
     auto& n = c.capacity[i];
     if (n.parent.empty()) n.parent = root_id;
     if (!node_ids.count(n.parent)) {
-      errors.add(node_where[i], "capacity[" + std::to_string(i + 1) + "].parent: unknown node '" +
+      errors.add(at_key(node_where[i], "parent"), "capacity[" + std::to_string(i + 1) + "].parent: unknown node '" +
                                     n.parent + "'; expected the transformer ('" + root_id +
                                     "') or a [[capacity]] id");
     }
@@ -950,7 +976,7 @@ void check_references(Errors& errors, Config& c,
     }
     for (std::size_t i = 0; i < c.capacity.size(); ++i) {
       if (!done[i] && node_ids.count(c.capacity[i].parent) && !c.capacity[i].id.empty()) {
-        errors.add(node_where[i], "capacity[" + std::to_string(i + 1) +
+        errors.add(at_key(node_where[i], "parent"), "capacity[" + std::to_string(i + 1) +
                                       "].parent: the capacity tree has a cycle through '" +
                                       c.capacity[i].id + "'");
       }
@@ -961,7 +987,7 @@ void check_references(Errors& errors, Config& c,
   for (std::size_t i = 0; i < c.modbus_buses.size(); ++i) {
     const auto& b = c.modbus_buses[i];
     if (!b.id.empty() && !bus_ids.insert(b.id).second) {
-      errors.add(bus_where[i], "modbus.bus[" + std::to_string(i + 1) + "].id: duplicate id '" +
+      errors.add(at_key(bus_where[i], "id"), "modbus.bus[" + std::to_string(i + 1) + "].id: duplicate id '" +
                                    b.id + "'");
     }
   }
@@ -972,19 +998,19 @@ void check_references(Errors& errors, Config& c,
   std::set<std::string> device_ids;
   auto check_device = [&](const std::string& what, std::size_t i, const std::string& id,
                           std::string& node, DriverKind driver, const std::string& bus,
-                          const toml::source_region& where) {
+                          const toml::table* where) {
     const std::string path = what + "[" + std::to_string(i + 1) + "]";
     if (!id.empty() && !device_ids.insert(id).second) {
-      errors.add(where, path + ".id: duplicate id '" + id +
+      errors.add(at_key(where, "id"), path + ".id: duplicate id '" + id +
                             "'; charger and meter ids must be unique");
     }
     if (node.empty()) node = root_id;
     if (!node_ids.count(node)) {
-      errors.add(where, path + ".node: unknown capacity node '" + node + "'; expected one of: " +
+      errors.add(at_key(where, "node"), path + ".node: unknown capacity node '" + node + "'; expected one of: " +
                             expected_list(node_ids));
     }
     if (driver == DriverKind::profile && !bus.empty() && !bus_ids.count(bus)) {
-      errors.add(where, path + ".bus: unknown bus '" + bus +
+      errors.add(at_key(where, "bus"), path + ".bus: unknown bus '" + bus +
                             "'; expected a [[modbus.bus]] id: " + expected_list(bus_ids));
     }
   };
@@ -999,7 +1025,7 @@ void check_references(Errors& errors, Config& c,
     if (m.role == MeterRole::transformer) {
       ++transformer_meters;
       if (m.node != root_id) {
-        errors.add(meter_where[i], "meter[" + std::to_string(i + 1) +
+        errors.add(at_key(meter_where[i], "node"), "meter[" + std::to_string(i + 1) +
                                        "].node: a meter with role = \"transformer\" measures '" +
                                        root_id + "', not '" + m.node + "'");
       }
@@ -1019,7 +1045,7 @@ Config parse_table(const toml::table& doc, const std::string& source_name) {
   c.source_name = source_name;
   Errors errors(source_name);
   Section root(errors, doc, "", "the top level");
-  std::vector<toml::source_region> node_where, bus_where, charger_where, meter_where;
+  std::vector<const toml::table*> node_where, bus_where, charger_where, meter_where;
   read_site(root, c);
   read_capacity(root, c, node_where);
   read_tariff(root, c);
@@ -1034,7 +1060,7 @@ Config parse_table(const toml::table& doc, const std::string& source_name) {
   read_log(root, c);
   root.finish();
   check_references(errors, c, node_where, bus_where, charger_where, meter_where);
-  if (!errors.errors().empty()) throw ConfigError(errors.errors());
+  if (!errors.empty()) throw ConfigError(errors.errors());
   c.warnings = std::move(errors.warnings());
   return c;
 }

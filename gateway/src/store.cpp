@@ -591,10 +591,14 @@ void StoreWriter::run() {
   int attempts = 0;
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait_for(lock, options_.flush_interval, [&] {
+    const bool interval_elapsed = !wake_.wait_for(lock, options_.flush_interval, [&] {
       return stopping_ || queue_.size() >= options_.max_batch || flush_requested_ > done_;
     });
     while (!queue_.empty() || !batch.empty()) {
+      // Woken only because max_batch records wait: commit whole batches and leave the rest for
+      // the interval, so a steady stream costs one transaction per batch, not per wake-up.
+      const bool drain = interval_elapsed || stopping_ || flush_requested_ > done_;
+      if (!drain && batch.empty() && queue_.size() < options_.max_batch) break;
       while (batch.size() < options_.max_batch && !queue_.empty()) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();

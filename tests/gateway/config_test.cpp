@@ -1,0 +1,387 @@
+#include <algorithm>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config_text.hpp"
+#include "orderly/gateway/config.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using testing::errors_of;
+using testing::kMinimal;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// "test.toml:<line>:" for the line holding `needle`, so tests do not hard-code line numbers.
+std::string at_line_of(const std::string& text, const std::string& needle) {
+  const auto pos = text.find(needle);
+  EXPECT_NE(pos, std::string::npos) << needle;
+  const auto line = std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n') + 1;
+  return "test.toml:" + std::to_string(line) + ":";
+}
+
+TEST(Config, ShippedExampleParses) {
+  const auto path = orderly::test::source_dir() / "packaging" / "orderly.toml";
+  const Config c = load_config(path);
+  EXPECT_EQ(c.site.utc_offset, std::chrono::hours(8));
+  EXPECT_EQ(c.site.transformer.limit_kw, 500);
+  ASSERT_TRUE(c.site.transformer.phase_limit_kw[0].has_value());
+  EXPECT_EQ(*c.site.transformer.phase_limit_kw[0], 170);
+  EXPECT_EQ(c.chargers.size(), 5u);
+  EXPECT_EQ(c.meters.size(), 2u);
+  EXPECT_EQ(c.modbus_buses.size(), 2u);
+  ASSERT_NE(c.find_bus("rs485-1"), nullptr);
+  EXPECT_EQ(c.find_bus("rs485-1")->parity, 'E');
+  EXPECT_EQ(c.find_bus("rs485-1")->transport, ModbusTransport::rtu);
+  ASSERT_NE(c.find_charger("s-01"), nullptr);
+  EXPECT_EQ(c.find_charger("s-01")->kind, ChargerKind::shared_pile);
+  EXPECT_EQ(c.find_charger("s-01")->phase, Phase::ABC);
+  EXPECT_EQ(c.find_charger("p-1-0102")->name, "p-1-0102");  // name defaults to id
+  EXPECT_EQ(c.find_charger("p-1-0102")->driver, DriverKind::mqtt);
+  EXPECT_EQ(c.find_meter("m-transformer")->node, "transformer");
+  EXPECT_EQ(c.log.sink, LogSink::journald);
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
+}
+
+TEST(Config, MinimalGetsDocumentedDefaults) {
+  const Config c = parse_config(kMinimal + R"(
+[[charger]]
+id = "c1"
+kind = "shared"
+phase = "B"
+max_power_kw = 7
+)",
+                                "test.toml");
+  EXPECT_EQ(c.site.transformer.id, "transformer");
+  EXPECT_EQ(c.site.utc_offset_text, "+08:00");
+  EXPECT_EQ(c.mqtt.topic_prefix, "orderly/v1");
+  EXPECT_EQ(c.mqtt.port, 1883);
+  EXPECT_EQ(c.web.port, 8080);
+  EXPECT_EQ(c.store.path, "/var/lib/orderly/orderly.db");
+  EXPECT_EQ(c.store.raw_retention_days, 90);
+  EXPECT_EQ(c.control.slot_minutes, 15);
+  EXPECT_EQ(c.log.level, LogLevel::info);
+  ASSERT_EQ(c.chargers.size(), 1u);
+  EXPECT_EQ(c.chargers[0].node, "transformer");
+  EXPECT_EQ(c.chargers[0].min_current_a, 6);
+  EXPECT_EQ(c.chargers[0].failsafe_current_a, 6);
+  // Without a transformer meter the config is valid but check-config says what that means.
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_THAT(c.warnings[0], HasSubstr("role = \"transformer\""));
+}
+
+TEST(Config, ChargerFailsafeDefaultsToControlSection) {
+  const Config c = parse_config(kMinimal + R"(
+[[charger]]
+id = "c1"
+kind = "shared"
+phase = "ABC"
+max_power_kw = 11
+[control]
+failsafe_current_a = 8
+)",
+                                "test.toml");
+  EXPECT_EQ(c.chargers[0].failsafe_current_a, 8);
+}
+
+TEST(Config, TypoKeyNamesLineKeyAndSuggestion) {
+  const std::string text = kMinimal + "\n[web]\nprot = 8081\n";
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], StartsWith(at_line_of(text, "prot =") + "1: unknown key 'prot' in [web]"));
+  EXPECT_THAT(errors[0], HasSubstr("expected one of: listen, port, static_dir"));
+  EXPECT_THAT(errors[0], HasSubstr("did you mean 'port'?"));
+}
+
+TEST(Config, TypoInSiteSection) {
+  const std::string text = R"(
+[site]
+name = "x"
+transfomer = 1
+[site.transformer]
+limit_kw = 100
+)" + testing::kSimpleTariff;
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], AllOf(StartsWith("test.toml:4:1: unknown key 'transfomer' in [site]"),
+                               HasSubstr("name, utc_offset, transformer")));
+}
+
+TEST(Config, WrongTypeSaysWhatWasExpectedAndFound) {
+  const std::string text = R"(
+[site]
+name = "x"
+[site.transformer]
+limit_kw = "100"
+)" + testing::kSimpleTariff;
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0],
+            "test.toml:5:12: site.transformer.limit_kw: expected a number between 1 and 100000, "
+            "got a string");
+}
+
+TEST(Config, OutOfRangeGivesPositionRangeAndValue) {
+  const std::string text = kMinimal + R"(
+[[charger]]
+id = "c1"
+kind = "shared"
+phase = "A"
+max_power_kw = -7
+[[charger]]
+id = "c2"
+kind = "shared"
+phase = "A"
+max_power_kw = 7
+unit_id = 3
+)";
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], at_line_of(text, "max_power_kw = -7") +
+                           "16: charger[1].max_power_kw: expected a number between 1.4 and 350, "
+                           "got -7");
+  EXPECT_THAT(errors[1], AllOf(StartsWith(at_line_of(text, "unit_id = 3")),
+                               HasSubstr("charger[2].unit_id: is used only with driver = \"profile\"")));
+}
+
+TEST(Config, MissingRequiredKeysAndSections) {
+  EXPECT_THAT(errors_of(""), ElementsAre(HasSubstr("missing required key 'site'"),
+                                         HasSubstr("missing required key 'tariff'")));
+  const auto errors = errors_of(kMinimal + "\n[[charger]]\nid = \"c1\"\nkind = \"private\"\n");
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("charger[1]: missing required key 'household'"),
+                                  HasSubstr("charger[1]: missing required key 'phase'"),
+                                  HasSubstr("charger[1]: missing required key 'max_power_kw'")));
+}
+
+TEST(Config, UnknownReferences) {
+  const std::string text = kMinimal + R"(
+[[modbus.bus]]
+id = "bus1"
+transport = "tcp"
+host = "127.0.0.1"
+[[charger]]
+id = "c1"
+kind = "shared"
+phase = "A"
+max_power_kw = 7
+node = "nowhere"
+[[charger]]
+id = "c2"
+kind = "shared"
+phase = "A"
+max_power_kw = 7
+driver = "profile"
+profile = "abb-terra-ac"
+bus = "bus9"
+[[meter]]
+id = "m1"
+role = "transformer"
+driver = "profile"
+profile = "some-meter"
+bus = "bus2"
+)";
+  const auto errors = errors_of(text);
+  EXPECT_THAT(errors,
+              ElementsAre(AllOf(StartsWith(at_line_of(text, "node = \"nowhere\"") + "8:"),
+                                HasSubstr("charger[1].node: unknown capacity node 'nowhere'; "
+                                          "expected one of: transformer")),
+                          HasSubstr("charger[2].bus: unknown bus 'bus9'; expected a [[modbus.bus]] "
+                                    "id: bus1"),
+                          HasSubstr("meter[1].bus: unknown bus 'bus2'")));
+}
+
+TEST(Config, DuplicateIds) {
+  const std::string text = kMinimal + R"(
+[[capacity]]
+id = "f1"
+limit_kw = 50
+[[capacity]]
+id = "f1"
+limit_kw = 60
+[[charger]]
+id = "c1"
+kind = "shared"
+phase = "A"
+max_power_kw = 7
+[[meter]]
+id = "c1"
+role = "feeder"
+node = "f1"
+)";
+  const auto errors = errors_of(text);
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("capacity[2].id: duplicate id 'f1'"),
+                                  HasSubstr("meter[1].id: duplicate id 'c1'")));
+}
+
+TEST(Config, ManyErrorsReportedTogetherOnePerLine) {
+  const std::string text = R"(
+[site]
+name = 5
+utc_offset = "CST"
+[site.transformer]
+limit_kw = 0
+)" + testing::kSimpleTariff + R"(
+[control]
+slot_minutes = 10
+[log]
+level = "verbose"
+)";
+  try {
+    parse_config(text, "test.toml");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    ASSERT_EQ(e.errors().size(), 5u) << e.what();
+    EXPECT_THAT(e.errors()[0], HasSubstr("site.name: expected"));
+    EXPECT_THAT(e.errors()[1], HasSubstr("site.utc_offset: expected a fixed UTC offset"));
+    EXPECT_THAT(e.errors()[2], HasSubstr("site.transformer.limit_kw"));
+    EXPECT_THAT(e.errors()[3], HasSubstr("control.slot_minutes: expected 5 or 15, got 10"));
+    EXPECT_THAT(e.errors()[4],
+                HasSubstr("log.level: expected one of \"trace\", \"debug\", \"info\", \"warn\", "
+                          "\"error\", got \"verbose\""));
+    const std::string all = e.what();
+    EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 4);
+  }
+}
+
+TEST(Config, SyntaxErrorHasPosition) {
+  const auto errors = errors_of("[site]\nname = \"x\nfoo\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], AllOf(StartsWith("test.toml:2:"), HasSubstr("TOML syntax error")));
+}
+
+TEST(Config, PrivatePileNeedsHousehold) {
+  const auto errors = errors_of(kMinimal + R"(
+[[charger]]
+id = "c1"
+kind = "private"
+phase = "A"
+max_power_kw = 7
+)");
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("missing required key 'household'")));
+}
+
+TEST(Config, BusKeysMustMatchTransport) {
+  const auto errors = errors_of(kMinimal + R"(
+[[modbus.bus]]
+id = "b1"
+transport = "rtu"
+host = "10.0.0.1"
+baud = 9601
+[[modbus.bus]]
+id = "b2"
+transport = "tcp"
+parity = "even"
+)");
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("modbus.bus[1]: missing required key 'device'"),
+                                  HasSubstr("modbus.bus[1].host: applies only to transport = \"tcp\""),
+                                  HasSubstr("modbus.bus[1].baud: expected one of 1200"),
+                                  HasSubstr("modbus.bus[2]: missing required key 'host'"),
+                                  HasSubstr("modbus.bus[2].parity: applies only to transport = \"rtu\"")));
+}
+
+TEST(Config, CapacityTreeOrderedParentsFirstAndCyclesRejected) {
+  const Config c = parse_config(kMinimal + R"(
+[[capacity]]
+id = "board"
+parent = "feeder"
+limit_kw = 20
+phase = "A"
+[[capacity]]
+id = "feeder"
+limit_kw = 60
+)",
+                                "test.toml");
+  ASSERT_EQ(c.capacity.size(), 2u);
+  EXPECT_EQ(c.capacity[0].id, "feeder");
+  EXPECT_EQ(c.capacity[0].parent, "transformer");
+  EXPECT_EQ(c.capacity[1].id, "board");
+  EXPECT_EQ(c.capacity[1].phase, Phase::A);
+
+  const auto errors = errors_of(kMinimal + R"(
+[[capacity]]
+id = "a"
+parent = "b"
+limit_kw = 20
+[[capacity]]
+id = "b"
+parent = "a"
+limit_kw = 20
+)");
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("cycle through 'a'"), HasSubstr("cycle through 'b'")));
+}
+
+TEST(Config, TariffHoursMustTileTheDay) {
+  const std::string gap = testing::kMinimalSite + R"(
+[tariff]
+[[tariff.schedule]]
+effective_from = 2024-01-01
+[[tariff.schedule.season]]
+price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+)";
+  EXPECT_THAT(errors_of(gap),
+              ElementsAre(HasSubstr("11:00-18:00 is in none of peak, flat, valley")));
+
+  const std::string overlap = testing::kMinimalSite + R"(
+[tariff]
+[[tariff.schedule]]
+effective_from = 2024-01-01
+[[tariff.schedule.season]]
+price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+hours = { valley = ["22:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+)";
+  EXPECT_THAT(errors_of(overlap), ElementsAre(HasSubstr("22:00 is already in the peak hours")));
+
+  const std::string bad = testing::kMinimalSite + R"(
+[tariff]
+[[tariff.schedule]]
+effective_from = 2024-01-01
+[[tariff.schedule.season]]
+months = [1, 2, 3, 4, 5, 6]
+price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+hours = { valley = ["23:00-7:00"], flat = ["07:00-23:00"] }
+)";
+  EXPECT_THAT(errors_of(bad),
+              ElementsAre(HasSubstr("months 7, 8, 9, 10, 11, 12 are in no season"),
+                          HasSubstr("expected a range \"HH:MM-HH:MM\"")));
+}
+
+TEST(Config, PlatformKeysRequiredWhenEnabled) {
+  const auto errors = errors_of(kMinimal + "\n[platform]\nenabled = true\nurl = \"ftp://x\"\n");
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("missing required key 'operator_id'"),
+                                  HasSubstr("missing required key 'secret_file'"),
+                                  HasSubstr("platform.url: expected an https:// URL")));
+}
+
+TEST(Config, MissingFileSaysWhatToDo) {
+  orderly::test::TempDir dir;
+  try {
+    load_config(dir / "nope.toml");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr("nope.toml: no such file"),
+                                HasSubstr("/etc/orderly/orderly.toml")));
+  }
+}
+
+TEST(Config, PasswordFileIsReadAtUse) {
+  orderly::test::TempDir dir;
+  orderly::test::write_file(dir / "pw", "s3cret\n");
+  const Config c = parse_config(
+      kMinimal + "\n[mqtt]\npassword_file = \"" + (dir / "pw").string() + "\"\n", "test.toml");
+  EXPECT_EQ(c.mqtt.resolved_password(), "s3cret");
+  MqttConfig missing;
+  missing.password_file = dir / "absent";
+  EXPECT_THROW(missing.resolved_password(), ConfigError);
+  EXPECT_THAT(errors_of(kMinimal + "\n[mqtt]\npassword = \"a\"\npassword_file = \"/x\"\n"),
+              ElementsAre(HasSubstr("either password or password_file")));
+}
+
+}  // namespace
+}  // namespace orderly::gateway

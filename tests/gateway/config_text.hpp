@@ -1,0 +1,39 @@
+#pragma once
+// A minimal valid configuration for tests to extend, and a helper that returns the errors a
+// text produces (empty when it parses).
+#include <string>
+#include <vector>
+
+#include "orderly/gateway/config.hpp"
+
+namespace orderly::gateway::testing {
+
+inline const std::string kMinimalSite = R"(
+[site]
+name = "Test community"
+
+[site.transformer]
+limit_kw = 100
+)";
+
+inline const std::string kSimpleTariff = R"(
+[tariff]
+[[tariff.schedule]]
+effective_from = 2024-01-01
+[[tariff.schedule.season]]
+price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+)";
+
+inline const std::string kMinimal = kMinimalSite + kSimpleTariff;
+
+inline std::vector<std::string> errors_of(const std::string& text) {
+  try {
+    parse_config(text, "test.toml");
+  } catch (const ConfigError& e) {
+    return e.errors();
+  }
+  return {};
+}
+
+}  // namespace orderly::gateway::testing

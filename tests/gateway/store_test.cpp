@@ -1,0 +1,311 @@
+// The SQLite store on real files in a temp directory: migrations, refusal of a newer schema,
+// every record type round-tripping, the batching writer, and durability across a SIGKILL.
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <limits>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/store.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+const TimePoint kT0 = TimePoint(sys_days(2024y / July / 10) + hours(2));
+
+MeterSample meter_sample(const std::string& id, TimePoint at, double power_w) {
+  MeterSample m;
+  m.at = at;
+  m.meter_id = id;
+  m.power_w = power_w;
+  m.power_w_phase = {power_w / 3, power_w / 3, kNaN};
+  m.current_a = {10, 11, 12};
+  m.voltage_v = {230, 231, kNaN};
+  m.import_energy_wh = 1000;
+  m.export_energy_wh = kNaN;
+  return m;
+}
+
+// Runs SQL on the file behind the store's back (simulating an older or newer orderly).
+void raw_exec(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+TEST(Store, FreshFileIsMigratedToTheKnownVersionInWalMode) {
+  orderly::test::TempDir dir;
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.schema_version(), Store::known_schema_version());
+  EXPECT_GE(Store::known_schema_version(), 2);
+  EXPECT_EQ(store.journal_mode(), "wal");
+  EXPECT_EQ(store.integrity_check(), "ok");
+  for (const char* table : {"meta", "chargers", "meter_samples", "charger_samples", "commands",
+                            "events", "sessions", "meter_aggregates"}) {
+    EXPECT_EQ(store.row_count(table), 0) << table;
+  }
+  EXPECT_THROW(store.row_count("sqlite_master; DROP TABLE meta"), StoreError);
+}
+
+TEST(Store, ReopenIsIdempotentAndKeepsData) {
+  orderly::test::TempDir dir;
+  {
+    Store store(dir / "orderly.db");
+    store.set_meta("site", "Test");
+    store.write(meter_sample("m1", kT0, 1500));
+  }
+  Store again(dir / "orderly.db");
+  EXPECT_EQ(again.schema_version(), Store::known_schema_version());
+  EXPECT_EQ(again.meta("site"), "Test");
+  EXPECT_EQ(again.meta("absent"), std::nullopt);
+  EXPECT_EQ(again.row_count("meter_samples"), 1);
+}
+
+TEST(Store, MigratesStepByStepFromAnOlderVersion) {
+  orderly::test::TempDir dir;
+  { Store store(dir / "orderly.db"); }
+  // What a box running schema 1 has on disk.
+  raw_exec(dir / "orderly.db", "DROP TABLE meter_aggregates; PRAGMA user_version = 1;");
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.schema_version(), Store::known_schema_version());
+  EXPECT_EQ(store.row_count("meter_aggregates"), 0);
+}
+
+TEST(Store, RefusesADatabaseFromANewerOrderly) {
+  orderly::test::TempDir dir;
+  { Store store(dir / "orderly.db"); }
+  const int newer = Store::known_schema_version() + 5;
+  raw_exec(dir / "orderly.db", "PRAGMA user_version = " + std::to_string(newer));
+  try {
+    Store store(dir / "orderly.db");
+    FAIL() << "expected StoreError";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(),
+                AllOf(HasSubstr("orderly.db"),
+                      HasSubstr("database schema version " + std::to_string(newer) +
+                                " is newer than this orderly (knows " +
+                                std::to_string(Store::known_schema_version()) +
+                                "): refusing to start; install a newer package or restore a "
+                                "backup")));
+  }
+}
+
+TEST(Store, NotADatabaseOrMissingDirectoryIsAClearError) {
+  orderly::test::TempDir dir;
+  orderly::test::write_file(dir / "junk.db", std::string(4096, 'x'));
+  EXPECT_THROW(Store(dir / "junk.db"), StoreError);
+  try {
+    Store store(dir / "no-such-dir" / "orderly.db");
+    FAIL() << "expected StoreError";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr("no-such-dir"), HasSubstr("[store] path")));
+  }
+}
+
+TEST(Store, RecordsRoundTrip) {
+  orderly::test::TempDir dir;
+  Store store(dir / "orderly.db");
+  ChargerConfig charger;
+  charger.id = "c1";
+  charger.household = "1-1-101";
+  store.sync_chargers({charger});
+  store.sync_chargers({charger});  // again at the next start: upsert, not a duplicate
+  EXPECT_EQ(store.row_count("chargers"), 1);
+
+  ChargerSample cs;
+  cs.at = kT0;
+  cs.charger_id = "c1";
+  cs.state = "charging";
+  cs.power_w = 7000;
+  cs.current_a = {30.4, kNaN, kNaN};
+  cs.limit_w = 7000;
+  cs.applied_limit_w = kNaN;
+  CommandRecord cmd{kT0, "c1", "limit", R"({"power_w":7000})", 42, std::nullopt, ""};
+  SessionRecord session;
+  session.id = "s1";
+  session.charger_id = "c1";
+  session.household = "1-1-101";
+  session.started_at = kT0;
+  session.energy_wh = 100;
+  store.write({meter_sample("m1", kT0, 1000), meter_sample("m1", kT0 + minutes(1), 2000),
+               meter_sample("m2", kT0, 500), StoreRecord{cs}, StoreRecord{cmd},
+               StoreRecord{EventRecord{kT0, "warn", "charger:c1", "offline"}},
+               StoreRecord{session}});
+  session.ended_at = kT0 + hours(3);
+  session.energy_wh = 21000;
+  session.energy_wh_by_period = {0, 0, 1000, 20000};
+  session.cost_yuan = 6.8;
+  store.write({StoreRecord{CommandAck{"c1", 42, kT0 + seconds(1), "accepted"}},
+               StoreRecord{session}});
+
+  const auto latest = store.latest_meter_samples();
+  ASSERT_EQ(latest.size(), 2u);
+  EXPECT_EQ(latest[0].meter_id, "m1");
+  EXPECT_EQ(latest[0].at, kT0 + minutes(1));
+  EXPECT_EQ(latest[0].power_w, 2000);
+  EXPECT_TRUE(std::isnan(latest[0].power_w_phase[2]));
+  EXPECT_TRUE(std::isnan(latest[0].export_energy_wh));
+  EXPECT_EQ(latest[0].voltage_v[1], 231);
+  EXPECT_EQ(latest[1].meter_id, "m2");
+  EXPECT_EQ(store.meter_samples("m1", kT0, kT0 + minutes(1)).size(), 1u);
+
+  const auto chargers = store.latest_charger_samples();
+  ASSERT_EQ(chargers.size(), 1u);
+  EXPECT_EQ(chargers[0].state, "charging");
+  EXPECT_DOUBLE_EQ(chargers[0].current_a[0], 30.4);
+  EXPECT_TRUE(std::isnan(chargers[0].applied_limit_w));
+
+  const auto commands = store.recent_commands(10);
+  ASSERT_EQ(commands.size(), 1u);
+  EXPECT_EQ(commands[0].seq, 42u);
+  EXPECT_EQ(commands[0].acked_at, kT0 + seconds(1));
+  EXPECT_EQ(commands[0].result, "accepted");
+
+  const auto events = store.recent_events(10);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].message, "offline");
+
+  EXPECT_EQ(store.row_count("sessions"), 1);
+  const auto s = store.session("s1");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->ended_at, kT0 + hours(3));
+  EXPECT_EQ(s->energy_wh, 21000);
+  EXPECT_EQ(s->energy_wh_by_period[3], 20000);
+  EXPECT_DOUBLE_EQ(s->cost_yuan, 6.8);
+  EXPECT_EQ(store.sessions(kT0, kT0 + hours(1)).size(), 1u);
+  EXPECT_TRUE(store.sessions(kT0 + hours(1), kT0 + hours(2)).empty());
+}
+
+TEST(Store, PruneFoldsOldSamplesIntoAggregates) {
+  orderly::test::TempDir dir;
+  Store store(dir / "orderly.db");
+  std::vector<StoreRecord> records;
+  for (int i = 0; i < 60; ++i) records.push_back(meter_sample("m1", kT0 + minutes(i), 1000 + i));
+  store.write(records);
+  // Cut inside the third slot: only the first two whole slots (30 samples) go.
+  EXPECT_EQ(store.prune_samples(kT0 + minutes(37)), 30);
+  EXPECT_EQ(store.row_count("meter_samples"), 30);
+  EXPECT_EQ(store.row_count("meter_aggregates"), 2);
+}
+
+TEST(StoreWriter, CommitsInBatchesOfMaxBatch) {
+  orderly::test::TempDir dir;
+  StoreWriter writer(dir / "orderly.db", {.flush_interval = hours(1), .max_batch = 10});
+  for (int i = 0; i < 25; ++i) writer.append(meter_sample("m1", kT0 + seconds(i), i));
+  ASSERT_TRUE(orderly::test::wait_until([&] { return writer.committed_records() >= 20; }))
+      << "two full batches should commit without waiting for the flush interval";
+  EXPECT_EQ(writer.transactions(), 2u);
+  Store reader(dir / "orderly.db");
+  EXPECT_EQ(reader.row_count("meter_samples"), 20);
+  writer.flush();
+  EXPECT_EQ(writer.committed_records(), 25u);
+  EXPECT_EQ(writer.transactions(), 3u);
+  EXPECT_EQ(reader.row_count("meter_samples"), 25);
+}
+
+TEST(StoreWriter, FlushIntervalCommitsWithoutBeingAsked) {
+  orderly::test::TempDir dir;
+  StoreWriter writer(dir / "orderly.db", {.flush_interval = milliseconds(20)});
+  writer.append(EventRecord{kT0, "info", "test", "one"});
+  writer.append(EventRecord{kT0, "info", "test", "two"});
+  ASSERT_TRUE(orderly::test::wait_until([&] { return writer.committed_records() == 2; }));
+  EXPECT_EQ(writer.transactions(), 1u);
+}
+
+TEST(StoreWriter, ShutdownWritesEverythingQueued) {
+  orderly::test::TempDir dir;
+  {
+    StoreWriter writer(dir / "orderly.db", {.flush_interval = hours(1), .max_batch = 300});
+    for (int i = 0; i < 1000; ++i) writer.append(meter_sample("m1", kT0 + seconds(i), i));
+    writer.append(CommandRecord{kT0, "c1", "limit", "{}", 1, std::nullopt, ""});
+    writer.append(CommandAck{"c1", 1, kT0 + seconds(2), "accepted"});
+  }
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.row_count("meter_samples"), 1000);
+  ASSERT_EQ(store.recent_commands(1).size(), 1u);
+  EXPECT_EQ(store.recent_commands(1)[0].result, "accepted");  // ack applied after its command
+}
+
+TEST(StoreWriter, AppendAfterStopIsCountedAsDropped) {
+  orderly::test::TempDir dir;
+  StoreWriter writer(dir / "orderly.db");
+  writer.stop();
+  writer.append(EventRecord{kT0, "info", "test", "late"});
+  writer.flush();
+  EXPECT_EQ(writer.dropped_records(), 1u);
+  EXPECT_EQ(Store(dir / "orderly.db").row_count("events"), 0);
+}
+
+// A power cut or OOM kill mid-stream must leave a consistent file with every record that was
+// reported committed. The child reports each flushed count through a pipe, then is SIGKILLed.
+TEST(StoreWriter, SurvivesSigkillMidStream) {
+  orderly::test::TempDir dir;
+  const auto path = dir / "orderly.db";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    try {
+      StoreWriter writer(path, {.flush_interval = milliseconds(5), .max_batch = 64});
+      for (std::uint64_t i = 0;; ++i) {
+        writer.append(meter_sample("m1", kT0 + seconds(static_cast<long>(i)), 1));
+        if (i % 100 == 99) {
+          writer.flush();
+          const std::uint64_t n = i + 1;
+          if (write(fds[1], &n, sizeof n) != sizeof n) _exit(4);
+        }
+      }
+    } catch (...) {
+      _exit(3);
+    }
+  }
+  close(fds[1]);
+  std::uint64_t acknowledged = 0;
+  auto read_one = [&](int timeout_ms) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    std::uint64_t n = 0;
+    if (read(fds[0], &n, sizeof n) != sizeof n) return false;
+    acknowledged = n;
+    return true;
+  };
+  while (acknowledged < 3000 && read_one(20000)) {
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  while (read_one(0)) {
+  }
+  close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer child exited by itself with status " << status;
+  ASSERT_GE(acknowledged, 3000u) << "the child stopped reporting progress";
+
+  Store store(path);
+  EXPECT_EQ(store.integrity_check(), "ok");
+  const auto rows = store.meter_samples("m1", kT0, kT0 + seconds(static_cast<long>(acknowledged)));
+  EXPECT_EQ(rows.size(), acknowledged) << "records reported committed before the kill are lost";
+  EXPECT_GE(store.row_count("meter_samples"), static_cast<std::int64_t>(acknowledged));
+}
+
+}  // namespace
+}  // namespace orderly::gateway
