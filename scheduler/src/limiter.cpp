@@ -9,13 +9,6 @@
 namespace orderly::scheduler {
 namespace {
 
-// Walks from a charger's node up to the root; true when `ancestor` is on the way.
-bool under(const std::vector<LimitNode>& nodes, int node, int ancestor) {
-  for (int n = node; n >= 0; n = nodes[static_cast<std::size_t>(n)].parent)
-    if (n == ancestor) return true;
-  return false;
-}
-
 void check_tree(const std::vector<LimitNode>& nodes, const std::vector<ChargerSetpoint>& chargers) {
   if (nodes.empty()) throw std::invalid_argument("limit_setpoints: the capacity tree is empty");
   if (!nodes[0].measured_kw)
@@ -37,20 +30,26 @@ LimiterResult limit_setpoints(const std::vector<LimitNode>& nodes, const std::ve
   LimiterResult result;
   result.setpoint_kw.resize(chargers.size());
 
+  // The chargers below each node (its own and its descendants'), found once by walking up.
+  std::vector<std::vector<std::size_t>> below(node_count);
+  for (std::size_t c = 0; c < chargers.size(); ++c)
+    for (int n = chargers[c].node; n >= 0; n = nodes[static_cast<std::size_t>(n)].parent)
+      below[static_cast<std::size_t>(n)].push_back(c);
+
   // Fixed load per node: non-EV part plus unresponsive chargers at what they draw.
   std::vector<double> fixed_kw(node_count, 0.0);
   for (std::size_t n = 0; n < node_count; ++n) {
     double non_ev = nodes[n].base_load_kw;
     if (nodes[n].measured_kw) {
       double chargers_measured = 0;
-      for (const auto& c : chargers)
-        if (c.measured_kw && under(nodes, c.node, static_cast<int>(n))) chargers_measured += std::max(*c.measured_kw, 0.0);
+      for (const auto c : below[n])
+        if (chargers[c].measured_kw) chargers_measured += std::max(*chargers[c].measured_kw, 0.0);
       non_ev = std::max(*nodes[n].measured_kw - chargers_measured, 0.0);
     }
     fixed_kw[n] = non_ev;
-    for (const auto& c : chargers)
-      if (!c.responsive && under(nodes, c.node, static_cast<int>(n)))
-        fixed_kw[n] += c.measured_kw ? std::max(*c.measured_kw, 0.0) : std::max(c.max_kw, 0.0);
+    for (const auto c : below[n])
+      if (!chargers[c].responsive)
+        fixed_kw[n] += chargers[c].measured_kw ? std::max(*chargers[c].measured_kw, 0.0) : std::max(chargers[c].max_kw, 0.0);
   }
 
   for (std::size_t c = 0; c < chargers.size(); ++c) {
@@ -67,8 +66,8 @@ LimiterResult limit_setpoints(const std::vector<LimitNode>& nodes, const std::ve
   for (std::size_t n = node_count; n-- > 0;) {
     members.clear();
     double responsive_kw = 0;
-    for (std::size_t c = 0; c < chargers.size(); ++c)
-      if (chargers[c].responsive && under(nodes, chargers[c].node, static_cast<int>(n))) {
+    for (const auto c : below[n])
+      if (chargers[c].responsive) {
         members.push_back(c);
         responsive_kw += result.setpoint_kw[c];
       }
