@@ -3,7 +3,8 @@
 #   packaging/test-install.sh [build-pkg-amd64/orderly_VERSION-1_amd64.deb]
 # install with apt (dependencies resolved) -> files, owners, conffiles, user, unit ->
 # check-config -> local broker with the packaged Mosquitto config: logins and ACLs ->
-# daemon as user orderly (no systemd here: runuser), web page over HTTP ->
+# daemon as user orderly (no systemd here: setpriv) with a fake NOTIFY_SOCKET: READY=1 and
+# watchdog pings, MQTT login, web page over HTTP, online sqlite3 backup -> newer DB refused ->
 # reinstall keeps an edited conffile -> remove keeps config and data -> purge leaves nothing
 # but the system user (Debian keeps it). Ends with "N passed, N failed".
 # Needs ports 1883 (broker) and the config's web port (8080) free; takes about a minute.
@@ -13,8 +14,9 @@ DEB=${1:-$(ls "$ROOT"/build-pkg-amd64/orderly_*_amd64.deb 2>/dev/null | tail -1)
 CONF=/etc/orderly/orderly.toml
 WEB_PORT=${WEB_PORT:-8080}
 export DEBIAN_FRONTEND=noninteractive
-APT=(apt-get -o DPkg::Lock::Timeout=600 -y)
+APT=(apt_quiet apt-get -o DPkg::Lock::Timeout=600 -y)
 
+WORK=$(mktemp -d)
 passed=0 failed=0
 ok()   { passed=$((passed + 1)); echo "ok   - $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
@@ -24,6 +26,8 @@ wait_for() {
   local deadline=$((SECONDS + $1)); shift
   until "$@"; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
 }
+# apt's progress goes to a log, shown only when the step fails.
+apt_quiet() { "$@" > "$WORK/apt.log" 2>&1 || { sed 's/^/    /' "$WORK/apt.log" | tail -30; return 1; }; }
 port_free() { ! ss -ltn "sport = :$1" | grep -q LISTEN; }
 
 [ "$(id -u)" -eq 0 ] || { echo "test-install.sh: run as root" >&2; exit 2; }
@@ -37,11 +41,11 @@ for p in 1883 "$WEB_PORT"; do
 done
 command -v mosquitto_pub >/dev/null || "${APT[@]}" install --no-install-recommends mosquitto-clients >/dev/null
 
-WORK=$(mktemp -d)
-BROKER_PID="" DAEMON_PID=""
+BROKER_PID="" DAEMON_PID="" NOTIFY_PID=""
 cleanup() {
   [ -z "$DAEMON_PID" ] || kill "$DAEMON_PID" 2>/dev/null
   [ -z "$BROKER_PID" ] || kill "$BROKER_PID" 2>/dev/null
+  [ -z "$NOTIFY_PID" ] || kill "$NOTIFY_PID" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -102,19 +106,39 @@ pub() { mosquitto_pub -h 127.0.0.1 -p 1883 "$@"; }
 check "anonymous login refused" bash -c '! mosquitto_pub -h 127.0.0.1 -t orderly/v1/x -m 1 2>/dev/null'
 # A retained message is delivered on subscribe, so no ordering race between the two clients.
 wait_for 5 pub -u ch-test -P "$dev_pw" -r -t orderly/v1/charger/ch-test/status -m own
-check "device publishes on its own topic; gateway reads it" \
-  bash -c '[ "$(sub -u orderly -P "'"$gw_pw"'" -t orderly/v1/charger/ch-test/status)" = own ]'
+got=$(sub -u orderly -P "$gw_pw" -t orderly/v1/charger/ch-test/status)
+check "device publishes on its own topic; gateway reads it (got '$got')" test "$got" = own
 pub -u ch-test -P "$dev_pw" -r -t orderly/v1/charger/other/status -m forged
 pub -u orderly -P "$gw_pw" -r -t orderly/v1/charger/other/status -m real
-check "device cannot forge another charger's topic (ACL)" \
-  bash -c '[ "$(sub -u orderly -P "'"$gw_pw"'" -t orderly/v1/charger/other/status)" = real ]'
-check "device cannot read another charger's topic (ACL)" \
-  bash -c '[ -z "$(sub -u ch-test -P "'"$dev_pw"'" -t orderly/v1/charger/other/status)" ]'
+got=$(sub -u orderly -P "$gw_pw" -t orderly/v1/charger/other/status)
+check "device cannot overwrite another charger's topic (ACL; got '$got')" test "$got" = real
+got=$(sub -u ch-test -P "$dev_pw" -t orderly/v1/charger/other/status)
+check "device cannot read another charger's topic (ACL; got '$got')" test -z "$got"
+got=$(sub -u ch-test -P "$dev_pw" -t orderly/v1/charger/ch-test/status)
+check "device reads its own topic (got '$got')" test "$got" = own
 pub -u orderly -P "$gw_pw" -r -n -t orderly/v1/charger/other/status
 pub -u orderly -P "$gw_pw" -r -n -t orderly/v1/charger/ch-test/status
 
 echo "# daemon as user orderly, as the unit runs it (minus systemd)"
-runuser -u orderly -- /usr/bin/orderly run --config "$CONF" > "$WORK/daemon.log" 2>&1 &
+# setpriv execs in place (runuser would fork and turn our SIGTERM into its own exit 143), so
+# the exit status checked below is the daemon's; --init-groups adds dialout like the unit.
+# NOTIFY_SOCKET and WATCHDOG_USEC are what systemd hands a Type=notify, WatchdogSec= service;
+# a small listener records what the daemon sends there (READY=1, then WATCHDOG=1 every
+# WATCHDOG_USEC/2).
+chmod 755 "$WORK"
+/usr/bin/python3 - "$WORK/notify.sock" "$WORK/notify.log" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode(errors="replace").replace("\n", " ") + "\n")
+PY
+NOTIFY_PID=$!
+wait_for 5 test -S "$WORK/notify.sock"
+NOTIFY_SOCKET=$WORK/notify.sock WATCHDOG_USEC=2000000 \
+  setpriv --reuid orderly --regid orderly --init-groups -- /usr/bin/orderly run --config "$CONF" > "$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!
 if wait_for 30 bash -c "curl -fsS -o '$WORK/index.html' http://127.0.0.1:$WEB_PORT/ 2>/dev/null"; then
   ok "web page answers on :$WEB_PORT"
@@ -122,6 +146,11 @@ if wait_for 30 bash -c "curl -fsS -o '$WORK/index.html' http://127.0.0.1:$WEB_PO
 else
   fail "web page answers on :$WEB_PORT (daemon log below)"; sed 's/^/    /' "$WORK/daemon.log" | tail -20
 fi
+check "daemon told systemd READY=1" wait_for 10 grep -q 'READY=1' "$WORK/notify.log"
+check "daemon feeds the watchdog (2 x WATCHDOG=1 within 3 s)" \
+  wait_for 3 bash -c "[ \$(grep -c 'WATCHDOG=1' '$WORK/notify.log') -ge 2 ]"
+check "daemon logged in to the broker as user orderly" \
+  wait_for 15 grep -q "u'orderly'" "$WORK/broker.log"
 check "store created by the daemon as orderly" \
   bash -c '[ "$(stat -c %U /var/lib/orderly/orderly.db 2>/dev/null)" = orderly ]'
 check "online backup with sqlite3 while it runs" \
@@ -135,6 +164,20 @@ else
   fail "daemon still running when checked"; sed 's/^/    /' "$WORK/daemon.log" | tail -20
 fi
 DAEMON_PID=""
+
+echo "# a database from a newer orderly is refused, plainly, and left alone"
+if [ -f /var/lib/orderly/orderly.db ]; then
+  sqlite3 /var/lib/orderly/orderly.db 'PRAGMA user_version=9999'
+  timeout 20 setpriv --reuid orderly --regid orderly --init-groups -- \
+    /usr/bin/orderly run --config "$CONF" > "$WORK/newer.log" 2>&1; rc=$?
+  check "daemon refuses a newer database (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+  check "refusal says what to do" grep -q 'newer than this orderly' "$WORK/newer.log"
+  sed 's/^/    /' "$WORK/newer.log" | grep -i newer
+  check "newer database left untouched" \
+    test "$(sqlite3 /var/lib/orderly/orderly.db 'PRAGMA user_version')" = 9999
+else
+  fail "no database to test the newer-version refusal with"
+fi
 
 echo "# reinstall keeps an edited conffile, data and credentials"
 echo "# local edit by test-install.sh" >> "$CONF"
