@@ -151,6 +151,8 @@ check "daemon feeds the watchdog (2 x WATCHDOG=1 within 3 s)" \
   wait_for 3 bash -c "[ \$(grep -c 'WATCHDOG=1' '$WORK/notify.log') -ge 2 ]"
 check "daemon logged in to the broker as user orderly" \
   wait_for 15 grep -q "u'orderly'" "$WORK/broker.log"
+# A figure for docs/installation.md (hardware): the daemon's peak resident memory so far.
+echo "    daemon memory: $(grep -E 'VmHWM|VmRSS' /proc/$DAEMON_PID/status 2>/dev/null | tr -s ' \t' ' ' | paste -sd ' ')"
 check "store created by the daemon as orderly" \
   bash -c '[ "$(stat -c %U /var/lib/orderly/orderly.db 2>/dev/null)" = orderly ]'
 check "online backup with sqlite3 while it runs" \
