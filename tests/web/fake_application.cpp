@@ -43,6 +43,26 @@ nlohmann::json example_status() {
       {"devices_offline", 1}};
 }
 
+nlohmann::json large_status(int chargers, int history_points) {
+  nlohmann::json status = example_status();
+  const nlohmann::json charger = status["chargers"][0];
+  const nlohmann::json point = status["history"][0];
+  status["chargers"] = nlohmann::json::array();
+  status["history"] = nlohmann::json::array();
+  for (int i = 0; i < chargers; ++i) {
+    auto c = charger;
+    c["id"] = "c" + std::to_string(i);
+    c["name"] = std::to_string(i / 100 + 1) + "-" + std::to_string(i % 100 + 101);
+    status["chargers"].push_back(std::move(c));
+  }
+  for (int i = 0; i < history_points; ++i) {
+    auto p = point;
+    p["load_kw"] = 200.0 + (i % 97);
+    status["history"].push_back(std::move(p));
+  }
+  return status;
+}
+
 ServerOptions test_options() {
   ServerOptions options;
   options.address = "127.0.0.1";

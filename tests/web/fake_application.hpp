@@ -17,6 +17,8 @@ namespace orderly::web::test {
 
 // The example status from docs/web-api.md: 幸福里小区, 320.5 kW of 400 kW, charger c01 charging.
 nlohmann::json example_status();
+// The example with `chargers` chargers and `history_points` history entries (1440 = one a minute).
+nlohmann::json large_status(int chargers, int history_points);
 
 class FakeApplication : public Application {
  public:

@@ -263,6 +263,10 @@ void Server::State::do_accept() {
         if (ec) {
           spdlog::warn("web: accept failed: {}", ec.message());
         } else {
+          // Responses go out as header and body writes; without this Nagle's algorithm holds
+          // the second one for the client's delayed ACK (tens of ms per request and push).
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
           std::make_shared<HttpSession>(std::move(socket), self)->run();
         }
         self->do_accept();
