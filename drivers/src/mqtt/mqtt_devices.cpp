@@ -72,6 +72,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     TimePoint last_error_log{};
     std::uint64_t suppressed_logs = 0;
     bool ever_logged = false;
+    std::uint64_t reported_errors = 0;  // Health::errors in the last DeviceEvents::health
     bool enabled = true;
     std::map<std::uint64_t, PendingAck> pending;  // by wire seq
   };
@@ -150,7 +151,14 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (started_) return;
     started_ = true;
     stopping_ = false;
-    client_ = std::make_unique<::mqtt::async_client>(uri_, options_.client_id);
+    try {
+      client_ = std::make_unique<::mqtt::async_client>(uri_, options_.client_id);
+    } catch (const ::mqtt::exception& e) {
+      // A malformed address is a configuration error, unlike an unreachable broker.
+      started_ = false;
+      throw std::invalid_argument("MQTT broker address " + uri_ + " is not usable (" + e.what() +
+                                  "): check [mqtt] host and port");
+    }
     // The Paho callbacks capture `this` and read only immutable members; anything stateful is
     // posted to the core with a weak reference, so a late callback after shutdown is a no-op.
     client_->set_connected_handler([this](const std::string&) { post([](Impl& self) { self.on_connected(); }); });
@@ -382,10 +390,11 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       d.ever_logged = true;
       d.last_error_log = now;
       d.suppressed_logs = 0;
+      emit_health(d);
     } else {
+      // A flood must not flood the core either: the periodic sweep reports the count.
       ++d.suppressed_logs;
     }
-    emit_health(d);
   }
 
   // ---- limits (core)
@@ -495,7 +504,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       for (auto& [id, d] : *map) refresh(*d);
   }
 
-  void emit_health(const Device& d) {
+  void emit_health(Device& d) {
+    d.reported_errors = d.health.errors;
     if (events_.health) events_.health(d.id, d.health);
   }
 
@@ -506,6 +516,9 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       auto self = w.lock();
       if (!self || ec || self->stopping_) return;
       self->refresh_all();
+      for (auto* map : {&self->chargers_, &self->meters_})
+        for (auto& [id, d] : *map)
+          if (d->health.errors != d->reported_errors) self->emit_health(*d);
       self->schedule_sweep();
     });
   }
