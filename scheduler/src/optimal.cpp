@@ -264,6 +264,7 @@ class FlowModel {
     source_ = g_.addNode();
     sink_ = g_.addNode();
     std::vector<Graph::Node> gnode(cells, lemon::INVALID);
+    Units root_energy = 0;
     for (int n = 0; n < n_nodes; ++n) {
       const int parent = p_.nodes[static_cast<std::size_t>(n)].parent;
       for (int t = 0; t < slots; ++t) {
@@ -278,6 +279,7 @@ class FlowModel {
           const Units reduce = std::min(
               r, floor_units(base_kw(p_.nodes[0], t) * slot_h_, unit_kwh_));
           add_root_arcs(t, root, std::min(h, d), reduce);
+          root_energy += std::min(h, d) + reduce;
           continue;
         }
         const auto& node = p_.nodes[static_cast<std::size_t>(n)];
@@ -348,6 +350,9 @@ class FlowModel {
       total_need += need_[e];
     }
     add_arc(source_, sink_, total_need, 0, 0, false, true);
+    // A network simplex run that ends infeasible costs as much as a solve; catch the plain
+    // cases (more need than the transformer can pass over the horizon) without one.
+    if (total_need > root_energy) obviously_short_ = true;
   }
 
   const Problem& p_;
