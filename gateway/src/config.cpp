@@ -4,6 +4,7 @@
 #include "orderly/gateway/config.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -13,6 +14,8 @@
 #include <utility>
 
 #include <toml++/toml.h>
+
+#include "orderly/drivers/profile.hpp"
 
 namespace orderly::gateway {
 
@@ -63,12 +66,13 @@ const char* node_type_name(const toml::node& n) {
   }
 }
 
-// Ids appear in MQTT topics, URLs and SQLite rows: keep them to a safe alphabet.
+// Ids appear in MQTT topics, Mosquitto ACLs (packaging/orderly-add-device), URLs and SQLite
+// rows: keep them to an alphabet that is safe in all of them.
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+           c == '-' || c == '_';
   });
 }
 
@@ -155,7 +159,7 @@ class Section {
     auto s = string(key, required, what);
     if (s && !valid_id(*s)) {
       error(table_.get(key), key,
-            "'" + *s + "' is not a valid id; use 1-64 letters, digits, '-', '_' or '.'");
+            "'" + *s + "' is not a valid id; use 1-64 letters, digits, '-' or '_'");
       return std::nullopt;
     }
     return s;
@@ -722,12 +726,14 @@ void read_modbus(Section& root, Config& c, std::vector<const toml::table*>& wher
   s.finish();
 }
 
-// driver/profile/bus/unit_id, shared by chargers and meters.
+// driver/profile/bus/unit_id/poll_interval_ms, shared by chargers and meters. Whether a profile
+// device needs a bus depends on the profile's transport, so that is checked with the catalog.
 struct DeviceLink {
   DriverKind driver = DriverKind::mqtt;
   std::string profile;
   std::string bus;
   int unit_id = 1;
+  int poll_interval_ms = 1000;
 };
 
 DeviceLink read_link(Section& s) {
@@ -737,14 +743,15 @@ DeviceLink read_link(Section& s) {
   auto profile = s.string("profile", false, "a device profile name like \"abb-terra-ac\"");
   auto bus = s.id("bus", false, "a [[modbus.bus]] id");
   auto unit = s.integer("unit_id", 1, 247);
+  auto poll = s.integer("poll_interval_ms", 100, 60000);
   if (l.driver == DriverKind::profile) {
     if (!profile) s.missing("profile", "the device profile name, required with driver = \"profile\"");
-    if (!bus) s.missing("bus", "the [[modbus.bus]] id, required with driver = \"profile\"");
     assign(l.profile, profile);
     assign(l.bus, bus);
     assign(l.unit_id, unit);
+    assign(l.poll_interval_ms, poll);
   } else {
-    for (const char* key : {"profile", "bus", "unit_id"}) {
+    for (const char* key : {"profile", "bus", "unit_id", "poll_interval_ms"}) {
       if (t.contains(key)) {
         s.error(t.get(key), key, "is used only with driver = \"profile\" (this device uses mqtt)");
       }
@@ -778,6 +785,7 @@ void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& wh
     ch.profile = link.profile;
     ch.bus = link.bus;
     ch.unit_id = link.unit_id;
+    ch.poll_interval_ms = link.poll_interval_ms;
     assign(ch.max_power_kw, s.number("max_power_kw", 1.4, 350, true, "the pile's rated power"));
     assign(ch.min_current_a, s.number("min_current_a", 1, 80));
     assign(ch.bidirectional, s.boolean("bidirectional"));
@@ -829,6 +837,21 @@ void read_meters(Section& root, Config& c, std::vector<const toml::table*>& wher
     m.profile = link.profile;
     m.bus = link.bus;
     m.unit_id = link.unit_id;
+    m.poll_interval_ms = link.poll_interval_ms;
+    if (auto address = s.string("address", false, "the 12-digit meter address")) {
+      const bool digits = address->size() == 12 &&
+                          std::all_of(address->begin(), address->end(),
+                                      [](char ch) { return ch >= '0' && ch <= '9'; });
+      if (!digits) {
+        s.error(t->get("address"), "address",
+                "expected the 12-digit DL/T 645 meter address from the nameplate, e.g. "
+                "\"000012345678\", got \"" + *address + "\"");
+      } else if (m.driver != DriverKind::profile) {
+        s.error(t->get("address"), "address", "is used only with driver = \"profile\"");
+      } else {
+        m.address = *address;
+      }
+    }
     s.finish();
     c.meters.push_back(m);
     where.push_back(t);
@@ -1040,7 +1063,67 @@ void check_references(Errors& errors, Config& c,
   }
 }
 
-Config parse_table(const toml::table& doc, const std::string& source_name) {
+// Profile devices against the shipped profiles: exists, right kind, and what the transport needs.
+void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatalog& catalog,
+                    const std::vector<const toml::table*>& charger_where,
+                    const std::vector<const toml::table*>& meter_where) {
+  auto check = [&](const std::string& path, drivers::DeviceKind kind, const std::string& profile,
+                   const std::string& bus, const std::string* address, const toml::table* t) {
+    const char* kind_name = kind == drivers::DeviceKind::charger ? "charger" : "meter";
+    const drivers::DeviceProfile* p = catalog.find(profile);
+    if (!p) {
+      std::vector<std::string> ids;
+      for (const auto& [id, known] : catalog.all()) {
+        if (known.kind == kind) ids.push_back(id);
+      }
+      errors.add(at_key(t, "profile"), path + ".profile: unknown profile '" + profile +
+                                           "'; expected one of the " + kind_name +
+                                           " profiles: " + join(ids, ", "));
+      return;
+    }
+    if (p->kind != kind) {
+      errors.add(at_key(t, "profile"),
+                 path + ".profile: '" + profile + "' is a " +
+                     (p->kind == drivers::DeviceKind::charger ? "charger" : "meter") +
+                     " profile; a [[" + kind_name + "]] needs a " + kind_name + " profile");
+      return;
+    }
+    const bool needs_bus = p->transport != drivers::Transport::mqtt;
+    if (needs_bus && bus.empty()) {
+      errors.add(t->source(), path + ": missing required key 'bus' (profile '" + profile +
+                                  "' speaks " + drivers::to_string(p->transport) +
+                                  "; name the [[modbus.bus]] it is wired to)");
+    }
+    if (!needs_bus && !bus.empty()) {
+      errors.add(at_key(t, "bus"), path + ".bus: profile '" + profile +
+                                       "' speaks MQTT through the broker; remove bus");
+    }
+    if (address && p->transport == drivers::Transport::dlt645 && address->empty()) {
+      errors.add(t->source(), path + ": missing required key 'address' (the 12-digit DL/T 645 "
+                                     "meter address from the nameplate)");
+    }
+    if (address && p->transport != drivers::Transport::dlt645 && !address->empty()) {
+      errors.add(at_key(t, "address"),
+                 path + ".address: is used only with DL/T 645 profiles; '" + profile +
+                     "' speaks " + drivers::to_string(p->transport));
+    }
+  };
+  for (std::size_t i = 0; i < c.chargers.size(); ++i) {
+    const auto& ch = c.chargers[i];
+    if (ch.driver != DriverKind::profile || ch.profile.empty()) continue;
+    check("charger[" + std::to_string(i + 1) + "]", drivers::DeviceKind::charger, ch.profile,
+          ch.bus, nullptr, charger_where[i]);
+  }
+  for (std::size_t i = 0; i < c.meters.size(); ++i) {
+    const auto& m = c.meters[i];
+    if (m.driver != DriverKind::profile || m.profile.empty()) continue;
+    check("meter[" + std::to_string(i + 1) + "]", drivers::DeviceKind::meter, m.profile, m.bus,
+          &m.address, meter_where[i]);
+  }
+}
+
+Config parse_table(const toml::table& doc, const std::string& source_name,
+                   const drivers::ProfileCatalog* profiles) {
   Config c;
   c.source_name = source_name;
   Errors errors(source_name);
@@ -1060,6 +1143,7 @@ Config parse_table(const toml::table& doc, const std::string& source_name) {
   read_log(root, c);
   root.finish();
   check_references(errors, c, node_where, bus_where, charger_where, meter_where);
+  if (profiles) check_profiles(errors, c, *profiles, charger_where, meter_where);
   if (!errors.empty()) throw ConfigError(errors.errors());
   c.warnings = std::move(errors.warnings());
   return c;
@@ -1170,7 +1254,8 @@ const CapacityNodeConfig* Config::find_node(std::string_view id) const {
   return nullptr;
 }
 
-Config parse_config(std::string_view text, const std::string& source_name) {
+Config parse_config(std::string_view text, const std::string& source_name,
+                    const drivers::ProfileCatalog* profiles) {
   toml::table doc;
   try {
     doc = toml::parse(text, source_name);
@@ -1180,10 +1265,10 @@ Config parse_config(std::string_view text, const std::string& source_name) {
                        std::to_string(at.column) + ": TOML syntax error: " +
                        std::string(e.description())});
   }
-  return parse_table(doc, source_name);
+  return parse_table(doc, source_name, profiles);
 }
 
-Config load_config(const std::filesystem::path& path) {
+Config load_config(const std::filesystem::path& path, const drivers::ProfileCatalog* profiles) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;
@@ -1195,7 +1280,21 @@ Config load_config(const std::filesystem::path& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path.string());
+  return parse_config(text.str(), path.string(), profiles);
+}
+
+std::filesystem::path default_profile_dir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (const char* env = std::getenv("ORDERLY_PROFILE_DIR"); env && *env) return env;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "orderly" / "profiles";
+    if (fs::is_directory(installed, ec)) return installed;
+  }
+  const fs::path source = fs::path(ORDERLY_SOURCE_DIR) / "drivers" / "profiles";
+  if (fs::is_directory(source, ec)) return source;
+  return {};
 }
 
 }  // namespace orderly::gateway

@@ -66,6 +66,21 @@ TEST(CheckConfig, TypoIsReportedWithFileLineAndKey) {
                     HasSubstr("site.transformer: missing required key 'limit_kw'")));
 }
 
+TEST(CheckConfig, UnknownDeviceProfileIsCaught) {
+  orderly::test::TempDir dir;
+  std::string text =
+      orderly::test::read_file(orderly::test::source_dir() / "packaging" / "orderly.toml");
+  const std::string good = "profile = \"heidelberg-energy-control\"";
+  const auto pos = text.find(good);
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, good.size(), "profile = \"heidelberg-energy-contrl\"");
+  const auto file = orderly::test::write_file(dir / "orderly.toml", text).string();
+  const Outcome run = check_config(dir, file);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, AllOf(HasSubstr(".profile: unknown profile 'heidelberg-energy-contrl'"),
+                             HasSubstr("heidelberg-energy-control")));
+}
+
 TEST(CheckConfig, MissingFileExitsTwoWithAClearMessage) {
   orderly::test::TempDir dir;
   const auto file = (dir / "absent.toml").string();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "config_text.hpp"
+#include "orderly/drivers/profile.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/test/support.hpp"
 
@@ -26,16 +27,23 @@ std::string at_line_of(const std::string& text, const std::string& needle) {
   return "test.toml:" + std::to_string(line) + ":";
 }
 
+drivers::ProfileCatalog shipped_profiles() {
+  return drivers::ProfileCatalog::load_dir(orderly::test::source_dir() / "drivers" / "profiles");
+}
+
 TEST(Config, ShippedExampleParses) {
   const auto path = orderly::test::source_dir() / "packaging" / "orderly.toml";
-  const Config c = load_config(path);
+  const auto profiles = shipped_profiles();
+  const Config c = load_config(path, &profiles);
   EXPECT_EQ(c.site.utc_offset, std::chrono::hours(8));
   EXPECT_EQ(c.site.transformer.limit_kw, 500);
   ASSERT_TRUE(c.site.transformer.phase_limit_kw[0].has_value());
   EXPECT_EQ(*c.site.transformer.phase_limit_kw[0], 170);
   EXPECT_EQ(c.chargers.size(), 5u);
-  EXPECT_EQ(c.meters.size(), 2u);
-  EXPECT_EQ(c.modbus_buses.size(), 2u);
+  EXPECT_EQ(c.meters.size(), 3u);
+  EXPECT_EQ(c.modbus_buses.size(), 3u);
+  EXPECT_EQ(c.find_meter("m-1-1-101")->address, "000012345678");
+  EXPECT_EQ(c.find_meter("m-1-1-101")->poll_interval_ms, 5000);
   ASSERT_NE(c.find_bus("rs485-1"), nullptr);
   EXPECT_EQ(c.find_bus("rs485-1")->parity, 'E');
   EXPECT_EQ(c.find_bus("rs485-1")->transport, ModbusTransport::rtu);
@@ -381,6 +389,104 @@ TEST(Config, PasswordFileIsReadAtUse) {
   EXPECT_THROW(missing.resolved_password(), ConfigError);
   EXPECT_THAT(errors_of(kMinimal + "\n[mqtt]\npassword = \"a\"\npassword_file = \"/x\"\n"),
               ElementsAre(HasSubstr("either password or password_file")));
+}
+
+TEST(Config, ProfilesCheckedAgainstTheCatalog) {
+  const auto profiles = shipped_profiles();
+  const std::string text = kMinimal + R"(
+[[modbus.bus]]
+id = "b1"
+transport = "rtu"
+device = "/dev/ttyS1"
+[[charger]]
+id = "c1"
+kind = "shared"
+phase = "ABC"
+max_power_kw = 11
+driver = "profile"
+profile = "abb-terra-acc"
+bus = "b1"
+[[charger]]
+id = "c2"
+kind = "shared"
+phase = "ABC"
+max_power_kw = 11
+driver = "profile"
+profile = "eastron-sdm630"
+bus = "b1"
+[[charger]]
+id = "c3"
+kind = "shared"
+phase = "A"
+max_power_kw = 7
+driver = "profile"
+profile = "heidelberg-energy-control"
+[[charger]]
+id = "c4"
+kind = "shared"
+phase = "A"
+max_power_kw = 7
+driver = "profile"
+profile = "openevse"
+bus = "b1"
+[[meter]]
+id = "m1"
+role = "transformer"
+driver = "profile"
+profile = "dlt645-2007-meter"
+bus = "b1"
+[[meter]]
+id = "m2"
+role = "feeder"
+driver = "profile"
+profile = "eastron-sdm630"
+bus = "b1"
+address = "123456789012"
+)";
+  EXPECT_THAT(
+      [&] {
+        try {
+          parse_config(text, "test.toml", &profiles);
+        } catch (const ConfigError& e) {
+          return e.errors();
+        }
+        return std::vector<std::string>{};
+      }(),
+      ElementsAre(AllOf(StartsWith(at_line_of(text, "profile = \"abb-terra-acc\"")),
+                        HasSubstr("charger[1].profile: unknown profile 'abb-terra-acc'; expected "
+                                  "one of the charger profiles: abb-terra-ac,")),
+                  HasSubstr("charger[2].profile: 'eastron-sdm630' is a meter profile; a "
+                            "[[charger]] needs a charger profile"),
+                  HasSubstr("charger[3]: missing required key 'bus' (profile "
+                            "'heidelberg-energy-control' speaks modbus"),
+                  HasSubstr("charger[4].bus: profile 'openevse' speaks MQTT through the broker"),
+                  HasSubstr("meter[1]: missing required key 'address'"),
+                  HasSubstr("meter[2].address: is used only with DL/T 645 profiles")));
+  // Without a catalog the same text only fails on what the file alone shows.
+  EXPECT_TRUE(errors_of(text).empty());
+}
+
+TEST(Config, MeterAddressIsTwelveDigits) {
+  EXPECT_THAT(errors_of(kMinimal + R"(
+[[meter]]
+id = "m1"
+role = "transformer"
+driver = "profile"
+profile = "dlt645-2007-meter"
+bus = "b1"
+address = "12345"
+[[modbus.bus]]
+id = "b1"
+transport = "rtu"
+device = "/dev/ttyS2"
+)"),
+              ElementsAre(HasSubstr("meter[1].address: expected the 12-digit DL/T 645 meter "
+                                    "address")));
+}
+
+TEST(Config, IdsUseASafeAlphabet) {
+  EXPECT_THAT(errors_of(kMinimal + "\n[[capacity]]\nid = \"feeder/1\"\nlimit_kw = 5\n"),
+              ElementsAre(HasSubstr("capacity[1].id: 'feeder/1' is not a valid id")));
 }
 
 }  // namespace

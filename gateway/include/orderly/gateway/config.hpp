@@ -19,6 +19,10 @@
 #include "orderly/gateway/log.hpp"
 #include "orderly/scheduler/problem.hpp"
 
+namespace orderly::drivers {
+class ProfileCatalog;
+}
+
 namespace orderly::gateway {
 
 // what() holds every error, one per line, each `file:line:column: key: what is wrong; what is
@@ -161,6 +165,7 @@ struct ChargerConfig {
   std::string profile;                     // driver == profile: device profile name
   std::string bus;                         // driver == profile: [[modbus.bus]] id
   int unit_id = 1;                         // Modbus unit (slave) id
+  int poll_interval_ms = 1000;             // driver == profile: time between polls
   double max_power_kw = 7;
   double min_current_a = 6;                // IEC 61851-1: AC charging below 6 A is not allowed
   bool bidirectional = false;
@@ -180,6 +185,8 @@ struct MeterConfig {
   std::string profile;
   std::string bus;
   int unit_id = 1;
+  int poll_interval_ms = 1000;
+  std::string address;                     // DL/T 645 meters: 12 digits from the nameplate
 };
 
 // ---- behaviour ------------------------------------------------------------------------------
@@ -236,9 +243,18 @@ struct Config {
 };
 
 // Reads and validates a file. Throws ConfigError (all problems, one per line) for an unreadable
-// file, a TOML syntax error or invalid contents.
-Config load_config(const std::filesystem::path& path);
+// file, a TOML syntax error or invalid contents. With a profile catalog, device profiles are
+// checked too: the profile exists, is for the right kind of device, and the device has what its
+// transport needs (a bus for Modbus and DL/T 645, a meter address for DL/T 645).
+Config load_config(const std::filesystem::path& path,
+                   const drivers::ProfileCatalog* profiles = nullptr);
 // Same for text in memory (the demo embeds its configuration); source_name prefixes messages.
-Config parse_config(std::string_view text, const std::string& source_name);
+Config parse_config(std::string_view text, const std::string& source_name,
+                    const drivers::ProfileCatalog* profiles = nullptr);
+
+// Where the device profiles are: $ORDERLY_PROFILE_DIR if set, else <prefix>/share/orderly/profiles
+// next to the running executable (the package), else the source tree's drivers/profiles
+// (a build tree). Empty when none exists.
+std::filesystem::path default_profile_dir();
 
 }  // namespace orderly::gateway
