@@ -47,7 +47,7 @@ void demo_usage(std::FILE* out) {
                "                    [--broker HOST:PORT] [--db FILE] [--seed N] [--log-level L]\n"
                "  --speed N       simulated seconds per real second (default 60: a day in 24 min)\n"
                "  --chargers N    simulated piles, 1..500 (default 24)\n"
-               "  --port P        web UI port (default 8080; 0 = any free port)\n"
+               "  --port P        web UI port (default 8080)\n"
                "  --broker H:P    use this MQTT broker instead of starting a private mosquitto\n"
                "  --db FILE       SQLite file (default: a fresh file in a temp directory)\n");
 }
@@ -76,7 +76,7 @@ std::string demo_config(const DemoOptions& o, const std::string& mqtt_host, int 
     << "[[tariff.schedule.season]]\nname = \"all-year\"\nmonths = [1,2,3,4,5,6,7,8,9,10,11,12]\n"
     << "sharp_months = [7, 8, 12, 1]\n"
     << "[tariff.schedule.season.price_yuan_per_kwh]\nsharp = 1.25\npeak = 1.02\nflat = 0.62\nvalley = 0.30\n"
-    << "[tariff.schedule.season.periods]\nsharp = [\"19:00-21:00\"]\npeak = [\"08:00-11:00\", \"18:00-23:00\"]\n"
+    << "[tariff.schedule.season.hours]\nsharp = [\"19:00-21:00\"]\npeak = [\"08:00-11:00\", \"18:00-23:00\"]\n"
     << "flat = [\"07:00-08:00\", \"11:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n\n"
     << "[mqtt]\nhost = \"" << mqtt_host << "\"\nport = " << mqtt_port << "\nclient_id = \"orderly-demo-gateway\"\n\n"
     << "[control]\nslot_minutes = 15\ncontrol_period_s = 5\n"
@@ -164,7 +164,7 @@ int cmd_demo(const Args& args) {
       const std::string& v = args[++i];
       if (a == "--speed") o.speed = number<double>(a, v, 1, 3600);
       else if (a == "--chargers") o.chargers = number<int>(a, v, 1, 500);
-      else if (a == "--port") o.port = number<int>(a, v, 0, 65535);
+      else if (a == "--port") o.port = number<int>(a, v, 1, 65535);
       else if (a == "--listen") o.listen = v;
       else if (a == "--broker") o.broker = v;
       else if (a == "--db") o.db = v;

@@ -75,7 +75,12 @@ class Demo : public ::testing::Test {
 TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
   const std::string base = "http://127.0.0.1:" + std::to_string(port_);
   nlohmann::json status;
+  int exit_status = 0;
   const bool live = test::wait_until([&] {
+    if (::waitpid(pid_, &exit_status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;  // died: reported below
+    }
     const std::string body = http_get(base + "/api/v1/status");
     if (body.empty()) return false;
     status = nlohmann::json::parse(body);
@@ -83,6 +88,7 @@ TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
     for (const auto& c : status["chargers"]) online += c["online"].get<bool>() ? 1 : 0;
     return online == 6 && status["site"]["load_kw"].get<double>() > 0;
   }, 60s);
+  ASSERT_NE(pid_, -1) << "orderly demo exited early with status " << exit_status;
   ASSERT_TRUE(live) << "status never showed 6 online chargers and a metered load: " << status.dump();
   EXPECT_EQ(status["site"]["transformer_limit_kw"].get<double>(), 360);
   EXPECT_LE(status["site"]["load_kw"].get<double>(), 360);
