@@ -6,7 +6,7 @@
 # Prints the path of the package it made (build-pkg-ARCH/orderly_VERSION-1_ARCH.deb).
 # Environment: BUILD_DIR (default build-pkg-ARCH), JOBS (default nproc), NICE (default 0:
 # set NICE=19 on a shared machine), ORDERLY_BUILD_TESTS=ON to build the tests as well (what
-# packaging/cross-test.sh does).
+# packaging/cross-test.sh does), ORDERLY_NO_DEB=1 to stop after building the binary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ARCH=${1:-$(dpkg --print-architecture)}
@@ -18,6 +18,8 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build-pkg-$ARCH}
 JOBS=${JOBS:-$(nproc)}
 NICE=${NICE:-0}
 
+gcc_triplet() { case "$ARCH" in arm64) echo aarch64-linux-gnu ;; armhf) echo arm-linux-gnueabihf ;;
+                                 *) echo x86_64-linux-gnu ;; esac; }
 cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=None -DORDERLY_BUILD_TESTS="${ORDERLY_BUILD_TESTS:-OFF}")
 if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
   cmake_args+=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/packaging/toolchain-$ARCH.cmake")
@@ -36,6 +38,15 @@ cmake -S "$ROOT" -B "$BUILD_DIR" "${cmake_args[@]}" >/dev/null
 targets=(--target orderly)
 [ "${ORDERLY_BUILD_TESTS:-OFF}" = ON ] && targets=()
 nice -n "$NICE" cmake --build "$BUILD_DIR" -j "$JOBS" "${targets[@]}"
+if grep -q '^CMAKE_SYSROOT:.*=.' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || \
+   [ -d "/opt/orderly-cross/$ARCH" -a ! -e "/usr/lib/$(gcc_triplet)/pkgconfig/libmosquitto.pc" ]; then
+  # A sysroot build (setup-cross.sh --sysroot) has no dpkg database for its libraries, so
+  # dpkg-shlibdeps cannot name the Depends; such a package would install and then not run.
+  echo "build-deb.sh: $BUILD_DIR/orderly built against the /opt/orderly-cross/$ARCH sysroot;" \
+       "no .deb from it: install the multiarch libraries (packaging/setup-cross.sh $ARCH)" >&2
+  [ "${ORDERLY_NO_DEB:-0}" = 1 ] && exit 0 || exit 1
+fi
+[ "${ORDERLY_NO_DEB:-0}" = 1 ] && exit 0
 # cpack only installs (the binary is built above); dpkg-shlibdeps reads DEB_HOST_ARCH to look
 # up the :ARCH libraries' shlibs for the Depends line.
 rm -f "$BUILD_DIR"/orderly_*.deb

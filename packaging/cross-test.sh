@@ -19,7 +19,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build-pkg-$ARCH}
 export BUILD_DIR
 
 if [ "$MODE" = --version ]; then
-  ORDERLY_BUILD_TESTS=OFF "$ROOT/packaging/build-deb.sh" "$ARCH"
+  ORDERLY_NO_DEB=1 ORDERLY_BUILD_TESTS=OFF "$ROOT/packaging/build-deb.sh" "$ARCH"
 else
   ORDERLY_BUILD_TESTS=ON "$ROOT/packaging/build-deb.sh" "$ARCH"
 fi

@@ -19,6 +19,20 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/arm-linux-gnueabihf/pkgconfig:/usr/share/pkgconfig)
 set(ENV{PKG_CONFIG_PATH} "")
 
+# Fallback when the multiarch :armhf libraries are not installed: the sysroot that
+# `packaging/setup-cross.sh armhf --sysroot` unpacks (see there why it may be needed).
+set(ORDERLY_CROSS_SYSROOT /opt/orderly-cross/armhf)
+if(NOT EXISTS /usr/lib/arm-linux-gnueabihf/pkgconfig/libmosquitto.pc AND EXISTS ${ORDERLY_CROSS_SYSROOT}/usr/lib/arm-linux-gnueabihf)
+  set(CMAKE_SYSROOT ${ORDERLY_CROSS_SYSROOT})
+  set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+  set(ENV{PKG_CONFIG_SYSROOT_DIR} ${ORDERLY_CROSS_SYSROOT})
+  set(ENV{PKG_CONFIG_LIBDIR} ${ORDERLY_CROSS_SYSROOT}/usr/lib/arm-linux-gnueabihf/pkgconfig:${ORDERLY_CROSS_SYSROOT}/usr/share/pkgconfig)
+  set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/qemu-arm-static -L ${ORDERLY_CROSS_SYSROOT})
+  return()
+endif()
+
 # Runs the armhf test binaries (gtest discovery and ctest) on the build host. -L makes qemu
 # look for the loader under the cross toolchain's root first, then falls back to / where
 # the multiarch :armhf libc from setup-cross.sh lives.
