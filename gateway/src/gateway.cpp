@@ -270,9 +270,7 @@ void Gateway::on_health(const std::string& id, const drivers::Health& h) {
   *previous = h;
   if (changed) {
     const std::string what = h.online ? "online" : "offline" + (h.last_error.empty() ? "" : ": " + h.last_error);
-    event(h.online ? "info" : "warn", "device:" + id, what);
-    if (h.online) spdlog::info("device online device={}", id);
-    else spdlog::warn("device offline device={} error={}", id, logfmt(h.last_error));
+    event(h.online ? "info" : "warn", "device:" + id, what);  // the driver has logged it
     if (chargers_.count(id) && !h.online) chargers_.at(id).setpoint_w = -1;  // resend on return
     control_step();
     notify_status();
@@ -280,9 +278,10 @@ void Gateway::on_health(const std::string& id, const drivers::Health& h) {
 }
 
 void Gateway::record_history(TimePoint now) {
+  // Until the meter has answered there is no load to plot; a 0 would read as a real trough.
+  if (!have_transformer_) return;
   if (!history_.empty() && now - history_.back().at < kSampleInterval) return;
-  const double load_w = have_transformer_ ? transformer_.power_w : 0.0;
-  history_.push_back({now, load_w / 1000.0, charging_w() / 1000.0, config_.site.transformer.limit_kw});
+  history_.push_back({now, transformer_.power_w / 1000.0, charging_w() / 1000.0, config_.site.transformer.limit_kw});
   while (!history_.empty() && now - history_.front().at > kHistorySpan) history_.pop_front();
 }
 

@@ -94,8 +94,12 @@ TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
   EXPECT_LE(status["site"]["load_kw"].get<double>(), 360);
   EXPECT_EQ(status["site"]["demo_speed"].get<double>(), 120);
 
-  // The page itself is served.
-  EXPECT_NE(http_get(base + "/").find("<html"), std::string::npos);
+  // The page itself, rendered by a real browser: its script fetched the live status and drew
+  // the site and every charger.
+  const auto page = test::run_chromium(dir_, "--dump-dom", base + "/");
+  ASSERT_EQ(page.exit_code, 0) << test::read_file(dir_ / "chromium-stderr.txt");
+  EXPECT_NE(page.out.find("幸福里小区"), std::string::npos) << page.out.substr(0, 2000);
+  for (const char* id : {"p-01", "p-06"}) EXPECT_NE(page.out.find(id), std::string::npos) << id;
 
   // Simulated time moves: a later status has a later time.
   const std::string t0 = status["time"];

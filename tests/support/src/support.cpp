@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -71,6 +73,29 @@ std::string read_file(const std::filesystem::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+BrowserRun run_chromium(const TempDir& dir, const std::string& extra, const std::string& url,
+                        int virtual_time_budget_ms) {
+  static std::atomic<int> runs{0};
+  const auto profile = dir / ("chromium-profile-" + std::to_string(runs++));
+  // Without the background-networking flags chromium keeps trying hosts this closed network
+  // refuses; as root it needs --no-sandbox.
+  const std::string command =
+      std::string(kChromium) +
+      " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+      " --disable-background-networking --disable-component-update --disable-sync"
+      " --user-data-dir=" + profile.string() +
+      " --virtual-time-budget=" + std::to_string(virtual_time_budget_ms) + " " + extra + " '" + url +
+      "' 2>>" + (dir / "chromium-stderr.txt").string();
+  BrowserRun run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char chunk[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0) run.out.append(chunk, n);
+  run.exit_code = ::pclose(pipe);
+  return run;
 }
 
 }  // namespace orderly::test

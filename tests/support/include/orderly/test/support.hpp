@@ -34,6 +34,18 @@ class TempDir {
 std::filesystem::path write_file(const std::filesystem::path& path, const std::string& text);
 std::string read_file(const std::filesystem::path& path);
 
+// Headless Debian chromium, once, with a fresh profile under `dir` and the flags this
+// machine's closed network needs. `extra` is e.g. "--dump-dom" or "--screenshot=FILE
+// --window-size=390,844". stdout (the DOM for --dump-dom) is returned; stderr goes to
+// dir/chromium-stderr.txt. exit_code is pclose()'s status (0 = success).
+struct BrowserRun {
+  int exit_code = -1;
+  std::string out;
+};
+BrowserRun run_chromium(const TempDir& dir, const std::string& extra, const std::string& url,
+                        int virtual_time_budget_ms = 5000);
+inline constexpr const char* kChromium = "/usr/bin/chromium";
+
 // The source tree (for shipped profiles, config examples, shared data) and the orderly binary.
 inline std::filesystem::path source_dir() { return ORDERLY_SOURCE_DIR; }
 inline std::filesystem::path orderly_binary() { return ORDERLY_BINARY; }
