@@ -19,6 +19,8 @@ void usage(std::FILE* out) {
                "  check-config FILE        validate a configuration file and exit\n"
                "  plan SCENARIO.json       plan a scenario and print the plan as JSON\n"
                "       [--algorithm optimal|uncontrolled|edf|llf]\n"
+               "  capacity [options]       estimate how many more 7 kW private piles the\n"
+               "                           transformer can host (see `orderly capacity --help`)\n"
                "  --version                print the version\n"
                "  help                     this text\n");
 }
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
     if (cmd == "demo") return cmd_demo(args);
     if (cmd == "check-config") return cmd_check_config(args);
     if (cmd == "plan") return cmd_plan(args);
+    if (cmd == "capacity") return cmd_capacity(args);
     std::fprintf(stderr, "orderly: unknown command '%s'\n\n", cmd.c_str());
     usage(stderr);
     return 2;
