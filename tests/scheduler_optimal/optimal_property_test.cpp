@@ -124,6 +124,18 @@ TEST(OptimalProperties, ChildLimitsBindBelowTheRoot) {
   EXPECT_NEAR(plan.ev_kw[0][1], 3.0, 1e-9);
 }
 
+TEST(OptimalProperties, NoCarsAndEmptyWindowsGiveEmptyPlans) {
+  auto p = hourly(3, 10.0);
+  const auto none = scheduler::plan_optimal(p);
+  EXPECT_TRUE(none.ev_kw.empty());
+  EXPECT_EQ(none.charging_kw, std::vector<double>(3, 0.0));
+  EXPECT_EQ(none.status, Plan::Status::optimal);
+  p.evs = {ev("gone", 2, 2, 5, 7), ev("nothing-needed", 0, 3, 0, 7)};
+  const auto plan = scheduler::plan_optimal(p);
+  EXPECT_EQ(plan.ev_kw, std::vector<std::vector<double>>(2, std::vector<double>(3, 0.0)));
+  EXPECT_EQ(plan.status, Plan::Status::capacity_short);
+}
+
 TEST(OptimalProperties, MalformedProblemsAreRejected) {
   auto p = hourly(2, 10.0);
   p.evs = {ev("a", 1, 5, 10, 7)};

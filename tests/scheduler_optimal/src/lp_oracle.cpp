@@ -66,7 +66,8 @@ class Lp {
 
 }  // namespace
 
-OracleResult lp_oracle(const Problem& p) {
+namespace {
+OracleResult solve(const Problem& p, const std::vector<double>* fixed_kwh) {
   const double h = p.slot_hours();
   const auto slots = static_cast<std::size_t>(p.slots);
   const std::size_t n_evs = p.evs.size();
@@ -138,7 +139,7 @@ OracleResult lp_oracle(const Problem& p) {
   OracleResult out;
   const auto n_cols = static_cast<std::size_t>(lp.cols());
   double total_need = 0;
-  for (auto it = classes.rbegin(); it != classes.rend(); ++it) {
+  for (auto it = classes.rbegin(); !fixed_kwh && it != classes.rend(); ++it) {
     std::vector<double> obj(n_cols + 1, 0.0);
     for (std::size_t e : it->second) {
       total_need += p.evs[e].energy_kwh;
@@ -155,9 +156,13 @@ OracleResult lp_oracle(const Problem& p) {
     out.delivered_kwh += got;
   }
   out.all_met = out.delivered_kwh >= total_need - 1e-6;
-  if (out.all_met)
+  if (fixed_kwh) {
+    for (std::size_t e = 0; e < n_evs; ++e)
+      lp.bounds(energy_row[e], GLP_FX, (*fixed_kwh)[e], (*fixed_kwh)[e]);
+  } else if (out.all_met) {
     for (std::size_t e = 0; e < n_evs; ++e)
       lp.bounds(energy_row[e], GLP_FX, p.evs[e].energy_kwh, p.evs[e].energy_kwh);
+  }
 
   std::vector<double> obj(n_cols + 1, 0.0);
   for (std::size_t e = 0; e < n_evs; ++e)
@@ -176,6 +181,13 @@ OracleResult lp_oracle(const Problem& p) {
       out.ev_kw[e][t] = kwh / h;
     }
   return out;
+}
+}  // namespace
+
+OracleResult lp_oracle(const Problem& p) { return solve(p, nullptr); }
+
+double lp_min_cost_given(const Problem& p, const std::vector<double>& delivered_kwh) {
+  return solve(p, &delivered_kwh).cost_yuan;
 }
 
 }  // namespace orderly::test

@@ -40,8 +40,8 @@ struct OptimalResult {
   double rounding_loss_kwh = 0;     // energy the rounding could not place again (all EVs)
   int graph_nodes = 0;              // size of the last flow network solved
   int graph_arcs = 0;
-  int solves = 0;                   // network simplex runs: 1 when every request fits, 2 when
-                                    // plainly short, 3 when the first run finds it short
+  int solves = 0;                   // network simplex runs: 1 when every request fits;
+                                    // when capacity is short 1-2 (3 with V2G piles)
 };
 
 // Throws std::invalid_argument when the problem is malformed (sizes, parent indices, windows);

@@ -46,4 +46,9 @@ struct OracleResult {
 // flow network: one variable per EV, slot and direction; one row per node and slot.
 OracleResult lp_oracle(const scheduler::Problem& problem);
 
+// Minimum cost (yuan) when EV e must get exactly delivered_kwh[e]; checks the cost part of a
+// capacity-short plan, whose split the planner chose by priority and fairness.
+double lp_min_cost_given(const scheduler::Problem& problem,
+                         const std::vector<double>& delivered_kwh);
+
 }  // namespace orderly::test
