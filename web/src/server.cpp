@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -198,7 +199,7 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
       return send(error_response(http::status::payload_too_large,
                                  "request body larger than " +
                                      std::to_string(state_->options.max_body_bytes) + " bytes",
-                                 "", 11, false));
+                                 target_path(parser_->get().target()), 11, false));
     }
     if (ec == http::error::header_limit) {
       return send(error_response(http::status::request_header_fields_too_large,
@@ -263,8 +264,8 @@ void Server::State::do_accept() {
         if (ec) {
           spdlog::warn("web: accept failed: {}", ec.message());
         } else {
-          // Responses go out as header and body writes; without this Nagle's algorithm holds
-          // the second one for the client's delayed ACK (tens of ms per request and push).
+          // Small pushes and responses should leave at once; Nagle's algorithm may hold one
+          // behind an earlier unacknowledged write until the client's delayed ACK.
           beast::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
           std::make_shared<HttpSession>(std::move(socket), self)->run();
@@ -350,6 +351,12 @@ void Server::start() {
   }
   spdlog::info("web: serving {} on http://{}:{}", s.options.static_dir.string(), s.options.address,
                s.bound_port);
+  std::error_code missing;
+  if (!std::filesystem::is_regular_file(s.options.static_dir / "index.html", missing)) {
+    spdlog::warn("web: no index.html in '{}': the page will answer 404 (the API still works); "
+                 "set [web] static_dir to the folder holding index.html",
+                 s.options.static_dir.string());
+  }
   s.do_accept();
 }
 

@@ -20,10 +20,12 @@
       power: '功率', energy: '本次电量', phase: (p) => `${p} 相`, offline: '离线', failsafe_off: '无断线保护',
       private: '私人桩', shared: '公共桩', online_count: (on, all) => `${on}/${all} 在线`,
       devices_offline: (n) => `⚠ ${n} 台设备离线`, gateway_error: '网关暂时无法提供数据：',
+      meter_offline: '⚠ 配变电表无响应，按最坏情况限制充电',
       chart_label: (n, max) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW`,
       tariff: { sharp: '尖峰', peak: '峰时', flat: '平时', valley: '谷时' },
       state: {
-        charging: '充电中', waiting: '等待调度', scheduled: '已排程', connected: '已插枪',
+        charging: '充电中', waiting: '等待调度', scheduled: '已排程', connected: '已插枪', plugged: '已插枪',
+        unplugged: '未插枪',
         available: '空闲', idle: '空闲', suspended: '暂停', finished: '已充满', complete: '已充满',
         faulted: '故障', fault: '故障', unavailable: '不可用', offline: '离线', unknown: '未知',
       },
@@ -40,10 +42,12 @@
       online_count: (on, all) => `${on}/${all} online`,
       devices_offline: (n) => `⚠ ${n} device${n === 1 ? '' : 's'} offline`,
       gateway_error: 'The gateway cannot report right now: ',
+      meter_offline: '⚠ Transformer meter not answering: charging is limited assuming the worst',
       chart_label: (n, max) => `Load over the last 24 hours, ${n} points, peak ${max} kW`,
       tariff: { sharp: 'Critical peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
       state: {
         charging: 'Charging', waiting: 'Waiting', scheduled: 'Scheduled', connected: 'Plugged in',
+        plugged: 'Plugged in', unplugged: 'No car',
         available: 'Available', idle: 'Idle', suspended: 'Paused', finished: 'Full', complete: 'Full',
         faulted: 'Fault', fault: 'Fault', unavailable: 'Unavailable', offline: 'Offline', unknown: 'Unknown',
       },
@@ -54,6 +58,7 @@
   // from the basic Unicode blocks, not emoji, so they render on old phones and kiosks too.
   const STATE_STYLE = {
     charging: ['ok', '⚡'], waiting: ['wait', '◔'], scheduled: ['wait', '◔'], connected: ['wait', '◉'],
+    plugged: ['wait', '◉'], unplugged: ['idle', '○'], unknown: ['idle', '?'],
     available: ['idle', '○'], idle: ['idle', '○'], suspended: ['wait', '‖'], finished: ['done', '✓'],
     complete: ['done', '✓'], faulted: ['bad', '⚠'], fault: ['bad', '⚠'], unavailable: ['bad', '⊘'],
     offline: ['bad', '✕'],
@@ -124,6 +129,8 @@
     const offline = $('offline-count');
     offline.hidden = !(status.devices_offline > 0);
     offline.textContent = t('devices_offline')(status.devices_offline);
+
+    $('meter-offline').hidden = site.meter_online !== false;
 
     renderLoad(site);
     renderHistory(Array.isArray(status.history) ? status.history : []);
@@ -275,6 +282,7 @@
     fact(t('power'), `${num(c.power_kw, 1)} / ${num(c.limit_kw, 1)} kW`);
     fact(t('energy'), `${num(c.session_energy_kwh, 1)} kWh`);
     li.append(facts);
+    if (typeof c.error === 'string' && c.error) li.append(el('p', 'charger-error', c.error));
 
     const tags = el('div', 'tags');
     tags.append(el('span', 'tag', c.id || ''));

@@ -28,6 +28,8 @@ struct ServerOptions {
   std::size_t max_body_bytes = 64 * 1024;
 };
 
+// Not thread-safe by design: construct, start() and stop() on the io_context's thread (or before
+// it runs), like everything else on the gateway's core loop.
 class Server {
  public:
   // `io` is the gateway's core io_context; `app` must outlive the server.
