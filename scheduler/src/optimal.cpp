@@ -182,7 +182,7 @@ class FlowModel {
   };
 
   // LEMON's block search is its best general rule; on the large, long-horizon networks the
-  // candidate-list rule measured 25-50 % faster (docs/benchmarks.md), on small ones slightly
+  // candidate-list rule measured 20-50 % faster (docs/benchmarks.md), on small ones slightly
   // slower.
   Solver::ProblemType run(Solver& solver) const {
     constexpr int kCandidateListFromArcs = 40000;
