@@ -389,6 +389,8 @@ void Store::write(const std::vector<StoreRecord>& records) {
                 .bind(r.ended_at).bind(r.energy_wh);
             for (double v : r.energy_wh_by_period) s.bind(v);
             s.bind(r.cost_yuan).run();
+          } else if constexpr (std::is_same_v<T, PruneRequest>) {
+            prune_in_transaction(r);
           }
         },
         record);
@@ -527,11 +529,17 @@ std::int64_t Store::row_count(std::string_view table) const {
   throw StoreError("row_count: unknown table '" + std::string(table) + "'");
 }
 
-std::int64_t Store::prune_samples(TimePoint before) {
+std::int64_t Store::prune(const PruneRequest& request) {
+  Transaction tx(db_, path_);
+  const std::int64_t deleted = prune_in_transaction(request);
+  tx.commit();
+  return deleted;
+}
+
+std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
   // Cut on a 15-minute boundary so no aggregate slot is built from a partial set of samples.
   constexpr std::int64_t kSlotMs = 15 * 60 * 1000;
-  const std::int64_t cutoff = to_ms(before) / kSlotMs * kSlotMs;
-  Transaction tx(db_, path_);
+  const std::int64_t cutoff = to_ms(request.raw_before) / kSlotMs * kSlotMs;
   {
     Stmt agg(db_,
              "INSERT OR REPLACE INTO meter_aggregates SELECT (ts_ms / 900000) * 900000, meter_id, "
@@ -546,7 +554,9 @@ std::int64_t Store::prune_samples(TimePoint before) {
     del.bind(cutoff).run();
     deleted += sqlite3_changes(db_);
   }
-  tx.commit();
+  Stmt old(db_, "DELETE FROM meter_aggregates WHERE slot_start_ms < ?", path_);
+  old.bind(request.aggregate_before).run();
+  deleted += sqlite3_changes(db_);
   return deleted;
 }
 

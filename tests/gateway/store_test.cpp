@@ -201,9 +201,23 @@ TEST(Store, PruneFoldsOldSamplesIntoAggregates) {
   for (int i = 0; i < 60; ++i) records.push_back(meter_sample("m1", kT0 + minutes(i), 1000 + i));
   store.write(records);
   // Cut inside the third slot: only the first two whole slots (30 samples) go.
-  EXPECT_EQ(store.prune_samples(kT0 + minutes(37)), 30);
+  EXPECT_EQ(store.prune({kT0 + minutes(37), kT0 - hours(1)}), 30);
   EXPECT_EQ(store.row_count("meter_samples"), 30);
   EXPECT_EQ(store.row_count("meter_aggregates"), 2);
+  // Aggregates expire too; the first slot starts at kT0.
+  EXPECT_EQ(store.prune({kT0, kT0 + minutes(15)}), 1);
+  EXPECT_EQ(store.row_count("meter_aggregates"), 1);
+}
+
+TEST(StoreWriter, PruneRequestRunsOnTheWriterThread) {
+  orderly::test::TempDir dir;
+  StoreWriter writer(dir / "orderly.db", {.flush_interval = hours(1)});
+  for (int i = 0; i < 30; ++i) writer.append(meter_sample("m1", kT0 + minutes(i), 1));
+  writer.append(PruneRequest{kT0 + minutes(15), kT0 - hours(24)});
+  writer.flush();
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.row_count("meter_samples"), 15);
+  EXPECT_EQ(store.row_count("meter_aggregates"), 1);
 }
 
 TEST(StoreWriter, CommitsInBatchesOfMaxBatch) {

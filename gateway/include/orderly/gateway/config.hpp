@@ -102,7 +102,7 @@ struct TariffPoint {
 };
 
 // Price and period in force at `t` (a UTC instant) at a site `utc_offset` east of UTC. Before the
-// first schedule's effective date the first schedule applies (and check-config warns).
+// first schedule's effective date the first schedule applies.
 TariffPoint tariff_at(const TariffConfig& tariff, TimePoint t, std::chrono::minutes utc_offset);
 // The tariff at the start of each of `slots` consecutive slots from `start` (planner input).
 std::vector<TariffPoint> tariff_series(const TariffConfig& tariff, TimePoint start,

@@ -98,8 +98,16 @@ struct SessionRecord {
   double cost_yuan = 0;
 };
 
-using StoreRecord =
-    std::variant<MeterSample, ChargerSample, CommandRecord, CommandAck, EventRecord, SessionRecord>;
+// Retention ([store] raw_retention_days, aggregate_retention_days): raw samples before
+// raw_before are folded into 15-minute meter aggregates and deleted; aggregates before
+// aggregate_before are deleted. Post one a day through the writer, with times from the Clock.
+struct PruneRequest {
+  TimePoint raw_before{};
+  TimePoint aggregate_before{};
+};
+
+using StoreRecord = std::variant<MeterSample, ChargerSample, CommandRecord, CommandAck,
+                                 EventRecord, SessionRecord, PruneRequest>;
 
 class Store {
  public:
@@ -143,11 +151,12 @@ class Store {
   // Rows in one of the gateway's tables (tests, diagnostics). Throws for an unknown table.
   std::int64_t row_count(std::string_view table) const;
 
-  // Deletes raw samples older than `before`. Returns rows deleted.
-  std::int64_t prune_samples(TimePoint before);
+  // Applies a PruneRequest in one transaction. Returns the rows deleted.
+  std::int64_t prune(const PruneRequest& request);
 
  private:
   void migrate();
+  std::int64_t prune_in_transaction(const PruneRequest& request);
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
 };
@@ -175,6 +184,7 @@ class StoreWriter {
   void append(CommandAck a) { append(StoreRecord{std::move(a)}); }
   void append(EventRecord e) { append(StoreRecord{std::move(e)}); }
   void append(SessionRecord s) { append(StoreRecord{std::move(s)}); }
+  void append(PruneRequest p) { append(StoreRecord{p}); }
 
   // Blocks until everything appended before the call is committed (or failed; see failures()).
   void flush();
