@@ -8,6 +8,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -410,6 +411,40 @@ TEST_F(MqttDevicesTest, SimMeterSumsChargerPowerAndBaseLoad) {
 
   sim_meter.set_base_load_offset_w(500);
   ASSERT_TRUE(pump_until([&] { return std::abs(rec_.meter["transformer"].power_w - expected_w - 500) < 1; }));
+  EXPECT_TRUE(rec_.all_on_core);
+}
+
+// 400 piles: more than the ~330 clients per process at which libmosquitto's select() loop broke
+// (descriptors >= FD_SETSIZE), and more limits in one burst than Paho's default 100 buffered.
+TEST_F(MqttDevicesTest, ManyChargersShareOneConnection) {
+  constexpr int kChargers = 400;
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  std::vector<std::shared_ptr<ChargerDriver>> drivers;
+  std::vector<std::unique_ptr<sim::SimMqttCharger>> sims;
+  for (int i = 0; i < kChargers; ++i) {
+    const std::string id = "p-" + std::to_string(300 + i);
+    drivers.push_back(devices.add_charger(id, caps_7kw()));
+    auto o = charger_options(id);
+    o.publish_period = 1s;
+    sims.push_back(std::make_unique<sim::SimMqttCharger>(o, clock_));
+  }
+  devices.start();
+  for (auto& s : sims) {
+    s->start();
+    s->plug_in(20000, 7000);
+  }
+  auto online = [&] {
+    return std::all_of(drivers.begin(), drivers.end(), [](auto& d) { return d->health().online; });
+  };
+  ASSERT_TRUE(pump_until(online, 20s)) << broker_->log();
+  for (int i = 0; i < kChargers; ++i)
+    drivers[static_cast<std::size_t>(i)]->apply_limit(PowerLimit{2000.0 + 5 * i, 60s, static_cast<std::uint64_t>(1000 + i)});
+  ASSERT_TRUE(pump_until([&] { return rec_.acks.size() == static_cast<std::size_t>(kChargers); }, 10s)) << rec_.acks.size() << " acks";
+  for (int i = 0; i < kChargers; ++i) {
+    auto ack = rec_.ack_for(static_cast<std::uint64_t>(1000 + i));
+    ASSERT_TRUE(ack && ack->accepted) << "charger " << i << (ack ? " error: " + ack->error : std::string(" no ack"));
+    EXPECT_DOUBLE_EQ(sims[static_cast<std::size_t>(i)]->limit_w(), 2000.0 + 5 * i);
+  }
   EXPECT_TRUE(rec_.all_on_core);
 }
 

@@ -1,16 +1,26 @@
 #pragma once
-// A small libmosquitto client with its own network thread (mosquitto_loop_start), used by the
-// simulated devices so they reach the broker exactly as a separate device would. Private to the
-// drivers library.
+// A small libmosquitto client with its own network thread, used by the simulated devices so they
+// reach the broker exactly as a separate device would. Private to the drivers library.
+//
+// The thread is ours rather than mosquitto_loop_start()'s because libmosquitto 2.0's loop uses
+// select(), which fails for descriptors >= FD_SETSIZE (1024): with three descriptors per client
+// a demo process broke down above ~330 simulated piles. Ours uses poll() and an eventfd to wake
+// up when another thread queues a message.
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <thread>
 
 struct mosquitto;
 struct mosquitto_message;
 
 namespace orderly::drivers::mqtt {
+
+// Simulators open three descriptors per device (socket and libmosquitto's wake-up pair), and
+// the demo runs up to 500 piles plus a broker that inherits our limits: raise the soft
+// RLIMIT_NOFILE to the hard limit once. Idempotent; called by the clients and the broker launcher.
+void raise_open_file_limit();
 
 class MosquittoClient {
  public:
@@ -44,16 +54,27 @@ class MosquittoClient {
   bool connected() const { return connected_; }
 
  private:
+  enum class Exit { clean, with_will };
   static void on_connect_cb(mosquitto*, void* self, int rc);
   static void on_disconnect_cb(mosquitto*, void* self, int rc);
   static void on_message_cb(mosquitto*, void* self, const mosquitto_message* msg);
-  void halt();
+  void run();
+  void wait_or_wake(int timeout_ms);
+  void wake();
+  void flush();
+  void halt(Exit how, const std::string& topic, const std::string& payload);
 
   Config config_;
   ConnectHandler on_connect_;
   MessageHandler on_message_;
   mosquitto* mosq_ = nullptr;
+  int wake_fd_ = -1;
+  std::thread thread_;
   std::atomic<bool> connected_{false};
+  std::atomic<bool> stop_requested_{false};
+  // How the network thread leaves, set before stop_requested_.
+  Exit exit_ = Exit::clean;
+  std::string exit_topic_, exit_payload_;
   bool running_ = false;
 };
 

@@ -50,6 +50,8 @@ std::string connect_failure_text(int rc) {
   return "TCP connection refused, unreachable or timed out (Paho return code " + std::to_string(rc) + ")";
 }
 
+constexpr int kMaxBufferedMessages = 16384;
+
 }  // namespace
 
 struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
@@ -152,7 +154,11 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     started_ = true;
     stopping_ = false;
     try {
-      client_ = std::make_unique<::mqtt::async_client>(uri_, options_.client_id);
+      // Paho C queues at most 100 outgoing messages by default (MQTTAsync_createOptions
+      // maxBufferedMessages) and refuses more with "No more messages can be buffered": one control
+      // tick sending limits to a few hundred piles at once hit it in tests/mqtt. Room for 16 limits
+      // per pile of a 1000-pile site is plenty.
+      client_ = std::make_unique<::mqtt::async_client>(uri_, options_.client_id, kMaxBufferedMessages, nullptr);
     } catch (const ::mqtt::exception& e) {
       // A malformed address is a configuration error, unlike an unreachable broker.
       started_ = false;

@@ -1,5 +1,7 @@
 #include "orderly/drivers/sim/mosquitto_broker.hpp"
 
+#include "mqtt/mosquitto_client.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
@@ -91,6 +93,8 @@ std::unique_ptr<MosquittoBroker> MosquittoBroker::start(std::uint16_t port) {
     throw std::runtime_error("MosquittoBroker: " + binary.string() +
                              " not found or not executable; install the Debian package 'mosquitto' "
                              "(see PACKAGES in setup.sh) or set ORDERLY_MOSQUITTO to the broker binary");
+
+  drivers::mqtt::raise_open_file_limit();  // the broker inherits it: one descriptor per device
 
   // A port we picked may be taken between picking and binding; try a few before giving up.
   const int attempts = port == 0 ? 5 : 1;
