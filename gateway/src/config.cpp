@@ -1229,29 +1229,23 @@ std::string MqttConfig::resolved_password() const {
   return line;
 }
 
+namespace {
+template <typename T>
+const T* find_by_id(const std::vector<T>& items, std::string_view id) {
+  const auto it = std::find_if(items.begin(), items.end(), [&](const T& x) { return x.id == id; });
+  return it == items.end() ? nullptr : &*it;
+}
+}  // namespace
+
 const ChargerConfig* Config::find_charger(std::string_view id) const {
-  for (const auto& x : chargers) {
-    if (x.id == id) return &x;
-  }
-  return nullptr;
+  return find_by_id(chargers, id);
 }
-const MeterConfig* Config::find_meter(std::string_view id) const {
-  for (const auto& x : meters) {
-    if (x.id == id) return &x;
-  }
-  return nullptr;
-}
+const MeterConfig* Config::find_meter(std::string_view id) const { return find_by_id(meters, id); }
 const ModbusBusConfig* Config::find_bus(std::string_view id) const {
-  for (const auto& x : modbus_buses) {
-    if (x.id == id) return &x;
-  }
-  return nullptr;
+  return find_by_id(modbus_buses, id);
 }
 const CapacityNodeConfig* Config::find_node(std::string_view id) const {
-  for (const auto& x : capacity) {
-    if (x.id == id) return &x;
-  }
-  return nullptr;
+  return find_by_id(capacity, id);
 }
 
 Config parse_config(std::string_view text, const std::string& source_name,

@@ -427,35 +427,32 @@ std::optional<std::string> Store::meta(std::string_view key) const {
   return std::nullopt;
 }
 
+namespace {
+
 // Newest row per device in O(devices x log rows): walk the distinct ids through the
 // (id, ts_ms) index with a recursive skip-scan, then take each id's last row from the same
 // index. A GROUP BY over the whole table would read every sample (~190 ms for one day of 50
 // meters on the target class of machine; see gateway_store_bench).
+std::string newest_per_device_sql(const std::string& table, const std::string& id_column,
+                                  const char* columns) {
+  return "WITH RECURSIVE ids(id) AS (SELECT min(" + id_column + ") FROM " + table +
+         " UNION ALL SELECT (SELECT min(" + id_column + ") FROM " + table + " WHERE " +
+         id_column + " > ids.id) FROM ids WHERE id IS NOT NULL) SELECT " + columns +
+         " FROM ids JOIN " + table + " ON " + table + ".rowid = (SELECT rowid FROM " + table +
+         " WHERE " + id_column + " = ids.id ORDER BY ts_ms DESC LIMIT 1) ORDER BY " + id_column;
+}
+
+}  // namespace
+
 std::vector<MeterSample> Store::latest_meter_samples() const {
-  Stmt s(db_,
-         std::string("WITH RECURSIVE ids(id) AS (SELECT min(meter_id) FROM meter_samples "
-                     "UNION ALL SELECT (SELECT min(meter_id) FROM meter_samples WHERE meter_id > "
-                     "ids.id) FROM ids WHERE id IS NOT NULL) SELECT ") +
-             kMeterColumns +
-             " FROM ids JOIN meter_samples ON meter_samples.rowid = (SELECT rowid FROM "
-             "meter_samples WHERE meter_id = ids.id ORDER BY ts_ms DESC LIMIT 1) "
-             "ORDER BY meter_id",
-         path_);
+  Stmt s(db_, newest_per_device_sql("meter_samples", "meter_id", kMeterColumns), path_);
   std::vector<MeterSample> out;
   while (s.step()) out.push_back(read_meter_sample(s));
   return out;
 }
 
 std::vector<ChargerSample> Store::latest_charger_samples() const {
-  Stmt s(db_,
-         std::string("WITH RECURSIVE ids(id) AS (SELECT min(charger_id) FROM charger_samples "
-                     "UNION ALL SELECT (SELECT min(charger_id) FROM charger_samples WHERE "
-                     "charger_id > ids.id) FROM ids WHERE id IS NOT NULL) SELECT ") +
-             kChargerColumns +
-             " FROM ids JOIN charger_samples ON charger_samples.rowid = (SELECT rowid FROM "
-             "charger_samples WHERE charger_id = ids.id ORDER BY ts_ms DESC LIMIT 1) "
-             "ORDER BY charger_id",
-         path_);
+  Stmt s(db_, newest_per_device_sql("charger_samples", "charger_id", kChargerColumns), path_);
   std::vector<ChargerSample> out;
   while (s.step()) out.push_back(read_charger_sample(s));
   return out;

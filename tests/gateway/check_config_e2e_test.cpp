@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -36,6 +37,20 @@ Outcome check_config(const orderly::test::TempDir& dir, const std::string& file)
   return run;
 }
 
+// The shipped example with the first `from` replaced by `to`, written to dir/orderly.toml.
+// Returns the file and the 1-based line of the change.
+std::pair<std::string, long> example_with(const orderly::test::TempDir& dir,
+                                          const std::string& from, const std::string& to) {
+  std::string text =
+      orderly::test::read_file(orderly::test::source_dir() / "packaging" / "orderly.toml");
+  const auto pos = text.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  if (pos == std::string::npos) return {};
+  text.replace(pos, from.size(), to);
+  const long line = std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n') + 1;
+  return {orderly::test::write_file(dir / "orderly.toml", text).string(), line};
+}
+
 TEST(CheckConfig, ShippedExampleIsOk) {
   orderly::test::TempDir dir;
   const auto example = (orderly::test::source_dir() / "packaging" / "orderly.toml").string();
@@ -48,36 +63,25 @@ TEST(CheckConfig, ShippedExampleIsOk) {
 
 TEST(CheckConfig, TypoIsReportedWithFileLineAndKey) {
   orderly::test::TempDir dir;
-  std::string text =
-      orderly::test::read_file(orderly::test::source_dir() / "packaging" / "orderly.toml");
-  const std::string good = "\nlimit_kw = 500\n";
-  const auto pos = text.find(good);
-  ASSERT_NE(pos, std::string::npos);
-  text.replace(pos, good.size(), "\nlimit_kww = 500\n");
-  const auto line = std::count(text.begin(), text.begin() + static_cast<long>(pos) + 1, '\n') + 1;
-  const auto file = orderly::test::write_file(dir / "orderly.toml", text).string();
-
+  const auto [file, line] = example_with(dir, "\nlimit_kw = 500\n", "\nlimit_kww = 500\n");
   const Outcome run = check_config(dir, file);
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_EQ(run.out, "");
   EXPECT_THAT(run.err,
-              AllOf(HasSubstr(file + ":" + std::to_string(line) + ":1: unknown key 'limit_kww'"),
+              AllOf(HasSubstr(file + ":" + std::to_string(line + 1) +
+                              ":1: unknown key 'limit_kww'"),
                     HasSubstr("did you mean 'limit_kw'?"),
                     HasSubstr("site.transformer: missing required key 'limit_kw'")));
 }
 
 TEST(CheckConfig, UnknownDeviceProfileIsCaught) {
   orderly::test::TempDir dir;
-  std::string text =
-      orderly::test::read_file(orderly::test::source_dir() / "packaging" / "orderly.toml");
-  const std::string good = "profile = \"heidelberg-energy-control\"";
-  const auto pos = text.find(good);
-  ASSERT_NE(pos, std::string::npos);
-  text.replace(pos, good.size(), "profile = \"heidelberg-energy-contrl\"");
-  const auto file = orderly::test::write_file(dir / "orderly.toml", text).string();
+  const auto [file, line] = example_with(dir, "profile = \"heidelberg-energy-control\"",
+                                         "profile = \"heidelberg-energy-contrl\"");
   const Outcome run = check_config(dir, file);
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_THAT(run.err, AllOf(HasSubstr(".profile: unknown profile 'heidelberg-energy-contrl'"),
+  EXPECT_THAT(run.err, AllOf(HasSubstr(file + ":" + std::to_string(line) + ":11: charger[4]"
+                                       ".profile: unknown profile 'heidelberg-energy-contrl'"),
                              HasSubstr("heidelberg-energy-control")));
 }
 
