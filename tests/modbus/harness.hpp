@@ -1,6 +1,7 @@
 #pragma once
 // A core event loop on its own thread plus a recorder of everything the drivers report, so
 // tests can wait for conditions on what the gateway core would see.
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 

@@ -17,7 +17,8 @@ using testing::Recorder;
 
 std::vector<std::string> shipped_modbus_profiles() {
   std::vector<std::string> ids;
-  for (const auto& [id, p] : ProfileCatalog::load_dir(orderly::test::source_dir() / "drivers" / "profiles").all())
+  const auto catalog = ProfileCatalog::load_dir(orderly::test::source_dir() / "drivers" / "profiles");
+  for (const auto& [id, p] : catalog.all())
     if (p.transport == Transport::modbus_tcp || p.transport == Transport::modbus_rtu) ids.push_back(id);
   return ids;
 }
@@ -102,11 +103,13 @@ TEST_P(ShippedModbusProfile, ReadsEveryPointWritesTheLimitAndSetsTheFailsafe) {
   EXPECT_TRUE(near(ack->applied_limit_w, 10 * volts, 1)) << ack->applied_limit_w;
   EXPECT_TRUE(near(sim.point_value(unit, "set_current_a"), 10, 0.01)) << sim.point_value(unit, "set_current_a");
   EXPECT_TRUE(orderly::test::wait_until([&] { return near(sim.drawn_current_a(unit), 10, 0.01); }));
-  if (profile.point("power_w") != nullptr)
+  if (profile.point("power_w") != nullptr) {
     EXPECT_TRUE(recorder.wait_charger([&](const ChargerSnapshot& s) { return near(s.power_w, 10 * volts, 1); }))
         << "snapshot power never followed the 10 A limit";
-  if (profile.point("applied_current_a") != nullptr)
+  }
+  if (profile.point("applied_current_a") != nullptr) {
     EXPECT_TRUE(recorder.wait_charger([&](const ChargerSnapshot& s) { return near(s.applied_limit_w, 10 * volts, 1); }));
+  }
 
   charger.apply_limit(PowerLimit{0, std::chrono::seconds(60), 8});
   ASSERT_TRUE(recorder.wait_ack(8).has_value());

@@ -279,7 +279,8 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
   const Clock& clock;
   int poller_id = 0;
   Health health_w;
-  std::string logged_error;
+  std::map<std::string, std::string> logged_errors;  // by point name
+  std::string poll_error;
   mutable std::mutex m;
   Health health_c;
 
@@ -288,16 +289,19 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
       : opt(std::move(o)), profile(std::move(p)), address(parse_address(opt.address)), bus(b), core(std::move(c)),
         events(std::move(e)), clock(cl) {}
 
-  void note_error(const std::string& what) {
-    health_w.last_error = what;
-    if (what != logged_error) {
+  // One log line per data identifier and failure episode, not one per poll.
+  void note_error(const std::string& key, const std::string& what) {
+    if (poll_error.empty()) poll_error = what;
+    auto& logged = logged_errors[key];
+    if (logged != what) {
       spdlog::warn("device '{}' (DL/T 645 meter {}): {}", opt.id, opt.address, what);
-      logged_error = what;
+      logged = what;
     }
   }
 
   Steady::duration poll(Dlt645Bus& b) {
     std::map<std::string, double> values;
+    poll_error.clear();
     bool answered = false, unreachable = false, clean = true;
     for (const auto& [name, p] : profile.dlt645_points) {
       auto x = b.read(address, p.di);
@@ -305,14 +309,14 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
         clean = false;
         if (x.timeout) {
           ++health_w.timeouts;
-          note_error("data identifier " + di_hex(p.di) + " (" + name + "): " + x.error +
+          note_error(name, "data identifier " + di_hex(p.di) + " (" + name + "): " + x.error +
                      "; check the address, wiring and 2400 8E1 settings");
           unreachable = true;
           break;
         }
         ++health_w.errors;
         answered = true;
-        note_error("data identifier " + di_hex(p.di) + " (" + name + "): " + x.error);
+        note_error(name, "data identifier " + di_hex(p.di) + " (" + name + "): " + x.error);
         continue;
       }
       answered = true;
@@ -320,7 +324,7 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
       if (x.reply.value.size() != static_cast<std::size_t>(p.bytes)) {
         ++health_w.errors;
         clean = false;
-        note_error("data identifier " + di_hex(p.di) + " (" + name + "): " + std::to_string(x.reply.value.size()) +
+        note_error(name, "data identifier " + di_hex(p.di) + " (" + name + "): " + std::to_string(x.reply.value.size()) +
                    " data bytes, expected " + std::to_string(p.bytes));
         continue;
       }
@@ -328,18 +332,17 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
       if (!std::isfinite(v)) {
         ++health_w.errors;
         clean = false;
-        note_error("data identifier " + di_hex(p.di) + " (" + name + "): value is not BCD; rejected");
+        note_error(name, "data identifier " + di_hex(p.di) + " (" + name + "): value is not BCD; rejected");
         continue;
       }
+      logged_errors.erase(name);
       values[name] = v;
     }
     const TimePoint now = clock.now();
     health_w.online = answered && !unreachable;
     if (health_w.online) health_w.last_good = now;
-    if (clean && health_w.online) {
-      health_w.last_error.clear();
-      logged_error.clear();
-    }
+    health_w.last_error = poll_error;
+    if (clean && health_w.online) logged_errors.clear();
     {
       std::lock_guard lk(m);
       health_c = health_w;

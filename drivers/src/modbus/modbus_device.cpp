@@ -63,7 +63,8 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
 
   // Worker-thread state.
   Health health_w;
-  std::string logged_error;
+  std::map<std::string, std::string> logged_errors;  // by point name
+  std::string poll_error;                            // first error of the current poll
   bool failsafe_configured = false;
   TimePoint last_keepalive{};
   bool enabled = true;
@@ -97,13 +98,19 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     return d;
   }
 
-  void note_error(const std::string& what) {
-    health_w.last_error = what;
-    if (what != logged_error) {
+  // One log line per register and failure episode, not one per poll: a meter with twelve
+  // points that all fail would otherwise drown the log.
+  void note_error(const std::string& key, const std::string& what) {
+    if (poll_error.empty()) poll_error = what;
+    health_w.last_error = poll_error;
+    auto& logged = logged_errors[key];
+    if (logged != what) {
       spdlog::warn("device '{}' ({} {}, unit {}): {}", opt.id, profile.manufacturer, profile.model, unit, what);
-      logged_error = what;
+      logged = what;
     }
   }
+
+  void note_good(const std::string& key) { logged_errors.erase(key); }
 
   std::string where(const PointDef& p) const {
     return "register " + hex_address(p.address) + " (" + p.name + ", " + to_string(p.table) + ")";
@@ -117,7 +124,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     }
     if (r.error == ModbusErrorKind::timeout || r.error == ModbusErrorKind::connection) ++health_w.timeouts;
     else ++health_w.errors;
-    note_error(where(p) + ": " + describe(r, bus.endpoint().response_timeout));
+    note_error(p.name, where(p) + ": " + describe(r, bus.endpoint().response_timeout));
     return r.error != ModbusErrorKind::timeout && r.error != ModbusErrorKind::connection;
   }
 
@@ -179,6 +186,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   }
 
   Steady::duration poll(ModbusLink& link) {
+    poll_error.clear();
     if (is_charger) {
       if (!failsafe_configured) configure_failsafe(link);
       if (failsafe_configured) keepalive(link);
@@ -217,25 +225,26 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
               (p->max ? std::to_string(*p->max) : std::string("inf")) + "]; rejected";
       else if (!p->value_map.empty()) {
         auto it = p->value_map.find(std::llround(v));
-        if (it == p->value_map.end()) bad = "value " + std::to_string(std::llround(v)) + " is not in the profile's map";
+        if (it == p->value_map.end()) bad = "value " + std::to_string(std::llround(v)) + " is not in the profile's map; rejected";
         else words[p->name] = it->second;
       }
       if (!bad.empty()) {
         ++health_w.errors;
         clean = false;
-        note_error(where(*p) + ": " + bad);
+        note_error(p->name, where(*p) + ": " + bad);
         continue;
       }
+      note_good(p->name);
       values[p->name] = v;
     }
 
     const TimePoint now = clock.now();
     health_w.online = answered && !unreachable;
     if (health_w.online) health_w.last_good = now;
-    if (clean && health_w.online) {
-      if (!logged_error.empty()) spdlog::info("device '{}': answering normally again", opt.id);
-      health_w.last_error.clear();
-      logged_error.clear();
+    health_w.last_error = poll_error;
+    if (clean && health_w.online && !logged_errors.empty()) {
+      spdlog::info("device '{}': answering normally again", opt.id);
+      logged_errors.clear();
     }
     {
       std::lock_guard lk(m);
@@ -300,6 +309,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   }
 
   void apply(ModbusLink& link, const PowerLimit& pl) {
+    poll_error.clear();
     const auto& cap = profile.capabilities;
     double current = pl.power_w / volts_per_amp();
     // Below the IEC 61851 minimum a pile cannot follow a setpoint; pausing never exceeds it.
@@ -332,7 +342,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
         }
       }
     } else {
-      ack.error = health_w.last_error.empty() ? "write failed" : health_w.last_error;
+      ack.error = poll_error.empty() ? "write failed" : poll_error;
     }
     {
       std::lock_guard lk(m);
