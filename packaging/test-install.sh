@@ -108,8 +108,10 @@ check "anonymous login refused" bash -c '! mosquitto_pub -h 127.0.0.1 -t orderly
 wait_for 5 pub -u ch-test -P "$dev_pw" -r -t orderly/v1/charger/ch-test/status -m own
 got=$(sub -u orderly -P "$gw_pw" -t orderly/v1/charger/ch-test/status)
 check "device publishes on its own topic; gateway reads it (got '$got')" test "$got" = own
-pub -u ch-test -P "$dev_pw" -r -t orderly/v1/charger/other/status -m forged
-pub -u orderly -P "$gw_pw" -r -t orderly/v1/charger/other/status -m real
+# The gateway's retained value first, then the forgery (QoS 1: the broker has handled it
+# before mosquitto_pub returns), so a forgery that got through would be what is read back.
+pub -u orderly -P "$gw_pw" -q 1 -r -t orderly/v1/charger/other/status -m real
+pub -u ch-test -P "$dev_pw" -q 1 -r -t orderly/v1/charger/other/status -m forged
 got=$(sub -u orderly -P "$gw_pw" -t orderly/v1/charger/other/status)
 check "device cannot overwrite another charger's topic (ACL; got '$got')" test "$got" = real
 got=$(sub -u ch-test -P "$dev_pw" -t orderly/v1/charger/other/status)
