@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "mqtt/mosquitto_client.hpp"
+#include "mqtt/ticker.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 
 namespace orderly::drivers::sim {
@@ -126,17 +125,12 @@ struct SimMqttCharger::Impl {
     publish_status();
   }
 
-  void run() {
-    std::unique_lock lock(tick_mutex);
-    while (!stopping) {
-      lock.unlock();
-      if (!offline) publish_status();
-      else {
-        std::lock_guard l(mutex);
-        advance_locked(clock.now());
-      }
-      lock.lock();
-      tick_cv.wait_for(lock, options.publish_period, [this] { return stopping; });
+  void tick() {
+    if (!offline) {
+      publish_status();
+    } else {
+      std::lock_guard l(mutex);
+      advance_locked(clock.now());  // a disconnected pile keeps charging (and falls back to failsafe)
     }
   }
 
@@ -159,11 +153,7 @@ struct SimMqttCharger::Impl {
   std::uint64_t limits_received = 0;
 
   std::atomic<bool> offline{false};
-  std::mutex tick_mutex;
-  std::condition_variable tick_cv;
-  bool stopping = false;
-  std::thread ticker;
-  bool started = false;
+  drivers::mqtt::Ticker ticker;
 
   drivers::mqtt::MosquittoClient client;
 };
@@ -174,23 +164,15 @@ SimMqttCharger::SimMqttCharger(SimChargerOptions options, const Clock& clock)
 SimMqttCharger::~SimMqttCharger() { stop(); }
 
 void SimMqttCharger::start() {
-  if (impl_->started) return;
-  impl_->started = true;
-  impl_->stopping = false;
-  impl_->client.start();
-  impl_->ticker = std::thread([this] { impl_->run(); });
+  if (impl_->ticker.running()) return;
+  if (!impl_->offline) impl_->client.start();
+  impl_->ticker.start(impl_->options.publish_period, [this] { impl_->tick(); });
 }
 
 void SimMqttCharger::stop() {
-  if (!impl_->started) return;
-  {
-    std::lock_guard lock(impl_->tick_mutex);
-    impl_->stopping = true;
-  }
-  impl_->tick_cv.notify_all();
-  if (impl_->ticker.joinable()) impl_->ticker.join();
+  if (!impl_->ticker.running()) return;
+  impl_->ticker.stop();
   impl_->client.stop(impl_->topic_online, std::string(drivers::mqtt::kOffline));
-  impl_->started = false;
 }
 
 void SimMqttCharger::plug_in(double energy_need_wh, double car_max_power_w) {
@@ -226,7 +208,7 @@ void SimMqttCharger::ignore_limits(bool ignore) {
 void SimMqttCharger::set_offline(bool offline) {
   if (offline == impl_->offline) return;
   impl_->offline = offline;
-  if (!impl_->started) return;
+  if (!impl_->ticker.running()) return;
   if (offline)
     impl_->client.drop();
   else

@@ -2,12 +2,11 @@
 
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "mqtt/mosquitto_client.hpp"
+#include "mqtt/ticker.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 
 namespace orderly::drivers::sim {
@@ -88,19 +87,13 @@ struct SimMqttMeter::Impl {
     return s;
   }
 
-  void run() {
-    std::unique_lock lock(tick_mutex);
-    while (!stopping) {
-      lock.unlock();
-      std::string payload;
-      {
-        std::lock_guard l(mutex);
-        payload = drivers::mqtt::encode_meter_status(measure_locked(clock.now()));
-      }
-      client.publish(topic_status, payload, 0, true);
-      lock.lock();
-      tick_cv.wait_for(lock, period, [this] { return stopping; });
+  void tick() {
+    std::string payload;
+    {
+      std::lock_guard l(mutex);
+      payload = drivers::mqtt::encode_meter_status(measure_locked(clock.now()));
     }
+    client.publish(topic_status, payload, 0, true);
   }
 
   std::string id;
@@ -116,11 +109,7 @@ struct SimMqttMeter::Impl {
   double last_power_w = kNotMeasured;
   TimePoint last_update{};
 
-  std::mutex tick_mutex;
-  std::condition_variable tick_cv;
-  bool stopping = false;
-  bool started = false;
-  std::thread ticker;
+  drivers::mqtt::Ticker ticker;
 
   drivers::mqtt::MosquittoClient client;
 };
@@ -134,23 +123,15 @@ SimMqttMeter::SimMqttMeter(std::string id, std::string host, std::uint16_t port,
 SimMqttMeter::~SimMqttMeter() { stop(); }
 
 void SimMqttMeter::start() {
-  if (impl_->started) return;
-  impl_->started = true;
-  impl_->stopping = false;
+  if (impl_->ticker.running()) return;
   impl_->client.start();
-  impl_->ticker = std::thread([this] { impl_->run(); });
+  impl_->ticker.start(impl_->period, [this] { impl_->tick(); });
 }
 
 void SimMqttMeter::stop() {
-  if (!impl_->started) return;
-  {
-    std::lock_guard lock(impl_->tick_mutex);
-    impl_->stopping = true;
-  }
-  impl_->tick_cv.notify_all();
-  if (impl_->ticker.joinable()) impl_->ticker.join();
+  if (!impl_->ticker.running()) return;
+  impl_->ticker.stop();
   impl_->client.stop(impl_->topic_online, std::string(drivers::mqtt::kOffline));
-  impl_->started = false;
 }
 
 double SimMqttMeter::last_power_w() const {
