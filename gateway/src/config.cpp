@@ -122,7 +122,19 @@ class Errors {
 class Section {
  public:
   Section(Errors& errors, const toml::table& table, std::string path, std::string header)
-      : errors_(errors), table_(table), path_(std::move(path)), header_(std::move(header)) {}
+      : errors_(errors), table_(table), path_(std::move(path)), header_(std::move(header)),
+        toml_name_(path_) {}
+
+  // The n-th (from 1) table of the array of tables `key` below this one: "charger[2]" in
+  // messages, "[[charger]] #2" in unknown-key errors.
+  Section element(std::string_view key, int n, const toml::table& table) {
+    const std::string toml_name = (toml_name_.empty() ? "" : toml_name_ + ".") + std::string(key);
+    Section s(errors_, table,
+              (path_.empty() ? "" : path_ + ".") + std::string(key) + "[" + std::to_string(n) + "]",
+              "[[" + toml_name + "]] #" + std::to_string(n));
+    s.toml_name_ = toml_name;
+    return s;
+  }
 
   const std::string& path() const { return path_; }
   const toml::table& table() const { return table_; }
@@ -295,6 +307,7 @@ class Section {
   const toml::table& table_;
   std::string path_;
   std::string header_;
+  std::string toml_name_;  // path without element numbers: "tariff.schedule"
   std::vector<std::string> known_;
 };
 
@@ -364,9 +377,7 @@ void read_site(Section& root, Config& c) {
 void read_capacity(Section& root, Config& c, std::vector<const toml::table*>& where) {
   int index = 0;
   for (const toml::table* t : root.tables("capacity")) {
-    ++index;
-    Section s(root.errors(), *t, "capacity[" + std::to_string(index) + "]",
-              "[[capacity]] #" + std::to_string(index));
+    Section s = root.element("capacity", ++index, *t);
     CapacityNodeConfig n;
     assign(n.id, s.id("id", true, "the node's id"));
     assign(n.parent, s.id("parent", false, "the parent node's id"));
@@ -558,18 +569,14 @@ void read_tariff(Section& root, Config& c) {
   Section s(root.errors(), *t, "tariff", "[tariff]");
   int si = 0;
   for (const toml::table* st : s.tables("schedule", true)) {
-    ++si;
-    Section ss(root.errors(), *st, "tariff.schedule[" + std::to_string(si) + "]",
-               "[[tariff.schedule]] #" + std::to_string(si));
+    Section ss = s.element("schedule", ++si, *st);
     TariffSchedule schedule;
     auto date = read_date(ss, "effective_from");
     if (date) schedule.effective_from = *date;
     int ni = 0;
     std::array<int, 13> month_owner{};
     for (const toml::table* season_table : ss.tables("season", true)) {
-      ++ni;
-      Section sn(root.errors(), *season_table, ss.path() + ".season[" + std::to_string(ni) + "]",
-                 "[[tariff.schedule.season]] #" + std::to_string(ni));
+      Section sn = ss.element("season", ++ni, *season_table);
       TariffSeason season;
       season.name = "season " + std::to_string(ni);
       read_season(sn, season);
@@ -658,9 +665,7 @@ void read_modbus(Section& root, Config& c, std::vector<const toml::table*>& wher
   Section s(root.errors(), *t, "modbus", "[modbus]");
   int index = 0;
   for (const toml::table* bt : s.tables("bus")) {
-    ++index;
-    Section b(root.errors(), *bt, "modbus.bus[" + std::to_string(index) + "]",
-              "[[modbus.bus]] #" + std::to_string(index));
+    Section b = s.element("bus", ++index, *bt);
     ModbusBusConfig bus;
     assign(bus.id, b.id("id", true, "the bus's id, named by chargers and meters"));
     auto transport = b.choice<ModbusTransport>(
@@ -763,9 +768,7 @@ DeviceLink read_link(Section& s) {
 void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& where) {
   int index = 0;
   for (const toml::table* t : root.tables("charger")) {
-    ++index;
-    Section s(root.errors(), *t, "charger[" + std::to_string(index) + "]",
-              "[[charger]] #" + std::to_string(index));
+    Section s = root.element("charger", ++index, *t);
     ChargerConfig ch;
     ch.failsafe_current_a = c.control.failsafe_current_a;
     assign(ch.id, s.id("id", true, "the charger's id, used in topics and the UI"));
@@ -811,9 +814,7 @@ void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& wh
 void read_meters(Section& root, Config& c, std::vector<const toml::table*>& where) {
   int index = 0;
   for (const toml::table* t : root.tables("meter")) {
-    ++index;
-    Section s(root.errors(), *t, "meter[" + std::to_string(index) + "]",
-              "[[meter]] #" + std::to_string(index));
+    Section s = root.element("meter", ++index, *t);
     MeterConfig m;
     assign(m.id, s.id("id", true, "the meter's id"));
     assign(m.name, s.string("name"));
