@@ -11,12 +11,21 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ARCH=${1:-}
 MODE=${2:-}
 case "$ARCH" in
-  arm64) QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu) ;;
-  armhf) QEMU=(qemu-arm-static -L /usr/arm-linux-gnueabihf) ;;
+  arm64) QEMU=(qemu-aarch64-static) TRIPLET=aarch64-linux-gnu ;;
+  armhf) QEMU=(qemu-arm-static) TRIPLET=arm-linux-gnueabihf ;;
   *) echo "usage: packaging/cross-test.sh arm64|armhf [--version]" >&2; exit 2 ;;
 esac
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-pkg-$ARCH}
 export BUILD_DIR
+# As the toolchain file's CMAKE_CROSSCOMPILING_EMULATOR: the multiarch root, or the sysroot
+# fallback (setup-cross.sh --sysroot). The guest loader's built-in search path lacks the
+# multiarch directories (they come from an ld.so.cache the sysroot does not have), hence -E.
+if [ ! -e "/usr/lib/$TRIPLET/pkgconfig/libmosquitto.pc" ] && [ -d "/opt/orderly-cross/$ARCH" ]; then
+  QEMU+=(-L "/opt/orderly-cross/$ARCH")
+else
+  QEMU+=(-L "/usr/$TRIPLET")
+fi
+QEMU+=(-E "LD_LIBRARY_PATH=/lib/$TRIPLET:/usr/lib/$TRIPLET")
 
 if [ "$MODE" = --version ]; then
   ORDERLY_NO_DEB=1 ORDERLY_BUILD_TESTS=OFF "$ROOT/packaging/build-deb.sh" "$ARCH"

@@ -29,7 +29,10 @@ if(NOT EXISTS /usr/lib/aarch64-linux-gnu/pkgconfig/libmosquitto.pc AND EXISTS ${
   set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
   set(ENV{PKG_CONFIG_SYSROOT_DIR} ${ORDERLY_CROSS_SYSROOT})
   set(ENV{PKG_CONFIG_LIBDIR} ${ORDERLY_CROSS_SYSROOT}/usr/lib/aarch64-linux-gnu/pkgconfig:${ORDERLY_CROSS_SYSROOT}/usr/share/pkgconfig)
-  set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/qemu-aarch64-static -L ${ORDERLY_CROSS_SYSROOT})
+  # The guest loader's built-in path lacks the multiarch directories (a real system has them
+  # from ld.so.cache, which the sysroot lacks).
+  set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/qemu-aarch64-static -L ${ORDERLY_CROSS_SYSROOT}
+      -E LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu)
   return()
 endif()
 
