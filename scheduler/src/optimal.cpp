@@ -41,6 +41,15 @@ Units price_units(double price_per_kwh) {
   throw std::invalid_argument("plan_optimal: " + what);
 }
 
+// Figures beyond this (kW, kWh, yuan) are typing errors, and would overflow the integer units.
+constexpr double kLargest = 1e7;
+
+bool sane(double v) { return std::isfinite(v) && std::abs(v) <= kLargest; }
+
+bool all_sane(const std::vector<double>& values) {
+  return std::all_of(values.begin(), values.end(), sane);
+}
+
 void check(const Problem& p, const OptimalOptions& o) {
   if (p.slots <= 0) reject("slots is " + std::to_string(p.slots) + "; it must be positive");
   if (!(p.slot_minutes > 0)) reject("slot_minutes must be positive");
@@ -49,9 +58,12 @@ void check(const Problem& p, const OptimalOptions& o) {
   if (p.price_per_kwh.size() != slots)
     reject("price_per_kwh has " + std::to_string(p.price_per_kwh.size()) + " entries, expected " +
            std::to_string(p.slots) + " (one per slot)");
+  if (!all_sane(p.price_per_kwh)) reject("price_per_kwh has a value that is not a finite price");
   for (std::size_t n = 0; n < p.nodes.size(); ++n) {
     const auto& node = p.nodes[n];
     const std::string where = "nodes[" + std::to_string(n) + "] (id \"" + node.id + "\")";
+    if (!all_sane(node.limit_kw) || !all_sane(node.base_load_kw))
+      reject(where + ": limit_kw / base_load_kw must be finite and below 1e7 kW");
     if (n == 0 ? node.parent != -1 : (node.parent < 0 || node.parent >= static_cast<int>(n)))
       reject(where + ": parent " + std::to_string(node.parent) +
              " is invalid; the root has -1, every other node an index below its own");
@@ -72,6 +84,9 @@ void check(const Problem& p, const OptimalOptions& o) {
     if (ev.energy_kwh < 0 || ev.max_kw < 0 || ev.min_kw < 0 || ev.discharge_max_kw < 0 ||
         ev.power_step_kw < 0)
       reject(where + ": energy and power figures must not be negative");
+    for (double v : {ev.energy_kwh, ev.max_kw, ev.min_kw, ev.power_step_kw, ev.discharge_max_kw,
+                     ev.battery_kwh, ev.initial_kwh, ev.reserve_kwh, ev.discharge_price_per_kwh})
+      if (!sane(v)) reject(where + ": a figure is not finite or above 1e7");
     if (ev.discharge_max_kw > 0 && !(ev.battery_kwh > 0))
       reject(where + ": a bidirectional pile needs battery_kwh to keep the state of charge");
   }

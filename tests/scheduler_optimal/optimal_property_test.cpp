@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -142,6 +143,9 @@ TEST(OptimalProperties, MalformedProblemsAreRejected) {
   EXPECT_THROW(scheduler::plan_optimal(p), std::invalid_argument);
   p.evs = {ev("a", 0, 2, 10, 7)};
   p.price_per_kwh.pop_back();
+  EXPECT_THROW(scheduler::plan_optimal(p), std::invalid_argument);
+  p.price_per_kwh.push_back(0.5);
+  p.nodes[0].limit_kw[1] = std::numeric_limits<double>::infinity();
   EXPECT_THROW(scheduler::plan_optimal(p), std::invalid_argument);
 }
 
