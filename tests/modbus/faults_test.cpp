@@ -195,3 +195,22 @@ TEST_F(Faults, RefusedConnectionIsReportedAsOffline) {
 
 }  // namespace
 }  // namespace orderly::drivers
+
+namespace orderly::drivers {
+namespace {
+
+TEST_F(Faults, TimeoutLongerThanTheRegisterHoldsIsCapped) {
+  auto p = shipped("heidelberg-energy-control");
+  sim.add_device(1, p);
+  start_bus(p);
+  options.id = "pile-cap";
+  options.failsafe_timeout = std::chrono::seconds(120);  // the site default; 120000 ms does not fit u16
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  EXPECT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(1, "failsafe_timeout_s"), 65, 0.001); }))
+      << "timeout register holds " << sim.point_value(1, "failsafe_timeout_s") << " s";
+  EXPECT_TRUE(near(sim.point_value(1, "failsafe_current_a"), 8, 0.01));
+}
+
+}  // namespace
+}  // namespace orderly::drivers

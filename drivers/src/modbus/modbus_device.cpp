@@ -48,6 +48,14 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     std::sort(reads.begin(), reads.end(), [](const PointDef* a, const PointDef* b) {
       return std::pair(a->read_function(), a->address) < std::pair(b->read_function(), b->address);
     });
+    // Some piles hold the timeout in a 16-bit millisecond register (Heidelberg: 65.5 s at most);
+    // a longer site timeout would wrap, so it is capped and said once.
+    if (const PointDef* t = profile.point("failsafe_timeout_s"); t != nullptr && t->max &&
+                                                                  opt.failsafe_timeout.count() > *t->max) {
+      spdlog::warn("device '{}': failsafe timeout {} s is above what a {} {} can hold; using {} s", opt.id,
+                   opt.failsafe_timeout.count(), profile.manufacturer, profile.model, std::floor(*t->max));
+      opt.failsafe_timeout = std::chrono::seconds(static_cast<long>(std::floor(*t->max)));
+    }
   }
 
   ModbusDeviceOptions opt;
@@ -128,7 +136,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     return r.error != ModbusErrorKind::timeout && r.error != ModbusErrorKind::connection;
   }
 
-  int retries() const { return health_w.online ? profile.modbus.retries : 0; }
+  int retries() const { return health_w.online ? opt.retries.value_or(profile.modbus.retries) : 0; }
 
   bool write_point(ModbusLink& link, const std::string& name, double value, bool round_down) {
     const PointDef* p = profile.point(name);

@@ -83,9 +83,11 @@ class ModbusBusWorker {
 struct ModbusDeviceOptions {
   std::string id;
   std::optional<int> unit_id;                           // overrides the profile's
+  std::optional<int> retries;                           // overrides the profile's (bus config)
   std::chrono::milliseconds poll_interval{1000};        // real time between polls
   double failsafe_current_a = 6;                        // written at start where supported
-  std::chrono::seconds failsafe_timeout{60};            // device-side communication timeout
+  std::chrono::seconds failsafe_timeout{60};            // device-side communication timeout;
+                                                        // capped at the profile's `max` for it
   double nominal_voltage_v = 230;                       // to turn power limits into currents
 };
 
