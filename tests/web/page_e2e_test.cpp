@@ -2,7 +2,6 @@
 // ran, fetched the API / WebSocket and rendered the fake gateway's values.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -12,30 +11,8 @@
 namespace orderly::web {
 namespace {
 
-const char* const kChromium = "/usr/bin/chromium";
-
-struct BrowserRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs chromium once with a fresh profile; returns its stdout (the DOM for --dump-dom).
-BrowserRun run_chromium(const orderly::test::TempDir& dir, const std::string& extra, const std::string& url) {
-  const auto profile = dir / ("profile-" + std::to_string(std::rand()));
-  std::string command = std::string(kChromium) +
-                        " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
-                        " --disable-background-networking --disable-component-update --disable-sync"
-                        " --user-data-dir=" + profile.string() + " --virtual-time-budget=5000 " + extra +
-                        " '" + url + "' 2>>" + (dir / "chromium-stderr.txt").string();
-  BrowserRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char chunk[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0) run.out.append(chunk, n);
-  run.exit_code = ::pclose(pipe);
-  return run;
-}
+using orderly::test::kChromium;
+using orderly::test::run_chromium;
 
 // Screenshots are also kept for a human to look at when ORDERLY_WEB_SCREENSHOT_DIR is set.
 void keep_copy(const std::filesystem::path& png) {
