@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <netinet/in.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -119,22 +119,35 @@ std::unique_ptr<MosquittoBroker> MosquittoBroker::start(std::uint16_t port) {
           // Without it Nagle's algorithm meets delayed ACKs and every limit round trip costs ~40 ms
           // per hop (mosquitto.conf(5), set_tcp_nodelay).
           << "set_tcp_nodelay true\n";
+      // As root, mosquitto would switch to the user "mosquitto", and that credential change
+      // clears PR_SET_PDEATHSIG (prctl(2)): the broker would outlive a killed test.
+      if (::geteuid() == 0) out << "user root\n";
     }
     const auto log = b->dir_ / "mosquitto.log";
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::string arg0 = binary.string(), arg1 = "-c", arg2 = conf.string();
+    std::string arg0 = binary.string(), arg1 = "-c", arg2 = conf.string(), log_path = log.string();
     char* argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
-    const int rc = ::posix_spawn(&b->pid_, binary.c_str(), &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      b->pid_ = -1;
-      throw std::runtime_error("MosquittoBroker: cannot start " + binary.string() + ": " + std::strerror(rc));
+    const pid_t parent = ::getpid();
+    // fork+exec rather than posix_spawn so the child can ask to die with us: a test killed by
+    // its timeout or a crashed demo must not leave brokers behind. Only async-signal-safe calls
+    // between fork and exec (we may have other threads). PR_SET_PDEATHSIG fires when the forking
+    // *thread* exits, so start brokers from a long-lived thread (main, the test body).
+    const pid_t pid = ::fork();
+    if (pid < 0)
+      throw std::runtime_error("MosquittoBroker: cannot start " + binary.string() + ": fork: " + std::strerror(errno));
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);  // parent already gone
+      const int in = ::open("/dev/null", O_RDONLY);
+      const int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (in < 0 || out < 0) ::_exit(126);
+      ::dup2(in, STDIN_FILENO);
+      ::dup2(out, STDOUT_FILENO);
+      ::dup2(out, STDERR_FILENO);
+      ::execve(argv[0], argv, environ);
+      ::_exit(127);
     }
+    b->pid_ = pid;
 
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     bool exited = false;
