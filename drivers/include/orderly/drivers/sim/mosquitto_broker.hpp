@@ -1,7 +1,8 @@
 #pragma once
 // A real Mosquitto broker process for tests and the demo: Debian's /usr/sbin/mosquitto (or
 // $ORDERLY_MOSQUITTO) on 127.0.0.1 with a generated config in a temporary directory. Anonymous
-// access, no persistence. The process is terminated and reaped by the destructor.
+// access, no persistence. The process is terminated and reaped by the destructor, and is sent
+// SIGTERM if the thread that started it exits first (so call start() from a long-lived thread).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
