@@ -14,12 +14,11 @@
 
 #include <cerrno>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <thread>
 
+#include "modbus/bus_thread.hpp"
 #include "orderly/drivers/dlt645.hpp"
 
 namespace orderly::drivers::dlt645 {
@@ -53,21 +52,8 @@ std::string BusEndpoint::describe() const {
 }
 
 struct Dlt645Bus::Impl {
-  struct Poller {
-    int id;
-    Poll poll;
-    Steady::time_point due;
-  };
   BusEndpoint ep;
-  std::mutex m;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::vector<Poller> pollers;
-  int next_id = 1;
-  std::size_t rr = 0;
-  int running_id = 0;
-  std::thread thread;
-  Dlt645Bus* owner = nullptr;
+  detail::BusThread<Dlt645Bus> thread;
 
   int fd = -1;  // worker thread only
   Steady::time_point last_end{};
@@ -118,14 +104,13 @@ struct Dlt645Bus::Impl {
     return true;
   }
 
-  void wait_gap() {
-    std::unique_lock lk(m);
-    cv.wait_until(lk, last_end + ep.inter_request_gap, [this] { return stopping; });
-  }
 
   Exchange read(const Address& a, std::uint32_t di) {
     Exchange x;
-    wait_gap();
+    if (!thread.sleep_until(last_end + ep.inter_request_gap)) {
+      x.error = "bus stopping";
+      return x;
+    }
     std::string why;
     if (!open_fd(why)) {
       x.error = why;
@@ -198,76 +183,22 @@ struct Dlt645Bus::Impl {
     return x;
   }
 
-  void run() {
-    std::unique_lock lk(m);
-    while (!stopping) {
-      const auto now = Steady::now();
-      std::optional<std::size_t> chosen;
-      for (std::size_t k = 0; k < pollers.size(); ++k) {
-        std::size_t i = (rr + k) % pollers.size();
-        if (pollers[i].due <= now) {
-          chosen = i;
-          break;
-        }
-      }
-      if (chosen) {
-        rr = *chosen + 1;
-        Poll poll = pollers[*chosen].poll;
-        const int id = pollers[*chosen].id;
-        running_id = id;
-        lk.unlock();
-        auto delay = poll(*owner);
-        lk.lock();
-        running_id = 0;
-        for (auto& p : pollers)
-          if (p.id == id) p.due = Steady::now() + delay;
-        cv.notify_all();
-        continue;
-      }
-      if (pollers.empty()) {
-        cv.wait(lk);
-      } else {
-        auto earliest = pollers.front().due;
-        for (const auto& p : pollers) earliest = std::min(earliest, p.due);
-        cv.wait_until(lk, earliest);
-      }
-    }
-  }
 };
 
 Dlt645Bus::Dlt645Bus(BusEndpoint endpoint) : impl_(std::make_unique<Impl>()) {
   impl_->ep = std::move(endpoint);
-  impl_->owner = this;
-  impl_->thread = std::thread([this] { impl_->run(); });
+  impl_->thread.start(*this);
 }
 
 Dlt645Bus::~Dlt645Bus() {
-  {
-    std::lock_guard lk(impl_->m);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->thread.stop();
   impl_->close_fd();
 }
 
 const BusEndpoint& Dlt645Bus::endpoint() const { return impl_->ep; }
 Dlt645Bus::Exchange Dlt645Bus::read(const Address& a, std::uint32_t di) { return impl_->read(a, di); }
-
-int Dlt645Bus::add_poller(Poll p) {
-  std::lock_guard lk(impl_->m);
-  const int id = impl_->next_id++;
-  impl_->pollers.push_back({id, std::move(p), Steady::now()});
-  impl_->cv.notify_all();
-  return id;
-}
-
-void Dlt645Bus::remove_poller(int id) {
-  std::unique_lock lk(impl_->m);
-  std::erase_if(impl_->pollers, [id](const Impl::Poller& p) { return p.id == id; });
-  if (std::this_thread::get_id() != impl_->thread.get_id())
-    impl_->cv.wait(lk, [&] { return impl_->running_id != id; });
-}
+int Dlt645Bus::add_poller(Poll p) { return impl_->thread.add_poller(std::move(p)); }
+void Dlt645Bus::remove_poller(int id) { impl_->thread.remove_poller(id); }
 
 struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
   Dlt645MeterOptions opt;

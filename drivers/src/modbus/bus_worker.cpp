@@ -1,12 +1,9 @@
 #include <modbus/modbus.h>
 
 #include <cerrno>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
+#include "modbus/bus_thread.hpp"
 #include "orderly/drivers/modbus.hpp"
 
 namespace orderly::drivers {
@@ -48,22 +45,8 @@ constexpr auto kReconnectBackoff = std::chrono::milliseconds(300);
 }  // namespace
 
 struct ModbusBusWorker::Impl final : ModbusLink {
-  struct Poller {
-    int id;
-    Poll poll;
-    Steady::time_point due;
-  };
-
   ModbusEndpoint ep;
-  std::mutex m;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::deque<Task> tasks;
-  std::vector<Poller> pollers;
-  int next_id = 1;
-  std::size_t rr = 0;
-  int running_id = 0;
-  std::thread thread;
+  detail::BusThread<ModbusLink> thread;
 
   // Worker-thread only.
   modbus_t* ctx = nullptr;
@@ -71,61 +54,12 @@ struct ModbusBusWorker::Impl final : ModbusLink {
   Steady::time_point last_end{};
   Steady::time_point next_connect{};
 
-  explicit Impl(ModbusEndpoint e) : ep(std::move(e)) { thread = std::thread([this] { run(); }); }
+  explicit Impl(ModbusEndpoint e) : ep(std::move(e)) { thread.start(*this); }
 
   ~Impl() override {
-    {
-      std::lock_guard lk(m);
-      stopping = true;
-    }
-    cv.notify_all();
-    if (thread.joinable()) thread.join();
+    thread.stop();
     disconnect();
     if (ctx != nullptr) modbus_free(ctx);
-  }
-
-  void run() {
-    std::unique_lock lk(m);
-    while (!stopping) {
-      if (!tasks.empty()) {
-        Task t = std::move(tasks.front());
-        tasks.pop_front();
-        lk.unlock();
-        t(*this);
-        lk.lock();
-        continue;
-      }
-      const auto now = Steady::now();
-      std::optional<std::size_t> chosen;
-      for (std::size_t k = 0; k < pollers.size(); ++k) {
-        std::size_t i = (rr + k) % pollers.size();
-        if (pollers[i].due <= now) {
-          chosen = i;
-          break;
-        }
-      }
-      if (chosen) {
-        rr = *chosen + 1;
-        Poll poll = pollers[*chosen].poll;
-        const int id = pollers[*chosen].id;
-        running_id = id;
-        lk.unlock();
-        auto delay = poll(*this);
-        lk.lock();
-        running_id = 0;
-        for (auto& p : pollers)
-          if (p.id == id) p.due = Steady::now() + delay;
-        cv.notify_all();
-        continue;
-      }
-      if (pollers.empty()) {
-        cv.wait(lk);
-      } else {
-        auto earliest = pollers.front().due;
-        for (const auto& p : pollers) earliest = std::min(earliest, p.due);
-        cv.wait_until(lk, earliest);
-      }
-    }
   }
 
   void disconnect() {
@@ -161,23 +95,15 @@ struct ModbusBusWorker::Impl final : ModbusLink {
     return true;
   }
 
-  void wait_gap() {
-    std::unique_lock lk(m);
-    cv.wait_until(lk, last_end + ep.inter_request_gap, [this] { return stopping; });
-  }
 
   template <class Op>
   ModbusResult exec(int unit_id, int retries, Op op) {
     ModbusResult r;
     for (int attempt = 0; attempt <= retries; ++attempt) {
-      wait_gap();
-      {
-        std::lock_guard lk(m);
-        if (stopping) {
-          r.error = ModbusErrorKind::connection;
-          r.message = "bus worker stopping";
-          return r;
-        }
+      if (!thread.sleep_until(last_end + ep.inter_request_gap)) {
+        r.error = ModbusErrorKind::connection;
+        r.message = "bus worker stopping";
+        return r;
       }
       std::string why;
       if (!ensure_connected(why)) {
@@ -260,35 +186,9 @@ ModbusBusWorker::~ModbusBusWorker() = default;
 
 const ModbusEndpoint& ModbusBusWorker::endpoint() const { return impl_->ep; }
 
-int ModbusBusWorker::add_poller(Poll poll) {
-  std::lock_guard lk(impl_->m);
-  const int id = impl_->next_id++;
-  impl_->pollers.push_back({id, std::move(poll), Steady::now()});
-  impl_->cv.notify_all();
-  return id;
-}
-
-void ModbusBusWorker::remove_poller(int id) {
-  std::unique_lock lk(impl_->m);
-  std::erase_if(impl_->pollers, [id](const Impl::Poller& p) { return p.id == id; });
-  if (std::this_thread::get_id() != impl_->thread.get_id())
-    impl_->cv.wait(lk, [&] { return impl_->running_id != id; });
-}
-
-void ModbusBusWorker::submit(Task task) {
-  std::lock_guard lk(impl_->m);
-  impl_->tasks.push_back(std::move(task));
-  impl_->cv.notify_all();
-}
-
-void ModbusBusWorker::stop() {
-  {
-    std::lock_guard lk(impl_->m);
-    impl_->stopping = true;
-    impl_->tasks.clear();
-  }
-  impl_->cv.notify_all();
-  if (impl_->thread.joinable() && std::this_thread::get_id() != impl_->thread.get_id()) impl_->thread.join();
-}
+int ModbusBusWorker::add_poller(Poll poll) { return impl_->thread.add_poller(std::move(poll)); }
+void ModbusBusWorker::remove_poller(int id) { impl_->thread.remove_poller(id); }
+void ModbusBusWorker::submit(Task task) { impl_->thread.submit(std::move(task)); }
+void ModbusBusWorker::stop() { impl_->thread.stop(); }
 
 }  // namespace orderly::drivers
