@@ -189,6 +189,16 @@ struct ModbusSimServer::Impl {
     ctx = nullptr;
   }
 
+  // Brings the model up to now, applies the change, and lets it take effect at once.
+  template <class F>
+  void change(int unit, F f) {
+    std::lock_guard lk(m);
+    Device& d = dev(unit);
+    d.update(clock.now());
+    f(d);
+    d.update(clock.now());
+  }
+
   Device& dev(int unit) const {
     auto it = devices.find(unit);
     if (it == devices.end()) throw std::invalid_argument("simulator has no device at unit id " + std::to_string(unit));
@@ -323,58 +333,42 @@ void ModbusSimServer::start() { impl_->start(); }
 void ModbusSimServer::stop() { impl_->stop(); }
 std::uint16_t ModbusSimServer::port() const { return impl_->port; }
 
-#define ORDERLY_SIM_WITH_DEVICE(unit, body)      \
-  std::lock_guard lk(impl_->m);                  \
-  Device& d = impl_->dev(unit);                  \
-  d.update(impl_->clock.now());                  \
-  body
-
 void ModbusSimServer::plug_car(int unit_id, double car_max_current_a) {
-  ORDERLY_SIM_WITH_DEVICE(unit_id, {
+  impl_->change(unit_id, [&](Device& d) {
     d.plugged = true;
     d.car_max_a = car_max_current_a;
     d.session_wh = 0;
-    d.update(impl_->clock.now());
-  })
+  });
 }
 
 void ModbusSimServer::unplug_car(int unit_id) {
-  ORDERLY_SIM_WITH_DEVICE(unit_id, {
-    d.plugged = false;
-    d.update(impl_->clock.now());
-  })
+  impl_->change(unit_id, [](Device& d) { d.plugged = false; });
 }
 
 void ModbusSimServer::set_meter_power(int unit_id, double power_w) {
-  ORDERLY_SIM_WITH_DEVICE(unit_id, {
-    d.meter_power_w = power_w;
-    d.update(impl_->clock.now());
-  })
+  impl_->change(unit_id, [&](Device& d) { d.meter_power_w = power_w; });
 }
 
 void ModbusSimServer::set_voltage(int unit_id, double voltage_v) {
-  ORDERLY_SIM_WITH_DEVICE(unit_id, {
-    d.voltage_v = voltage_v;
-    d.update(impl_->clock.now());
-  })
+  impl_->change(unit_id, [&](Device& d) { d.voltage_v = voltage_v; });
 }
 
-void ModbusSimServer::set_no_answer(int unit_id, bool on) { ORDERLY_SIM_WITH_DEVICE(unit_id, d.no_answer = on;) }
-void ModbusSimServer::set_exception(int unit_id, int code) { ORDERLY_SIM_WITH_DEVICE(unit_id, d.exception = code;) }
+void ModbusSimServer::set_no_answer(int unit_id, bool on) {
+  impl_->change(unit_id, [&](Device& d) { d.no_answer = on; });
+}
+
+void ModbusSimServer::set_exception(int unit_id, int code) {
+  impl_->change(unit_id, [&](Device& d) { d.exception = code; });
+}
+
 void ModbusSimServer::set_garbage(int unit_id, bool on) {
-  ORDERLY_SIM_WITH_DEVICE(unit_id, {
-    d.garbage = on;
-    d.update(impl_->clock.now());
-  })
-}
-void ModbusSimServer::set_ignore_limits(int unit_id, bool on) {
-  ORDERLY_SIM_WITH_DEVICE(unit_id, {
-    d.ignore_limits = on;
-    d.update(impl_->clock.now());
-  })
+  impl_->change(unit_id, [&](Device& d) { d.garbage = on; });
 }
 
-#undef ORDERLY_SIM_WITH_DEVICE
+void ModbusSimServer::set_ignore_limits(int unit_id, bool on) {
+  impl_->change(unit_id, [&](Device& d) { d.ignore_limits = on; });
+}
+
 
 void ModbusSimServer::set_refuse_connections(bool on) {
   std::lock_guard lk(impl_->m);
