@@ -214,3 +214,72 @@ TEST_F(Faults, TimeoutLongerThanTheRegisterHoldsIsCapped) {
 
 }  // namespace
 }  // namespace orderly::drivers
+
+namespace orderly::drivers {
+namespace {
+
+int writes_to(const sim::ModbusSimServer& sim, std::uint16_t address) {
+  int n = 0;
+  for (const auto& r : sim.request_log())
+    if ((r.function == 6 || r.function == 16) && r.address == address) ++n;
+  return n;
+}
+
+TEST_F(Faults, KebaRewritesItsTimeoutRegisterAsKeepalive) {
+  auto p = shipped("keba-p30");
+  sim.add_device(255, p);
+  start_bus(p);
+  options.id = "pile-k";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(255, "failsafe_timeout_s"), 60, 0.01); }));
+  sim.clear_log();
+  clock.advance(std::chrono::seconds(16));
+  EXPECT_TRUE(orderly::test::wait_until([&] { return writes_to(sim, 5018) == 1; }))
+      << "KEBA's timeout (5018) not rewritten after a quarter of 60 s";
+}
+
+TEST_F(Faults, ExpiringSetpointIsRewrittenWhileTheLimitIsValid) {
+  // A pile that forgets its setpoint after 20 s unless it is written again.
+  const std::string text = R"(
+[device]
+kind = "charger"
+manufacturer = "test"
+model = "expiring setpoint"
+documents = ["test profile"]
+[transport]
+type = "modbus-tcp"
+unit_id = 3
+[capabilities]
+phases = 1
+max_current_a = 16
+[points.state]
+address = 10
+map = { 0 = "unplugged", 1 = "plugged", 2 = "charging" }
+[points.set_current_a]
+address = 20
+access = "rw"
+scale = 0.1
+[failsafe]
+mechanism = "expiring-setpoint"
+keepalive = "rewrite-setpoint"
+setpoint_expiry_s = 20
+)";
+  auto p = parse_profile(text, "expiring.toml");
+  EXPECT_TRUE(p.capabilities.failsafe);
+  sim.add_device(3, p);
+  sim.plug_car(3, 16);
+  start_bus(p);
+  options.id = "pile-x";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  charger.apply_limit(PowerLimit{10 * 230.0, std::chrono::seconds(60), 1});
+  ASSERT_TRUE(recorder.wait_ack(1).has_value());
+  sim.clear_log();
+  clock.advance(std::chrono::seconds(6));  // past a quarter of the 20 s expiry
+  EXPECT_TRUE(orderly::test::wait_until([&] { return writes_to(sim, 20) == 1; })) << "setpoint not rewritten";
+  EXPECT_TRUE(near(sim.point_value(3, "set_current_a"), 10, 0.01));
+}
+
+}  // namespace
+}  // namespace orderly::drivers
