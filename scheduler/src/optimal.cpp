@@ -90,8 +90,12 @@ void check(const Problem& p, const OptimalOptions& o) {
     if (ev.discharge_max_kw > 0 && !(ev.battery_kwh > 0))
       reject(where + ": a bidirectional pile needs battery_kwh to keep the state of charge");
   }
-  if (!(o.energy_unit_wh > 0)) reject("options.energy_unit_wh must be positive");
-  if (o.valley_pieces < 1) reject("options.valley_pieces must be at least 1");
+  // Finer than 1 mWh would overflow the integer units on large communities.
+  if (!(o.energy_unit_wh >= 1e-3 && o.energy_unit_wh <= 1e3))
+    reject("options.energy_unit_wh must be within 0.001..1000 Wh");
+  // More pieces than penalty steps would only repeat slopes.
+  if (o.valley_pieces < 1 || o.valley_pieces > kPenaltyRange)
+    reject("options.valley_pieces must be within 1..1000");
   if (o.fairness_tiers < 1) reject("options.fairness_tiers must be at least 1");
 }
 
