@@ -61,6 +61,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   std::uint16_t bound_port = 0;
   bool running = false;
   bool callback_registered = false;
+  bool at_connection_limit = false;  // logged once per episode, not once per refused client
 
   std::uint64_t next_session_id = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<Closable>> sessions;
@@ -263,7 +264,16 @@ void Server::State::do_accept() {
         if (!self->running) return;
         if (ec) {
           spdlog::warn("web: accept failed: {}", ec.message());
+        } else if (self->sessions.size() >= self->options.max_connections) {
+          if (!self->at_connection_limit) {
+            spdlog::warn("web: {} connections open, refusing more until some close; raise [web] "
+                         "max_connections if this is legitimate", self->sessions.size());
+          }
+          self->at_connection_limit = true;
+          beast::error_code ignored;
+          socket.close(ignored);
         } else {
+          self->at_connection_limit = false;
           // Small pushes and responses should leave at once; Nagle's algorithm may hold one
           // behind an earlier unacknowledged write until the client's delayed ACK.
           beast::error_code ignored;

@@ -26,6 +26,9 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
   // Requests with larger bodies are refused (413); the API takes no uploads.
   std::size_t max_body_bytes = 64 * 1024;
+  // Open HTTP + WebSocket connections beyond this are closed on accept, so a misbehaving client
+  // cannot exhaust the box's file descriptors and memory. A community is a few hundred phones.
+  std::size_t max_connections = 512;
 };
 
 // Not thread-safe by design: construct, start() and stop() on the io_context's thread (or before
