@@ -57,6 +57,42 @@ TEST(Config, ShippedExampleParses) {
   EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
 }
 
+// Whatever an installer does to one line of the example, the answer is a valid Config or a
+// ConfigError with positioned messages - never another exception or a crash.
+TEST(Config, EveryOneLineDamageToTheExampleIsReportedCleanly) {
+  const std::string example =
+      orderly::test::read_file(orderly::test::source_dir() / "packaging" / "orderly.toml");
+  const auto profiles = shipped_profiles();
+  std::vector<std::string> lines;
+  for (std::size_t start = 0; start < example.size();) {
+    const auto end = example.find('\n', start);
+    lines.push_back(example.substr(start, end - start));
+    start = end == std::string::npos ? example.size() : end + 1;
+  }
+  int rejected = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto eq = lines[i].find(" = ");
+    if (lines[i].empty() || lines[i][0] == '#') continue;
+    for (const std::string& damaged :
+         {std::string(), eq == std::string::npos ? lines[i] + "x" : lines[i].substr(0, eq) + " = \"?\"",
+          eq == std::string::npos ? "[" + lines[i] : lines[i].substr(0, eq) + " = -1"}) {
+      std::string text;
+      for (std::size_t j = 0; j < lines.size(); ++j) text += (j == i ? damaged : lines[j]) + "\n";
+      try {
+        parse_config(text, "test.toml", &profiles);
+      } catch (const ConfigError& e) {
+        ++rejected;
+        for (const auto& message : e.errors()) {
+          EXPECT_THAT(message, StartsWith("test.toml")) << "line " << i + 1 << ": " << damaged;
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "line " << i + 1 << " -> '" << damaged << "': " << e.what();
+      }
+    }
+  }
+  EXPECT_GT(rejected, 100);
+}
+
 TEST(Config, MinimalGetsDocumentedDefaults) {
   const Config c = parse_config(kMinimal + R"(
 [[charger]]
