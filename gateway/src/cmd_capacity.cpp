@@ -1,13 +1,218 @@
+// `orderly capacity`: the hosting-capacity estimate (docs/capacity.md) for the site in a config
+// file, from the transformer meter's history in the store when there is enough of it.
+#include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <system_error>
 
+#include "orderly/gateway/capacity.hpp"
 #include "orderly/gateway/commands.hpp"
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/store.hpp"
 
 namespace orderly::gateway {
+namespace {
 
-// Interim until the hosting-capacity work lands: refuses plainly instead of pretending.
-int cmd_capacity(const Args&) {
-  std::fprintf(stderr, "orderly: 'capacity' is not available in this build yet\n");
-  return 1;
+constexpr const char* kUsage =
+    "usage: orderly capacity [--config FILE] [--confidence P] [--days N] [--seed S]\n"
+    "                        [--pile-kw KW] [--max-piles N] [--json]\n"
+    "Estimates how many more private piles of KW (default 7) the transformer can host with\n"
+    "orderly charging and without it, passing on at least P (default 0.95) of N (default 50)\n"
+    "sampled days. Base load: the transformer meter's history in the config's store (at least\n"
+    "7 complete days), else a synthetic residential profile. Method: docs/capacity.md.\n"
+    "  --config FILE    default /etc/orderly/orderly.toml\n"
+    "  --seed S         default 1; the same seed and inputs give the same answer\n"
+    "  --max-piles N    search ceiling per day, default 2000\n"
+    "  --json           machine-readable output on stdout\n";
+
+constexpr int kMinHistoryDays = 7;
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "orderly capacity: %s\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+template <typename T>
+std::optional<T> parse_number(const std::string& text) {
+  T value{};
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+struct BaseLoadChoice {
+  BaseLoadHistory history;
+  std::string source;             // "store" or "synthetic"
+  std::string warning;            // empty when the store's history is used
+};
+
+BaseLoadChoice choose_base_load(const Config& config, const CapacityOptions& options) {
+  BaseLoadChoice c;
+  const MeterConfig* meter = nullptr;
+  for (const auto& m : config.meters) {
+    if (m.role == MeterRole::transformer) {
+      meter = &m;
+      break;
+    }
+  }
+  std::string why;
+  if (meter == nullptr) {
+    why = "the config has no meter with role = \"transformer\"";
+  } else if (!std::filesystem::exists(config.store.path)) {
+    why = "the store " + config.store.path.string() + " does not exist yet";
+  } else {
+    const Store store(config.store.path);
+    using namespace std::chrono;
+    const TimePoint from{};
+    const TimePoint to = TimePoint(sys_days(year{2200} / January / day{1}));
+    c.history = base_load_from_samples(store.meter_samples(meter->id, from, to),
+                                       config.site.utc_offset);
+    const int days = static_cast<int>(c.history.days_kw.size());
+    if (days >= kMinHistoryDays) {
+      c.source = "store";
+      return c;
+    }
+    why = "the store holds " + std::to_string(days) + " complete day(s) of meter '" + meter->id +
+          "' (" + std::to_string(kMinHistoryDays) + " needed)";
+  }
+  // Peak at 60% of the limit: a transformer sized with the usual margin for residential load.
+  c.history = synthetic_base_load(0.6 * config.site.transformer.limit_kw, 52,
+                                  config.site.utc_offset, options.seed);
+  c.source = "synthetic";
+  c.warning = why + "; using a SYNTHETIC base load peaking at 60% of the transformer limit. "
+              "Treat the result as indicative only; rerun after a week of metering.";
+  return c;
+}
+
+}  // namespace
+
+int cmd_capacity(const Args& args) {
+  std::filesystem::path config_path = "/etc/orderly/orderly.toml";
+  CapacityOptions options;
+  bool json_output = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--json") {
+      json_output = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) {
+      return usage_error(a.rfind("--", 0) == 0 ? a + " needs a value" : "unknown argument '" + a + "'");
+    }
+    const std::string& v = args[++i];
+    if (a == "--config") {
+      config_path = v;
+    } else if (a == "--confidence") {
+      const auto p = parse_number<double>(v);
+      if (!p || !(*p > 0 && *p <= 1)) {
+        return usage_error("--confidence '" + v + "' must be a number in (0, 1], e.g. 0.95");
+      }
+      options.confidence = *p;
+    } else if (a == "--days") {
+      const auto n = parse_number<int>(v);
+      if (!n || *n < 1 || *n > 10000) return usage_error("--days '" + v + "' must be 1-10000");
+      options.days = *n;
+    } else if (a == "--seed") {
+      const auto s = parse_number<std::uint64_t>(v);
+      if (!s) return usage_error("--seed '" + v + "' must be a non-negative integer");
+      options.seed = *s;
+    } else if (a == "--pile-kw") {
+      const auto kw = parse_number<double>(v);
+      if (!kw || !(*kw > 0 && *kw <= 350)) {
+        return usage_error("--pile-kw '" + v + "' must be a power in kW, above 0 and at most 350");
+      }
+      options.pile_kw = *kw;
+    } else if (a == "--max-piles") {
+      const auto n = parse_number<int>(v);
+      if (!n || *n < 1 || *n > 100000) return usage_error("--max-piles '" + v + "' must be 1-100000");
+      options.max_new_piles = *n;
+    } else {
+      return usage_error("unknown option '" + a + "'");
+    }
+  }
+
+  Config config;
+  try {
+    config = load_config(config_path);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "orderly capacity: invalid configuration:\n%s\n", e.what());
+    return 2;
+  }
+
+  CapacitySite site;
+  site.limit_kw = config.site.transformer.limit_kw;
+  site.safety_margin_kw = config.control.safety_margin_kw;
+  site.utc_offset = config.site.utc_offset;
+  site.tariff = config.tariff;
+  for (const auto& c : config.chargers) site.existing_pile_kw.push_back(c.max_power_kw);
+
+  BaseLoadChoice base;
+  try {
+    base = choose_base_load(config, options);
+  } catch (const StoreError& e) {
+    std::fprintf(stderr, "orderly capacity: %s\n", e.what());
+    return 1;
+  }
+  site.base_load = base.history;
+  if (!base.warning.empty()) std::fprintf(stderr, "orderly capacity: warning: %s\n", base.warning.c_str());
+
+  CapacityResult r;
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    r = estimate_hosting_capacity(site, options);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "orderly capacity: %s\n", e.what());
+    return 2;
+  }
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  const int percent = static_cast<int>(options.confidence * 100.0 + 0.5);
+  if (json_output) {
+    nlohmann::json j;
+    j["orderly_new_piles"] = r.orderly_new_piles;
+    j["uncontrolled_new_piles"] = r.uncontrolled_new_piles;
+    j["confidence"] = options.confidence;
+    j["days"] = options.days;
+    j["seed"] = options.seed;
+    j["pile_kw"] = options.pile_kw;
+    j["existing_piles"] = site.existing_pile_kw.size();
+    j["transformer_limit_kw"] = site.limit_kw;
+    j["safety_margin_kw"] = site.safety_margin_kw;
+    j["base_load"] = {{"source", base.source},
+                      {"history_days", base.history.days_kw.size()},
+                      {"warning", base.warning}};
+    j["orderly_at_ceiling"] = r.orderly_at_ceiling;
+    j["overloaded_without_new_piles"] = r.overloaded_without_new_piles;
+    j["orderly_by_day"] = r.orderly_by_day;
+    j["uncontrolled_by_day"] = r.uncontrolled_by_day;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("orderly: +%d%s piles, uncontrolled: +%d piles of %g kW at %d%% confidence over %d "
+              "sampled days\n",
+              r.orderly_new_piles, r.orderly_at_ceiling ? " (or more: search ceiling)" : "",
+              r.uncontrolled_new_piles, options.pile_kw, percent, options.days);
+  std::printf("site %s: transformer limit %g kW - %g kW margin, %zu existing piles, base load "
+              "from %s (%zu days); %lld plans in %.1f s\n",
+              config.site.name.c_str(), site.limit_kw, site.safety_margin_kw,
+              site.existing_pile_kw.size(), base.source.c_str(), base.history.days_kw.size(),
+              r.planner_runs, elapsed_s);
+  if (r.overloaded_without_new_piles) {
+    std::printf("warning: without control the transformer is already over its limit on more than "
+                "%d%% of the sampled days with the existing piles alone\n",
+                100 - percent);
+  }
+  return 0;
 }
 
 }  // namespace orderly::gateway
