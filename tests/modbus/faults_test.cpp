@@ -142,6 +142,9 @@ TEST_F(Faults, HeartbeatWrittenAtAQuarterOfTheTimeout) {
   EXPECT_EQ(heartbeats(), 0) << "no heartbeat is due before a quarter of the 60 s timeout";
   clock.advance(std::chrono::seconds(16));
   EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 1; })) << "heartbeat not written after 16 s";
+  // Let the driver note the heartbeat (reads follow it) before moving the clock again.
+  const auto seen = reads();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return reads() > seen + 5; }));
   clock.advance(std::chrono::seconds(16));
   EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 2; }));
 }
@@ -234,6 +237,10 @@ TEST_F(Faults, KebaRewritesItsTimeoutRegisterAsKeepalive) {
   charger.start();
   ASSERT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(255, "failsafe_timeout_s"), 60, 0.01); }));
   sim.clear_log();
+  // Reads after the failsafe writes mean the driver has started its keep-alive period; moving
+  // the clock before that would only move the period's start.
+  ASSERT_TRUE(orderly::test::wait_until([&] { return sim.request_log().size() > 5; }));
+  EXPECT_EQ(writes_to(sim, 5018), 0);
   clock.advance(std::chrono::seconds(16));
   EXPECT_TRUE(orderly::test::wait_until([&] { return writes_to(sim, 5018) == 1; }))
       << "KEBA's timeout (5018) not rewritten after a quarter of 60 s";
