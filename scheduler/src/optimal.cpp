@@ -210,17 +210,23 @@ class FlowModel {
   }
 
   void read_plan(const Solver& solver, std::vector<std::vector<double>>& ev_kw) const {
-    ev_kw.assign(p_.evs.size(), std::vector<double>(static_cast<std::size_t>(p_.slots), 0.0));
-    const double kw_per_unit = unit_kwh_ / slot_h_;
+    const auto slots = static_cast<std::size_t>(p_.slots);
+    std::vector<std::vector<Units>> units(p_.evs.size(), std::vector<Units>(slots, 0));
     for (std::size_t e = 0; e < evs_.size(); ++e) {
       const auto& ev = p_.evs[e];
       for (int t = ev.arrival_slot; t < ev.departure_slot; ++t) {
         const auto k = static_cast<std::size_t>(t - ev.arrival_slot);
         Units net = solver.flow(g_.arcFromId(evs_[e].charge[k]));
         if (!evs_[e].discharge.empty()) net -= solver.flow(g_.arcFromId(evs_[e].discharge[k]));
-        ev_kw[e][static_cast<std::size_t>(t)] = static_cast<double>(net) * kw_per_unit;
+        units[e][static_cast<std::size_t>(t)] = net;
       }
     }
+    if (o_.smooth_setpoints) detail::smooth_setpoints(p_, max_units_, units);
+    ev_kw.assign(p_.evs.size(), std::vector<double>(slots, 0.0));
+    const double kw_per_unit = unit_kwh_ / slot_h_;
+    for (std::size_t e = 0; e < units.size(); ++e)
+      for (std::size_t t = 0; t < slots; ++t)
+        ev_kw[e][t] = static_cast<double>(units[e][t]) * kw_per_unit;
   }
 
   Graph::Arc add_arc(Graph::Node from, Graph::Node to, Units cap, Units cost, Units share_cost,
@@ -288,7 +294,9 @@ class FlowModel {
     // headroom covers them can never bind and is merged into its parent (fewer nodes, arcs).
     std::vector<Units> draw(cells, 0), give(cells, 0);
     const std::size_t n_evs = p_.evs.size();
-    std::vector<Units> max_u(n_evs), dis_u(n_evs);
+    max_units_.resize(n_evs);
+    auto& max_u = max_units_;
+    std::vector<Units> dis_u(n_evs);
     need_.resize(n_evs);
     for (std::size_t e = 0; e < n_evs; ++e) {
       const auto& ev = p_.evs[e];
@@ -439,6 +447,7 @@ class FlowModel {
   Graph::Node source_, sink_;
   std::vector<EvArcs> evs_;
   std::vector<Units> need_;
+  std::vector<Units> max_units_;  // per EV and slot
 };
 
 }  // namespace

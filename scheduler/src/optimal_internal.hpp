@@ -1,5 +1,6 @@
 #pragma once
 // Shared between the flow solve (optimal.cpp) and the setpoint rounding (optimal_rounding.cpp).
+#include <cstdint>
 #include <vector>
 
 #include "orderly/scheduler/problem.hpp"
@@ -12,5 +13,11 @@ namespace orderly::scheduler::detail {
 // not be placed again. Bidirectional piles are left as solved: they are DC piles that take
 // fine setpoints, and moving their charge would move their state of charge under discharges.
 double round_setpoints(const Problem& problem, std::vector<std::vector<double>>& ev_kw);
+
+// Re-deals each slot's energy among the charge-only cars of one charger node so each car gets
+// an early block instead of alternating. Node loads, per-car energy, cost and valley filling
+// stay exactly as solved. units[ev][slot] and max_units[ev] in the flow's energy units.
+void smooth_setpoints(const Problem& problem, const std::vector<std::int64_t>& max_units,
+                      std::vector<std::vector<std::int64_t>>& units);
 
 }  // namespace orderly::scheduler::detail

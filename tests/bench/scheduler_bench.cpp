@@ -53,6 +53,11 @@ void run_planner(benchmark::State& state, double tightness, OptimalOptions o) {
     if (p.period[t] == orderly::scheduler::Period::valley) night_peak = std::max(night_peak, load[0][t]);
   }
   state.counters["valley_peak_kw"] = night_peak;
+  int changes = 0;
+  for (const auto& row : r.plan.ev_kw)
+    for (std::size_t t = 1; t < row.size(); ++t)
+      if (row[t] != row[t - 1]) ++changes;
+  state.counters["setpoint_changes"] = changes;
   state.counters["arcs"] = r.graph_arcs;
   state.counters["nodes"] = r.graph_nodes;
   state.counters["solves"] = r.solves;
@@ -67,6 +72,11 @@ void BM_OptimalNoValleyFilling(benchmark::State& state) {
   run_planner(state, kBinding, o);
 }
 void BM_OptimalCapacityShort(benchmark::State& state) { run_planner(state, kShort, {}); }
+void BM_OptimalNoSmoothing(benchmark::State& state) {
+  OptimalOptions o;
+  o.smooth_setpoints = false;
+  run_planner(state, kBinding, o);
+}
 
 void BM_LpOracle(benchmark::State& state) {
   const Problem& p = instance(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
@@ -85,6 +95,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Optimal)->Apply(sizes);
 BENCHMARK(BM_OptimalNoValleyFilling)->Apply(sizes);
 BENCHMARK(BM_OptimalCapacityShort)->Apply(sizes);
+BENCHMARK(BM_OptimalNoSmoothing)->Apply(sizes);
 // The LP oracle takes seconds at 1000 EVs and minutes beyond; only the two smaller sizes.
 BENCHMARK(BM_LpOracle)
     ->Args({100, 96})

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -123,6 +124,41 @@ TEST(OptimalProperties, ChildLimitsBindBelowTheRoot) {
   const auto plan = scheduler::plan_optimal(p);
   EXPECT_NEAR(plan.ev_kw[0][0], 3.0, 1e-9);
   EXPECT_NEAR(plan.ev_kw[0][1], 3.0, 1e-9);
+}
+
+int setpoint_changes(const scheduler::Problem& p, const scheduler::Plan& plan) {
+  int changes = 0;
+  for (std::size_t e = 0; e < p.evs.size(); ++e)
+    for (std::size_t t = 1; t < plan.ev_kw[e].size(); ++t)
+      if (std::abs(plan.ev_kw[e][t] - plan.ev_kw[e][t - 1]) > 1e-9) ++changes;
+  return changes;
+}
+
+TEST(OptimalProperties, SmoothingCutsSetpointChangesAndChangesNothingElse) {
+  for (int seed = 1; seed <= 4; ++seed) {
+    InstanceSpec s;
+    s.evs = 80;
+    s.root_tightness = 0.1 * seed;
+    s.v2g_share = seed == 4 ? 0.3 : 0.0;
+    const auto p = make_instance(s, static_cast<std::uint64_t>(seed));
+    OptimalOptions raw;
+    raw.round_setpoints = false;
+    raw.smooth_setpoints = false;
+    OptimalOptions smooth = raw;
+    smooth.smooth_setpoints = true;
+    const auto a = scheduler::plan_optimal(p, raw);
+    const auto b = scheduler::plan_optimal(p, smooth);
+    const std::string label = "seed " + std::to_string(seed);
+    expect_plan_valid(p, b, label);
+    const auto load_a = scheduler::node_load_kw(p, a), load_b = scheduler::node_load_kw(p, b);
+    for (std::size_t n = 0; n < load_a.size(); ++n)
+      for (std::size_t t = 0; t < load_a[n].size(); ++t)
+        EXPECT_NEAR(load_a[n][t], load_b[n][t], 1e-9) << label << " node " << n << " slot " << t;
+    const auto got_a = scheduler::delivered_kwh(p, a), got_b = scheduler::delivered_kwh(p, b);
+    for (std::size_t e = 0; e < got_a.size(); ++e) EXPECT_NEAR(got_a[e], got_b[e], 1e-9) << label;
+    EXPECT_NEAR(plan_cost_yuan(p, a.ev_kw), plan_cost_yuan(p, b.ev_kw), 1e-9) << label;
+    EXPECT_LT(setpoint_changes(p, b), setpoint_changes(p, a)) << label;
+  }
 }
 
 TEST(OptimalProperties, NoCarsAndEmptyWindowsGiveEmptyPlans) {
