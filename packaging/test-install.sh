@@ -4,8 +4,9 @@
 # install with apt (dependencies resolved) -> files, owners, conffiles, user, unit ->
 # check-config -> local broker with the packaged Mosquitto config: logins and ACLs ->
 # daemon as user orderly (no systemd here: setpriv) with a fake NOTIFY_SOCKET: READY=1 and
-# watchdog pings, MQTT login, web page over HTTP, online sqlite3 backup -> newer DB refused ->
-# reinstall keeps an edited conffile -> remove keeps config and data -> purge leaves nothing
+# watchdog pings, MQTT login, web page over HTTP, online sqlite3 backup ->
+# upgrade keeps an edited conffile, credentials and data -> newer DB refused ->
+# remove keeps config and data -> purge leaves nothing
 # but the system user (Debian keeps it). Ends with "N passed, N failed".
 # Needs ports 1883 (broker) and the config's web port (8080) free; takes about a minute.
 set -uo pipefail
@@ -169,6 +170,31 @@ else
 fi
 DAEMON_PID=""
 
+echo "# upgrade to a newer version keeps an edited conffile, credentials and the data"
+# The same package relabelled one Debian revision up: what dpkg sees in a real upgrade
+# (prerm upgrade, postinst configure OLD-VERSION), without building twice.
+dpkg-deb -R "$DEB" "$WORK/up"
+old_version=$(dpkg-deb -f "$DEB" Version)
+sed -i "s/^Version: .*/Version: ${old_version}+upgradetest1/" "$WORK/up/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$WORK/up" "$WORK/orderly_upgrade.deb" >/dev/null
+echo "# local edit by test-install.sh" >> "$CONF"
+gw_before=$(cat /etc/orderly/mqtt-password)
+db_before=$(sqlite3 /var/lib/orderly/orderly.db 'PRAGMA user_version; SELECT count(*) FROM sqlite_master;' | paste -sd ' ')
+check "apt-get install the newer package" "${APT[@]}" install "$WORK/orderly_upgrade.deb" </dev/null
+check "version is now ${old_version}+upgradetest1" \
+  test "$(dpkg-query -W -f='${Version}' orderly)" = "${old_version}+upgradetest1"
+check "edited $CONF kept without a prompt" grep -q 'local edit by test-install.sh' "$CONF"
+check "gateway MQTT password kept" test "$(cat /etc/orderly/mqtt-password)" = "$gw_before"
+check "device logins kept" grep -q '^ch-test:' /etc/mosquitto/orderly.passwd
+db_after=$(sqlite3 /var/lib/orderly/orderly.db 'PRAGMA user_version; SELECT count(*) FROM sqlite_master;' | paste -sd ' ')
+check "database kept (schema version and objects: $db_after)" test "$db_after" = "$db_before"
+setpriv --reuid orderly --regid orderly --init-groups -- /usr/bin/orderly run --config "$CONF" > "$WORK/daemon2.log" 2>&1 &
+DAEMON_PID=$!
+check "upgraded daemon starts on the kept database and serves the page" \
+  wait_for 30 bash -c "curl -fsS -o /dev/null http://127.0.0.1:$WEB_PORT/ 2>/dev/null"
+kill -TERM "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID"; rc=$?; DAEMON_PID=""
+check "upgraded daemon exits 0 on SIGTERM (was $rc)" test "$rc" -eq 0
+
 echo "# a database from a newer orderly is refused, plainly, and left alone"
 if [ -f /var/lib/orderly/orderly.db ]; then
   sqlite3 /var/lib/orderly/orderly.db 'PRAGMA user_version=9999'
@@ -182,14 +208,6 @@ if [ -f /var/lib/orderly/orderly.db ]; then
 else
   fail "no database to test the newer-version refusal with"
 fi
-
-echo "# reinstall keeps an edited conffile, data and credentials"
-echo "# local edit by test-install.sh" >> "$CONF"
-gw_before=$(cat /etc/orderly/mqtt-password)
-check "apt-get install --reinstall" "${APT[@]}" install --reinstall "$(realpath "$DEB")" </dev/null
-check "edited $CONF kept" grep -q 'local edit by test-install.sh' "$CONF"
-check "gateway MQTT password kept" test "$(cat /etc/orderly/mqtt-password)" = "$gw_before"
-check "device logins kept" grep -q '^ch-test:' /etc/mosquitto/orderly.passwd
 
 kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; BROKER_PID=""
 
