@@ -1,5 +1,6 @@
 // `orderly capacity`: the hosting-capacity estimate (docs/capacity.md) for the site in a config
 // file, from the transformer meter's history in the store when there is enough of it.
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -51,6 +52,34 @@ struct BaseLoadChoice {
   std::string warning;            // empty when the store's history is used
 };
 
+// One local day per query, newest first, so a long history of fine samples is never in memory at
+// once. Stops after kMaxGapDays empty days in a row (older history is gone or never existed).
+BaseLoadHistory read_history(const Store& store, const std::string& meter_id,
+                             std::chrono::minutes utc_offset, int max_days) {
+  using namespace std::chrono;
+  constexpr int kMaxGapDays = 14;
+  BaseLoadHistory all;
+  std::optional<TimePoint> newest;
+  for (const auto& s : store.latest_meter_samples()) {
+    if (s.meter_id == meter_id) newest = s.at;
+  }
+  if (!newest) return all;
+  const TimePoint end = TimePoint(floor<days>(*newest + utc_offset) + days(1)) - utc_offset;
+  int gap = 0;
+  for (int k = 0; k < max_days && gap < kMaxGapDays; ++k) {
+    const auto samples = store.meter_samples(meter_id, end - days(k + 1), end - days(k));
+    gap = samples.empty() ? gap + 1 : 0;
+    auto day = base_load_from_samples(samples, utc_offset, all.slot_minutes);
+    for (std::size_t i = 0; i < day.days_kw.size(); ++i) {
+      all.days_kw.push_back(std::move(day.days_kw[i]));
+      all.dates.push_back(day.dates[i]);
+    }
+  }
+  std::reverse(all.days_kw.begin(), all.days_kw.end());
+  std::reverse(all.dates.begin(), all.dates.end());
+  return all;
+}
+
 BaseLoadChoice choose_base_load(const Config& config, const CapacityOptions& options) {
   BaseLoadChoice c;
   const MeterConfig* meter = nullptr;
@@ -67,11 +96,8 @@ BaseLoadChoice choose_base_load(const Config& config, const CapacityOptions& opt
     why = "the store " + config.store.path.string() + " does not exist yet";
   } else {
     const Store store(config.store.path);
-    using namespace std::chrono;
-    const TimePoint from{};
-    const TimePoint to = TimePoint(sys_days(year{2200} / January / day{1}));
-    c.history = base_load_from_samples(store.meter_samples(meter->id, from, to),
-                                       config.site.utc_offset);
+    c.history = read_history(store, meter->id, config.site.utc_offset,
+                             config.store.aggregate_retention_days);
     const int days = static_cast<int>(c.history.days_kw.size());
     if (days >= kMinHistoryDays) {
       c.source = "store";

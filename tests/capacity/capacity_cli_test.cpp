@@ -109,22 +109,24 @@ TEST(CapacityCli, SameSeedSameOutputAndConfidenceNeverRaisesTheAnswer) {
   EXPECT_LE(ja["uncontrolled_new_piles"].get<int>(), jl["uncontrolled_new_piles"].get<int>());
 }
 
+// `days` complete local days of a flat 30 kW transformer load, one sample per 15 minutes.
+void write_history(const std::filesystem::path& db, int days) {
+  orderly::gateway::Store store(db);
+  std::vector<orderly::gateway::StoreRecord> records;
+  const auto start = orderly::TimePoint(sys_days(2025y / June / 1)) - hours(8);
+  for (int i = 0; i < days * 96; ++i) {
+    orderly::gateway::MeterSample s;
+    s.meter_id = "m-transformer";
+    s.at = start + minutes(15 * i);
+    s.power_w = 30000;
+    records.emplace_back(s);
+  }
+  store.write(records);
+}
+
 TEST(CapacityCli, UsesTheTransformerMetersHistoryFromTheStore) {
   Site site;
-  {
-    // Eight complete local days of a flat 30 kW transformer load, one sample per 15 minutes.
-    orderly::gateway::Store store(site.dir / "orderly.db");
-    std::vector<orderly::gateway::StoreRecord> records;
-    const auto start = orderly::TimePoint(sys_days(2025y / June / 1)) - hours(8);
-    for (int i = 0; i < 8 * 96; ++i) {
-      orderly::gateway::MeterSample s;
-      s.meter_id = "m-transformer";
-      s.at = start + minutes(15 * i);
-      s.power_w = 30000;
-      records.emplace_back(s);
-    }
-    store.write(records);
-  }
+  write_history(site.dir / "orderly.db", 8);
   const auto r = run_capacity(site.dir, site.args("--days 3 --json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, Not(HasSubstr("SYNTHETIC")));
@@ -132,6 +134,15 @@ TEST(CapacityCli, UsesTheTransformerMetersHistoryFromTheStore) {
   EXPECT_EQ(j["base_load"]["source"], "store");
   EXPECT_EQ(j["base_load"]["history_days"], 8);
   EXPECT_GT(j["orderly_new_piles"].get<int>(), j["uncontrolled_new_piles"].get<int>());
+}
+
+TEST(CapacityCli, TooShortAHistoryFallsBackToTheSyntheticProfileAndSaysWhy) {
+  Site site;
+  write_history(site.dir / "orderly.db", 3);
+  const auto r = run_capacity(site.dir, site.args("--days 2 --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("holds 3 complete day(s) of meter 'm-transformer' (7 needed)"));
+  EXPECT_EQ(json::parse(r.out)["base_load"]["source"], "synthetic");
 }
 
 TEST(CapacityCli, PrintsAShortSummary) {
