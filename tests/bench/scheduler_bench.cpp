@@ -72,9 +72,9 @@ void BM_OptimalNoValleyFilling(benchmark::State& state) {
   run_planner(state, kBinding, o);
 }
 void BM_OptimalCapacityShort(benchmark::State& state) { run_planner(state, kShort, {}); }
-void BM_OptimalNoSmoothing(benchmark::State& state) {
+void BM_OptimalSmoothing(benchmark::State& state) {
   OptimalOptions o;
-  o.smooth_setpoints = false;
+  o.smooth_setpoints = true;
   run_planner(state, kBinding, o);
 }
 
@@ -95,7 +95,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Optimal)->Apply(sizes);
 BENCHMARK(BM_OptimalNoValleyFilling)->Apply(sizes);
 BENCHMARK(BM_OptimalCapacityShort)->Apply(sizes);
-BENCHMARK(BM_OptimalNoSmoothing)->Apply(sizes);
+BENCHMARK(BM_OptimalSmoothing)->Apply(sizes);
 // The LP oracle takes seconds at 1000 EVs and minutes beyond; only the two smaller sizes.
 BENCHMARK(BM_LpOracle)
     ->Args({100, 96})

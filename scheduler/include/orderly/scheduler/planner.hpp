@@ -1,6 +1,6 @@
 #pragma once
-// The exact planner: every slot's plan as one min-cost flow (LEMON network simplex), in whole
-// energy units so the same problem always gives the same plan, bit for bit. The formulation,
+// The exact planner: the plan for the whole horizon as one min-cost flow (LEMON network
+// simplex), in whole energy units so the same problem always gives the same plan, bit for bit. The formulation,
 // and why it is exact, is in docs/scheduler.md.
 //
 // Objectives, strictly in this order:
@@ -23,8 +23,8 @@ struct OptimalOptions {
   // Objective 4. Off leaves ties between equally cheap slots to the solver (still exact in cost).
   bool valley_filling = true;
   // Convex penalty pieces per slot on the transformer load, evenly spaced between the lowest
-  // base load and the highest limit: the peak is flattest to within one piece width
-  // ((max limit - min base) / pieces). More pieces, flatter but slower; see docs/benchmarks.md.
+  // base load and the highest load the EVs could cause: the peak is flattest to within one
+  // piece width (about (max limit - min base) / pieces); 1..1000. More pieces, flatter but slower; see docs/benchmarks.md.
   int valley_pieces = 16;
   // Fair shares when capacity is short: each EV's need is cut into this many equal tiers and
   // every EV of a priority gets its tier k before any gets tier k + 1.
