@@ -26,7 +26,7 @@ effective_from = 2024-01-01
   name = "summer"
   months = [7, 8, 9]
   sharp_months = [7]
-  price_yuan_per_kwh = { sharp = 1.5, peak = 1.0, flat = 0.6, valley = 0.3 }
+  price_yuan_per_kwh = { sharp = 1.5, peak = 1.0, flat = 0.6, valley = 0.35 }
   hours = { valley = ["23:00-07:00"], flat = ["07:00-18:00"], peak = ["18:00-23:00"], sharp = ["19:00-21:00"] }
   [[tariff.schedule.season]]
   name = "rest"
@@ -99,6 +99,16 @@ TEST(Settlement, SharpHoursOnlyInSharpMonthsAndSeasonChangeAtMonthEnd) {
   const auto august = settle_readings({{local(2024, 8, 10, 18, 0), 0}, {local(2024, 8, 10, 22, 0), 4000}});
   EXPECT_NEAR(august.charged_wh_by_period[kSharp], 0, 1e-9);
   EXPECT_NEAR(august.charged_wh_by_period[kPeak], 4000, 1e-9);
+}
+
+TEST(Settlement, SeasonChangeAtLocalMidnightOfTheMonthsEnd) {
+  // 30 Sep 22:00 -> 1 Oct 02:00 local at 1 kW: summer peak 22-23 (1.0), summer valley 23-24
+  // (0.35), then the rest-of-year valley from 00:00 local (0.3), not from 00:00 UTC.
+  const auto r = settle_readings({{local(2024, 9, 30, 22, 0), 0}, {local(2024, 10, 1, 2, 0), 4000}});
+  EXPECT_NEAR(r.charged_wh_by_period[kPeak], 1000, 1e-9);
+  EXPECT_NEAR(r.charged_wh_by_period[kValley], 3000, 1e-9);
+  EXPECT_NEAR(r.cost_yuan_by_period[kValley], 0.35 + 2 * 0.3, 1e-9);
+  EXPECT_DOUBLE_EQ(r.cost_yuan, 1.95);
 }
 
 TEST(Settlement, TariffChangeOnItsEffectiveDateAtLocalMidnight) {
