@@ -131,9 +131,13 @@ int cmd_capacity(const Args& args) {
       json_output = true;
       continue;
     }
-    if (i + 1 >= args.size()) {
-      return usage_error(a.rfind("--", 0) == 0 ? a + " needs a value" : "unknown argument '" + a + "'");
+    const bool takes_value = a == "--config" || a == "--confidence" || a == "--days" ||
+                             a == "--seed" || a == "--pile-kw" || a == "--max-piles";
+    if (!takes_value) {
+      return usage_error((a.rfind("--", 0) == 0 ? "unknown option '" : "unknown argument '") + a +
+                         "'");
     }
+    if (i + 1 >= args.size()) return usage_error(a + " needs a value");
     const std::string& v = args[++i];
     if (a == "--config") {
       config_path = v;
@@ -161,8 +165,6 @@ int cmd_capacity(const Args& args) {
       const auto n = parse_number<int>(v);
       if (!n || *n < 1 || *n > 100000) return usage_error("--max-piles '" + v + "' must be 1-100000");
       options.max_new_piles = *n;
-    } else {
-      return usage_error("unknown option '" + a + "'");
     }
   }
 

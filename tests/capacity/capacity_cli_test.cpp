@@ -165,6 +165,8 @@ TEST(CapacityCli, BadOptionsExitTwoWithAClearMessage) {
                         Case{site.args("--pile-kw -7"), "--pile-kw '-7' must be a power in kW"},
                         Case{site.args("--frobnicate 1"), "unknown option '--frobnicate'"},
                         Case{site.args("--seed"), "--seed needs a value"},
+                        Case{site.args("--verbose"), "unknown option '--verbose'"},
+                        Case{site.args("extra.toml"), "unknown argument 'extra.toml'"},
                         Case{"--config '" + (site.dir / "missing.toml").string() + "'", "missing.toml"}}) {
     SCOPED_TRACE(c.args);
     const auto r = run_capacity(site.dir, c.args);
