@@ -24,6 +24,12 @@ constexpr auto kSampleInterval = minutes(1);            // stored sample resolut
 constexpr auto kHistorySpan = hours(24);
 constexpr auto kMeterStaleAfter = seconds(10);          // real seconds: meters report >= 1 Hz
 constexpr double kResendChangeW = 50;                   // ignore setpoint jitter below this
+// A pile needs a few seconds to ramp to a new limit (IEC 61851-1 allows the car 5 s to follow a
+// PWM change); drawing more than the tolerance above it for longer than this is not following.
+constexpr auto kFollowGrace = seconds(5);
+constexpr auto kFollowConfirm = seconds(2);              // over the limit this long after the grace
+constexpr double kFollowToleranceW = 300;
+constexpr double kFollowToleranceShare = 0.10;
 
 int phase_count(Phase p) { return p == Phase::ABC ? 3 : 1; }
 
@@ -173,6 +179,11 @@ void Gateway::control_step() {
       reserved_w += rt.caps.failsafe && rt.driver ? failsafe_w : rt.caps.max_power_w;
       continue;
     }
+    if (rt.not_following) {
+      // It draws what it draws: reserve that (at least), and keep telling it the limit.
+      reserved_w += std::max(finite_or(rt.snapshot.power_w, rt.caps.max_power_w), 0.0);
+      continue;
+    }
     const auto st = rt.snapshot.state;
     if (st != drivers::ChargerState::plugged && st != drivers::ChargerState::charging) continue;
     ids.push_back(id);
@@ -191,16 +202,12 @@ void Gateway::control_step() {
     auto& rt = chargers_.at(ids[i]);
     const double target_w = std::floor(share[i] * 1000.0);
     const bool changed = rt.setpoint_w < 0 || std::fabs(target_w - rt.setpoint_w) >= kResendChangeW;
-    const bool ageing = now - rt.setpoint_sent_at >= validity / 2;
-    if (!changed && !ageing) continue;
-    drivers::PowerLimit limit{target_w, validity, ++rt.seq};
-    rt.driver->apply_limit(limit);
-    rt.setpoint_w = target_w;
-    rt.setpoint_sent_at = now;
-    store_->append(CommandRecord{now, ids[i], "limit",
-                                 nlohmann::json{{"power_w", target_w}, {"valid_for_s", validity.count()}}.dump(),
-                                 limit.seq, std::nullopt, ""});
+    if (changed || now - rt.setpoint_sent_at >= validity / 2) send_limit(ids[i], rt, target_w, now);
   }
+  // Chargers that ignore their limit keep receiving it, so they hold a valid one if they recover.
+  for (auto& [id, rt] : chargers_)
+    if (rt.not_following && rt.driver && rt.health.online && now - rt.setpoint_sent_at >= validity / 2)
+      send_limit(id, rt, rt.setpoint_w, now);
   record_history(now);
 }
 
@@ -225,11 +232,54 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
     cs.applied_limit_w = s.applied_limit_w;
     store_->append(std::move(cs));
   }
+  check_following(id, rt, now);
   if (state_changed) {
     spdlog::info("charger state charger={} state={}", id, drivers::to_string(s.state));
     control_step();  // a car plugged in or left: share the headroom again now
   }
   notify_status();
+}
+
+void Gateway::send_limit(const std::string& id, ChargerRuntime& rt, double power_w, TimePoint now) {
+  const auto validity = seconds(config_.control.limit_validity_s);
+  drivers::PowerLimit limit{power_w, validity, ++rt.seq};
+  rt.driver->apply_limit(limit);
+  if (power_w != rt.setpoint_w) rt.setpoint_changed_at = now;
+  rt.setpoint_w = power_w;
+  rt.setpoint_sent_at = now;
+  store_->append(CommandRecord{now, id, "limit",
+                               nlohmann::json{{"power_w", power_w}, {"valid_for_s", validity.count()}}.dump(),
+                               limit.seq, std::nullopt, ""});
+}
+
+void Gateway::check_following(const std::string& id, ChargerRuntime& rt, TimePoint now) {
+  const double power_w = finite_or(rt.snapshot.power_w, 0.0);
+  const double allowed_w = rt.setpoint_w < 0 ? rt.caps.max_power_w
+                                             : rt.setpoint_w + std::max(kFollowToleranceW, kFollowToleranceShare * rt.setpoint_w);
+  // Judge only against a limit the pile has had time to receive and act on.
+  const bool settled = rt.setpoint_w >= 0 && now - rt.setpoint_changed_at >= clock_.speed() * kFollowGrace;
+  if (!settled || power_w <= allowed_w) {
+    rt.over_limit_since = {};
+    if (rt.not_following && rt.setpoint_w >= 0 && power_w <= allowed_w) {
+      rt.not_following = false;
+      event("info", "charger:" + id, "follows its limit again");
+      spdlog::info("charger follows its limit again charger={}", id);
+      control_step();
+    }
+    return;
+  }
+  if (rt.over_limit_since == TimePoint{}) rt.over_limit_since = now;
+  if (!rt.not_following && now - rt.over_limit_since >= clock_.speed() * kFollowConfirm) {
+    rt.not_following = true;
+    const std::string what = "not following its limit: draws " + std::to_string(static_cast<int>(power_w)) +
+                             " W, limit " + std::to_string(static_cast<int>(rt.setpoint_w)) +
+                             " W; counted at its measured power, others cut to compensate";
+    rt.health.last_error = what;
+    event("warn", "charger:" + id, what);
+    spdlog::warn("charger not following limit charger={} power_w={:.0f} limit_w={:.0f}", id, power_w, rt.setpoint_w);
+    control_step();
+    notify_status();
+  }
 }
 
 void Gateway::on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s) {
@@ -334,6 +384,7 @@ nlohmann::json Gateway::status() const {
         {"household", rt.config->household},
         {"phase", to_string(rt.config->phase)},
         {"state", online ? drivers::to_string(rt.snapshot.state) : "offline"},
+        {"not_following", rt.not_following},
         {"online", online},
         {"power_kw", round2(finite_or(rt.snapshot.power_w, 0.0) / 1000.0)},
         {"limit_kw", rt.setpoint_w < 0 ? nlohmann::json(nullptr) : nlohmann::json(round2(rt.setpoint_w / 1000.0))},

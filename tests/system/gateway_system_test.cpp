@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -77,6 +78,18 @@ class GatewaySystem : public ::testing::Test {
     gateway_.reset();
   }
 
+  // The gateway's status as the web page gets it, read on the core thread.
+  nlohmann::json status() {
+    std::promise<nlohmann::json> result;
+    boost::asio::post(io_, [&] { result.set_value(gateway_->status()); });
+    return result.get_future().get();
+  }
+  const nlohmann::json* charger_status(const nlohmann::json& status, const std::string& id) {
+    for (const auto& c : status["chargers"])
+      if (c["id"] == id) return &c;
+    return nullptr;
+  }
+
   test::TempDir dir_;
   RealClock clock_;
   std::unique_ptr<MosquittoBroker> broker_;
@@ -113,6 +126,41 @@ TEST_F(GatewaySystem, PowerLimitArrivesAtChargerAndFollowsTheTransformerLoad) {
     const double l = p->limit_w();
     EXPECT_TRUE(l == 0 || l >= 6 * 230 - 1) << p->id() << " limit " << l;
   }
+}
+
+TEST_F(GatewaySystem, ChargerIgnoringItsLimitIsDetectedWithinTenSecondsAndOthersAreCut) {
+  auto& rogue = *piles_[0];
+  auto& good = *piles_[1];
+  rogue.ignore_limits(true);
+  meter_->set_base_load_offset_w(25'000);  // base 45 kW of 50: 3 kW headroom
+  good.plug_in(20'000, 7'000);
+  ASSERT_TRUE(test::wait_until([&] { return good.limits_received() > 0 && good.limit_w() > 0; }, 15s));
+  ASSERT_TRUE(test::wait_until([&] { return meter_->chargers_power_w() > 0; }, 10s));
+
+  rogue.plug_in(20'000, 7'000);
+  ASSERT_TRUE(test::wait_until([&] { return rogue.limits_received() > 0 && rogue.limit_w() <= 3000; }, 10s));
+  ASSERT_TRUE(test::wait_until([&] { return rogue.power_w() > 6900; }, 5s)) << "the fault injection draws 7 kW";
+  const auto limit_arrived = std::chrono::steady_clock::now();
+
+  nlohmann::json st;
+  ASSERT_TRUE(test::wait_until([&] {
+    st = status();
+    const auto* c = charger_status(st, "c1");
+    return c && (*c)["not_following"].get<bool>();
+  }, 10s)) << "not detected within 10 s of the limit arriving: " << st.dump();
+  EXPECT_LE(std::chrono::steady_clock::now() - limit_arrived, 10s);
+  EXPECT_NE((*charger_status(st, "c1"))["error"].get<std::string>().find("not following"), std::string::npos);
+
+  // Its 7 kW is taken as fixed; the headroom is gone, so the charger that does follow pauses.
+  EXPECT_TRUE(test::wait_until([&] { return good.limit_w() == 0; }, 5s)) << good.limit_w();
+
+  // When it follows again, it is trusted again.
+  rogue.ignore_limits(false);
+  EXPECT_TRUE(test::wait_until([&] {
+    st = status();
+    const auto* c = charger_status(st, "c1");
+    return c && !(*c)["not_following"].get<bool>();
+  }, 10s)) << st.dump();
 }
 
 TEST_F(GatewaySystem, CommandsAreWrittenToTheAuditLog) {

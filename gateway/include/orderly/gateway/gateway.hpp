@@ -45,8 +45,12 @@ struct ChargerRuntime {
   drivers::Health health;
   double setpoint_w = -1;             // last limit sent; -1 = none yet
   TimePoint setpoint_sent_at{};
+  TimePoint setpoint_changed_at{};  // when the value last changed (re-sends do not count)
   std::uint64_t seq = 0;
   TimePoint last_sample_stored{};
+  // Drawing clearly above its limit since this instant (clock time); {} = following.
+  TimePoint over_limit_since{};
+  bool not_following = false;       // confirmed: treated as unresponsive until it follows again
 };
 
 struct HistoryPoint {
@@ -86,6 +90,8 @@ class Gateway final : public web::Application {
   void on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s);
   void on_limit_ack(const std::string& id, const drivers::LimitAck& ack);
   void on_health(const std::string& id, const drivers::Health& h);
+  void send_limit(const std::string& id, ChargerRuntime& rt, double power_w, TimePoint now);
+  void check_following(const std::string& id, ChargerRuntime& rt, TimePoint now);
   void schedule_control_tick();
   void record_history(TimePoint now);
   void notify_status();
