@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include "orderly/drivers/profile.hpp"
 #include "orderly/gateway/commands.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
@@ -62,7 +63,11 @@ int cmd_run(const Args& args) {
   }
   Config config;
   try {
-    config = load_config(config_path);
+    // With the shipped profiles at hand, the config check also proves every device's profile
+    // exists and fits its transport, before anything is started.
+    const auto profile_dir = default_profile_dir();
+    const auto catalog = profile_dir.empty() ? drivers::ProfileCatalog{} : drivers::ProfileCatalog::load_dir(profile_dir);
+    config = load_config(config_path, &catalog);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "%s\norderly run: refusing to start; fix the file (orderly check-config %s)\n", e.what(),
                  config_path.c_str());

@@ -13,6 +13,7 @@
 #include "orderly/gateway/store.hpp"
 #include "orderly/scheduler/fair_share.hpp"
 #include "orderly/web/server.hpp"
+#include "profile_devices.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -95,20 +96,33 @@ void Gateway::start() {
   mo.keepalive = seconds(config_.mqtt.keepalive_s);
   mqtt_ = std::make_unique<drivers::MqttDevices>(io_.get_executor(), clock_, mo, events);
 
+  const bool uses_profiles =
+      std::any_of(config_.chargers.begin(), config_.chargers.end(), [](const auto& c) { return c.driver == DriverKind::profile; }) ||
+      std::any_of(config_.meters.begin(), config_.meters.end(), [](const auto& m) { return m.driver == DriverKind::profile; });
+  if (uses_profiles) {
+    const auto dir = options_.profile_dir.empty() ? default_profile_dir() : options_.profile_dir;
+    if (dir.empty())
+      throw std::runtime_error("device profiles not found: install the package (/usr/share/orderly/profiles) or set "
+                               "ORDERLY_PROFILE_DIR");
+    const auto catalog = drivers::ProfileCatalog::load_dir(dir);
+    profile_devices_ = std::make_unique<ProfileDevices>(io_.get_executor(), clock_, config_, catalog, events);
+  }
+
   for (auto& [id, rt] : chargers_) {
     if (rt.config->driver == DriverKind::mqtt) {
       rt.caps.failsafe = true;  // the native protocol's limits expire to the pile's failsafe power
       rt.driver = mqtt_->add_charger(id, rt.caps);
     } else {
-      spdlog::warn("charger has no driver in this build; counted at its maximum power charger={} profile={}",
-                   id, logfmt(rt.config->profile));
+      rt.driver = profile_devices_->charger(id);
+      rt.caps.failsafe = rt.driver->capabilities().failsafe;
+      if (!rt.caps.failsafe)
+        spdlog::warn("charger has no failsafe; counted at its maximum power whenever it cannot be reached charger={}", id);
     }
   }
-  for (const auto& m : config_.meters) {
+  for (const auto& m : config_.meters)
     if (m.driver == DriverKind::mqtt) mqtt_->add_meter(m.id);
-    else spdlog::warn("meter has no driver in this build meter={} profile={}", m.id, logfmt(m.profile));
-  }
   mqtt_->start();
+  if (profile_devices_) profile_devices_->start();
 
   web::ServerOptions wo;
   wo.address = config_.web.listen;
@@ -131,6 +145,7 @@ void Gateway::stop() {
   running_ = false;
   control_timer_.cancel();
   if (web_) web_->stop();
+  if (profile_devices_) profile_devices_->stop();
   if (mqtt_) mqtt_->stop();
   event("info", "gateway", "stopped");
   if (store_) store_->stop();

@@ -30,10 +30,12 @@ class Server;
 namespace orderly::gateway {
 
 class StoreWriter;
+class ProfileDevices;
 
 struct GatewayOptions {
   std::filesystem::path static_dir;   // web assets; empty = [web].static_dir or the packaged UI
   double demo_speed = 0;              // shown on the page when running the demo
+  std::filesystem::path profile_dir;  // device profiles; empty = default_profile_dir()
 };
 
 // One charger as the core sees it.
@@ -105,6 +107,7 @@ class Gateway final : public web::Application {
   GatewayOptions options_;
   std::unique_ptr<StoreWriter> store_;
   std::unique_ptr<drivers::MqttDevices> mqtt_;
+  std::unique_ptr<ProfileDevices> profile_devices_;
   std::unique_ptr<web::Server> web_;
   boost::asio::steady_timer control_timer_;
   bool running_ = false;
