@@ -46,7 +46,10 @@ install_deps() {
   # An empty package list (fresh image) or a stale one makes apt-get install fail; refresh first.
   if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ] || \
      ! $SUDO apt-get install -y --no-install-recommends --dry-run "${missing[@]}" >/dev/null 2>&1; then
-    $SUDO apt-get update
+    # A single broken index (a mirror mid-sync, a foreign architecture added for cross builds)
+    # makes apt-get update exit non-zero while every list we need is fine; let the install
+    # below be the judge, it fails clearly if a package really cannot be had.
+    $SUDO apt-get update || echo "setup: apt-get update reported errors (above); installing from the lists it has"
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 }
