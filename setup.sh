@@ -56,12 +56,13 @@ install_deps() {
 
 JOBS=${JOBS:-$(nproc)}
 
-build() { # $1 = build type, $2 = build dir
-  local type=$1 dir=$2 extra=()
+build() { # $1 = build type, $2 = build dir, [$3 = only this target]
+  local type=$1 dir=$2 extra=() targets=()
   [ "${ORDERLY_SANITIZE:-0}" = 1 ] && extra+=(-DORDERLY_SANITIZE=ON)
   [ "${CI:-}" = true ] && extra+=(-DORDERLY_WERROR=ON)
+  [ -n "${3:-}" ] && targets+=(--target "$3")
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "${extra[@]}"
-  cmake --build "$dir" -j "$JOBS"
+  cmake --build "$dir" -j "$JOBS" "${targets[@]}"
 }
 
 cmd=${1:-help}
@@ -77,7 +78,7 @@ case "$cmd" in
     ;;
   demo)
     install_deps
-    build Release "${BUILD_DIR:-build-release}"
+    build Release "${BUILD_DIR:-build-release}" orderly   # the demo needs only the binary
     shift
     exec "${BUILD_DIR:-build-release}/orderly" demo "$@"
     ;;
