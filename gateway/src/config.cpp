@@ -789,6 +789,17 @@ void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& wh
     ch.bus = link.bus;
     ch.unit_id = link.unit_id;
     ch.poll_interval_ms = link.poll_interval_ms;
+    if (auto base = s.string("mqtt_base_topic", false, "the pile's MQTT base topic, e.g. \"openevse-1a2b\"")) {
+      if (ch.driver != DriverKind::profile) {
+        s.error(t->get("mqtt_base_topic"), "mqtt_base_topic",
+                "is used only with driver = \"profile\" and an MQTT profile (native MQTT chargers use their id)");
+      } else if (base->empty() || base->find_first_of("+#") != std::string::npos) {
+        s.error(t->get("mqtt_base_topic"), "mqtt_base_topic",
+                "must be a plain topic without the MQTT wildcards + and #, e.g. \"openevse-1a2b\"");
+      } else {
+        ch.mqtt_base_topic = *base;
+      }
+    }
     assign(ch.max_power_kw, s.number("max_power_kw", 1.4, 350, true, "the pile's rated power"));
     assign(ch.min_current_a, s.number("min_current_a", 1, 80));
     assign(ch.bidirectional, s.boolean("bidirectional"));
@@ -1114,6 +1125,12 @@ void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatal
     if (ch.driver != DriverKind::profile || ch.profile.empty()) continue;
     check("charger[" + std::to_string(i + 1) + "]", drivers::DeviceKind::charger, ch.profile,
           ch.bus, nullptr, charger_where[i]);
+    const drivers::DeviceProfile* p = catalog.find(ch.profile);
+    if (p && !ch.mqtt_base_topic.empty() && p->transport != drivers::Transport::mqtt) {
+      errors.add(at_key(charger_where[i], "mqtt_base_topic"),
+                 "charger[" + std::to_string(i + 1) + "].mqtt_base_topic: profile '" + ch.profile + "' speaks " +
+                     drivers::to_string(p->transport) + ", not MQTT; remove mqtt_base_topic");
+    }
   }
   for (std::size_t i = 0; i < c.meters.size(); ++i) {
     const auto& m = c.meters[i];

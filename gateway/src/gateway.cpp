@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -99,13 +100,14 @@ void Gateway::start() {
   const bool uses_profiles =
       std::any_of(config_.chargers.begin(), config_.chargers.end(), [](const auto& c) { return c.driver == DriverKind::profile; }) ||
       std::any_of(config_.meters.begin(), config_.meters.end(), [](const auto& m) { return m.driver == DriverKind::profile; });
+  std::optional<drivers::ProfileCatalog> catalog;  // add_profile_charger copies what it needs
   if (uses_profiles) {
     const auto dir = options_.profile_dir.empty() ? default_profile_dir() : options_.profile_dir;
     if (dir.empty())
       throw std::runtime_error("device profiles not found: install the package (/usr/share/orderly/profiles) or set "
                                "ORDERLY_PROFILE_DIR");
-    const auto catalog = drivers::ProfileCatalog::load_dir(dir);
-    profile_devices_ = std::make_unique<ProfileDevices>(io_.get_executor(), clock_, config_, catalog, events);
+    catalog = drivers::ProfileCatalog::load_dir(dir);
+    profile_devices_ = std::make_unique<ProfileDevices>(io_.get_executor(), clock_, config_, *catalog, events);
   }
 
   for (auto& [id, rt] : chargers_) {
@@ -113,7 +115,11 @@ void Gateway::start() {
       rt.caps.failsafe = true;  // the native protocol's limits expire to the pile's failsafe power
       rt.driver = mqtt_->add_charger(id, rt.caps);
     } else {
-      rt.driver = profile_devices_->charger(id);
+      const auto& profile = catalog->at(rt.config->profile);
+      if (profile.transport == drivers::Transport::mqtt)
+        rt.driver = mqtt_->add_profile_charger(id, profile, rt.config->mqtt_base_topic, rt.caps);
+      else
+        rt.driver = profile_devices_->charger(id);
       rt.caps.failsafe = rt.driver->capabilities().failsafe;
       if (!rt.caps.failsafe)
         spdlog::warn("charger has no failsafe; counted at its maximum power whenever it cannot be reached charger={}", id);

@@ -43,8 +43,10 @@ ProfileDevices::ProfileDevices(boost::asio::any_io_executor core, const Clock& c
     plan.gap_ms = std::max({plan.gap_ms, bus->inter_request_gap_ms, p.modbus.inter_request_gap_ms});
     plan.timeout_ms = std::max({plan.timeout_ms, bus->timeout_ms, p.modbus.response_timeout_ms});
   };
+  // MQTT profile chargers go through the broker (MqttDevices::add_profile_charger), not a bus.
   for (const auto& c : config.chargers)
-    if (c.driver == DriverKind::profile) plan_bus(c.id, c.bus, catalog.at(c.profile));
+    if (c.driver == DriverKind::profile && catalog.at(c.profile).transport != drivers::Transport::mqtt)
+      plan_bus(c.id, c.bus, catalog.at(c.profile));
   for (const auto& m : config.meters)
     if (m.driver == DriverKind::profile) plan_bus(m.id, m.bus, catalog.at(m.profile));
 
@@ -86,6 +88,7 @@ ProfileDevices::ProfileDevices(boost::asio::any_io_executor core, const Clock& c
   for (const auto& c : config.chargers) {
     if (c.driver != DriverKind::profile) continue;
     const auto& profile = catalog.at(c.profile);
+    if (profile.transport == drivers::Transport::mqtt) continue;  // the Gateway adds it to MqttDevices
     if (!is_modbus(profile.transport))
       throw std::runtime_error("charger '" + c.id + "': profile '" + c.profile + "' speaks " +
                                drivers::to_string(profile.transport) + ", which has no charger driver yet");

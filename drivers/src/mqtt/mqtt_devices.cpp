@@ -9,12 +9,12 @@
 
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
+#include "profile_payload.hpp"
 
 namespace orderly::drivers {
 namespace {
 
 using namespace std::chrono_literals;
-using mqtt::DeviceKind;
 
 // logfmt quoting, as the gateway's log lines use (`key="value with spaces"`).
 std::string q(const std::string& v) {
@@ -52,12 +52,37 @@ std::string connect_failure_text(int rc) {
 
 constexpr int kMaxBufferedMessages = 16384;
 
+// Profile chargers are commanded in amps; power <-> current uses the nominal voltage of a
+// Chinese low-voltage supply (GB/T 156: 220/380 V; 230 V is the IEC 60038 figure the scheduler uses).
+constexpr double kProfileNominalVoltageV = 230.0;
+
 }  // namespace
 
 struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
+  using DeviceKind = mqtt::DeviceKind;  // the native protocol's, not the profiles' DeviceKind
   struct PendingAck {
     std::uint64_t gateway_seq = 0;
+    double requested_a = 0;  // profile chargers: the current sent
     std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+
+  // A profile-described charger: what its [mqtt] section says, with {base} expanded. Immutable
+  // after start() except `snapshot`, which lives on the core.
+  struct ProfileState {
+    std::string base_topic;
+    std::map<std::string, std::vector<MqttPointDef>> reads;  // by expanded topic
+    MqttPointDef set_current;                                // topic expanded
+    std::string ack_topic;                                   // expanded; empty = no ack
+    std::string ack_json_path;
+    ChargerSnapshot snapshot;                                // assembled from the read points
+  };
+
+  // One decoded read point of a profile charger.
+  struct ProfileValue {
+    std::string name;
+    double number = kNotMeasured;
+    std::optional<ChargerState> state;
+    std::string text;
   };
 
   // Everything about one device; touched on the core executor only, except `kind`, `id` and
@@ -77,6 +102,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::uint64_t reported_errors = 0;  // Health::errors in the last DeviceEvents::health
     bool enabled = true;
     std::map<std::uint64_t, PendingAck> pending;  // by wire seq
+    std::unique_ptr<ProfileState> profile;        // set for profile-described chargers
   };
 
   class Charger final : public ChargerDriver {
@@ -113,6 +139,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::optional<MeterSnapshot> meter;
     std::optional<mqtt::AckMessage> ack;
     std::optional<bool> online;
+    std::vector<ProfileValue> profile_values;
+    std::optional<double> profile_ack_a;
     std::string error;
   };
 
@@ -145,6 +173,46 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     d->offline_reason = "no status received yet";
     d->health.last_error = d->offline_reason;
     return *map.emplace(id, std::move(d)).first->second;
+  }
+
+  Device& add_profile(const std::string& id, const DeviceProfile& profile, const std::string& base_topic,
+                      Capabilities caps) {
+    const std::string where = "charger \"" + id + "\" (profile '" + profile.id + "')";
+    if (!profile.mqtt)
+      throw std::invalid_argument(where + ": the profile has no [mqtt] section; MQTT profile chargers need one");
+    const MqttDef& def = *profile.mqtt;
+    auto set_it = def.write.find("set_current_a");
+    if (set_it == def.write.end())
+      throw std::invalid_argument(where + ": the profile has no [mqtt.write.set_current_a]; the gateway cannot set a limit");
+    auto st = std::make_unique<ProfileState>();
+    st->base_topic = base_topic.empty() ? def.base_topic : base_topic;
+    auto topic_ok = [&](const std::string& topic, const std::string& what) {
+      if (topic.empty() || topic.find_first_of("+#") != std::string::npos)
+        throw std::invalid_argument(where + ": " + what + " topic '" + topic +
+                                    "' is empty or contains an MQTT wildcard (+ or #); fix mqtt_base_topic or the profile");
+      if (profile_topics_.count(topic))
+        throw std::invalid_argument(where + ": topic '" + topic + "' is already used by charger \"" +
+                                    profile_topics_.at(topic)->id + "\"; give each pile its own mqtt_base_topic");
+    };
+    for (const auto& [name, point] : def.read) {
+      MqttPointDef p = point;
+      p.topic = mqtt::expand_base(p.topic, st->base_topic);
+      st->reads[p.topic].push_back(p);
+    }
+    st->set_current = set_it->second;
+    st->set_current.topic = mqtt::expand_base(st->set_current.topic, st->base_topic);
+    topic_ok(st->set_current.topic, "set_current_a");
+    if (!def.ack_topic.empty()) st->ack_topic = mqtt::expand_base(def.ack_topic, st->base_topic);
+    st->ack_json_path = def.ack_json_path;
+    for (const auto& [topic, points] : st->reads) topic_ok(topic, "read point " + points.front().name);
+    if (!st->ack_topic.empty() && !st->reads.count(st->ack_topic)) topic_ok(st->ack_topic, "ack");
+    // Failsafe is what the device does on its own when the gateway goes quiet: the profile says.
+    caps.failsafe = profile.supports_failsafe();
+    Device& d = add(DeviceKind::charger, id, caps);
+    for (const auto& [topic, points] : st->reads) profile_topics_[topic] = &d;
+    if (!st->ack_topic.empty()) profile_topics_[st->ack_topic] = &d;
+    d.profile = std::move(st);
+    return d;
   }
 
   // ---- lifecycle (core executor)
@@ -288,7 +356,12 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       topics.push_back(mqtt::device_topic(options_.topic_prefix, kind, id, leaf));
       qos.push_back(q);
     };
+    for (auto& [topic, d] : profile_topics_) {
+      topics.push_back(topic);
+      qos.push_back(0);
+    }
     for (auto& [id, d] : chargers_) {
+      if (d->profile) continue;
       want(DeviceKind::charger, id, "status", 0);
       want(DeviceKind::charger, id, "online", 1);
       want(DeviceKind::charger, id, "ack", 0);
@@ -318,6 +391,11 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   // ---- inbound (Paho thread: decode only, then post)
 
   void on_message_paho(const std::string& topic, const std::string& payload) {
+    if (auto pit = profile_topics_.find(topic); pit != profile_topics_.end()) {
+      Inbound in = decode_profile(*pit->second, topic, payload);
+      post([in = std::move(in)](Impl& self) { self.on_inbound(in); });
+      return;
+    }
     auto ref = mqtt::parse_topic(options_.topic_prefix, topic);
     if (!ref) return;
     auto& map = ref->kind == DeviceKind::charger ? chargers_ : meters_;
@@ -349,12 +427,128 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     post([in = std::move(in)](Impl& self) { self.on_inbound(in); });
   }
 
+  // Paho thread: reads only immutable parts of `d` (caps, profile definitions).
+  Inbound decode_profile(Device& d, const std::string& topic, const std::string& payload) {
+    Inbound in;
+    in.device = &d;
+    in.topic = topic;
+    const ProfileState& st = *d.profile;
+    if (topic == st.ack_topic) {
+      std::string error;
+      auto text = mqtt::extract_value(payload, st.ack_json_path, error);
+      auto amps = text ? mqtt::parse_number(*text) : std::nullopt;
+      if (amps && *amps >= 0 && *amps <= d.caps.max_current_a * 1.5 + 1) in.profile_ack_a = *amps;
+      else if (text && st.reads.count(topic) == 0) in.error = "acknowledged current '" + *text + "' is not a current in 0.." +
+                                                             std::to_string(static_cast<int>(d.caps.max_current_a)) + " A";
+      else if (!text && st.reads.count(topic) == 0) in.error = "acknowledgement: " + error;
+      if (!st.reads.count(topic)) return in;
+    }
+    for (const MqttPointDef& p : st.reads.at(topic)) {
+      std::string error;
+      auto text = mqtt::extract_value(payload, p.json_path, error);
+      if (!text) {
+        in.error = p.name + ": " + error;
+        return in;
+      }
+      if (!p.value_map.empty()) {
+        auto m = p.value_map.find(*text);
+        if (m == p.value_map.end()) {
+          in.error = p.name + ": value '" + text->substr(0, 40) + "' is not in the profile's map";
+          return in;
+        }
+        *text = m->second;
+      }
+      ProfileValue v;
+      v.name = p.name;
+      if (p.name == "state") {
+        v.state = charger_state_from_string(*text);
+        if (!v.state) {
+          in.error = "state: '" + text->substr(0, 40) + "' is not a charger state";
+          return in;
+        }
+      } else if (p.name == "rfid") {
+        v.text = *text;
+      } else {
+        auto num = mqtt::parse_number(*text);
+        if (!num) {
+          in.error = p.name + ": '" + text->substr(0, 40) + "' is not a finite number";
+          return in;
+        }
+        v.number = *num * p.scale;
+        if (auto why = out_of_range(d.caps, p.name, v.number); !why.empty()) {
+          in.error = p.name + ": " + why;
+          return in;
+        }
+      }
+      in.profile_values.push_back(std::move(v));
+    }
+    return in;
+  }
+
+  // Generous plausibility bounds: they catch unit mix-ups and garbage, not measurement noise.
+  static std::string out_of_range(const Capabilities& caps, const std::string& name, double v) {
+    auto outside = [&](double lo, double hi) {
+      return v < lo || v > hi ? std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi) : std::string();
+    };
+    const double i_max = caps.max_current_a * 1.5 + 1;
+    const double p_max = caps.max_power_w * 1.5 + 1000;
+    if (name.rfind("current_", 0) == 0 || name == "applied_current_a") return outside(caps.bidirectional ? -i_max : 0, i_max);
+    if (name.rfind("voltage_", 0) == 0) return outside(0, 500);
+    if (name == "power_w") return outside(caps.bidirectional ? -p_max : 0, p_max);
+    if (name == "session_energy_wh" || name == "total_energy_wh") return outside(0, 1e12);
+    return {};
+  }
+
+  void on_profile_inbound(Device& d, const Inbound& in) {
+    const TimePoint now = clock_.now();
+    if (in.profile_ack_a) on_profile_ack(d, *in.profile_ack_a);
+    if (in.profile_values.empty()) return;
+    ChargerSnapshot& s = d.profile->snapshot;
+    const double v_per_a = kProfileNominalVoltageV * std::max(1, d.caps.phases);
+    for (const ProfileValue& v : in.profile_values) {
+      const auto& n = v.name;
+      if (v.state) s.state = *v.state;
+      else if (n == "rfid") s.rfid = v.text;
+      else if (n == "power_w") s.power_w = v.number;
+      else if (n == "session_energy_wh") s.session_energy_wh = v.number;
+      else if (n == "total_energy_wh") s.total_energy_wh = v.number;
+      else if (n == "applied_current_a") s.applied_limit_w = v.number * v_per_a;
+      else if (n.size() == 12 && n.rfind("current_l", 0) == 0 && n[9] >= '1' && n[9] <= '3')
+        s.current_a[static_cast<std::size_t>(n[9] - '1')] = v.number;
+      else if (n.size() == 12 && n.rfind("voltage_l", 0) == 0 && n[9] >= '1' && n[9] <= '3')
+        s.voltage_v[static_cast<std::size_t>(n[9] - '1')] = v.number;
+    }
+    d.last_status = now;
+    d.health.last_good = now;
+    ++d.health.reads_ok;
+    refresh(d);
+    s.at = now;
+    if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
+  }
+
+  // The echo carries no sequence number: it acknowledges every command still pending, since
+  // each supersedes the one before (the device applies the last claim it heard).
+  void on_profile_ack(Device& d, double applied_a) {
+    if (d.pending.empty()) return;
+    const double applied_w = applied_a * kProfileNominalVoltageV * std::max(1, d.caps.phases);
+    auto pending = std::move(d.pending);
+    d.pending.clear();
+    for (auto& [seq, p] : pending) {
+      p.timer->cancel();
+      if (events_.limit_ack) events_.limit_ack(d.id, LimitAck{p.gateway_seq, true, applied_w, {}});
+    }
+  }
+
   // ---- inbound (core)
 
   void on_inbound(const Inbound& in) {
     Device& d = *in.device;
     if (!in.error.empty()) {
       record_error(d, in.topic, in.error);
+      return;
+    }
+    if (d.profile) {
+      on_profile_inbound(d, in);
       return;
     }
     const TimePoint now = clock_.now();
@@ -416,10 +610,18 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       return reject("charger " + d.id + " cannot discharge (not bidirectional); negative limit refused");
     if (limit.valid_for.count() <= 0) return reject("limit validity must be positive");
     const double power_w = d.enabled ? limit.power_w : 0.0;
-    const auto wire_seq = publish_limit(d, power_w, static_cast<double>(limit.valid_for.count()));
+    double amps = 0;
+    std::optional<std::uint64_t> wire_seq;
+    if (d.profile) {
+      amps = profile_amps(d, power_w);
+      wire_seq = publish_profile_current(d, amps);
+    } else {
+      wire_seq = publish_limit(d, power_w, static_cast<double>(limit.valid_for.count()));
+    }
     if (!wire_seq) return reject("not connected to the MQTT broker " + uri_ + "; limit not sent");
     auto& p = d.pending[*wire_seq];
     p.gateway_seq = limit.seq;
+    p.requested_a = amps;
     p.timer = std::make_unique<boost::asio::steady_timer>(core_, options_.ack_timeout);
     p.timer->async_wait([w = weak_from_this(), &d, ws = *wire_seq](boost::system::error_code ec) {
       auto self = w.lock();
@@ -442,8 +644,34 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     return seq;
   }
 
+  // Whole amps, never rounded up past the limit; below the pile's minimum it pauses (0 A), as
+  // IEC 61851-1 allows no PWM duty cycle under 6 A.
+  static double profile_amps(const Device& d, double power_w) {
+    double amps = std::floor(power_w / (kProfileNominalVoltageV * std::max(1, d.caps.phases)) + 1e-9);
+    amps = std::min(amps, std::floor(d.caps.max_current_a + 1e-9));
+    return amps < d.caps.min_current_a ? 0.0 : amps;
+  }
+
+  std::optional<std::uint64_t> publish_profile_current(Device& d, double amps) {
+    if (!connected_ || !client_) return std::nullopt;
+    const MqttPointDef& w = d.profile->set_current;
+    const double raw = w.scale != 0 ? amps / w.scale : amps;
+    const std::string payload = mqtt::encode_value(w.json_path, nlohmann::json(static_cast<long long>(std::llround(raw))));
+    try {
+      client_->publish(w.topic, payload.data(), payload.size(), 1, false);
+    } catch (const ::mqtt::exception& e) {
+      spdlog::warn("mqtt publish failed charger={} error={}", q(d.id), q(e.what()));
+      return std::nullopt;
+    }
+    return ++wire_seq_;
+  }
+
   void set_enabled(Device& d, bool enabled) {
     d.enabled = enabled;
+    if (d.profile) {
+      if (!enabled) publish_profile_current(d, 0);
+      return;
+    }
     // Disabling pauses at once and stays paused for an hour even if the gateway then dies;
     // enabling waits for the next apply_limit, which carries the planned power.
     if (!enabled) publish_limit(d, 0, 3600);
@@ -535,6 +763,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   DeviceEvents events_;
   std::string uri_;
   std::map<std::string, std::unique_ptr<Device>> chargers_, meters_;
+  std::map<std::string, Device*> profile_topics_;  // profile chargers' read and ack topics; immutable after start()
   // Declared before the client so it outlives it: Paho may still hold a pending connect.
   ConnectListener connect_listener_{*this};
   std::unique_ptr<::mqtt::async_client> client_;
@@ -553,11 +782,16 @@ MqttDevices::MqttDevices(boost::asio::any_io_executor core, const Clock& clock, 
 MqttDevices::~MqttDevices() { impl_->shutdown(); }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_charger(const std::string& id, const Capabilities& caps) {
-  return std::make_shared<Impl::Charger>(impl_, impl_->add(DeviceKind::charger, id, caps));
+  return std::make_shared<Impl::Charger>(impl_, impl_->add(Impl::DeviceKind::charger, id, caps));
+}
+
+std::shared_ptr<ChargerDriver> MqttDevices::add_profile_charger(const std::string& id, const DeviceProfile& profile,
+                                                               const std::string& base_topic, const Capabilities& caps) {
+  return std::make_shared<Impl::Charger>(impl_, impl_->add_profile(id, profile, base_topic, caps));
 }
 
 std::shared_ptr<MeterDriver> MqttDevices::add_meter(const std::string& id) {
-  return std::make_shared<Impl::Meter>(impl_, impl_->add(DeviceKind::meter, id, Capabilities{}));
+  return std::make_shared<Impl::Meter>(impl_, impl_->add(Impl::DeviceKind::meter, id, Capabilities{}));
 }
 
 void MqttDevices::start() { impl_->start(); }

@@ -166,6 +166,7 @@ struct ChargerConfig {
   std::string bus;                         // driver == profile: [[modbus.bus]] id
   int unit_id = 1;                         // Modbus unit (slave) id
   int poll_interval_ms = 1000;             // driver == profile: time between polls
+  std::string mqtt_base_topic;             // MQTT profiles: {base} in its topics; default: the profile's
   double max_power_kw = 7;
   double min_current_a = 6;                // IEC 61851-1: AC charging below 6 A is not allowed
   bool bidirectional = false;
