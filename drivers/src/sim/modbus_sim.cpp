@@ -280,6 +280,9 @@ struct ModbusSimServer::Impl {
     if (it != devices.end() && !it->second->no_answer) {
       Device& d = *it->second;
       d.update(clock.now());
+      // Stamped before the reply leaves: the client can only see it after this instant, so the
+      // log's gap (next received - replied) never over-states the gap the driver kept.
+      r.replied = Steady::now();
       if (d.exception != 0) {
         modbus_reply_exception(ctx, q, static_cast<unsigned>(d.exception));
       } else {
@@ -292,8 +295,9 @@ struct ModbusSimServer::Impl {
         }
       }
       r.answered = true;
+    } else {
+      r.replied = r.received;
     }
-    r.replied = Steady::now();
     if (log.size() < kMaxLog) log.push_back(r);
   }
 };
