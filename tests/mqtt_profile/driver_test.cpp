@@ -27,6 +27,10 @@ class MqttProfileDriverTest : public ::testing::Test {
   void SetUp() override {
     broker_ = sim::MosquittoBroker::start();
     profile_ = load_profile(test::source_dir() / "drivers" / "profiles" / "openevse.toml");
+    EXPECT_EQ(profile_.mqtt->publish_period_s, 30) << "a real OpenEVSE publishes every 30 s (docs/mqtt.md)";
+    // The simulated pile below publishes every 200 ms, faster than the real one, to keep the
+    // test short; its profile says so (0.8 s: staleness 2.4 s, above the 1.5 s default).
+    profile_.mqtt->publish_period_s = 0.8;
     MqttOptions o;
     o.port = broker_->port();
     o.client_id = "orderly-gateway-profile-test";
@@ -146,7 +150,11 @@ TEST_F(MqttProfileDriverTest, GarbageIsAHealthErrorAndSilenceIsOffline) {
   EXPECT_NEAR(snapshot["evse-1"].voltage_v[0], 230, 1e-6) << "a rejected value must not replace the last good one";
 
   pile_->set_silent(true);
+  const auto silent_from = std::chrono::steady_clock::now();
   ASSERT_TRUE(pump_until([&] { return !health["evse-1"].online; }, 10s));
+  // Three of the profile's publish periods (2.4 s from the last status, which came at most one
+  // simulator period, 0.2 s, before the silence), not the native protocol's 1.5 s.
+  EXPECT_GE(std::chrono::steady_clock::now() - silent_from, 2100ms) << "offline before 3 publish periods of silence";
   EXPECT_THAT(health["evse-1"].last_error, HasSubstr("no status"));
 
   pile_->set_silent(false);

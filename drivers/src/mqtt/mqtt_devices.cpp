@@ -95,6 +95,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     Health health;
     std::optional<bool> online_flag;     // last "online" message, if any
     std::optional<TimePoint> last_status;
+    std::chrono::milliseconds stale_after{0};     // 0 = options_.stale_after
     std::string offline_reason;
     TimePoint last_error_log{};
     std::uint64_t suppressed_logs = 0;
@@ -209,6 +210,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     // Failsafe is what the device does on its own when the gateway goes quiet: the profile says.
     caps.failsafe = profile.supports_failsafe();
     Device& d = add(DeviceKind::charger, id, caps);
+    // A device that only publishes every N s is not offline after the native protocol's 3 s.
+    d.stale_after = std::max(options_.stale_after, std::chrono::milliseconds(static_cast<long>(3000 * def.publish_period_s)));
     for (const auto& [topic, points] : st->reads) profile_topics_[topic] = &d;
     if (!st->ack_topic.empty()) profile_topics_[st->ack_topic] = &d;
     d.profile = std::move(st);
@@ -718,8 +721,9 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       reason = "device announced offline (online=false, e.g. its last will)";
     else if (!d.last_status)
       reason = "no status received yet";
-    else if (clock_.now() - *d.last_status > scaled(options_.stale_after))
-      reason = "no status for more than " + seconds_text(options_.stale_after) + " s";
+    else if (const auto stale = d.stale_after.count() > 0 ? d.stale_after : options_.stale_after;
+             clock_.now() - *d.last_status > scaled(stale))
+      reason = "no status for more than " + seconds_text(stale) + " s";
     const bool online = reason.empty();
     if (online == d.health.online && reason == d.offline_reason) return;
     const bool changed = online != d.health.online;

@@ -344,6 +344,9 @@ class Parser {
       m.base_topic = str(*mt, "base_topic", "mqtt.", std::string());
       m.ack_topic = str(*mt, "ack_topic", "mqtt.", std::string());
       m.ack_json_path = str(*mt, "ack_json_path", "mqtt.", std::string());
+      m.publish_period_s = num(*mt, "publish_period_s", "mqtt.", 0);
+      if (m.publish_period_s < 0 || m.publish_period_s > 3600)
+        fail(mt->get("publish_period_s"), "mqtt.publish_period_s", "must be between 0 and 3600 seconds");
       auto section = [&](const char* which, std::map<std::string, MqttPointDef>& into) {
         const toml::node* s = mt->get(which);
         if (s == nullptr) return;

@@ -105,6 +105,9 @@ struct MqttPointDef {
 
 struct MqttDef {
   std::string base_topic;
+  // How often the device publishes on its own (OpenEVSE: every 30 s). The gateway reports it
+  // offline only after 3 periods of silence; 0 = the gateway's default staleness applies.
+  double publish_period_s = 0;
   std::map<std::string, MqttPointDef> read;
   std::map<std::string, MqttPointDef> write;  // json_path = key to set in the command payload
   std::string ack_topic;
