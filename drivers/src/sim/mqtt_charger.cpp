@@ -8,6 +8,7 @@
 #include "mqtt/mosquitto_client.hpp"
 #include "mqtt/ticker.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
+#include "sim_car.hpp"
 
 namespace orderly::drivers::sim {
 
@@ -25,7 +26,7 @@ struct SimMqttCharger::Impl {
                 std::string(drivers::mqtt::kOffline), 5},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
-    last_update = clock.now();
+    car.last_update = clock.now();
   }
 
   // ---- physics, all under `mutex`, in the Clock's time
@@ -35,23 +36,14 @@ struct SimMqttCharger::Impl {
   double effective_limit_w() const { return failsafe ? options.failsafe_power_w : limit_w; }
 
   double power_locked() const {
-    if (!plugged || session_energy_wh >= energy_need_wh) return 0;
-    double p = ignore ? car_max_power_w : std::min({effective_limit_w(), car_max_power_w, options.max_power_w});
+    if (!car.wants_power()) return 0;
+    double p = ignore ? car.max_power_w : std::min({effective_limit_w(), car.max_power_w, options.max_power_w});
     // IEC 61851-1: the PWM signal cannot ask for less than 6 A, so a pile pauses below that.
     if (!ignore && p < min_power_w()) p = 0;
     return std::max(0.0, p);
   }
 
-  void integrate_to(TimePoint t) {
-    if (t <= last_update) return;
-    const double hours = std::chrono::duration<double, std::ratio<3600>>(t - last_update).count();
-    const double p = power_locked();
-    double e = p * hours;
-    if (plugged) e = std::min(e, std::max(0.0, energy_need_wh - session_energy_wh));
-    session_energy_wh += e;
-    total_energy_wh += e;
-    last_update = t;
-  }
+  void integrate_to(TimePoint t) { car.integrate_to(t, power_locked()); }
 
   void advance_locked(TimePoint now) {
     if (!failsafe && limit_expires && *limit_expires <= now) {
@@ -65,14 +57,14 @@ struct SimMqttCharger::Impl {
     ChargerSnapshot s;
     s.at = now;
     const double p = power_locked();
-    s.state = !plugged ? ChargerState::unplugged : p > 0 ? ChargerState::charging : ChargerState::plugged;
+    s.state = !car.plugged ? ChargerState::unplugged : p > 0 ? ChargerState::charging : ChargerState::plugged;
     s.power_w = p;
     for (int i = 0; i < std::clamp(options.phases, 1, 3); ++i) {
       s.current_a[static_cast<std::size_t>(i)] = p / (options.voltage_v * options.phases);
       s.voltage_v[static_cast<std::size_t>(i)] = options.voltage_v;
     }
-    s.session_energy_wh = session_energy_wh;
-    s.total_energy_wh = total_energy_wh;
+    s.session_energy_wh = car.session_energy_wh;
+    s.total_energy_wh = car.total_energy_wh;
     s.applied_limit_w = effective_limit_w();
     return s;
   }
@@ -139,12 +131,7 @@ struct SimMqttCharger::Impl {
   std::string topic_status, topic_online, topic_limit, topic_ack;
 
   mutable std::mutex mutex;  // physics and fault flags below
-  TimePoint last_update{};
-  bool plugged = false;
-  double energy_need_wh = 0;
-  double car_max_power_w = 0;
-  double session_energy_wh = 0;
-  double total_energy_wh = 0;
+  SimCar car;
   double limit_w = 0;
   bool failsafe = true;  // no limit heard yet: behave as after a gateway loss
   std::optional<TimePoint> limit_expires;
@@ -179,10 +166,7 @@ void SimMqttCharger::plug_in(double energy_need_wh, double car_max_power_w) {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->advance_locked(impl_->clock.now());
-    impl_->plugged = true;
-    impl_->energy_need_wh = energy_need_wh;
-    impl_->car_max_power_w = car_max_power_w;
-    impl_->session_energy_wh = 0;
+    impl_->car.plug_in(energy_need_wh, car_max_power_w);
   }
   if (!impl_->offline) impl_->publish_status();
 }
@@ -191,7 +175,7 @@ void SimMqttCharger::unplug() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->advance_locked(impl_->clock.now());
-    impl_->plugged = false;
+    impl_->car.plugged = false;
   }
   if (!impl_->offline) impl_->publish_status();
 }
@@ -242,7 +226,7 @@ double SimMqttCharger::power_w() const {
 double SimMqttCharger::session_energy_wh() const {
   std::lock_guard lock(impl_->mutex);
   impl_->advance_locked(impl_->clock.now());
-  return impl_->session_energy_wh;
+  return impl_->car.session_energy_wh;
 }
 
 std::uint64_t SimMqttCharger::limits_received() const {

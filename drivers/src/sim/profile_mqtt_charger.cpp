@@ -9,6 +9,7 @@
 #include "mqtt/mosquitto_client.hpp"
 #include "mqtt/profile_payload.hpp"
 #include "mqtt/ticker.hpp"
+#include "sim_car.hpp"
 
 namespace orderly::drivers::sim {
 
@@ -37,36 +38,28 @@ struct SimProfileMqttCharger::Impl {
       reads.push_back(rp);
     }
     claimed_a = profile.capabilities.max_current_a;
-    last_update = clock.now();
+    car.last_update = clock.now();
   }
 
   int phases() const { return std::clamp(profile.capabilities.phases, 1, 3); }
   double w_per_a() const { return options.voltage_v * phases(); }
 
   double power_locked() const {
-    if (!plugged || session_energy_wh >= energy_need_wh) return 0;
-    if (ignore) return car_max_power_w;
+    if (!car.wants_power()) return 0;
+    if (ignore) return car.max_power_w;
     // IEC 61851-1: no PWM duty cycle below 6 A, so a claim under the minimum pauses.
     if (claimed_a < profile.capabilities.min_current_a) return 0;
-    return std::min(claimed_a * w_per_a(), car_max_power_w);
+    return std::min(claimed_a * w_per_a(), car.max_power_w);
   }
 
-  void advance_locked(TimePoint t) {
-    if (t <= last_update) return;
-    const double hours = std::chrono::duration<double, std::ratio<3600>>(t - last_update).count();
-    double e = power_locked() * hours;
-    if (plugged) e = std::min(e, std::max(0.0, energy_need_wh - session_energy_wh));
-    session_energy_wh += e;
-    total_energy_wh += e;
-    last_update = t;
-  }
+  void advance_locked(TimePoint t) { car.integrate_to(t, power_locked()); }
 
   // The value a point carries, in the profile's engineering unit (before the device's scale).
   nlohmann::json value_locked(const MqttPointDef& p) const {
     const double power = power_locked();
     const std::string& n = p.name;
     if (n == "state") {
-      const char* s = !plugged ? "unplugged" : power > 0 ? "charging" : "plugged";
+      const char* s = !car.plugged ? "unplugged" : power > 0 ? "charging" : "plugged";
       for (const auto& [raw, mapped] : p.value_map)
         if (mapped == s) return mq::parse_number(raw) ? nlohmann::json(std::stoi(raw)) : nlohmann::json(raw);
       return s;
@@ -76,8 +69,8 @@ struct SimProfileMqttCharger::Impl {
     else if (n.rfind("current_l", 0) == 0) v = n[9] - '1' < phases() ? power / w_per_a() : 0;
     else if (n.rfind("voltage_l", 0) == 0) v = options.voltage_v;
     else if (n == "applied_current_a") v = claimed_a;
-    else if (n == "session_energy_wh") v = session_energy_wh;
-    else if (n == "total_energy_wh") v = total_energy_wh;
+    else if (n == "session_energy_wh") v = car.session_energy_wh;
+    else if (n == "total_energy_wh") v = car.total_energy_wh;
     if (std::isnan(v)) return nullptr;
     const double raw = p.scale != 0 ? v / p.scale : v;
     return std::round(raw * 1000) / 1000;
@@ -129,9 +122,7 @@ struct SimProfileMqttCharger::Impl {
   std::vector<MqttPointDef> reads;
 
   mutable std::mutex mutex;
-  TimePoint last_update{};
-  bool plugged = false;
-  double energy_need_wh = 0, car_max_power_w = 0, session_energy_wh = 0, total_energy_wh = 0;
+  SimCar car;
   double claimed_a = 0;
   bool ignore = false, silent = false;
   std::uint64_t claims = 0;
@@ -161,10 +152,7 @@ void SimProfileMqttCharger::plug_in(double energy_need_wh, double car_max_power_
   {
     std::lock_guard lock(impl_->mutex);
     impl_->advance_locked(impl_->clock.now());
-    impl_->plugged = true;
-    impl_->energy_need_wh = energy_need_wh;
-    impl_->car_max_power_w = car_max_power_w;
-    impl_->session_energy_wh = 0;
+    impl_->car.plug_in(energy_need_wh, car_max_power_w);
   }
   impl_->publish_all();
 }
@@ -173,7 +161,7 @@ void SimProfileMqttCharger::unplug() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->advance_locked(impl_->clock.now());
-    impl_->plugged = false;
+    impl_->car.plugged = false;
   }
   impl_->publish_all();
 }
@@ -210,7 +198,7 @@ double SimProfileMqttCharger::power_w() const {
 double SimProfileMqttCharger::session_energy_wh() const {
   std::lock_guard lock(impl_->mutex);
   impl_->advance_locked(impl_->clock.now());
-  return impl_->session_energy_wh;
+  return impl_->car.session_energy_wh;
 }
 
 std::uint64_t SimProfileMqttCharger::claims_received() const {
