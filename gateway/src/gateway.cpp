@@ -295,7 +295,6 @@ void Gateway::check_following(const std::string& id, ChargerRuntime& rt, TimePoi
     const std::string what = "not following its limit: draws " + std::to_string(static_cast<int>(power_w)) +
                              " W, limit " + std::to_string(static_cast<int>(rt.setpoint_w)) +
                              " W; counted at its measured power, others cut to compensate";
-    rt.health.last_error = what;
     event("warn", "charger:" + id, what);
     spdlog::warn("charger not following limit charger={} power_w={:.0f} limit_w={:.0f}", id, power_w, rt.setpoint_w);
     control_step();
@@ -412,7 +411,9 @@ nlohmann::json Gateway::status() const {
         {"max_kw", rt.caps.max_power_w / 1000.0},
         {"session_energy_kwh", round2(finite_or(rt.snapshot.session_energy_wh, 0.0) / 1000.0)},
         {"failsafe", rt.caps.failsafe},
-        {"error", rt.health.last_error},
+        // Derived, not stored in health: the driver's next health report would overwrite it.
+        {"error", rt.not_following ? "not following its limit; counted at its measured power, others cut to compensate"
+                                   : rt.health.last_error},
     });
   }
   return {{"time", local_iso(now, offset)}, {"site", site}, {"history", history},
