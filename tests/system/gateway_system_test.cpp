@@ -29,17 +29,7 @@ using drivers::sim::SimMqttCharger;
 using drivers::sim::SimMqttMeter;
 
 std::string site_config(int mqtt_port, const std::filesystem::path& db) {
-  return "[site]\nname = \"test site\"\n[site.transformer]\nlimit_kw = 50\n"
-         "[[tariff.schedule]]\neffective_from = 2020-01-01\n"
-         "[[tariff.schedule.season]]\nname = \"all\"\nmonths = [1,2,3,4,5,6,7,8,9,10,11,12]\n"
-         "[tariff.schedule.season.price_yuan_per_kwh]\npeak = 1.0\nflat = 0.6\nvalley = 0.3\n"
-         "[tariff.schedule.season.hours]\npeak = [\"08:00-11:00\", \"18:00-23:00\"]\n"
-         "flat = [\"07:00-08:00\", \"11:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n"
-         "[mqtt]\nhost = \"127.0.0.1\"\nport = " + std::to_string(mqtt_port) +
-         "\n[control]\ncontrol_period_s = 1\nlimit_validity_s = 60\nsafety_margin_kw = 2\n"
-         "[web]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(test::free_tcp_port()) + "\n"
-         "[store]\npath = \"" + db.string() + "\"\n"
-         "[log]\nlevel = \"warn\"\n"
+  return test::site_toml({.mqtt_port = mqtt_port, .db = db}) +
          "[[meter]]\nid = \"tm-1\"\nrole = \"transformer\"\ndriver = \"mqtt\"\n"
          "[[charger]]\nid = \"c1\"\nkind = \"private\"\nhousehold = \"1-1-101\"\nphase = \"A\"\ndriver = \"mqtt\"\nmax_power_kw = 7\n"
          "[[charger]]\nid = \"c2\"\nkind = \"shared\"\nphase = \"B\"\ndriver = \"mqtt\"\nmax_power_kw = 7\n";

@@ -34,15 +34,11 @@ TEST(ModbusSystem, ProfileChargerIsLimitedFromAProfileMeterAndGetsItsFailsafe) {
   auto broker = drivers::sim::MosquittoBroker::start();  // the gateway's MQTT side stays up too
 
   const std::string toml =
-      "[site]\nname = \"modbus site\"\n[site.transformer]\nlimit_kw = 50\n"
-      "[[tariff.schedule]]\neffective_from = 2020-01-01\n"
-      "[[tariff.schedule.season]]\nname = \"all\"\nmonths = [1,2,3,4,5,6,7,8,9,10,11,12]\n"
-      "[tariff.schedule.season.price_yuan_per_kwh]\npeak = 1.0\nflat = 0.6\nvalley = 0.3\n"
-      "[tariff.schedule.season.hours]\npeak = [\"18:00-23:00\"]\nflat = [\"07:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n"
-      "[mqtt]\nport = " + std::to_string(broker->port()) +
-      "\n[control]\ncontrol_period_s = 1\nlimit_validity_s = 60\nfailsafe_current_a = 6\nfailsafe_timeout_s = 60\n"
-      "[web]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(test::free_tcp_port()) +
-      "\n[store]\npath = \"" + (dir / "orderly.db").string() + "\"\n[log]\nlevel = \"warn\"\n"
+      test::site_toml({.name = "modbus site",
+                       .mqtt_port = broker->port(),
+                       .db = dir / "orderly.db",
+                       .control = "control_period_s = 1\nlimit_validity_s = 60\nfailsafe_current_a = 6\n"
+                                  "failsafe_timeout_s = 60\n"}) +
       "[[modbus.bus]]\nid = \"sim\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(sim.port()) +
       "\ntimeout_ms = 500\ninter_request_gap_ms = 5\n"
       "[[meter]]\nid = \"tm-1\"\nrole = \"transformer\"\ndriver = \"profile\"\nprofile = \"eastron-sdm630\"\n"

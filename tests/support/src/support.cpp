@@ -75,6 +75,22 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+std::string site_toml(const SiteToml& site) {
+  std::ostringstream t;
+  t << "[site]\nname = \"" << site.name << "\"\n[site.transformer]\nlimit_kw = " << site.limit_kw << "\n"
+    << "[[tariff.schedule]]\neffective_from = 2020-01-01\n"
+    << "[[tariff.schedule.season]]\nname = \"all\"\nmonths = [1,2,3,4,5,6,7,8,9,10,11,12]\n"
+    << "[tariff.schedule.season.price_yuan_per_kwh]\npeak = 1.0\nflat = 0.6\nvalley = 0.3\n"
+    << "[tariff.schedule.season.hours]\npeak = [\"08:00-11:00\", \"18:00-23:00\"]\n"
+    << "flat = [\"07:00-08:00\", \"11:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n"
+    << "[mqtt]\nhost = \"127.0.0.1\"\nport = " << site.mqtt_port << "\n"
+    << "[control]\n" << site.control
+    << "[web]\nlisten = \"127.0.0.1\"\nport = " << free_tcp_port() << "\n"
+    << "[store]\npath = \"" << site.db.string() << "\"\n"
+    << "[log]\nlevel = \"warn\"\n";
+  return t.str();
+}
+
 BrowserRun run_chromium(const TempDir& dir, const std::string& extra, const std::string& url,
                         int virtual_time_budget_ms) {
   static std::atomic<int> runs{0};

@@ -34,6 +34,19 @@ class TempDir {
 std::filesystem::path write_file(const std::filesystem::path& path, const std::string& text);
 std::string read_file(const std::filesystem::path& path);
 
+// The site part of a gateway configuration for system tests: [site] with a 50 kW transformer
+// (unless told otherwise), a three-period tariff, [mqtt] on 127.0.0.1:mqtt_port, [control] as
+// given, [web] on a free loopback port, [store] at `db`, warn-level logs. Tests append their
+// own [[modbus.bus]], [[meter]] and [[charger]] entries.
+struct SiteToml {
+  std::string name = "test site";
+  double limit_kw = 50;
+  int mqtt_port = 1883;
+  std::filesystem::path db;
+  std::string control = "control_period_s = 1\nlimit_validity_s = 60\nsafety_margin_kw = 2\n";
+};
+std::string site_toml(const SiteToml& site);
+
 // Headless Debian chromium, once, with a fresh profile under `dir` and the flags this
 // machine's closed network needs. `extra` is e.g. "--dump-dom" or "--screenshot=FILE
 // --window-size=390,844". stdout (the DOM for --dump-dom) is returned; stderr goes to
