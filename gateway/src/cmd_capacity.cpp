@@ -14,6 +14,7 @@
 #include "orderly/gateway/commands.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/store.hpp"
+#include "cli_args.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -35,15 +36,6 @@ constexpr int kMinHistoryDays = 7;
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "orderly capacity: %s\n%s", message.c_str(), kUsage);
   return 2;
-}
-
-template <typename T>
-std::optional<T> parse_number(const std::string& text) {
-  T value{};
-  const auto* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
 }
 
 struct BaseLoadChoice {

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli_args.hpp"
 #include "demo_community.hpp"
 #include "orderly/drivers/sim/mosquitto_broker.hpp"
 #include "orderly/drivers/sim/mqtt_charger.hpp"
@@ -55,12 +56,11 @@ void demo_usage(std::FILE* out) {
 // Parses a numeric option value, saying which option was wrong.
 template <class T>
 T number(const std::string& opt, const std::string& v, T lo, T hi) {
-  std::istringstream in(v);
-  T x{};
-  if (!(in >> x) || !in.eof() || x < lo || x > hi)
+  const auto x = parse_number<T>(v);
+  if (!x || *x < lo || *x > hi)
     throw std::invalid_argument(opt + ": expected a number between " + std::to_string(lo) + " and " +
                                 std::to_string(hi) + ", got '" + v + "'");
-  return x;
+  return *x;
 }
 
 // The demo community as configuration text, so the demo goes through exactly the parser and
