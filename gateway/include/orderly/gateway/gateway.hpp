@@ -18,6 +18,7 @@
 #include "orderly/drivers/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/gateway/config.hpp"
+#include "orderly/gateway/sessions.hpp"
 #include "orderly/web/application.hpp"
 
 namespace orderly::drivers {
@@ -82,6 +83,13 @@ class Gateway final : public web::Application {
   // web::Application
   nlohmann::json status() const override;
   void on_status_changed(std::function<void()> callback) override;
+  // Defined in gateway_api.cpp: requests, sessions, KPIs, statements (docs/web-api.md).
+  web::ApiResponse handle_api(const web::ApiRequest& request) override;
+
+  // A resident's request for the car on `charger_id`: validated, committed to the store before
+  // returning (it is acknowledged to a person), then re-planned. Throws RequestError.
+  SessionRecord set_request(const std::string& charger_id, const ChargeRequest& request);
+  const SessionBook& sessions() const;
 
   // One pass of the control loop; runs on every transformer meter sample and every control
   // period. Public so tests can drive it with a manual clock.

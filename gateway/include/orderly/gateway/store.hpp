@@ -96,6 +96,30 @@ struct SessionRecord {
   double energy_wh = 0;
   std::array<double, 4> energy_wh_by_period{};  // indexed by scheduler::Period (sharp..valley)
   double cost_yuan = 0;
+  // Schema 3: what the session was asked for and how far settlement has got, so a restart
+  // resumes it and KPIs (requests met, cost vs uncontrolled) can be computed from the table.
+  bool is_private = true;
+  double max_power_w = 0;                  // the pile's maximum (the uncontrolled comparison)
+  std::optional<TimePoint> departure;      // effective departure
+  double requested_wh = 0;                 // effective energy request; 0 = none known
+  std::string request_source;              // "resident", "learned", "default"
+  bool boost = false;
+  std::optional<TimePoint> not_before;
+  double discharged_wh = 0;                // V2G
+  double compensation_yuan = 0;            // V2G, rounded to fen
+  std::optional<TimePoint> met_at;         // when delivered energy first reached the request
+  // Last counter reading settled: settlement continues from here after a restart.
+  std::optional<TimePoint> last_reading_at;
+  double last_reading_wh = 0;
+};
+
+// A plan as computed by the control loop (audit, and resumed after a restart until re-planned).
+struct PlanRecord {
+  TimePoint created_at{};
+  TimePoint slot_start{};                  // start of the plan's slot 0
+  int slot_minutes = 15;
+  std::string reason;                      // "slot", "plug-in", "request", "forecast", ...
+  std::string plan_json;                   // {"chargers": {"<id>": [kW per slot]}, ...}
 };
 
 // Retention ([store] raw_retention_days, aggregate_retention_days): raw samples before

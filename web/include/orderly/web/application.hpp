@@ -3,9 +3,27 @@
 // every page and API answer is built from what this returns. gateway implements it; web never
 // includes gateway or drivers headers. Called on the core io_context thread only.
 #include <functional>
+#include <map>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 namespace orderly::web {
+
+// One API call as the application sees it: already parsed, size-limited and percent-decoded.
+struct ApiRequest {
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // "/api/v1/chargers/p-101/request"
+  std::map<std::string, std::string> query;    // decoded ?key=value pairs
+  std::string body;                            // raw body (JSON for POST/PUT)
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json; charset=utf-8";
+  std::string body;
+  std::string download_name;                   // non-empty: sent as an attachment (CSV)
+};
 
 class Application {
  public:
@@ -18,6 +36,14 @@ class Application {
   // The web server asks to be told when status() changed, to push it to open WebSockets.
   // The callback runs on the core thread; the server throttles pushes itself.
   virtual void on_status_changed(std::function<void()> callback) = 0;
+
+  // Every /api/v1/ path other than status, health and live: requests, sessions, KPIs,
+  // statements. Errors are answered as {"error": ..., "path": ...} with a 4xx status naming the
+  // field at fault. The default knows no API.
+  virtual ApiResponse handle_api(const ApiRequest& request) {
+    return {404, "application/json; charset=utf-8",
+            nlohmann::json{{"error", "no such API; see docs/web-api.md"}, {"path", request.path}}.dump(), ""};
+  }
 };
 
 }  // namespace orderly::web
