@@ -39,7 +39,15 @@ nlohmann::json example_status() {
         {{"id", "c02"}, {"name", "3-2-502"}, {"kind", "private"}, {"phase", "B"},
          {"state", "plugged"}, {"online", true}, {"power_kw", 0.0}, {"limit_kw", 0.0},
          {"max_kw", 7.0}, {"session_energy_kwh", 0.0}, {"failsafe", true}, {"household", "3-2-502"},
-         {"error", ""}},
+         {"error", ""},
+         {"session",
+          {{"id", "c02-1767611400000"}, {"household", "3-2-502"},
+           {"plugged_at", "2026-01-05T19:10:00+08:00"}, {"departure", "2026-01-06T07:30:00+08:00"},
+           {"requested_kwh", 30.0}, {"delivered_kwh", 0.0}, {"request_source", "learned"},
+           {"boost", false}, {"not_before", nullptr},
+           {"plan",
+            {{"start", "2026-01-05T23:00:00+08:00"}, {"finish", "2026-01-06T03:20:00+08:00"},
+             {"expected_kwh", 30.0}, {"feasible", true}, {"note", ""}}}}}},
         {{"id", "s01"}, {"name", "公共桩 1"}, {"kind", "shared"}, {"phase", "ABC"},
          {"state", "offline"}, {"online", false}, {"power_kw", 0.0}, {"limit_kw", nullptr},
          {"max_kw", 22.0}, {"session_energy_kwh", 0.0}, {"failsafe", false}, {"household", ""},
@@ -65,6 +73,45 @@ nlohmann::json large_status(int chargers, int history_points) {
     status["history"].push_back(std::move(p));
   }
   return status;
+}
+
+ApiResponse example_api(const ApiRequest& request) {
+  auto json = [](int status, const nlohmann::json& body) {
+    return ApiResponse{status, "application/json; charset=utf-8", body.dump(), "", ""};
+  };
+  if (request.path == "/api/v1/kpi" && request.method == "GET") {
+    return json(200, {{"from", "2026-01-01T00:00:00+08:00"},
+                      {"to", "2026-01-05T20:15:00+08:00"},
+                      {"valley_share",
+                       {{"all", 0.724}, {"private", 0.861}, {"target_all", 0.6}, {"target_private", 0.8},
+                        {"charged_kwh", 1234.5}, {"valley_kwh", 893.8}, {"private_charged_kwh", 1000.0},
+                        {"private_valley_kwh", 861.0}, {"sessions", 120}}},
+                      {"transformer",
+                       {{"limit_kw", 400}, {"peak_kw", 385.2}, {"peak_at", "2026-01-03T19:41:00+08:00"},
+                        {"minutes_above_limit", 0}, {"minutes_measured", 6015},
+                        {"aggregate_slots", 0}, {"aggregate_slots_above_limit", 0}}},
+                      {"requests", {{"with_request", 100}, {"met", 98}, {"share_met", 0.98}}},
+                      {"cost",
+                       {{"sessions", 120}, {"energy_kwh", 1234.5}, {"cost_yuan", 518.49},
+                        {"per_kwh", 0.42}, {"uncontrolled_cost_yuan", 876.5},
+                        {"uncontrolled_per_kwh", 0.71}, {"saving_yuan", 358.01}}}});
+  }
+  if (request.path.starts_with("/api/v1/statements/") && request.path.ends_with(".csv")) {
+    return {200, "text/csv; charset=utf-8", "\xEF\xBB\xBFmonth,household\r\n2026-01,3-1-101\r\n",
+            "orderly-statement-2026-01.csv", ""};
+  }
+  if (request.path.starts_with("/api/v1/chargers/") && request.path.ends_with("/request")) {
+    if (request.method != "PUT") {
+      return {405, "application/json; charset=utf-8",
+              nlohmann::json{{"error", "use PUT"}, {"path", request.path}}.dump(), "", "PUT"};
+    }
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return json(400, {{"error", "body must be a JSON object"}, {"path", request.path}});
+    }
+    return json(200, {{"ok", true}, {"request", body}});
+  }
+  return json(404, {{"error", "no such API; see docs/web-api.md"}, {"path", request.path}});
 }
 
 ServerOptions test_options() {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -20,11 +21,23 @@ nlohmann::json example_status();
 // The example with `chargers` chargers and `history_points` history entries (1440 = one a minute).
 nlohmann::json large_status(int chargers, int history_points);
 
+// The API the page uses, answered with fixed examples shaped like docs/web-api.md: KPIs,
+// the statement CSV, and a 200 echo for PUT /api/v1/chargers/<id>/request.
+ApiResponse example_api(const ApiRequest& request);
+
 class FakeApplication : public Application {
  public:
   explicit FakeApplication(nlohmann::json status) : status_(std::move(status)) {}
   nlohmann::json status() const override { return status_; }
   void on_status_changed(std::function<void()> callback) override { callback_ = std::move(callback); }
+
+  // Records the call (server thread) and answers with `api` (example_api by default).
+  ApiResponse handle_api(const ApiRequest& request) override {
+    api_requests.push_back(request);
+    return api(request);
+  }
+  std::function<ApiResponse(const ApiRequest&)> api = example_api;
+  std::vector<ApiRequest> api_requests;
 
   // Must run on the io_context thread (post to it), as the gateway's own changes do.
   void set_status(nlohmann::json status) {

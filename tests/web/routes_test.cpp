@@ -90,6 +90,102 @@ TEST_F(RoutesTest, LiveWithoutUpgradeSaysItIsAWebSocket) {
   EXPECT_NE(response.body().find("WebSocket"), std::string::npos);
 }
 
+TEST_F(RoutesTest, ApiCallReachesTheApplicationDecoded) {
+  const auto response =
+      get("/api/v1/sessions?from=2026-01-01&household=3-1-101%20b&to=2026-01-05T00%3A00%2B08%3A00&x=a+b");
+  EXPECT_EQ(response.result(), http::status::not_found);  // the fake knows no sessions
+  ASSERT_EQ(app_.api_requests.size(), 1u);
+  const ApiRequest& call = app_.api_requests.back();
+  EXPECT_EQ(call.method, "GET");
+  EXPECT_EQ(call.path, "/api/v1/sessions");
+  const std::map<std::string, std::string> expected = {{"from", "2026-01-01"},
+                                                       {"household", "3-1-101 b"},
+                                                       {"to", "2026-01-05T00:00+08:00"},
+                                                       {"x", "a b"}};
+  EXPECT_EQ(call.query, expected);
+}
+
+TEST_F(RoutesTest, ApiPathIsDecodedAndBodyPassedOn) {
+  auto request = make_request(http::verb::put, "/api/v1/chargers/%E5%85%AC-1/request");
+  request.body() = R"({"energy_kwh": 20})";
+  request.prepare_payload();
+  const auto response = handle_request(app_, dir_.path(), request);
+  EXPECT_EQ(response.result(), http::status::ok);
+  EXPECT_EQ(response[http::field::cache_control], "no-store");
+  ASSERT_EQ(app_.api_requests.size(), 1u);
+  EXPECT_EQ(app_.api_requests[0].method, "PUT");
+  EXPECT_EQ(app_.api_requests[0].path, "/api/v1/chargers/公-1/request");
+  EXPECT_EQ(app_.api_requests[0].body, R"({"energy_kwh": 20})");
+  EXPECT_EQ(nlohmann::json::parse(response.body())["request"]["energy_kwh"], 20);
+}
+
+TEST_F(RoutesTest, MalformedQueryIs400AndNeverReachesTheApplication) {
+  for (const char* target : {"/api/v1/kpi?from=1&from=2", "/api/v1/kpi?from=%zz", "/api/v1/kpi?=3",
+                             "/api/v1/k%zzpi"}) {
+    const auto response = get(target);
+    EXPECT_EQ(response.result(), http::status::bad_request) << target;
+    EXPECT_FALSE(nlohmann::json::parse(response.body())["error"].get<std::string>().empty()) << target;
+  }
+  EXPECT_TRUE(app_.api_requests.empty());
+}
+
+TEST_F(RoutesTest, DownloadIsAnAttachmentWithTheApplicationsContentType) {
+  const auto response = get("/api/v1/statements/2026-01.csv");
+  EXPECT_EQ(response.result(), http::status::ok);
+  EXPECT_EQ(response[http::field::content_type], "text/csv; charset=utf-8");
+  EXPECT_EQ(response[http::field::content_disposition],
+            R"(attachment; filename="orderly-statement-2026-01.csv")");
+}
+
+TEST_F(RoutesTest, HeadOnTheApiIsAGetWithoutBody) {
+  const auto response = get("/api/v1/kpi", http::verb::head);
+  EXPECT_EQ(response.result(), http::status::ok);
+  EXPECT_TRUE(response.body().empty());
+  EXPECT_NE(response[http::field::content_length], "0");
+  ASSERT_EQ(app_.api_requests.size(), 1u);
+  EXPECT_EQ(app_.api_requests[0].method, "GET");
+}
+
+TEST_F(RoutesTest, ApplicationsMethodRefusalCarriesAllow) {
+  const auto response = get("/api/v1/chargers/c01/request", http::verb::post);
+  EXPECT_EQ(response.result(), http::status::method_not_allowed);
+  EXPECT_EQ(response[http::field::allow], "PUT");
+}
+
+TEST_F(RoutesTest, UnsafeDownloadNameAndBadStatusAreNeutralised) {
+  app_.api = [](const ApiRequest&) {
+    return ApiResponse{1000, "", "x", "a\"b;c/../d.csv", ""};
+  };
+  const auto response = get("/api/v1/anything");
+  EXPECT_EQ(response.result(), http::status::internal_server_error);
+  EXPECT_EQ(response[http::field::content_disposition], R"(attachment; filename="a_b_c_.._d.csv")");
+  EXPECT_EQ(response[http::field::content_type], "application/octet-stream");
+}
+
+TEST_F(RoutesTest, ApplicationThrowingIs500Json) {
+  app_.api = [](const ApiRequest&) -> ApiResponse { throw std::runtime_error("store locked"); };
+  const auto response = get("/api/v1/kpi");
+  EXPECT_EQ(response.result(), http::status::internal_server_error);
+  const auto body = nlohmann::json::parse(response.body());
+  EXPECT_NE(body["error"].get<std::string>().find("store locked"), std::string::npos);
+  EXPECT_EQ(body["path"], "/api/v1/kpi");
+}
+
+TEST_F(RoutesTest, StatusHealthAndLiveStayWithTheServer) {
+  get("/api/v1/status");
+  get("/api/v1/health");
+  get("/api/v1/live");
+  EXPECT_TRUE(app_.api_requests.empty());
+}
+
+TEST(ParseQuery, EmptyPartsAreSkippedAndValuesMayBeEmpty) {
+  std::map<std::string, std::string> out;
+  EXPECT_EQ(parse_query("a=1&&b=&c", out), "");
+  const std::map<std::string, std::string> expected = {{"a", "1"}, {"b", ""}, {"c", ""}};
+  EXPECT_EQ(out, expected);
+  EXPECT_NE(parse_query("a=%00", out), "");
+}
+
 TEST(StaticFileFor, MapsDirectoriesToIndex) {
   EXPECT_EQ(static_file_for("/s", "/"), std::filesystem::path("/s/index.html"));
   EXPECT_EQ(static_file_for("/s", "/a/"), std::filesystem::path("/s/a/index.html"));

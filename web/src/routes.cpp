@@ -155,7 +155,83 @@ Response error_response(http::status status, std::string_view message, std::stri
   return response;
 }
 
-Response handle_request(const Application& app, const std::filesystem::path& static_dir,
+std::string parse_query(std::string_view query, std::map<std::string, std::string>& out) {
+  out.clear();
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view pair = query.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;  // "a=1&&b=2", a trailing '&'
+    const auto equals = pair.find('=');
+    std::string raw_key(pair.substr(0, equals));
+    std::string raw_value(equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1));
+    for (auto* part : {&raw_key, &raw_value}) {
+      for (char& c : *part) {
+        if (c == '+') c = ' ';
+      }
+    }
+    std::string key;
+    std::string value;
+    if (!percent_decode(raw_key, key) || !percent_decode(raw_value, value)) {
+      return "malformed percent-encoding in query parameter '" + raw_key + "'";
+    }
+    if (key.empty()) return "query parameter without a name";
+    if (!out.emplace(key, std::move(value)).second) {
+      return "query parameter '" + key + "' given twice; give it once";
+    }
+  }
+  return {};
+}
+
+std::optional<ApiRequest> api_request(const Request& request, std::string& error) {
+  const std::string_view target = request.target();
+  const std::string_view raw_path = target_path(target);
+  ApiRequest api;
+  if (!percent_decode(raw_path, api.path)) {
+    error = "malformed percent-encoding in path";
+    return std::nullopt;
+  }
+  if (raw_path.size() < target.size() && target[raw_path.size()] == '?') {
+    std::string_view query = target.substr(raw_path.size() + 1);
+    query = query.substr(0, query.find('#'));
+    error = parse_query(query, api.query);
+    if (!error.empty()) return std::nullopt;
+  }
+  api.method = request.method() == http::verb::head ? "GET" : std::string(request.method_string());
+  api.body = request.body();
+  return api;
+}
+
+Response api_response(const ApiResponse& api, const Request& request) {
+  // An application bug must not become a malformed status line.
+  const int code = api.status >= 100 && api.status <= 599 ? api.status : 500;
+  Response response{static_cast<http::status>(code), request.version()};
+  add_common_headers(response);
+  response.set(http::field::content_type,
+               api.content_type.empty() ? "application/octet-stream" : api.content_type);
+  response.set(http::field::cache_control, "no-store");
+  if (!api.download_name.empty()) {
+    // Only characters that need no quoting or RFC 6266 encoding: the names are ours
+    // ("orderly-statement-2026-01.csv"), so anything else is replaced, never interpreted.
+    std::string name = api.download_name;
+    for (char& c : name) {
+      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                         c == '.' || c == '-' || c == '_';
+      if (!plain) c = '_';
+    }
+    response.set(http::field::content_disposition, "attachment; filename=\"" + name + "\"");
+  }
+  // RFC 9110 15.5.6: a 405 carries the methods the path does accept.
+  if (!api.allow.empty()) response.set(http::field::allow, api.allow);
+  response.keep_alive(request.keep_alive());
+  response.body() = api.body;
+  response.prepare_payload();
+  return finish_head(std::move(response), request);
+}
+
+Response handle_request(Application& app, const std::filesystem::path& static_dir,
                         const Request& request) {
   const std::string_view raw_path = target_path(request.target());
   const bool keep_alive = request.keep_alive();
@@ -169,6 +245,19 @@ Response handle_request(const Application& app, const std::filesystem::path& sta
     }
     std::string body = raw_path == kStatusPath ? status_text(app) : std::string(R"({"ok":true})");
     return finish_head(json_response(http::status::ok, std::move(body), request), request);
+  }
+  if (raw_path.starts_with(kApiPrefix)) {
+    std::string error;
+    const auto api = api_request(request, error);
+    if (!api) return error_response(http::status::bad_request, error, raw_path, request.version(), keep_alive);
+    try {
+      return api_response(app.handle_api(*api), request);
+    } catch (const std::exception& e) {
+      spdlog::error("web: {} {} failed: {}", api->method, api->path, e.what());
+      return error_response(http::status::internal_server_error,
+                            std::string("the gateway failed to answer: ") + e.what(), raw_path,
+                            request.version(), keep_alive);
+    }
   }
   if (raw_path.starts_with("/api/")) {
     return error_response(http::status::not_found, "no such API; see docs/web-api.md", raw_path,

@@ -3,6 +3,8 @@
 // from the session code so the routing rules (static files, traversal, API, errors) are tested
 // without a network.
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,8 @@ inline constexpr std::string_view kServerName = "orderly";
 inline constexpr std::string_view kStatusPath = "/api/v1/status";
 inline constexpr std::string_view kHealthPath = "/api/v1/health";
 inline constexpr std::string_view kLivePath = "/api/v1/live";
+// Everything else under here goes to Application::handle_api.
+inline constexpr std::string_view kApiPrefix = "/api/v1/";
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
@@ -40,7 +44,22 @@ std::string_view content_type_for(const std::filesystem::path& file);
 Response error_response(boost::beast::http::status status, std::string_view message,
                         std::string_view path, unsigned version, bool keep_alive);
 
-Response handle_request(const Application& app, const std::filesystem::path& static_dir,
+// Splits a query string ("a=1&b=x%20y") into decoded pairs; '+' is a space (HTML forms,
+// URLSearchParams). Returns an empty string, or what is wrong with it (malformed escape, a key
+// given twice, an empty key).
+std::string parse_query(std::string_view query, std::map<std::string, std::string>& out);
+
+// The API call a request makes, for Application::handle_api: the decoded path and query, the
+// body as sent. HEAD is passed on as GET (the body is dropped afterwards). Empty optional and
+// `error` set when the target cannot be decoded.
+std::optional<ApiRequest> api_request(const Request& request, std::string& error);
+
+// ApiResponse -> HTTP: status, content type, no-store, and Content-Disposition: attachment when
+// the application named a download.
+Response api_response(const ApiResponse& api, const Request& request);
+
+// Non-const: API calls (a resident's request) change the application's state.
+Response handle_request(Application& app, const std::filesystem::path& static_dir,
                         const Request& request);
 
 }  // namespace orderly::web

@@ -23,6 +23,7 @@ struct ApiResponse {
   std::string content_type = "application/json; charset=utf-8";
   std::string body;
   std::string download_name;                   // non-empty: sent as an attachment (CSV)
+  std::string allow;                           // with 405: the methods the path accepts ("GET, PUT")
 };
 
 class Application {
@@ -42,7 +43,7 @@ class Application {
   // field at fault. The default knows no API.
   virtual ApiResponse handle_api(const ApiRequest& request) {
     return {404, "application/json; charset=utf-8",
-            nlohmann::json{{"error", "no such API; see docs/web-api.md"}, {"path", request.path}}.dump(), ""};
+            nlohmann::json{{"error", "no such API; see docs/web-api.md"}, {"path", request.path}}.dump(), "", ""};
   }
 };
 
