@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <mutex>
 #include <optional>
 
@@ -49,6 +50,7 @@ struct SimMqttCharger::Impl {
     if (!failsafe && limit_expires && *limit_expires <= now) {
       integrate_to(*limit_expires);
       failsafe = true;  // the gateway went quiet: fall back to the safe load
+      ++failsafe_entries;
     }
     integrate_to(now);
   }
@@ -114,6 +116,11 @@ struct SimMqttCharger::Impl {
       }
     }
     client.publish(topic_ack, drivers::mqtt::encode_ack(ack), 1, false);
+    if (ack.accepted) {
+      std::lock_guard lock(mutex);
+      acked.push_back({ack.seq, ack.applied_w, clock.now(), std::chrono::steady_clock::now()});
+      if (acked.size() > kAckedLimitsKept) acked.pop_front();
+    }
     publish_status();
   }
 
@@ -138,6 +145,8 @@ struct SimMqttCharger::Impl {
   bool ignore = false;
   bool silent = false;
   std::uint64_t limits_received = 0;
+  std::uint64_t failsafe_entries = 0;
+  std::deque<AckedLimit> acked;
 
   std::atomic<bool> offline{false};
   drivers::mqtt::Ticker ticker;
@@ -235,6 +244,17 @@ std::uint64_t SimMqttCharger::limits_received() const {
 }
 
 bool SimMqttCharger::connected() const { return impl_->client.connected(); }
+
+std::uint64_t SimMqttCharger::failsafe_entries() const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->advance_locked(impl_->clock.now());
+  return impl_->failsafe_entries;
+}
+
+std::vector<AckedLimit> SimMqttCharger::acked_limits() const {
+  std::lock_guard lock(impl_->mutex);
+  return {impl_->acked.begin(), impl_->acked.end()};
+}
 
 bool SimMqttCharger::in_failsafe() const {
   std::lock_guard lock(impl_->mutex);

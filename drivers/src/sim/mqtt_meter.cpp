@@ -65,6 +65,7 @@ struct SimMqttMeter::Impl {
     MeterSnapshot s;
     s.at = now;
     const double base = (base_load_w ? base_load_w(now) : 0) + offset_w;
+    last_base_w = base;
     double total = 0;
     for (std::size_t i = 0; i < 3; ++i) {
       double w = base / 3;
@@ -89,11 +90,20 @@ struct SimMqttMeter::Impl {
 
   void tick() {
     std::string payload;
+    MeterReading reading;
+    std::function<void(const MeterReading&)> notify;
     {
       std::lock_guard l(mutex);
-      payload = drivers::mqtt::encode_meter_status(measure_locked(clock.now()));
+      const auto s = measure_locked(clock.now());
+      payload = drivers::mqtt::encode_meter_status(s);
+      reading.at = s.at;
+      reading.power_w = s.power_w;
+      reading.base_load_w = last_base_w;
+      notify = observer;
     }
     client.publish(topic_status, payload, 0, true);
+    reading.published_at = std::chrono::steady_clock::now();
+    if (notify) notify(reading);
   }
 
   std::string id;
@@ -107,7 +117,9 @@ struct SimMqttMeter::Impl {
   double offset_w = 0;
   double import_wh = 0, export_wh = 0;
   double last_power_w = kNotMeasured;
+  double last_base_w = 0;
   TimePoint last_update{};
+  std::function<void(const MeterReading&)> observer;
 
   drivers::mqtt::Ticker ticker;
 
@@ -152,5 +164,10 @@ void SimMqttMeter::set_base_load_offset_w(double offset_w) {
 }
 
 bool SimMqttMeter::connected() const { return impl_->client.connected(); }
+
+void SimMqttMeter::on_reading(std::function<void(const MeterReading&)> observer) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->observer = std::move(observer);
+}
 
 }  // namespace orderly::drivers::sim

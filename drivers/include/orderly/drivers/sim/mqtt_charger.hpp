@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "orderly/drivers/clock.hpp"
 
@@ -23,6 +24,14 @@ struct SimChargerOptions {
   double min_current_a = 6;            // IEC 61851-1: below this the pile pauses instead
   double failsafe_power_w = 1380;      // used when a limit's validity expires (and before the first)
   std::chrono::milliseconds publish_period{1000};  // real time
+};
+
+// A limit the pile accepted and acknowledged (what a test compares with the gateway's audit log).
+struct AckedLimit {
+  std::uint64_t seq = 0;
+  double power_w = 0;                                   // as applied (capped at the pile's max)
+  TimePoint at{};                                       // the Clock's time
+  std::chrono::steady_clock::time_point acked_at{};     // real time the ack was handed to the broker
 };
 
 class SimMqttCharger {
@@ -54,6 +63,12 @@ class SimMqttCharger {
   std::uint64_t limits_received() const;
   bool connected() const;
   bool in_failsafe() const;
+  // Times a limit's validity ran out and the pile fell back to its failsafe power (the start,
+  // before any limit, does not count).
+  std::uint64_t failsafe_entries() const;
+  // The most recent acknowledged limits, oldest first (the last kAckedLimitsKept).
+  std::vector<AckedLimit> acked_limits() const;
+  static constexpr std::size_t kAckedLimitsKept = 1000;
 
  private:
   struct Impl;

@@ -3,6 +3,9 @@
 // (as the real meter at the transformer measures it) to a base load given as a function of
 // (simulated) time, and publishes its status on <prefix>/meter/<id>/status every period (real
 // time). Own libmosquitto client and network thread, like a real device.
+//
+// Tests judge the gateway by what this meter published, as an inspector would read the real
+// transformer meter: on_reading() reports every published value with its times.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -12,6 +15,14 @@
 #include "orderly/drivers/clock.hpp"
 
 namespace orderly::drivers::sim {
+
+// One published reading.
+struct MeterReading {
+  TimePoint at{};                                        // the Clock's time of the measurement
+  std::chrono::steady_clock::time_point published_at{};  // real time it went to the broker
+  double power_w = 0;                                    // total published
+  double base_load_w = 0;                                // of which base load (function + offset)
+};
 
 class SimMqttMeter {
  public:
@@ -30,6 +41,10 @@ class SimMqttMeter {
   double chargers_power_w() const;        // sum of chargers' last reported power
   void set_base_load_offset_w(double offset_w);
   bool connected() const;
+
+  // Called on the meter's own thread after every publish (a test records them; keep it short,
+  // it delays the next reading). Replaces any earlier observer; an empty function removes it.
+  void on_reading(std::function<void(const MeterReading&)> observer);
 
  private:
   struct Impl;
