@@ -1,9 +1,348 @@
 // The gateway's JSON API beyond the live status: requests, sessions, KPIs and statements
 // (docs/web-api.md). Runs on the core thread, like everything that touches Gateway state.
+// Reads go to the SQLite file through a Store of their own, opened per call (about a
+// millisecond), so they never wait for the writer thread and never touch its connection.
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <utility>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
 #include "orderly/gateway/gateway.hpp"
+#include "orderly/gateway/report.hpp"
+#include "orderly/gateway/settlement.hpp"
+#include "orderly/gateway/store.hpp"
 
 namespace orderly::gateway {
+namespace {
 
-web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) { return Application::handle_api(request); }
+using namespace std::chrono;
+using json = nlohmann::json;
+
+constexpr const char* kJsonType = "application/json; charset=utf-8";
+constexpr std::string_view kPrefix = "/api/v1/";
+// A year of 1-minute samples is read in about a second on the box (docs/kpi.md); longer periods
+// would hold the core loop, and with it the limiter, for too long.
+constexpr days kLongestPeriod{366};
+constexpr std::size_t kMostSessions = 5000;
+
+// A request the API refuses: the status, the field at fault (empty: the path) and what to do.
+struct ApiError {
+  ApiError(int status_code, std::string at_field, std::string what, std::string allowed = {})
+      : status(status_code), field(std::move(at_field)), message(std::move(what)), allow(std::move(allowed)) {}
+  int status;
+  std::string field;
+  std::string message;
+  std::string allow;  // 405
+};
+
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+web::ApiResponse json_answer(int status, const json& body) { return {status, kJsonType, dump(body), "", ""}; }
+
+std::vector<std::string_view> split_path(std::string_view rest) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    auto end = rest.find('/', start);
+    if (end == std::string_view::npos) end = rest.size();
+    parts.push_back(rest.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+void require_method(const web::ApiRequest& request, std::string_view allowed) {
+  if (request.method != allowed) {
+    throw ApiError{405, "", "method " + request.method + " not allowed here; use " + std::string(allowed),
+                   std::string(allowed)};
+  }
+}
+
+// ---- parsing -----------------------------------------------------------------------------
+
+bool read_int(std::string_view text, std::size_t pos, std::size_t digits, int& out) {
+  if (pos + digits > text.size()) return false;
+  for (std::size_t i = pos; i < pos + digits; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+  }
+  return std::from_chars(text.data() + pos, text.data() + pos + digits, out).ec == std::errc{};
+}
+
+constexpr const char* kTimeFormats =
+    "a date (2026-01-05: local midnight) or a time (2026-01-05T07:30, 2026-01-05T07:30:00+08:00, "
+    "...Z); without an offset the site's is used";
+
+// ISO 8601 as people and the page write it. A '+' that arrived unencoded in a query string
+// became a space (form encoding); it is read as '+' again.
+std::optional<TimePoint> parse_iso(std::string_view text, minutes site_offset) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!read_int(text, 0, 4, y) || text.size() < 10 || text[4] != '-' || !read_int(text, 5, 2, mo) ||
+      text[7] != '-' || !read_int(text, 8, 2, d)) {
+    return std::nullopt;
+  }
+  const year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!date.ok()) return std::nullopt;
+  std::size_t pos = 10;
+  if (pos < text.size()) {
+    if (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ') return std::nullopt;
+    if (!read_int(text, pos + 1, 2, h) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
+        !read_int(text, pos + 4, 2, mi)) {
+      return std::nullopt;
+    }
+    pos += 6;
+    if (pos < text.size() && text[pos] == ':') {
+      if (!read_int(text, pos + 1, 2, s)) return std::nullopt;
+      pos += 3;
+    }
+    if (h > 23 || mi > 59 || s > 59) return std::nullopt;
+  }
+  minutes offset = site_offset;
+  if (pos < text.size()) {
+    const char sign = text[pos];
+    int oh = 0, om = 0;
+    if ((sign == 'Z' || sign == 'z') && pos + 1 == text.size()) {
+      offset = minutes(0);
+    } else if ((sign == '+' || sign == '-' || sign == ' ') && read_int(text, pos + 1, 2, oh) &&
+               ((pos + 6 == text.size() && text[pos + 3] == ':' && read_int(text, pos + 4, 2, om)) ||
+                (pos + 5 == text.size() && read_int(text, pos + 3, 2, om)) || pos + 3 == text.size()) &&
+               oh <= 14 && om <= 59) {
+      offset = minutes(oh * 60 + om) * (sign == '-' ? -1 : 1);
+    } else {
+      return std::nullopt;
+    }
+  }
+  return TimePoint(sys_days(date)) + hours(h) + minutes(mi) + seconds(s) - offset;
+}
+
+// "07:30": the next 07:30 local after `now` (today or tomorrow), as a resident means it.
+std::optional<TimePoint> parse_clock_time(std::string_view text, TimePoint now, minutes site_offset) {
+  int h = 0, mi = 0;
+  if (text.size() != 5 || !read_int(text, 0, 2, h) || text[2] != ':' || !read_int(text, 3, 2, mi) || h > 23 ||
+      mi > 59) {
+    return std::nullopt;
+  }
+  const auto local_now = floor<seconds>(now) + site_offset;
+  const auto local_day = floor<days>(local_now);
+  TimePoint at = TimePoint(local_day) + hours(h) + minutes(mi) - site_offset;
+  if (at <= now) at += days(1);
+  return at;
+}
+
+TimePoint query_time(const web::ApiRequest& request, const std::string& field, TimePoint fallback,
+                     minutes site_offset) {
+  const auto it = request.query.find(field);
+  if (it == request.query.end() || it->second.empty()) return fallback;
+  const auto t = parse_iso(it->second, site_offset);
+  if (!t) throw ApiError{400, field, "'" + it->second + "' is not " + kTimeFormats};
+  return *t;
+}
+
+struct TimeRange {
+  TimePoint from;
+  TimePoint to;
+};
+
+// [from, to): from defaults to the start of the current local month, to to now.
+TimeRange query_period(const web::ApiRequest& request, TimePoint now, minutes site_offset,
+                    const std::vector<std::string>& other_fields) {
+  for (const auto& [key, value] : request.query) {
+    if (key == "from" || key == "to") continue;
+    bool known = false;
+    for (const auto& f : other_fields) known = known || f == key;
+    if (!known) {
+      std::string accepted = "from, to";
+      for (const auto& f : other_fields) accepted += ", " + f;
+      throw ApiError{400, key, "unknown query parameter '" + key + "'; accepted: " + accepted};
+    }
+  }
+  const year_month_day today{floor<days>(now + site_offset)};
+  const TimePoint month_start = month_range(today.year() / today.month(), site_offset).from;
+  TimeRange p{query_time(request, "from", month_start, site_offset), query_time(request, "to", now, site_offset)};
+  if (p.to <= p.from) {
+    throw ApiError{400, "to", "'to' (" + format_local_time(p.to, site_offset) + ") must be after 'from' (" +
+                                  format_local_time(p.from, site_offset) + ")"};
+  }
+  if (p.to - p.from > kLongestPeriod) {
+    throw ApiError{400, "to", "the period is longer than 366 days; ask for a year or less at a time"};
+  }
+  return p;
+}
+
+std::string describe(const json& value) {
+  const std::string text = dump(value);
+  return text.size() > 40 ? text.substr(0, 37) + "..." : text;
+}
+
+// The body of PUT /api/v1/chargers/<id>/request (docs/web-api.md).
+ChargeRequest parse_charge_request(const std::string& body, TimePoint now, minutes site_offset) {
+  const json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    throw ApiError{400, "", "the body must be a JSON object such as {\"departure\": \"07:30\", \"energy_kwh\": 20}"};
+  }
+  auto time_field = [&](const std::string& field, const json& value) -> TimePoint {
+    const auto text = value.is_string() ? value.get<std::string>() : std::string();
+    std::optional<TimePoint> t = parse_clock_time(text, now, site_offset);
+    if (!t) t = parse_iso(text, site_offset);
+    if (!value.is_string() || !t) {
+      throw ApiError{400, field, field + ": " + describe(value) +
+                                     " is not a time; give \"HH:MM\" (the next such local time) or an ISO 8601 time "
+                                     "such as \"2026-01-06T07:30:00+08:00\""};
+    }
+    return *t;
+  };
+  ChargeRequest r;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "departure") {
+      if (!value.is_null()) r.departure = time_field(key, value);
+    } else if (key == "not_before") {
+      // null or "" lifts "do not charge until": SessionBook reads a past time as cleared.
+      if (value.is_null() || (value.is_string() && value.get<std::string>().empty())) {
+        r.not_before = now;
+      } else {
+        r.not_before = time_field(key, value);
+      }
+    } else if (key == "energy_kwh") {
+      if (!value.is_number()) {
+        throw ApiError{400, key, "energy_kwh: " + describe(value) + " is not a number; give kWh to add, e.g. 20"};
+      }
+      r.energy_kwh = value.get<double>();
+    } else if (key == "boost") {
+      if (!value.is_boolean()) throw ApiError{400, key, "boost: " + describe(value) + " is not true or false"};
+      r.boost = value.get<bool>();
+    } else if (key == "household") {
+      if (!value.is_string()) {
+        throw ApiError{400, key, "household: " + describe(value) + " is not a string such as \"3-2-1201\""};
+      }
+      r.household = value.get<std::string>();
+    } else {
+      throw ApiError{400, key, "unknown field '" + key +
+                                   "'; accepted: departure, energy_kwh, boost, not_before, household"};
+    }
+  }
+  return r;
+}
+
+// "2026-01" -> year_month.
+std::optional<year_month> parse_month(std::string_view text) {
+  int y = 0, m = 0;
+  if (text.size() != 7 || !read_int(text, 0, 4, y) || text[4] != '-' || !read_int(text, 5, 2, m) || m < 1 ||
+      m > 12) {
+    return std::nullopt;
+  }
+  return year{y} / month{static_cast<unsigned>(m)};
+}
+
+}  // namespace
+
+web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
+  const minutes offset = config_.site.utc_offset;
+  const TimePoint now = clock_.now();
+  try {
+    if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
+    const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
+
+    if (parts.size() == 1 && parts[0] == "kpi") {
+      require_method(request, "GET");
+      const TimeRange p = query_period(request, now, offset, {});
+      const Store store(config_.store.path);
+      return json_answer(200, to_json(compute_kpis(store, config_, p.from, p.to), offset));
+    }
+
+    if (parts.size() == 1 && parts[0] == "sessions") {
+      require_method(request, "GET");
+      const TimeRange p = query_period(request, now, offset, {"household", "charger"});
+      const auto household = request.query.find("household");
+      const auto charger = request.query.find("charger");
+      const Store store(config_.store.path);
+      json list = json::array();
+      bool truncated = false;
+      for (const auto& s : store.sessions(p.from, p.to)) {
+        if (household != request.query.end() && s.household != household->second) continue;
+        if (charger != request.query.end() && s.charger_id != charger->second) continue;
+        if (list.size() == kMostSessions) {
+          truncated = true;
+          break;
+        }
+        list.push_back(to_json(s, offset));
+      }
+      return json_answer(200, {{"from", format_local_time(p.from, offset)},
+                               {"to", format_local_time(p.to, offset)},
+                               {"sessions", list},
+                               {"truncated", truncated}});
+    }
+
+    if (parts.size() == 3 && parts[0] == "chargers") {
+      const std::string id(parts[1]);
+      if (config_.find_charger(id) == nullptr) {
+        throw ApiError{404, "", "no charger '" + id + "' in the configuration"};
+      }
+      if (parts[2] == "session") {
+        require_method(request, "GET");
+#ifdef ORDERLY_H3_SESSIONS_LANDED
+        const auto open = sessions().open_session(id);
+#else
+        const std::optional<SessionRecord> open;
+#endif
+        return json_answer(200, {{"charger", id}, {"session", open ? to_json(*open, offset) : json(nullptr)}});
+      }
+      if (parts[2] == "request") {
+        require_method(request, "PUT");
+        const ChargeRequest wanted = parse_charge_request(request.body, now, offset);
+#ifdef ORDERLY_H3_SESSIONS_LANDED
+        try {
+          const SessionRecord saved = set_request(id, wanted);
+          return json_answer(200, {{"charger", id}, {"session", to_json(saved, offset)}});
+        } catch (const RequestError& e) {
+          throw ApiError{400, "", e.what()};
+        }
+#else
+        static_cast<void>(wanted);
+        throw ApiError{503, "", "requests are not taken yet"};
+#endif
+      }
+    }
+
+    if (parts.size() == 2 && parts[0] == "statements") {
+      require_method(request, "GET");
+      const std::string_view name = parts[1];
+      const bool csv = name.ends_with(".csv");
+      const bool as_json = name.ends_with(".json");
+      const auto month = parse_month(name.substr(0, name.size() - (csv ? 4 : as_json ? 5 : 0)));
+      if (!month || !(csv || as_json)) {
+        throw ApiError{404, "", "no statement '" + std::string(name) +
+                                    "'; ask for /api/v1/statements/YYYY-MM.csv or .json, e.g. 2026-01.csv"};
+      }
+      const Store store(config_.store.path);
+      const auto rows = month_statement(store, *month, offset);
+      if (rows.empty()) {
+        throw ApiError{404, "", "no sessions started in " + std::string(name.substr(0, 7)) +
+                                    " (local time); nothing to bill"};
+      }
+      if (csv) {
+        return {200, "text/csv; charset=utf-8", statement_csv(rows),
+                "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", ""};
+      }
+      return json_answer(200, {{"month", std::string(name.substr(0, 7))}, {"rows", to_json(rows)}});
+    }
+
+    throw ApiError{404, "", "no such API; see docs/web-api.md"};
+  } catch (const ApiError& e) {
+    json body = {{"error", e.message}, {"path", request.path}};
+    if (!e.field.empty()) body["field"] = e.field;
+    auto answer = json_answer(e.status, body);
+    answer.allow = e.allow;
+    return answer;
+  } catch (const StoreError& e) {
+    spdlog::error("api: store read failed path={} error={}", request.path, e.what());
+    return json_answer(503, {{"error", std::string("the store cannot be read right now: ") + e.what()},
+                             {"path", request.path}});
+  }
+}
 
 }  // namespace orderly::gateway

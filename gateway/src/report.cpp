@@ -46,6 +46,14 @@ double rounded(double v, int decimals) {
   return std::round(v * scale) / scale + 0.0;
 }
 
+nlohmann::json kwh_by_period(const std::array<double, kPeriodCount>& wh) {
+  nlohmann::json out = nlohmann::json::object();
+  for (Period p : {Period::sharp, Period::peak, Period::flat, Period::valley}) {
+    out[scheduler::to_string(p)] = rounded(wh[period_index(p)] / 1000.0, 3);
+  }
+  return out;
+}
+
 void add_valley_share(ValleyShareKpi& k, const SessionRecord& s) {
   const double charged = sum(s.energy_wh_by_period);
   const double valley = s.energy_wh_by_period[kValley];
@@ -228,10 +236,6 @@ nlohmann::json to_json(const SessionRecord& s, std::chrono::minutes utc_offset) 
   auto time_or_null = [&](const std::optional<TimePoint>& t) -> nlohmann::json {
     return t ? nlohmann::json(format_local_time(*t, utc_offset)) : nlohmann::json(nullptr);
   };
-  nlohmann::json by_period = nlohmann::json::object();
-  for (Period p : {Period::sharp, Period::peak, Period::flat, Period::valley}) {
-    by_period[scheduler::to_string(p)] = rounded(s.energy_wh_by_period[period_index(p)] / 1000.0, 3);
-  }
   return {{"id", s.id},
           {"charger", s.charger_id},
           {"household", s.household},
@@ -240,7 +244,7 @@ nlohmann::json to_json(const SessionRecord& s, std::chrono::minutes utc_offset) 
           {"started_at", format_local_time(s.started_at, utc_offset)},
           {"ended_at", time_or_null(s.ended_at)},
           {"energy_kwh", rounded(s.energy_wh / 1000.0, 3)},
-          {"energy_kwh_by_period", by_period},
+          {"energy_kwh_by_period", kwh_by_period(s.energy_wh_by_period)},
           {"cost_yuan", s.cost_yuan},
           {"discharged_kwh", rounded(s.discharged_wh / 1000.0, 3)},
           {"compensation_yuan", s.compensation_yuan},
@@ -251,6 +255,20 @@ nlohmann::json to_json(const SessionRecord& s, std::chrono::minutes utc_offset) 
           {"boost", s.boost},
           {"not_before", time_or_null(s.not_before)},
           {"met_at", time_or_null(s.met_at)}};
+}
+
+nlohmann::json to_json(const std::vector<StatementRow>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : rows) {
+    out.push_back({{"month", r.month},
+                   {"household", r.household},
+                   {"rfid", r.rfid},
+                   {"sessions", r.sessions},
+                   {"energy_kwh_by_period", kwh_by_period(r.energy_wh_by_period)},
+                   {"energy_kwh", rounded(r.energy_wh / 1000.0, 3)},
+                   {"cost_yuan", r.cost_yuan}});
+  }
+  return out;
 }
 
 MonthRange month_range(std::chrono::year_month month, std::chrono::minutes utc_offset) {

@@ -102,6 +102,9 @@ MonthRange month_range(std::chrono::year_month month, std::chrono::minutes utc_o
 
 // The month's statement rows (sessions started in that local month), as settlement.hpp defines
 // them; statement_csv() turns them into the download.
+// Statement rows as the API shows them (GET /api/v1/statements/YYYY-MM.json): kWh and yuan.
+nlohmann::json to_json(const std::vector<StatementRow>& rows);
+
 std::vector<StatementRow> month_statement(const Store& store, std::chrono::year_month month,
                                           std::chrono::minutes utc_offset);
 
