@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 
 #include "fake_application.hpp"
 #include "orderly/test/support.hpp"
@@ -85,6 +86,110 @@ TEST_F(PageE2E, GatewayErrorShowsABannerNotABlankPage) {
             std::string::npos) << run.out;
 }
 
+TEST_F(PageE2E, ResidentFormAndOperatorKpisFromTheApi) {
+  test::RunningServer server(test::test_options());
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
+  const std::string& dom = run.out;
+  // c02 has a car plugged in: its card carries the plan answer and the request form, filled
+  // from the status document's session.
+  EXPECT_NE(dom.find(R"(<form class="request" data-charger="c02">)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(class="plan plan-ok">计划 23:00 开始充电，03:20 前充入 30.0 kWh<)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(name="departure" value="07:30")"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(name="energy_kwh" value="30")"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(class="tag request-source">按您的习惯估计<)"), std::string::npos) << dom;
+  EXPECT_EQ(dom.find(R"(data-charger="c01"><span class="request-title")"), std::string::npos);  // no car, no form
+  // The KPI panel, fetched from /api/v1/kpi, against the policy targets.
+  EXPECT_NE(dom.find(R"(<dd class="kpi-met">72.4% (目标 60%) ✓ 达标</dd>)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(<dd class="kpi-met">86.1% (目标 80%) ✓ 达标</dd>)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(385.2 kW / 400 kW (于 01-03 19:41))"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(<dd class="kpi-met">0</dd>)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(98/100 (98.0%))"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(¥0.42 / ¥0.71/kWh · 节省 ¥358.01)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(href="/api/v1/statements/2026-01.csv" download="">下载 2026-01 月度结算单 (CSV)<)"),
+            std::string::npos) << dom;
+  bool asked_for_kpis = false;
+  server.on_server_thread([&] {
+    for (const auto& call : server.app.api_requests) {
+      if (call.path == "/api/v1/kpi" && call.query.count("from") && call.query.at("from") == "2026-01-01") {
+        asked_for_kpis = true;
+      }
+    }
+  });
+  EXPECT_TRUE(asked_for_kpis);
+}
+
+TEST_F(PageE2E, KpiPanelInEnglishAndWhenTheApiHasNone) {
+  test::RunningServer server(test::test_options());
+  server.on_server_thread([&] {
+    server.app.api = [](const ApiRequest& request) {
+      return ApiResponse{404, "application/json; charset=utf-8",
+                         nlohmann::json{{"error", "no store"}, {"path", request.path}}.dump(), "", ""};
+    };
+  });
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/?lang=en"));
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find(R"(id="kpi-empty" class="empty" data-i18n="kpi_waiting">No KPIs available<)"),
+            std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(>Download the 2026-01 statement (CSV)<)"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"(class="plan plan-ok">Planned: starts 23:00, 30.0 kWh by 03:20<)"), std::string::npos)
+      << run.out;
+}
+
+TEST_F(PageE2E, InfeasiblePlanIsSaidPlainly) {
+  auto status = test::example_status();
+  status["chargers"][1]["session"]["plan"]["feasible"] = false;
+  status["chargers"][1]["session"]["plan"]["note"] = "需 30 kWh，出发前最多 21 kWh";
+  test::RunningServer server(test::test_options(), status);
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find(R"(class="plan plan-bad">出发前无法充满：需 30 kWh，出发前最多 21 kWh<)"), std::string::npos)
+      << run.out;
+}
+
+// A resident fills the form and presses save: a copy of the shipped page with one extra script
+// that types and clicks as a person would; the request must reach the application as JSON.
+TEST_F(PageE2E, SavingTheFormSendsTheRequest) {
+  const auto static_dir = dir_ / "static";
+  std::filesystem::copy(orderly::test::source_dir() / "web" / "static", static_dir);
+  std::string page = orderly::test::read_file(static_dir / "index.html");
+  const std::string script = R"(<script src="app.js" defer></script>)";
+  ASSERT_NE(page.find(script), std::string::npos);
+  page.replace(page.find(script), script.size(), script + R"(<script src="e2e-save.js" defer></script>)");
+  orderly::test::write_file(static_dir / "e2e.html", page);
+  orderly::test::write_file(static_dir / "e2e-save.js", R"((function () {
+  function fill() {
+    const form = document.querySelector('form.request[data-charger="c02"]');
+    if (!form) { setTimeout(fill, 50); return; }
+    form.elements.departure.focus();
+    form.elements.departure.value = '06:45';
+    form.elements.departure.dispatchEvent(new Event('input', { bubbles: true }));
+    form.elements.energy_kwh.value = '25';
+    form.elements.boost.checked = true;
+    form.querySelector('button.save').click();
+  }
+  fill();
+})();
+)");
+  auto options = test::test_options();
+  options.static_dir = static_dir;
+  test::RunningServer server(options);
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/e2e.html"));
+  ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
+  EXPECT_NE(run.out.find(R"(class="save-note save-ok" role="status">已保存<)"), std::string::npos) << run.out;
+  std::optional<ApiRequest> put;
+  server.on_server_thread([&] {
+    for (const auto& call : server.app.api_requests) {
+      if (call.method == "PUT") put = call;
+    }
+  });
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->path, "/api/v1/chargers/c02/request");
+  const auto body = nlohmann::json::parse(put->body);
+  EXPECT_EQ(body, nlohmann::json({{"departure", "06:45"}, {"energy_kwh", 25}, {"boost", true}, {"not_before", nullptr}}))
+      << put->body;
+}
+
 TEST_F(PageE2E, ScreenshotsAtPhoneAndDesktopWidth) {
   test::RunningServer server(test::test_options());
   struct Shot {
@@ -94,7 +199,9 @@ TEST_F(PageE2E, ScreenshotsAtPhoneAndDesktopWidth) {
   };
   for (const auto& [name, size, path] : {Shot{"orderly-web-phone.png", "390,844", "/"},
                                          Shot{"orderly-web-phone-en.png", "390,844", "/?lang=en"},
-                                         Shot{"orderly-web-desktop.png", "1280,900", "/"}}) {
+                                         Shot{"orderly-web-desktop.png", "1280,900", "/"},
+                                         // the whole page: charger forms and the KPI panel below the fold
+                                         Shot{"orderly-web-phone-full.png", "390,2200", "/"}}) {
     const auto png = dir_ / name;
     const auto run = run_chromium(dir_, "--screenshot=" + png.string() + " --window-size=" + size +
                                             " --hide-scrollbars",

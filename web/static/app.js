@@ -23,6 +23,18 @@
       meter_offline: '⚠ 配变电表无响应，按最坏情况限制充电',
       chart_label: (n, max) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW`,
       tariff: { sharp: '尖峰', peak: '峰时', flat: '平时', valley: '谷时' },
+      departure: '出发时间', energy_need: '需要电量 (kWh)', boost: '立即充电（接受峰时电价）',
+      not_before: '暂缓充电至', household_claim: '户号', save: '保存', saving: '正在保存…', saved: '已保存',
+      save_failed: '保存失败：', request_title: '充电需求',
+      source: { resident: '您设定的', learned: '按您的习惯估计', default: '默认值' },
+      plan_ok: (start, finish, kwh) => `计划 ${start} 开始充电，${finish} 前充入 ${kwh} kWh`,
+      plan_boost: '立即以最大功率充电', plan_none: '等待排程', plan_infeasible: '出发前无法充满：',
+      kpi_title: '运营指标', kpi_this_month: '本月', kpi_last_month: '上月', kpi_last_7_days: '近 7 天',
+      kpi_waiting: '正在计算指标…', kpi_unavailable: '暂无指标', kpi_valley_all: '谷时充电占比（全部桩）',
+      kpi_valley_private: '谷时充电占比（私人桩）', kpi_peak: '配变最高负载', kpi_over: '超限分钟数',
+      kpi_requests: '按时充满', kpi_cost: '平均电价 / 无序充电', target: '目标', met: '达标', missed: '未达标',
+      at: '于', saving_yuan: '节省', no_data_yet: '暂无数据',
+      statement: (month) => `下载 ${month} 月度结算单 (CSV)`,
       state: {
         charging: '充电中', waiting: '等待调度', scheduled: '已排程', connected: '已插枪', plugged: '已插枪',
         unplugged: '未插枪',
@@ -45,6 +57,19 @@
       meter_offline: '⚠ Transformer meter not answering: charging is limited assuming the worst',
       chart_label: (n, max) => `Load over the last 24 hours, ${n} points, peak ${max} kW`,
       tariff: { sharp: 'Critical peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
+      departure: 'Departure', energy_need: 'Energy needed (kWh)', boost: 'Charge now (peak price accepted)',
+      not_before: 'Do not charge until', household_claim: 'Household', save: 'Save', saving: 'Saving…',
+      saved: 'Saved', save_failed: 'Not saved: ', request_title: 'Charging request',
+      source: { resident: 'set by you', learned: 'estimated from your habits', default: 'default' },
+      plan_ok: (start, finish, kwh) => `Planned: starts ${start}, ${kwh} kWh by ${finish}`,
+      plan_boost: 'Charging now at full power', plan_none: 'Waiting to be planned',
+      plan_infeasible: 'Cannot be full by departure: ',
+      kpi_title: 'KPIs', kpi_this_month: 'This month', kpi_last_month: 'Last month', kpi_last_7_days: 'Last 7 days',
+      kpi_waiting: 'Computing KPIs…', kpi_unavailable: 'No KPIs available', kpi_valley_all: 'Valley share (all piles)',
+      kpi_valley_private: 'Valley share (private piles)', kpi_peak: 'Transformer peak', kpi_over: 'Minutes above limit',
+      kpi_requests: 'Requests met', kpi_cost: 'Cost per kWh / uncontrolled', target: 'target', met: 'met',
+      missed: 'missed', at: 'at', saving_yuan: 'saved', no_data_yet: 'no data yet',
+      statement: (month) => `Download the ${month} statement (CSV)`,
       state: {
         charging: 'Charging', waiting: 'Waiting', scheduled: 'Scheduled', connected: 'Plugged in',
         plugged: 'Plugged in', unplugged: 'No car',
@@ -74,6 +99,15 @@
   let socketOpen = false;
   let reconnectDelay = RECONNECT_MIN_MS;
   let pollTimer = null;
+  // Charger ids whose request form the resident is editing: their cards are left alone by
+  // status pushes so typing is not wiped out every second.
+  const editing = new Set();
+  const saveNotes = new Map();  // charger id -> [kind, text] shown under its form
+  let kpiPeriod = 'this_month';
+  let kpiData = null;
+  let kpiState = 'waiting';  // waiting | ok | unavailable
+  let kpiKey = '';
+  const KPI_REFRESH_MS = 5 * 60 * 1000;
 
   function pickLanguage() {
     const fromUrl = new URLSearchParams(location.search).get('lang');
@@ -135,6 +169,8 @@
     renderLoad(site);
     renderHistory(Array.isArray(status.history) ? status.history : []);
     renderChargers(Array.isArray(status.chargers) ? status.chargers : []);
+    renderKpis();
+    loadKpis(false);
   }
 
   function renderLoad(site) {
@@ -247,7 +283,19 @@
     $('chargers-empty').hidden = chargers.length > 0;
     const online = chargers.filter((c) => c && c.online !== false).length;
     setText('chargers-summary', chargers.length ? t('online_count')(online, chargers.length) : '');
-    list.replaceChildren(...chargers.map(chargerCard));
+    // Cards are replaced in place; a card whose form is being edited is kept as it is (moving
+    // it in the DOM would take the focus away from the field being typed in).
+    const old = new Map([...list.children].map((li) => [li.dataset.charger, li]));
+    for (const id of [...editing]) {
+      const c = chargers.find((x) => x && x.id === id);
+      if (!c || !c.session || !old.has(id)) editing.delete(id);
+    }
+    const next = chargers.map((c) => (editing.has(c.id) ? old.get(c.id) : chargerCard(c)));
+    const keep = new Set(next);
+    for (const child of [...list.children]) if (!keep.has(child)) child.remove();
+    next.forEach((node, i) => {
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+    });
   }
 
   function el(tag, className, text) {
@@ -291,7 +339,201 @@
     if (typeof c.max_kw === 'number') tags.append(el('span', 'tag', `≤${num(c.max_kw, 0)} kW`));
     if (c.failsafe === false) tags.append(el('span', 'tag tag-warn', t('failsafe_off')));
     li.append(tags);
+    if (c.session && typeof c.session === 'object') li.append(sessionPart(c));
     return li;
+  }
+
+  // "HH:MM" of a site time, for the form and the plan line.
+  function clockOf(iso) { const k = siteClock(iso); return k ? k.time : ''; }
+
+  function planLine(session) {
+    const plan = session.plan && typeof session.plan === 'object' ? session.plan : null;
+    if (plan && plan.feasible === false) {
+      return ['plan-bad', t('plan_infeasible') + (plan.note || '')];
+    }
+    if (session.boost) return ['plan-ok', t('plan_boost')];
+    if (plan && plan.start && plan.finish) {
+      const kwh = num(typeof plan.expected_kwh === 'number' ? plan.expected_kwh : session.requested_kwh, 1);
+      return ['plan-ok', t('plan_ok')(clockOf(plan.start), clockOf(plan.finish), kwh)];
+    }
+    return ['plan-wait', t('plan_none')];
+  }
+
+  // The resident's part of a card with a car plugged in: what the plan promises, and the
+  // request form (departure, energy, charge now, do not charge until).
+  function sessionPart(c) {
+    const session = c.session;
+    const box = el('div', 'session');
+    const [planClass, planText] = planLine(session);
+    box.append(el('p', `plan ${planClass}`, planText));
+
+    const form = el('form', 'request');
+    form.dataset.charger = c.id;
+    const field = (label, input) => {
+      const row = el('label', 'field');
+      row.append(el('span', 'field-label', label), input);
+      form.append(row);
+      return input;
+    };
+    const input = (type, name, value, extra) => {
+      const node = document.createElement('input');
+      node.type = type;
+      node.name = name;
+      if (type === 'checkbox') node.defaultChecked = Boolean(value);
+      else node.defaultValue = value ?? '';
+      Object.assign(node, extra || {});
+      return node;
+    };
+    form.append(el('span', 'request-title', t('request_title')));
+    if (session.request_source && session.request_source !== 'resident') {
+      form.append(el('span', 'tag request-source', (t('source') || {})[session.request_source] || session.request_source));
+    }
+    field(t('departure'), input('time', 'departure', clockOf(session.departure), { required: true }));
+    field(t('energy_need'), input('number', 'energy_kwh',
+      typeof session.requested_kwh === 'number' ? String(Math.round(session.requested_kwh)) : '',
+      { min: '1', max: '200', step: '1', inputMode: 'numeric' }));
+    field(t('not_before'), input('time', 'not_before', clockOf(session.not_before)));
+    if (c.kind === 'shared') field(t('household_claim'), input('text', 'household', session.household || ''));
+    const boost = el('label', 'field field-check');
+    boost.append(input('checkbox', 'boost', session.boost), el('span', 'field-label', t('boost')));
+    form.append(boost);
+    const save = el('button', 'save', t('save'));
+    save.type = 'submit';
+    form.append(save);
+    const noteKey = `${c.id}|${session.id || ''}`;
+    const note = saveNotes.get(noteKey);
+    const status = el('p', `save-note${note ? ` save-${note[0]}` : ''}`, note ? note[1] : '');
+    status.setAttribute('role', 'status');
+    form.append(status);
+
+    form.addEventListener('input', () => editing.add(c.id));
+    form.addEventListener('focusin', () => editing.add(c.id));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      saveRequest(c, noteKey, form, status, save);
+    });
+    box.append(form);
+    return box;
+  }
+
+  async function saveRequest(c, noteKey, form, status, button) {
+    const data = new FormData(form);
+    const energy = Number(data.get('energy_kwh'));
+    const body = {
+      departure: data.get('departure') || null,
+      energy_kwh: data.get('energy_kwh') === '' ? undefined : energy,
+      boost: form.elements.boost.checked,
+      not_before: data.get('not_before') || null,
+    };
+    if (c.kind === 'shared') body.household = data.get('household') || '';
+    if (body.departure === null) delete body.departure;
+    button.disabled = true;
+    status.className = 'save-note';
+    status.textContent = t('saving');
+    let note;
+    try {
+      const response = await fetch(`/api/v1/chargers/${encodeURIComponent(c.id)}/request`, {
+        method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const answer = await response.json().catch(() => ({}));
+      note = response.ok ? ['ok', t('saved')] : ['bad', t('save_failed') + (answer.error || response.status)];
+    } catch (e) {
+      note = ['bad', t('save_failed') + t('no_data')];
+    }
+    button.disabled = false;
+    saveNotes.set(noteKey, note);
+    status.className = `save-note save-${note[0]}`;
+    status.textContent = note[1];
+    // Saved: the next status push shows the new plan. Refused: keep the form for correction.
+    if (note[0] === 'ok') editing.delete(c.id);
+  }
+
+  // ---- operator: KPIs over a period and the month's statement --------------------------------
+
+  function pad2(n) { return String(n).padStart(2, '0'); }
+
+  // The period's query and statement month from the site's own date (not the phone's).
+  function kpiQuery(period, iso) {
+    const k = siteClock(iso);
+    if (!k) return null;
+    const [y, m, d] = k.date.split('-').map(Number);
+    const month = (yy, mm) => `${yy}-${pad2(mm)}`;
+    const prev = m === 1 ? [y - 1, 12] : [y, m - 1];
+    if (period === 'last_month') {
+      return { query: `from=${month(...prev)}-01&to=${month(y, m)}-01`, month: month(...prev) };
+    }
+    if (period === 'last_7_days') {
+      const start = new Date(Date.UTC(y, m - 1, d - 7));
+      const from = `${start.getUTCFullYear()}-${pad2(start.getUTCMonth() + 1)}-${pad2(start.getUTCDate())}`;
+      return { query: `from=${from}`, month: month(y, m) };
+    }
+    return { query: `from=${month(y, m)}-01`, month: month(y, m) };
+  }
+
+  async function loadKpis(force) {
+    const q = lastStatus && kpiQuery(kpiPeriod, lastStatus.time);
+    if (!q) return;
+    const key = `${kpiPeriod}|${q.query}`;
+    if (!force && key === kpiKey) return;
+    kpiKey = key;
+    try {
+      const response = await fetch(`/api/v1/kpi?${q.query}`, { cache: 'no-store' });
+      const data = await response.json();
+      if (key !== kpiKey) return;  // the period changed while this was on its way
+      kpiData = response.ok ? data : null;
+      kpiState = response.ok ? 'ok' : 'unavailable';
+    } catch (e) {
+      kpiState = 'unavailable';
+    }
+    renderKpis();
+  }
+
+  function pct(share) { return typeof share === 'number' ? `${(100 * share).toFixed(1)}%` : '—'; }
+
+  function renderKpis() {
+    const q = lastStatus && kpiQuery(kpiPeriod, lastStatus.time);
+    const link = $('statement-link');
+    link.hidden = !q;
+    if (q) {
+      link.href = `/api/v1/statements/${q.month}.csv`;
+      link.textContent = t('statement')(q.month);
+    }
+    const empty = $('kpi-empty');
+    const list = $('kpis');
+    const ok = kpiState === 'ok' && kpiData;
+    empty.hidden = Boolean(ok);
+    list.hidden = !ok;
+    empty.textContent = kpiState === 'waiting' ? t('kpi_waiting') : t('kpi_unavailable');
+    if (!ok) return;
+    const v = kpiData.valley_share || {};
+    const tr = kpiData.transformer || {};
+    const rq = kpiData.requests || {};
+    const cost = kpiData.cost || {};
+    const figure = (id, text, verdict) => {
+      const dd = $(id).querySelector('dd');
+      dd.textContent = text;
+      dd.className = verdict === undefined ? '' : verdict ? 'kpi-met' : 'kpi-missed';
+    };
+    const share = (value, target) => {
+      if (typeof value !== 'number') return [t('no_data_yet'), undefined];
+      const met = typeof target === 'number' ? value >= target : undefined;
+      const verdict = met === undefined ? '' : ` ${met ? '✓' : '✗'} ${met ? t('met') : t('missed')}`;
+      return [`${pct(value)} (${t('target')} ${pct(target).replace('.0%', '%')})${verdict}`, met];
+    };
+    figure('kpi-valley-all', ...share(v.all, v.target_all));
+    figure('kpi-valley-private', ...share(v.private, v.target_private));
+    const peakAt = siteClock(tr.peak_at);
+    figure('kpi-peak', typeof tr.peak_kw === 'number'
+      ? `${num(tr.peak_kw, 1)} kW / ${num(tr.limit_kw, 0)} kW${peakAt ? ` (${t('at')} ${peakAt.date.slice(5)} ${peakAt.time})` : ''}`
+      : t('no_data_yet'));
+    const over = typeof tr.minutes_above_limit === 'number' ? tr.minutes_above_limit : null;
+    figure('kpi-over', over === null ? '—' : `${over}${tr.aggregate_slots_above_limit ? ` (+${tr.aggregate_slots_above_limit}×15 min)` : ''}`,
+      over === null ? undefined : over === 0 && !tr.aggregate_slots_above_limit);
+    figure('kpi-requests', typeof rq.share_met === 'number'
+      ? `${rq.met}/${rq.with_request} (${pct(rq.share_met)})` : t('no_data_yet'));
+    figure('kpi-cost', typeof cost.per_kwh === 'number'
+      ? `¥${cost.per_kwh.toFixed(2)} / ¥${num(cost.uncontrolled_per_kwh, 2)}${t('per_kwh')} · ${t('saving_yuan')} ¥${num(cost.saving_yuan, 2)}`
+      : t('no_data_yet'));
   }
 
   function accept(status, source) {
@@ -373,6 +615,13 @@
     try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* not remembered, still switched */ }
     applyLanguage();
   });
+  $('kpi-period').addEventListener('change', (event) => {
+    kpiPeriod = event.target.value;
+    kpiState = 'waiting';
+    renderKpis();
+    loadKpis(true);
+  });
+  setInterval(() => loadKpis(true), KPI_REFRESH_MS);
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
