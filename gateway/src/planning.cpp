@@ -1,0 +1,393 @@
+#include "orderly/gateway/planning.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+
+constexpr double kNominalVoltageV = 230;  // GB/T 156 low-voltage nominal, per phase
+// How long a measured deviation from the forecast is carried into the next slots (e-folding,
+// in slots): the same fade the forecast gives its own recent-error correction.
+constexpr double kMeasuredCorrectionDecaySlots = 8;
+// 1970-01-05 was a Monday: the forecast's day 0.
+constexpr milliseconds kMondayEpoch = days(4);
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+std::int64_t to_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
+
+int phase_count(Phase p) { return p == Phase::ABC ? 3 : 1; }
+
+// Lowest limit of the windows overlapping [from, to), or the configured one.
+double transformer_limit_over(const Config& config, const std::vector<LimitWindow>& windows, TimePoint from,
+                              TimePoint to) {
+  double limit = config.site.transformer.limit_kw;
+  for (const auto& w : windows)
+    if (w.start < to && from < w.end) limit = std::min(limit, w.limit_kw);
+  return limit;
+}
+
+}  // namespace
+
+int SlotGrid::slot_of(TimePoint t) const {
+  const auto slot_ms = duration_cast<milliseconds>(slot).count();
+  return static_cast<int>(floor_div(to_ms(t) - to_ms(start), slot_ms));
+}
+
+SlotGrid make_slot_grid(TimePoint now, minutes slot, minutes utc_offset, std::optional<TimePoint> latest_departure) {
+  SlotGrid g;
+  g.slot = slot;
+  const std::int64_t slot_ms = duration_cast<milliseconds>(slot).count();
+  const std::int64_t local_ms = to_ms(now) + duration_cast<milliseconds>(utc_offset).count();
+  const std::int64_t start_local_ms = floor_div(local_ms, slot_ms) * slot_ms;
+  g.start = TimePoint(duration_cast<Duration>(milliseconds(start_local_ms))) - utc_offset;
+  g.first_slot_fraction =
+      std::clamp(static_cast<double>(start_local_ms + slot_ms - local_ms) / static_cast<double>(slot_ms), 1e-6, 1.0);
+  const int min_slots = static_cast<int>(duration_cast<minutes>(kMinHorizon) / slot);
+  const int max_slots = static_cast<int>(duration_cast<minutes>(kMaxHorizon) / slot);
+  int slots = min_slots;
+  if (latest_departure) {
+    const auto need = floor_div(to_ms(*latest_departure) - to_ms(g.start) + slot_ms - 1, slot_ms);
+    slots = static_cast<int>(std::clamp<std::int64_t>(need, min_slots, max_slots));
+  }
+  g.slots = slots;
+  return g;
+}
+
+std::int64_t forecast_slot(TimePoint t, minutes slot, minutes utc_offset) {
+  const std::int64_t local_ms = to_ms(t) + duration_cast<milliseconds>(utc_offset).count() - kMondayEpoch.count();
+  return floor_div(local_ms, duration_cast<milliseconds>(slot).count());
+}
+
+int CapacityTree::index_of(const std::string& node_id) const {
+  if (node_id.empty()) return 0;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] == node_id) return static_cast<int>(i);
+  return -1;
+}
+
+CapacityTree capacity_tree(const Config& config) {
+  CapacityTree t;
+  const double margin = config.control.safety_margin_kw;
+  t.ids.push_back(config.site.transformer.id);
+  t.parents.push_back(-1);
+  t.limit_kw.push_back(std::max(config.site.transformer.limit_kw - margin, 0.0));
+  // Config validation puts parents before children; anything else would be a bug there.
+  for (const auto& n : config.capacity) {
+    const int parent = t.index_of(n.parent);
+    if (parent < 0)
+      throw std::invalid_argument("capacity node '" + n.id + "' names parent '" + n.parent +
+                                  "' before it is defined; check [[capacity]] in the configuration");
+    t.ids.push_back(n.id);
+    t.parents.push_back(parent);
+    t.limit_kw.push_back(std::max(n.limit_kw - margin, 0.0));
+  }
+  return t;
+}
+
+double transformer_limit_kw(const Config& config, const std::vector<LimitWindow>& windows, TimePoint t) {
+  double limit = config.site.transformer.limit_kw;
+  for (const auto& w : windows)
+    if (w.start <= t && t < w.end) limit = std::min(limit, w.limit_kw);
+  return limit;
+}
+
+// ---- base-load history ----------------------------------------------------------------------
+
+BaseLoadHistory::BaseLoadHistory(minutes slot, minutes utc_offset, int keep_days)
+    : slot_(slot), utc_offset_(utc_offset), keep_days_(keep_days) {}
+
+void BaseLoadHistory::add(TimePoint at, double base_kw) {
+  if (!std::isfinite(base_kw)) return;
+  const auto s = forecast_slot(at, slot_, utc_offset_);
+  auto& [sum, n] = slots_[s];
+  sum += base_kw;
+  ++n;
+  const std::int64_t keep_slots = static_cast<std::int64_t>(keep_days_) * (24 * 60 / slot_.count());
+  while (!slots_.empty() && slots_.begin()->first < s - keep_slots) slots_.erase(slots_.begin());
+}
+
+std::vector<scheduler::LoadSample> BaseLoadHistory::samples() const {
+  std::vector<scheduler::LoadSample> out;
+  out.reserve(slots_.size());
+  for (const auto& [slot, acc] : slots_) out.push_back({slot, acc.first / acc.second});
+  return out;
+}
+
+// ---- the problem ----------------------------------------------------------------------------
+
+PlanningProblem build_problem(const Config& config, const PlanningInput& input) {
+  PlanningProblem out;
+  const minutes slot{config.control.slot_minutes};
+  const minutes offset = config.site.utc_offset;
+  std::optional<TimePoint> latest;
+  for (const auto& s : input.sessions)
+    if (!latest || s.departure > *latest) latest = s.departure;
+  out.grid = make_slot_grid(input.now, slot, offset, latest);
+  const auto& grid = out.grid;
+  const int n = grid.slots;
+  const double f = grid.first_slot_fraction;
+  const double h = static_cast<double>(slot.count()) / 60.0;
+
+  auto& p = out.problem;
+  p.slots = n;
+  p.slot_minutes = static_cast<double>(slot.count());
+  for (const auto& t : tariff_series(config.tariff, grid.start, slot, n, offset)) {
+    p.price_per_kwh.push_back(t.price_yuan_per_kwh);
+    p.period.push_back(t.period);
+  }
+
+  // Capacity tree, DR events on the root slot by slot (an event touching a slot limits all of it).
+  const CapacityTree tree = capacity_tree(config);
+  const double margin = config.control.safety_margin_kw;
+  for (std::size_t i = 0; i < tree.ids.size(); ++i) {
+    scheduler::CapacityNode node;
+    node.id = tree.ids[i];
+    node.parent = tree.parents[i];
+    node.limit_kw.assign(static_cast<std::size_t>(n), tree.limit_kw[i]);
+    node.base_load_kw.assign(static_cast<std::size_t>(n), 0.0);
+    p.nodes.push_back(std::move(node));
+  }
+  for (int k = 0; k < n; ++k) {
+    const double limit = transformer_limit_over(config, input.limit_windows, grid.slot_start(k), grid.slot_start(k + 1));
+    p.nodes[0].limit_kw[static_cast<std::size_t>(k)] = std::max(limit - margin, 0.0);
+  }
+
+  // Base load: the forecast, pulled to what the meter shows now, fading back over the horizon.
+  auto base = scheduler::forecast_base_load(input.base_history, forecast_slot(grid.start, slot, offset), n);
+  if (input.measured_base_kw && n > 0) {
+    const double delta = *input.measured_base_kw - base[0];
+    for (int k = 0; k < n; ++k)
+      base[static_cast<std::size_t>(k)] += delta * std::exp(-static_cast<double>(k) / kMeasuredCorrectionDecaySlots);
+  }
+  for (auto& b : base) b = std::max(b, 0.0);
+  out.base_kw = base;
+  p.nodes[0].base_load_kw = base;
+
+  // Chargers the plan cannot steer load their node and every node above it.
+  for (const auto& [charger_id, kw] : input.reserved_kw) {
+    const auto* c = config.find_charger(charger_id);
+    if (!c) continue;
+    for (int node = std::max(tree.index_of(c->node), 0); node >= 0; node = tree.parents[static_cast<std::size_t>(node)])
+      for (auto& b : p.nodes[static_cast<std::size_t>(node)].base_load_kw) b += kw;
+  }
+
+  // Slot 0 is partly gone: the planner thinks in energy per slot, so both sides of every node's
+  // constraint shrink to the fraction still ahead. ceiling_kw() turns the slot-0 power back.
+  for (auto& node : p.nodes) {
+    node.limit_kw[0] *= f;
+    node.base_load_kw[0] *= f;
+  }
+
+  for (const auto& s : input.sessions) {
+    const auto* c = config.find_charger(s.charger_id);
+    if (!c) {
+      out.notes.push_back("session " + s.session_id + ": charger '" + s.charger_id + "' is not configured; left out");
+      continue;
+    }
+    const double max_kw = c->max_power_kw;
+    int arrival = 0;
+    if (s.not_before && *s.not_before > input.now) {
+      arrival = grid.slot_of(*s.not_before);
+      if (grid.slot_start(arrival) < *s.not_before) ++arrival;  // never charge before it
+    }
+    if (s.remaining_kwh <= 0 || s.full || arrival >= n || max_kw <= 0) {
+      out.idle_sessions[s.charger_id] = s.session_id;
+      continue;
+    }
+    // As soon as full power can deliver it: slots at max power from arrival, slot 0 counted at
+    // what is left of it.
+    const auto asap_departure = [&] {
+      double left = s.remaining_kwh;
+      int k = arrival;
+      while (left > 1e-9 && k < n) {
+        left -= max_kw * h * (k == 0 ? f : 1.0);
+        ++k;
+      }
+      return std::max(k, arrival + 1);
+    };
+    scheduler::EvRequest ev;
+    ev.id = s.session_id;
+    ev.node = std::max(tree.index_of(c->node), 0);
+    ev.arrival_slot = arrival;
+    ev.energy_kwh = s.remaining_kwh;
+    ev.max_kw = max_kw;
+    const int phases = phase_count(c->phase);
+    ev.min_kw = std::min(c->min_current_a * phases * kNominalVoltageV / 1000.0, max_kw);
+    ev.power_step_kw = phases * kNominalVoltageV / 1000.0;  // whole amps (IEC 61851-1 PWM)
+    ev.is_private = s.is_private;
+    if (s.boost) {
+      ev.departure_slot = asap_departure();
+      ev.priority = kPriorityBoost;
+    } else {
+      const int departure = grid.slot_of(s.departure);  // slots that end by the departure
+      if (departure <= arrival) {
+        ev.departure_slot = asap_departure();
+        ev.priority = kPriorityOverdue;
+      } else {
+        ev.departure_slot = std::min(departure, n);
+        ev.priority = kPriorityNormal;
+      }
+    }
+    ev.departure_slot = std::min(ev.departure_slot, n);
+    // V2G needs the car's battery size and state of charge and a discharge price, which no
+    // session carries yet: bidirectional piles are planned charge-only (docs/control.md).
+    p.evs.push_back(std::move(ev));
+    out.charger_ids.push_back(s.charger_id);
+    out.session_ids.push_back(s.session_id);
+  }
+  return out;
+}
+
+// ---- the plan in force ----------------------------------------------------------------------
+
+ActivePlan make_active_plan(const PlanningProblem& planning, const scheduler::Plan& plan, TimePoint created_at,
+                            std::string reason, std::string algorithm) {
+  ActivePlan a;
+  a.grid = planning.grid;
+  a.created_at = created_at;
+  a.reason = std::move(reason);
+  a.algorithm = std::move(algorithm);
+  a.capacity_short = plan.status == scheduler::Plan::Status::capacity_short;
+  const auto n = static_cast<std::size_t>(planning.grid.slots);
+  for (std::size_t i = 0; i < planning.charger_ids.size() && i < plan.ev_kw.size(); ++i) {
+    ChargerPlan cp;
+    cp.session_id = planning.session_ids[i];
+    cp.kw = plan.ev_kw[i];
+    cp.kw.resize(n, 0.0);
+    cp.max_kw = planning.problem.evs[i].max_kw;
+    a.chargers[planning.charger_ids[i]] = std::move(cp);
+  }
+  for (const auto& [charger, session] : planning.idle_sessions) {
+    ChargerPlan cp;
+    cp.session_id = session;
+    cp.kw.assign(n, 0.0);
+    a.chargers[charger] = std::move(cp);
+  }
+  a.base_kw = planning.base_kw;
+  a.price_per_kwh = planning.problem.price_per_kwh;
+  return a;
+}
+
+std::optional<double> ceiling_kw(const ActivePlan& plan, const std::string& charger_id, TimePoint t) {
+  const auto it = plan.chargers.find(charger_id);
+  if (it == plan.chargers.end()) return std::nullopt;
+  const int k = plan.grid.slot_of(t);
+  if (k < 0 || k >= plan.grid.slots || static_cast<std::size_t>(k) >= it->second.kw.size()) return std::nullopt;
+  double kw = std::max(it->second.kw[static_cast<std::size_t>(k)], 0.0);
+  if (k == 0) kw /= plan.grid.first_slot_fraction;
+  return std::min(kw, it->second.max_kw);
+}
+
+std::optional<double> forecast_base_kw(const ActivePlan& plan, TimePoint t) {
+  const int k = plan.grid.slot_of(t);
+  if (k < 0 || static_cast<std::size_t>(k) >= plan.base_kw.size()) return std::nullopt;
+  return plan.base_kw[static_cast<std::size_t>(k)];
+}
+
+PlanOutlook outlook(const ActivePlan& plan, const std::string& charger_id, TimePoint now, int next_slots) {
+  PlanOutlook o;
+  const auto it = plan.chargers.find(charger_id);
+  if (it == plan.chargers.end()) return o;
+  const auto& g = plan.grid;
+  const double h = static_cast<double>(g.slot.count()) / 60.0;
+  const int first = std::max(g.slot_of(now), 0);
+  for (int k = first; k < g.slots && static_cast<std::size_t>(k) < it->second.kw.size(); ++k) {
+    const double kw = std::max(it->second.kw[static_cast<std::size_t>(k)], 0.0);
+    // Power held from max(now, slot start) to the slot's end; slot 0's planned power is an
+    // average over the whole slot, so it runs at kw / fraction over what was left of it.
+    const double power_kw = k == 0 ? std::min(kw / g.first_slot_fraction, it->second.max_kw) : kw;
+    const TimePoint from = std::max(now, g.slot_start(k));
+    const double hours = duration<double>(g.slot_start(k + 1) - from).count() / 3600.0;
+    const double kwh = std::max(power_kw * std::min(hours, h), 0.0);
+    if (static_cast<int>(o.next_kw.size()) < next_slots) o.next_kw.push_back(power_kw);
+    if (kwh <= 1e-6) continue;
+    if (!o.start) o.start = from;
+    o.finish = g.slot_start(k + 1);
+    o.expected_kwh += kwh;
+    if (static_cast<std::size_t>(k) < plan.price_per_kwh.size())
+      o.expected_cost_yuan += kwh * plan.price_per_kwh[static_cast<std::size_t>(k)];
+  }
+  return o;
+}
+
+std::string active_plan_to_json(const ActivePlan& plan) {
+  nlohmann::json chargers = nlohmann::json::object();
+  for (const auto& [id, cp] : plan.chargers)
+    chargers[id] = {{"session", cp.session_id}, {"max_kw", cp.max_kw}, {"kw", cp.kw}};
+  nlohmann::json j = {
+      {"created_at_ms", to_ms(plan.created_at)},
+      {"slot_start_ms", to_ms(plan.grid.start)},
+      {"slot_minutes", plan.grid.slot.count()},
+      {"slots", plan.grid.slots},
+      {"first_slot_fraction", plan.grid.first_slot_fraction},
+      {"reason", plan.reason},
+      {"algorithm", plan.algorithm},
+      {"capacity_short", plan.capacity_short},
+      {"chargers", chargers},
+      {"base_kw", plan.base_kw},
+      {"price", plan.price_per_kwh},
+  };
+  return j.dump();
+}
+
+ActivePlan active_plan_from_json(const std::string& text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    ActivePlan a;
+    a.created_at = TimePoint(duration_cast<Duration>(milliseconds(j.at("created_at_ms").get<std::int64_t>())));
+    a.grid.start = TimePoint(duration_cast<Duration>(milliseconds(j.at("slot_start_ms").get<std::int64_t>())));
+    a.grid.slot = minutes(j.at("slot_minutes").get<int>());
+    a.grid.slots = j.at("slots").get<int>();
+    a.grid.first_slot_fraction = j.at("first_slot_fraction").get<double>();
+    if (a.grid.slot.count() <= 0 || a.grid.slots < 0 || !(a.grid.first_slot_fraction > 0))
+      throw std::invalid_argument("slot_minutes, slots or first_slot_fraction out of range");
+    a.reason = j.value("reason", "");
+    a.algorithm = j.value("algorithm", "");
+    a.capacity_short = j.value("capacity_short", false);
+    for (const auto& [id, cp] : j.at("chargers").items()) {
+      ChargerPlan c;
+      c.session_id = cp.value("session", "");
+      c.max_kw = cp.value("max_kw", 0.0);
+      c.kw = cp.at("kw").get<std::vector<double>>();
+      a.chargers[id] = std::move(c);
+    }
+    a.base_kw = j.value("base_kw", std::vector<double>{});
+    a.price_per_kwh = j.value("price", std::vector<double>{});
+    return a;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("stored plan is not readable: ") + e.what());
+  }
+}
+
+std::vector<scheduler::LimitNode> limiter_nodes(const Config& config, const CapacityTree& tree,
+                                                const std::vector<LimitWindow>& windows, TimePoint now,
+                                                std::optional<double> transformer_kw,
+                                                const std::map<std::string, double>& node_measured_kw) {
+  std::vector<scheduler::LimitNode> nodes;
+  for (std::size_t i = 0; i < tree.ids.size(); ++i) {
+    scheduler::LimitNode n;
+    n.parent = tree.parents[i];
+    n.limit_kw = tree.limit_kw[i];
+    if (i == 0) {
+      n.limit_kw = std::max(transformer_limit_kw(config, windows, now) - config.control.safety_margin_kw, 0.0);
+      n.measured_kw = transformer_kw;
+    } else if (const auto it = node_measured_kw.find(tree.ids[i]); it != node_measured_kw.end()) {
+      n.measured_kw = it->second;
+    }
+    nodes.push_back(n);
+  }
+  return nodes;
+}
+
+}  // namespace orderly::gateway

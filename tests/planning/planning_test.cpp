@@ -1,0 +1,274 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/planning.hpp"
+#include "orderly/scheduler/plan.hpp"
+#include "orderly/scheduler/validate.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+
+const std::string kConfig = R"(
+[site]
+name = "Planning test"
+[site.transformer]
+id = "tx"
+limit_kw = 100
+
+[[capacity]]
+id = "feeder-1"
+limit_kw = 20
+
+[tariff]
+[[tariff.schedule]]
+effective_from = 2024-01-01
+[[tariff.schedule.season]]
+price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+
+[control]
+safety_margin_kw = 2
+
+[[charger]]
+id = "p1"
+kind = "private"
+household = "1-1-101"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "p2"
+kind = "shared"
+phase = "ABC"
+node = "feeder-1"
+max_power_kw = 11
+)";
+
+// Local (+08:00) wall time on a given day of January 2026 (the 5th is a Monday).
+TimePoint local(int day, int hour, int minute) {
+  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) - hours(8));
+}
+
+Config config() { return parse_config(kConfig, "planning_test.toml"); }
+
+ActiveSession session(const std::string& charger, double remaining_kwh, TimePoint departure) {
+  ActiveSession s;
+  s.session_id = charger + "-s";
+  s.charger_id = charger;
+  s.plugged_at = local(5, 20, 0);
+  s.departure = departure;
+  s.remaining_kwh = remaining_kwh;
+  return s;
+}
+
+double energy_before(const ActivePlan& plan, const std::string& id, int slot_end) {
+  const auto& kw = plan.chargers.at(id).kw;
+  double kwh = 0;
+  for (int k = 0; k < slot_end; ++k) kwh += kw[static_cast<std::size_t>(k)] * 0.25;
+  return kwh;
+}
+
+TEST(SlotGrid, AlignsToLocalSlotsAndCoversTheLatestDeparture) {
+  const auto g = make_slot_grid(local(5, 20, 5), minutes(15), hours(8), std::nullopt);
+  EXPECT_EQ(g.start, local(5, 20, 0));
+  EXPECT_NEAR(g.first_slot_fraction, 10.0 / 15.0, 1e-9);
+  EXPECT_EQ(g.slots, 96);  // at least 24 h
+  EXPECT_EQ(g.slot_of(local(5, 20, 14)), 0);
+  EXPECT_EQ(g.slot_of(local(5, 20, 15)), 1);
+  EXPECT_EQ(g.slot_of(local(5, 19, 59)), -1);
+
+  const auto longer = make_slot_grid(local(5, 20, 5), minutes(15), hours(8), local(7, 2, 10));
+  EXPECT_EQ(longer.slots, (24 + 6) * 4 + 1);  // ends at or after 02:10 on the 7th
+  const auto capped = make_slot_grid(local(5, 20, 5), minutes(15), hours(8), local(9, 0, 0));
+  EXPECT_EQ(capped.slots, 48 * 4);
+
+  // A site east of UTC by 5:45 still gets slots on its own quarter hours.
+  const auto nepal = make_slot_grid(TimePoint(sys_days(year{2026} / January / 5)) + minutes(20), minutes(15),
+                                    hours(5) + minutes(45), std::nullopt);
+  EXPECT_EQ(nepal.start, TimePoint(sys_days(year{2026} / January / 5)) + minutes(15));
+}
+
+TEST(SlotGrid, ForecastSlotsStartOnMondayLocalMidnight) {
+  EXPECT_EQ(forecast_slot(local(5, 0, 0), minutes(15), hours(8)) % (96 * 7), 0);
+  EXPECT_EQ(forecast_slot(local(6, 0, 14), minutes(15), hours(8)) % (96 * 7), 96);
+}
+
+TEST(CapacityTree, TransformerFirstLimitsLessTheMargin) {
+  const auto t = capacity_tree(config());
+  ASSERT_EQ(t.ids.size(), 2u);
+  EXPECT_EQ(t.ids[0], "tx");
+  EXPECT_EQ(t.parents[1], 0);
+  EXPECT_DOUBLE_EQ(t.limit_kw[0], 98);
+  EXPECT_DOUBLE_EQ(t.limit_kw[1], 18);
+  EXPECT_EQ(t.index_of("feeder-1"), 1);
+  EXPECT_EQ(t.index_of(""), 0);
+  EXPECT_EQ(t.index_of("nope"), -1);
+}
+
+TEST(BuildProblem, RequestsWindowsLimitsAndDrEvents) {
+  const auto c = config();
+  PlanningInput in;
+  in.now = local(5, 20, 5);
+  in.sessions.push_back(session("p1", 20, local(6, 7, 30)));
+  auto shared = session("p2", 10, local(6, 7, 30));
+  shared.not_before = local(5, 23, 10);
+  shared.is_private = false;
+  in.sessions.push_back(shared);
+  in.limit_windows.push_back({"dr-1", local(5, 21, 0), local(5, 22, 0), 50});
+  const auto pp = build_problem(c, in);
+  const auto& p = pp.problem;
+  EXPECT_TRUE(scheduler::problems(p).empty());
+  ASSERT_EQ(p.evs.size(), 2u);
+  EXPECT_EQ(pp.charger_ids[0], "p1");
+
+  const auto& ev = p.evs[0];
+  EXPECT_EQ(ev.arrival_slot, 0);
+  EXPECT_EQ(ev.departure_slot, 46);  // 20:00 + 46 x 15 min = 07:30
+  EXPECT_DOUBLE_EQ(ev.energy_kwh, 20);
+  EXPECT_NEAR(ev.min_kw, 6 * 230 / 1000.0, 1e-9);
+  EXPECT_NEAR(ev.power_step_kw, 0.23, 1e-9);
+  EXPECT_EQ(ev.node, 0);
+  EXPECT_EQ(ev.priority, kPriorityNormal);
+
+  const auto& sh = p.evs[1];
+  EXPECT_EQ(sh.arrival_slot, 13);  // 23:10 is inside slot 12 (23:00): first whole slot after it
+  EXPECT_EQ(sh.node, 1);
+  EXPECT_NEAR(sh.min_kw, 3 * 6 * 230 / 1000.0, 1e-9);
+  EXPECT_NEAR(sh.power_step_kw, 0.69, 1e-9);
+  EXPECT_FALSE(sh.is_private);
+
+  // Slot 0 has 10 of its 15 minutes left; the DR event covers slots 4..7 (21:00-22:00).
+  EXPECT_NEAR(p.nodes[0].limit_kw[0], 98 * 10.0 / 15.0, 1e-9);
+  EXPECT_DOUBLE_EQ(p.nodes[0].limit_kw[3], 98);
+  EXPECT_DOUBLE_EQ(p.nodes[0].limit_kw[4], 48);
+  EXPECT_DOUBLE_EQ(p.nodes[0].limit_kw[7], 48);
+  EXPECT_DOUBLE_EQ(p.nodes[0].limit_kw[8], 98);
+  EXPECT_DOUBLE_EQ(p.nodes[1].limit_kw[1], 18);
+  EXPECT_EQ(p.period[0], scheduler::Period::peak);
+  EXPECT_EQ(p.period[12], scheduler::Period::valley);
+  EXPECT_DOUBLE_EQ(p.price_per_kwh[12], 0.3);
+}
+
+TEST(BuildProblem, BoostIsDueAsSoonAsFullPowerDeliversIt) {
+  PlanningInput in;
+  in.now = local(5, 20, 5);
+  auto s = session("p1", 7, local(6, 7, 30));
+  s.boost = true;
+  in.sessions.push_back(s);
+  const auto pp = build_problem(config(), in);
+  ASSERT_EQ(pp.problem.evs.size(), 1u);
+  // 7 kW: 1.17 kWh in what is left of slot 0, then 1.75 kWh a slot: done within slot 4.
+  EXPECT_EQ(pp.problem.evs[0].departure_slot, 5);
+  EXPECT_EQ(pp.problem.evs[0].priority, kPriorityBoost);
+}
+
+TEST(BuildProblem, OverdueCarChargesAtOnceAndMetSessionsAreIdle) {
+  PlanningInput in;
+  in.now = local(6, 8, 0);
+  in.sessions.push_back(session("p1", 3.5, local(6, 7, 30)));
+  in.sessions.push_back(session("p2", 0, local(6, 18, 0)));
+  const auto pp = build_problem(config(), in);
+  ASSERT_EQ(pp.problem.evs.size(), 1u);
+  EXPECT_EQ(pp.problem.evs[0].priority, kPriorityOverdue);
+  EXPECT_EQ(pp.problem.evs[0].departure_slot, 2);
+  EXPECT_EQ(pp.idle_sessions.at("p2"), "p2-s");
+}
+
+TEST(BuildProblem, BaseLoadFollowsTheMeterNowAndReservesUnsteerableChargers) {
+  PlanningInput in;
+  in.now = local(5, 20, 0);
+  // A flat 30 kW history for two weeks; the meter now shows 40 kW.
+  BaseLoadHistory history(minutes(15), hours(8));
+  for (auto t = local(5, 20, 0) - days(14); t < local(5, 20, 0); t += minutes(5)) history.add(t, 30);
+  in.base_history = history.samples();
+  in.measured_base_kw = 40;
+  in.reserved_kw["p2"] = 4.14;  // offline three-phase pile at its 6 A failsafe
+  const auto pp = build_problem(config(), in);
+  const auto& root = pp.problem.nodes[0];
+  EXPECT_NEAR(pp.base_kw[0], 40, 1e-6);
+  EXPECT_NEAR(root.base_load_kw[0], 44.14, 1e-6);  // fraction 1: planned at the slot start
+  EXPECT_LT(pp.base_kw[40], 31);                   // the deviation fades
+  EXPECT_GT(pp.base_kw[40], 29.9);
+  EXPECT_NEAR(pp.problem.nodes[1].base_load_kw[5], 4.14, 1e-9);
+}
+
+TEST(BaseLoadHistoryTest, SlotMeansAndRetention) {
+  BaseLoadHistory h(minutes(15), hours(8), 1);
+  h.add(local(5, 20, 0), 10);
+  h.add(local(5, 20, 10), 20);
+  h.add(local(5, 20, 20), 40);
+  auto s = h.samples();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_DOUBLE_EQ(s[0].load_kw, 15);
+  EXPECT_EQ(s[1].slot, s[0].slot + 1);
+  h.add(local(7, 20, 0), 5);  // two days later: the first day is dropped
+  EXPECT_EQ(h.slot_count(), 1u);
+}
+
+TEST(Plan, ValleyHoursChosenCeilingsAndOutlook) {
+  const auto c = config();
+  PlanningInput in;
+  in.now = local(5, 20, 5);
+  in.sessions.push_back(session("p1", 20, local(6, 7, 30)));
+  in.measured_base_kw = 30;
+  const auto pp = build_problem(c, in);
+  const auto plan = scheduler::make_plan(pp.problem, scheduler::Algorithm::optimal);
+  const auto a = make_active_plan(pp, plan, in.now, "plug-in", "optimal");
+  EXPECT_NEAR(energy_before(a, "p1", 12), 0, 1e-6);  // nothing before 23:00 (peak)
+  EXPECT_NEAR(energy_before(a, "p1", 46), 20, 0.01);
+  EXPECT_EQ(ceiling_kw(a, "p1", in.now), 0);
+  EXPECT_FALSE(ceiling_kw(a, "p2", in.now));
+
+  const auto o = outlook(a, "p1", in.now);
+  ASSERT_TRUE(o.start && o.finish);
+  EXPECT_GE(*o.start, local(5, 23, 0));
+  EXPECT_LE(*o.finish, local(6, 7, 0));
+  EXPECT_NEAR(o.expected_kwh, 20, 0.01);
+  EXPECT_NEAR(o.expected_cost_yuan, 6.0, 0.01);  // all at the 0.30 valley price
+  EXPECT_EQ(o.next_kw.size(), 8u);
+
+  const auto back = active_plan_from_json(active_plan_to_json(a));
+  EXPECT_EQ(back.grid.start, a.grid.start);
+  EXPECT_EQ(back.grid.slots, a.grid.slots);
+  EXPECT_EQ(back.reason, "plug-in");
+  EXPECT_EQ(back.chargers.at("p1").kw, a.chargers.at("p1").kw);
+  EXPECT_EQ(ceiling_kw(back, "p1", local(6, 0, 0)), ceiling_kw(a, "p1", local(6, 0, 0)));
+  EXPECT_THROW(active_plan_from_json("{\"chargers\": 3}"), std::invalid_argument);
+}
+
+TEST(Plan, SlotZeroPowerScaledBackToWhatIsLeftOfTheSlot) {
+  ActivePlan a;
+  a.grid = make_slot_grid(local(5, 20, 10), minutes(15), hours(8), std::nullopt);  // 1/3 left
+  a.chargers["p1"] = {"s", std::vector<double>(96, 0.0), 7};
+  a.chargers["p1"].kw[0] = 1.5;
+  a.chargers["p1"].kw[1] = 7;
+  EXPECT_NEAR(*ceiling_kw(a, "p1", local(5, 20, 10)), 4.5, 1e-9);
+  a.chargers["p1"].kw[0] = 3;
+  EXPECT_NEAR(*ceiling_kw(a, "p1", local(5, 20, 12)), 7, 1e-9);  // never above the pile
+  EXPECT_NEAR(*ceiling_kw(a, "p1", local(5, 20, 15)), 7, 1e-9);
+  EXPECT_FALSE(ceiling_kw(a, "p1", local(6, 20, 0)));            // past the grid
+}
+
+TEST(Limiter, NodesCarryDrLimitsAndMeasurements) {
+  const auto c = config();
+  const auto tree = capacity_tree(c);
+  const std::vector<LimitWindow> dr{{"dr", local(5, 21, 0), local(5, 22, 0), 60}};
+  auto nodes = limiter_nodes(c, tree, dr, local(5, 21, 30), 70.0, {{"feeder-1", 12.0}});
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_DOUBLE_EQ(nodes[0].limit_kw, 58);
+  EXPECT_EQ(nodes[0].measured_kw, 70.0);
+  EXPECT_EQ(nodes[1].measured_kw, 12.0);
+  nodes = limiter_nodes(c, tree, dr, local(5, 22, 0), 70.0, {});
+  EXPECT_DOUBLE_EQ(nodes[0].limit_kw, 98);
+  EXPECT_FALSE(nodes[1].measured_kw);
+  EXPECT_DOUBLE_EQ(transformer_limit_kw(c, dr, local(5, 21, 0)), 60);
+}
+
+}  // namespace
+}  // namespace orderly::gateway
