@@ -947,6 +947,28 @@ void read_store(Section& root, Config& c) {
   }
 }
 
+void read_sessions(Section& root, Config& c) {
+  const toml::table* t = root.subtable("sessions");
+  if (!t) return;
+  Section s(root.errors(), *t, "sessions", "[sessions]");
+  auto& x = c.sessions;
+  if (auto d = s.string("default_departure", false, "a local time \"HH:MM\"")) {
+    const auto minute = parse_clock(*d);
+    if (!minute || *minute == 1440) {
+      s.error(t->get("default_departure"), "default_departure",
+              "expected a local time \"HH:MM\" from \"00:00\" to \"23:59\", got \"" + *d + "\"");
+    } else {
+      x.default_departure_text = *d;
+      x.default_departure_minute = *minute;
+    }
+  }
+  assign(x.default_energy_kwh, s.number("default_energy_kwh", 0.1, 150));
+  assign(x.learning_days, s.integer("learning_days", 1, 3650));
+  assign(x.learning_min_sessions, s.integer("learning_min_sessions", 1, 1000));
+  assign(x.discharge_price_yuan_per_kwh, s.number("discharge_price_yuan_per_kwh", 0, 100));
+  s.finish();
+}
+
 void read_log(Section& root, Config& c) {
   const toml::table* t = root.subtable("log");
   if (!t) return;
@@ -1158,6 +1180,7 @@ Config parse_table(const toml::table& doc, const std::string& source_name,
   read_web(root, c);
   read_platform(root, c);
   read_store(root, c);
+  read_sessions(root, c);
   read_log(root, c);
   root.finish();
   check_references(errors, c, node_where, bus_where, charger_where, meter_where);

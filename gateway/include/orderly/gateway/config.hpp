@@ -221,6 +221,17 @@ struct StoreConfig {
   int aggregate_retention_days = 1095;
 };
 
+// [sessions]: what a session is taken to want when its resident asked for nothing, and how a
+// household's habits are learned (docs/sessions.md).
+struct SessionsConfig {
+  std::string default_departure_text = "07:30";  // as written in the file
+  int default_departure_minute = 7 * 60 + 30;    // local minute of the day
+  double default_energy_kwh = 20;
+  int learning_days = 56;                  // closed sessions this far back are learned from
+  int learning_min_sessions = 3;           // fewer than this: site defaults
+  double discharge_price_yuan_per_kwh = 0; // V2G compensation paid for energy given back
+};
+
 struct Config {
   std::string source_name;                 // file name used in messages
   SiteConfig site;
@@ -234,6 +245,7 @@ struct Config {
   WebConfig web;
   PlatformConfig platform;
   StoreConfig store;
+  SessionsConfig sessions;
   LogConfig log;
   std::vector<std::string> warnings;       // not fatal; check-config prints them
 
