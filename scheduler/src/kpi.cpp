@@ -17,6 +17,27 @@ double base_at(const CapacityNode& node, std::size_t t) {
   return t < node.base_load_kw.size() ? node.base_load_kw[t] : 0.0;
 }
 
+// Energy per slot the EV draws when it follows the plan's setpoints as ceilings. A charge-only
+// car stops once its request is met (the exact planner's rounding may set one increment above
+// it, planner.hpp), so what it draws is capped at the request, in time order. Bidirectional
+// piles are counted as planned: their charge above the request is given back by discharging.
+std::vector<double> drawn_kwh(const Problem& p, const Plan& plan, std::size_t ev) {
+  const auto slots = static_cast<std::size_t>(p.slots);
+  const auto& request = p.evs[ev];
+  std::vector<double> out(slots, 0.0);
+  double left_kwh = request.energy_kwh;
+  for (std::size_t t = 0; t < slots; ++t) {
+    const double planned = kw_at(plan, ev, t) * p.slot_hours();
+    if (request.discharge_max_kw > 0 || planned <= 0) {
+      out[t] = planned;
+      continue;
+    }
+    out[t] = std::min(planned, std::max(0.0, left_kwh));
+    left_kwh -= out[t];
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<double> total_charging_kw(const Problem& p, const Plan& plan) {
@@ -47,26 +68,26 @@ std::vector<std::vector<double>> node_load_kw(const Problem& p, const Plan& plan
 std::vector<double> delivered_kwh(const Problem& p, const Plan& plan) {
   std::vector<double> out(p.evs.size(), 0.0);
   for (std::size_t i = 0; i < p.evs.size(); ++i)
-    for (std::size_t t = 0; t < static_cast<std::size_t>(p.slots); ++t) out[i] += kw_at(plan, i, t) * p.slot_hours();
+    for (double kwh : drawn_kwh(p, plan, i)) out[i] += kwh;
   return out;
 }
 
 Kpi compute_kpi(const Problem& p, const Plan& plan) {
   Kpi k;
   const auto slots = static_cast<std::size_t>(p.slots);
-  const double h = p.slot_hours();
   double charged = 0, charged_valley = 0, charged_private = 0, charged_private_valley = 0;
-  const auto delivered = delivered_kwh(p, plan);
   k.sessions_total = static_cast<int>(p.evs.size());
   for (std::size_t i = 0; i < p.evs.size(); ++i) {
     const auto& ev = p.evs[i];
+    const auto drawn = drawn_kwh(p, plan, i);
+    double delivered = 0;
+    for (double kwh : drawn) delivered += kwh;
     k.energy_requested_kwh += ev.energy_kwh;
-    k.energy_delivered_kwh += delivered[i];
-    if (delivered[i] >= ev.energy_kwh - kSessionMetToleranceKwh) ++k.sessions_met;
+    k.energy_delivered_kwh += delivered;
+    if (delivered >= ev.energy_kwh - kSessionMetToleranceKwh) ++k.sessions_met;
     for (std::size_t t = 0; t < slots; ++t) {
-      const double kw = kw_at(plan, i, t);
-      if (kw >= 0) {
-        const double e = kw * h;
+      if (drawn[t] >= 0) {
+        const double e = drawn[t];
         const bool valley = t < p.period.size() && p.period[t] == Period::valley;
         charged += e;
         k.cost_yuan += e * (t < p.price_per_kwh.size() ? p.price_per_kwh[t] : 0.0);
@@ -76,7 +97,7 @@ Kpi compute_kpi(const Problem& p, const Plan& plan) {
           if (valley) charged_private_valley += e;
         }
       } else {
-        const double e = -kw * h;
+        const double e = -drawn[t];
         k.energy_discharged_kwh += e;
         k.cost_yuan -= e * ev.discharge_price_per_kwh;
       }

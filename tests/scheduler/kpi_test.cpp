@@ -100,6 +100,37 @@ TEST(Kpi, ComparisonWithUncontrolledShowsWhatPlanningBuys) {
   EXPECT_DOUBLE_EQ(c.valley_share_gain, 1.0);
 }
 
+TEST(Kpi, SetpointsAreCeilingsACarStopsAtItsRequest) {
+  // 5 kWh requested, setpoints allowing 4 + 1.5 + 1.5: the car draws 4, 1 and nothing.
+  auto p = make_problem(3, 20.0);
+  p.price_per_kwh = {0.3, 0.6, 1.0};
+  p.period = {Period::valley, Period::flat, Period::peak};
+  p.evs = {make_ev("ac", 0, 3, 5.0, 7.0)};
+  Plan plan;
+  plan.ev_kw = {{4, 1.5, 1.5}};
+  const auto k = compute_kpi(p, plan);
+  EXPECT_DOUBLE_EQ(delivered_kwh(p, plan)[0], 5.0);
+  EXPECT_DOUBLE_EQ(k.energy_delivered_kwh, 5.0);
+  EXPECT_EQ(k.sessions_met, 1);
+  EXPECT_DOUBLE_EQ(k.cost_yuan, 4 * 0.3 + 1 * 0.6);
+  EXPECT_DOUBLE_EQ(k.valley_share, 4.0 / 5.0);
+  // Loads are what the piles may draw: the full setpoints.
+  EXPECT_DOUBLE_EQ(k.peak_kw, 4.0);
+  EXPECT_EQ(node_load_kw(p, plan)[0], (std::vector<double>{4, 1.5, 1.5}));
+}
+
+TEST(Kpi, BidirectionalPilesAreCountedAsPlanned) {
+  // Charging above the request and giving it back later is V2G's plan, not an overshoot.
+  auto p = make_problem(3, 20.0);
+  p.evs = {make_ev("v2g", 0, 3, 4.0, 7.0)};
+  p.evs[0].discharge_max_kw = 7;
+  p.evs[0].battery_kwh = 60;
+  Plan plan;
+  plan.ev_kw = {{7, -5, 2}};
+  EXPECT_DOUBLE_EQ(delivered_kwh(p, plan)[0], 4.0);
+  EXPECT_DOUBLE_EQ(compute_kpi(p, plan).energy_discharged_kwh, 5.0);
+}
+
 TEST(Kpi, CompletePlanFillsTotalsAndKpi) {
   auto p = make_problem(2, 10.0);
   p.evs = {make_ev("a", 0, 2, 4.0, 7.0), make_ev("b", 0, 2, 3.0, 7.0)};

@@ -13,10 +13,13 @@ inline constexpr double kOverloadToleranceKw = 1e-6;
 inline constexpr double kSessionMetToleranceKwh = 1e-3;
 
 // Load per node and slot: the node's own base_load_kw plus every EV charging anywhere in its
-// subtree (discharge counts negative). [node][slot].
+// subtree (discharge counts negative), at the full setpoints: what the piles are allowed to
+// draw, so peak_kw and overload_slots are never understated. [node][slot].
 std::vector<std::vector<double>> node_load_kw(const Problem& problem, const Plan& plan);
 
-// Energy delivered (net) per EV, kWh.
+// Energy delivered (net) per EV, kWh. A setpoint is a ceiling: a charge-only car stops at its
+// request, so energy above energy_kwh (the exact planner's last rounded increment may overshoot
+// it) is not counted, here nor in compute_kpi's energy, cost, valley shares and sessions met.
 std::vector<double> delivered_kwh(const Problem& problem, const Plan& plan);
 
 // Reads plan.ev_kw only (charging_kw and kpi of the plan are ignored and may be stale).
