@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "optimal_internal.hpp"
+#include "orderly/scheduler/kpi.hpp"
 #include "orderly/scheduler/planner.hpp"
 
 namespace orderly::scheduler {
@@ -450,15 +451,14 @@ class FlowModel {
   std::vector<Units> max_units_;  // per EV and slot
 };
 
-}  // namespace
-
-OptimalResult solve_optimal(const Problem& problem, const OptimalOptions& options) {
-  check(problem, options);
-  OptimalResult result;
+// The exact (continuous) plan and its status; counts solves into result.
+Plan solve_exact(const Problem& problem, const OptimalOptions& options, OptimalResult& result) {
   FlowModel model(problem, options);
-  result.graph_nodes = model.nodes();
-  result.graph_arcs = model.arcs();
-  Plan& plan = result.plan;
+  if (result.graph_nodes == 0) {
+    result.graph_nodes = model.nodes();
+    result.graph_arcs = model.arcs();
+  }
+  Plan plan;
   bool met = false;
   if (!model.obviously_short()) {
     ++result.solves;
@@ -475,14 +475,79 @@ OptimalResult solve_optimal(const Problem& problem, const OptimalOptions& option
       throw std::logic_error("plan_optimal: the shares found do not fit again; this is a bug");
   }
   const double slot_h = problem.slot_hours();
-  if (options.round_setpoints)
-    result.rounding_loss_kwh = detail::round_setpoints(problem, plan.ev_kw);
   plan.status = Plan::Status::optimal;
   for (std::size_t e = 0; e < problem.evs.size(); ++e) {
     double got_kwh = 0;
     for (double kw : plan.ev_kw[e]) got_kwh += kw * slot_h;
-    // Same tolerance as the KPI's "session met" (1 Wh).
-    if (got_kwh < problem.evs[e].energy_kwh - 1e-3) plan.status = Plan::Status::capacity_short;
+    if (got_kwh < problem.evs[e].energy_kwh - kSessionMetToleranceKwh)
+      plan.status = Plan::Status::capacity_short;
+  }
+  return plan;
+}
+
+// The exact plan may fill a node to the last watt in every slot of a car's window; rounded to
+// whole amps each such slot keeps less than one step free, and a remainder finds no place
+// although a slightly different exact plan (another car charging later) would leave room. So
+// when rounding loses energy of a request the exact plan meets, the exact plan is solved again
+// with one step less at every node-slot left pinched (less than one step free) on a losing
+// car's path, and rounded again against the true limits; pinches found in that plan add a step
+// more, up to kMarginRounds solves. The first plan that loses nothing, else the one losing
+// least, is kept; a margin that would cost a request ends the search. Only runs on a loss.
+constexpr int kMarginRounds = 4;
+
+void retry_with_margins(const Problem& problem, const OptimalOptions& options,
+                        OptimalResult& result) {
+  double step_kw = 0;
+  for (const auto& ev : problem.evs)
+    if (ev.discharge_max_kw == 0) step_kw = std::max(step_kw, ev.power_step_kw);
+  if (!(step_kw > 0)) return;
+  const double slot_h = problem.slot_hours();
+  OptimalOptions exact_options = options;
+  exact_options.round_setpoints = false;
+  Problem tighter = problem;
+  Plan latest = result.plan;
+  for (int round = 0; round < kMarginRounds && result.rounding_loss_kwh > 0; ++round) {
+    const auto load = node_load_kw(problem, latest);
+    for (std::size_t e = 0; e < problem.evs.size(); ++e) {
+      const auto& ev = problem.evs[e];
+      double planned_kwh = 0;
+      for (double kw : latest.ev_kw[e]) planned_kwh += kw * slot_h;
+      if (planned_kwh >= ev.energy_kwh - kSessionMetToleranceKwh) continue;
+      for (int n = ev.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
+        const auto ns = static_cast<std::size_t>(n);
+        for (int t = ev.arrival_slot; t < ev.departure_slot; ++t) {
+          const auto ts = static_cast<std::size_t>(t);
+          const double free_kw = problem.nodes[ns].limit_kw[ts] - load[ns][ts];
+          // Lowered once per round, however many losing cars share the node-slot.
+          const double lowered_kw = problem.nodes[ns].limit_kw[ts] - tighter.nodes[ns].limit_kw[ts];
+          if (free_kw < step_kw - 1e-9 && lowered_kw < (round + 1) * step_kw - 1e-9)
+            tighter.nodes[ns].limit_kw[ts] -= step_kw;
+        }
+      }
+    }
+    latest = solve_exact(tighter, exact_options, result);
+    if (latest.status != Plan::Status::optimal) return;
+    const double loss_kwh = detail::round_setpoints(problem, latest.ev_kw);
+    if (loss_kwh < result.rounding_loss_kwh) {
+      result.plan.ev_kw = latest.ev_kw;
+      result.rounding_loss_kwh = loss_kwh;
+    }
+  }
+}
+
+}  // namespace
+
+OptimalResult solve_optimal(const Problem& problem, const OptimalOptions& options) {
+  check(problem, options);
+  OptimalResult result;
+  // The status is the exact plan's: rounding to accepted setpoints is a property of the piles,
+  // not of the capacity, and what it cannot place is reported apart (rounding_loss_kwh).
+  result.plan = solve_exact(problem, options, result);
+  Plan& plan = result.plan;
+  if (options.round_setpoints) {
+    result.rounding_loss_kwh = detail::round_setpoints(problem, plan.ev_kw);
+    if (result.rounding_loss_kwh > 0 && plan.status == Plan::Status::optimal)
+      retry_with_margins(problem, options, result);
   }
   plan.charging_kw.assign(static_cast<std::size_t>(problem.slots), 0.0);
   for (const auto& row : plan.ev_kw)

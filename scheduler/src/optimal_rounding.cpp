@@ -2,17 +2,24 @@
 // arbitrary; AC piles take 0 or >= 6 A (IEC 61851-1, minimum PWM duty) in whole amps. Rounding
 // down can only lower loads, so limits keep holding; the repair then only adds where every node
 // from the charger to the root still has headroom.
+//
+// Accepted powers come in steps, so a need that is not a whole number of steps leaves a
+// remainder smaller than any step. A setpoint is a ceiling, not an order: the car stops drawing
+// once its request is met (IEC 61851-1: the EV, not the pile, ends charging), so one increment
+// may overshoot the need as long as its full power fits under every node in its slot.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
 
 #include "optimal_internal.hpp"
+#include "orderly/scheduler/kpi.hpp"
 
 namespace orderly::scheduler::detail {
 namespace {
 
 constexpr double kEpsKw = 1e-9;
+constexpr double kEpsKwh = 1e-9;
 
 bool needs_rounding(const EvRequest& ev) {
   return ev.discharge_max_kw == 0 && (ev.min_kw > 0 || ev.power_step_kw > 0);
@@ -47,43 +54,77 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   // Charging headroom left per node and slot; may be negative where discharge created it
   // (base above limit): adding is then refused, as in the flow model.
   std::vector<std::vector<double>> room(n_nodes, std::vector<double>(slots, 0.0));
+  // How far the EVs' net power through each node may still fall: V2G discharge may cover other
+  // cars' charging, and rounding that charging down must not turn it into export past the
+  // transformer (the flow's root lets discharge cover the base load only) or into more reverse
+  // power than a child node carries (its limit plus its base load, as in the flow model).
+  std::vector<std::vector<double>> fall(n_nodes, std::vector<double>(slots, 0.0));
   for (std::size_t n = 0; n < n_nodes; ++n) {
     const auto& node = problem.nodes[n];
     for (std::size_t t = 0; t < slots; ++t) {
       const double base = node.base_load_kw.empty() ? 0.0 : node.base_load_kw[t];
       room[n][t] = std::max(0.0, node.limit_kw[t] - base);
+      fall[n][t] = n == 0 ? std::max(0.0, base) : std::max(0.0, node.limit_kw[t] + base);
     }
   }
+  // Adds kw (negative: removes) to the EV's power in slot t on every node up to the root.
   auto charge_path = [&](int node, std::size_t t, double kw) {
-    for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
+    for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
       room[static_cast<std::size_t>(n)][t] -= kw;
+      fall[static_cast<std::size_t>(n)][t] += kw;
+    }
   };
   auto fits = [&](int node, std::size_t t, double kw) {
     for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
       if (room[static_cast<std::size_t>(n)][t] < kw - kEpsKw) return false;
     return true;
   };
+  auto may_fall = [&](int node, std::size_t t, double kw) {
+    for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
+      if (fall[static_cast<std::size_t>(n)][t] < kw - kEpsKw) return false;
+    return true;
+  };
 
-  std::vector<double> deficit_kwh(problem.evs.size(), 0.0);
+  std::vector<double> deficit_kwh(problem.evs.size(), 0.0);  // negative: a surplus
+  std::vector<bool> exact_met(problem.evs.size(), false);
   for (std::size_t e = 0; e < problem.evs.size(); ++e) {
     const auto& ev = problem.evs[e];
+    double exact_kwh = 0;
+    for (std::size_t t = 0; t < slots; ++t) {
+      exact_kwh += ev_kw[e][t] * slot_h;
+      charge_path(ev.node, t, ev_kw[e][t]);
+    }
+    exact_met[e] = exact_kwh >= ev.energy_kwh - kSessionMetToleranceKwh;
+  }
+  // Down to the accepted power below; where that would make a node export or carry too much
+  // reverse power (discharge beside), up to the accepted power above if it fits. Where neither
+  // is possible the node is pinned within less than one step: down, because the upper limits
+  // protect equipment and the lower ones only the no-export rule.
+  for (std::size_t e = 0; e < problem.evs.size(); ++e) {
+    const auto& ev = problem.evs[e];
+    if (!needs_rounding(ev)) continue;
     for (std::size_t t = 0; t < slots; ++t) {
       double& kw = ev_kw[e][t];
-      if (needs_rounding(ev) && kw > 0) {
-        const double q = round_down(ev, kw);
-        deficit_kwh[e] += (kw - q) * slot_h;
-        kw = q;
-      }
-      charge_path(ev.node, t, kw);
+      if (kw <= 0) continue;
+      const double down = round_down(ev, kw);
+      const double up = next_up(ev, kw);
+      double to = down;
+      if (!may_fall(ev.node, t, kw - down) && up > kw && fits(ev.node, t, up - kw)) to = up;
+      charge_path(ev.node, t, to - kw);
+      deficit_kwh[e] += (kw - to) * slot_h;
+      kw = to;
     }
   }
 
-  // Repair: higher priority first, then list order; each EV's cheapest slots first, ties to the
-  // lower transformer load (keeps the valley filling), then earlier.
+  // Repair: higher priority first, then earlier departure (fewer slots left to choose from,
+  // as in earliest-deadline-first), then list order; each EV's cheapest slots first, ties to
+  // the lower transformer load (keeps the valley filling), then earlier.
   std::vector<std::size_t> order(problem.evs.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return problem.evs[a].priority > problem.evs[b].priority;
+    if (problem.evs[a].priority != problem.evs[b].priority)
+      return problem.evs[a].priority > problem.evs[b].priority;
+    return problem.evs[a].departure_slot < problem.evs[b].departure_slot;
   });
   std::vector<std::size_t> slot_order(slots);
   std::iota(slot_order.begin(), slot_order.end(), 0);
@@ -92,16 +133,37 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       return problem.price_per_kwh[a] < problem.price_per_kwh[b];
     return room[0][a] > room[0][b];
   });
-  double lost_kwh = 0;
+  auto in_window = [](const EvRequest& ev, std::size_t t) {
+    return static_cast<int>(t) >= ev.arrival_slot && static_cast<int>(t) < ev.departure_slot;
+  };
+  // Pass 0: an EV rounded up beside a discharge gives whole steps back where that exports
+  // nothing, dearest slots first, so it ends at most one step above its plan.
   for (std::size_t e : order) {
     const auto& ev = problem.evs[e];
-    if (deficit_kwh[e] <= 1e-9) continue;
-    bool moved = true;
-    while (moved && deficit_kwh[e] > 1e-9) {
+    for (auto it = slot_order.rbegin(); it != slot_order.rend() && deficit_kwh[e] < -kEpsKwh; ++it) {
+      const std::size_t t = *it;
+      double& kw = ev_kw[e][t];
+      if (kw <= 0) continue;
+      const double surplus_kw = -deficit_kwh[e] / slot_h;
+      double lower = 0;
+      if (ev.power_step_kw <= 0 && kw > ev.min_kw + kEpsKw)
+        lower = std::max(ev.min_kw, kw - surplus_kw);
+      else if (kw > ev.min_kw + kEpsKw)
+        lower = round_down(ev, kw - ev.power_step_kw / 2);
+      if (kw - lower > surplus_kw + kEpsKw || !may_fall(ev.node, t, kw - lower)) continue;
+      charge_path(ev.node, t, lower - kw);
+      deficit_kwh[e] += (kw - lower) * slot_h;
+      kw = lower;
+    }
+  }
+  // Pass 1: whole accepted increments that do not exceed what each EV lost.
+  for (std::size_t e : order) {
+    const auto& ev = problem.evs[e];
+    bool moved = deficit_kwh[e] > kEpsKwh;
+    while (moved && deficit_kwh[e] > kEpsKwh) {
       moved = false;
       for (std::size_t t : slot_order) {
-        if (static_cast<int>(t) < ev.arrival_slot || static_cast<int>(t) >= ev.departure_slot)
-          continue;
+        if (!in_window(ev, t)) continue;
         double& kw = ev_kw[e][t];
         double up = next_up(ev, kw);
         if (ev.power_step_kw <= 0 && kw >= ev.min_kw - kEpsKw && kw > 0) {
@@ -112,16 +174,44 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
           up = kw + std::max(0.0, std::min(path_room, deficit_kwh[e] / slot_h));
         }
         const double add_kw = up - kw;
-        if (add_kw <= kEpsKw || add_kw * slot_h > deficit_kwh[e] + 1e-9) continue;
+        if (add_kw <= kEpsKw || add_kw * slot_h > deficit_kwh[e] + kEpsKwh) continue;
         if (!fits(ev.node, t, add_kw)) continue;
         charge_path(ev.node, t, add_kw);
         kw = up;
         deficit_kwh[e] -= add_kw * slot_h;
         moved = true;
-        if (deficit_kwh[e] <= 1e-9) break;
+        if (deficit_kwh[e] <= kEpsKwh) break;
       }
     }
-    lost_kwh += std::max(0.0, deficit_kwh[e]);
+  }
+  // Pass 2, after every EV's whole increments so no overshoot takes room another EV's energy
+  // needed: each remainder below one increment becomes one increment that overshoots, in the
+  // cheapest slot, then the smallest increment (least capacity held beyond the need). Only for
+  // EVs the exact plan serves in full: the ceiling argument needs the car to reach its request.
+  double lost_kwh = 0;
+  for (std::size_t e : order) {
+    const auto& ev = problem.evs[e];
+    if (deficit_kwh[e] > kEpsKwh && exact_met[e]) {
+      std::size_t best = slots;
+      double best_up_kw = 0;
+      for (std::size_t t : slot_order) {
+        if (!in_window(ev, t)) continue;
+        const double up = next_up(ev, ev_kw[e][t]);
+        const double add_kw = up - ev_kw[e][t];
+        if (add_kw <= kEpsKw || !fits(ev.node, t, add_kw)) continue;
+        if (best == slots || (problem.price_per_kwh[t] == problem.price_per_kwh[best] &&
+                              add_kw < best_up_kw - ev_kw[e][best] - kEpsKw)) {
+          best = t;
+          best_up_kw = up;
+        }
+      }
+      if (best != slots) {
+        charge_path(ev.node, best, best_up_kw - ev_kw[e][best]);
+        ev_kw[e][best] = best_up_kw;
+        deficit_kwh[e] = 0;
+      }
+    }
+    if (deficit_kwh[e] > kEpsKwh) lost_kwh += deficit_kwh[e];
   }
   return lost_kwh;
 }

@@ -44,9 +44,17 @@ inline void expect_plan_valid(const scheduler::Problem& p, const scheduler::Plan
         EXPECT_LE(soc, ev.battery_kwh + 1e-6) << ev.id << " slot " << t;
       }
     }
-    EXPECT_LE(energy, ev.energy_kwh + 1e-6) << ev.id;
+    // Rounded AC setpoints are ceilings: the last increment may overshoot the request by less
+    // than one accepted increment (the car stops at its request); what counts as delivered
+    // never exceeds it.
+    const bool rounded = ev.discharge_max_kw == 0 && (ev.min_kw > 0 || ev.power_step_kw > 0);
+    const double overshoot_kwh = rounded ? std::max(ev.min_kw, ev.power_step_kw) * h : 0.0;
+    EXPECT_LE(energy, ev.energy_kwh + overshoot_kwh + 1e-6) << ev.id;
     EXPECT_GE(energy, -1e-6) << ev.id;
   }
+  const auto delivered = scheduler::delivered_kwh(p, plan);
+  for (std::size_t e = 0; e < p.evs.size(); ++e)
+    EXPECT_LE(delivered[e], p.evs[e].energy_kwh + 1e-6) << p.evs[e].id;
 }
 
 }  // namespace orderly::test

@@ -12,7 +12,9 @@
 //   5. optionally (smooth_setpoints), fewer setpoint changes: cars on one charger node charge
 //      in blocks, not alternately.
 // Then, optionally, setpoints are rounded to what AC piles accept (0 or >= min_kw, whole-amp
-// steps) and repaired without ever raising a node above its limit.
+// steps) and repaired without ever raising a node above its limit. A setpoint is a ceiling:
+// a car's last increment may overshoot its request (it stops drawing there), and kpi.hpp
+// counts its energy up to the request only. plan.status is the exact plan's.
 #include <cstdint>
 
 #include "orderly/scheduler/problem.hpp"
@@ -45,11 +47,14 @@ struct OptimalOptions {
 
 struct OptimalResult {
   Plan plan;                        // status, ev_kw and charging_kw; kpi left default
-  double rounding_loss_kwh = 0;     // energy the rounding could not place again (all EVs)
-  int graph_nodes = 0;              // size of the last flow network solved
+  double rounding_loss_kwh = 0;     // energy the rounding could not place again (all EVs):
+                                    // only where no slot could take one more accepted
+                                    // increment under every limit (docs/scheduler.md)
+  int graph_nodes = 0;              // size of the first flow network solved
   int graph_arcs = 0;
   int solves = 0;                   // network simplex runs: 1 when every request fits;
-                                    // when capacity is short 1-2 (3 with V2G piles)
+                                    // when capacity is short 1-2 (3 with V2G piles); up to
+                                    // 4 more when rounding lost energy (the margin retry)
 };
 
 // Throws std::invalid_argument when the problem is malformed (sizes, parent indices, windows);
