@@ -47,7 +47,7 @@ nlohmann::json example_status() {
            {"boost", false}, {"not_before", nullptr},
            {"plan",
             {{"start", "2026-01-05T23:00:00+08:00"}, {"finish", "2026-01-06T03:20:00+08:00"},
-             {"expected_kwh", 30.0}, {"feasible", true}, {"note", ""}}}}}},
+             {"expected_kwh", 30.0}, {"total_cost_yuan", 9.0}, {"feasible", true}, {"note", ""}}}}}},
         {{"id", "s01"}, {"name", "公共桩 1"}, {"kind", "shared"}, {"phase", "ABC"},
          {"state", "offline"}, {"online", false}, {"power_kw", 0.0}, {"limit_kw", nullptr},
          {"max_kw", 22.0}, {"session_energy_kwh", 0.0}, {"failsafe", false}, {"household", ""},

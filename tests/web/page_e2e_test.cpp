@@ -94,7 +94,7 @@ TEST_F(PageE2E, ResidentFormAndOperatorKpisFromTheApi) {
   // c02 has a car plugged in: its card carries the plan answer and the request form, filled
   // from the status document's session.
   EXPECT_NE(dom.find(R"(<form class="request" data-charger="c02">)"), std::string::npos) << dom;
-  EXPECT_NE(dom.find(R"(class="plan plan-ok">计划 23:00 开始充电，03:20 前充入 30.0 kWh<)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(class="plan plan-ok">计划 23:00 开始充电，03:20 前充入 30.0 kWh，预计本次电费 ¥9.00<)"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(name="departure" value="07:30")"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(name="energy_kwh" value="30")"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(class="tag request-source">按您的习惯估计<)"), std::string::npos) << dom;
@@ -132,7 +132,7 @@ TEST_F(PageE2E, KpiPanelInEnglishAndWhenTheApiHasNone) {
   EXPECT_NE(run.out.find(R"(id="kpi-empty" class="empty" data-i18n="kpi_waiting">No KPIs available<)"),
             std::string::npos) << run.out;
   EXPECT_NE(run.out.find(R"(>Download the 2026-01 statement (CSV)<)"), std::string::npos) << run.out;
-  EXPECT_NE(run.out.find(R"(class="plan plan-ok">Planned: starts 23:00, 30.0 kWh by 03:20<)"), std::string::npos)
+  EXPECT_NE(run.out.find(R"(class="plan plan-ok">Planned: starts 23:00, 30.0 kWh by 03:20, about ¥9.00 for this session<)"), std::string::npos)
       << run.out;
 }
 

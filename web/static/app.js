@@ -28,6 +28,7 @@
       save_failed: '保存失败：', request_title: '充电需求',
       source: { resident: '您设定的', learned: '按您的习惯估计', default: '默认值' },
       plan_ok: (start, finish, kwh) => `计划 ${start} 开始充电，${finish} 前充入 ${kwh} kWh`,
+      plan_cost: (yuan) => `，预计本次电费 ¥${yuan}`,
       plan_boost: '立即以最大功率充电', plan_none: '等待排程', plan_infeasible: '出发前无法充满：',
       kpi_title: '运营指标', kpi_this_month: '本月', kpi_last_month: '上月', kpi_last_7_days: '近 7 天',
       kpi_waiting: '正在计算指标…', kpi_unavailable: '暂无指标', kpi_valley_all: '谷时充电占比（全部桩）',
@@ -62,6 +63,7 @@
       saved: 'Saved', save_failed: 'Not saved: ', request_title: 'Charging request',
       source: { resident: 'set by you', learned: 'estimated from your habits', default: 'default' },
       plan_ok: (start, finish, kwh) => `Planned: starts ${start}, ${kwh} kWh by ${finish}`,
+      plan_cost: (yuan) => `, about ¥${yuan} for this session`,
       plan_boost: 'Charging now at full power', plan_none: 'Waiting to be planned',
       plan_infeasible: 'Cannot be full by departure: ',
       kpi_title: 'KPIs', kpi_this_month: 'This month', kpi_last_month: 'Last month', kpi_last_7_days: 'Last 7 days',
@@ -354,7 +356,8 @@
     if (session.boost) return ['plan-ok', t('plan_boost')];
     if (plan && plan.start && plan.finish) {
       const kwh = num(typeof plan.expected_kwh === 'number' ? plan.expected_kwh : session.requested_kwh, 1);
-      return ['plan-ok', t('plan_ok')(clockOf(plan.start), clockOf(plan.finish), kwh)];
+      const cost = typeof plan.total_cost_yuan === 'number' ? t('plan_cost')(plan.total_cost_yuan.toFixed(2)) : '';
+      return ['plan-ok', t('plan_ok')(clockOf(plan.start), clockOf(plan.finish), kwh) + cost];
     }
     return ['plan-wait', t('plan_none')];
   }
