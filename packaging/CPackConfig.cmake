@@ -63,7 +63,13 @@ endif()
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME orderly)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_VENDOR "Orderly project")
+# Who answers for the package and under what terms; debian/copyright (Upstream-Contact,
+# Copyright, License) and debian/changelog's trailer say the same, which tests/packaging checks.
+# The project has chosen no licence yet: all rights reserved, so the package is not free
+# software and belongs in Debian's non-free area (Section). There is no team mailbox or web
+# site yet either: the address below is a reserved example.org one, to be replaced when the
+# team has one, and the package carries no Homepage field rather than a made-up one.
+set(CPACK_PACKAGE_VENDOR "Orderly project contributors")
 set(CPACK_PACKAGE_CONTACT "Orderly maintainers <orderly-maintainers@example.org>")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
@@ -72,9 +78,8 @@ set(CPACK_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # orderly_0.1.0-1_arm64.deb
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${ORDERLY_DEB_ARCH})
-set(CPACK_DEBIAN_PACKAGE_SECTION misc)
+set(CPACK_DEBIAN_PACKAGE_SECTION non-free/misc)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.org/orderly")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "transformer-aware orderly-charging gateway for communities")
 # CPack puts the summary first and indents the body itself; an empty line becomes " .".
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
@@ -88,8 +93,8 @@ The package installs the orderly daemon with a systemd unit, a commented
 configuration in /etc/orderly, device profiles, the web user interface and
 a Mosquitto configuration with per-device credentials and ACLs.")
 # Library dependencies come from dpkg-shlibdeps (for cross builds the :ARCH libraries that
-# packaging/setup-cross.sh installs); the broker and the tools the maintainer scripts call
-# are listed by hand.
+# packaging/setup-cross.sh installs, or its sysroot's dpkg database: cpack-project.cmake);
+# the broker and the tools the maintainer scripts call are listed by hand.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, mosquitto (>= 2.0)")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "sqlite3")
@@ -101,5 +106,6 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${ORDERLY_PKG_DIR}/debian/prerm
     ${ORDERLY_PKG_DIR}/debian/postrm)
 set(CPACK_OUTPUT_FILE_PREFIX ${CMAKE_BINARY_DIR})
+set(CPACK_PROJECT_CONFIG_FILE ${ORDERLY_PKG_DIR}/cpack-project.cmake)  # sysroot builds' Depends
 
 include(CPack)
