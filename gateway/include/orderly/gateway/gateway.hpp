@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "orderly/drivers/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/gateway/config.hpp"
+#include "orderly/gateway/planning.hpp"
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/web/application.hpp"
 
@@ -37,6 +39,20 @@ struct GatewayOptions {
   std::filesystem::path static_dir;   // web assets; empty = [web].static_dir or the packaged UI
   double demo_speed = 0;              // shown on the page when running the demo
   std::filesystem::path profile_dir;  // device profiles; empty = default_profile_dir()
+  // Tests: when set, start() takes the chargers' drivers from here instead of connecting MQTT or
+  // Modbus, and the test reports device data through the events it is handed (on the thread that
+  // runs the io_context, or on the test thread while that one is idle).
+  std::function<std::map<std::string, std::shared_ptr<drivers::ChargerDriver>>(const drivers::DeviceEvents&)> devices;
+};
+
+// A demand-response event (from the city platform or the operator): the transformer may draw at
+// most limit_kw from start to end.
+struct DrEvent {
+  std::string id;
+  TimePoint start{};
+  TimePoint end{};
+  double limit_kw = 0;
+  std::string source;                 // "platform", "operator", ...
 };
 
 // One charger as the core sees it.
@@ -54,6 +70,7 @@ struct ChargerRuntime {
   // Drawing clearly above its limit since this instant (clock time); {} = following.
   TimePoint over_limit_since{};
   bool not_following = false;       // confirmed: treated as unresponsive until it follows again
+  int node = 0;                     // index of its capacity node in the control loop's tree
 };
 
 struct HistoryPoint {
@@ -91,11 +108,22 @@ class Gateway final : public web::Application {
   SessionRecord set_request(const std::string& charger_id, const ChargeRequest& request);
   const SessionBook& sessions() const;
 
+  // Demand response: persisted before returning, applied by the limiter at once and by a
+  // re-plan. add_dr_event throws std::invalid_argument for an empty id, end <= start or a limit
+  // <= 0; an existing id is replaced. cancel_dr_event returns false for an unknown id.
+  void add_dr_event(const DrEvent& event);
+  bool cancel_dr_event(const std::string& id);
+  std::vector<DrEvent> dr_events() const;    // active and upcoming, by start
+
+  // The plan in force (null before the first one).
+  const ActivePlan* plan() const { return plan_ ? &*plan_ : nullptr; }
+
   // One pass of the control loop; runs on every transformer meter sample and every control
   // period. Public so tests can drive it with a manual clock.
   void control_step();
 
  private:
+  void start_devices(const drivers::DeviceEvents& events);
   void on_charger_snapshot(const std::string& id, const drivers::ChargerSnapshot& s);
   void on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s);
   void on_limit_ack(const std::string& id, const drivers::LimitAck& ack);
@@ -108,6 +136,17 @@ class Gateway final : public web::Application {
   void event(const std::string& level, const std::string& source, const std::string& message);
   bool meter_fresh(TimePoint now) const;
   double charging_w() const;
+  void request_replan(const std::string& reason);
+  void replan(TimePoint now);
+  void apply_limits(TimePoint now);
+  void check_forecast(TimePoint now);
+  void check_dr_and_tariff(TimePoint now);
+  void prune_daily(TimePoint now);
+  void restore(TimePoint now);
+  void persist_sessions(const std::vector<SessionRecord>& records);
+  double reserved_kw(const ChargerRuntime& rt) const;
+  std::vector<LimitWindow> limit_windows() const;
+  nlohmann::json session_status(const std::string& charger_id, TimePoint now) const;
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -127,6 +166,20 @@ class Gateway final : public web::Application {
   TimePoint last_meter_stored_{};
   double base_load_w_ = 0;                      // transformer load minus measured charging
   std::deque<HistoryPoint> history_;            // one point a (clock) minute, last 24 h
+  std::map<std::string, std::pair<TimePoint, double>> feeder_kw_;  // node id -> (at, kW)
+
+  // Planning: the plan in force, why the next one is wanted, what it is planned from.
+  std::unique_ptr<SessionBook> sessions_;
+  CapacityTree tree_;
+  BaseLoadHistory base_history_;
+  std::optional<ActivePlan> plan_;
+  std::string replan_reason_;                    // empty: no re-plan wanted
+  TimePoint planner_slow_until_{};               // event re-plans skipped until then
+  TimePoint deviation_since_{};                  // base load off the forecast since then
+  std::map<std::string, DrEvent> dr_events_;
+  std::vector<std::string> active_dr_;           // ids in force at the last control step
+  std::optional<Period> last_period_;
+  std::int64_t last_prune_day_ = -1;
   std::vector<std::function<void()>> status_listeners_;
 };
 

@@ -1,0 +1,312 @@
+// The control loop with a manual clock and in-process devices: planning per slot and on events,
+// the limiter on every meter sample, DR events, and restart. Real store (SQLite in a temp dir),
+// real SessionBook and planner; only the chargers are fakes that record what they are sent.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <numeric>
+
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/gateway.hpp"
+#include "orderly/gateway/store.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+
+class FakeCharger final : public drivers::ChargerDriver {
+ public:
+  FakeCharger(std::string id, double max_power_w) : id_(std::move(id)) {
+    caps_.max_power_w = max_power_w;
+    caps_.failsafe = true;
+  }
+  const std::string& id() const override { return id_; }
+  drivers::Capabilities capabilities() const override { return caps_; }
+  void apply_limit(const drivers::PowerLimit& limit) override { limits.push_back(limit); }
+  void set_enabled(bool) override {}
+  drivers::Health health() const override { return {}; }
+
+  std::vector<drivers::PowerLimit> limits;
+  double last_w() const { return limits.empty() ? -1 : limits.back().power_w; }
+
+ private:
+  std::string id_;
+  drivers::Capabilities caps_;
+};
+
+// Local (+08:00) wall time in January 2026 (the 5th is a Monday).
+TimePoint local(int day, int hour, int minute) {
+  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) - hours(8));
+}
+
+std::string config_text(const std::filesystem::path& db) {
+  return R"(
+[site]
+name = "Control test"
+[site.transformer]
+id = "tx"
+limit_kw = 30
+
+[tariff]
+[[tariff.schedule]]
+effective_from = 2024-01-01
+[[tariff.schedule.season]]
+price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+
+[control]
+safety_margin_kw = 2
+
+[web]
+listen = "127.0.0.1"
+
+[store]
+path = ")" + db.string() + R"("
+
+[[meter]]
+id = "tx-meter"
+role = "transformer"
+
+[[charger]]
+id = "p1"
+kind = "private"
+phase = "A"
+household = "1-1-101"
+max_power_kw = 7
+
+[[charger]]
+id = "p2"
+kind = "private"
+household = "1-1-102"
+phase = "B"
+max_power_kw = 7
+
+[[charger]]
+id = "p3"
+kind = "private"
+household = "1-1-103"
+phase = "C"
+max_power_kw = 7
+)";
+}
+
+// One gateway on a manual clock; the test plays the devices.
+class Site {
+ public:
+  Site(const std::filesystem::path& db, ManualClock& clock) : clock_(clock) {
+    Config config = parse_config(config_text(db), "gateway_control_test.toml");
+    config.web.port = 0;
+    GatewayOptions options;
+    options.devices = [this](const drivers::DeviceEvents& events) {
+      events_ = events;
+      std::map<std::string, std::shared_ptr<drivers::ChargerDriver>> out;
+      for (const char* id : {"p1", "p2", "p3"}) {
+        auto fake = std::make_shared<FakeCharger>(id, 7000);
+        fakes_[id] = fake;
+        out[id] = fake;
+      }
+      return out;
+    };
+    gateway = std::make_unique<Gateway>(io_, clock_, std::move(config), std::move(options));
+    gateway->start();
+  }
+  ~Site() { gateway->stop(); }
+
+  FakeCharger& charger(const std::string& id) { return *fakes_.at(id); }
+
+  void online(const std::string& id) {
+    drivers::Health h;
+    h.online = true;
+    h.last_good = clock_.now();
+    events_.health(id, h);
+  }
+  void car(const std::string& id, drivers::ChargerState state, double power_w, double energy_wh = 0) {
+    drivers::ChargerSnapshot s;
+    s.at = clock_.now();
+    s.state = state;
+    s.power_w = power_w;
+    s.session_energy_wh = energy_wh;
+    events_.charger_snapshot(id, s);
+  }
+  void plug(const std::string& id) {
+    online(id);
+    plugged_[id] = 0;
+    car(id, drivers::ChargerState::plugged, 0);
+  }
+  void meter(double power_kw) {
+    drivers::MeterSnapshot m;
+    m.at = clock_.now();
+    m.power_w = power_kw * 1000.0;
+    events_.meter_snapshot("tx-meter", m);
+  }
+  // Time passes with plugged-in cars drawing their last limit and the meter reporting
+  // `base_kw` + what they draw.
+  void run_until(TimePoint t, double base_kw) {
+    while (clock_.now() < t) {
+      const auto step = std::min<Duration>(seconds(30), t - clock_.now());
+      clock_.advance(step);
+      double charging_kw = 0;
+      for (auto& [id, energy_wh] : plugged_) {
+        const double w = std::max(fakes_.at(id)->last_w(), 0.0);
+        energy_wh += w * duration<double>(step).count() / 3600.0;
+        car(id, w > 0 ? drivers::ChargerState::charging : drivers::ChargerState::plugged, w, energy_wh);
+        charging_kw += w / 1000.0;
+      }
+      meter(base_kw + charging_kw);
+    }
+  }
+  double limits_sum_w() {
+    double sum = 0;
+    for (auto& [id, fake] : fakes_) sum += std::max(fake->last_w(), 0.0);
+    return sum;
+  }
+
+  std::unique_ptr<Gateway> gateway;
+
+ private:
+  boost::asio::io_context io_;
+  ManualClock& clock_;
+  drivers::DeviceEvents events_;
+  std::map<std::string, std::shared_ptr<FakeCharger>> fakes_;
+  std::map<std::string, double> plugged_;  // car -> session energy so far (Wh)
+};
+
+TEST(GatewayControl, PlansValleyHoursUnderTheLimit) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 5));
+  Site site(dir / "orderly.db", clock);
+  site.meter(10);
+  for (const char* id : {"p1", "p2", "p3"}) site.plug(id);
+  site.meter(10);
+  // Peak hours: every car has a limit, and it is 0 (the default request fits in the valley).
+  for (const char* id : {"p1", "p2", "p3"}) {
+    EXPECT_FALSE(site.charger(id).limits.empty()) << id;
+    EXPECT_EQ(site.charger(id).last_w(), 0) << id;
+  }
+  ASSERT_NE(site.gateway->plan(), nullptr);
+  EXPECT_EQ(site.gateway->plan()->algorithm, "optimal");
+  EXPECT_EQ(site.gateway->plan()->chargers.size(), 3u);
+
+  site.run_until(local(5, 23, 20), 10);
+  EXPECT_GT(site.limits_sum_w(), 0);
+  EXPECT_LE(site.limits_sum_w(), (30 - 2 - 10) * 1000.0 + 1);
+  const auto status = site.gateway->status();
+  const auto& session = status["chargers"][0]["session"];
+  ASSERT_TRUE(session.is_object()) << status.dump();
+  EXPECT_TRUE(session["plan"]["feasible"].get<bool>()) << session.dump();
+  EXPECT_EQ(session["plan"]["expected_cost_yuan"].get<double>() > 0, true);
+  EXPECT_THAT(session["plan"]["finish"].get<std::string>(), ::testing::StartsWith("2026-01-06T0"));
+}
+
+TEST(GatewayControl, BoostChargesAtOnceAndNotBeforeWaits) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 5));
+  Site site(dir / "orderly.db", clock);
+  site.meter(10);
+  site.plug("p1");
+  site.plug("p2");
+  EXPECT_EQ(site.charger("p1").last_w(), 0);
+
+  ChargeRequest boost;
+  boost.boost = true;
+  const auto record = site.gateway->set_request("p1", boost);
+  EXPECT_TRUE(record.boost);
+  EXPECT_NEAR(site.charger("p1").last_w(), 7000, 1);  // full power now, at the peak price
+
+  ChargeRequest later;
+  later.not_before = local(6, 1, 0);
+  later.energy_kwh = 10;
+  site.gateway->set_request("p2", later);
+  site.run_until(local(6, 0, 50), 10);
+  EXPECT_EQ(site.charger("p2").last_w(), 0);
+  site.run_until(local(6, 6, 50), 10);
+  bool charged = false;
+  for (const auto& l : site.charger("p2").limits) charged = charged || l.power_w > 0;
+  EXPECT_TRUE(charged);
+
+  // The request is committed before set_request returned.
+  Store store(dir / "orderly.db");
+  const auto open = store.open_sessions();
+  ASSERT_EQ(open.size(), 2u);
+  EXPECT_TRUE(open[0].boost || open[1].boost);
+}
+
+TEST(GatewayControl, DrEventAndOverloadCutWithinOneStep) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 5));
+  Site site(dir / "orderly.db", clock);
+  site.meter(5);
+  site.plug("p1");
+  ChargeRequest boost;
+  boost.boost = true;
+  site.gateway->set_request("p1", boost);
+  site.car("p1", drivers::ChargerState::charging, 7000);
+  site.meter(12);
+  EXPECT_NEAR(site.charger("p1").last_w(), 7000, 1);
+
+  // The platform lowers the site to 12 kW now: 12 - 2 margin - 5 base leaves 5 kW.
+  site.gateway->add_dr_event({"dr-1", clock.now(), clock.now() + hours(1), 12, "platform"});
+  EXPECT_LE(site.charger("p1").last_w(), 5000 + 1);
+  ASSERT_EQ(site.gateway->dr_events().size(), 1u);
+  EXPECT_TRUE(site.gateway->status()["dr_events"][0]["active"].get<bool>());
+  EXPECT_TRUE(site.gateway->cancel_dr_event("dr-1"));
+  EXPECT_FALSE(site.gateway->cancel_dr_event("dr-1"));
+  site.meter(12);
+  EXPECT_NEAR(site.charger("p1").last_w(), 7000, 1);
+
+  // A base-load step: the meter shows 33 kW with the car at 7 kW. The same sample cuts it.
+  const auto sent = site.charger("p1").limits.size();
+  site.meter(33);
+  ASSERT_GT(site.charger("p1").limits.size(), sent);
+  EXPECT_LE(site.charger("p1").last_w(), 2000 + 1);  // 30 - 2 - (33 - 7) = 2 kW
+
+  // A stale meter leaves no headroom at all.
+  clock.advance(seconds(30));
+  site.gateway->control_step();
+  EXPECT_EQ(site.charger("p1").last_w(), 0);
+}
+
+TEST(GatewayControl, RestartRestoresSessionsPlanAndLimitsOnFirstContact) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 5));
+  std::string session_id;
+  {
+    Site site(dir / "orderly.db", clock);
+    site.meter(10);
+    site.plug("p1");
+    ChargeRequest r;
+    r.energy_kwh = 12;
+    r.departure = local(6, 6, 0);
+    session_id = site.gateway->set_request("p1", r).id;
+    site.gateway->add_dr_event({"dr-night", local(6, 2, 0), local(6, 3, 0), 20, "platform"});
+  }  // stop() as a clean shutdown; the kill -9 case is the system test's
+  clock.advance(seconds(40));
+  Site again(dir / "orderly.db", clock);
+  const auto open = again.gateway->sessions().open_session("p1");
+  ASSERT_TRUE(open.has_value());
+  EXPECT_EQ(open->id, session_id);
+  EXPECT_NEAR(open->requested_wh, 12000, 1);
+  ASSERT_NE(again.gateway->plan(), nullptr);
+  EXPECT_TRUE(again.gateway->plan()->chargers.count("p1"));
+  EXPECT_THAT(again.gateway->plan()->reason, ::testing::HasSubstr("start"));
+  ASSERT_EQ(again.gateway->dr_events().size(), 1u);
+
+  // First contact: a limit goes out at once, long before any failsafe could expire.
+  EXPECT_TRUE(again.charger("p1").limits.empty());
+  again.online("p1");
+  EXPECT_FALSE(again.charger("p1").limits.empty());
+
+  Store store(dir / "orderly.db");
+  const auto plan = store.latest_plan();  // the first run's last plan, committed at its stop
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->reason, "dr-event");
+}
+
+}  // namespace
+}  // namespace orderly::gateway
