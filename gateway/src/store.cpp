@@ -61,12 +61,43 @@ const std::vector<const char*>& migrations() {
         slot_start_ms INTEGER NOT NULL, meter_id TEXT NOT NULL, samples INTEGER NOT NULL,
         avg_power_w REAL, max_power_w REAL, PRIMARY KEY (meter_id, slot_start_ms));
       )sql",
+      // 3: sessions carry their request and settlement progress (restart resumes them, KPIs
+      // read them); plans, demand-response events, 15-minute charger aggregates
+      R"sql(
+      ALTER TABLE sessions ADD COLUMN is_private INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE sessions ADD COLUMN max_power_w REAL NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN departure_ms INTEGER;
+      ALTER TABLE sessions ADD COLUMN requested_wh REAL NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN request_source TEXT NOT NULL DEFAULT '';
+      ALTER TABLE sessions ADD COLUMN boost INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN not_before_ms INTEGER;
+      ALTER TABLE sessions ADD COLUMN discharged_wh REAL NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN compensation_yuan REAL NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN met_ms INTEGER;
+      ALTER TABLE sessions ADD COLUMN last_reading_ms INTEGER;
+      ALTER TABLE sessions ADD COLUMN last_reading_wh REAL NOT NULL DEFAULT 0;
+      CREATE INDEX sessions_open ON sessions (started_ms) WHERE ended_ms IS NULL;
+      CREATE TABLE plans (
+        id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, slot_start_ms INTEGER NOT NULL,
+        slot_minutes INTEGER NOT NULL, reason TEXT NOT NULL, plan_json TEXT NOT NULL);
+      CREATE INDEX plans_by_time ON plans (created_ms);
+      CREATE TABLE dr_events (
+        id TEXT PRIMARY KEY, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+        limit_kw REAL NOT NULL, source TEXT NOT NULL, created_ms INTEGER NOT NULL,
+        cancelled INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX dr_events_by_start ON dr_events (start_ms);
+      CREATE TABLE charger_aggregates (
+        slot_start_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, samples INTEGER NOT NULL,
+        energy_wh REAL, max_power_w REAL, PRIMARY KEY (charger_id, slot_start_ms));
+      )sql",
   };
   return steps;
 }
 
-constexpr const char* kTables[] = {"meta",     "chargers", "meter_samples", "charger_samples",
-                                   "commands", "events",   "sessions",      "meter_aggregates"};
+constexpr const char* kTables[] = {"meta",      "chargers",          "meter_samples",
+                                   "charger_samples",   "commands",  "events",
+                                   "sessions",  "meter_aggregates",  "plans",
+                                   "dr_events", "charger_aggregates"};
 
 std::int64_t to_ms(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -231,11 +262,69 @@ SessionRecord read_session(const Stmt& s) {
   r.energy_wh = s.real(6);
   for (int i = 0; i < 4; ++i) r.energy_wh_by_period[i] = s.real(7 + i);
   r.cost_yuan = s.real(11);
+  r.is_private = s.integer(12) != 0;
+  r.max_power_w = s.real(13);
+  if (!s.is_null(14)) r.departure = s.time(14);
+  r.requested_wh = s.real(15);
+  r.request_source = s.text(16);
+  r.boost = s.integer(17) != 0;
+  if (!s.is_null(18)) r.not_before = s.time(18);
+  r.discharged_wh = s.real(19);
+  r.compensation_yuan = s.real(20);
+  if (!s.is_null(21)) r.met_at = s.time(21);
+  if (!s.is_null(22)) r.last_reading_at = s.time(22);
+  r.last_reading_wh = s.real(23);
   return r;
 }
-constexpr const char* kSessionColumns =
-    "id, charger_id, household, rfid, started_ms, ended_ms, energy_wh, energy_sharp_wh, "
-    "energy_peak_wh, energy_flat_wh, energy_valley_wh, cost_yuan";
+constexpr const char* kSessionColumnList[] = {
+    "id",           "charger_id",       "household",        "rfid",
+    "started_ms",   "ended_ms",         "energy_wh",        "energy_sharp_wh",
+    "energy_peak_wh", "energy_flat_wh", "energy_valley_wh", "cost_yuan",
+    "is_private",   "max_power_w",      "departure_ms",     "requested_wh",
+    "request_source", "boost",          "not_before_ms",    "discharged_wh",
+    "compensation_yuan", "met_ms",      "last_reading_ms",  "last_reading_wh"};
+
+std::string session_columns() {
+  std::string out;
+  for (const char* c : kSessionColumnList) out += (out.empty() ? "" : ", ") + std::string(c);
+  return out;
+}
+
+// Upsert by id: a session is written again whenever it changes.
+std::string session_upsert_sql() {
+  std::string values, updates;
+  for (const char* c : kSessionColumnList) {
+    values += values.empty() ? "?" : ",?";
+    if (std::string_view(c) == "id") continue;
+    updates += (updates.empty() ? "" : ", ") + std::string(c) + " = excluded." + c;
+  }
+  return "INSERT INTO sessions (" + session_columns() + ") VALUES (" + values +
+         ") ON CONFLICT (id) DO UPDATE SET " + updates;
+}
+
+void bind_session(Stmt& s, const SessionRecord& r) {
+  s.bind(r.id).bind(r.charger_id).bind(r.household).bind(r.rfid).bind(r.started_at)
+      .bind(r.ended_at).bind(r.energy_wh);
+  for (double v : r.energy_wh_by_period) s.bind(v);
+  s.bind(r.cost_yuan).bind(std::int64_t{r.is_private}).bind(r.max_power_w).bind(r.departure)
+      .bind(r.requested_wh).bind(r.request_source).bind(std::int64_t{r.boost}).bind(r.not_before)
+      .bind(r.discharged_wh).bind(r.compensation_yuan).bind(r.met_at).bind(r.last_reading_at)
+      .bind(r.last_reading_wh);
+}
+
+constexpr const char* kDrEventColumns =
+    "id, start_ms, end_ms, limit_kw, source, created_ms, cancelled";
+DrEventRecord read_dr_event(const Stmt& s) {
+  DrEventRecord e;
+  e.id = s.text(0);
+  e.start = s.time(1);
+  e.end = s.time(2);
+  e.limit_kw = s.real(3);
+  e.source = s.text(4);
+  e.created_at = s.time(5);
+  e.cancelled = s.integer(6) != 0;
+  return e;
+}
 
 }  // namespace
 
@@ -334,7 +423,7 @@ std::string Store::integrity_check() const {
 void Store::write(const std::vector<StoreRecord>& records) {
   if (records.empty()) return;
   Transaction tx(db_, path_);
-  std::optional<Stmt> meter, charger, command, ack, event, session;
+  std::optional<Stmt> meter, charger, command, ack, event, session, plan, dr_event;
   auto prepared = [&](std::optional<Stmt>& s, const char* sql) -> Stmt& {
     if (!s) s.emplace(db_, sql, path_);
     return *s;
@@ -376,21 +465,29 @@ void Store::write(const std::vector<StoreRecord>& records) {
                                "VALUES (?,?,?,?)");
             s.bind(r.at).bind(r.level).bind(r.source).bind(r.message).run();
           } else if constexpr (std::is_same_v<T, SessionRecord>) {
-            auto& s = prepared(
-                session,
-                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO "
-                "UPDATE SET charger_id = excluded.charger_id, household = excluded.household, "
-                "rfid = excluded.rfid, started_ms = excluded.started_ms, ended_ms = "
-                "excluded.ended_ms, energy_wh = excluded.energy_wh, energy_sharp_wh = "
-                "excluded.energy_sharp_wh, energy_peak_wh = excluded.energy_peak_wh, "
-                "energy_flat_wh = excluded.energy_flat_wh, energy_valley_wh = "
-                "excluded.energy_valley_wh, cost_yuan = excluded.cost_yuan");
-            s.bind(r.id).bind(r.charger_id).bind(r.household).bind(r.rfid).bind(r.started_at)
-                .bind(r.ended_at).bind(r.energy_wh);
-            for (double v : r.energy_wh_by_period) s.bind(v);
-            s.bind(r.cost_yuan).run();
+            static const std::string sql = session_upsert_sql();
+            auto& s = prepared(session, sql.c_str());
+            bind_session(s, r);
+            s.run();
           } else if constexpr (std::is_same_v<T, PruneRequest>) {
             prune_in_transaction(r);
+          } else if constexpr (std::is_same_v<T, PlanRecord>) {
+            auto& s = prepared(plan,
+                               "INSERT INTO plans (created_ms, slot_start_ms, slot_minutes, "
+                               "reason, plan_json) VALUES (?,?,?,?,?)");
+            s.bind(r.created_at).bind(r.slot_start).bind(std::int64_t{r.slot_minutes})
+                .bind(r.reason).bind(r.plan_json).run();
+          } else if constexpr (std::is_same_v<T, DrEventRecord>) {
+            auto& s = prepared(
+                dr_event,
+                "INSERT INTO dr_events (id, start_ms, end_ms, limit_kw, source, created_ms, "
+                "cancelled) VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET start_ms = "
+                "excluded.start_ms, end_ms = excluded.end_ms, limit_kw = excluded.limit_kw, "
+                "source = excluded.source, cancelled = excluded.cancelled");
+            s.bind(r.id).bind(r.start).bind(r.end).bind(r.limit_kw).bind(r.source)
+                .bind(r.created_at).bind(std::int64_t{r.cancelled}).run();
+          } else {
+            static_assert(sizeof(T) == 0, "every StoreRecord alternative needs a writer");
           }
         },
         record);
@@ -500,7 +597,7 @@ std::vector<EventRecord> Store::recent_events(std::size_t limit) const {
 }
 
 std::optional<SessionRecord> Store::session(std::string_view id) const {
-  Stmt s(db_, std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id = ?", path_);
+  Stmt s(db_, "SELECT " + session_columns() + " FROM sessions WHERE id = ?", path_);
   s.bind(id);
   if (s.step()) return read_session(s);
   return std::nullopt;
@@ -508,12 +605,76 @@ std::optional<SessionRecord> Store::session(std::string_view id) const {
 
 std::vector<SessionRecord> Store::sessions(TimePoint from, TimePoint to) const {
   Stmt s(db_,
-         std::string("SELECT ") + kSessionColumns +
+         "SELECT " + session_columns() +
              " FROM sessions WHERE started_ms >= ? AND started_ms < ? ORDER BY started_ms, id",
          path_);
   s.bind(from).bind(to);
   std::vector<SessionRecord> out;
   while (s.step()) out.push_back(read_session(s));
+  return out;
+}
+
+std::vector<SessionRecord> Store::open_sessions() const {
+  Stmt s(db_,
+         "SELECT " + session_columns() +
+             " FROM sessions WHERE ended_ms IS NULL ORDER BY started_ms, id",
+         path_);
+  std::vector<SessionRecord> out;
+  while (s.step()) out.push_back(read_session(s));
+  return out;
+}
+
+std::vector<SessionRecord> Store::closed_sessions(TimePoint since) const {
+  Stmt s(db_,
+         "SELECT " + session_columns() +
+             " FROM sessions WHERE started_ms >= ? AND ended_ms IS NOT NULL "
+             "ORDER BY started_ms, id",
+         path_);
+  s.bind(since);
+  std::vector<SessionRecord> out;
+  while (s.step()) out.push_back(read_session(s));
+  return out;
+}
+
+std::optional<PlanRecord> Store::latest_plan() const {
+  Stmt s(db_,
+         "SELECT created_ms, slot_start_ms, slot_minutes, reason, plan_json FROM plans "
+         "ORDER BY id DESC LIMIT 1",
+         path_);
+  if (!s.step()) return std::nullopt;
+  PlanRecord p;
+  p.created_at = s.time(0);
+  p.slot_start = s.time(1);
+  p.slot_minutes = static_cast<int>(s.integer(2));
+  p.reason = s.text(3);
+  p.plan_json = s.text(4);
+  return p;
+}
+
+std::vector<DrEventRecord> Store::dr_events(TimePoint from, TimePoint to) const {
+  Stmt s(db_,
+         std::string("SELECT ") + kDrEventColumns +
+             " FROM dr_events WHERE start_ms < ? AND end_ms > ? ORDER BY start_ms, id",
+         path_);
+  s.bind(to).bind(from);
+  std::vector<DrEventRecord> out;
+  while (s.step()) out.push_back(read_dr_event(s));
+  return out;
+}
+
+std::vector<ChargerAggregate> Store::charger_aggregates(std::string_view charger_id,
+                                                        TimePoint from, TimePoint to) const {
+  Stmt s(db_,
+         "SELECT slot_start_ms, charger_id, samples, energy_wh, max_power_w FROM "
+         "charger_aggregates WHERE charger_id = ? AND slot_start_ms >= ? AND slot_start_ms < ? "
+         "ORDER BY slot_start_ms",
+         path_);
+  s.bind(charger_id).bind(from).bind(to);
+  std::vector<ChargerAggregate> out;
+  while (s.step()) {
+    out.push_back(ChargerAggregate{s.time(0), s.text(1), static_cast<int>(s.integer(2)),
+                                   s.real(3), s.real(4)});
+  }
   return out;
 }
 
@@ -545,15 +706,32 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
              path_);
     agg.bind(cutoff).run();
   }
+  {
+    // Chargers are sampled once a minute whatever they do, so the mean sampled power over the
+    // slot times 15 minutes is its energy (a slot with gaps is estimated from what was seen).
+    Stmt agg(db_,
+             "INSERT OR REPLACE INTO charger_aggregates SELECT (ts_ms / 900000) * 900000, "
+             "charger_id, count(*), avg(power_w) * 0.25, max(power_w) FROM charger_samples "
+             "WHERE ts_ms < ? GROUP BY 1, 2",
+             path_);
+    agg.bind(cutoff).run();
+  }
   std::int64_t deleted = 0;
   for (const char* table : {"meter_samples", "charger_samples"}) {
     Stmt del(db_, std::string("DELETE FROM ") + table + " WHERE ts_ms < ?", path_);
     del.bind(cutoff).run();
     deleted += sqlite3_changes(db_);
   }
-  Stmt old(db_, "DELETE FROM meter_aggregates WHERE slot_start_ms < ?", path_);
-  old.bind(request.aggregate_before).run();
-  deleted += sqlite3_changes(db_);
+  {
+    Stmt del(db_, "DELETE FROM plans WHERE created_ms < ?", path_);
+    del.bind(cutoff).run();
+    deleted += sqlite3_changes(db_);
+  }
+  for (const char* table : {"meter_aggregates", "charger_aggregates"}) {
+    Stmt old(db_, std::string("DELETE FROM ") + table + " WHERE slot_start_ms < ?", path_);
+    old.bind(request.aggregate_before).run();
+    deleted += sqlite3_changes(db_);
+  }
   return deleted;
 }
 

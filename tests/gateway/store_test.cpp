@@ -51,6 +51,19 @@ void raw_exec(const std::filesystem::path& path, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << message;
 }
 
+// SQL turning a schema-3 file back into what schema 2 created (migration step 3 undone).
+std::string schema_3_undone() {
+  std::string sql =
+      "DROP TABLE plans; DROP TABLE dr_events; DROP TABLE charger_aggregates; "
+      "DROP INDEX sessions_open;";
+  for (const char* column : {"is_private", "max_power_w", "departure_ms", "requested_wh",
+                             "request_source", "boost", "not_before_ms", "discharged_wh",
+                             "compensation_yuan", "met_ms", "last_reading_ms", "last_reading_wh"}) {
+    sql += std::string(" ALTER TABLE sessions DROP COLUMN ") + column + ";";
+  }
+  return sql;
+}
+
 TEST(Store, FreshFileIsMigratedToTheKnownVersionInWalMode) {
   orderly::test::TempDir dir;
   Store store(dir / "orderly.db");
@@ -59,7 +72,8 @@ TEST(Store, FreshFileIsMigratedToTheKnownVersionInWalMode) {
   EXPECT_EQ(store.journal_mode(), "wal");
   EXPECT_EQ(store.integrity_check(), "ok");
   for (const char* table : {"meta", "chargers", "meter_samples", "charger_samples", "commands",
-                            "events", "sessions", "meter_aggregates"}) {
+                            "events", "sessions", "meter_aggregates", "plans", "dr_events",
+                            "charger_aggregates"}) {
     EXPECT_EQ(store.row_count(table), 0) << table;
   }
   EXPECT_THROW(store.row_count("sqlite_master; DROP TABLE meta"), StoreError);
@@ -83,10 +97,47 @@ TEST(Store, MigratesStepByStepFromAnOlderVersion) {
   orderly::test::TempDir dir;
   { Store store(dir / "orderly.db"); }
   // What a box running schema 1 has on disk.
-  raw_exec(dir / "orderly.db", "DROP TABLE meter_aggregates; PRAGMA user_version = 1;");
+  raw_exec(dir / "orderly.db",
+           schema_3_undone() + " DROP TABLE meter_aggregates; PRAGMA user_version = 1;");
   Store store(dir / "orderly.db");
   EXPECT_EQ(store.schema_version(), Store::known_schema_version());
   EXPECT_EQ(store.row_count("meter_aggregates"), 0);
+}
+
+TEST(Store, UpgradeFromSchema2KeepsSessionsAndFillsTheNewFieldsWithDefaults) {
+  orderly::test::TempDir dir;
+  { Store store(dir / "orderly.db"); }
+  // What a box running schema 2 has on disk: the sessions table without the schema-3 columns,
+  // no plans, DR events or charger aggregates, and one finished session.
+  const std::string sql =
+      schema_3_undone() +
+      " INSERT INTO sessions VALUES ('c1-1', 'c1', '1-1-101', 'card-7', 1720576800000, "
+         "1720587600000, 21000, 0, 0, 1000, 20000, 6.8);"
+         " INSERT INTO meter_aggregates VALUES (1720576800000, 'm1', 15, 1000, 1200);"
+         " PRAGMA user_version = 2;";
+  raw_exec(dir / "orderly.db", sql);
+
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.schema_version(), Store::known_schema_version());
+  EXPECT_EQ(store.integrity_check(), "ok");
+  EXPECT_EQ(store.row_count("meter_aggregates"), 1);
+  EXPECT_EQ(store.row_count("plans"), 0);
+  const auto s = store.session("c1-1");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->household, "1-1-101");
+  EXPECT_EQ(s->rfid, "card-7");
+  EXPECT_EQ(s->started_at, kT0);
+  EXPECT_EQ(s->ended_at, kT0 + hours(3));
+  EXPECT_EQ(s->energy_wh_by_period[3], 20000);
+  EXPECT_DOUBLE_EQ(s->cost_yuan, 6.8);
+  EXPECT_TRUE(s->is_private);
+  EXPECT_EQ(s->requested_wh, 0);
+  EXPECT_EQ(s->request_source, "");
+  EXPECT_EQ(s->departure, std::nullopt);
+  EXPECT_EQ(s->met_at, std::nullopt);
+  EXPECT_EQ(s->last_reading_at, std::nullopt);
+  EXPECT_TRUE(store.open_sessions().empty());
+  EXPECT_EQ(store.closed_sessions(kT0).size(), 1u);
 }
 
 TEST(Store, RefusesADatabaseFromANewerOrderly) {
@@ -192,6 +243,156 @@ TEST(Store, RecordsRoundTrip) {
   EXPECT_DOUBLE_EQ(s->cost_yuan, 6.8);
   EXPECT_EQ(store.sessions(kT0, kT0 + hours(1)).size(), 1u);
   EXPECT_TRUE(store.sessions(kT0 + hours(1), kT0 + hours(2)).empty());
+}
+
+TEST(Store, SessionSchema3FieldsRoundTrip) {
+  orderly::test::TempDir dir;
+  SessionRecord r;
+  r.id = "p-7-1720576800000";
+  r.charger_id = "p-7";
+  r.household = "rfid:04A1";
+  r.rfid = "04A1";
+  r.started_at = kT0;
+  r.energy_wh = 5400.5;
+  r.energy_wh_by_period = {1.25, 2.5, 3.75, 5000};
+  r.cost_yuan = 2.31;
+  r.is_private = false;
+  r.max_power_w = 11000;
+  r.departure = kT0 + hours(5) + minutes(30);
+  r.requested_wh = 12000;
+  r.request_source = "learned";
+  r.boost = true;
+  r.not_before = kT0 + minutes(45);
+  r.discharged_wh = 800.25;
+  r.compensation_yuan = 0.64;
+  r.met_at = kT0 + hours(4);
+  r.last_reading_at = kT0 + hours(4) + seconds(17);
+  r.last_reading_wh = 6200.75;
+  SessionRecord closed = r;
+  closed.id = "p-8-1";
+  closed.charger_id = "p-8";
+  closed.ended_at = kT0 + hours(6);
+  closed.started_at = kT0 - hours(1);
+  {
+    Store store(dir / "orderly.db");
+    store.write({StoreRecord{r}, StoreRecord{closed}});
+  }
+  Store store(dir / "orderly.db");
+  const auto expect_same = [&](const SessionRecord& got, const SessionRecord& want) {
+    EXPECT_EQ(got.id, want.id);
+    EXPECT_EQ(got.charger_id, want.charger_id);
+    EXPECT_EQ(got.household, want.household);
+    EXPECT_EQ(got.rfid, want.rfid);
+    EXPECT_EQ(got.started_at, want.started_at);
+    EXPECT_EQ(got.ended_at, want.ended_at);
+    EXPECT_EQ(got.energy_wh, want.energy_wh);
+    EXPECT_EQ(got.energy_wh_by_period, want.energy_wh_by_period);
+    EXPECT_EQ(got.cost_yuan, want.cost_yuan);
+    EXPECT_EQ(got.is_private, want.is_private);
+    EXPECT_EQ(got.max_power_w, want.max_power_w);
+    EXPECT_EQ(got.departure, want.departure);
+    EXPECT_EQ(got.requested_wh, want.requested_wh);
+    EXPECT_EQ(got.request_source, want.request_source);
+    EXPECT_EQ(got.boost, want.boost);
+    EXPECT_EQ(got.not_before, want.not_before);
+    EXPECT_EQ(got.discharged_wh, want.discharged_wh);
+    EXPECT_EQ(got.compensation_yuan, want.compensation_yuan);
+    EXPECT_EQ(got.met_at, want.met_at);
+    EXPECT_EQ(got.last_reading_at, want.last_reading_at);
+    EXPECT_EQ(got.last_reading_wh, want.last_reading_wh);
+  };
+  const auto open = store.open_sessions();
+  ASSERT_EQ(open.size(), 1u);
+  expect_same(open[0], r);
+  const auto ended = store.closed_sessions(kT0 - hours(2));
+  ASSERT_EQ(ended.size(), 1u);
+  expect_same(ended[0], closed);
+  EXPECT_TRUE(store.closed_sessions(kT0).empty());  // started before `since`
+  const auto all = store.sessions(kT0 - hours(2), kT0 + hours(1));
+  ASSERT_EQ(all.size(), 2u);
+  expect_same(all[0], closed);
+  expect_same(all[1], r);
+
+  // Written again when it changes: unset optionals go back to NULL.
+  r.departure.reset();
+  r.not_before.reset();
+  r.met_at.reset();
+  r.boost = false;
+  store.write(r);
+  expect_same(*store.session(r.id), r);
+  EXPECT_EQ(store.row_count("sessions"), 2);
+}
+
+TEST(Store, PlansAndDemandResponseEventsRoundTrip) {
+  orderly::test::TempDir dir;
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.latest_plan(), std::nullopt);
+  store.write({StoreRecord{PlanRecord{kT0, kT0, 15, "slot", R"({"chargers":{"c1":[7.0]}})"}},
+               StoreRecord{PlanRecord{kT0 + minutes(3), kT0, 5, "plug-in", R"({"chargers":{}})"}}});
+  const auto plan = store.latest_plan();
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->created_at, kT0 + minutes(3));
+  EXPECT_EQ(plan->slot_start, kT0);
+  EXPECT_EQ(plan->slot_minutes, 5);
+  EXPECT_EQ(plan->reason, "plug-in");
+  EXPECT_EQ(plan->plan_json, R"({"chargers":{}})");
+  EXPECT_EQ(store.row_count("plans"), 2);
+
+  DrEventRecord dr{"dr-1", kT0 + hours(10), kT0 + hours(12), 250.5, "platform", kT0, false};
+  DrEventRecord later{"dr-2", kT0 + hours(20), kT0 + hours(21), 300, "operator", kT0, false};
+  store.write({StoreRecord{dr}, StoreRecord{later}});
+  dr.cancelled = true;  // cancelled: the same row again
+  store.write(dr);
+  EXPECT_EQ(store.row_count("dr_events"), 2);
+  const auto overlapping = store.dr_events(kT0 + hours(11), kT0 + hours(11) + minutes(1));
+  ASSERT_EQ(overlapping.size(), 1u);
+  EXPECT_EQ(overlapping[0].id, "dr-1");
+  EXPECT_EQ(overlapping[0].start, kT0 + hours(10));
+  EXPECT_EQ(overlapping[0].end, kT0 + hours(12));
+  EXPECT_EQ(overlapping[0].limit_kw, 250.5);
+  EXPECT_EQ(overlapping[0].source, "platform");
+  EXPECT_EQ(overlapping[0].created_at, kT0);
+  EXPECT_TRUE(overlapping[0].cancelled);
+  EXPECT_TRUE(store.dr_events(kT0 + hours(12), kT0 + hours(20)).empty());  // [start, end)
+  const auto day = store.dr_events(kT0, kT0 + hours(24));
+  ASSERT_EQ(day.size(), 2u);
+  EXPECT_EQ(day[1].id, "dr-2");
+  EXPECT_FALSE(day[1].cancelled);
+}
+
+TEST(Store, PruneFoldsChargerSamplesIntoFifteenMinuteEnergy) {
+  orderly::test::TempDir dir;
+  Store store(dir / "orderly.db");
+  std::vector<StoreRecord> records;
+  for (int i = 0; i < 45; ++i) {
+    ChargerSample cs;
+    cs.at = kT0 + minutes(i);
+    cs.charger_id = "c1";
+    cs.state = "charging";
+    cs.power_w = i < 15 ? 7000 : (i < 30 ? 3500 + 100 * (i - 15) : 0);
+    cs.current_a = {kNaN, kNaN, kNaN};
+    records.push_back(StoreRecord{cs});
+  }
+  records.push_back(StoreRecord{PlanRecord{kT0, kT0, 15, "slot", "{}"}});
+  records.push_back(StoreRecord{PlanRecord{kT0 + minutes(40), kT0, 15, "slot", "{}"}});
+  store.write(records);
+  // Raw data of the first two slots expires (30 samples and the plan made in them).
+  EXPECT_EQ(store.prune({kT0 + minutes(30), kT0 - hours(1)}), 31);
+  EXPECT_EQ(store.row_count("charger_samples"), 15);
+  EXPECT_EQ(store.row_count("plans"), 1);
+  const auto agg = store.charger_aggregates("c1", kT0, kT0 + hours(1));
+  ASSERT_EQ(agg.size(), 2u);
+  EXPECT_EQ(agg[0].slot_start, kT0);
+  EXPECT_EQ(agg[0].samples, 15);
+  EXPECT_DOUBLE_EQ(agg[0].energy_wh, 7000 * 0.25);
+  EXPECT_DOUBLE_EQ(agg[0].max_power_w, 7000);
+  EXPECT_EQ(agg[1].slot_start, kT0 + minutes(15));
+  EXPECT_DOUBLE_EQ(agg[1].energy_wh, (3500 + 700) * 0.25);  // mean of 3500..4900 W
+  EXPECT_DOUBLE_EQ(agg[1].max_power_w, 4900);
+  // The third slot is folded by a later prune; aggregates expire on their own horizon.
+  EXPECT_EQ(store.prune({kT0 + hours(1), kT0 + minutes(15)}), 15 + 1 + 1);
+  EXPECT_EQ(store.charger_aggregates("c1", kT0, kT0 + hours(1)).size(), 2u);
+  EXPECT_EQ(store.row_count("charger_aggregates"), 2);
 }
 
 TEST(Store, PruneFoldsOldSamplesIntoAggregates) {

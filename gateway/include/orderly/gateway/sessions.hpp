@@ -11,6 +11,8 @@
 // The request (departure + energy) comes from the resident; when they set none, from what this
 // household usually does (departure by weekday, typical energy: learned from its closed
 // sessions), and with no history from the site defaults. docs/sessions.md has the rules.
+#include <deque>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -70,6 +72,51 @@ class SessionBook {
 
   std::vector<ActiveSession> active(TimePoint now) const;
   std::optional<SessionRecord> open_session(const std::string& charger_id) const;
+  // Every open session's record, by charger id (a final persist at shutdown, diagnostics).
+  std::vector<SessionRecord> open_sessions() const;
+
+ private:
+  // What a household's closed sessions say about its habits (learning).
+  struct Habit {
+    TimePoint started_at{};
+    TimePoint ended_at{};
+    double energy_wh = 0;
+  };
+  struct OpenSession {
+    SessionRecord record;
+    bool resident_departure = false;       // the resident set it; learning leaves it alone
+    bool resident_energy = false;
+    bool claimed = false;                  // shared pile: a resident claimed it on the web page
+    // Unrounded cost of the energy charged so far: rounding once, at the end, as settle() does.
+    double charge_cost_yuan = 0;
+    double counter_offset_wh = 0;          // added to the pile's counter after it restarted
+    double last_power_w = 0;               // for integrating power when there is no counter
+    std::optional<TimePoint> low_draw_since;
+    bool full = false;
+    TimePoint persisted_at{};
+    double persisted_reading_wh = 0;
+  };
+  struct Pile {
+    drivers::ChargerState last_state = drivers::ChargerState::unknown;
+    std::optional<OpenSession> session;
+  };
+
+  const ChargerConfig& charger(const std::string& charger_id) const;  // throws RequestError
+  OpenSession open(const ChargerConfig& c, const drivers::ChargerSnapshot& s, TimePoint now) const;
+  // Fills departure/energy the resident did not set, from habits or site defaults.
+  void fill_request(OpenSession& o, TimePoint now) const;
+  // The session's energy counter at `now`: the pile's, or its power integrated.
+  double next_reading(OpenSession& o, const ChargerConfig& c, const drivers::ChargerSnapshot& s,
+                      TimePoint now) const;
+  // Settles the counter moving from the last reading to `reading_wh` at `now`.
+  void settle_to(OpenSession& o, double reading_wh, TimePoint now) const;
+  bool update_met(OpenSession& o, TimePoint now) const;  // true when met_at was set now
+  void remember(const SessionRecord& closed);
+  std::string local_text(TimePoint t) const;             // for messages: site local time
+
+  Config config_;
+  std::map<std::string, Pile> piles_;                    // by charger id
+  std::map<std::string, std::deque<Habit>> habits_;      // by household, oldest first
 };
 
 }  // namespace orderly::gateway

@@ -122,16 +122,39 @@ struct PlanRecord {
   std::string plan_json;                   // {"chargers": {"<id>": [kW per slot]}, ...}
 };
 
+// A demand-response event: the site limit is lowered to limit_kw during [start, end). Written
+// again (upsert by id) when it is cancelled or changed.
+struct DrEventRecord {
+  std::string id;                          // the platform's event id, or one made up locally
+  TimePoint start{};
+  TimePoint end{};
+  double limit_kw = 0;
+  std::string source;                      // "platform", "config", "operator", ...
+  TimePoint created_at{};
+  bool cancelled = false;
+};
+
+// 15 minutes of one charger, folded from its 1-minute samples by prune().
+struct ChargerAggregate {
+  TimePoint slot_start{};
+  std::string charger_id;
+  int samples = 0;
+  double energy_wh = 0;                    // mean sampled power x 15 min
+  double max_power_w = 0;
+};
+
 // Retention ([store] raw_retention_days, aggregate_retention_days): raw samples before
-// raw_before are folded into 15-minute meter aggregates and deleted; aggregates before
-// aggregate_before are deleted. Post one a day through the writer, with times from the Clock.
+// raw_before are folded into 15-minute meter and charger aggregates and deleted, and so are
+// plans created before it; aggregates before aggregate_before are deleted. Post one a day
+// through the writer, with times from the Clock.
 struct PruneRequest {
   TimePoint raw_before{};
   TimePoint aggregate_before{};
 };
 
 using StoreRecord = std::variant<MeterSample, ChargerSample, CommandRecord, CommandAck,
-                                 EventRecord, SessionRecord, PruneRequest>;
+                                 EventRecord, SessionRecord, PruneRequest, PlanRecord,
+                                 DrEventRecord>;
 
 class Store {
  public:
@@ -172,6 +195,15 @@ class Store {
   std::vector<EventRecord> recent_events(std::size_t limit) const;      // newest first
   std::optional<SessionRecord> session(std::string_view id) const;
   std::vector<SessionRecord> sessions(TimePoint from, TimePoint to) const;  // started in range
+  std::vector<SessionRecord> open_sessions() const;                // not ended, oldest first
+  // Ended sessions that started at or after `since`, oldest first (household habits).
+  std::vector<SessionRecord> closed_sessions(TimePoint since) const;
+  std::optional<PlanRecord> latest_plan() const;                   // the last one written
+  // Events overlapping [from, to) (cancelled ones included, flagged), by start time.
+  std::vector<DrEventRecord> dr_events(TimePoint from, TimePoint to) const;
+  // One charger's 15-minute aggregates with from <= slot_start < to, oldest first.
+  std::vector<ChargerAggregate> charger_aggregates(std::string_view charger_id, TimePoint from,
+                                                   TimePoint to) const;
   // Rows in one of the gateway's tables (tests, diagnostics). Throws for an unknown table.
   std::int64_t row_count(std::string_view table) const;
 
@@ -209,6 +241,8 @@ class StoreWriter {
   void append(EventRecord e) { append(StoreRecord{std::move(e)}); }
   void append(SessionRecord s) { append(StoreRecord{std::move(s)}); }
   void append(PruneRequest p) { append(StoreRecord{p}); }
+  void append(PlanRecord p) { append(StoreRecord{std::move(p)}); }
+  void append(DrEventRecord e) { append(StoreRecord{std::move(e)}); }
 
   // Blocks until everything appended before the call is committed (or failed; see failures()).
   void flush();
