@@ -38,17 +38,32 @@ cmake -S "$ROOT" -B "$BUILD_DIR" "${cmake_args[@]}" >/dev/null
 targets=(--target orderly)
 [ "${ORDERLY_BUILD_TESTS:-OFF}" = ON ] && targets=()
 nice -n "$NICE" cmake --build "$BUILD_DIR" -j "$JOBS" "${targets[@]}"
-if grep -q '^CMAKE_SYSROOT:.*=.' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || \
-   [ -d "/opt/orderly-cross/$ARCH" -a ! -e "/usr/lib/$(gcc_triplet)/pkgconfig/libmosquitto.pc" ]; then
-  # A sysroot build (setup-cross.sh --sysroot) has no dpkg database for its libraries, so
-  # dpkg-shlibdeps cannot name the Depends; such a package would install and then not run.
-  echo "build-deb.sh: $BUILD_DIR/orderly built against the /opt/orderly-cross/$ARCH sysroot;" \
-       "no .deb from it: install the multiarch libraries (packaging/setup-cross.sh $ARCH)" >&2
-  [ "${ORDERLY_NO_DEB:-0}" = 1 ] && exit 0 || exit 1
-fi
 [ "${ORDERLY_NO_DEB:-0}" = 1 ] && exit 0
+cpack_args=()
+SYSROOT=/opt/orderly-cross/$ARCH
+if [ "$ARCH" != "$(dpkg --print-architecture)" ] && \
+   [ -d "$SYSROOT" ] && [ ! -e "/usr/lib/$(gcc_triplet)/pkgconfig/libmosquitto.pc" ]; then
+  # Built against the sysroot of `setup-cross.sh ARCH --sysroot` (the toolchain file's rule):
+  # its libraries are not in the host's dpkg database but in the sysroot's own, which names
+  # them where they lie on this host. dpkg-shlibdeps reads that database (--admindir) and the
+  # :ARCH packages' shlibs and symbols files in it, exactly as for a multiarch build, and
+  # fails if any library the binary needs belongs to no package (no --ignore-missing-info).
+  [ -s "$SYSROOT/var/lib/dpkg/status" ] || {
+    echo "build-deb.sh: $SYSROOT has no dpkg database; re-run packaging/setup-cross.sh $ARCH --sysroot" >&2
+    exit 1; }
+  shlibs_dir=$(mktemp -d)
+  mkdir "$shlibs_dir/debian"
+  printf 'Source: orderly\n\nPackage: orderly\nArchitecture: %s\n' "$ARCH" > "$shlibs_dir/debian/control"
+  depends=$(cd "$shlibs_dir" && dpkg-shlibdeps --admindir="$SYSROOT/var/lib/dpkg" \
+              -l"$SYSROOT/lib/$(gcc_triplet)" -l"$SYSROOT/usr/lib/$(gcc_triplet)" \
+              -O "$BUILD_DIR/orderly" | sed -n 's/^shlibs:Depends=//p')
+  rm -rf "$shlibs_dir"
+  [ -n "$depends" ] || { echo "build-deb.sh: dpkg-shlibdeps found no Depends for $BUILD_DIR/orderly" >&2; exit 1; }
+  echo "build-deb.sh: shlibs Depends from the $SYSROOT dpkg database: $depends" >&2
+  cpack_args+=(-D "ORDERLY_SHLIBS_DEPENDS=$depends")
+fi
 # cpack only installs (the binary is built above); dpkg-shlibdeps reads DEB_HOST_ARCH to look
 # up the :ARCH libraries' shlibs for the Depends line.
 rm -f "$BUILD_DIR"/orderly_*.deb
-(cd "$BUILD_DIR" && nice -n "$NICE" cpack -G DEB --config CPackConfig.cmake >/dev/null)
+(cd "$BUILD_DIR" && nice -n "$NICE" cpack -G DEB --config CPackConfig.cmake "${cpack_args[@]}" >/dev/null)
 ls "$BUILD_DIR"/orderly_*_"$ARCH".deb

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a Debian 12 amd64 box to cross-build orderly (and its tests) for arm64 or armhf:
 #   packaging/setup-cross.sh arm64|armhf             multiarch (the normal way)
-#   packaging/setup-cross.sh arm64|armhf --sysroot   fallback, product libraries only
+#   packaging/setup-cross.sh arm64|armhf --sysroot   private sysroot (automatic when ARCH's index fails)
 # Adds the foreign dpkg architecture, installs Debian's cross compiler, qemu-user-static (to
 # run the cross-built tests) and the :ARCH -dev packages of every library from setup.sh's
 # PACKAGES that the product or the tests link. Idempotent; run as root.
@@ -21,12 +21,25 @@
 # other builds' feet. When the archive no longer has that version for ARCH (a security update
 # superseded it), both twins go to the candidate version together.
 #
-# --sysroot: when the multiarch route is blocked (a mirror whose ARCH security index is stale
-# leaves no :ARCH package at the amd64 twin's version), the :ARCH -dev packages the product
-# links are downloaded with apt's resolver against an empty package database and unpacked into
-# /opt/orderly-cross/ARCH, where no version needs to match the host's. The toolchain file uses
-# that sysroot when the multiarch libraries are absent. It builds and runs the product; tests and
-# the .deb's shlibs Depends need the multiarch route (dpkg-shlibdeps reads dpkg's database).
+# --sysroot: the route when the multiarch one is blocked. Debian's mirror has served this box a
+# bookworm-security armhf index of the wrong size for hours ("File has unexpected size ...
+# Mirror sync in progress?"); with the armhf architecture added, every `apt-get update` then
+# exits 100, and without that index no :armhf package exists at its amd64 twin's version, so
+# "Multi-Arch: same" co-installation is impossible. The sysroot route never touches the host's
+# dpkg or apt state: a private apt state directory (lists, cache, empty status) with ARCH as its
+# only architecture resolves and downloads the :ARCH -dev packages of LIBS (product and tests),
+# which are unpacked into /opt/orderly-cross/ARCH. Beside them the script writes a dpkg database
+# of exactly those packages (status, file lists, shlibs and symbols control files) in
+# /opt/orderly-cross/ARCH/var/lib/dpkg, its file lists naming the files where they are on this
+# host (/opt/orderly-cross/ARCH/usr/lib/...), so that build-deb.sh can run
+# `dpkg-shlibdeps --admindir=...` and compute the .deb's Depends from the real :ARCH packages'
+# shlibs and symbols files, as in a native build. An index that fails to download is left out
+# of the private state only (the sysroot then holds the point-release versions, which have the
+# same sonames and symbols; Depends are lower bounds, and the target takes current security
+# updates from its own apt).
+# Without --sysroot, a failed ARCH index falls back to this route by itself, after removing the
+# ARCH architecture again if this script added it, so `apt-get update` keeps exiting 0 for
+# ./setup.sh and everyone else on the box.
 set -euo pipefail
 ARCH=${1:-}
 MODE=${2:-}
@@ -51,46 +64,84 @@ HOST_TOOLS=(g++-"$TRIPLET" qemu-user-static dpkg-dev liblemon-dev nlohmann-json3
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -o DPkg::Lock::Timeout=600)
 
-if ! dpkg --print-foreign-architectures | grep -qx "$ARCH"; then
-  dpkg --add-architecture "$ARCH"
-fi
-# The foreign architecture's package lists exist only after an update.
-# A mirror caught mid-sync fails an index ("File has unexpected size"); try again a few times,
-# since a missing security index would leave the :ARCH twins behind their amd64 versions.
-if ! ls /var/lib/apt/lists/*_binary-"${ARCH}"_Packages* >/dev/null 2>&1 || \
-   ! ls /var/lib/apt/lists/*security*_binary-"${ARCH}"_Packages* >/dev/null 2>&1; then
-  for attempt in 1 2 3 4 5; do
-    "${APT[@]}" update && break
-    [ "$MODE" != --sysroot ] || break  # the sysroot takes whatever versions the lists hold
-    [ "$attempt" -lt 5 ] || { echo "setup-cross.sh: apt-get update keeps failing; see above" >&2; exit 1; }
-    echo "setup-cross.sh: apt-get update failed (attempt $attempt); retrying in 30 s" >&2
-    sleep 30
+arch_update_ok() { # the host's apt-get update fetched every index, ARCH's included
+  local attempt
+  for attempt in 1 2 3; do
+    "${APT[@]}" update && return 0
+    [ "$attempt" -lt 3 ] && { echo "setup-cross.sh: apt-get update failed (attempt $attempt); retrying in 20 s" >&2; sleep 20; }
   done
+  return 1
+}
+
+if [ "$MODE" != --sysroot ]; then
+  added=0
+  if ! dpkg --print-foreign-architectures | grep -qx "$ARCH"; then
+    dpkg --add-architecture "$ARCH"
+    added=1
+  fi
+  # The foreign architecture's package lists exist only after an update; a mirror caught
+  # mid-sync fails an index, so try a few times before giving up on multiarch.
+  if ! ls /var/lib/apt/lists/*_binary-"${ARCH}"_Packages* >/dev/null 2>&1 || \
+     ! ls /var/lib/apt/lists/*security*_binary-"${ARCH}"_Packages* >/dev/null 2>&1; then
+    if ! arch_update_ok; then
+      echo "setup-cross.sh: the $ARCH package indexes cannot be fetched (above); using the sysroot route" >&2
+      if [ "$added" = 1 ] && [ -z "$(dpkg-query -W -f='${binary:Package}\n' 2>/dev/null | grep ":$ARCH\$")" ]; then
+        dpkg --remove-architecture "$ARCH"
+        "${APT[@]}" update >/dev/null 2>&1 || echo "setup-cross.sh: apt-get update still fails without $ARCH" >&2
+      fi
+      MODE=--sysroot
+    fi
+  fi
 fi
 
 if [ "$MODE" = --sysroot ]; then
+  # The host tools come from the host's own (amd64) lists.
   "${APT[@]}" install -y --no-install-recommends "${HOST_TOOLS[@]}"
   SYSROOT=/opt/orderly-cross/$ARCH
   work=$(mktemp -d)
-  mkdir -p "$work/archives/partial" "$work/state"
+  trap 'rm -rf "$work"' EXIT
+  chmod 755 "$work"  # apt's downloader runs as _apt
+  mkdir -p "$work/state/lists/partial" "$work/cache/archives/partial" "$work/control"
   : > "$work/state/status"
+  PRIVATE_APT=(apt-get -o Dir::State="$work/state" -o Dir::State::status="$work/state/status"
+               -o Dir::Cache="$work/cache" -o APT::Architecture="$ARCH" -o APT::Architectures="$ARCH"
+               -o Debug::NoLocking=1)
+  if ! "${PRIVATE_APT[@]}" update; then
+    echo "setup-cross.sh: some $ARCH indexes failed (above); the sysroot takes the versions the others list" >&2
+  fi
+  ls "$work"/state/lists/*_binary-"$ARCH"_Packages* >/dev/null 2>&1 || \
+    { echo "setup-cross.sh: no $ARCH package index could be fetched; check the mirror" >&2; exit 1; }
   # Resolve as if on an empty ARCH system; only downloads, never touches the host's packages.
-  apt-get -y -o APT::Architecture="$ARCH" -o APT::Architectures::="$ARCH" \
-    -o Dir::State::status="$work/state/status" -o Dir::Cache::archives="$work/archives" \
-    -o Debug::NoLocking=1 --no-install-recommends install --download-only \
-    "${PRODUCT_LIBS[@]}" nlohmann-json3-dev liblemon-dev libstdc++-12-dev
-  rm -rf "$SYSROOT"; mkdir -p "$SYSROOT"
-  for deb in "$work"/archives/*.deb; do dpkg-deb -x "$deb" "$SYSROOT"; done
+  "${PRIVATE_APT[@]}" -y --no-install-recommends install --download-only \
+    "${LIBS[@]}" nlohmann-json3-dev liblemon-dev libstdc++-12-dev
+  rm -rf "$SYSROOT"
+  DB=$SYSROOT/var/lib/dpkg
+  mkdir -p "$DB/info" "$DB/updates"
+  printf '%s\n' "$(dpkg --print-architecture)" "$ARCH" > "$DB/arch"
+  echo 1 > "$DB/info/format"  # info files named pkg:ARCH.list for "Multi-Arch: same" packages
+  : > "$DB/status"
+  for deb in "$work"/cache/archives/*.deb; do
+    dpkg-deb -x "$deb" "$SYSROOT"
+    pkg=$(dpkg-deb -f "$deb" Package)
+    name=$pkg  # dpkg's own naming of info files: "Multi-Arch: same" packages carry :ARCH
+    [ "$(dpkg-deb -f "$deb" Multi-Arch)" = same ] && name=$pkg:$ARCH
+    { dpkg-deb -f "$deb"; echo "Status: install ok installed"; echo; } >> "$DB/status"
+    dpkg-deb --fsys-tarfile "$deb" | tar -t | sed -e 's|^\./|/|' -e 's|/$||' | grep -v '^/\?\.\?$' \
+      | sed "s|^|$SYSROOT|" > "$DB/info/$name.list"
+    rm -rf "$work/control"/*
+    dpkg-deb -e "$deb" "$work/control"
+    for f in shlibs symbols; do
+      [ ! -e "$work/control/$f" ] || cp "$work/control/$f" "$DB/info/$name.$f"
+    done
+  done
   # Absolute symlinks (libfoo.so -> /lib/...) would point into the host; re-root them.
   find "$SYSROOT" -type l -lname '/*' | while read -r link; do
     ln -sfn "$SYSROOT$(readlink "$link")" "$link"
   done
-  rm -rf "$work"
-  echo "setup-cross.sh: $ARCH sysroot ready in $SYSROOT: packaging/cross-test.sh $ARCH --version"
+  echo "setup-cross.sh: $ARCH sysroot with its dpkg database ready in $SYSROOT: packaging/build-deb.sh $ARCH"
   exit 0
 fi
 
-want=()
 want=()
 for p in "${LIBS[@]}"; do
   v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
