@@ -188,7 +188,6 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   // needed: each remainder below one increment becomes one increment that overshoots, in the
   // cheapest slot, then the smallest increment (least capacity held beyond the need). Only for
   // EVs the exact plan serves in full: the ceiling argument needs the car to reach its request.
-  double lost_kwh = 0;
   for (std::size_t e : order) {
     const auto& ev = problem.evs[e];
     if (deficit_kwh[e] > kEpsKwh && exact_met[e]) {
@@ -211,6 +210,78 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
         deficit_kwh[e] = 0;
       }
     }
+  }
+
+  // Pass 3: where no slot has room for the next increment, make room. In a slot where the
+  // EV's increment is short at some nodes, a whole-amp neighbour below the deepest of them
+  // steps down there and takes its step (or a larger one, as a ceiling) in another slot of
+  // its own window where that fits. The exact plan fills the cheap valley to the limit, and
+  // without this each car's last fraction of a step is stuck behind the others' rounding.
+  auto passes_through = [&](int node, int ancestor) {
+    for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
+      if (n == ancestor) return true;
+    return false;
+  };
+  auto make_room = [&](std::size_t e) {
+    const auto& ev = problem.evs[e];
+    for (std::size_t t : slot_order) {
+      if (!in_window(ev, t)) continue;
+      const double up = next_up(ev, ev_kw[e][t]);
+      const double add_kw = up - ev_kw[e][t];
+      if (add_kw <= kEpsKw) continue;
+      int deepest = -1;
+      double short_kw = 0;
+      for (int n = ev.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
+        const double gap = add_kw - room[static_cast<std::size_t>(n)][t];
+        if (gap > kEpsKw && deepest < 0) deepest = n;
+        short_kw = std::max(short_kw, gap);
+      }
+      if (deepest < 0) continue;
+      for (std::size_t f : order) {
+        const auto& other = problem.evs[f];
+        if (f == e || !needs_rounding(other) || other.power_step_kw <= 0 || !exact_met[f] ||
+            !in_window(other, t) || ev_kw[f][t] <= 0 || !passes_through(other.node, deepest))
+          continue;
+        const double kw_f = ev_kw[f][t];
+        const double lower = kw_f <= other.min_kw + kEpsKw
+                                 ? 0.0
+                                 : round_down(other, kw_f - other.power_step_kw / 2);
+        const double step_down = kw_f - lower;
+        if (step_down < short_kw - kEpsKw || !may_fall(other.node, t, step_down)) continue;
+        // The neighbour may end above its request by less than one increment, as in pass 2.
+        double planned_f_kwh = 0;
+        for (double kw : ev_kw[f]) planned_f_kwh += kw * slot_h;
+        const double ceiling_kwh =
+            other.energy_kwh + std::max(other.min_kw, other.power_step_kw) * slot_h;
+        for (std::size_t t2 : slot_order) {
+          if (t2 == t || !in_window(other, t2)) continue;
+          const double up2 = next_up(other, ev_kw[f][t2]);
+          const double add2_kw = up2 - ev_kw[f][t2];
+          if (add2_kw < step_down - kEpsKw || !fits(other.node, t2, add2_kw)) continue;
+          if (planned_f_kwh + (add2_kw - step_down) * slot_h > ceiling_kwh + kEpsKwh) continue;
+          charge_path(other.node, t, -step_down);
+          if (!fits(ev.node, t, add_kw)) {  // another node of the path is still short
+            charge_path(other.node, t, step_down);
+            break;
+          }
+          ev_kw[f][t] = lower;
+          charge_path(other.node, t2, add2_kw);
+          ev_kw[f][t2] = up2;
+          deficit_kwh[f] += (step_down - add2_kw) * slot_h;
+          charge_path(ev.node, t, add_kw);
+          ev_kw[e][t] = up;
+          deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  double lost_kwh = 0;
+  for (std::size_t e : order) {
+    if (exact_met[e])
+      while (deficit_kwh[e] > kEpsKwh && make_room(e)) {
+      }
     if (deficit_kwh[e] > kEpsKwh) lost_kwh += deficit_kwh[e];
   }
   return lost_kwh;

@@ -155,6 +155,34 @@ TEST(OptimalRounding, OvershootIsLessThanOneIncrementAndTakesTheCheapestSlot) {
   EXPECT_NEAR(scheduler::delivered_kwh(p, result.plan)[0], 10.0, 1e-9);
 }
 
+TEST(OptimalRounding, ANeighbourStepsAsideWhereTheNodeIsFull) {
+  // An 8 kW feeder, full in the cheap slot: a one-slot car needs 4 kWh, a long-stay car takes
+  // the other 4 kW there and 6 kW later. Rounded to whole amps the feeder keeps 0.18 kW free,
+  // less than the one-slot car's next step: the long-stay car steps down there and up later.
+  auto p = hourly(2, 100.0);
+  p.price_per_kwh = {0.3, 0.6};
+  p.nodes.push_back(p.nodes[0]);
+  p.nodes[1].id = "feeder";
+  p.nodes[1].parent = 0;
+  p.nodes[1].limit_kw = {8, 8};
+  auto short_stay = ev("short-stay", 0, 1, 4.0, 7);
+  auto long_stay = ev("long-stay", 0, 2, 10.0, 7);
+  for (auto* car : {&short_stay, &long_stay}) {
+    car->node = 1;
+    car->min_kw = 1.38;
+    car->power_step_kw = 0.23;
+  }
+  p.evs = {short_stay, long_stay};
+  const auto result = scheduler::solve_optimal(p, {});
+  expect_plan_valid(p, result.plan, "hand");
+  expect_setpoints_accepted(p, result.plan, "hand");
+  EXPECT_EQ(result.rounding_loss_kwh, 0.0);
+  EXPECT_EQ(result.solves, 1) << "made room without solving again";
+  EXPECT_GE(result.plan.ev_kw[0][0], 4.0);
+  EXPECT_LE(result.plan.ev_kw[0][0] + result.plan.ev_kw[1][0], 8.0 + 1e-9);
+  EXPECT_EQ(scheduler::compute_kpi(p, result.plan).sessions_met, 2);
+}
+
 TEST(OptimalRounding, EveryFeasibleRequestIsMetOnLooseCommunities) {
   for (int seed = 1; seed <= 6; ++seed) {
     InstanceSpec s;
