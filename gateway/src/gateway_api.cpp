@@ -238,6 +238,57 @@ std::optional<year_month> parse_month(std::string_view text) {
   return year{y} / month{static_cast<unsigned>(m)};
 }
 
+json dr_event_json(const DrEvent& e, TimePoint now, minutes site_offset) {
+  return {{"id", e.id},
+          {"start", format_local_time(e.start, site_offset)},
+          {"end", format_local_time(e.end, site_offset)},
+          {"limit_kw", e.limit_kw},
+          {"source", e.source},
+          {"active", e.start <= now && now < e.end}};
+}
+
+// The body of POST /api/v1/dr-events: {"id"?, "start", "end", "limit_kw"}.
+DrEvent parse_dr_event(const std::string& body, TimePoint now, minutes site_offset) {
+  const json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    throw ApiError{400, "", "the body must be a JSON object such as {\"start\": \"2026-01-05T18:00\", "
+                            "\"end\": \"2026-01-05T20:00\", \"limit_kw\": 300}"};
+  }
+  DrEvent e;
+  e.source = "operator";
+  bool have_start = false, have_end = false, have_limit = false;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "start" || key == "end") {
+      const auto t = value.is_string() ? parse_iso(value.get<std::string>(), site_offset) : std::nullopt;
+      if (!t) throw ApiError{400, key, key + ": " + describe(value) + " is not " + kTimeFormats};
+      (key == "start" ? e.start : e.end) = *t;
+      (key == "start" ? have_start : have_end) = true;
+    } else if (key == "limit_kw") {
+      if (!value.is_number() || !(value.get<double>() > 0)) {
+        throw ApiError{400, key, "limit_kw: " + describe(value) + " is not a positive number of kW"};
+      }
+      e.limit_kw = value.get<double>();
+      have_limit = true;
+    } else if (key == "id") {
+      if (!value.is_string() || value.get<std::string>().empty()) {
+        throw ApiError{400, key, "id: " + describe(value) + " is not a non-empty string"};
+      }
+      e.id = value.get<std::string>();
+    } else {
+      throw ApiError{400, key, "unknown field '" + key + "'; accepted: id, start, end, limit_kw"};
+    }
+  }
+  if (!have_start) throw ApiError{400, "start", "start is missing; give when the limit begins"};
+  if (!have_end) throw ApiError{400, "end", "end is missing; give when the limit ends"};
+  if (!have_limit) throw ApiError{400, "limit_kw", "limit_kw is missing; give the site limit in kW"};
+  if (e.end <= e.start) throw ApiError{400, "end", "end must be after start"};
+  if (e.end <= now) throw ApiError{400, "end", "end is in the past; the event would never apply"};
+  if (e.id.empty()) {
+    e.id = "operator-" + std::to_string(duration_cast<milliseconds>(e.start.time_since_epoch()).count());
+  }
+  return e;
+}
+
 }  // namespace
 
 web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
@@ -284,27 +335,18 @@ web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
       }
       if (parts[2] == "session") {
         require_method(request, "GET");
-#ifdef ORDERLY_H3_SESSIONS_LANDED
         const auto open = sessions().open_session(id);
-#else
-        const std::optional<SessionRecord> open;
-#endif
         return json_answer(200, {{"charger", id}, {"session", open ? to_json(*open, offset) : json(nullptr)}});
       }
       if (parts[2] == "request") {
         require_method(request, "PUT");
         const ChargeRequest wanted = parse_charge_request(request.body, now, offset);
-#ifdef ORDERLY_H3_SESSIONS_LANDED
         try {
           const SessionRecord saved = set_request(id, wanted);
           return json_answer(200, {{"charger", id}, {"session", to_json(saved, offset)}});
         } catch (const RequestError& e) {
           throw ApiError{400, "", e.what()};
         }
-#else
-        static_cast<void>(wanted);
-        throw ApiError{503, "", "requests are not taken yet"};
-#endif
       }
     }
 
@@ -329,6 +371,30 @@ web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
                 "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", ""};
       }
       return json_answer(200, {{"month", std::string(name.substr(0, 7))}, {"rows", to_json(rows)}});
+    }
+
+    if (parts.size() == 1 && parts[0] == "dr-events") {
+      if (request.method == "GET") {
+        json list = json::array();
+        for (const auto& e : dr_events()) list.push_back(dr_event_json(e, now, offset));
+        return json_answer(200, {{"events", list}});
+      }
+      if (request.method == "POST") {
+        const DrEvent e = parse_dr_event(request.body, now, offset);
+        try {
+          add_dr_event(e);
+        } catch (const std::invalid_argument& error) {
+          throw ApiError{400, "", error.what()};
+        }
+        return json_answer(201, {{"event", dr_event_json(e, now, offset)}});
+      }
+      throw ApiError{405, "", "method " + request.method + " not allowed here; use GET or POST", "GET, POST"};
+    }
+    if (parts.size() == 2 && parts[0] == "dr-events") {
+      require_method(request, "DELETE");
+      const std::string id(parts[1]);
+      if (!cancel_dr_event(id)) throw ApiError{404, "", "no demand-response event '" + id + "'"};
+      return json_answer(200, {{"cancelled", id}});
     }
 
     throw ApiError{404, "", "no such API; see docs/web-api.md"};
