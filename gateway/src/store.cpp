@@ -176,6 +176,10 @@ class Stmt {
              : std::string();
   }
   TimePoint time(int col) const { return from_ms(integer(col)); }
+  std::optional<TimePoint> optional_time(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return time(col);
+  }
 
  private:
   [[noreturn]] void fail(const char* what) {
@@ -258,21 +262,21 @@ SessionRecord read_session(const Stmt& s) {
   r.household = s.text(2);
   r.rfid = s.text(3);
   r.started_at = s.time(4);
-  if (!s.is_null(5)) r.ended_at = s.time(5);
+  r.ended_at = s.optional_time(5);
   r.energy_wh = s.real(6);
   for (int i = 0; i < 4; ++i) r.energy_wh_by_period[i] = s.real(7 + i);
   r.cost_yuan = s.real(11);
   r.is_private = s.integer(12) != 0;
   r.max_power_w = s.real(13);
-  if (!s.is_null(14)) r.departure = s.time(14);
+  r.departure = s.optional_time(14);
   r.requested_wh = s.real(15);
   r.request_source = s.text(16);
   r.boost = s.integer(17) != 0;
-  if (!s.is_null(18)) r.not_before = s.time(18);
+  r.not_before = s.optional_time(18);
   r.discharged_wh = s.real(19);
   r.compensation_yuan = s.real(20);
-  if (!s.is_null(21)) r.met_at = s.time(21);
-  if (!s.is_null(22)) r.last_reading_at = s.time(22);
+  r.met_at = s.optional_time(21);
+  r.last_reading_at = s.optional_time(22);
   r.last_reading_wh = s.real(23);
   return r;
 }
@@ -581,7 +585,7 @@ std::vector<CommandRecord> Store::recent_commands(std::size_t limit) const {
     c.kind = s.text(2);
     c.payload = s.text(3);
     c.seq = static_cast<std::uint64_t>(s.integer(4));
-    if (!s.is_null(5)) c.acked_at = s.time(5);
+    c.acked_at = s.optional_time(5);
     c.result = s.text(6);
     out.push_back(std::move(c));
   }
@@ -603,37 +607,35 @@ std::optional<SessionRecord> Store::session(std::string_view id) const {
   return std::nullopt;
 }
 
-std::vector<SessionRecord> Store::sessions(TimePoint from, TimePoint to) const {
-  Stmt s(db_,
-         "SELECT " + session_columns() +
-             " FROM sessions WHERE started_ms >= ? AND started_ms < ? ORDER BY started_ms, id",
-         path_);
-  s.bind(from).bind(to);
+namespace {
+
+// Sessions matching `where` (with `from` and `to` bound to its ?s, when given), oldest first.
+std::vector<SessionRecord> select_sessions(sqlite3* db, const std::filesystem::path& path,
+                                           const std::string& where,
+                                           std::optional<TimePoint> from = std::nullopt,
+                                           std::optional<TimePoint> to = std::nullopt) {
+  Stmt s(db, "SELECT " + session_columns() + " FROM sessions WHERE " + where +
+                 " ORDER BY started_ms, id",
+         path);
+  if (from) s.bind(*from);
+  if (to) s.bind(*to);
   std::vector<SessionRecord> out;
   while (s.step()) out.push_back(read_session(s));
   return out;
+}
+
+}  // namespace
+
+std::vector<SessionRecord> Store::sessions(TimePoint from, TimePoint to) const {
+  return select_sessions(db_, path_, "started_ms >= ? AND started_ms < ?", from, to);
 }
 
 std::vector<SessionRecord> Store::open_sessions() const {
-  Stmt s(db_,
-         "SELECT " + session_columns() +
-             " FROM sessions WHERE ended_ms IS NULL ORDER BY started_ms, id",
-         path_);
-  std::vector<SessionRecord> out;
-  while (s.step()) out.push_back(read_session(s));
-  return out;
+  return select_sessions(db_, path_, "ended_ms IS NULL");
 }
 
 std::vector<SessionRecord> Store::closed_sessions(TimePoint since) const {
-  Stmt s(db_,
-         "SELECT " + session_columns() +
-             " FROM sessions WHERE started_ms >= ? AND ended_ms IS NOT NULL "
-             "ORDER BY started_ms, id",
-         path_);
-  s.bind(since);
-  std::vector<SessionRecord> out;
-  while (s.step()) out.push_back(read_session(s));
-  return out;
+  return select_sessions(db_, path_, "started_ms >= ? AND ended_ms IS NOT NULL", since);
 }
 
 std::optional<PlanRecord> Store::latest_plan() const {
@@ -674,6 +676,41 @@ std::vector<ChargerAggregate> Store::charger_aggregates(std::string_view charger
   while (s.step()) {
     out.push_back(ChargerAggregate{s.time(0), s.text(1), static_cast<int>(s.integer(2)),
                                    s.real(3), s.real(4)});
+  }
+  return out;
+}
+
+std::vector<MeterAggregate> Store::meter_aggregates(std::string_view meter_id, TimePoint from,
+                                                    TimePoint to) const {
+  Stmt s(db_,
+         "SELECT slot_start_ms, meter_id, samples, avg_power_w, max_power_w FROM meter_aggregates "
+         "WHERE meter_id = ? AND slot_start_ms >= ? AND slot_start_ms < ? ORDER BY slot_start_ms",
+         path_);
+  s.bind(meter_id).bind(from).bind(to);
+  std::vector<MeterAggregate> out;
+  while (s.step()) {
+    out.push_back(MeterAggregate{s.time(0), s.text(1), static_cast<int>(s.integer(2)), s.real(3),
+                                 s.real(4)});
+  }
+  return out;
+}
+
+MeterSummary Store::meter_summary(std::string_view meter_id, TimePoint from, TimePoint to,
+                                  double threshold_w) const {
+  // With max() SQLite takes the bare column ts_ms from the row holding the maximum
+  // (https://www.sqlite.org/lang_select.html#bareagg), so the peak's time comes in the same pass.
+  Stmt s(db_,
+         "SELECT max(power_w), ts_ms, count(DISTINCT ts_ms / 60000), "
+         "count(DISTINCT CASE WHEN power_w > ? THEN ts_ms / 60000 END) FROM meter_samples "
+         "WHERE meter_id = ? AND ts_ms >= ? AND ts_ms < ? AND power_w IS NOT NULL",
+         path_);
+  s.bind(threshold_w).bind(meter_id).bind(from).bind(to);
+  MeterSummary out;
+  if (s.step() && !s.is_null(0)) {
+    out.peak_w = s.real(0);
+    out.peak_at = s.time(1);
+    out.minutes_measured = s.integer(2);
+    out.minutes_above = s.integer(3);
   }
   return out;
 }

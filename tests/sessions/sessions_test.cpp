@@ -628,20 +628,13 @@ TEST(SessionsConfig, ShippedExampleAndDefaults) {
   EXPECT_EQ(shipped.sessions.default_departure_minute, 7 * 60 + 30);
   EXPECT_EQ(shipped.sessions.learning_days, 56);
   EXPECT_EQ(shipped.sessions.learning_min_sessions, 3);
-  const Config c = parse_config(R"(
-[site]
-name = "x"
-[site.transformer]
-limit_kw = 100
-[tariff]
-[[tariff.schedule]]
-effective_from = 2024-01-01
-[[tariff.schedule.season]]
-price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-hours = { valley = ["23:00-07:00"], flat = ["07:00-18:00"], peak = ["18:00-23:00"] }
-)", "defaults.toml");
+  // The test site without its [sessions] section.
+  const std::string site = kConfig;
+  const Config c = parse_config(site.substr(0, site.find("[sessions]")), "defaults.toml");
   EXPECT_EQ(c.sessions.default_departure_text, "07:30");
+  EXPECT_EQ(c.sessions.default_departure_minute, 7 * 60 + 30);
   EXPECT_EQ(c.sessions.default_energy_kwh, 20);
+  EXPECT_EQ(c.sessions.learning_days, 56);
   EXPECT_EQ(c.sessions.discharge_price_yuan_per_kwh, 0);
 }
 
