@@ -421,6 +421,17 @@ TEST(StoreWriter, PruneRequestRunsOnTheWriterThread) {
   EXPECT_EQ(store.row_count("meter_aggregates"), 1);
 }
 
+TEST(StoreWriter, AppendsPlansAndDemandResponseEvents) {
+  orderly::test::TempDir dir;
+  StoreWriter writer(dir / "orderly.db", {.flush_interval = hours(1)});
+  writer.append(PlanRecord{kT0, kT0, 15, "dr-event", "{}"});
+  writer.append(DrEventRecord{"dr-9", kT0, kT0 + hours(1), 80, "platform", kT0, false});
+  writer.flush();
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.latest_plan()->reason, "dr-event");
+  EXPECT_EQ(store.dr_events(kT0, kT0 + hours(1)).size(), 1u);
+}
+
 TEST(StoreWriter, CommitsInBatchesOfMaxBatch) {
   orderly::test::TempDir dir;
   StoreWriter writer(dir / "orderly.db", {.flush_interval = hours(1), .max_batch = 10});

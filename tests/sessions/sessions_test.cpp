@@ -621,6 +621,61 @@ TEST(SessionBook, EnergyChargedWhileTheGatewayWasDownIsSettledAfterRestore) {
   EXPECT_DOUBLE_EQ(r.cost_yuan, round_yuan(3.0 * 0.6));
 }
 
+TEST(SessionBook, RestoreKeepsTheNewerOfTwoOpenSessionsAndDropsRemovedPiles) {
+  const TimePoint t0 = local(2024, 7, 8, 19, 0);
+  SessionRecord older;
+  older.id = "p1-1";
+  older.charger_id = "p1";
+  older.household = "1-1-101";
+  older.started_at = t0 - hours(30);
+  older.departure = t0 - hours(20);
+  older.requested_wh = 10000;
+  older.request_source = "default";
+  SessionRecord newer = older;
+  newer.id = "p1-2";
+  newer.started_at = t0 - hours(1);
+  newer.departure = t0 + hours(12);
+  SessionRecord removed = older;
+  removed.id = "gone-1";
+  removed.charger_id = "gone";
+  SessionBook book(config());
+  book.restore({newer, removed, older}, {});
+  ASSERT_EQ(book.open_sessions().size(), 1u);
+  EXPECT_EQ(book.open_session("p1")->id, "p1-2");
+  // A restored session from before schema 3 (no request stored) gets one.
+  SessionRecord schema2;
+  schema2.id = "s1-9";
+  schema2.charger_id = "s1";
+  schema2.is_private = false;
+  schema2.started_at = local(2024, 7, 8, 20, 0);
+  book.restore({schema2}, {});
+  const auto r = book.open_session("s1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->departure, local(2024, 7, 9, 7, 30));
+  EXPECT_EQ(r->requested_wh, 20000);
+  EXPECT_EQ(r->request_source, "default");
+  EXPECT_EQ(book.open_session("p1"), std::nullopt);  // restore replaces what the book held
+}
+
+TEST(SessionBook, AClaimRelearnsTheRequestFromTheClaimingHouseholdsHabits) {
+  std::vector<SessionRecord> history;
+  for (int d : {1, 2, 3}) {
+    history.push_back(past("5-1-502", local(2024, 7, d, 20, 0), local(2024, 7, d + 1, 6, 15), 9000));
+  }
+  SessionBook book(config());
+  book.restore({}, history);
+  const TimePoint t0 = local(2024, 7, 8, 21, 0);
+  const auto opened = book.on_snapshot("s1", snap(ChargerState::plugged), kOffered, t0);
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(opened[0].request_source, "default");
+  ChargeRequest claim;
+  claim.household = "5-1-502";
+  const SessionRecord claimed = book.set_request("s1", claim, t0 + minutes(1));
+  EXPECT_EQ(claimed.request_source, "learned");
+  EXPECT_EQ(claimed.departure, local(2024, 7, 9, 6, 15));
+  EXPECT_EQ(claimed.requested_wh, 9000);
+}
+
 // ---- configuration --------------------------------------------------------------------------
 
 TEST(SessionsConfig, ShippedExampleAndDefaults) {

@@ -58,7 +58,9 @@ class SessionBook {
  public:
   explicit SessionBook(const Config& config);
 
-  // After a restart: the open sessions as last persisted, and recent closed sessions (learning).
+  // After a restart: the open sessions as last persisted, and recent closed sessions (learning:
+  // Store::closed_sessions(now - [sessions] learning_days)). Replaces what the book held, so call
+  // it before the first snapshot.
   void restore(const std::vector<SessionRecord>& open, const std::vector<SessionRecord>& closed_history);
 
   // Feeds one charger snapshot. Returns the records that changed and must be persisted (session
