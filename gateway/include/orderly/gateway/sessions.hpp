@@ -103,6 +103,7 @@ class SessionBook {
     std::optional<OpenSession> session;
   };
 
+  const ChargerConfig* find_charger(const std::string& charger_id) const;
   const ChargerConfig& charger(const std::string& charger_id) const;  // throws RequestError
   OpenSession open(const ChargerConfig& c, const drivers::ChargerSnapshot& s, TimePoint now) const;
   // Fills departure/energy the resident did not set, from habits or site defaults.
@@ -117,6 +118,7 @@ class SessionBook {
   std::string local_text(TimePoint t) const;             // for messages: site local time
 
   Config config_;
+  std::map<std::string, std::size_t> charger_index_;     // id -> config_.chargers[i]
   std::map<std::string, Pile> piles_;                    // by charger id
   std::map<std::string, std::deque<Habit>> habits_;      // by household, oldest first
 };
