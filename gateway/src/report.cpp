@@ -6,8 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <limits>
-#include <set>
 #include <stdexcept>
 
 namespace orderly::gateway {
@@ -89,37 +87,6 @@ void add_cost(CostKpi& k, const SessionRecord& s, const Config& config) {
       uncontrolled_cost_yuan(config.tariff, config.site.utc_offset, s.started_at, charged, power_w);
 }
 
-// Samples arrive in time order, day after day, so a minute is new when it differs from the last
-// one seen: no set of every minute of a year in memory.
-struct MinuteCounter {
-  std::int64_t last_measured = std::numeric_limits<std::int64_t>::min();
-  std::int64_t last_above = std::numeric_limits<std::int64_t>::min();
-};
-
-// Returns the 15-minute slots (minutes since the epoch / 15) that hold raw samples.
-std::set<std::int64_t> add_transformer_samples(TransformerKpi& k, const std::vector<MeterSample>& samples,
-                                               double limit_w, MinuteCounter& counter) {
-  std::set<std::int64_t> raw_slots;
-  for (const auto& m : samples) {
-    if (!std::isfinite(m.power_w)) continue;
-    const std::int64_t minute = duration_cast<minutes>(m.at.time_since_epoch()).count();
-    raw_slots.insert(minute / 15);
-    if (minute != counter.last_measured) {
-      counter.last_measured = minute;
-      ++k.minutes_measured;
-    }
-    if (m.power_w > limit_w && minute != counter.last_above) {
-      counter.last_above = minute;
-      ++k.minutes_above_limit;
-    }
-    if (!k.peak_kw || m.power_w / 1000.0 > *k.peak_kw) {
-      k.peak_kw = m.power_w / 1000.0;
-      k.peak_at = m.at;
-    }
-  }
-  return raw_slots;
-}
-
 }  // namespace
 
 double uncontrolled_cost_yuan(const TariffConfig& tariff, std::chrono::minutes utc_offset,
@@ -165,12 +132,35 @@ KpiReport compute_kpis(const Store& store, const Config& config, TimePoint from,
   r.transformer.limit_kw = config.site.transformer.limit_kw;
   if (const MeterConfig* meter = transformer_meter(config)) {
     const double limit_w = r.transformer.limit_kw * 1000.0;
-    MinuteCounter counter;
-    for (TimePoint day = from; day < to; day += days(1)) {
-      const TimePoint end = std::min(to, day + days(1));
-      const auto raw_slots =
-          add_transformer_samples(r.transformer, store.meter_samples(meter->id, day, end), limit_w, counter);
-      static_cast<void>(raw_slots);
+    auto& t = r.transformer;
+    auto take_peak = [&](double power_w, TimePoint at) {
+      if (!t.peak_kw || power_w / 1000.0 > *t.peak_kw) {
+        t.peak_kw = power_w / 1000.0;
+        t.peak_at = at;
+      }
+    };
+    // One day at a time keeps SQLite's working set small; cuts fall on whole minutes so no
+    // minute is counted in two days.
+    for (TimePoint day = from; day < to;) {
+      const TimePoint end = std::min(to, TimePoint(floor<minutes>(day + days(1))));
+      const MeterSummary raw = store.meter_summary(meter->id, day, end, limit_w);
+      t.minutes_measured += raw.minutes_measured;
+      t.minutes_above_limit += raw.minutes_above;
+      if (raw.peak_w) take_peak(*raw.peak_w, *raw.peak_at);
+      // Aggregates stand in only where raw samples are gone. Retention folds and deletes
+      // whole slots in one transaction, so a day has either, except on the day of the cut;
+      // slots still holding raw samples are measured by those.
+      for (const auto& a : store.meter_aggregates(meter->id, day, end)) {
+        if (!std::isfinite(a.max_power_w)) continue;
+        if (raw.minutes_measured > 0 &&
+            store.meter_summary(meter->id, a.slot_start, a.slot_start + minutes(15), limit_w).peak_w) {
+          continue;
+        }
+        ++t.aggregate_slots;
+        if (a.max_power_w > limit_w) ++t.aggregate_slots_above_limit;
+        take_peak(a.max_power_w, a.slot_start);
+      }
+      day = end;
     }
   }
   return r;

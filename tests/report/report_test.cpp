@@ -213,6 +213,37 @@ TEST_F(ReportTest, PeakAndMinutesAboveTheLimitFromMeterSamples) {
   EXPECT_EQ(k.transformer.aggregate_slots, 0);
 }
 
+TEST_F(ReportTest, ExpiredRawSamplesAreReplacedByFifteenMinuteAggregates) {
+  const TimePoint old_hour = local(2025, 10, 1, 18);
+  for (int m = 0; m < 60; ++m) meter(old_hour + minutes(m), m >= 30 && m < 33 ? 55 : 40);
+  const TimePoint recent = local(2025, 10, 2, 19);
+  meter(recent, 51);
+  // Retention: raw samples before 2 October are folded into aggregates and deleted.
+  store_.prune(PruneRequest{local(2025, 10, 2, 0), local(2020, 1, 1, 0)});
+  ASSERT_EQ(store_.meter_aggregates("tm", old_hour, old_hour + hours(1)).size(), 4u);
+
+  const auto k = compute_kpis(store_, config_, local(2025, 10, 1, 0), local(2025, 10, 3, 0));
+  EXPECT_EQ(k.transformer.minutes_measured, 1);        // the raw sample that is left
+  EXPECT_EQ(k.transformer.minutes_above_limit, 1);
+  EXPECT_EQ(k.transformer.aggregate_slots, 4);
+  EXPECT_EQ(k.transformer.aggregate_slots_above_limit, 1);  // 18:30-18:45 held the 55 kW minutes
+  ASSERT_TRUE(k.transformer.peak_kw);
+  EXPECT_DOUBLE_EQ(*k.transformer.peak_kw, 55);
+  EXPECT_EQ(format_local_time(*k.transformer.peak_at, kOffset), "2025-10-01T18:30:00+08:00");
+  const auto json = to_json(k, kOffset);
+  EXPECT_EQ(json["transformer"]["aggregate_slots_above_limit"], 1);
+}
+
+TEST_F(ReportTest, PeriodNotOnWholeMinutesCountsEachMinuteOnce) {
+  const TimePoint from = local(2026, 1, 5, 18) + seconds(30);
+  meter(from + seconds(10), 60);               // 18:00:40
+  meter(from + days(1) + seconds(10), 60);     // the next day, 18:00:40
+  meter(from + days(1) + seconds(20), 60);     // same minute
+  const auto k = compute_kpis(store_, config_, from, from + days(2));
+  EXPECT_EQ(k.transformer.minutes_measured, 2);
+  EXPECT_EQ(k.transformer.minutes_above_limit, 2);
+}
+
 TEST_F(ReportTest, PeriodsLongerThanADayReadEveryDay) {
   for (int d = 0; d < 3; ++d) meter(local(2026, 1, 5 + d, 19), 45 + d * 5);  // 45, 50, 55
   const auto k = compute_kpis(store_, config_, local(2026, 1, 5, 0), local(2026, 1, 8, 0));

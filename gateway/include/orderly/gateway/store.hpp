@@ -134,6 +134,24 @@ struct DrEventRecord {
   bool cancelled = false;
 };
 
+// 15 minutes of one meter, folded from its raw samples by prune().
+struct MeterAggregate {
+  TimePoint slot_start{};
+  std::string meter_id;
+  int samples = 0;
+  double avg_power_w = 0;                  // NaN when no sample had a power
+  double max_power_w = 0;
+};
+
+// One meter's raw samples over a period, summarised inside SQLite (KPIs over a year read no rows
+// out). Minutes are clock minutes (UTC, which for whole-minute offsets are local minutes too).
+struct MeterSummary {
+  std::int64_t minutes_measured = 0;       // minutes holding at least one power reading
+  std::int64_t minutes_above = 0;          // ... of which one was above the threshold
+  std::optional<double> peak_w;            // empty: no reading
+  std::optional<TimePoint> peak_at;
+};
+
 // 15 minutes of one charger, folded from its 1-minute samples by prune().
 struct ChargerAggregate {
   TimePoint slot_start{};
@@ -201,6 +219,12 @@ class Store {
   std::optional<PlanRecord> latest_plan() const;                   // the last one written
   // Events overlapping [from, to) (cancelled ones included, flagged), by start time.
   std::vector<DrEventRecord> dr_events(TimePoint from, TimePoint to) const;
+  // One meter's 15-minute aggregates with from <= slot_start < to, oldest first.
+  std::vector<MeterAggregate> meter_aggregates(std::string_view meter_id, TimePoint from,
+                                               TimePoint to) const;
+  // Peak and minutes above `threshold_w` of one meter's raw samples with from <= at < to.
+  MeterSummary meter_summary(std::string_view meter_id, TimePoint from, TimePoint to,
+                             double threshold_w) const;
   // One charger's 15-minute aggregates with from <= slot_start < to, oldest first.
   std::vector<ChargerAggregate> charger_aggregates(std::string_view charger_id, TimePoint from,
                                                    TimePoint to) const;
