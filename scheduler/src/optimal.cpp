@@ -492,7 +492,8 @@ Plan solve_exact(const Problem& problem, const OptimalOptions& options, OptimalR
 // with one step less at every node-slot left pinched (less than one step free) on a losing
 // car's path, and rounded again against the true limits; pinches found in that plan add a step
 // more, up to kMarginRounds solves. The first plan that loses nothing, else the one losing
-// least, is kept; a margin that would cost a request ends the search. Only runs on a loss.
+// least, is kept; a margin that would cost a request, or that loses no less, ends the search.
+// Only runs on a loss.
 constexpr int kMarginRounds = 4;
 
 void retry_with_margins(const Problem& problem, const OptimalOptions& options,
@@ -528,10 +529,9 @@ void retry_with_margins(const Problem& problem, const OptimalOptions& options,
     latest = solve_exact(tighter, exact_options, result);
     if (latest.status != Plan::Status::optimal) return;
     const double loss_kwh = detail::round_setpoints(problem, latest.ev_kw);
-    if (loss_kwh < result.rounding_loss_kwh) {
-      result.plan.ev_kw = latest.ev_kw;
-      result.rounding_loss_kwh = loss_kwh;
-    }
+    if (!(loss_kwh < result.rounding_loss_kwh - 1e-9)) return;  // more margin rarely helps then
+    result.plan.ev_kw = latest.ev_kw;
+    result.rounding_loss_kwh = loss_kwh;
   }
 }
 

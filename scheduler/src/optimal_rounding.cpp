@@ -222,6 +222,40 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       if (n == ancestor) return true;
     return false;
   };
+  // Where each whole-amp neighbour could take one more increment: the power it would go up to
+  // per slot (0: none fits), and how many such slots it has. Kept current as swaps change two
+  // slots at a time; on a full node most neighbours have none and are skipped at once.
+  bool any_stuck = false;
+  for (std::size_t e = 0; e < problem.evs.size(); ++e)
+    any_stuck = any_stuck || (exact_met[e] && deficit_kwh[e] > kEpsKwh);
+  std::vector<std::size_t> movable;
+  for (std::size_t f : order)
+    if (any_stuck && needs_rounding(problem.evs[f]) && problem.evs[f].power_step_kw > 0 &&
+        exact_met[f])
+      movable.push_back(f);
+  std::vector<std::vector<double>> regain_kw(problem.evs.size());
+  std::vector<int> regain_slots(problem.evs.size(), 0);
+  std::vector<double> planned_kwh(problem.evs.size(), 0.0);
+  auto update_regain = [&](std::size_t f, std::size_t t) {
+    const auto& other = problem.evs[f];
+    double& slot_up = regain_kw[f][t];
+    if (slot_up > 0) --regain_slots[f];
+    const double up = next_up(other, ev_kw[f][t]);
+    slot_up = up - ev_kw[f][t] > kEpsKw && fits(other.node, t, up - ev_kw[f][t]) ? up : 0.0;
+    if (slot_up > 0) ++regain_slots[f];
+  };
+  for (std::size_t f : movable) {
+    regain_kw[f].assign(slots, 0.0);
+    for (double kw : ev_kw[f]) planned_kwh[f] += kw * slot_h;
+    for (std::size_t t = 0; t < slots; ++t)
+      if (in_window(problem.evs[f], t)) update_regain(f, t);
+  }
+  auto slots_changed = [&](std::size_t t, std::size_t t2) {
+    for (std::size_t g : movable) {
+      if (in_window(problem.evs[g], t)) update_regain(g, t);
+      if (in_window(problem.evs[g], t2)) update_regain(g, t2);
+    }
+  };
   auto make_room = [&](std::size_t e) {
     const auto& ev = problem.evs[e];
     for (std::size_t t : slot_order) {
@@ -237,10 +271,10 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
         short_kw = std::max(short_kw, gap);
       }
       if (deepest < 0) continue;
-      for (std::size_t f : order) {
+      for (std::size_t f : movable) {
         const auto& other = problem.evs[f];
-        if (f == e || !needs_rounding(other) || other.power_step_kw <= 0 || !exact_met[f] ||
-            !in_window(other, t) || ev_kw[f][t] <= 0 || !passes_through(other.node, deepest))
+        if (f == e || regain_slots[f] == 0 || !in_window(other, t) || ev_kw[f][t] <= 0 ||
+            !passes_through(other.node, deepest))
           continue;
         const double kw_f = ev_kw[f][t];
         const double lower = kw_f <= other.min_kw + kEpsKw
@@ -249,16 +283,14 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
         const double step_down = kw_f - lower;
         if (step_down < short_kw - kEpsKw || !may_fall(other.node, t, step_down)) continue;
         // The neighbour may end above its request by less than one increment, as in pass 2.
-        double planned_f_kwh = 0;
-        for (double kw : ev_kw[f]) planned_f_kwh += kw * slot_h;
-        const double ceiling_kwh =
-            other.energy_kwh + std::max(other.min_kw, other.power_step_kw) * slot_h;
+        const double spare_kwh =
+            other.energy_kwh + std::max(other.min_kw, other.power_step_kw) * slot_h - planned_kwh[f];
         for (std::size_t t2 : slot_order) {
-          if (t2 == t || !in_window(other, t2)) continue;
-          const double up2 = next_up(other, ev_kw[f][t2]);
+          const double up2 = t2 == t ? 0.0 : regain_kw[f][t2];
+          if (up2 <= 0) continue;
           const double add2_kw = up2 - ev_kw[f][t2];
-          if (add2_kw < step_down - kEpsKw || !fits(other.node, t2, add2_kw)) continue;
-          if (planned_f_kwh + (add2_kw - step_down) * slot_h > ceiling_kwh + kEpsKwh) continue;
+          if (add2_kw < step_down - kEpsKw || (add2_kw - step_down) * slot_h > spare_kwh + kEpsKwh)
+            continue;
           charge_path(other.node, t, -step_down);
           if (!fits(ev.node, t, add_kw)) {  // another node of the path is still short
             charge_path(other.node, t, step_down);
@@ -268,9 +300,12 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
           charge_path(other.node, t2, add2_kw);
           ev_kw[f][t2] = up2;
           deficit_kwh[f] += (step_down - add2_kw) * slot_h;
+          planned_kwh[f] += (add2_kw - step_down) * slot_h;
           charge_path(ev.node, t, add_kw);
           ev_kw[e][t] = up;
           deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
+          planned_kwh[e] += add_kw * slot_h;
+          slots_changed(t, t2);
           return true;
         }
       }
