@@ -215,7 +215,6 @@ std::vector<SessionRecord> SessionBook::on_snapshot(const std::string& charger_i
   const ChargerConfig* c = find_charger(charger_id);
   if (!c) return {};
   Pile& pile = piles_[charger_id];
-  pile.last_state = s.state;
   std::vector<SessionRecord> out;
   if (!pile.session) {
     if (car_present(s.state)) {
@@ -419,7 +418,6 @@ void SessionBook::restore(const std::vector<SessionRecord>& open,
     o.persisted_at = record.last_reading_at.value_or(record.started_at);
     o.persisted_reading_wh = record.last_reading_wh;
     if (!o.record.departure || o.record.requested_wh <= 0) fill_request(o, record.started_at);
-    pile.last_state = ChargerState::plugged;
     pile.session = std::move(o);
   }
 }

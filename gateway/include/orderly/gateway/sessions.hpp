@@ -63,8 +63,10 @@ class SessionBook {
   // it before the first snapshot.
   void restore(const std::vector<SessionRecord>& open, const std::vector<SessionRecord>& closed_history);
 
-  // Feeds one charger snapshot. Returns the records that changed and must be persisted (session
-  // opened, progressed - at most once a minute - or closed, with its settlement).
+  // Feeds one charger snapshot; `offered_limit_w` is the limit the pile was last told (the "car is
+  // full" rule needs to know power was offered). Returns the records that changed and must be
+  // persisted: session opened, closed (with its settlement), card/owner or met_at changed, or
+  // energy progressed (at most once a minute). Snapshots of unconfigured piles are ignored.
   std::vector<SessionRecord> on_snapshot(const std::string& charger_id, const drivers::ChargerSnapshot& s,
                                          double offered_limit_w, TimePoint now);
 
@@ -99,7 +101,6 @@ class SessionBook {
     double persisted_reading_wh = 0;
   };
   struct Pile {
-    drivers::ChargerState last_state = drivers::ChargerState::unknown;
     std::optional<OpenSession> session;
   };
 
