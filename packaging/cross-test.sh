@@ -3,6 +3,8 @@
 #   packaging/cross-test.sh arm64            build + .deb + `ctest -L unit` under qemu-aarch64-static
 #   packaging/cross-test.sh armhf            the same for armhf (qemu-arm-static)
 #   packaging/cross-test.sh armhf --version  only the product and `orderly --version` (quick)
+#   packaging/cross-test.sh armhf --package  the .deb, and its own binary under qemu: --version
+#                                            and check-config on its packaged example config
 # Needs `packaging/setup-cross.sh ARCH` once. The emulator comes from the toolchain file
 # (CMAKE_CROSSCOMPILING_EMULATOR), so ctest and gtest discovery run the ARCH binaries
 # through qemu without binfmt_misc. Environment as for build-deb.sh (BUILD_DIR, JOBS, NICE).
@@ -13,7 +15,7 @@ MODE=${2:-}
 case "$ARCH" in
   arm64) QEMU=(qemu-aarch64-static) TRIPLET=aarch64-linux-gnu ;;
   armhf) QEMU=(qemu-arm-static) TRIPLET=arm-linux-gnueabihf ;;
-  *) echo "usage: packaging/cross-test.sh arm64|armhf [--version]" >&2; exit 2 ;;
+  *) echo "usage: packaging/cross-test.sh arm64|armhf [--version|--package]" >&2; exit 2 ;;
 esac
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-pkg-$ARCH}
 export BUILD_DIR
@@ -27,11 +29,11 @@ else
 fi
 QEMU+=(-E "LD_LIBRARY_PATH=/lib/$TRIPLET:/usr/lib/$TRIPLET")
 
-if [ "$MODE" = --version ]; then
-  ORDERLY_NO_DEB=1 ORDERLY_BUILD_TESTS=OFF "$ROOT/packaging/build-deb.sh" "$ARCH"
-else
-  ORDERLY_BUILD_TESTS=ON "$ROOT/packaging/build-deb.sh" "$ARCH"
-fi
+case "$MODE" in
+  --version) ORDERLY_NO_DEB=1 ORDERLY_BUILD_TESTS=OFF "$ROOT/packaging/build-deb.sh" "$ARCH" ;;
+  --package) ORDERLY_BUILD_TESTS=OFF "$ROOT/packaging/build-deb.sh" "$ARCH" ;;
+  *) ORDERLY_BUILD_TESTS=ON "$ROOT/packaging/build-deb.sh" "$ARCH" ;;
+esac
 
 file "$BUILD_DIR/orderly"
 expected="orderly $(sed -n 's/^project(orderly VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")"
@@ -42,6 +44,27 @@ if [ "$got" != "$expected" ]; then
 fi
 echo "cross-test.sh: $ARCH orderly --version under ${QEMU[0]}: $got"
 [ "$MODE" = --version ] && exit 0
+
+# The package as an installer gets it: unpacked (no maintainer scripts), its own binary runs
+# under qemu and accepts its own example configuration, checking the device profiles it names
+# against the packaged ones (found next to the binary, ../share/orderly/profiles).
+DEB=$(ls "$BUILD_DIR"/orderly_*_"$ARCH".deb)
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+dpkg-deb -x "$DEB" "$unpacked"
+got=$("${QEMU[@]}" "$unpacked/usr/bin/orderly" --version)
+[ "$got" = "$expected" ] || { echo "cross-test.sh: packaged orderly --version printed '$got'" >&2; exit 1; }
+echo "cross-test.sh: $(basename "$DEB"): usr/bin/orderly --version: $got"
+if ! report=$("${QEMU[@]}" "$unpacked/usr/bin/orderly" check-config "$unpacked/etc/orderly/orderly.toml" 2>&1); then
+  echo "$report" >&2
+  echo "cross-test.sh: $(basename "$DEB"): check-config rejects the packaged etc/orderly/orderly.toml" >&2
+  exit 1
+fi
+echo "$report" | sed "s|$unpacked||g"
+echo "$report" | grep -qx "  profiles:    $unpacked/usr/share/orderly/profiles" || {
+  echo "cross-test.sh: check-config did not check the profiles against the packaged ones" >&2; exit 1; }
+echo "cross-test.sh: $(basename "$DEB"): check-config accepts the packaged example configuration"
+[ "$MODE" = --package ] && exit 0
 
 # Unit tests only: integration tests start host programs (mosquitto) and e2e ones a browser,
 # which the emulated binaries would reach only through the host's own copies.
