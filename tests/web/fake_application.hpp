@@ -36,8 +36,21 @@ class FakeApplication : public Application {
     api_requests.push_back(request);
     return api(request);
   }
+  // With defer_api, API calls wait in `deferred` until the test calls answer_deferred() (on the
+  // server thread), as the gateway's long reads do.
+  void handle_api_async(const ApiRequest& request, std::function<void(ApiResponse)> reply) override {
+    if (!defer_api) return reply(handle_api(request));
+    deferred.push_back([this, request, reply] { reply(handle_api(request)); });
+  }
+  void answer_deferred() {
+    auto waiting = std::move(deferred);
+    deferred.clear();
+    for (auto& answer : waiting) answer();
+  }
   std::function<ApiResponse(const ApiRequest&)> api = example_api;
   std::vector<ApiRequest> api_requests;
+  bool defer_api = false;
+  std::vector<std::function<void()>> deferred;
 
   // Must run on the io_context thread (post to it), as the gateway's own changes do.
   void set_status(nlohmann::json status) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "fake_application.hpp"
 #include "orderly/test/support.hpp"
 
@@ -176,6 +178,49 @@ TEST_F(RoutesTest, StatusHealthAndLiveStayWithTheServer) {
   get("/api/v1/health");
   get("/api/v1/live");
   EXPECT_TRUE(app_.api_requests.empty());
+}
+
+TEST_F(RoutesTest, AsyncApiAnswerArrivesWhenTheApplicationReplies) {
+  app_.defer_api = true;
+  std::optional<Response> answer;
+  {
+    auto request = make_request(http::verb::head, "/api/v1/kpi?from=2026-01-01");
+    handle_request_async(app_, dir_.path(), request, [&](Response r) { answer = std::move(r); });
+  }  // the request is gone before the answer: the route kept what it needs
+  EXPECT_FALSE(answer);
+  ASSERT_EQ(app_.deferred.size(), 1u);
+  app_.answer_deferred();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->result(), http::status::ok);
+  EXPECT_TRUE(answer->body().empty());  // HEAD
+  EXPECT_EQ(app_.api_requests.at(0).query.at("from"), "2026-01-01");
+}
+
+TEST_F(RoutesTest, AsyncFilesStatusAndBadQueriesAreAnsweredAtOnce) {
+  app_.defer_api = true;
+  for (const char* target : {"/", "/api/v1/status", "/api/v1/kpi?a=1&a=2", "/api/v2/x"}) {
+    std::optional<Response> answer;
+    handle_request_async(app_, dir_.path(), make_request(http::verb::get, target),
+                         [&](Response r) { answer = std::move(r); });
+    EXPECT_TRUE(answer) << target;
+  }
+  EXPECT_TRUE(app_.deferred.empty());
+}
+
+TEST_F(RoutesTest, AsyncApplicationThrowingIs500) {
+  class Throwing : public test::FakeApplication {
+   public:
+    Throwing() : FakeApplication(test::example_status()) {}
+    void handle_api_async(const ApiRequest&, std::function<void(ApiResponse)>) override {
+      throw std::runtime_error("worker pool gone");
+    }
+  } app;
+  std::optional<Response> answer;
+  handle_request_async(app, dir_.path(), make_request(http::verb::get, "/api/v1/kpi"),
+                       [&](Response r) { answer = std::move(r); });
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->result(), http::status::internal_server_error);
+  EXPECT_NE(answer->body().find("worker pool gone"), std::string::npos);
 }
 
 TEST(ParseQuery, EmptyPartsAreSkippedAndValuesMayBeEmpty) {

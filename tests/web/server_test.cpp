@@ -2,6 +2,8 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -213,6 +215,26 @@ TEST(WebServer, ApiPutWithBodyReachesTheApplicationAndOversizedIs413) {
   std::size_t calls = 0;
   server.on_server_thread([&] { calls = server.app.api_requests.size(); });
   EXPECT_EQ(calls, 1u);  // the oversized one never reached the application
+}
+
+TEST(WebServer, SlowApiAnswerDoesNotHoldOtherClients) {
+  test::RunningServer server(test::test_options());
+  server.on_server_thread([&] { server.app.defer_api = true; });
+  HttpResult slow;
+  std::thread client([&] { slow = http_request(server.url("/api/v1/kpi")); });
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::size_t waiting = 0;
+        server.on_server_thread([&] { waiting = server.app.deferred.size(); });
+        return waiting == 1;
+      },
+      std::chrono::seconds(10)));
+  // While the KPI answer is pending, the core thread serves everyone else.
+  EXPECT_EQ(http_request(server.url("/api/v1/status")).status, 200);
+  server.on_server_thread([&] { server.app.answer_deferred(); });
+  client.join();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(slow.body)["valley_share"]["target_private"], 0.8);
 }
 
 TEST(WebServer, IdleConnectionIsClosed) {

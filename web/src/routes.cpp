@@ -68,6 +68,13 @@ std::optional<std::string> read_whole_file(const std::filesystem::path& file) {
   return content;
 }
 
+Response api_failure(const std::exception& e, const ApiRequest& api, const Request& request) {
+  spdlog::error("web: {} {} failed: {}", api.method, api.path, e.what());
+  return error_response(http::status::internal_server_error,
+                        std::string("the gateway failed to answer: ") + e.what(),
+                        target_path(request.target()), request.version(), request.keep_alive());
+}
+
 }  // namespace
 
 std::string status_text(const Application& app) {
@@ -253,10 +260,7 @@ Response handle_request(Application& app, const std::filesystem::path& static_di
     try {
       return api_response(app.handle_api(*api), request);
     } catch (const std::exception& e) {
-      spdlog::error("web: {} {} failed: {}", api->method, api->path, e.what());
-      return error_response(http::status::internal_server_error,
-                            std::string("the gateway failed to answer: ") + e.what(), raw_path,
-                            request.version(), keep_alive);
+      return api_failure(e, *api, request);
     }
   }
   if (raw_path.starts_with("/api/")) {
@@ -302,6 +306,36 @@ Response handle_request(Application& app, const std::filesystem::path& static_di
   response.body() = std::move(*content);
   response.prepare_payload();
   return finish_head(std::move(response), request);
+}
+
+}  // namespace orderly::web
+
+namespace orderly::web {
+
+void handle_request_async(Application& app, const std::filesystem::path& static_dir,
+                          const Request& request, std::function<void(Response)> done) {
+  const std::string_view raw_path = target_path(request.target());
+  const bool api_call = raw_path.starts_with(kApiPrefix) && raw_path != kStatusPath &&
+                        raw_path != kHealthPath && raw_path != kLivePath;
+  if (!api_call) return done(handle_request(app, static_dir, request));
+  std::string error;
+  const auto api = api_request(request, error);
+  if (!api) {
+    return done(error_response(http::status::bad_request, error, raw_path, request.version(),
+                               request.keep_alive()));
+  }
+  // The answer may come after `request` is gone: keep its header (version, keep-alive, HEAD).
+  auto head = std::make_shared<Request>();
+  head->base() = request.base();
+  auto answered = std::make_shared<bool>(false);
+  try {
+    app.handle_api_async(*api, [head, answered, done](ApiResponse answer) {
+      *answered = true;
+      done(api_response(answer, *head));
+    });
+  } catch (const std::exception& e) {
+    if (!*answered) done(api_failure(e, *api, *head));
+  }
 }
 
 }  // namespace orderly::web

@@ -3,6 +3,7 @@
 // from the session code so the routing rules (static files, traversal, API, errors) are tested
 // without a network.
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -61,5 +62,11 @@ Response api_response(const ApiResponse& api, const Request& request);
 // Non-const: API calls (a resident's request) change the application's state.
 Response handle_request(Application& app, const std::filesystem::path& static_dir,
                         const Request& request);
+
+// The same, for the server: API calls go through Application::handle_api_async and `done` is
+// called when the application answers (perhaps after this returns); everything else is answered
+// before this returns.
+void handle_request_async(Application& app, const std::filesystem::path& static_dir,
+                          const Request& request, std::function<void(Response)> done);
 
 }  // namespace orderly::web

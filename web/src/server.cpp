@@ -225,7 +225,12 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
       return send(error_response(http::status::not_found, "no WebSocket at this path",
                                  std::string(request.target()), request.version(), false));
     }
-    send(handle_request(state_->app, state_->options.static_dir, request));
+    // API answers may come later (a long KPI query runs beside the core loop); the connection
+    // reads its next request only after this one is answered.
+    handle_request_async(state_->app, state_->options.static_dir, request,
+                         [self = shared_from_this()](http::response<http::string_body> response) {
+                           self->send(std::move(response));
+                         });
   }
 
   void send(http::response<http::string_body> response) {

@@ -45,6 +45,13 @@ class Application {
     return {404, "application/json; charset=utf-8",
             nlohmann::json{{"error", "no such API; see docs/web-api.md"}, {"path", request.path}}.dump(), "", ""};
   }
+
+  // What the web server calls: the answer may come later, so a slow read (KPIs over a year)
+  // can run beside the core loop instead of holding it. `reply` must be called exactly once, on
+  // the core thread. The default answers at once with handle_api().
+  virtual void handle_api_async(const ApiRequest& request, std::function<void(ApiResponse)> reply) {
+    reply(handle_api(request));
+  }
 };
 
 }  // namespace orderly::web
