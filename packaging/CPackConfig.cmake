@@ -8,7 +8,7 @@
 set(ORDERLY_PKG_DIR ${ORDERLY_SOURCE_DIR}/packaging)
 
 # Assets and profiles may be absent in an early checkout; OPTIONAL keeps `cmake --install`
-# working, and tests/packaging checks the built package does contain them.
+# working, and packaging/test-install.sh checks the built package does contain them.
 install(DIRECTORY ${ORDERLY_SOURCE_DIR}/web/static/ DESTINATION share/orderly/web OPTIONAL)
 install(DIRECTORY ${ORDERLY_SOURCE_DIR}/drivers/profiles/ DESTINATION share/orderly/profiles OPTIONAL)
 install(FILES ${ORDERLY_PKG_DIR}/orderly.toml DESTINATION /etc/orderly OPTIONAL)
@@ -20,13 +20,19 @@ install(FILES ${ORDERLY_PKG_DIR}/systemd/orderly.sysusers DESTINATION lib/sysuse
 install(PROGRAMS ${ORDERLY_PKG_DIR}/orderly-add-device DESTINATION sbin)
 install(FILES ${ORDERLY_PKG_DIR}/debian/copyright DESTINATION share/doc/orderly)
 
-# Debian wants the changelog and man pages gzip -9n (no timestamp, reproducible).
+# Debian wants the changelog, man pages and longer documents gzip -9n (no timestamp,
+# reproducible). The installer's documents go to /usr/share/doc/orderly, where the packaged
+# orderly.toml points (read them with zless).
 find_program(ORDERLY_GZIP gzip)
 set(ORDERLY_PKG_GEN ${CMAKE_BINARY_DIR}/packaging)
 file(MAKE_DIRECTORY ${ORDERLY_PKG_GEN})
 foreach(src_dest IN ITEMS "debian/changelog|changelog.Debian.gz|share/doc/orderly"
                           "debian/orderly.1|orderly.1.gz|share/man/man1"
-                          "debian/orderly-add-device.8|orderly-add-device.8.gz|share/man/man8")
+                          "debian/orderly-add-device.8|orderly-add-device.8.gz|share/man/man8"
+                          "../docs/installation.md|installation.md.gz|share/doc/orderly"
+                          "../docs/configuration.md|configuration.md.gz|share/doc/orderly"
+                          "../docs/device-profiles.md|device-profiles.md.gz|share/doc/orderly"
+                          "../docs/mqtt-protocol.md|mqtt-protocol.md.gz|share/doc/orderly")
   string(REPLACE "|" ";" parts "${src_dest}")
   list(GET parts 0 src)
   list(GET parts 1 gz)

@@ -70,6 +70,9 @@ check "/usr/bin/orderly runs --version" /usr/bin/orderly --version
 check "web assets in /usr/share/orderly/web" test -n "$(ls -A /usr/share/orderly/web 2>/dev/null)"
 check "device profiles in /usr/share/orderly/profiles" test -n "$(ls -A /usr/share/orderly/profiles 2>/dev/null)"
 check "config $CONF installed" test -s "$CONF"
+for doc in $(grep -o '/usr/share/doc/orderly/[A-Za-z0-9._-]*' "$CONF" | sort -u); do
+  check "$doc, which $CONF refers to, is installed" test -s "$doc"
+done
 conffiles=$(dpkg-query -W -f='${Conffiles}' orderly)
 for f in $CONF /etc/mosquitto/conf.d/orderly.conf /etc/orderly/orderly.acl; do
   check "$f is a conffile" grep -q " $f " <<<"$conffiles"
