@@ -334,6 +334,7 @@ void Gateway::apply_limits(TimePoint now) {
     if (plan_) {
       if (const auto ceiling = ceiling_kw(*plan_, id, now)) {
         sp.setpoint_kw = *ceiling;
+        sp.priority = plan_->chargers.at(id).asap ? 1 : 0;  // keeps its minimum first when cut hard
         planned += *ceiling;
         setpoints.push_back(sp);
         ids.push_back(id);
@@ -358,8 +359,19 @@ void Gateway::apply_limits(TimePoint now) {
 
   // The real-time limiter: whatever the plan said, the measured load decides now. Without a
   // fresh meter reading, assume the worst: no headroom at all.
+  //
+  // The non-EV load is the one taken at the last meter sample (meter minus the chargers'
+  // power then): a meter reading paired with charger readings from a different moment would
+  // count a car that just ramped up or down twice or not at all, and the limits would swing.
   std::vector<double> target_kw(setpoints.size(), 0.0);
-  if (transformer_kw) target_kw = scheduler::limit_setpoints(nodes, setpoints).setpoint_kw;
+  if (transformer_kw) {
+    auto limited = nodes;
+    double measured_chargers_kw = 0;
+    for (const auto& sp : setpoints)
+      if (sp.measured_kw) measured_chargers_kw += std::max(*sp.measured_kw, 0.0);
+    limited[0].measured_kw = base_load_w_ / 1000.0 + measured_chargers_kw;
+    target_kw = scheduler::limit_setpoints(limited, setpoints).setpoint_kw;
+  }
 
   const auto validity = seconds(config_.control.limit_validity_s);
   for (std::size_t i = 0; i < setpoints.size(); ++i) {

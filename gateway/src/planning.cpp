@@ -15,6 +15,8 @@ constexpr double kNominalVoltageV = 230;  // GB/T 156 low-voltage nominal, per p
 // How long a measured deviation from the forecast is carried into the next slots (e-folding,
 // in slots): the same fade the forecast gives its own recent-error correction.
 constexpr double kMeasuredCorrectionDecaySlots = 8;
+// One Wh in a 15-minute slot is 4 W: ceilings this close to the pile's maximum mean it.
+constexpr double kMaxSnapKw = 0.01;
 // 1970-01-05 was a Monday: the forecast's day 0.
 constexpr milliseconds kMondayEpoch = days(4);
 
@@ -104,10 +106,10 @@ double transformer_limit_kw(const Config& config, const std::vector<LimitWindow>
 
 // ---- base-load history ----------------------------------------------------------------------
 
-BaseLoadHistory::BaseLoadHistory(minutes slot, minutes utc_offset, int keep_days)
+BaseLoadSlots::BaseLoadSlots(minutes slot, minutes utc_offset, int keep_days)
     : slot_(slot), utc_offset_(utc_offset), keep_days_(keep_days) {}
 
-void BaseLoadHistory::add(TimePoint at, double base_kw) {
+void BaseLoadSlots::add(TimePoint at, double base_kw) {
   if (!std::isfinite(base_kw)) return;
   const auto s = forecast_slot(at, slot_, utc_offset_);
   auto& [sum, n] = slots_[s];
@@ -117,7 +119,7 @@ void BaseLoadHistory::add(TimePoint at, double base_kw) {
   while (!slots_.empty() && slots_.begin()->first < s - keep_slots) slots_.erase(slots_.begin());
 }
 
-std::vector<scheduler::LoadSample> BaseLoadHistory::samples() const {
+std::vector<scheduler::LoadSample> BaseLoadSlots::samples() const {
   std::vector<scheduler::LoadSample> out;
   out.reserve(slots_.size());
   for (const auto& [slot, acc] : slots_) out.push_back({slot, acc.first / acc.second});
@@ -216,15 +218,29 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
       }
       return std::max(k, arrival + 1);
     };
+    const int phases = phase_count(c->phase);
+    const double min_kw = std::min(c->min_current_a * phases * kNominalVoltageV / 1000.0, max_kw);
+    // Each car hangs from a leaf node of its own that holds its maximum to what is left of slot
+    // 0 (max_kw x fraction), so slot 0 is shared out fairly, not handed whole to a few cars. The
+    // pile's minimum stays reachable however little of the slot is left.
+    scheduler::CapacityNode leaf;
+    leaf.id = "ev:" + s.session_id;
+    leaf.parent = std::max(tree.index_of(c->node), 0);
+    leaf.limit_kw.assign(static_cast<std::size_t>(n), max_kw);
+    leaf.limit_kw[0] = std::max(max_kw * f, min_kw);
+    p.nodes.push_back(std::move(leaf));
+
     scheduler::EvRequest ev;
     ev.id = s.session_id;
-    ev.node = std::max(tree.index_of(c->node), 0);
+    ev.node = static_cast<int>(p.nodes.size()) - 1;
     ev.arrival_slot = arrival;
     ev.energy_kwh = s.remaining_kwh;
     ev.max_kw = max_kw;
-    const int phases = phase_count(c->phase);
-    ev.min_kw = std::min(c->min_current_a * phases * kNominalVoltageV / 1000.0, max_kw);
-    ev.power_step_kw = phases * kNominalVoltageV / 1000.0;  // whole amps (IEC 61851-1 PWM)
+    ev.min_kw = min_kw;
+    // Continuous above the minimum: whole amps are the pile's own (it floors its IEC 61851-1
+    // PWM duty cycle), and in slot 0 a whole-amp step of the scaled power would become a step
+    // of 1 A / fraction once scaled back. docs/control.md.
+    ev.power_step_kw = 0;
     ev.is_private = s.is_private;
     if (s.boost) {
       ev.departure_slot = asap_departure();
@@ -266,6 +282,7 @@ ActivePlan make_active_plan(const PlanningProblem& planning, const scheduler::Pl
     cp.kw = plan.ev_kw[i];
     cp.kw.resize(n, 0.0);
     cp.max_kw = planning.problem.evs[i].max_kw;
+    cp.asap = planning.problem.evs[i].priority >= kPriorityOverdue;
     a.chargers[planning.charger_ids[i]] = std::move(cp);
   }
   for (const auto& [charger, session] : planning.idle_sessions) {
@@ -284,9 +301,14 @@ std::optional<double> ceiling_kw(const ActivePlan& plan, const std::string& char
   if (it == plan.chargers.end()) return std::nullopt;
   const int k = plan.grid.slot_of(t);
   if (k < 0 || k >= plan.grid.slots || static_cast<std::size_t>(k) >= it->second.kw.size()) return std::nullopt;
-  double kw = std::max(it->second.kw[static_cast<std::size_t>(k)], 0.0);
+  const auto& cp = it->second;
+  if (cp.asap) return cp.max_kw;
+  double kw = std::max(cp.kw[static_cast<std::size_t>(k)], 0.0);
   if (k == 0) kw /= plan.grid.first_slot_fraction;
-  return std::min(kw, it->second.max_kw);
+  // The planner floors energy to whole Wh; scaled back from a short slot 0 that is a few W
+  // below the pile's maximum where the plan meant the maximum.
+  if (kw >= cp.max_kw - kMaxSnapKw / plan.grid.first_slot_fraction) kw = cp.max_kw;
+  return std::min(kw, cp.max_kw);
 }
 
 std::optional<double> forecast_base_kw(const ActivePlan& plan, TimePoint t) {
@@ -324,7 +346,7 @@ PlanOutlook outlook(const ActivePlan& plan, const std::string& charger_id, TimeP
 std::string active_plan_to_json(const ActivePlan& plan) {
   nlohmann::json chargers = nlohmann::json::object();
   for (const auto& [id, cp] : plan.chargers)
-    chargers[id] = {{"session", cp.session_id}, {"max_kw", cp.max_kw}, {"kw", cp.kw}};
+    chargers[id] = {{"session", cp.session_id}, {"max_kw", cp.max_kw}, {"asap", cp.asap}, {"kw", cp.kw}};
   nlohmann::json j = {
       {"created_at_ms", to_ms(plan.created_at)},
       {"slot_start_ms", to_ms(plan.grid.start)},
@@ -359,6 +381,7 @@ ActivePlan active_plan_from_json(const std::string& text) {
       ChargerPlan c;
       c.session_id = cp.value("session", "");
       c.max_kw = cp.value("max_kw", 0.0);
+      c.asap = cp.value("asap", false);
       c.kw = cp.at("kw").get<std::vector<double>>();
       a.chargers[id] = std::move(c);
     }

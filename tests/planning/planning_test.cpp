@@ -132,15 +132,18 @@ TEST(BuildProblem, RequestsWindowsLimitsAndDrEvents) {
   EXPECT_EQ(ev.departure_slot, 46);  // 20:00 + 46 x 15 min = 07:30
   EXPECT_DOUBLE_EQ(ev.energy_kwh, 20);
   EXPECT_NEAR(ev.min_kw, 6 * 230 / 1000.0, 1e-9);
-  EXPECT_NEAR(ev.power_step_kw, 0.23, 1e-9);
-  EXPECT_EQ(ev.node, 0);
+  EXPECT_EQ(ev.power_step_kw, 0);
+  // Its own leaf below the transformer caps it to what is left of slot 0.
+  const auto& leaf = p.nodes[static_cast<std::size_t>(ev.node)];
+  EXPECT_EQ(leaf.parent, 0);
+  EXPECT_NEAR(leaf.limit_kw[0], 7 * 10.0 / 15.0, 1e-9);
+  EXPECT_DOUBLE_EQ(leaf.limit_kw[1], 7);
   EXPECT_EQ(ev.priority, kPriorityNormal);
 
   const auto& sh = p.evs[1];
   EXPECT_EQ(sh.arrival_slot, 13);  // 23:10 is inside slot 12 (23:00): first whole slot after it
-  EXPECT_EQ(sh.node, 1);
+  EXPECT_EQ(p.nodes[static_cast<std::size_t>(sh.node)].parent, 1);  // the feeder
   EXPECT_NEAR(sh.min_kw, 3 * 6 * 230 / 1000.0, 1e-9);
-  EXPECT_NEAR(sh.power_step_kw, 0.69, 1e-9);
   EXPECT_FALSE(sh.is_private);
 
   // Slot 0 has 10 of its 15 minutes left; the DR event covers slots 4..7 (21:00-22:00).
@@ -184,7 +187,7 @@ TEST(BuildProblem, BaseLoadFollowsTheMeterNowAndReservesUnsteerableChargers) {
   PlanningInput in;
   in.now = local(5, 20, 0);
   // A flat 30 kW history for two weeks; the meter now shows 40 kW.
-  BaseLoadHistory history(minutes(15), hours(8));
+  BaseLoadSlots history(minutes(15), hours(8));
   for (auto t = local(5, 20, 0) - days(14); t < local(5, 20, 0); t += minutes(5)) history.add(t, 30);
   in.base_history = history.samples();
   in.measured_base_kw = 40;
@@ -198,8 +201,8 @@ TEST(BuildProblem, BaseLoadFollowsTheMeterNowAndReservesUnsteerableChargers) {
   EXPECT_NEAR(pp.problem.nodes[1].base_load_kw[5], 4.14, 1e-9);
 }
 
-TEST(BaseLoadHistoryTest, SlotMeansAndRetention) {
-  BaseLoadHistory h(minutes(15), hours(8), 1);
+TEST(BaseLoadSlotsTest, SlotMeansAndRetention) {
+  BaseLoadSlots h(minutes(15), hours(8), 1);
   h.add(local(5, 20, 0), 10);
   h.add(local(5, 20, 10), 20);
   h.add(local(5, 20, 20), 40);
@@ -240,6 +243,22 @@ TEST(Plan, ValleyHoursChosenCeilingsAndOutlook) {
   EXPECT_EQ(back.chargers.at("p1").kw, a.chargers.at("p1").kw);
   EXPECT_EQ(ceiling_kw(back, "p1", local(6, 0, 0)), ceiling_kw(a, "p1", local(6, 0, 0)));
   EXPECT_THROW(active_plan_from_json("{\"chargers\": 3}"), std::invalid_argument);
+}
+
+TEST(Plan, SlotZeroIsSharedOutAmongAllCarsThatFit) {
+  PlanningInput in;
+  in.now = local(5, 20, 5);  // two thirds of the slot left
+  in.measured_base_kw = 80;  // 98 - 80 = 18 kW: exactly both piles at full power
+  for (const char* id : {"p1", "p2"}) {
+    auto s = session(id, 30, local(6, 7, 30));
+    s.boost = true;
+    in.sessions.push_back(s);
+  }
+  const auto pp = build_problem(config(), in);
+  const auto plan = scheduler::make_plan(pp.problem, scheduler::Algorithm::optimal);
+  const auto a = make_active_plan(pp, plan, in.now, "request", "optimal");
+  EXPECT_NEAR(*ceiling_kw(a, "p1", in.now), 7, 0.01);
+  EXPECT_NEAR(*ceiling_kw(a, "p2", in.now), 11, 0.01);
 }
 
 TEST(Plan, SlotZeroPowerScaledBackToWhatIsLeftOfTheSlot) {

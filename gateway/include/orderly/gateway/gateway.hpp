@@ -171,7 +171,7 @@ class Gateway final : public web::Application {
   // Planning: the plan in force, why the next one is wanted, what it is planned from.
   std::unique_ptr<SessionBook> sessions_;
   CapacityTree tree_;
-  BaseLoadHistory base_history_;
+  BaseLoadSlots base_history_;
   std::optional<ActivePlan> plan_;
   std::string replan_reason_;                    // empty: no re-plan wanted
   TimePoint planner_slow_until_{};               // event re-plans skipped until then

@@ -68,9 +68,9 @@ double transformer_limit_kw(const Config& config, const std::vector<LimitWindow>
 
 // Non-EV transformer load as slot means, for the forecast: fed with every meter sample (measured
 // load minus measured charging) and, at start, with what the store kept. Keeps `keep_days`.
-class BaseLoadHistory {
+class BaseLoadSlots {
  public:
-  BaseLoadHistory(std::chrono::minutes slot, std::chrono::minutes utc_offset, int keep_days = 28);
+  BaseLoadSlots(std::chrono::minutes slot, std::chrono::minutes utc_offset, int keep_days = 28);
   void add(TimePoint at, double base_kw);
   // One sample per slot that has data, oldest first (scheduler::LoadSample numbering).
   std::vector<scheduler::LoadSample> samples() const;
@@ -87,7 +87,7 @@ struct PlanningInput {
   TimePoint now{};
   std::vector<ActiveSession> sessions;
   std::vector<LimitWindow> limit_windows;            // DR events (active and upcoming)
-  std::vector<scheduler::LoadSample> base_history;   // BaseLoadHistory::samples()
+  std::vector<scheduler::LoadSample> base_history;   // BaseLoadSlots::samples()
   std::optional<double> measured_base_kw;            // non-EV load now, when the meter is fresh
   // Chargers the plan cannot steer (offline, not following): the load counted for them on their
   // node for the whole horizon (failsafe or maximum power, or what they draw).
@@ -123,6 +123,9 @@ struct ChargerPlan {
   std::string session_id;
   std::vector<double> kw;                  // per slot of the grid, as the planner gave it
   double max_kw = 0;
+  // Boost ("charge now") or past its departure: full power while the limiter allows, whatever
+  // the forecast made of the headroom; kw is then the outlook only.
+  bool asap = false;
 };
 
 struct ActivePlan {
@@ -141,8 +144,8 @@ ActivePlan make_active_plan(const PlanningProblem& planning, const scheduler::Pl
                             std::string reason, std::string algorithm);
 
 // The ceiling for charger `id` at `t`: the plan's power for the slot t falls in (slot 0 scaled
-// back from its remaining fraction), never above the pile's maximum. nullopt: no entry (not in
-// the plan, or t outside the grid).
+// back from its remaining fraction), never above the pile's maximum; the maximum for an asap
+// car. nullopt: no entry (not in the plan, or t outside the grid).
 std::optional<double> ceiling_kw(const ActivePlan& plan, const std::string& charger_id, TimePoint t);
 
 // The forecast non-EV load for the slot t falls in; nullopt outside the grid.
