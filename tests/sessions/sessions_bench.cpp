@@ -7,6 +7,7 @@
 
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/sessions.hpp"
+#include "../gateway/config_text.hpp"
 
 namespace {
 
@@ -15,18 +16,7 @@ using namespace orderly;
 using namespace orderly::gateway;
 
 Config community(int piles) {
-  std::string text = R"(
-[site]
-name = "bench"
-[site.transformer]
-limit_kw = 5000
-[tariff]
-[[tariff.schedule]]
-effective_from = 2024-01-01
-[[tariff.schedule.season]]
-price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
-)";
+  std::string text = testing::kMinimal;
   for (int i = 0; i < piles; ++i) {
     text += "[[charger]]\nid = \"p" + std::to_string(i) + "\"\nkind = \"private\"\nhousehold = \"h" +
             std::to_string(i) + "\"\nphase = \"A\"\nmax_power_kw = 7\n";

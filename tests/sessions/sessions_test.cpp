@@ -13,6 +13,7 @@
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/gateway/settlement.hpp"
 #include "orderly/test/support.hpp"
+#include "../gateway/config_text.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -22,18 +23,8 @@ using drivers::ChargerState;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-constexpr const char* kConfig = R"(
-[site]
-name = "test"
-utc_offset = "+08:00"
-[site.transformer]
-limit_kw = 100
-[tariff]
-[[tariff.schedule]]
-effective_from = 2024-01-01
-[[tariff.schedule.season]]
-price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+// The shared test site and tariff (valley 23:00-07:00) with three piles and [sessions].
+const std::string kConfig = testing::kMinimal + R"(
 [[charger]]
 id = "p1"
 kind = "private"
