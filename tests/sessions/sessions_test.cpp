@@ -12,6 +12,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/gateway/settlement.hpp"
+#include "orderly/gateway/store.hpp"
 #include "orderly/test/support.hpp"
 #include "../gateway/config_text.hpp"
 
@@ -665,6 +666,50 @@ TEST(SessionBook, AClaimRelearnsTheRequestFromTheClaimingHouseholdsHabits) {
   EXPECT_EQ(claimed.request_source, "learned");
   EXPECT_EQ(claimed.departure, local(2024, 7, 9, 6, 15));
   EXPECT_EQ(claimed.requested_wh, 9000);
+}
+
+TEST(SessionBook, RecordsThroughTheStoreRestoreTheSameSessions) {
+  orderly::test::TempDir dir;
+  const TimePoint t0 = local(2024, 7, 8, 22, 50);
+  SessionBook before(config());
+  {
+    Store store(dir / "orderly.db");
+    std::vector<StoreRecord> written;
+    const auto keep = [&](const std::vector<SessionRecord>& records) {
+      for (const auto& r : records) written.push_back(StoreRecord{r});
+    };
+    keep(before.on_snapshot("p1", snap(ChargerState::plugged, 0, 0, "C1"), kOffered, t0));
+    ChargeRequest req;
+    req.energy_kwh = 12;
+    req.not_before = local(2024, 7, 8, 23, 0);
+    written.push_back(StoreRecord{before.set_request("p1", req, t0)});
+    keep(before.on_snapshot("v1", snap(ChargerState::charging, 0, 7000), kOffered, t0));
+    for (int i = 1; i <= 30; ++i) {
+      keep(before.on_snapshot("v1", snap(ChargerState::charging, 7000.0 * i / 60, 7000), kOffered,
+                              t0 + minutes(i)));
+    }
+    store.write(written);
+  }
+  Store store(dir / "orderly.db");
+  SessionBook after(config());
+  after.restore(store.open_sessions(), store.closed_sessions(t0 - days(56)));
+  for (const std::string id : {"p1", "v1"}) {
+    const auto a = before.open_session(id);
+    const auto b = after.open_session(id);
+    ASSERT_TRUE(a && b) << id;
+    EXPECT_EQ(b->id, a->id);
+    EXPECT_EQ(b->household, a->household);
+    EXPECT_EQ(b->rfid, a->rfid);
+    EXPECT_EQ(b->departure, a->departure);
+    EXPECT_EQ(b->requested_wh, a->requested_wh);
+    EXPECT_EQ(b->request_source, a->request_source);
+    EXPECT_EQ(b->not_before, a->not_before);
+    EXPECT_EQ(b->energy_wh_by_period, a->energy_wh_by_period);
+    EXPECT_EQ(b->cost_yuan, a->cost_yuan);
+    EXPECT_EQ(b->last_reading_at, a->last_reading_at);
+    EXPECT_EQ(b->last_reading_wh, a->last_reading_wh);
+  }
+  EXPECT_EQ(after.active(t0).size(), 2u);
 }
 
 // ---- configuration --------------------------------------------------------------------------
