@@ -1,8 +1,14 @@
 // The gateway's JSON API beyond the live status: requests, sessions, KPIs and statements
 // (docs/web-api.md). Runs on the core thread, like everything that touches Gateway state.
 // Reads go to the SQLite file through a Store of their own, opened per call (about a
-// millisecond), so they never wait for the writer thread and never touch its connection.
+// millisecond), so they never wait for the writer thread and never touch its connection, and
+// they run on worker threads (handle_api_async): a KPI query over a year takes about a second
+// (docs/kpi.md) and the limiter must not wait for it.
+#include <atomic>
 #include <charconv>
+#include <list>
+#include <mutex>
+#include <thread>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -11,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "orderly/gateway/gateway.hpp"
@@ -289,20 +297,30 @@ DrEvent parse_dr_event(const std::string& body, TimePoint now, minutes site_offs
   return e;
 }
 
-}  // namespace
+// The reads that only need the store and the config: KPIs, sessions, statements. Free of
+// gateway state, so they can run on a worker thread (Gateway::handle_api_async).
+bool is_store_read(const web::ApiRequest& request) {
+  return request.path == "/api/v1/kpi" || request.path == "/api/v1/sessions" ||
+         request.path.starts_with("/api/v1/statements/");
+}
 
-web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
-  const minutes offset = config_.site.utc_offset;
-  const TimePoint now = clock_.now();
+web::ApiResponse error_answer(const ApiError& e, const std::string& path) {
+  json body = {{"error", e.message}, {"path", path}};
+  if (!e.field.empty()) body["field"] = e.field;
+  auto answer = json_answer(e.status, body);
+  answer.allow = e.allow;
+  return answer;
+}
+
+web::ApiResponse answer_store_read(const Config& config, const web::ApiRequest& request, TimePoint now) {
+  const minutes offset = config.site.utc_offset;
   try {
-    if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
     const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
-
     if (parts.size() == 1 && parts[0] == "kpi") {
       require_method(request, "GET");
       const TimeRange p = query_period(request, now, offset, {});
-      const Store store(config_.store.path);
-      return json_answer(200, to_json(compute_kpis(store, config_, p.from, p.to), offset));
+      const Store store(config.store.path);
+      return json_answer(200, to_json(compute_kpis(store, config, p.from, p.to), offset));
     }
 
     if (parts.size() == 1 && parts[0] == "sessions") {
@@ -310,7 +328,7 @@ web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
       const TimeRange p = query_period(request, now, offset, {"household", "charger"});
       const auto household = request.query.find("household");
       const auto charger = request.query.find("charger");
-      const Store store(config_.store.path);
+      const Store store(config.store.path);
       json list = json::array();
       bool truncated = false;
       for (const auto& s : store.sessions(p.from, p.to)) {
@@ -327,6 +345,49 @@ web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
                                {"sessions", list},
                                {"truncated", truncated}});
     }
+
+    if (parts.size() == 2 && parts[0] == "statements") {
+      require_method(request, "GET");
+      const std::string_view name = parts[1];
+      const bool csv = name.ends_with(".csv");
+      const bool as_json = name.ends_with(".json");
+      const auto month = parse_month(name.substr(0, name.size() - (csv ? 4 : as_json ? 5 : 0)));
+      if (!month || !(csv || as_json)) {
+        throw ApiError{404, "", "no statement '" + std::string(name) +
+                                    "'; ask for /api/v1/statements/YYYY-MM.csv or .json, e.g. 2026-01.csv"};
+      }
+      const Store store(config.store.path);
+      const auto rows = month_statement(store, *month, offset);
+      if (rows.empty()) {
+        throw ApiError{404, "", "no sessions started in " + std::string(name.substr(0, 7)) +
+                                    " (local time); nothing to bill"};
+      }
+      if (csv) {
+        return {200, "text/csv; charset=utf-8", statement_csv(rows),
+                "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", ""};
+      }
+      return json_answer(200, {{"month", std::string(name.substr(0, 7))}, {"rows", to_json(rows)}});
+    }
+
+    throw ApiError{404, "", "no such API; see docs/web-api.md"};
+  } catch (const ApiError& e) {
+    return error_answer(e, request.path);
+  } catch (const StoreError& e) {
+    spdlog::error("api: store read failed path={} error={}", request.path, e.what());
+    return json_answer(503, {{"error", std::string("the store cannot be read right now: ") + e.what()},
+                             {"path", request.path}});
+  }
+}
+
+}  // namespace
+
+web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
+  const minutes offset = config_.site.utc_offset;
+  const TimePoint now = clock_.now();
+  if (is_store_read(request)) return answer_store_read(config_, request, now);
+  try {
+    if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
+    const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
 
     if (parts.size() == 3 && parts[0] == "chargers") {
       const std::string id(parts[1]);
@@ -348,29 +409,6 @@ web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
           throw ApiError{400, "", e.what()};
         }
       }
-    }
-
-    if (parts.size() == 2 && parts[0] == "statements") {
-      require_method(request, "GET");
-      const std::string_view name = parts[1];
-      const bool csv = name.ends_with(".csv");
-      const bool as_json = name.ends_with(".json");
-      const auto month = parse_month(name.substr(0, name.size() - (csv ? 4 : as_json ? 5 : 0)));
-      if (!month || !(csv || as_json)) {
-        throw ApiError{404, "", "no statement '" + std::string(name) +
-                                    "'; ask for /api/v1/statements/YYYY-MM.csv or .json, e.g. 2026-01.csv"};
-      }
-      const Store store(config_.store.path);
-      const auto rows = month_statement(store, *month, offset);
-      if (rows.empty()) {
-        throw ApiError{404, "", "no sessions started in " + std::string(name.substr(0, 7)) +
-                                    " (local time); nothing to bill"};
-      }
-      if (csv) {
-        return {200, "text/csv; charset=utf-8", statement_csv(rows),
-                "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", ""};
-      }
-      return json_answer(200, {{"month", std::string(name.substr(0, 7))}, {"rows", to_json(rows)}});
     }
 
     if (parts.size() == 1 && parts[0] == "dr-events") {
@@ -399,16 +437,66 @@ web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
 
     throw ApiError{404, "", "no such API; see docs/web-api.md"};
   } catch (const ApiError& e) {
-    json body = {{"error", e.message}, {"path", request.path}};
-    if (!e.field.empty()) body["field"] = e.field;
-    auto answer = json_answer(e.status, body);
-    answer.allow = e.allow;
-    return answer;
-  } catch (const StoreError& e) {
-    spdlog::error("api: store read failed path={} error={}", request.path, e.what());
-    return json_answer(503, {{"error", std::string("the store cannot be read right now: ") + e.what()},
-                             {"path", request.path}});
+    return error_answer(e, request.path);
   }
+}
+
+}  // namespace orderly::gateway
+
+namespace orderly::gateway {
+
+// Worker threads of store reads. Few at once: the box has two cores and the control loop needs
+// one; a burst of KPI requests beyond that is told to retry rather than queued without bound.
+struct Gateway::ApiReads {
+  static constexpr std::size_t kMostAtOnce = 2;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+  };
+  std::list<Worker> workers;  // touched on the core thread only
+
+  void reap() {
+    for (auto it = workers.begin(); it != workers.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = workers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  ~ApiReads() {
+    for (auto& w : workers) w.thread.join();
+  }
+};
+
+void Gateway::handle_api_async(const web::ApiRequest& request, std::function<void(web::ApiResponse)> reply) {
+  if (!is_store_read(request)) return reply(handle_api(request));
+  if (!api_reads_) api_reads_ = std::make_shared<ApiReads>();
+  api_reads_->reap();
+  if (api_reads_->workers.size() >= ApiReads::kMostAtOnce) {
+    return reply(json_answer(503, {{"error", "the gateway is busy with other reports; try again in a few seconds"},
+                                   {"path", request.path}}));
+  }
+  ApiReads::Worker worker;
+  // The worker has its own copy of the config and its own store connection; its answer is
+  // handed back to the core thread. The work guard keeps io.run() from returning before it is.
+  worker.thread = std::thread([config = config_, request, now = clock_.now(), reply = std::move(reply),
+                               work = boost::asio::make_work_guard(io_), done = worker.done]() mutable {
+    web::ApiResponse answer;
+    try {
+      answer = answer_store_read(config, request, now);
+    } catch (const std::exception& e) {
+      spdlog::error("api: store read failed path={} error={}", request.path, e.what());
+      answer = json_answer(500, {{"error", std::string("the report failed: ") + e.what()}, {"path", request.path}});
+    }
+    boost::asio::post(work.get_executor(), [reply = std::move(reply), answer = std::move(answer)]() mutable {
+      reply(std::move(answer));
+    });
+    work.reset();
+    done->store(true);
+  });
+  api_reads_->workers.push_back(std::move(worker));
 }
 
 }  // namespace orderly::gateway

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 
@@ -227,6 +229,38 @@ TEST_F(ApiTest, RequestBodyErrorsNameTheField) {
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_NE(body(r)["error"].get<std::string>().find("JSON object"), std::string::npos);
   }
+}
+
+TEST_F(ApiTest, StoreReadsAreAnsweredFromAWorkerBackOnTheCoreThread) {
+  const web::ApiRequest kpi{"GET", "/api/v1/kpi", {{"from", "2026-01-01"}}, ""};
+  std::optional<web::ApiResponse> answer;
+  std::thread::id answered_on;
+  gateway_.handle_api_async(kpi, [&](web::ApiResponse r) {
+    answer = std::move(r);
+    answered_on = std::this_thread::get_id();
+  });
+  // The worker's work guard keeps run() going until its answer has been handed over.
+  io_.run();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->body, gateway_.handle_api(kpi).body);
+
+  // Anything that touches the gateway's own state is answered at once, on the caller's thread.
+  bool at_once = false;
+  gateway_.handle_api_async({"GET", "/api/v1/chargers/p1/session", {}, ""},
+                            [&](web::ApiResponse r) { at_once = r.status == 200; });
+  EXPECT_TRUE(at_once);
+}
+
+TEST_F(ApiTest, WorkerErrorsAreAnswersToo) {
+  std::optional<web::ApiResponse> answer;
+  gateway_.handle_api_async({"GET", "/api/v1/kpi", {{"from", "tomorrow"}}, ""},
+                            [&](web::ApiResponse r) { answer = std::move(r); });
+  io_.run();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 400);
+  EXPECT_EQ(body(*answer)["field"], "from");
 }
 
 }  // namespace

@@ -102,6 +102,9 @@ class Gateway final : public web::Application {
   void on_status_changed(std::function<void()> callback) override;
   // Defined in gateway_api.cpp: requests, sessions, KPIs, statements (docs/web-api.md).
   web::ApiResponse handle_api(const web::ApiRequest& request) override;
+  // Also gateway_api.cpp: store reads (KPIs, sessions, statements) are answered from a worker
+  // thread so a year's KPIs never hold the control loop; everything else as handle_api.
+  void handle_api_async(const web::ApiRequest& request, std::function<void(web::ApiResponse)> reply) override;
 
   // A resident's request for the car on `charger_id`: validated, committed to the store before
   // returning (it is acknowledged to a person), then re-planned. Throws RequestError.
@@ -181,6 +184,8 @@ class Gateway final : public web::Application {
   std::optional<Period> last_period_;
   std::int64_t last_prune_day_ = -1;
   std::vector<std::function<void()>> status_listeners_;
+  struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
+  std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed
 };
 
 }  // namespace orderly::gateway
