@@ -54,6 +54,8 @@ bool all_sane(const std::vector<double>& values) {
 void check(const Problem& p, const OptimalOptions& o) {
   if (p.slots <= 0) reject("slots is " + std::to_string(p.slots) + "; it must be positive");
   if (!(p.slot_minutes > 0)) reject("slot_minutes must be positive");
+  if (!(p.first_slot_fraction > 0 && p.first_slot_fraction <= 1))
+    reject("first_slot_fraction must be within (0, 1]: the part of slot 0 still ahead");
   if (p.nodes.empty()) reject("the capacity tree has no nodes; nodes[0] must be the transformer");
   const auto slots = static_cast<std::size_t>(p.slots);
   if (p.price_per_kwh.size() != slots)
@@ -387,10 +389,14 @@ class FlowModel {
       const auto& ev = p_.evs[e];
       auto& arcs = evs_[e];
       const int len = ev.departure_slot - ev.arrival_slot;
+      // A partly elapsed slot 0 holds the pile to what it can give in the rest of it.
+      const Units first_u = floor_units(ev.max_kw * p_.first_slot_fraction * slot_h_, unit_kwh_);
+      auto charge_cap = [&](int t) { return t == 0 ? std::min(first_u, max_u[e]) : max_u[e]; };
       if (dis_u[e] == 0) {
         arcs.sink = g_.addNode();
         for (int t = ev.arrival_slot; t < ev.departure_slot; ++t)
-          arcs.charge.push_back(g_.id(add_arc(gnode[at(ev.node, t)], arcs.sink, max_u[e], 0, 0)));
+          arcs.charge.push_back(
+              g_.id(add_arc(gnode[at(ev.node, t)], arcs.sink, charge_cap(t), 0, 0)));
       } else {
         has_v2g_ = true;
         // State-of-charge chain: battery node per slot, linked in time by arcs that carry the
@@ -407,7 +413,7 @@ class FlowModel {
           if (prev != lemon::INVALID) add_arc(prev, b, room, 0, 0);
           if (k < len) {
             const Graph::Node grid = gnode[at(ev.node, ev.arrival_slot + k)];
-            arcs.charge.push_back(g_.id(add_arc(grid, b, max_u[e], 0, 0)));
+            arcs.charge.push_back(g_.id(add_arc(grid, b, charge_cap(ev.arrival_slot + k), 0, 0)));
             arcs.discharge.push_back(g_.id(add_arc(b, grid, dis_u[e], discharge_cost, 0)));
           }
           prev = b;
@@ -485,32 +491,38 @@ Plan solve_exact(const Problem& problem, const OptimalOptions& options, OptimalR
   return plan;
 }
 
-// The exact plan may fill a node to the last watt in every slot of a car's window; rounded to
-// whole amps each such slot keeps less than one step free, and a remainder finds no place
-// although a slightly different exact plan (another car charging later) would leave room. So
-// when rounding loses energy of a request the exact plan meets, the exact plan is solved again
-// with one step less at every node-slot left pinched (less than one step free) on a losing
-// car's path, and rounded again against the true limits; pinches found in that plan add a step
-// more, up to kMarginRounds solves. The first plan that loses nothing, else the one losing
-// least, is kept; a margin that would cost a request, or that loses no less, ends the search.
-// Only runs on a loss.
+// The exact plan may fill a node to the last watt in every slot of a car's window; rounded,
+// each such slot keeps less than one step free, and a remainder finds no place although a
+// slightly different exact plan (another car charging later) would leave room. So when
+// rounding loses energy of a request the exact plan meets, the exact plan is solved again with
+// one step less (the car's whole-amp step, or its minimum on piles continuous above it) at
+// every node-slot left pinched (less than that free) on a losing car's path, and rounded again
+// against the true limits; pinches found in that plan lower by one step more, up to
+// kMarginRounds solves. The first plan that loses nothing, else the one losing least, is
+// kept; a margin that would cost a request, or that loses no less, ends the search. Only runs
+// on a loss.
 constexpr int kMarginRounds = 4;
 
 void retry_with_margins(const Problem& problem, const OptimalOptions& options,
                         OptimalResult& result) {
-  double step_kw = 0;
-  for (const auto& ev : problem.evs)
-    if (ev.discharge_max_kw == 0) step_kw = std::max(step_kw, ev.power_step_kw);
-  if (!(step_kw > 0)) return;
   const double slot_h = problem.slot_hours();
   OptimalOptions exact_options = options;
   exact_options.round_setpoints = false;
   Problem tighter = problem;
   Plan latest = result.plan;
+  // The round in which each node-slot was last lowered: once per round, however many losing
+  // cars share it.
+  std::vector<std::vector<int>> lowered_in(
+      problem.nodes.size(), std::vector<int>(static_cast<std::size_t>(problem.slots), -1));
   for (int round = 0; round < kMarginRounds && result.rounding_loss_kwh > 0; ++round) {
     const auto load = node_load_kw(problem, latest);
+    bool lowered = false;
     for (std::size_t e = 0; e < problem.evs.size(); ++e) {
       const auto& ev = problem.evs[e];
+      // What the car needs free to take more: one whole-amp step, or for piles continuous
+      // above their minimum, the minimum (to open a slot).
+      const double step_kw = ev.power_step_kw > 0 ? ev.power_step_kw : ev.min_kw;
+      if (ev.discharge_max_kw > 0 || !(step_kw > 0)) continue;
       double planned_kwh = 0;
       for (double kw : latest.ev_kw[e]) planned_kwh += kw * slot_h;
       if (planned_kwh >= ev.energy_kwh - kSessionMetToleranceKwh) continue;
@@ -518,14 +530,16 @@ void retry_with_margins(const Problem& problem, const OptimalOptions& options,
         const auto ns = static_cast<std::size_t>(n);
         for (int t = ev.arrival_slot; t < ev.departure_slot; ++t) {
           const auto ts = static_cast<std::size_t>(t);
-          const double free_kw = problem.nodes[ns].limit_kw[ts] - load[ns][ts];
-          // Lowered once per round, however many losing cars share the node-slot.
-          const double lowered_kw = problem.nodes[ns].limit_kw[ts] - tighter.nodes[ns].limit_kw[ts];
-          if (free_kw < step_kw - 1e-9 && lowered_kw < (round + 1) * step_kw - 1e-9)
-            tighter.nodes[ns].limit_kw[ts] -= step_kw;
+          if (problem.nodes[ns].limit_kw[ts] - load[ns][ts] >= step_kw - 1e-9 ||
+              lowered_in[ns][ts] == round)
+            continue;
+          tighter.nodes[ns].limit_kw[ts] -= step_kw;
+          lowered_in[ns][ts] = round;
+          lowered = true;
         }
       }
     }
+    if (!lowered) return;
     latest = solve_exact(tighter, exact_options, result);
     if (latest.status != Plan::Status::optimal) return;
     const double loss_kwh = detail::round_setpoints(problem, latest.ev_kw);

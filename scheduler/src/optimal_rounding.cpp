@@ -67,6 +67,22 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       fall[n][t] = n == 0 ? std::max(0.0, base) : std::max(0.0, node.limit_kw[t] + base);
     }
   }
+  // What a pile accepts in a slot, in the planner's units: in a partly elapsed slot 0 the
+  // caller scaled energy to the part still ahead (Problem::first_slot_fraction), so a pile at
+  // min_kw for the rest of the slot is min_kw x fraction there, and likewise steps and max.
+  const double first = problem.first_slot_fraction;
+  std::vector<EvRequest> slot0;
+  if (first < 1.0) {
+    slot0 = problem.evs;
+    for (auto& ev : slot0) {
+      ev.min_kw *= first;
+      ev.power_step_kw *= first;
+      ev.max_kw *= first;
+    }
+  }
+  auto pile = [&](std::size_t e, std::size_t t) -> const EvRequest& {
+    return t == 0 && !slot0.empty() ? slot0[e] : problem.evs[e];
+  };
   // Adds kw (negative: removes) to the EV's power in slot t on every node up to the root.
   auto charge_path = [&](int node, std::size_t t, double kw) {
     for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
@@ -106,8 +122,8 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
     for (std::size_t t = 0; t < slots; ++t) {
       double& kw = ev_kw[e][t];
       if (kw <= 0) continue;
-      const double down = round_down(ev, kw);
-      const double up = next_up(ev, kw);
+      const double down = round_down(pile(e, t), kw);
+      const double up = next_up(pile(e, t), kw);
       double to = down;
       if (!may_fall(ev.node, t, kw - down) && up > kw && fits(ev.node, t, up - kw)) to = up;
       charge_path(ev.node, t, to - kw);
@@ -145,11 +161,12 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       double& kw = ev_kw[e][t];
       if (kw <= 0) continue;
       const double surplus_kw = -deficit_kwh[e] / slot_h;
+      const auto& at = pile(e, t);
       double lower = 0;
-      if (ev.power_step_kw <= 0 && kw > ev.min_kw + kEpsKw)
-        lower = std::max(ev.min_kw, kw - surplus_kw);
-      else if (kw > ev.min_kw + kEpsKw)
-        lower = round_down(ev, kw - ev.power_step_kw / 2);
+      if (at.power_step_kw <= 0 && kw > at.min_kw + kEpsKw)
+        lower = std::max(at.min_kw, kw - surplus_kw);
+      else if (kw > at.min_kw + kEpsKw)
+        lower = round_down(at, kw - at.power_step_kw / 2);
       if (kw - lower > surplus_kw + kEpsKw || !may_fall(ev.node, t, kw - lower)) continue;
       charge_path(ev.node, t, lower - kw);
       deficit_kwh[e] += (kw - lower) * slot_h;
@@ -165,10 +182,11 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       for (std::size_t t : slot_order) {
         if (!in_window(ev, t)) continue;
         double& kw = ev_kw[e][t];
-        double up = next_up(ev, kw);
-        if (ev.power_step_kw <= 0 && kw >= ev.min_kw - kEpsKw && kw > 0) {
+        const auto& at = pile(e, t);
+        double up = next_up(at, kw);
+        if (at.power_step_kw <= 0 && kw >= at.min_kw - kEpsKw && kw > 0) {
           // Continuous above the minimum: top up by what is missing and what the path allows.
-          double path_room = ev.max_kw - kw;
+          double path_room = at.max_kw - kw;
           for (int n = ev.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
             path_room = std::min(path_room, room[static_cast<std::size_t>(n)][t]);
           up = kw + std::max(0.0, std::min(path_room, deficit_kwh[e] / slot_h));
@@ -195,7 +213,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       double best_up_kw = 0;
       for (std::size_t t : slot_order) {
         if (!in_window(ev, t)) continue;
-        const double up = next_up(ev, ev_kw[e][t]);
+        const double up = next_up(pile(e, t), ev_kw[e][t]);
         const double add_kw = up - ev_kw[e][t];
         if (add_kw <= kEpsKw || !fits(ev.node, t, add_kw)) continue;
         if (best == slots || (problem.price_per_kwh[t] == problem.price_per_kwh[best] &&
@@ -228,11 +246,11 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   bool any_stuck = false;
   for (std::size_t e = 0; e < problem.evs.size(); ++e)
     any_stuck = any_stuck || (exact_met[e] && deficit_kwh[e] > kEpsKwh);
-  std::vector<std::size_t> movable;
-  for (std::size_t f : order)
-    if (any_stuck && needs_rounding(problem.evs[f]) && problem.evs[f].power_step_kw > 0 &&
-        exact_met[f])
-      movable.push_back(f);
+  std::vector<std::size_t> movable, continuous;
+  for (std::size_t f : order) {
+    if (!any_stuck || !needs_rounding(problem.evs[f]) || !exact_met[f]) continue;
+    (problem.evs[f].power_step_kw > 0 ? movable : continuous).push_back(f);
+  }
   std::vector<std::vector<double>> regain_kw(problem.evs.size());
   std::vector<int> regain_slots(problem.evs.size(), 0);
   std::vector<double> planned_kwh(problem.evs.size(), 0.0);
@@ -240,7 +258,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
     const auto& other = problem.evs[f];
     double& slot_up = regain_kw[f][t];
     if (slot_up > 0) --regain_slots[f];
-    const double up = next_up(other, ev_kw[f][t]);
+    const double up = next_up(pile(f, t), ev_kw[f][t]);
     slot_up = up - ev_kw[f][t] > kEpsKw && fits(other.node, t, up - ev_kw[f][t]) ? up : 0.0;
     if (slot_up > 0) ++regain_slots[f];
   };
@@ -260,7 +278,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
     const auto& ev = problem.evs[e];
     for (std::size_t t : slot_order) {
       if (!in_window(ev, t)) continue;
-      const double up = next_up(ev, ev_kw[e][t]);
+      const double up = next_up(pile(e, t), ev_kw[e][t]);
       const double add_kw = up - ev_kw[e][t];
       if (add_kw <= kEpsKw) continue;
       int deepest = -1;
@@ -277,9 +295,10 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
             !passes_through(other.node, deepest))
           continue;
         const double kw_f = ev_kw[f][t];
-        const double lower = kw_f <= other.min_kw + kEpsKw
+        const auto& at = pile(f, t);
+        const double lower = kw_f <= at.min_kw + kEpsKw
                                  ? 0.0
-                                 : round_down(other, kw_f - other.power_step_kw / 2);
+                                 : round_down(at, kw_f - at.power_step_kw / 2);
         const double step_down = kw_f - lower;
         if (step_down < short_kw - kEpsKw || !may_fall(other.node, t, step_down)) continue;
         // The neighbour may end above its request by less than one increment, as in pass 2.
@@ -308,6 +327,53 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
           slots_changed(t, t2);
           return true;
         }
+      }
+      // Piles continuous above their minimum: a neighbour gives up just the shortfall (or
+      // stops, where less would leave it below its minimum) and charges that much more,
+      // spread over slots where it already charges and has room.
+      for (std::size_t f : continuous) {
+        const auto& other = problem.evs[f];
+        if (f == e || !in_window(other, t) || ev_kw[f][t] <= 0 ||
+            !passes_through(other.node, deepest))
+          continue;
+        const double kw_f = ev_kw[f][t];
+        const double lower =
+            kw_f - short_kw >= pile(f, t).min_kw - kEpsKw ? kw_f - short_kw : 0.0;
+        const double step_down = kw_f - lower;
+        if (step_down < short_kw - kEpsKw || !may_fall(other.node, t, step_down)) continue;
+        std::vector<std::pair<std::size_t, double>> takes;  // slot, kW more
+        double found_kw = 0;
+        for (std::size_t t2 : slot_order) {
+          if (found_kw >= step_down - kEpsKw) break;
+          if (t2 == t || !in_window(other, t2) || ev_kw[f][t2] <= 0 ||
+              ev_kw[f][t2] < pile(f, t2).min_kw - kEpsKw)
+            continue;
+          double free_kw = pile(f, t2).max_kw - ev_kw[f][t2];
+          for (int n = other.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
+            free_kw = std::min(free_kw, room[static_cast<std::size_t>(n)][t2]);
+          const double take = std::min(free_kw, step_down - found_kw);
+          if (take <= kEpsKw) continue;
+          takes.emplace_back(t2, take);
+          found_kw += take;
+        }
+        if (found_kw < step_down - kEpsKw) continue;
+        charge_path(other.node, t, -step_down);
+        if (!fits(ev.node, t, add_kw)) {  // another node of the path is still short
+          charge_path(other.node, t, step_down);
+          continue;
+        }
+        ev_kw[f][t] = lower;
+        for (const auto& [t2, take] : takes) {
+          charge_path(other.node, t2, take);
+          ev_kw[f][t2] += take;
+          slots_changed(t2, t2);
+        }
+        charge_path(ev.node, t, add_kw);
+        ev_kw[e][t] = up;
+        deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
+        planned_kwh[e] += add_kw * slot_h;
+        slots_changed(t, t);
+        return true;
       }
     }
     return false;

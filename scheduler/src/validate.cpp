@@ -31,6 +31,8 @@ std::vector<std::string> problems(const Problem& p) {
   if (p.slots <= 0) add("slots", "must be positive, got " + std::to_string(p.slots));
   if (!(p.slot_minutes > 0) || bad_number(p.slot_minutes))
     add("slot_minutes", "must be a positive number of minutes");
+  if (!(p.first_slot_fraction > 0 && p.first_slot_fraction <= 1))
+    add("first_slot_fraction", "must be within (0, 1]: the part of slot 0 still ahead");
   if (p.price_per_kwh.size() != slots)
     add("price_per_kwh", "has " + std::to_string(p.price_per_kwh.size()) + " values, expected slots = " +
                              std::to_string(p.slots));

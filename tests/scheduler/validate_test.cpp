@@ -19,6 +19,16 @@ TEST(Validate, AWellFormedProblemHasNoProblems) {
   EXPECT_TRUE(problems(p).empty());
 }
 
+TEST(Validate, FirstSlotFractionIsThePartOfSlotZeroAhead) {
+  auto p = make_problem(4, 10.0);
+  for (const double bad : {0.0, -0.5, 1.5}) {
+    p.first_slot_fraction = bad;
+    EXPECT_THAT(problems(p), Contains(HasSubstr("first_slot_fraction"))) << bad;
+  }
+  p.first_slot_fraction = 0.25;
+  EXPECT_TRUE(problems(p).empty());
+}
+
 TEST(Validate, NamesTheEvAndTheField) {
   auto p = make_problem(96, 10.0);
   for (int i = 0; i < 4; ++i) p.evs.push_back(make_ev("ev-" + std::to_string(i + 1), 0, 10, 5, 7));

@@ -49,6 +49,11 @@ struct Problem {
   std::vector<double> price_per_kwh;   // size == slots
   std::vector<Period> period;          // size == slots
   std::vector<EvRequest> evs;
+  // Planning mid-slot: the part of slot 0 still ahead, (0, 1]. The caller scales slot 0's
+  // limits and base loads (energy per slot) by it; the exact planner then also holds each
+  // pile to max_kw x this in slot 0 and rounds there to min_kw / power_step_kw x this, the
+  // average over the whole slot of a pile running at those powers for the rest of it.
+  double first_slot_fraction = 1.0;
 
   double slot_hours() const { return slot_minutes / 60.0; }
 };
