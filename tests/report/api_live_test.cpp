@@ -1,0 +1,206 @@
+// The API on a started gateway (real store, SessionBook and planner; in-process chargers): a
+// resident's request is committed before the answer and shows in the status; DR events for the
+// operator. Driven on the test thread with a manual clock.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/gateway.hpp"
+#include "orderly/gateway/store.hpp"
+#include "orderly/test/support.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+using json = nlohmann::json;
+
+class IdleCharger final : public drivers::ChargerDriver {
+ public:
+  explicit IdleCharger(std::string id) : id_(std::move(id)) { caps_.max_power_w = 7000; }
+  const std::string& id() const override { return id_; }
+  drivers::Capabilities capabilities() const override { return caps_; }
+  void apply_limit(const drivers::PowerLimit&) override {}
+  void set_enabled(bool) override {}
+  drivers::Health health() const override { return {}; }
+
+ private:
+  std::string id_;
+  drivers::Capabilities caps_;
+};
+
+// 2026-01-05 (a Monday) local time, +08:00.
+TimePoint local(int day, int hour, int minute = 0) {
+  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) - hours(8));
+}
+
+std::string config_text(const std::filesystem::path& db) {
+  return R"(
+[site]
+name = "api live test"
+[site.transformer]
+limit_kw = 40
+[[tariff.schedule]]
+effective_from = 2020-01-01
+  [[tariff.schedule.season]]
+  name = "all"
+  months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+  price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+  hours = { valley = ["23:00-07:00"], flat = ["07:00-18:00"], peak = ["18:00-23:00"] }
+[web]
+listen = "127.0.0.1"
+[store]
+path = ")" + db.string() + R"("
+[[meter]]
+id = "tm"
+role = "transformer"
+[[charger]]
+id = "p1"
+kind = "private"
+household = "1-101"
+phase = "A"
+max_power_kw = 7
+[[charger]]
+id = "p2"
+kind = "private"
+household = "1-102"
+phase = "B"
+max_power_kw = 7
+)";
+}
+
+class ApiLive : public ::testing::Test {
+ protected:
+  ApiLive() : clock_(local(5, 20)) {
+    Config config = parse_config(config_text(dir_ / "orderly.db"), "api_live_test.toml");
+    config.web.port = 0;
+    GatewayOptions options;
+    options.devices = [this](const drivers::DeviceEvents& events) {
+      events_ = events;
+      std::map<std::string, std::shared_ptr<drivers::ChargerDriver>> out;
+      for (const char* id : {"p1", "p2"}) out[id] = std::make_shared<IdleCharger>(id);
+      return out;
+    };
+    gateway_ = std::make_unique<Gateway>(io_, clock_, std::move(config), std::move(options));
+    gateway_->start();
+    drivers::MeterSnapshot m;
+    m.at = clock_.now();
+    m.power_w = 10000;
+    events_.meter_snapshot("tm", m);
+  }
+  ~ApiLive() override { gateway_->stop(); }
+
+  void plug(const std::string& id) {
+    drivers::Health h;
+    h.online = true;
+    h.last_good = clock_.now();
+    events_.health(id, h);
+    drivers::ChargerSnapshot s;
+    s.at = clock_.now();
+    s.state = drivers::ChargerState::plugged;
+    s.power_w = 0;
+    s.session_energy_wh = 0;
+    events_.charger_snapshot(id, s);
+  }
+
+  web::ApiResponse call(const std::string& method, const std::string& path, std::string body = {}) {
+    return gateway_->handle_api({method, path, {}, std::move(body)});
+  }
+  static json body(const web::ApiResponse& r) { return json::parse(r.body); }
+
+  orderly::test::TempDir dir_;
+  boost::asio::io_context io_;
+  ManualClock clock_;
+  drivers::DeviceEvents events_;
+  std::unique_ptr<Gateway> gateway_;
+};
+
+TEST_F(ApiLive, RequestIsCommittedBeforeTheAnswerAndShowsInTheStatus) {
+  plug("p1");
+  const auto r = call("PUT", "/api/v1/chargers/p1/request",
+                      R"({"departure": "07:30", "energy_kwh": 25, "boost": false, "not_before": null})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto session = body(r)["session"];
+  EXPECT_EQ(session["charger"], "p1");
+  EXPECT_EQ(session["departure"], "2026-01-06T07:30:00+08:00");  // the next 07:30
+  EXPECT_EQ(session["requested_kwh"], 25.0);
+  EXPECT_EQ(session["request_source"], "resident");
+
+  // Acknowledged, so already in the file: a second connection sees it without waiting.
+  const Store store(dir_ / "orderly.db");
+  const auto stored = store.session(session["id"].get<std::string>());
+  ASSERT_TRUE(stored);
+  EXPECT_DOUBLE_EQ(stored->requested_wh, 25000);
+  ASSERT_TRUE(stored->departure);
+  EXPECT_EQ(*stored->departure, local(6, 7, 30));
+
+  const auto live = call("GET", "/api/v1/chargers/p1/session");
+  ASSERT_EQ(live.status, 200);
+  EXPECT_EQ(body(live)["session"]["requested_kwh"], 25.0);
+  const auto status = gateway_->status();
+  EXPECT_EQ(status["chargers"][0]["session"]["requested_kwh"], 25.0);
+  EXPECT_EQ(status["chargers"][0]["session"]["request_source"], "resident");
+}
+
+TEST_F(ApiLive, RequestWithoutACarIsRefusedWithTheReason) {
+  const auto r = call("PUT", "/api/v1/chargers/p2/request", R"({"energy_kwh": 10})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_FALSE(body(r)["error"].get<std::string>().empty());
+  EXPECT_EQ(body(r)["path"], "/api/v1/chargers/p2/request");
+}
+
+TEST_F(ApiLive, OperatorAddsListsAndCancelsADemandResponseEvent) {
+  const auto added = call("POST", "/api/v1/dr-events",
+                          R"({"id": "evening-1", "start": "2026-01-05T19:30", "end": "2026-01-05T21:00", "limit_kw": 25})");
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(body(added)["event"]["active"], true);
+  EXPECT_EQ(body(added)["event"]["source"], "operator");
+
+  const auto list = call("GET", "/api/v1/dr-events");
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(body(list)["events"].size(), 1u);
+  EXPECT_EQ(body(list)["events"][0]["id"], "evening-1");
+  EXPECT_EQ(body(list)["events"][0]["start"], "2026-01-05T19:30:00+08:00");
+  EXPECT_EQ(body(list)["events"][0]["limit_kw"], 25.0);
+  {
+    const Store store(dir_ / "orderly.db");  // persisted before the 201
+    EXPECT_EQ(store.dr_events(local(5, 0), local(6, 0)).size(), 1u);
+  }
+
+  const auto cancelled = call("DELETE", "/api/v1/dr-events/evening-1");
+  EXPECT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_TRUE(body(call("GET", "/api/v1/dr-events"))["events"].empty());
+  EXPECT_EQ(call("DELETE", "/api/v1/dr-events/evening-1").status, 404);
+}
+
+TEST_F(ApiLive, DemandResponseEventErrorsNameTheField) {
+  struct Case {
+    const char* body;
+    const char* field;
+  };
+  for (const auto& c : {Case{R"({"end": "2026-01-05T21:00", "limit_kw": 25})", "start"},
+                        Case{R"({"start": "2026-01-05T19:30", "limit_kw": 25})", "end"},
+                        Case{R"({"start": "2026-01-05T19:30", "end": "2026-01-05T21:00"})", "limit_kw"},
+                        Case{R"({"start": "2026-01-05T19:30", "end": "2026-01-05T19:00", "limit_kw": 25})", "end"},
+                        Case{R"({"start": "2026-01-05T10:00", "end": "2026-01-05T11:00", "limit_kw": 25})", "end"},
+                        Case{R"({"start": "19:30", "end": "2026-01-05T21:00", "limit_kw": 25})", "start"},
+                        Case{R"({"start": "2026-01-05T19:30", "end": "2026-01-05T21:00", "limit_kw": -5})", "limit_kw"},
+                        Case{R"({"start": "2026-01-05T19:30", "end": "2026-01-05T21:00", "limit_kw": 25, "kw": 1})", "kw"}}) {
+    const auto r = call("POST", "/api/v1/dr-events", c.body);
+    EXPECT_EQ(r.status, 400) << c.body << ": " << r.body;
+    EXPECT_EQ(body(r)["field"], c.field) << c.body << ": " << r.body;
+  }
+  const auto wrong = call("PUT", "/api/v1/dr-events");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.allow, "GET, POST");
+  EXPECT_EQ(call("GET", "/api/v1/dr-events/x").allow, "DELETE");
+}
+
+}  // namespace
+}  // namespace orderly::gateway
