@@ -379,7 +379,7 @@ void Gateway::apply_limits(TimePoint now) {
     auto& rt = chargers_.at(ids[i]);
     const double target_w = std::floor(target_kw[i] * 1000.0);
     const bool changed = rt.setpoint_w < 0 || std::fabs(target_w - rt.setpoint_w) >= kResendChangeW ||
-                         (target_w < rt.setpoint_w && target_w == 0);
+                         (target_w == 0 && rt.setpoint_w > 0);  // a stop is always sent
     if (changed || now - rt.setpoint_sent_at >= validity / 2) send_limit(ids[i], rt, target_w, now);
   }
   // Chargers that ignore their limit keep receiving it, so they hold a valid one if they recover.
@@ -682,7 +682,7 @@ nlohmann::json Gateway::status() const {
   const double load_w = have_transformer_ ? transformer_.power_w : 0.0;
   nlohmann::json site = {
       {"name", config_.site.name},
-      {"transformer_limit_kw", config_.site.transformer.limit_kw},
+      {"transformer_limit_kw", transformer_limit_kw(config_, limit_windows(), now)},  // DR applied
       {"load_kw", round1(load_w / 1000.0)},
       {"base_load_kw", round1(base_load_w_ / 1000.0)},
       {"charging_kw", round1(charging_w() / 1000.0)},
@@ -731,7 +731,6 @@ nlohmann::json Gateway::status() const {
   for (const auto& e : dr_events())
     dr.push_back({{"id", e.id}, {"start", local_iso(e.start, offset)}, {"end", local_iso(e.end, offset)},
                   {"limit_kw", e.limit_kw}, {"source", e.source}, {"active", e.start <= now && now < e.end}});
-  site["limit_now_kw"] = transformer_limit_kw(config_, limit_windows(), now);
   nlohmann::json plan = nullptr;
   if (plan_)
     plan = {{"created_at", local_iso(plan_->created_at, offset)}, {"reason", plan_->reason},
