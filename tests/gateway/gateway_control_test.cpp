@@ -272,6 +272,21 @@ TEST(GatewayControl, DrEventAndOverloadCutWithinOneStep) {
   EXPECT_EQ(site.charger("p1").last_w(), 0);
 }
 
+TEST(GatewayControl, BaseLoadOffTheForecastForFiveMinutesReplans) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 0) + seconds(30));
+  Site site(dir / "orderly.db", clock);
+  site.meter(10);
+  site.plug("p1");
+  ASSERT_NE(site.gateway->plan(), nullptr);
+  EXPECT_EQ(site.gateway->plan()->reason, "plug-in");
+  site.run_until(local(5, 20, 4), 25);  // 15 kW above the plan's 10 kW, for 3.5 minutes
+  EXPECT_EQ(site.gateway->plan()->reason, "plug-in");
+  site.run_until(local(5, 20, 7), 25);  // now for more than 5 minutes
+  EXPECT_EQ(site.gateway->plan()->reason, "forecast");
+  EXPECT_NEAR(site.gateway->plan()->base_kw[0], 25, 0.5);
+}
+
 TEST(GatewayControl, RestartRestoresSessionsPlanAndLimitsOnFirstContact) {
   test::TempDir dir;
   ManualClock clock(local(5, 20, 5));
