@@ -1,6 +1,6 @@
-// How long a KPI query holds the core loop: compute_kpis over 7, 31 and 366 days of 1-minute
-// transformer samples (what the gateway stores) and 200 piles' sessions (one a pile a day), from
-// a SQLite file. The web API refuses periods longer than 366 days (docs/kpi.md).
+// How long a KPI query takes (on the API's worker thread): compute_kpis over 7, 31 and 366 days of
+// 1-minute transformer samples (what the gateway stores) and 200 piles' sessions (one a pile a
+// day), from a SQLite file. The web API refuses periods longer than 366 days (docs/kpi.md).
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 
@@ -86,6 +86,17 @@ void BM_ComputeKpis(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(compute_kpis(*s.store, s.config, from, to));
 }
 BENCHMARK(BM_ComputeKpis)->Arg(7)->Arg(31)->Arg(366)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// The transformer part alone: one SQL summary a day.
+void BM_MeterSummary(benchmark::State& state) {
+  Site& s = site();
+  for (auto _ : state) {
+    for (int d = 0; d < state.range(0); ++d) {
+      benchmark::DoNotOptimize(s.store->meter_summary("tm", kStart + days(d), kStart + days(d + 1), 400000));
+    }
+  }
+}
+BENCHMARK(BM_MeterSummary)->Arg(366)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 void BM_MonthStatement(benchmark::State& state) {
   Site& s = site();
