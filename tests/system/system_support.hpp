@@ -69,6 +69,8 @@ class Daemon {
     const std::string bin = orderly_binary().string();
     const std::string config = config_.string();
     const std::string log = log_.string();
+    std::fflush(stdout);  // or the child's freopen writes the parent's buffered output again
+    std::fflush(stderr);
     pid_ = ::fork();
     if (pid_ == 0) {
       if (std::FILE* f = std::freopen(log.c_str(), "a", stdout)) ::dup2(::fileno(f), STDERR_FILENO);
