@@ -224,7 +224,7 @@ class FlowModel {
         units[e][static_cast<std::size_t>(t)] = net;
       }
     }
-    if (o_.smooth_setpoints) detail::smooth_setpoints(p_, max_units_, units);
+    if (o_.smooth_setpoints) detail::smooth_setpoints(p_, max_units_, first_units_, units);
     ev_kw.assign(p_.evs.size(), std::vector<double>(slots, 0.0));
     const double kw_per_unit = unit_kwh_ / slot_h_;
     for (std::size_t e = 0; e < units.size(); ++e)
@@ -298,6 +298,7 @@ class FlowModel {
     std::vector<Units> draw(cells, 0), give(cells, 0);
     const std::size_t n_evs = p_.evs.size();
     max_units_.resize(n_evs);
+    first_units_.resize(n_evs);
     auto& max_u = max_units_;
     std::vector<Units> dis_u(n_evs);
     need_.resize(n_evs);
@@ -390,8 +391,9 @@ class FlowModel {
       auto& arcs = evs_[e];
       const int len = ev.departure_slot - ev.arrival_slot;
       // A partly elapsed slot 0 holds the pile to what it can give in the rest of it.
-      const Units first_u = floor_units(ev.max_kw * p_.first_slot_fraction * slot_h_, unit_kwh_);
-      auto charge_cap = [&](int t) { return t == 0 ? std::min(first_u, max_u[e]) : max_u[e]; };
+      first_units_[e] =
+          std::min(floor_units(ev.max_kw * p_.first_slot_fraction * slot_h_, unit_kwh_), max_u[e]);
+      auto charge_cap = [&](int t) { return t == 0 ? first_units_[e] : max_u[e]; };
       if (dis_u[e] == 0) {
         arcs.sink = g_.addNode();
         for (int t = ev.arrival_slot; t < ev.departure_slot; ++t)
@@ -454,7 +456,8 @@ class FlowModel {
   Graph::Node source_, sink_;
   std::vector<EvArcs> evs_;
   std::vector<Units> need_;
-  std::vector<Units> max_units_;  // per EV and slot
+  std::vector<Units> max_units_;    // per EV and slot
+  std::vector<Units> first_units_;  // per EV in slot 0 (Problem::first_slot_fraction)
 };
 
 // The exact (continuous) plan and its status; counts solves into result.

@@ -18,8 +18,10 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
 
 // Re-deals each slot's energy among the charge-only cars of one charger node so each car gets
 // an early block instead of alternating. Node loads, per-car energy, cost and valley filling
-// stay exactly as solved. units[ev][slot] and max_units[ev] in the flow's energy units.
+// stay exactly as solved. units[ev][slot], max_units[ev] and first_max_units[ev] (slot 0,
+// Problem::first_slot_fraction) in the flow's energy units.
 void smooth_setpoints(const Problem& problem, const std::vector<std::int64_t>& max_units,
+                      const std::vector<std::int64_t>& first_max_units,
                       std::vector<std::vector<std::int64_t>>& units);
 
 }  // namespace orderly::scheduler::detail

@@ -20,6 +20,7 @@
 namespace orderly::scheduler::detail {
 
 void smooth_setpoints(const Problem& problem, const std::vector<std::int64_t>& max_units,
+                      const std::vector<std::int64_t>& first_max_units,
                       std::vector<std::vector<std::int64_t>>& units) {
   using Units = std::int64_t;
   using Graph = lemon::SmartDigraph;
@@ -49,7 +50,7 @@ void smooth_setpoints(const Problem& problem, const std::vector<std::int64_t>& m
         const auto ts = static_cast<std::size_t>(t);
         if (slot_node[ts] == lemon::INVALID) slot_node[ts] = g.addNode();
         const Graph::Arc a = g.addArc(car, slot_node[ts]);
-        upper[a] = max_units[e];
+        upper[a] = t == 0 ? first_max_units[e] : max_units[e];
         cost[a] = (weight - static_cast<Units>(i)) * t;
         arcs[i].emplace_back(ts, g.id(a));
         supply[car] += units[e][ts];

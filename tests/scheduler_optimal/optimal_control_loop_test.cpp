@@ -98,6 +98,24 @@ TEST(OptimalPartialSlot, PilesAreHeldAndRoundedToWhatIsLeftOfSlotZero) {
   EXPECT_THROW(scheduler::solve_optimal(p, {}), std::invalid_argument);
 }
 
+TEST(OptimalPartialSlot, SmoothingKeepsEachPileWithinWhatIsLeftOfSlotZero) {
+  // Smoothing re-deals a slot's energy among the cars of one node; in a half slot 0 none may
+  // get more than its maximum for half the slot.
+  auto p = hourly(4, 30.0);
+  p.first_slot_fraction = 0.5;
+  p.nodes[0].limit_kw[0] *= 0.5;
+  p.price_per_kwh = {0.3, 0.3, 0.6, 0.6};
+  p.evs = {ev("leaves-first", 0, 3, 9, 7), ev("leaves-last", 0, 4, 9, 7)};
+  OptimalOptions o;
+  o.smooth_setpoints = true;
+  o.round_setpoints = false;
+  const auto plan = scheduler::plan_optimal(p, o);
+  expect_plan_valid(p, plan, "smoothing");
+  for (std::size_t e = 0; e < p.evs.size(); ++e)
+    EXPECT_LE(plan.ev_kw[e][0], 3.5 + 1e-9) << p.evs[e].id;
+  for (double kwh : scheduler::delivered_kwh(p, plan)) EXPECT_NEAR(kwh, 9.0, 1e-9);
+}
+
 TEST(OptimalPartialSlot, ScaledFirstSlotOnRandomCommunities) {
   for (int seed = 1; seed <= 6; ++seed)
     for (const double fraction : {0.0, 0.2, 0.6, 1.0}) {
