@@ -14,6 +14,7 @@
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/test/support.hpp"
+#include "report_site.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -36,30 +37,14 @@ class IdleCharger final : public drivers::ChargerDriver {
 };
 
 // 2026-01-05 (a Monday) local time, +08:00.
-TimePoint local(int day, int hour, int minute = 0) {
-  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) - hours(8));
-}
+TimePoint local(int day, int hour, int minute = 0) { return testing::local(2026, 1, day, hour, minute); }
 
 std::string config_text(const std::filesystem::path& db) {
-  return R"(
-[site]
-name = "api live test"
-[site.transformer]
-limit_kw = 40
-[[tariff.schedule]]
-effective_from = 2020-01-01
-  [[tariff.schedule.season]]
-  name = "all"
-  months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-  price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-  hours = { valley = ["23:00-07:00"], flat = ["07:00-18:00"], peak = ["18:00-23:00"] }
+  return testing::report_site(40, R"(
 [web]
 listen = "127.0.0.1"
 [store]
 path = ")" + db.string() + R"("
-[[meter]]
-id = "tm"
-role = "transformer"
 [[charger]]
 id = "p1"
 kind = "private"
@@ -72,7 +57,7 @@ kind = "private"
 household = "1-102"
 phase = "B"
 max_power_kw = 7
-)";
+)");
 }
 
 class ApiLive : public ::testing::Test {

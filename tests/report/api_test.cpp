@@ -14,6 +14,7 @@
 #include "orderly/gateway/report.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/test/support.hpp"
+#include "report_site.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -21,28 +22,11 @@ namespace {
 using namespace std::chrono;
 using json = nlohmann::json;
 
-constexpr minutes kOffset{8 * 60};
-
-TimePoint local(int y, unsigned m, unsigned d, int hh, int mm = 0) {
-  return sys_days(year{y} / month{m} / day{d}) + hours(hh) + minutes(mm) - kOffset;
-}
+constexpr minutes kOffset = testing::kSiteOffset;
+using testing::local;
 
 std::string config_text(const std::filesystem::path& db) {
-  return R"(
-[site]
-name = "api test"
-[site.transformer]
-limit_kw = 50
-[[tariff.schedule]]
-effective_from = 2020-01-01
-  [[tariff.schedule.season]]
-  name = "all"
-  months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-  price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-  hours = { valley = ["23:00-07:00"], flat = ["07:00-18:00"], peak = ["18:00-23:00"] }
-[[meter]]
-id = "tm"
-role = "transformer"
+  return testing::report_site(50, R"(
 [[charger]]
 id = "p1"
 kind = "private"
@@ -55,7 +39,7 @@ kind = "shared"
 phase = "B"
 max_power_kw = 7
 [store]
-path = ")" + db.string() + "\"\n";
+path = ")" + db.string() + "\"\n");
 }
 
 class ApiTest : public ::testing::Test {

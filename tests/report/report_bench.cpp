@@ -11,6 +11,7 @@
 #include "orderly/gateway/report.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/test/support.hpp"
+#include "report_site.hpp"
 
 namespace {
 
@@ -22,26 +23,10 @@ constexpr int kDays = 366;
 constexpr int kPiles = 200;
 const TimePoint kStart = sys_days(2025y / January / 1) - hours(8);
 
-const char* kConfig = R"(
-[site]
-name = "bench"
-[site.transformer]
-limit_kw = 400
-[[tariff.schedule]]
-effective_from = 2020-01-01
-  [[tariff.schedule.season]]
-  name = "all"
-  months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-  price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-  hours = { valley = ["23:00-07:00"], flat = ["07:00-18:00"], peak = ["18:00-23:00"] }
-[[meter]]
-id = "tm"
-role = "transformer"
-)";
 
 struct Site {
   orderly::test::TempDir dir;
-  Config config = parse_config(kConfig, "bench.toml");
+  Config config = parse_config(testing::report_site(400, ""), "bench.toml");
   std::unique_ptr<Store> store;
 
   Site() {

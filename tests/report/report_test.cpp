@@ -1,6 +1,6 @@
 // KPIs and statements against hand-computed figures, on a real SQLite file written through Store
-// (the same path the gateway's writer takes). Tariff: peak 1.0 (08-11, 18-23), flat 0.6,
-// valley 0.3 (23-07) yuan/kWh, UTC+8; transformer limit 50 kW.
+// (the same path the gateway's writer takes). The shared report site (report_site.hpp): peak 1.0
+// (08-11, 18-23), flat 0.6, valley 0.3 (23-07) yuan/kWh, UTC+8; transformer limit 50 kW.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,28 +10,14 @@
 #include "orderly/gateway/report.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/test/support.hpp"
+#include "report_site.hpp"
 
 namespace orderly::gateway {
 namespace {
 
 using namespace std::chrono;
 
-constexpr const char* kConfig = R"(
-[site]
-name = "report test"
-utc_offset = "+08:00"
-[site.transformer]
-limit_kw = 50
-[[tariff.schedule]]
-effective_from = 2020-01-01
-  [[tariff.schedule.season]]
-  name = "all"
-  months = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-  price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-  hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
-[[meter]]
-id = "tm"
-role = "transformer"
+const std::string kChargers = R"(
 [[charger]]
 id = "p1"
 kind = "private"
@@ -45,17 +31,15 @@ max_power_kw = 7
 phase = "A"
 )";
 
-constexpr minutes kOffset{8 * 60};
+constexpr minutes kOffset = testing::kSiteOffset;
+using testing::local;
 constexpr int kValley = period_index(Period::valley);
 constexpr int kPeak = period_index(Period::peak);
 
-TimePoint local(int y, unsigned m, unsigned d, int hh, int mm = 0, int ss = 0) {
-  return sys_days(year{y} / month{m} / day{d}) + hours(hh) + minutes(mm) + seconds(ss) - kOffset;
-}
-
 class ReportTest : public ::testing::Test {
  protected:
-  ReportTest() : config_(parse_config(kConfig, "report_test.toml")), store_(dir_ / "orderly.db") {}
+  ReportTest()
+      : config_(parse_config(testing::report_site(50, kChargers), "report_test.toml")), store_(dir_ / "orderly.db") {}
 
   SessionRecord session(const std::string& id, const std::string& charger, TimePoint started,
                         double valley_wh, double peak_wh) {
@@ -189,7 +173,7 @@ TEST_F(ReportTest, UncontrolledUsesThePilesRatingWhenTheSessionHasNone) {
 }
 
 TEST(UncontrolledCost, FullPowerFromPlugInPricedBySettlement) {
-  const Config config = parse_config(kConfig, "report_test.toml");
+  const Config config = parse_config(testing::report_site(50, kChargers), "report_test.toml");
   // 3.5 kWh at 7 kW from 10:30: 30 min peak, then 11:00 flat for 0: all peak = 3.5 yuan.
   EXPECT_NEAR(uncontrolled_cost_yuan(config.tariff, kOffset, local(2026, 1, 5, 10, 30), 3500, 7000), 3.5, 1e-9);
   // 7 kWh from 10:30: 3.5 kWh peak + 3.5 kWh flat = 3.5 + 2.1.
