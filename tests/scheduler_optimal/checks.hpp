@@ -6,9 +6,17 @@
 #include <string>
 
 #include "orderly/scheduler/kpi.hpp"
+#include "orderly/scheduler/planner.hpp"
 #include "orderly/scheduler/problem.hpp"
 
 namespace orderly::test {
+
+// The exact (continuous) plan: what the oracle compares and what the rounding starts from.
+inline scheduler::OptimalResult solve_exact(const scheduler::Problem& p,
+                                            scheduler::OptimalOptions options = {}) {
+  options.round_setpoints = false;
+  return scheduler::solve_optimal(p, options);
+}
 
 inline void expect_plan_valid(const scheduler::Problem& p, const scheduler::Plan& plan,
                               const std::string& label) {

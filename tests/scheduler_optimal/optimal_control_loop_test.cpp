@@ -128,9 +128,7 @@ TEST(OptimalPartialSlot, ScaledFirstSlotOnRandomCommunities) {
       // Every car is plugged in now, as in the gateway's slot-0 problem.
       for (auto& car : p.evs) car.arrival_slot = 0;
       for (auto& node : p.nodes) node.limit_kw[0] *= fraction;
-      OptimalOptions exact;
-      exact.round_setpoints = false;
-      const auto continuous = scheduler::solve_optimal(p, exact).plan;
+      const auto continuous = solve_exact(p).plan;
       const auto result = scheduler::solve_optimal(p, {});
       const std::string label = "seed " + std::to_string(300 + seed) + " fraction " +
                                 std::to_string(fraction);
@@ -143,6 +141,29 @@ TEST(OptimalPartialSlot, ScaledFirstSlotOnRandomCommunities) {
         }
       }
     }
+}
+
+// The rest of a day's problem from slot `now` on, for what each car still needs (on the Wh
+// grid the gateway counts meter energy in); cars gone or full get an empty window.
+scheduler::Problem rest_of_day(const scheduler::Problem& day, int now,
+                               const std::vector<double>& drawn_kwh) {
+  scheduler::Problem rest = day;
+  rest.slots = day.slots - now;
+  rest.price_per_kwh.erase(rest.price_per_kwh.begin(), rest.price_per_kwh.begin() + now);
+  rest.period.erase(rest.period.begin(), rest.period.begin() + now);
+  for (auto& node : rest.nodes) {
+    node.limit_kw.erase(node.limit_kw.begin(), node.limit_kw.begin() + now);
+    if (!node.base_load_kw.empty())
+      node.base_load_kw.erase(node.base_load_kw.begin(), node.base_load_kw.begin() + now);
+  }
+  for (std::size_t e = 0; e < rest.evs.size(); ++e) {
+    auto& car = rest.evs[e];
+    car.arrival_slot = std::max(0, car.arrival_slot - now);
+    car.departure_slot = std::max(0, car.departure_slot - now);
+    car.energy_kwh = std::max(0.0, std::round((car.energy_kwh - drawn_kwh[e]) * 1000) / 1000);
+    if (car.departure_slot <= 0 || car.energy_kwh == 0) car.arrival_slot = car.departure_slot;
+  }
+  return rest;
 }
 
 // What the gateway does, slot after slot: plan the rest of the horizon for what is still
@@ -160,23 +181,7 @@ void replan_every_slot(std::uint64_t seed) {
   const double h = day.slot_hours();
   std::vector<double> drawn_kwh(day.evs.size(), 0.0);
   for (int now = 0; now < day.slots; ++now) {
-    scheduler::Problem rest = day;
-    rest.slots = day.slots - now;
-    rest.price_per_kwh.erase(rest.price_per_kwh.begin(), rest.price_per_kwh.begin() + now);
-    rest.period.erase(rest.period.begin(), rest.period.begin() + now);
-    for (auto& node : rest.nodes) {
-      node.limit_kw.erase(node.limit_kw.begin(), node.limit_kw.begin() + now);
-      if (!node.base_load_kw.empty())
-        node.base_load_kw.erase(node.base_load_kw.begin(), node.base_load_kw.begin() + now);
-    }
-    for (std::size_t e = 0; e < rest.evs.size(); ++e) {
-      auto& car = rest.evs[e];
-      car.arrival_slot = std::max(0, car.arrival_slot - now);
-      car.departure_slot = std::max(0, car.departure_slot - now);
-      // Remaining need, on the Wh grid the gateway counts meter energy in.
-      car.energy_kwh = std::max(0.0, std::round((car.energy_kwh - drawn_kwh[e]) * 1000) / 1000);
-      if (car.departure_slot <= 0 || car.energy_kwh == 0) car.arrival_slot = car.departure_slot;
-    }
+    const auto rest = rest_of_day(day, now, drawn_kwh);
     const auto result = scheduler::solve_optimal(rest, {});
     const std::string label = "seed " + std::to_string(seed) + " slot " + std::to_string(now);
     expect_plan_valid(rest, result.plan, label);
@@ -203,25 +208,15 @@ TEST(OptimalPartialSlot, ReplanningEverySlotMeetsEveryFeasibleRequest) {
 // what is left of the slot. Re-planned every half slot, every feasible request is met.
 scheduler::Problem gateway_shaped(const scheduler::Problem& day, int now, double fraction,
                                   const std::vector<double>& drawn_kwh) {
-  scheduler::Problem rest = day;
-  rest.slots = day.slots - now;
+  scheduler::Problem rest = rest_of_day(day, now, drawn_kwh);
   rest.first_slot_fraction = fraction;
-  rest.price_per_kwh.erase(rest.price_per_kwh.begin(), rest.price_per_kwh.begin() + now);
-  rest.period.erase(rest.period.begin(), rest.period.begin() + now);
   for (auto& node : rest.nodes) {
-    node.limit_kw.erase(node.limit_kw.begin(), node.limit_kw.begin() + now);
-    node.base_load_kw.erase(node.base_load_kw.begin(), node.base_load_kw.begin() + now);
     node.limit_kw[0] *= fraction;
     node.base_load_kw[0] *= fraction;
   }
-  for (std::size_t e = 0; e < rest.evs.size(); ++e) {
-    auto& car = rest.evs[e];
+  for (auto& car : rest.evs) {
     car.min_kw = car.max_kw > 10 ? 4.14 : 1.38;  // 6 A on three phases or on one
     car.power_step_kw = 0;
-    car.arrival_slot = std::max(0, car.arrival_slot - now);
-    car.departure_slot = std::max(0, car.departure_slot - now);
-    car.energy_kwh = std::max(0.0, std::round((car.energy_kwh - drawn_kwh[e]) * 1000) / 1000);
-    if (car.departure_slot <= 0 || car.energy_kwh == 0) car.arrival_slot = car.departure_slot;
     scheduler::CapacityNode leaf;
     leaf.id = "ev:" + car.id;
     leaf.parent = car.node;
@@ -242,9 +237,7 @@ TEST(OptimalPartialSlot, GatewayShapedProblemsReplannedEveryHalfSlot) {
     s.evs = 30;
     s.root_tightness = 1.5;
     const auto day = make_instance(s, seed);
-    OptimalOptions exact;
-    exact.round_setpoints = false;
-    ASSERT_EQ(scheduler::solve_optimal(day, exact).plan.status, Plan::Status::optimal);
+    ASSERT_EQ(solve_exact(day).plan.status, Plan::Status::optimal);
     const double h = day.slot_hours();
     std::vector<double> drawn_kwh(day.evs.size(), 0.0);
     for (int half = 0; half < 2 * day.slots; ++half) {

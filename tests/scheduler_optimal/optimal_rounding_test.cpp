@@ -73,9 +73,7 @@ TEST(OptimalRounding, SetpointsAreAcceptedAndLimitsHold) {
     s.ac_rounding = true;
     s.root_tightness = 0.1 + 0.1 * seed;
     const auto p = make_instance(s, static_cast<std::uint64_t>(seed));
-    OptimalOptions exact;
-    exact.round_setpoints = false;
-    const auto continuous = scheduler::solve_optimal(p, exact);
+    const auto continuous = solve_exact(p);
     const auto rounded = scheduler::solve_optimal(p, {});
     const std::string label = "seed " + std::to_string(seed);
     expect_plan_valid(p, rounded.plan, label);
@@ -212,9 +210,7 @@ TEST(OptimalRounding, LossOnlyWhereNoSlotCanTakeTheNextIncrement) {
     s.root_tightness = 0.05 * seed;
     s.priorities = 1 + seed % 2;
     const auto p = make_instance(s, static_cast<std::uint64_t>(200 + seed));
-    OptimalOptions exact;
-    exact.round_setpoints = false;
-    const auto continuous = scheduler::solve_optimal(p, exact).plan;
+    const auto continuous = solve_exact(p).plan;
     const auto result = scheduler::solve_optimal(p, {});
     const std::string label = "seed " + std::to_string(200 + seed);
     expect_plan_valid(p, result.plan, label);
@@ -255,9 +251,7 @@ TEST(OptimalRounding, BidirectionalPilesAreLeftAsSolved) {
       ++v2g;
     }
   ASSERT_GT(v2g, 0);
-  OptimalOptions exact;
-  exact.round_setpoints = false;
-  const auto continuous = scheduler::solve_optimal(p, exact).plan;
+  const auto continuous = solve_exact(p).plan;
   const auto rounded = scheduler::solve_optimal(p, {}).plan;
   expect_plan_valid(p, rounded, "v2g");
   const auto got_exact = scheduler::delivered_kwh(p, continuous);
