@@ -276,6 +276,14 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   };
   auto make_room = [&](std::size_t e) {
     const auto& ev = problem.evs[e];
+    // The stuck EV takes the room made in slot t, going up to `up` (one increment).
+    auto take_room = [&](std::size_t t, double up) {
+      const double add_kw = up - ev_kw[e][t];
+      charge_path(ev.node, t, add_kw);
+      ev_kw[e][t] = up;
+      deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
+      planned_kwh[e] += add_kw * slot_h;
+    };
     for (std::size_t t : slot_order) {
       if (!in_window(ev, t)) continue;
       const double up = next_up(pile(e, t), ev_kw[e][t]);
@@ -320,10 +328,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
           ev_kw[f][t2] = up2;
           deficit_kwh[f] += (step_down - add2_kw) * slot_h;
           planned_kwh[f] += (add2_kw - step_down) * slot_h;
-          charge_path(ev.node, t, add_kw);
-          ev_kw[e][t] = up;
-          deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
-          planned_kwh[e] += add_kw * slot_h;
+          take_room(t, up);
           slots_changed(t, t2);
           return true;
         }
@@ -368,10 +373,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
           ev_kw[f][t2] += take;
           slots_changed(t2, t2);
         }
-        charge_path(ev.node, t, add_kw);
-        ev_kw[e][t] = up;
-        deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
-        planned_kwh[e] += add_kw * slot_h;
+        take_room(t, up);
         slots_changed(t, t);
         return true;
       }
