@@ -52,7 +52,10 @@ nlohmann::json example_status() {
          {"state", "offline"}, {"online", false}, {"power_kw", 0.0}, {"limit_kw", nullptr},
          {"max_kw", 22.0}, {"session_energy_kwh", 0.0}, {"failsafe", false}, {"household", ""},
          {"error", "Modbus timeout after 3 tries"}}}},
-      {"devices_offline", 1}};
+      {"devices_offline", 1},
+      {"dr_events",
+       {{{"id", "grid-1"}, {"start", "2026-01-05T19:30:00+08:00"}, {"end", "2026-01-05T21:00:00+08:00"},
+         {"limit_kw", 300.0}, {"source", "platform"}, {"active", true}}}}};
 }
 
 nlohmann::json large_status(int chargers, int history_points) {
@@ -110,6 +113,16 @@ ApiResponse example_api(const ApiRequest& request) {
       return json(400, {{"error", "body must be a JSON object"}, {"path", request.path}});
     }
     return json(200, {{"ok", true}, {"request", body}});
+  }
+  if (request.path == "/api/v1/dr-events" && request.method == "POST") {
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return json(400, {{"error", "body must be a JSON object"}, {"path", request.path}});
+    }
+    return json(201, {{"event", body}});
+  }
+  if (request.path.starts_with("/api/v1/dr-events/") && request.method == "DELETE") {
+    return json(200, {{"cancelled", request.path.substr(18)}});
   }
   return json(404, {{"error", "no such API; see docs/web-api.md"}, {"path", request.path}});
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <vector>
 
 #include "fake_application.hpp"
 #include "orderly/test/support.hpp"
@@ -108,6 +109,10 @@ TEST_F(PageE2E, ResidentFormAndOperatorKpisFromTheApi) {
   EXPECT_NE(dom.find(R"(¥0.42 / ¥0.71/kWh · 节省 ¥358.01)"), std::string::npos) << dom;
   EXPECT_NE(dom.find(R"(href="/api/v1/statements/2026-01.csv" download="">下载 2026-01 月度结算单 (CSV)<)"),
             std::string::npos) << dom;
+  // Demand response for the operator: the events from the status, with a way to cancel them.
+  EXPECT_NE(dom.find(R"(<li class="dr-event dr-active" data-event="grid-1"><span class="dr-text">01-05 19:30 – 01-05 21:00 限 300 kW</span><span class="tag tag-warn">生效中</span><button class="dr-cancel" type="button">取消</button></li>)"),
+            std::string::npos) << dom;
+  EXPECT_NE(dom.find(R"(id="dr-empty" class="dr-empty" data-i18n="dr_none" hidden="")"), std::string::npos) << dom;
   bool asked_for_kpis = false;
   server.on_server_thread([&] {
     for (const auto& call : server.app.api_requests) {
@@ -147,17 +152,44 @@ TEST_F(PageE2E, InfeasiblePlanIsSaidPlainly) {
       << run.out;
 }
 
-// A resident fills the form and presses save: a copy of the shipped page with one extra script
-// that types and clicks as a person would; the request must reach the application as JSON.
+// The shipped page with one extra script that types and clicks as a person would, served by a
+// real server; returns the dumped DOM. The script waits for what it needs to appear.
+class ScriptedPage {
+ public:
+  ScriptedPage(const orderly::test::TempDir& dir, const std::string& script) : dir_(dir) {
+    const auto static_dir = dir / "static";
+    std::filesystem::copy(orderly::test::source_dir() / "web" / "static", static_dir);
+    std::string page = orderly::test::read_file(static_dir / "index.html");
+    const std::string app = R"(<script src="app.js" defer></script>)";
+    page.replace(page.find(app), app.size(), app + R"(<script src="e2e.js" defer></script>)");
+    orderly::test::write_file(static_dir / "e2e.html", page);
+    orderly::test::write_file(static_dir / "e2e.js", script);
+    auto options = test::test_options();
+    options.static_dir = static_dir;
+    server.emplace(options);
+  }
+  std::string run() {
+    const auto result = run_chromium(dir_, "--dump-dom", server->url("/e2e.html"));
+    EXPECT_EQ(result.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
+    return result.out;
+  }
+  std::vector<ApiRequest> calls(const std::string& method) {
+    std::vector<ApiRequest> out;
+    server->on_server_thread([&] {
+      for (const auto& call : server->app.api_requests) {
+        if (call.method == method) out.push_back(call);
+      }
+    });
+    return out;
+  }
+  std::optional<test::RunningServer> server;
+
+ private:
+  const orderly::test::TempDir& dir_;
+};
+
 TEST_F(PageE2E, SavingTheFormSendsTheRequest) {
-  const auto static_dir = dir_ / "static";
-  std::filesystem::copy(orderly::test::source_dir() / "web" / "static", static_dir);
-  std::string page = orderly::test::read_file(static_dir / "index.html");
-  const std::string script = R"(<script src="app.js" defer></script>)";
-  ASSERT_NE(page.find(script), std::string::npos);
-  page.replace(page.find(script), script.size(), script + R"(<script src="e2e-save.js" defer></script>)");
-  orderly::test::write_file(static_dir / "e2e.html", page);
-  orderly::test::write_file(static_dir / "e2e-save.js", R"((function () {
+  ScriptedPage page(dir_, R"((function () {
   function fill() {
     const form = document.querySelector('form.request[data-charger="c02"]');
     if (!form) { setTimeout(fill, 50); return; }
@@ -171,23 +203,45 @@ TEST_F(PageE2E, SavingTheFormSendsTheRequest) {
   fill();
 })();
 )");
-  auto options = test::test_options();
-  options.static_dir = static_dir;
-  test::RunningServer server(options);
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/e2e.html"));
-  ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
-  EXPECT_NE(run.out.find(R"(class="save-note save-ok" role="status">已保存<)"), std::string::npos) << run.out;
-  std::optional<ApiRequest> put;
-  server.on_server_thread([&] {
-    for (const auto& call : server.app.api_requests) {
-      if (call.method == "PUT") put = call;
-    }
-  });
-  ASSERT_TRUE(put);
-  EXPECT_EQ(put->path, "/api/v1/chargers/c02/request");
-  const auto body = nlohmann::json::parse(put->body);
+  const std::string dom = page.run();
+  EXPECT_NE(dom.find(R"(class="save-note save-ok" role="status">已保存<)"), std::string::npos) << dom;
+  const auto puts = page.calls("PUT");
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_EQ(puts[0].path, "/api/v1/chargers/c02/request");
+  const auto body = nlohmann::json::parse(puts[0].body);
   EXPECT_EQ(body, nlohmann::json({{"departure", "06:45"}, {"energy_kwh", 25}, {"boost", true}, {"not_before", nullptr}}))
-      << put->body;
+      << puts[0].body;
+}
+
+TEST_F(PageE2E, OperatorAddsAndCancelsADemandResponseEvent) {
+  ScriptedPage page(dir_, R"((function () {
+  const note = () => document.getElementById('dr-note').textContent;
+  function add() {
+    if (!document.querySelector('li[data-event="grid-1"]')) { setTimeout(add, 50); return; }
+    const form = document.getElementById('dr-form');
+    form.elements.start.value = '2026-01-06T18:00';
+    form.elements.end.value = '2026-01-06T20:30';
+    form.elements.limit_kw.value = '320';
+    form.querySelector('button').click();
+    cancel();
+  }
+  function cancel() {
+    if (note() !== '已添加') { setTimeout(cancel, 50); return; }
+    document.querySelector('li[data-event="grid-1"] button.dr-cancel').click();
+  }
+  add();
+})();
+)");
+  const std::string dom = page.run();
+  EXPECT_NE(dom.find(R"(id="dr-note" class="save-note save-ok" role="status">已取消<)"), std::string::npos) << dom;
+  const auto posts = page.calls("POST");
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].path, "/api/v1/dr-events");
+  EXPECT_EQ(nlohmann::json::parse(posts[0].body),
+            nlohmann::json({{"start", "2026-01-06T18:00"}, {"end", "2026-01-06T20:30"}, {"limit_kw", 320}}));
+  const auto deletes = page.calls("DELETE");
+  ASSERT_EQ(deletes.size(), 1u);
+  EXPECT_EQ(deletes[0].path, "/api/v1/dr-events/grid-1");
 }
 
 TEST_F(PageE2E, ScreenshotsAtPhoneAndDesktopWidth) {

@@ -36,6 +36,9 @@
       kpi_requests: '按时充满', kpi_cost: '平均电价 / 无序充电', target: '目标', met: '达标', missed: '未达标',
       at: '于', saving_yuan: '节省', no_data_yet: '暂无数据',
       statement: (month) => `下载 ${month} 月度结算单 (CSV)`,
+      dr_title: '需求响应', dr_none: '暂无需求响应事件', dr_start: '开始', dr_end: '结束', dr_limit: '限值 (kW)',
+      dr_add: '添加限电事件', dr_cancel: '取消', dr_active: '生效中', dr_added: '已添加', dr_cancelled: '已取消',
+      dr_event: (from, to, kw) => `${from} – ${to} 限 ${kw} kW`,
       state: {
         charging: '充电中', waiting: '等待调度', scheduled: '已排程', connected: '已插枪', plugged: '已插枪',
         unplugged: '未插枪',
@@ -72,6 +75,10 @@
       kpi_requests: 'Requests met', kpi_cost: 'Cost per kWh / uncontrolled', target: 'target', met: 'met',
       missed: 'missed', at: 'at', saving_yuan: 'saved', no_data_yet: 'no data yet',
       statement: (month) => `Download the ${month} statement (CSV)`,
+      dr_title: 'Demand response', dr_none: 'No demand-response events', dr_start: 'Start', dr_end: 'End',
+      dr_limit: 'Limit (kW)', dr_add: 'Add a limit event', dr_cancel: 'Cancel', dr_active: 'in force',
+      dr_added: 'Added', dr_cancelled: 'Cancelled',
+      dr_event: (from, to, kw) => `${from} – ${to} limit ${kw} kW`,
       state: {
         charging: 'Charging', waiting: 'Waiting', scheduled: 'Scheduled', connected: 'Plugged in',
         plugged: 'Plugged in', unplugged: 'No car',
@@ -173,6 +180,7 @@
     renderChargers(Array.isArray(status.chargers) ? status.chargers : []);
     renderKpis();
     loadKpis(false);
+    renderDrEvents(Array.isArray(status.dr_events) ? status.dr_events : []);
   }
 
   function renderLoad(site) {
@@ -450,6 +458,57 @@
     // Saved: the next status push shows the new plan. Refused: keep the form for correction.
     if (note[0] === 'ok') editing.delete(c.id);
   }
+
+  // ---- operator: demand-response events ------------------------------------------------------
+
+  function renderDrEvents(events) {
+    $('dr-empty').hidden = events.length > 0;
+    $('dr-events').replaceChildren(...events.map((e) => {
+      const li = el('li', `dr-event${e.active ? ' dr-active' : ''}`);
+      li.dataset.event = e.id ?? '';
+      const from = siteClock(e.start);
+      const to = siteClock(e.end);
+      const when = (k) => (k ? `${k.date.slice(5)} ${k.time}` : '—');
+      li.append(el('span', 'dr-text', t('dr_event')(when(from), when(to), num(e.limit_kw, 0))));
+      if (e.active) li.append(el('span', 'tag tag-warn', t('dr_active')));
+      const cancel = el('button', 'dr-cancel', t('dr_cancel'));
+      cancel.type = 'button';
+      cancel.addEventListener('click', () => sendDr('DELETE', `/api/v1/dr-events/${encodeURIComponent(e.id)}`, null,
+        t('dr_cancelled')));
+      li.append(cancel);
+      return li;
+    }));
+  }
+
+  // Added or cancelled events show in the next status push; the note says how the call went.
+  async function sendDr(method, path, body, done) {
+    const note = $('dr-note');
+    note.className = 'save-note';
+    note.textContent = t('saving');
+    try {
+      const response = await fetch(path, {
+        method, headers: { 'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
+      });
+      const answer = await response.json().catch(() => ({}));
+      note.className = `save-note save-${response.ok ? 'ok' : 'bad'}`;
+      note.textContent = response.ok ? done : t('save_failed') + (answer.error || response.status);
+      return response.ok;
+    } catch (e) {
+      note.className = 'save-note save-bad';
+      note.textContent = t('save_failed') + t('no_data');
+      return false;
+    }
+  }
+
+  $('dr-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    // datetime-local gives the wall time without an offset: the gateway reads it in the site's.
+    const ok = await sendDr('POST', '/api/v1/dr-events', {
+      start: form.elements.start.value, end: form.elements.end.value, limit_kw: Number(form.elements.limit_kw.value),
+    }, t('dr_added'));
+    if (ok) form.reset();
+  });
 
   // ---- operator: KPIs over a period and the month's statement --------------------------------
 
