@@ -1,20 +1,19 @@
-// The gateway's JSON API beyond the live status: requests, sessions, KPIs and statements
-// (docs/web-api.md). Runs on the core thread, like everything that touches Gateway state.
-// Reads go to the SQLite file through a Store of their own, opened per call (about a
-// millisecond), so they never wait for the writer thread and never touch its connection, and
-// they run on worker threads (handle_api_async): a KPI query over a year takes about a second
-// (docs/kpi.md) and the limiter must not wait for it.
+// The gateway's JSON API beyond the live status: requests, sessions, KPIs, statements and DR
+// events (docs/web-api.md). What touches Gateway state is answered on the core thread. The store
+// reads (KPIs, sessions, statements) open a Store of their own (about a millisecond), so they
+// never wait for the writer thread nor touch its connection, and run on worker threads
+// (handle_api_async): a KPI query over a year takes seconds (docs/kpi.md) and the limiter must
+// not wait for it.
 #include <atomic>
 #include <charconv>
-#include <list>
-#include <mutex>
-#include <thread>
 #include <chrono>
 #include <cstdio>
+#include <list>
 #include <optional>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -34,8 +33,8 @@ using json = nlohmann::json;
 
 constexpr const char* kJsonType = "application/json; charset=utf-8";
 constexpr std::string_view kPrefix = "/api/v1/";
-// A year of 1-minute samples is read in about a second on the box (docs/kpi.md); longer periods
-// would hold the core loop, and with it the limiter, for too long.
+// A year's KPIs take seconds (docs/kpi.md); longer periods would keep a worker, and one of the
+// box's two cores, busy for too long.
 constexpr days kLongestPeriod{366};
 constexpr std::size_t kMostSessions = 5000;
 
@@ -440,10 +439,6 @@ web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
     return error_answer(e, request.path);
   }
 }
-
-}  // namespace orderly::gateway
-
-namespace orderly::gateway {
 
 // Worker threads of store reads. Few at once: the box has two cores and the control loop needs
 // one; a burst of KPI requests beyond that is told to retry rather than queued without bound.
