@@ -59,7 +59,8 @@ std::optional<ApiRequest> api_request(const Request& request, std::string& error
 // the application named a download.
 Response api_response(const ApiResponse& api, const Request& request);
 
-// Non-const: API calls (a resident's request) change the application's state.
+// Non-const: API calls (a resident's request) change the application's state. For callers
+// without an event loop (tests, benchmarks): an API answer the application defers is a 500.
 Response handle_request(Application& app, const std::filesystem::path& static_dir,
                         const Request& request);
 
