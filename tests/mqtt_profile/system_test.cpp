@@ -16,6 +16,7 @@
 #include "orderly/drivers/sim/profile_mqtt_charger.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
+#include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly {
@@ -58,6 +59,8 @@ TEST(MqttProfileSystem, OpenEvsePileIsLimitedAndPausedFromTheTransformerLoad) {
   drivers::sim::SimProfileMqttCharger pile(so, profiles.at("openevse"), clock);
   pile.start();
   pile.plug_in(20'000, 7'000);
+  // The limiter is under test, not the plan: "charge now", whatever the hour.
+  EXPECT_EQ(test::boost_when_plugged(io, gw, "evse-1"), "");
 
   // Headroom 50 - 2 margin - 20 base = 28 kW: the car gets its 7 kW, claimed as floor(7000/230) = 30 A.
   EXPECT_TRUE(test::wait_until([&] { return pile.claims_received() > 0 && pile.claimed_current_a() == 30; }, 15s))

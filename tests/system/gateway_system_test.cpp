@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <cmath>
-#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -17,6 +16,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/store.hpp"
+#include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly {
@@ -70,9 +70,13 @@ class GatewaySystem : public ::testing::Test {
 
   // The gateway's status as the web page gets it, read on the core thread.
   nlohmann::json status() {
-    std::promise<nlohmann::json> result;
-    boost::asio::post(io_, [&] { result.set_value(gateway_->status()); });
-    return result.get_future().get();
+    return test::on_core(io_, [this] { return gateway_->status(); });
+  }
+  // These tests are about the limiter, not the plan: each car asks for "charge now".
+  void plug_in_and_boost(SimMqttCharger& pile, double need_wh) {
+    pile.plug_in(need_wh, 7'000);
+    const auto refused = test::boost_when_plugged(io_, *gateway_, pile.id());
+    ASSERT_EQ(refused, "") << pile.id() << ": boost not taken";
   }
   const nlohmann::json* charger_status(const nlohmann::json& status, const std::string& id) {
     for (const auto& c : status["chargers"])
@@ -94,7 +98,7 @@ class GatewaySystem : public ::testing::Test {
 
 TEST_F(GatewaySystem, PowerLimitArrivesAtChargerAndFollowsTheTransformerLoad) {
   auto& c1 = *piles_[0];
-  c1.plug_in(20'000, 7'000);
+  plug_in_and_boost(c1, 20'000);
 
   // Headroom 50 - 2 margin - 20 base = 28 kW: the only car gets its full 7 kW.
   ASSERT_TRUE(test::wait_until([&] { return c1.limits_received() > 0 && std::fabs(c1.limit_w() - 7000) < 1; }, 15s))
@@ -108,7 +112,7 @@ TEST_F(GatewaySystem, PowerLimitArrivesAtChargerAndFollowsTheTransformerLoad) {
 
   // A second car arrives: the 3 kW cannot carry two cars at 6 A each, so one pauses rather
   // than both running below the minimum.
-  piles_[1]->plug_in(10'000, 7'000);
+  plug_in_and_boost(*piles_[1], 10'000);
   ASSERT_TRUE(test::wait_until([&] { return piles_[1]->limits_received() > 0; }, 10s));
   ASSERT_TRUE(test::wait_until([&] { return c1.limit_w() + piles_[1]->limit_w() <= 3000 + 1; }, 10s))
       << c1.limit_w() << " + " << piles_[1]->limit_w();
@@ -123,11 +127,11 @@ TEST_F(GatewaySystem, ChargerIgnoringItsLimitIsDetectedWithinTenSecondsAndOthers
   auto& good = *piles_[1];
   rogue.ignore_limits(true);
   meter_->set_base_load_offset_w(25'000);  // base 45 kW of 50: 3 kW headroom
-  good.plug_in(20'000, 7'000);
+  plug_in_and_boost(good, 20'000);
   ASSERT_TRUE(test::wait_until([&] { return good.limits_received() > 0 && good.limit_w() > 0; }, 15s));
   ASSERT_TRUE(test::wait_until([&] { return meter_->chargers_power_w() > 0; }, 10s));
 
-  rogue.plug_in(20'000, 7'000);
+  plug_in_and_boost(rogue, 20'000);
   ASSERT_TRUE(test::wait_until([&] { return rogue.limits_received() > 0 && rogue.limit_w() <= 3000; }, 10s));
   ASSERT_TRUE(test::wait_until([&] { return rogue.power_w() > 6900; }, 5s)) << "the fault injection draws 7 kW";
   const auto limit_arrived = std::chrono::steady_clock::now();
@@ -154,7 +158,7 @@ TEST_F(GatewaySystem, ChargerIgnoringItsLimitIsDetectedWithinTenSecondsAndOthers
 }
 
 TEST_F(GatewaySystem, CommandsAreWrittenToTheAuditLog) {
-  piles_[0]->plug_in(20'000, 7'000);
+  plug_in_and_boost(*piles_[0], 20'000);
   // Full power is only granted once a meter reading shows the headroom, so by then both a
   // command and a meter sample are queued for the store.
   ASSERT_TRUE(test::wait_until([&] { return std::fabs(piles_[0]->limit_w() - 7000) < 1; }, 15s));

@@ -15,6 +15,7 @@
 #include "orderly/drivers/sim/mosquitto_broker.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
+#include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly {
@@ -62,6 +63,7 @@ TEST(ModbusSystem, ProfileChargerIsLimitedFromAProfileMeterAndGetsItsFailsafe) {
 
   // A car arrives; the transformer has room: the pile is allowed its 16 A and draws it.
   sim.plug_car(1, 16);
+  EXPECT_EQ(test::boost_when_plugged(io, gw, "keba-1"), "") << "the limiter is under test, not the plan: charge now";
   EXPECT_TRUE(test::wait_until([&] { return sim.drawn_current_a(1) > 15.5; }, 15s)) << sim.drawn_current_a(1);
 
   // The metered load jumps above the limit: the pile is paused within the control period.

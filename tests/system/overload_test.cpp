@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -23,6 +22,7 @@
 #include "orderly/drivers/sim/mqtt_meter.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
+#include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly {
@@ -101,24 +101,8 @@ class Overload : public ::testing::Test {
   // "charge now" (boost) makes it draw its full power at once, as this test needs. Through the
   // gateway's own call on its core thread, once the session is open.
   void boost_all() {
-    for (auto& p : piles_) {
-      std::string error;
-      ASSERT_TRUE(test::wait_until([&] {
-        std::promise<bool> ok;
-        boost::asio::post(io_, [&] {
-          try {
-            gateway::ChargeRequest r;
-            r.boost = true;
-            gateway_->set_request(p->id(), r);
-            ok.set_value(true);
-          } catch (const std::exception& e) {
-            error = e.what();
-            ok.set_value(false);
-          }
-        });
-        return ok.get_future().get();
-      }, 10s)) << p->id() << ": boost not taken: " << error;
-    }
+    for (auto& p : piles_)
+      ASSERT_EQ(test::boost_when_plugged(io_, *gateway_, p->id()), "") << p->id() << ": boost not taken";
   }
 
   double charging_w() const {
