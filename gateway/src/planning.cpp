@@ -190,6 +190,9 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
     node.limit_kw[0] *= f;
     node.base_load_kw[0] *= f;
   }
+  // ...and the planner holds each pile to max_kw x f there and rounds its minimum and power
+  // steps to the same fraction, so a car can still start in a nearly elapsed slot.
+  p.first_slot_fraction = f;
 
   for (const auto& s : input.sessions) {
     const auto* c = config.find_charger(s.charger_id);
@@ -221,13 +224,12 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
     const int phases = phase_count(c->phase);
     const double min_kw = std::min(c->min_current_a * phases * kNominalVoltageV / 1000.0, max_kw);
     // Each car hangs from a leaf node of its own that holds its maximum to what is left of slot
-    // 0 (max_kw x fraction), so slot 0 is shared out fairly, not handed whole to a few cars. The
-    // pile's minimum stays reachable however little of the slot is left.
+    // 0 (max_kw x fraction), so slot 0 is shared out fairly, not handed whole to a few cars.
     scheduler::CapacityNode leaf;
     leaf.id = "ev:" + s.session_id;
     leaf.parent = std::max(tree.index_of(c->node), 0);
     leaf.limit_kw.assign(static_cast<std::size_t>(n), max_kw);
-    leaf.limit_kw[0] = std::max(max_kw * f, min_kw);
+    leaf.limit_kw[0] = max_kw * f;
     p.nodes.push_back(std::move(leaf));
 
     scheduler::EvRequest ev;
