@@ -50,7 +50,7 @@ struct SimMqttCharger::Impl {
     if (!failsafe && limit_expires && *limit_expires <= now) {
       integrate_to(*limit_expires);
       failsafe = true;  // the gateway went quiet: fall back to the safe load
-      ++failsafe_entries;
+      if (car.plugged) ++failsafe_entries;  // without a car nobody needs a limit
     }
     integrate_to(now);
   }

@@ -63,8 +63,9 @@ class SimMqttCharger {
   std::uint64_t limits_received() const;
   bool connected() const;
   bool in_failsafe() const;
-  // Times a limit's validity ran out and the pile fell back to its failsafe power (the start,
-  // before any limit, does not count).
+  // Times a limit's validity ran out with a car plugged in, so the pile fell back to its
+  // failsafe power (the start, before any limit, does not count; nor does an idle pile's limit
+  // running out, which the gateway has no reason to refresh).
   std::uint64_t failsafe_entries() const;
   // The most recent acknowledged limits, oldest first (the last kAckedLimitsKept).
   std::vector<AckedLimit> acked_limits() const;
