@@ -287,6 +287,27 @@ TEST(GatewayControl, BaseLoadOffTheForecastForFiveMinutesReplans) {
   EXPECT_NEAR(site.gateway->plan()->base_kw[0], 25, 0.5);
 }
 
+TEST(GatewayControl, PrunesOnceADayWithTheConfiguredRetention) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 0));
+  {
+    Store store(dir / "orderly.db");
+    MeterSample old;
+    old.at = clock.now() - days(100);  // past the default 90 days of raw samples
+    old.meter_id = "tx-meter";
+    old.power_w = 12000;
+    store.write(old);
+    old.at = clock.now() - days(1);
+    store.write(old);
+  }
+  {
+    Site site(dir / "orderly.db", clock);  // the first control step prunes
+  }                                         // stop() commits what was queued
+  Store store(dir / "orderly.db");
+  EXPECT_EQ(store.row_count("meter_samples"), 1);
+  EXPECT_EQ(store.row_count("meter_aggregates"), 1);
+}
+
 TEST(GatewayControl, RestartRestoresSessionsPlanAndLimitsOnFirstContact) {
   test::TempDir dir;
   ManualClock clock(local(5, 20, 5));
