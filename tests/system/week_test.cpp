@@ -68,13 +68,15 @@ constexpr auto kUtcOffset = hours(8);
 constexpr int kPiles = 16;                     // 13 private, 3 shared (every 5th from the 3rd)
 constexpr double kPileW = 7000;
 // 16 x 7 = 112 kW of piles on a 120 kW evening base-load peak: uncontrolled, these visits put
-// the transformer over its limit for 77 minutes of the week (computed and asserted below).
+// the transformer over its limit for 31 minutes of the week, up to 158 kW (computed and asserted
+// below).
 constexpr double kLimitKw = 150;
 constexpr double kBasePeakW = 120'000;
 constexpr double kMarginKw = 5;
-// The meter publishes every 15 ms of real time (45 simulated seconds), so every simulated minute
-// has a reading; the piles report every 200 ms (10 simulated minutes) and at once on a new limit.
-constexpr auto kMeterPeriod = 15ms;
+// The meter publishes every 10 ms of real time (30 simulated seconds), so nearly every simulated
+// minute has a reading even when the box is busy (a minute without one keeps the previous
+// reading, and fewer than 1 % may); the piles report every 200 ms (10 simulated minutes) and at once on a new limit.
+constexpr auto kMeterPeriod = 10ms;
 constexpr auto kPilePeriod = 200ms;
 // Limits are valid for the most the config allows, 3600 simulated seconds = 1.2 s of real time;
 // the gateway refreshes them at half that. The control tick is 60 simulated seconds (the
@@ -95,11 +97,11 @@ std::string household(int pile) { return "1-" + std::to_string(pile / 8 + 1) + "
 // from 14:00 to 02:00, departure 05:00-12:00), as the "ready by 07:30" form is meant to be used;
 // the household on p-04 sets one for every stay, daytime ones too; everyone else gets the
 // gateway's defaults. Why not more daytime requests: in this visit mix (fitted to real
-// apartment-building sessions) 44 % of the private piles' energy falls in stays that never
-// touch the valley, so if every car got all it wants the valley share could be 55.8 % at best,
-// and with a daytime request on every other private pile 70 % at best: the 80 % target would
+// apartment-building sessions) about half the private piles' energy falls in stays that never
+// touch the valley: if every car got all it wants the valley share could be 51 % at best, and
+// with a daytime request on every other private pile about 70 % at best; the 80 % target would
 // then measure the residents, not the gateway. With the requests below and defaults charged in
-// the valley only, 91.8 % is reachable (same visits, computed offline).
+// the valley only, 89 % is reachable (same visits, computed offline).
 bool resident_sets_request(const demo::Visit& v) {
   if (is_shared(v.charger)) return false;
   const auto stay = v.depart - v.arrive;
@@ -309,10 +311,27 @@ TEST(Week, CommunityWeekStaysUnderTheLimitMeetsRequestsAndChargesPrivateCarsInTh
     pile_ptrs.push_back(piles.back().get());
   }
 
+  // Every device connected and seen online by the gateway before the first car comes: the
+  // first two simulated hours (2.4 s of real time) are for starting up.
+  const TimePoint first_arrival = start + 2h;
+  ASSERT_TRUE(test::wait_until([&] {
+    if (!meter.connected()) return false;
+    for (auto& p : piles)
+      if (!p->connected()) return false;
+    const auto r = test::http("GET", api + "/api/v1/status", "", 500);
+    if (r.status != 200) return false;
+    const auto st = nlohmann::json::parse(r.body, nullptr, false);
+    if (!st.contains("chargers") || st["chargers"].size() != static_cast<std::size_t>(kPiles)) return false;
+    for (const auto& c : st["chargers"])
+      if (!c.value("online", false)) return false;
+    return st.contains("site") && st["site"].value("meter_online", false);
+  }, 10s)) << "devices did not come online";
+  ASSERT_LT(clock.now(), first_arrival) << "start-up took longer than the warm-up";
+
   // The visits, and the residents' requests: departure 15 minutes before the car really leaves,
   // the energy the car wants.
   std::vector<VisitLog> visits;
-  for (const auto& v : demo::generate_visits(kPiles, kPileW, start, end, kUtcOffset, 20260105)) {
+  for (const auto& v : demo::generate_visits(kPiles, kPileW, first_arrival, end, kUtcOffset, 20260105)) {
     VisitLog l;
     l.visit = v;
     if (resident_sets_request(v) && v.energy_wh >= 1000) {
@@ -375,6 +394,7 @@ TEST(Week, CommunityWeekStaysUnderTheLimitMeetsRequestsAndChargesPrivateCarsInTh
       ADD_FAILURE() << pile_id(l.visit.charger) << ": request not taken (HTTP " << l.request_status << "): " << l.request_error;
       continue;
     }
+    if (l.requested_departure >= end) continue;  // beyond the simulated week: cannot be judged
     // Feasibility as documented at the top.
     double worst_base_w = 0;
     for (auto t = l.visit.arrive; t <= l.requested_departure; t += 5min)
@@ -415,9 +435,9 @@ TEST(Week, CommunityWeekStaysUnderTheLimitMeetsRequestsAndChargesPrivateCarsInTh
     if (!s.ended_at) continue;
     ++closed;
     // The pile's own count for the same visit (a session starts within a few simulated minutes
-    // of the plug-in the community played).
+    // of the plug-in the community played: a few real milliseconds).
     const VisitLog* match = nullptr;
-    for (int dm = -5; dm <= 5 && !match; ++dm)
+    for (int dm = -10; dm <= 10 && !match; ++dm)
       if (auto it = by_start.find({s.charger_id, duration_cast<minutes>(s.started_at.time_since_epoch()).count() + dm});
           it != by_start.end())
         match = it->second;
@@ -462,7 +482,7 @@ TEST(Week, CommunityWeekStaysUnderTheLimitMeetsRequestsAndChargesPrivateCarsInTh
       cost, peak_w / 1000, kLimitKw, minutes_over, minutes_unread, uncontrolled_peak_w / 1000, uncontrolled_over,
       requests, requests_taken, feasible, met, failsafe_entries, real_s);
 
-  EXPECT_GT(uncontrolled_over, 60) << "the scenario must overload the transformer when uncontrolled";
+  EXPECT_GT(uncontrolled_over, 20) << "the scenario must overload the transformer when uncontrolled";
   EXPECT_GT(closed, plugged / 2);
   EXPECT_GT(private_wh, 0);
   EXPECT_GE(valley_share, 0.80) << "private-pile valley share";
