@@ -33,6 +33,23 @@ constexpr hours kArrivalWindow{24};
 constexpr hours kHorizon{36};
 constexpr hours kStartLocalHour{12};
 
+TimePoint window_start(sys_days local_date, minutes utc_offset) {
+  return TimePoint(local_date) + kStartLocalHour - utc_offset;
+}
+
+bool is_weekend(sys_days local_date) {
+  const unsigned wd = weekday(local_date).c_encoding();  // 0 = Sunday
+  return wd == 0 || wd == 6;
+}
+
+// A residential pile sees a new car no sooner than this after the last one left (as the
+// fitted statistics' walk in demo::generate_visits).
+constexpr minutes kTurnaround{10};
+
+// Rejection sampling keeps the draw O(1) without per-call pools; a pool that holds no session of
+// the wanted day type (not made by session_statistics) ends with the last draw instead of a hang.
+constexpr int kMaxDayTypeTries = 1000;
+
 struct Session {
   int arrival_slot = 0;
   int departure_slot = 0;
@@ -49,7 +66,8 @@ class Day {
     const std::size_t pick = std::uniform_int_distribution<std::size_t>(0, h.days_kw.size() - 1)(rng);
     const auto& profile = h.days_kw[pick];
     slot_ = minutes(h.slot_minutes);
-    from_ = TimePoint(h.dates[pick]) + kStartLocalHour - site.utc_offset;
+    date_ = h.dates[pick];
+    from_ = window_start(date_, site.utc_offset);
     slots_ = static_cast<int>(kHorizon / slot_);
     const int per_day = static_cast<int>(profile.size());
     const int first = static_cast<int>(kStartLocalHour / slot_);
@@ -142,8 +160,7 @@ class Day {
       const auto seed = mix(mix(options_.seed, static_cast<std::uint64_t>(index_)),
                             static_cast<std::uint64_t>(i));
       std::vector<Session> out;
-      for (const auto& v : demo::generate_visits(1, kw * 1000.0, from_, from_ + kArrivalWindow,
-                                                 site_.utc_offset, seed)) {
+      for (const auto& v : pile_visits(site_, date_, kw, seed)) {
         Session s;
         s.arrival_slot = static_cast<int>((v.arrive - from_) / slot_);
         const auto depart = std::min(v.depart, from_ + kHorizon);
@@ -153,7 +170,7 @@ class Day {
         // A request is feasible on its own: what the pile can give in the slots it is present.
         const double hours_present =
             (s.departure_slot - s.arrival_slot) * problem_.slot_hours();
-        s.energy_kwh = std::min(v.energy_wh / 1000.0, kw * hours_present);
+        s.energy_kwh = std::min(v.energy_kwh, kw * hours_present);
         out.push_back(s);
       }
       sessions_.push_back(std::move(out));
@@ -165,6 +182,7 @@ class Day {
   const CapacityOptions& options_;
   int index_ = 0;
   minutes slot_{15};
+  sys_days date_{};
   TimePoint from_{};
   int slots_ = 0;
   scheduler::Problem problem_;
@@ -176,6 +194,133 @@ void require(bool ok, const std::string& message) {
 }
 
 }  // namespace
+
+std::vector<SimulatedVisit> pile_visits(const CapacitySite& site, sys_days date, double pile_kw,
+                                        std::uint64_t seed) {
+  const TimePoint from = window_start(date, site.utc_offset);
+  const TimePoint to = from + kArrivalWindow;
+  std::vector<SimulatedVisit> out;
+  if (site.stored_sessions.empty()) {
+    for (const auto& v :
+         demo::generate_visits(1, pile_kw * 1000.0, from, to, site.utc_offset, seed)) {
+      out.push_back({v.arrive, v.depart, v.energy_wh / 1000.0});
+    }
+    return out;
+  }
+  // The same walk as the fitted statistics: one car drawn per local day the window touches,
+  // kept when it arrives inside the window and after the previous car left.
+  const auto& pool = site.stored_sessions;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::size_t> any(0, pool.size() - 1);
+  TimePoint free_from = from;
+  for (sys_days d = date; TimePoint(d) - site.utc_offset < to; d += days(1)) {
+    std::size_t pick = any(rng);
+    for (int tries = 1; site.sessions_by_day_type && pool[pick].weekend != is_weekend(d) &&
+                        tries < kMaxDayTypeTries;
+         ++tries) {
+      pick = any(rng);
+    }
+    const SessionSample& s = pool[pick];
+    const TimePoint arrive = TimePoint(d) - site.utc_offset + minutes(s.arrival_minute);
+    if (arrive < free_from || arrive >= to) continue;
+    out.push_back({arrive, arrive + s.stay, s.energy_kwh});
+    free_from = arrive + s.stay + kTurnaround;
+  }
+  return out;
+}
+
+SessionStatistics session_statistics(const std::vector<SessionRecord>& closed,
+                                     minutes utc_offset, std::size_t min_sessions) {
+  SessionStatistics st;
+  std::vector<SessionSample> plausible;
+  std::size_t weekend = 0;
+  for (const auto& r : closed) {
+    if (!r.is_private || !r.ended_at) continue;
+    ++st.closed_private;
+    const auto stay = floor<minutes>(*r.ended_at - r.started_at);
+    const double kwh = r.energy_wh / 1000.0;
+    if (stay < kMinPlausibleStay || stay > kMaxPlausibleStay) continue;
+    if (!(kwh >= kMinPlausibleEnergyKwh)) continue;
+    // More than the pile could have given in the stay (5 % and 0.1 kWh for meter tolerance):
+    // a counter glitch, not a car.
+    const double stay_h = duration<double, std::ratio<3600>>(stay).count();
+    if (r.max_power_w > 0 && kwh > r.max_power_w / 1000.0 * stay_h * 1.05 + 0.1) continue;
+    const auto local = r.started_at + utc_offset;
+    const auto day = floor<days>(local);
+    SessionSample s;
+    s.arrival_minute = static_cast<int>(floor<minutes>(local - day).count());
+    s.stay = stay;
+    s.energy_kwh = kwh;
+    s.weekend = is_weekend(day);
+    weekend += s.weekend ? 1 : 0;
+    plausible.push_back(s);
+  }
+  if (plausible.size() < min_sessions) {
+    st.warning = "the store holds " + std::to_string(plausible.size()) +
+                 " plausible closed session(s) of private piles (" + std::to_string(min_sessions) +
+                 " needed; " + std::to_string(st.closed_private) +
+                 " closed in all); drawing cars from statistics FITTED to a Norwegian residential "
+                 "dataset instead. Rerun when more sessions have closed.";
+    return st;
+  }
+  st.by_day_type = weekend >= min_sessions && plausible.size() - weekend >= min_sessions;
+  st.sessions = std::move(plausible);
+  return st;
+}
+
+PileLoadSubtraction subtract_pile_load(BaseLoadHistory& base,
+                                       const std::vector<ChargerSample>& samples,
+                                       const std::vector<std::string>& charger_ids,
+                                       minutes utc_offset) {
+  require(base.slot_minutes > 0 && 1440 % base.slot_minutes == 0,
+          "base load: slot_minutes " + std::to_string(base.slot_minutes) + " must divide a day");
+  const std::size_t per_day = static_cast<std::size_t>(1440 / base.slot_minutes);
+  const std::size_t piles = charger_ids.size();
+  std::map<sys_days, std::size_t> day_of;
+  for (std::size_t d = 0; d < base.dates.size(); ++d) day_of[base.dates[d]] = d;
+  std::map<std::string, std::size_t, std::less<>> pile_of;
+  for (std::size_t p = 0; p < piles; ++p) pile_of.emplace(charger_ids[p], p);
+  struct Acc {
+    double sum_w = 0;
+    int count = 0;
+  };
+  std::vector<Acc> acc(base.dates.size() * piles * per_day);
+  for (const auto& s : samples) {
+    if (!std::isfinite(s.power_w)) continue;
+    const auto pile = pile_of.find(s.charger_id);
+    if (pile == pile_of.end()) continue;
+    const auto local = s.at + utc_offset;
+    const auto day = day_of.find(floor<days>(local));
+    if (day == day_of.end()) continue;
+    const auto slot = static_cast<std::size_t>(
+        duration_cast<minutes>(local - floor<days>(local)).count() / base.slot_minutes);
+    auto& a = acc[(day->second * piles + pile->second) * per_day + slot];
+    a.sum_w += s.power_w;
+    a.count += 1;
+  }
+  PileLoadSubtraction out;
+  const double slot_h = base.slot_minutes / 60.0;
+  for (std::size_t d = 0; d < base.dates.size(); ++d) {
+    for (std::size_t t = 0; t < per_day; ++t) {
+      double piles_kw = 0;
+      for (std::size_t p = 0; p < piles; ++p) {
+        const auto& a = acc[(d * piles + p) * per_day + t];
+        ++out.pile_slots;
+        if (a.count == 0) {
+          ++out.pile_slots_without_data;
+          continue;
+        }
+        piles_kw += a.sum_w / a.count / 1000.0;
+      }
+      double& kw = base.days_kw[d][t];
+      if (piles_kw > kw) ++out.slots_clamped;
+      const double taken_kw = std::min(piles_kw, kw);
+      kw -= taken_kw;
+      out.energy_kwh += taken_kw * slot_h;
+    }
+  }
+  return out;
+}
 
 BaseLoadHistory base_load_from_samples(const std::vector<MeterSample>& samples,
                                        minutes utc_offset, int slot_minutes) {
@@ -259,6 +404,12 @@ CapacityResult estimate_hosting_capacity(const CapacitySite& site, const Capacit
   require(!site.base_load.days_kw.empty() &&
               site.base_load.days_kw.size() == site.base_load.dates.size(),
           "capacity: the base load has no complete day");
+  for (const auto& s : site.stored_sessions) {
+    require(s.arrival_minute >= 0 && s.arrival_minute < 1440 && s.stay > minutes(0) &&
+                s.energy_kwh >= 0,
+            "capacity: a stored session needs an arrival minute 0-1439, a positive stay and a "
+            "non-negative energy");
+  }
   require(site.base_load.slot_minutes > 0 && 1440 % site.base_load.slot_minutes == 0 &&
               static_cast<int>(site.base_load.days_kw.front().size()) ==
                   1440 / site.base_load.slot_minutes,

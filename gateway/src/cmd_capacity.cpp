@@ -25,7 +25,9 @@ constexpr const char* kUsage =
     "Estimates how many more private piles of KW (default 7) the transformer can host with\n"
     "orderly charging and without it, passing on at least P (default 0.95) of N (default 50)\n"
     "sampled days. Base load: the transformer meter's history in the config's store (at least\n"
-    "7 complete days), else a synthetic residential profile. Method: docs/capacity.md.\n"
+    "7 complete days) less what the configured piles drew, else a synthetic residential\n"
+    "profile. Cars: the store's closed private-pile sessions (at least 30), else statistics\n"
+    "fitted to a residential dataset. Method: docs/capacity.md.\n"
     "  --config FILE    default /etc/orderly/orderly.toml\n"
     "  --seed S         default 1; the same seed and inputs give the same answer\n"
     "  --max-piles N    search ceiling per day, default 2000\n"
@@ -42,14 +44,32 @@ struct BaseLoadChoice {
   BaseLoadHistory history;
   std::string source;             // "store" or "synthetic"
   std::string warning;            // empty when the store's history is used
+  PileLoadSubtraction subtracted; // what the configured piles drew, taken off (store only)
 };
+
+std::vector<std::string> charger_ids(const Config& config) {
+  std::vector<std::string> ids;
+  for (const auto& c : config.chargers) ids.push_back(c.id);
+  return ids;
+}
+
+void add(PileLoadSubtraction& total, const PileLoadSubtraction& day) {
+  total.energy_kwh += day.energy_kwh;
+  total.pile_slots += day.pile_slots;
+  total.pile_slots_without_data += day.pile_slots_without_data;
+  total.slots_clamped += day.slots_clamped;
+}
 
 // One local day per query, newest first, so a long history of fine samples is never in memory at
 // once. Stops after kMaxGapDays empty days in a row (older history is gone or never existed).
-BaseLoadHistory read_history(const Store& store, const std::string& meter_id,
-                             std::chrono::minutes utc_offset, int max_days) {
+// Each complete day has the configured piles' sampled charging taken off: the meter measured it,
+// and the estimate simulates those piles again.
+BaseLoadHistory read_history(const Store& store, const std::string& meter_id, const Config& config,
+                             PileLoadSubtraction& subtracted) {
   using namespace std::chrono;
   constexpr int kMaxGapDays = 14;
+  const auto utc_offset = config.site.utc_offset;
+  const auto piles = charger_ids(config);
   BaseLoadHistory all;
   std::optional<TimePoint> newest;
   for (const auto& s : store.latest_meter_samples()) {
@@ -58,10 +78,19 @@ BaseLoadHistory read_history(const Store& store, const std::string& meter_id,
   if (!newest) return all;
   const TimePoint end = TimePoint(floor<days>(*newest + utc_offset) + days(1)) - utc_offset;
   int gap = 0;
-  for (int k = 0; k < max_days && gap < kMaxGapDays; ++k) {
-    const auto samples = store.meter_samples(meter_id, end - days(k + 1), end - days(k));
+  for (int k = 0; k < config.store.aggregate_retention_days && gap < kMaxGapDays; ++k) {
+    const TimePoint from = end - days(k + 1);
+    const TimePoint to = end - days(k);
+    const auto samples = store.meter_samples(meter_id, from, to);
     gap = samples.empty() ? gap + 1 : 0;
     auto day = base_load_from_samples(samples, utc_offset, all.slot_minutes);
+    if (day.days_kw.empty()) continue;
+    std::vector<ChargerSample> charging;
+    for (const auto& id : piles) {
+      auto got = store.charger_samples(id, from, to);
+      charging.insert(charging.end(), got.begin(), got.end());
+    }
+    add(subtracted, subtract_pile_load(day, charging, piles, utc_offset));
     for (std::size_t i = 0; i < day.days_kw.size(); ++i) {
       all.days_kw.push_back(std::move(day.days_kw[i]));
       all.dates.push_back(day.dates[i]);
@@ -72,7 +101,32 @@ BaseLoadHistory read_history(const Store& store, const std::string& meter_id,
   return all;
 }
 
-BaseLoadChoice choose_base_load(const Config& config, const CapacityOptions& options) {
+// A year of sessions covers every season; older ones describe cars and habits since changed.
+constexpr std::chrono::days kSessionHistory{365};
+
+// The closed sessions of the year up to the newest sample in the store (no clock: the estimate
+// depends on the store's content only).
+SessionStatistics read_sessions(const Store& store, const Config& config) {
+  std::optional<TimePoint> newest;
+  for (const auto& s : store.latest_meter_samples()) newest = std::max(newest.value_or(s.at), s.at);
+  for (const auto& s : store.latest_charger_samples()) {
+    newest = std::max(newest.value_or(s.at), s.at);
+  }
+  const TimePoint since = newest ? *newest - kSessionHistory : TimePoint{};
+  return session_statistics(store.closed_sessions(since), config.site.utc_offset);
+}
+
+SessionStatistics choose_sessions(const Config& config, const Store* store) {
+  if (store != nullptr) return read_sessions(*store, config);
+  SessionStatistics st;
+  st.warning = "the store " + config.store.path.string() +
+               " does not exist yet; drawing cars from statistics FITTED to a Norwegian "
+               "residential dataset.";
+  return st;
+}
+
+BaseLoadChoice choose_base_load(const Config& config, const Store* store,
+                                const CapacityOptions& options) {
   BaseLoadChoice c;
   const MeterConfig* meter = nullptr;
   for (const auto& m : config.meters) {
@@ -84,12 +138,10 @@ BaseLoadChoice choose_base_load(const Config& config, const CapacityOptions& opt
   std::string why;
   if (meter == nullptr) {
     why = "the config has no meter with role = \"transformer\"";
-  } else if (!std::filesystem::exists(config.store.path)) {
+  } else if (store == nullptr) {
     why = "the store " + config.store.path.string() + " does not exist yet";
   } else {
-    const Store store(config.store.path);
-    c.history = read_history(store, meter->id, config.site.utc_offset,
-                             config.store.aggregate_retention_days);
+    c.history = read_history(*store, meter->id, config, c.subtracted);
     const int days = static_cast<int>(c.history.days_kw.size());
     if (days >= kMinHistoryDays) {
       c.source = "store";
@@ -176,14 +228,26 @@ int cmd_capacity(const Args& args) {
   for (const auto& c : config.chargers) site.existing_pile_kw.push_back(c.max_power_kw);
 
   BaseLoadChoice base;
+  SessionStatistics sessions;
   try {
-    base = choose_base_load(config, options);
+    // Never created here: a read-only estimate must not leave an empty store behind.
+    std::optional<Store> store;
+    if (std::filesystem::exists(config.store.path)) store.emplace(config.store.path);
+    const Store* stored = store ? &*store : nullptr;
+    base = choose_base_load(config, stored, options);
+    sessions = choose_sessions(config, stored);
   } catch (const StoreError& e) {
     std::fprintf(stderr, "orderly capacity: %s\n", e.what());
     return 1;
   }
   site.base_load = base.history;
   if (!base.warning.empty()) std::fprintf(stderr, "orderly capacity: warning: %s\n", base.warning.c_str());
+  site.stored_sessions = sessions.sessions;
+  site.sessions_by_day_type = sessions.by_day_type;
+  const std::string sessions_source = sessions.sessions.empty() ? "fitted" : "store";
+  if (!sessions.warning.empty()) {
+    std::fprintf(stderr, "orderly capacity: warning: %s\n", sessions.warning.c_str());
+  }
 
   CapacityResult r;
   const auto started = std::chrono::steady_clock::now();
@@ -211,6 +275,18 @@ int cmd_capacity(const Args& args) {
     j["base_load"] = {{"source", base.source},
                       {"history_days", base.history.days_kw.size()},
                       {"warning", base.warning}};
+    if (base.source == "store") {
+      j["base_load"]["existing_piles_subtracted"] = {
+          {"energy_kwh", base.subtracted.energy_kwh},
+          {"pile_slots", base.subtracted.pile_slots},
+          {"pile_slots_without_data", base.subtracted.pile_slots_without_data},
+          {"slots_clamped", base.subtracted.slots_clamped}};
+    }
+    j["sessions"] = {{"source", sessions_source},
+                     {"count", sessions.sessions.size()},
+                     {"closed_private", sessions.closed_private},
+                     {"by_day_type", sessions.by_day_type},
+                     {"warning", sessions.warning}};
     j["orderly_at_ceiling"] = r.orderly_at_ceiling;
     j["overloaded_without_new_piles"] = r.overloaded_without_new_piles;
     j["orderly_by_day"] = r.orderly_by_day;
@@ -227,6 +303,19 @@ int cmd_capacity(const Args& args) {
               config.site.name.c_str(), site.limit_kw, site.safety_margin_kw,
               site.existing_pile_kw.size(), base.source.c_str(), base.history.days_kw.size(),
               r.planner_runs, elapsed_s);
+  if (sessions.sessions.empty()) {
+    std::printf("sessions from fitted statistics");
+  } else {
+    std::printf("sessions from store (%zu sessions%s)", sessions.sessions.size(),
+                sessions.by_day_type ? ", weekdays and weekends apart" : "");
+  }
+  if (base.source == "store") {
+    std::printf("; existing piles' metered charging taken off the base load: %.1f kWh (%zu of %zu "
+                "pile-slots without charger data, nothing taken off there)",
+                base.subtracted.energy_kwh, base.subtracted.pile_slots_without_data,
+                base.subtracted.pile_slots);
+  }
+  std::printf("\n");
   if (r.overloaded_without_new_piles) {
     std::printf("warning: without control the transformer is already over its limit on more than "
                 "%d%% of the sampled days with the existing piles alone\n",

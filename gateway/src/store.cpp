@@ -571,6 +571,19 @@ std::vector<MeterSample> Store::meter_samples(std::string_view meter_id, TimePoi
   return out;
 }
 
+std::vector<ChargerSample> Store::charger_samples(std::string_view charger_id, TimePoint from,
+                                                  TimePoint to) const {
+  Stmt s(db_,
+         std::string("SELECT ") + kChargerColumns +
+             " FROM charger_samples WHERE charger_id = ? AND ts_ms >= ? AND ts_ms < ? "
+             "ORDER BY ts_ms",
+         path_);
+  s.bind(charger_id).bind(from).bind(to);
+  std::vector<ChargerSample> out;
+  while (s.step()) out.push_back(read_charger_sample(s));
+  return out;
+}
+
 std::vector<CommandRecord> Store::recent_commands(std::size_t limit) const {
   Stmt s(db_,
          "SELECT ts_ms, charger_id, kind, payload, seq, acked_at_ms, result FROM commands "

@@ -89,6 +89,8 @@ TEST(CapacityCli, WithoutHistoryWarnsAndOrdersTheAnswers) {
   EXPECT_FALSE(std::filesystem::exists(site.dir / "orderly.db")) << "a read-only estimate must not create the store";
   const auto j = json::parse(r.out);
   EXPECT_EQ(j["base_load"]["source"], "synthetic");
+  EXPECT_EQ(j["sessions"]["source"], "fitted");
+  EXPECT_THAT(r.err, HasSubstr("does not exist yet; drawing cars from statistics FITTED"));
   EXPECT_EQ(j["existing_piles"], 2);
   EXPECT_GE(j["uncontrolled_new_piles"].get<int>(), 0);
   EXPECT_GT(j["orderly_new_piles"].get<int>(), j["uncontrolled_new_piles"].get<int>());
@@ -134,6 +136,84 @@ TEST(CapacityCli, UsesTheTransformerMetersHistoryFromTheStore) {
   EXPECT_EQ(j["base_load"]["source"], "store");
   EXPECT_EQ(j["base_load"]["history_days"], 8);
   EXPECT_GT(j["orderly_new_piles"].get<int>(), j["uncontrolled_new_piles"].get<int>());
+}
+
+// A community that has run for 8 days: p-1 charged at 7 kW every evening 19:00-21:00 (one
+// sample a minute, 0 W otherwise), so the transformer meter read 37 kW then and 30 kW the rest of
+// the day; p-2 never reported. `sessions` closed private sessions of 2 kWh each, plugged in
+// between 17:00 and 22:50 and staying 10 hours.
+void write_community(const std::filesystem::path& db, int sessions) {
+  orderly::gateway::Store store(db);
+  std::vector<orderly::gateway::StoreRecord> records;
+  const auto start = orderly::TimePoint(sys_days(2025y / June / 1)) - hours(8);
+  for (int m = 0; m < 8 * 1440; ++m) {
+    const bool charging = m % 1440 >= 19 * 60 && m % 1440 < 21 * 60;
+    orderly::gateway::ChargerSample c;
+    c.charger_id = "p-1";
+    c.at = start + minutes(m);
+    c.state = charging ? "charging" : "idle";
+    c.power_w = charging ? 7000 : 0;
+    records.emplace_back(c);
+    if (m % 5 == 0) {
+      orderly::gateway::MeterSample s;
+      s.meter_id = "m-transformer";
+      s.at = c.at;
+      s.power_w = 30000 + c.power_w;
+      records.emplace_back(s);
+    }
+  }
+  for (int i = 0; i < sessions; ++i) {
+    orderly::gateway::SessionRecord r;
+    r.id = "s-" + std::to_string(i);
+    r.charger_id = i % 2 == 0 ? "p-1" : "p-2";
+    r.household = i % 2 == 0 ? "1-1-101" : "1-1-102";
+    r.is_private = true;
+    r.max_power_w = 7000;
+    r.started_at = start - days(60) + days(i) + hours(17) + minutes((i * 37) % 350);
+    r.ended_at = r.started_at + hours(10);
+    r.energy_wh = 2000;
+    records.emplace_back(r);
+  }
+  store.write(records);
+}
+
+TEST(CapacityCli, DrawsCarsFromTheStoredSessionsAndTakesTheMeteredPilesOffTheBaseLoad) {
+  Site stored;
+  write_community(stored.dir / "orderly.db", 40);
+  Site fitted;
+  write_community(fitted.dir / "orderly.db", 20);
+  const std::string options = "--days 3 --seed 2 --max-piles 60 --json";
+  const auto s = run_capacity(stored.dir, stored.args(options));
+  const auto f = run_capacity(fitted.dir, fitted.args(options));
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  EXPECT_THAT(s.err, Not(HasSubstr("FITTED")));
+  EXPECT_THAT(f.err, HasSubstr("20 plausible closed session(s) of private piles (30 needed"));
+  const auto js = json::parse(s.out);
+  const auto jf = json::parse(f.out);
+  EXPECT_EQ(js["sessions"]["source"], "store");
+  EXPECT_EQ(js["sessions"]["count"], 40);
+  EXPECT_EQ(jf["sessions"]["source"], "fitted");
+  EXPECT_THAT(jf["sessions"]["warning"].get<std::string>(), HasSubstr("30 needed"));
+  // 7 kW x 2 h a day over 8 days came off the meter's 37 kW evenings; p-2's slots had no data.
+  const auto& sub = js["base_load"]["existing_piles_subtracted"];
+  EXPECT_EQ(js["base_load"]["source"], "store");
+  EXPECT_NEAR(sub["energy_kwh"].get<double>(), 8 * 14.0, 1e-6);
+  EXPECT_EQ(sub["pile_slots"], 2 * 8 * 96);
+  EXPECT_EQ(sub["pile_slots_without_data"], 8 * 96);
+  EXPECT_EQ(sub["slots_clamped"], 0);
+  // 2 kWh cars are an evening slot's worth of charge; the fitted ones want about 10 kWh over
+  // overlapping evening hours. The same transformer hosts more of the small ones.
+  EXPECT_GT(js["uncontrolled_new_piles"].get<int>(), jf["uncontrolled_new_piles"].get<int>());
+  EXPECT_GE(js["orderly_new_piles"].get<int>(), jf["orderly_new_piles"].get<int>());
+
+  const auto text = run_capacity(stored.dir, stored.args("--days 1 --max-piles 20"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("sessions from store (40 sessions)"));
+  EXPECT_THAT(text.out, HasSubstr("existing piles' metered charging taken off the base load: "
+                                  "112.0 kWh (768 of 1536 pile-slots without charger data"));
+  const auto fallback = run_capacity(fitted.dir, fitted.args("--days 1 --max-piles 20"));
+  EXPECT_THAT(fallback.out, HasSubstr("sessions from fitted statistics"));
 }
 
 TEST(CapacityCli, TooShortAHistoryFallsBackToTheSyntheticProfileAndSaysWhy) {

@@ -33,6 +33,62 @@ BaseLoadHistory base_load_from_samples(const std::vector<MeterSample>& samples,
 BaseLoadHistory synthetic_base_load(double peak_kw, int days, std::chrono::minutes utc_offset,
                                     std::uint64_t seed, int slot_minutes = 15);
 
+// What the configured piles drew, taken off a metered base load: the transformer meter measured
+// their charging, and the estimate simulates those piles again on top.
+struct PileLoadSubtraction {
+  double energy_kwh = 0;                      // taken off, over all days
+  std::size_t pile_slots = 0;                 // (configured pile, slot) pairs looked at
+  std::size_t pile_slots_without_data = 0;    // ... with no charger sample: nothing taken off
+  std::size_t slots_clamped = 0;              // slots where the piles' sum exceeded the meter
+};
+
+// Takes each configured pile's average sampled power per slot off the base load of the same local
+// day and slot, in place. A pile with no sample (or no power reading) in a slot has nothing taken
+// off there: its charging, if any, stays in the base load, which errs toward fewer new piles.
+// A slot never goes below 0 (meter and charger samples are not taken at the same instant).
+// Samples of chargers not in `charger_ids` (no longer configured, so not simulated) stay in.
+PileLoadSubtraction subtract_pile_load(BaseLoadHistory& base,
+                                       const std::vector<ChargerSample>& samples,
+                                       const std::vector<std::string>& charger_ids,
+                                       std::chrono::minutes utc_offset);
+
+// One stored session reduced to what a simulated pile draws. Drawn whole, so a car's arrival,
+// stay and energy stay correlated (the evening arrival that stays the night and takes the most).
+struct SessionSample {
+  int arrival_minute = 0;                     // local minute of the day it plugged in, 0-1439
+  std::chrono::minutes stay{};                // plug-in to unplug
+  double energy_kwh = 0;                      // delivered
+  bool weekend = false;                       // plugged in on a local Saturday or Sunday
+};
+
+// Enough plausible closed private-pile sessions to draw from instead of the fitted statistics.
+// Why 30: the answer rests on the mean energy and the arrival spread of many cars together; with
+// 30 sessions the sample mean is within 1.96 / sqrt(30) = 0.36 standard deviations of the true one
+// at 95 % (about +-20 % of the mean for residential spreads), and the arrival deciles each hold 3.
+inline constexpr std::size_t kMinStoredSessions = 30;
+// Below this many a session is no stay (a plug-in tried and pulled out, a test).
+inline constexpr std::chrono::minutes kMinPlausibleStay{5};
+// Longer is a car parked over a holiday or a session never closed properly.
+inline constexpr std::chrono::hours kMaxPlausibleStay{7 * 24};
+// Less is no charge (car already full, RFID test, fault); leaving those out errs toward fewer piles.
+inline constexpr double kMinPlausibleEnergyKwh = 0.1;
+
+// Where the simulated cars come from.
+struct SessionStatistics {
+  std::vector<SessionSample> sessions;        // empty: the fitted statistics
+  std::size_t closed_private = 0;             // closed private-pile sessions offered
+  bool by_day_type = false;                   // weekdays and weekends drawn apart
+  std::string warning;                        // why the fitted statistics are used; else empty
+};
+
+// The plausible closed private-pile sessions of `closed` (shared piles, open sessions, stays or
+// energies out of the ranges above are left out). With fewer than `min_sessions` of them, none
+// are returned and `warning` says why. Weekdays and weekends are drawn apart when each has
+// `min_sessions` of its own.
+SessionStatistics session_statistics(const std::vector<SessionRecord>& closed,
+                                     std::chrono::minutes utc_offset,
+                                     std::size_t min_sessions = kMinStoredSessions);
+
 struct CapacitySite {
   double limit_kw = 0;                        // transformer limit
   double safety_margin_kw = 0;                // kept free, as the live control does
@@ -40,6 +96,10 @@ struct CapacitySite {
   TariffConfig tariff;                        // the orderly plan minimises cost under it
   std::vector<double> existing_pile_kw;       // max power of every configured pile
   BaseLoadHistory base_load;                  // at least one day
+  // Cars drawn from these whole sessions; empty: from the fitted statistics
+  // (demo::generate_visits). session_statistics() applies the threshold; this takes any.
+  std::vector<SessionSample> stored_sessions;
+  bool sessions_by_day_type = false;          // draw a weekend day's car from weekend sessions
 };
 
 struct CapacityOptions {
@@ -60,6 +120,20 @@ struct CapacityResult {
   bool overloaded_without_new_piles = false;  // uncontrolled fails with N = 0 too often
   long long planner_runs = 0;
 };
+
+// A car that pile simulation draws on one sampled day.
+struct SimulatedVisit {
+  TimePoint arrive{};
+  TimePoint depart{};
+  double energy_kwh = 0;                      // what the car wants, before the pile's clamp
+};
+
+// The cars of one pile of `pile_kw` arriving in the 24 hours from local noon of `date`: one
+// arrival drawn per local day, never two cars at once. From site.stored_sessions when there are
+// any, else the fitted statistics. Depends only on its arguments, so a pile's cars do not change
+// with how many other piles are simulated.
+std::vector<SimulatedVisit> pile_visits(const CapacitySite& site, std::chrono::sys_days date,
+                                        double pile_kw, std::uint64_t seed);
 
 // Throws std::invalid_argument for options or a site out of range (naming the field).
 CapacityResult estimate_hosting_capacity(const CapacitySite& site, const CapacityOptions& options);

@@ -209,6 +209,8 @@ class Store {
   std::vector<ChargerSample> latest_charger_samples() const;  // newest per charger
   std::vector<MeterSample> meter_samples(std::string_view meter_id, TimePoint from,
                                          TimePoint to) const;  // from <= at < to, oldest first
+  std::vector<ChargerSample> charger_samples(std::string_view charger_id, TimePoint from,
+                                             TimePoint to) const;  // from <= at < to, oldest first
   std::vector<CommandRecord> recent_commands(std::size_t limit) const;  // newest first
   std::vector<EventRecord> recent_events(std::size_t limit) const;      // newest first
   std::optional<SessionRecord> session(std::string_view id) const;
