@@ -111,17 +111,30 @@ TEST(CapacityCli, SameSeedSameOutputAndConfidenceNeverRaisesTheAnswer) {
   EXPECT_LE(ja["uncontrolled_new_piles"].get<int>(), jl["uncontrolled_new_piles"].get<int>());
 }
 
-// `days` complete local days of a flat 30 kW transformer load, one sample per 15 minutes.
-void write_history(const std::filesystem::path& db, int days) {
+// `days` complete local days of a 30 kW transformer load, one meter sample every 15 minutes. With
+// `p1_charges_evenings`, p-1 also charged at 7 kW every evening 19:00-21:00 (one charger sample a
+// minute, 0 W otherwise), which the meter read on top; p-2 never reported.
+void write_history(const std::filesystem::path& db, int days, bool p1_charges_evenings = false) {
   orderly::gateway::Store store(db);
   std::vector<orderly::gateway::StoreRecord> records;
   const auto start = orderly::TimePoint(sys_days(2025y / June / 1)) - hours(8);
-  for (int i = 0; i < days * 96; ++i) {
-    orderly::gateway::MeterSample s;
-    s.meter_id = "m-transformer";
-    s.at = start + minutes(15 * i);
-    s.power_w = 30000;
-    records.emplace_back(s);
+  for (int m = 0; m < days * 1440; ++m) {
+    const bool charging = p1_charges_evenings && m % 1440 >= 19 * 60 && m % 1440 < 21 * 60;
+    if (p1_charges_evenings) {
+      orderly::gateway::ChargerSample c;
+      c.charger_id = "p-1";
+      c.at = start + minutes(m);
+      c.state = charging ? "charging" : "idle";
+      c.power_w = charging ? 7000 : 0;
+      records.emplace_back(c);
+    }
+    if (m % 15 == 0) {
+      orderly::gateway::MeterSample s;
+      s.meter_id = "m-transformer";
+      s.at = start + minutes(m);
+      s.power_w = charging ? 37000 : 30000;
+      records.emplace_back(s);
+    }
   }
   store.write(records);
 }
@@ -138,30 +151,13 @@ TEST(CapacityCli, UsesTheTransformerMetersHistoryFromTheStore) {
   EXPECT_GT(j["orderly_new_piles"].get<int>(), j["uncontrolled_new_piles"].get<int>());
 }
 
-// A community that has run for 8 days: p-1 charged at 7 kW every evening 19:00-21:00 (one
-// sample a minute, 0 W otherwise), so the transformer meter read 37 kW then and 30 kW the rest of
-// the day; p-2 never reported. `sessions` closed private sessions of 2 kWh each, plugged in
-// between 17:00 and 22:50 and staying 10 hours.
+// A community that has run for 8 days (write_history with p-1's evening charging) and has
+// `sessions` closed private sessions of 2 kWh each, plugged in between 17:00 and 22:50 and staying
+// 10 hours, in the two months before.
 void write_community(const std::filesystem::path& db, int sessions) {
-  orderly::gateway::Store store(db);
+  write_history(db, 8, true);
   std::vector<orderly::gateway::StoreRecord> records;
-  const auto start = orderly::TimePoint(sys_days(2025y / June / 1)) - hours(8);
-  for (int m = 0; m < 8 * 1440; ++m) {
-    const bool charging = m % 1440 >= 19 * 60 && m % 1440 < 21 * 60;
-    orderly::gateway::ChargerSample c;
-    c.charger_id = "p-1";
-    c.at = start + minutes(m);
-    c.state = charging ? "charging" : "idle";
-    c.power_w = charging ? 7000 : 0;
-    records.emplace_back(c);
-    if (m % 5 == 0) {
-      orderly::gateway::MeterSample s;
-      s.meter_id = "m-transformer";
-      s.at = c.at;
-      s.power_w = 30000 + c.power_w;
-      records.emplace_back(s);
-    }
-  }
+  const auto before = orderly::TimePoint(sys_days(2025y / April / 2)) - hours(8);
   for (int i = 0; i < sessions; ++i) {
     orderly::gateway::SessionRecord r;
     r.id = "s-" + std::to_string(i);
@@ -169,12 +165,12 @@ void write_community(const std::filesystem::path& db, int sessions) {
     r.household = i % 2 == 0 ? "1-1-101" : "1-1-102";
     r.is_private = true;
     r.max_power_w = 7000;
-    r.started_at = start - days(60) + days(i) + hours(17) + minutes((i * 37) % 350);
+    r.started_at = before + days(i) + hours(17) + minutes((i * 37) % 350);
     r.ended_at = r.started_at + hours(10);
     r.energy_wh = 2000;
     records.emplace_back(r);
   }
-  store.write(records);
+  orderly::gateway::Store(db).write(records);
 }
 
 TEST(CapacityCli, DrawsCarsFromTheStoredSessionsAndTakesTheMeteredPilesOffTheBaseLoad) {

@@ -64,7 +64,8 @@ struct SessionSample {
 // Enough plausible closed private-pile sessions to draw from instead of the fitted statistics.
 // Why 30: the answer rests on the mean energy and the arrival spread of many cars together; with
 // 30 sessions the sample mean is within 1.96 / sqrt(30) = 0.36 standard deviations of the true one
-// at 95 % (about +-20 % of the mean for residential spreads), and the arrival deciles each hold 3.
+// at 95 % and the arrival deciles hold 3 each. A floor, not a guarantee (docs/capacity.md): below
+// it a few early adopters would stand for every new household.
 inline constexpr std::size_t kMinStoredSessions = 30;
 // Below this many a session is no stay (a plug-in tried and pulled out, a test).
 inline constexpr std::chrono::minutes kMinPlausibleStay{5};
