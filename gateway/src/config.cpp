@@ -965,6 +965,7 @@ void read_sessions(Section& root, Config& c) {
   assign(x.default_energy_kwh, s.number("default_energy_kwh", 0.1, 150));
   assign(x.learning_days, s.integer("learning_days", 1, 3650));
   assign(x.learning_min_sessions, s.integer("learning_min_sessions", 1, 1000));
+  assign(x.learning_max_spread_minutes, s.integer("learning_max_spread_minutes", 0, 1440));
   assign(x.discharge_price_yuan_per_kwh, s.number("discharge_price_yuan_per_kwh", 0, 100));
   s.finish();
 }

@@ -33,10 +33,17 @@ int local_minute_of_day(TimePoint t, minutes utc_offset) {
 
 weekday local_weekday(TimePoint t, minutes utc_offset) { return weekday{floor<days>(t + utc_offset)}; }
 
+// The q-quantile of sorted values, linear between neighbours (q = 0.5: the median).
+double quantile(const std::vector<double>& sorted, double q) {
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(pos);
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return quantile(v, 0.5);
 }
 
 std::string number_text(double v) {
@@ -99,15 +106,21 @@ void SessionBook::fill_request(OpenSession& o, TimePoint now) const {
       if (local_weekday(h->started_at, offset) == day) same_day.push_back(h);
     }
     const auto& pool = same_day.size() >= enough ? same_day : recent;
-    if (pool.size() >= enough) {
-      // Minutes from this plug-in's time of day to each past departure's time of day: a median
-      // of those has no trouble with departures either side of midnight.
-      std::vector<double> ahead;
-      for (const Habit* h : pool) {
-        const int m = (local_minute_of_day(h->ended_at, offset) - plug_minute + 1440) % 1440;
-        ahead.push_back(m == 0 ? 1440 : m);
-      }
-      r.departure = plugged + minutes(std::lround(median(ahead)));
+    // Minutes from this plug-in's time of day to each past departure's time of day: a median
+    // of those has no trouble with departures either side of midnight.
+    std::vector<double> ahead;
+    for (const Habit* h : pool) {
+      const int m = (local_minute_of_day(h->ended_at, offset) - plug_minute + 1440) % 1440;
+      ahead.push_back(m == 0 ? 1440 : m);
+    }
+    std::sort(ahead.begin(), ahead.end());
+    // Only a habit is learned: when the middle half of the departures spreads wider than the
+    // limit there is no typical departure, and a median of scattered times (often one the
+    // household never keeps, and before the valley) would buy peak energy for nothing.
+    const bool regular = pool.size() >= enough && !ahead.empty() &&
+                         quantile(ahead, 0.75) - quantile(ahead, 0.25) <= sc.learning_max_spread_minutes;
+    if (regular) {
+      r.departure = plugged + minutes(std::lround(quantile(ahead, 0.5)));
       learned = true;
     } else {
       int m = (sc.default_departure_minute - plug_minute + 1440) % 1440;

@@ -258,12 +258,40 @@ TEST(SessionBook, LearnsDepartureByWeekdayAndTypicalEnergyAsMedians) {
   // Friday: 10:30 on Saturday.
   EXPECT_EQ(plug_in(local(2024, 7, 12, 21, 0)).departure, local(2024, 7, 13, 10, 30));
 
-  // Wednesday has no history of its own: the median over all days, measured from this
-  // plug-in's time of day (07:10 07:20 07:40 10:00 10:30 11:00 -> between 07:40 and 10:00).
+  // Wednesday has no history of its own: all days together (07:10 07:20 07:40 10:00 10:30
+  // 11:00) are no habit (their middle half spans 07:25-10:22, wider than 120 minutes) and a
+  // median would be 08:50, a time this household never leaves at: the default departure, with
+  // the learned energy.
   const std::vector<SessionRecord> wednesday = {plug_in(local(2024, 7, 10, 22, 0))};
   ASSERT_EQ(wednesday.size(), 1u);
-  EXPECT_EQ(wednesday[0].departure, local(2024, 7, 11, 8, 50));
+  EXPECT_EQ(wednesday[0].departure, local(2024, 7, 11, 7, 30));
+  EXPECT_EQ(wednesday[0].requested_wh, 12000);
   EXPECT_EQ(wednesday[0].request_source, "learned");
+}
+
+TEST(SessionBook, ScatteredDeparturesAreNoHabitUnlessTheSpreadAllowsIt) {
+  // Mondays, plugged in at 15:00, gone at 17:30, 22:00, 02:00 and 06:30: no typical departure.
+  std::vector<SessionRecord> history;
+  history.push_back(past("1-1-101", local(2024, 6, 3, 15, 0), local(2024, 6, 3, 17, 30), 6000));
+  history.push_back(past("1-1-101", local(2024, 6, 10, 15, 0), local(2024, 6, 10, 22, 0), 6000));
+  history.push_back(past("1-1-101", local(2024, 6, 17, 15, 0), local(2024, 6, 18, 2, 0), 6000));
+  history.push_back(past("1-1-101", local(2024, 6, 24, 15, 0), local(2024, 6, 25, 6, 30), 6000));
+  const auto plug_in = [&](const Config& c) {
+    SessionBook book(c);
+    book.restore({}, history);
+    const auto out = book.on_snapshot("p1", snap(ChargerState::plugged), kOffered, local(2024, 7, 1, 15, 0));
+    EXPECT_EQ(out.size(), 1u);
+    return out.empty() ? SessionRecord{} : out[0];
+  };
+  const auto scattered = plug_in(config());
+  EXPECT_EQ(scattered.departure, local(2024, 7, 2, 7, 30)) << "the default, not the median 00:00";
+  EXPECT_EQ(scattered.requested_wh, 6000) << "the energy is still the household's";
+  EXPECT_EQ(scattered.request_source, "learned");
+
+  // A site that trusts any median: learning_max_spread_minutes = 1440.
+  Config always = config();
+  always.sessions.learning_max_spread_minutes = 1440;
+  EXPECT_EQ(plug_in(always).departure, local(2024, 7, 2, 0, 0));
 }
 
 TEST(SessionBook, TooLittleOrTooOldHistoryFallsBackToTheDefaults) {

@@ -229,6 +229,7 @@ struct SessionsConfig {
   double default_energy_kwh = 20;
   int learning_days = 56;                  // closed sessions this far back are learned from
   int learning_min_sessions = 3;           // fewer than this: site defaults
+  int learning_max_spread_minutes = 120;   // departures spread wider (IQR): no habit, default
   double discharge_price_yuan_per_kwh = 0; // V2G compensation paid for energy given back
 };
 
