@@ -2,15 +2,11 @@
 // embedded simulated community: a private Mosquitto broker, simulated chargers (each its own
 // MQTT client, like real piles), a simulated transformer meter, and cars arriving and leaving
 // as residents' cars do, on an accelerated clock.
-#include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
@@ -20,6 +16,7 @@
 #include "orderly/drivers/sim/mosquitto_broker.hpp"
 #include "orderly/drivers/sim/mqtt_charger.hpp"
 #include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/drivers/sim/timeline.hpp"
 #include "orderly/gateway/commands.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
@@ -102,52 +99,18 @@ std::string demo_config(const DemoOptions& o, const std::string& mqtt_host, int 
   return t.str();
 }
 
-// Plays the community's visits: plugs cars in and out of the simulated piles on the
-// accelerated clock, from its own thread (it is the outside world, not part of the gateway).
-class Community {
- public:
-  Community(const Clock& clock, std::vector<drivers::sim::SimMqttCharger*> piles, std::vector<demo::Visit> visits)
-      : clock_(clock), piles_(std::move(piles)) {
-    for (const auto& v : visits) {
-      events_.push_back({v.arrive, v.charger, v.energy_wh});
-      events_.push_back({v.depart, v.charger, -1});
-    }
-    std::sort(events_.begin(), events_.end(), [](const Ev& a, const Ev& b) { return a.at < b.at; });
-    thread_ = std::thread([this] { run(); });
+// The community's visits as the outside world plays them: cars plugged into and out of the
+// simulated piles on the accelerated clock.
+std::vector<drivers::sim::Timeline::Event> community_events(const std::vector<drivers::sim::SimMqttCharger*>& piles,
+                                                            const std::vector<demo::Visit>& visits) {
+  std::vector<drivers::sim::Timeline::Event> events;
+  for (const auto& v : visits) {
+    auto* pile = piles[static_cast<std::size_t>(v.charger)];
+    events.push_back({v.arrive, [pile, energy_wh = v.energy_wh] { pile->plug_in(energy_wh, 7000); }});
+    events.push_back({v.depart, [pile] { pile->unplug(); }});
   }
-  ~Community() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
- private:
-  struct Ev {
-    TimePoint at;
-    int charger;
-    double energy_wh;  // < 0: the car leaves
-  };
-  void run() {
-    for (const auto& e : events_) {
-      std::unique_lock lock(mutex_);
-      const auto wait = e.at > clock_.now() ? clock_.real_wait(e.at - clock_.now()) : steady_clock::duration::zero();
-      if (wake_.wait_for(lock, wait, [this] { return stop_; })) return;
-      auto* pile = piles_[static_cast<std::size_t>(e.charger)];
-      if (e.energy_wh >= 0) pile->plug_in(e.energy_wh, 7000);
-      else pile->unplug();
-    }
-  }
-  const Clock& clock_;
-  std::vector<drivers::sim::SimMqttCharger*> piles_;
-  std::vector<Ev> events_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
-};
+  return events;
+}
 
 }  // namespace
 
@@ -231,9 +194,9 @@ int cmd_demo(const Args& args) {
                                    [offset](TimePoint t) { return demo::base_load_w(t, offset, 300'000); });
   meter.start();
 
-  std::optional<Community> community;
-  community.emplace(clock, pile_ptrs,
-                    demo::generate_visits(o.chargers, 7000, start, start + days(60), offset, o.seed));
+  std::optional<drivers::sim::Timeline> community;
+  community.emplace(clock, community_events(pile_ptrs, demo::generate_visits(o.chargers, 7000, start, start + days(60),
+                                                                             offset, o.seed)));
 
   std::printf("Orderly demo: %d simulated chargers, %.0fx speed, broker %s:%d, database %s\n"
               "Open http://%s:%u in a browser. Ctrl-C stops.\n",

@@ -4,11 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include "orderly/drivers/profile.hpp"
 #include "orderly/drivers/sim/mosquitto_broker.hpp"
@@ -40,14 +36,9 @@ TEST(MqttProfileSystem, OpenEvsePileIsLimitedAndPausedFromTheTransformerLoad) {
       site_config(broker->port(), dir / "orderly.db", "mqtt_base_topic = \"openevse-ab12\"\n"), "openevse.toml", &profiles);
   ASSERT_EQ(config.chargers.at(0).mqtt_base_topic, "openevse-ab12");
 
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
   gateway::GatewayOptions options;
-  options.static_dir = test::source_dir() / "web" / "static";
   options.profile_dir = test::source_dir() / "drivers" / "profiles";
-  gateway::Gateway gw(io, clock, config, options);
-  gw.start();
-  std::thread core([&] { io.run(); });
+  test::RunningGateway site(clock, config, options);
 
   drivers::sim::SimMqttMeter meter("tm-1", "127.0.0.1", broker->port(), clock, [](TimePoint) { return 20'000.0; }, 200ms);
   meter.start();
@@ -60,7 +51,7 @@ TEST(MqttProfileSystem, OpenEvsePileIsLimitedAndPausedFromTheTransformerLoad) {
   pile.start();
   pile.plug_in(20'000, 7'000);
   // The limiter is under test, not the plan: "charge now", whatever the hour.
-  EXPECT_EQ(test::boost_when_plugged(io, gw, "evse-1"), "");
+  EXPECT_EQ(test::boost_when_plugged(site.io(), site.gateway(), "evse-1"), "");
 
   // Headroom 50 - 2 margin - 20 base = 28 kW: the car gets its 7 kW, claimed as floor(7000/230) = 30 A.
   EXPECT_TRUE(test::wait_until([&] { return pile.claims_received() > 0 && pile.claimed_current_a() == 30; }, 15s))
@@ -75,9 +66,7 @@ TEST(MqttProfileSystem, OpenEvsePileIsLimitedAndPausedFromTheTransformerLoad) {
 
   pile.stop();
   meter.stop();
-  boost::asio::post(io, [&] { gw.stop(); });
-  work.reset();
-  core.join();
+  site.stop();
 }
 
 TEST(MqttProfileSystem, BaseTopicIsValidated) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "../gateway/config_text.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/planning.hpp"
 #include "orderly/scheduler/plan.hpp"
@@ -25,12 +26,7 @@ limit_kw = 100
 id = "feeder-1"
 limit_kw = 20
 
-[tariff]
-[[tariff.schedule]]
-effective_from = 2024-01-01
-[[tariff.schedule.season]]
-price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+)" + testing::kSimpleTariff + R"(
 
 [control]
 safety_margin_kw = 2

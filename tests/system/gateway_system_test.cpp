@@ -4,11 +4,7 @@
 
 #include <atomic>
 #include <cmath>
-#include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include "orderly/drivers/sim/mosquitto_broker.hpp"
 #include "orderly/drivers/sim/mqtt_charger.hpp"
@@ -39,12 +35,8 @@ class GatewaySystem : public ::testing::Test {
  protected:
   void SetUp() override {
     broker_ = MosquittoBroker::start();
-    config_ = gateway::parse_config(site_config(broker_->port(), dir_ / "orderly.db"), "test.toml");
-    gateway::GatewayOptions options;
-    options.static_dir = test::source_dir() / "web" / "static";
-    gateway_ = std::make_unique<gateway::Gateway>(io_, clock_, config_, options);
-    gateway_->start();
-    core_ = std::thread([this] { io_.run(); });
+    site_ = std::make_unique<test::RunningGateway>(
+        clock_, gateway::parse_config(site_config(broker_->port(), dir_ / "orderly.db"), "test.toml"));
     meter_ = std::make_unique<SimMqttMeter>("tm-1", "127.0.0.1", broker_->port(), clock_,
                                             [](TimePoint) { return 20'000.0; }, 200ms);
     meter_->start();
@@ -61,21 +53,17 @@ class GatewaySystem : public ::testing::Test {
   void TearDown() override {
     for (auto& p : piles_) p->stop();
     if (meter_) meter_->stop();
-    if (gateway_) boost::asio::post(io_, [this] { gateway_->stop(); });
-    work_.reset();
-    io_.stop();
-    if (core_.joinable()) core_.join();
-    gateway_.reset();
+    site_.reset();
   }
 
   // The gateway's status as the web page gets it, read on the core thread.
   nlohmann::json status() {
-    return test::on_core(io_, [this] { return gateway_->status(); });
+    return test::on_core(site_->io(), [this] { return site_->gateway().status(); });
   }
   // These tests are about the limiter, not the plan: each car asks for "charge now".
   void plug_in_and_boost(SimMqttCharger& pile, double need_wh) {
     pile.plug_in(need_wh, 7'000);
-    const auto refused = test::boost_when_plugged(io_, *gateway_, pile.id());
+    const auto refused = test::boost_when_plugged(site_->io(), site_->gateway(), pile.id());
     ASSERT_EQ(refused, "") << pile.id() << ": boost not taken";
   }
   const nlohmann::json* charger_status(const nlohmann::json& status, const std::string& id) {
@@ -87,11 +75,7 @@ class GatewaySystem : public ::testing::Test {
   test::TempDir dir_;
   RealClock clock_;
   std::unique_ptr<MosquittoBroker> broker_;
-  gateway::Config config_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::unique_ptr<gateway::Gateway> gateway_;
-  std::thread core_;
+  std::unique_ptr<test::RunningGateway> site_;
   std::unique_ptr<SimMqttMeter> meter_;
   std::vector<std::unique_ptr<SimMqttCharger>> piles_;
 };
@@ -162,7 +146,7 @@ TEST_F(GatewaySystem, CommandsAreWrittenToTheAuditLog) {
   // Full power is only granted once a meter reading shows the headroom, so by then both a
   // command and a meter sample are queued for the store.
   ASSERT_TRUE(test::wait_until([&] { return std::fabs(piles_[0]->limit_w() - 7000) < 1; }, 15s));
-  boost::asio::post(io_, [this] { gateway_->stop(); });  // commits what the writer queued
+  site_->stop();  // commits what the writer queued
   ASSERT_TRUE(test::wait_until([&] {
     try {
       gateway::Store store(dir_ / "orderly.db");

@@ -4,11 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include "orderly/drivers/profile.hpp"
 #include "orderly/drivers/sim/modbus_sim.hpp"
@@ -48,14 +44,9 @@ TEST(ModbusSystem, ProfileChargerIsLimitedFromAProfileMeterAndGetsItsFailsafe) {
       "bus = \"sim\"\nunit_id = 1\npoll_interval_ms = 200\nmax_power_kw = 11\n";
   const auto config = gateway::parse_config(toml, "modbus.toml", &profiles);
 
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
   gateway::GatewayOptions options;
-  options.static_dir = test::source_dir() / "web" / "static";
   options.profile_dir = test::source_dir() / "drivers" / "profiles";
-  gateway::Gateway gw(io, clock, config, options);
-  gw.start();
-  std::thread core([&] { io.run(); });
+  test::RunningGateway site(clock, config, options);
 
   // Failsafe configured on start, from the site's settings (KEBA: fallback current + timeout).
   EXPECT_TRUE(test::wait_until([&] { return std::fabs(sim.point_value(1, "failsafe_current_a") - 6) < 0.01; }, 10s))
@@ -63,16 +54,14 @@ TEST(ModbusSystem, ProfileChargerIsLimitedFromAProfileMeterAndGetsItsFailsafe) {
 
   // A car arrives; the transformer has room: the pile is allowed its 16 A and draws it.
   sim.plug_car(1, 16);
-  EXPECT_EQ(test::boost_when_plugged(io, gw, "keba-1"), "") << "the limiter is under test, not the plan: charge now";
+  EXPECT_EQ(test::boost_when_plugged(site.io(), site.gateway(), "keba-1"), "") << "the limiter is under test, not the plan: charge now";
   EXPECT_TRUE(test::wait_until([&] { return sim.drawn_current_a(1) > 15.5; }, 15s)) << sim.drawn_current_a(1);
 
   // The metered load jumps above the limit: the pile is paused within the control period.
   sim.set_meter_power(2, 60'000);
   EXPECT_TRUE(test::wait_until([&] { return sim.drawn_current_a(1) == 0; }, 10s)) << sim.drawn_current_a(1);
 
-  boost::asio::post(io, [&] { gw.stop(); });
-  work.reset();
-  core.join();
+  site.stop();
   sim.stop();
 }
 

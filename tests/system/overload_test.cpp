@@ -13,9 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include "orderly/drivers/sim/mosquitto_broker.hpp"
 #include "orderly/drivers/sim/mqtt_charger.hpp"
@@ -56,12 +53,8 @@ class Overload : public ::testing::Test {
  protected:
   void SetUp() override {
     broker_ = MosquittoBroker::start();
-    config_ = gateway::parse_config(site_config(broker_->port(), dir_ / "orderly.db"), "overload.toml");
-    gateway::GatewayOptions options;
-    options.static_dir = test::source_dir() / "web" / "static";
-    gateway_ = std::make_unique<gateway::Gateway>(io_, clock_, config_, options);
-    gateway_->start();
-    core_ = std::thread([this] { io_.run(); });
+    site_ = std::make_unique<test::RunningGateway>(
+        clock_, gateway::parse_config(site_config(broker_->port(), dir_ / "orderly.db"), "overload.toml"));
     meter_ = std::make_unique<SimMqttMeter>("tm-1", "127.0.0.1", broker_->port(), clock_,
                                             [](TimePoint) { return kBaseW; }, 1000ms);
     meter_->on_reading([this](const MeterReading& r) {
@@ -82,11 +75,7 @@ class Overload : public ::testing::Test {
   void TearDown() override {
     for (auto& p : piles_) p->stop();
     if (meter_) meter_->stop();
-    if (gateway_) boost::asio::post(io_, [this] { gateway_->stop(); });
-    work_.reset();
-    io_.stop();
-    if (core_.joinable()) core_.join();
-    gateway_.reset();
+    site_.reset();
   }
 
   std::vector<MeterReading> readings() {
@@ -102,7 +91,7 @@ class Overload : public ::testing::Test {
   // gateway's own call on its core thread, once the session is open.
   void boost_all() {
     for (auto& p : piles_)
-      ASSERT_EQ(test::boost_when_plugged(io_, *gateway_, p->id()), "") << p->id() << ": boost not taken";
+      ASSERT_EQ(test::boost_when_plugged(site_->io(), site_->gateway(), p->id()), "") << p->id() << ": boost not taken";
   }
 
   double charging_w() const {
@@ -137,11 +126,7 @@ class Overload : public ::testing::Test {
   test::TempDir dir_;
   RealClock clock_;
   std::unique_ptr<MosquittoBroker> broker_;
-  gateway::Config config_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::unique_ptr<gateway::Gateway> gateway_;
-  std::thread core_;
+  std::unique_ptr<test::RunningGateway> site_;
   std::unique_ptr<SimMqttMeter> meter_;
   std::vector<std::unique_ptr<SimMqttCharger>> piles_;
   std::mutex mutex_;
