@@ -19,11 +19,15 @@ case "$ARCH" in
 esac
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-pkg-$ARCH}
 export BUILD_DIR
-# As the toolchain file's CMAKE_CROSSCOMPILING_EMULATOR: the multiarch root, or the sysroot
-# fallback (setup-cross.sh --sysroot). The guest loader's built-in search path lacks the
-# multiarch directories (they come from an ld.so.cache the sysroot does not have), hence -E.
+# As the toolchain file's CMAKE_CROSSCOMPILING_EMULATOR: the sysroot fallback
+# (setup-cross.sh --sysroot), the multiarch root (loader and libc from the same libc6:ARCH; see
+# toolchain-debian-cross.cmake for why they must match), or the cross toolchain's root. The guest
+# loader's built-in search path lacks the multiarch directories (they come from an ld.so.cache
+# the sysroot does not have), hence -E.
 if [ ! -e "/usr/lib/$TRIPLET/pkgconfig/libmosquitto.pc" ] && [ -d "/opt/orderly-cross/$ARCH" ]; then
   QEMU+=(-L "/opt/orderly-cross/$ARCH")
+elif [ -e "/usr/lib/$TRIPLET/libc.so.6" ]; then
+  QEMU+=(-L /)
 else
   QEMU+=(-L "/usr/$TRIPLET")
 fi

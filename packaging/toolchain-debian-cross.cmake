@@ -31,7 +31,14 @@ if(NOT EXISTS /usr/lib/${ORDERLY_CROSS_TRIPLET}/pkgconfig/libmosquitto.pc AND EX
   return()
 endif()
 
-# Runs the ${ORDERLY_DEB_ARCH} test binaries (gtest discovery and ctest) on the build host. -L makes qemu
-# look for the loader under the cross toolchain's root first, then falls back to / where
-# the multiarch :${ORDERLY_DEB_ARCH} libc from setup-cross.sh lives.
-set(CMAKE_CROSSCOMPILING_EMULATOR ${ORDERLY_QEMU} -L /usr/${ORDERLY_CROSS_TRIPLET})
+# Runs the ${ORDERLY_DEB_ARCH} test binaries (gtest discovery and ctest) on the build host under qemu.
+# The loader must come from the same glibc build as the libc it loads: their private interface
+# changes between Debian revisions, and the cross toolchain's 2.36-8 loader with the
+# security-updated multiarch libc (2.36-9+deb12u14) hangs in the first pthread_create. So: the
+# multiarch root (/lib/ld-linux-*.so beside its libc, from libc6:${ORDERLY_DEB_ARCH}) when it is
+# installed, else the cross toolchain's own root (loader and libc both from libc6-*-cross).
+if(EXISTS /usr/lib/${ORDERLY_CROSS_TRIPLET}/libc.so.6)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${ORDERLY_QEMU} -L /)
+else()
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${ORDERLY_QEMU} -L /usr/${ORDERLY_CROSS_TRIPLET})
+endif()
