@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <optional>
 
 #include <boost/asio/post.hpp>
@@ -11,6 +10,7 @@
 
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/gateway/log.hpp"
+#include "orderly/gateway/report.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/scheduler/fair_share.hpp"
 #include "orderly/scheduler/limiter.hpp"
@@ -50,19 +50,6 @@ int phase_count(Phase p) { return p == Phase::ABC ? 3 : 1; }
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
-// ISO 8601 in the site's local offset, "2026-01-05T20:15:00+08:00": what residents read.
-std::string local_iso(TimePoint t, minutes offset) {
-  const auto local = floor<seconds>(t) + offset;
-  const std::time_t tt = SysClock::to_time_t(local);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  const long off = offset.count();
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
-                std::labs(off) / 60, std::labs(off) % 60);
-  return buf;
-}
 
 double round1(double v) { return std::round(v * 10.0) / 10.0; }
 double round2(double v) { return std::round(v * 100.0) / 100.0; }
@@ -504,7 +491,7 @@ void Gateway::add_dr_event(const DrEvent& e) {
   store_->flush();
   const auto offset = config_.site.utc_offset;
   event("info", "dr:" + e.id,
-        "limit " + std::to_string(e.limit_kw) + " kW from " + local_iso(e.start, offset) + " to " + local_iso(e.end, offset) +
+        "limit " + std::to_string(e.limit_kw) + " kW from " + format_local_time(e.start, offset) + " to " + format_local_time(e.end, offset) +
             (e.source.empty() ? "" : " (" + e.source + ")"));
   spdlog::info("DR event id={} limit_kw={} source={}", e.id, e.limit_kw, logfmt(e.source));
   request_replan("dr-event");
@@ -698,7 +685,7 @@ nlohmann::json Gateway::status() const {
   for (const auto& p : history_) {
     if (!history.empty() && p.at - last < minutes(5) && &p != &history_.back()) continue;
     last = p.at;
-    history.push_back({{"time", local_iso(p.at, offset)}, {"load_kw", round1(p.load_kw)},
+    history.push_back({{"time", format_local_time(p.at, offset)}, {"load_kw", round1(p.load_kw)},
                        {"charging_kw", round1(p.charging_kw)}, {"limit_kw", p.limit_kw}});
   }
 
@@ -729,14 +716,14 @@ nlohmann::json Gateway::status() const {
   }
   nlohmann::json dr = nlohmann::json::array();
   for (const auto& e : dr_events())
-    dr.push_back({{"id", e.id}, {"start", local_iso(e.start, offset)}, {"end", local_iso(e.end, offset)},
+    dr.push_back({{"id", e.id}, {"start", format_local_time(e.start, offset)}, {"end", format_local_time(e.end, offset)},
                   {"limit_kw", e.limit_kw}, {"source", e.source}, {"active", e.start <= now && now < e.end}});
   nlohmann::json plan = nullptr;
   if (plan_)
-    plan = {{"created_at", local_iso(plan_->created_at, offset)}, {"reason", plan_->reason},
+    plan = {{"created_at", format_local_time(plan_->created_at, offset)}, {"reason", plan_->reason},
             {"algorithm", plan_->algorithm}, {"capacity_short", plan_->capacity_short},
-            {"slot_minutes", plan_->grid.slot.count()}, {"slot_start", local_iso(plan_->grid.start, offset)}};
-  return {{"time", local_iso(now, offset)}, {"site", site}, {"history", history},
+            {"slot_minutes", plan_->grid.slot.count()}, {"slot_start", format_local_time(plan_->grid.start, offset)}};
+  return {{"time", format_local_time(now, offset)}, {"site", site}, {"history", history},
           {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"plan", plan}};
 }
 
@@ -745,7 +732,7 @@ nlohmann::json Gateway::session_status(const std::string& charger_id, TimePoint 
   if (!record) return nullptr;
   const auto offset = config_.site.utc_offset;
   const auto when = [&](const std::optional<TimePoint>& t) {
-    return t ? nlohmann::json(local_iso(*t, offset)) : nlohmann::json(nullptr);
+    return t ? nlohmann::json(format_local_time(*t, offset)) : nlohmann::json(nullptr);
   };
   const double delivered_kwh = record->energy_wh / 1000.0;
   const double requested_kwh = record->requested_wh / 1000.0;
@@ -774,7 +761,7 @@ nlohmann::json Gateway::session_status(const std::string& charger_id, TimePoint 
   }
   return {{"id", record->id},
           {"household", record->household},
-          {"plugged_at", local_iso(record->started_at, offset)},
+          {"plugged_at", format_local_time(record->started_at, offset)},
           {"departure", when(record->departure)},
           {"requested_kwh", round2(requested_kwh)},
           {"delivered_kwh", round2(delivered_kwh)},
