@@ -117,7 +117,7 @@ void SessionBook::fill_request(OpenSession& o, TimePoint now) const {
     // Only a habit is learned: when the middle half of the departures spreads wider than the
     // limit there is no typical departure, and a median of scattered times (often one the
     // household never keeps, and before the valley) would buy peak energy for nothing.
-    const bool regular = pool.size() >= enough && !ahead.empty() &&
+    const bool regular = pool.size() >= enough &&
                          quantile(ahead, 0.75) - quantile(ahead, 0.25) <= sc.learning_max_spread_minutes;
     if (regular) {
       r.departure = plugged + minutes(std::lround(quantile(ahead, 0.5)));

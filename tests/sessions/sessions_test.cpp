@@ -88,6 +88,15 @@ SessionRecord past(const std::string& household, TimePoint started, TimePoint en
   return r;
 }
 
+// The record a car plugged into p1 at `at` opens, on a book that knows `history`.
+SessionRecord plug_in_after(const std::vector<SessionRecord>& history, TimePoint at, const Config& c = config()) {
+  SessionBook book(c);
+  book.restore({}, history);
+  const auto out = book.on_snapshot("p1", snap(ChargerState::plugged), kOffered, at);
+  EXPECT_EQ(out.size(), 1u);
+  return out.empty() ? SessionRecord{} : out[0];
+}
+
 // ---- open / close --------------------------------------------------------------------------
 
 TEST(SessionBook, OpensOnPlugInAndClosesOnUnplugOnly) {
@@ -242,13 +251,7 @@ TEST(SessionBook, LearnsDepartureByWeekdayAndTypicalEnergyAsMedians) {
     history.push_back(past("2-2-202", local(2024, 6, d, 1, 0), local(2024, 6, d, 2, 0), 90000));
   }
 
-  const auto plug_in = [&](TimePoint at) {
-    SessionBook book(config());
-    book.restore({}, history);
-    const auto out = book.on_snapshot("p1", snap(ChargerState::plugged), kOffered, at);
-    EXPECT_EQ(out.size(), 1u);
-    return out.empty() ? SessionRecord{} : out[0];
-  };
+  const auto plug_in = [&](TimePoint at) { return plug_in_after(history, at); };
   // Monday: the Monday median, 07:20 next morning; energy: the median of all six, 12 kWh.
   const auto monday = plug_in(local(2024, 7, 8, 18, 30));
   EXPECT_EQ(monday.departure, local(2024, 7, 9, 7, 20));
@@ -276,14 +279,8 @@ TEST(SessionBook, ScatteredDeparturesAreNoHabitUnlessTheSpreadAllowsIt) {
   history.push_back(past("1-1-101", local(2024, 6, 10, 15, 0), local(2024, 6, 10, 22, 0), 6000));
   history.push_back(past("1-1-101", local(2024, 6, 17, 15, 0), local(2024, 6, 18, 2, 0), 6000));
   history.push_back(past("1-1-101", local(2024, 6, 24, 15, 0), local(2024, 6, 25, 6, 30), 6000));
-  const auto plug_in = [&](const Config& c) {
-    SessionBook book(c);
-    book.restore({}, history);
-    const auto out = book.on_snapshot("p1", snap(ChargerState::plugged), kOffered, local(2024, 7, 1, 15, 0));
-    EXPECT_EQ(out.size(), 1u);
-    return out.empty() ? SessionRecord{} : out[0];
-  };
-  const auto scattered = plug_in(config());
+  const TimePoint monday = local(2024, 7, 1, 15, 0);
+  const auto scattered = plug_in_after(history, monday);
   EXPECT_EQ(scattered.departure, local(2024, 7, 2, 7, 30)) << "the default, not the median 00:00";
   EXPECT_EQ(scattered.requested_wh, 6000) << "the energy is still the household's";
   EXPECT_EQ(scattered.request_source, "learned");
@@ -291,7 +288,7 @@ TEST(SessionBook, ScatteredDeparturesAreNoHabitUnlessTheSpreadAllowsIt) {
   // A site that trusts any median: learning_max_spread_minutes = 1440.
   Config always = config();
   always.sessions.learning_max_spread_minutes = 1440;
-  EXPECT_EQ(plug_in(always).departure, local(2024, 7, 2, 0, 0));
+  EXPECT_EQ(plug_in_after(history, monday, always).departure, local(2024, 7, 2, 0, 0));
 }
 
 TEST(SessionBook, TooLittleOrTooOldHistoryFallsBackToTheDefaults) {
