@@ -13,10 +13,10 @@
 
 #include "cli_args.hpp"
 #include "demo_community.hpp"
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_charger.hpp"
-#include "orderly/drivers/sim/mqtt_meter.hpp"
-#include "orderly/drivers/sim/timeline.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
+#include "orderly/sim/timeline.hpp"
 #include "orderly/gateway/commands.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
@@ -101,9 +101,9 @@ std::string demo_config(const DemoOptions& o, const std::string& mqtt_host, int 
 
 // The community's visits as the outside world plays them: cars plugged into and out of the
 // simulated piles on the accelerated clock.
-std::vector<drivers::sim::Timeline::Event> community_events(const std::vector<drivers::sim::SimMqttCharger*>& piles,
+std::vector<sim::Timeline::Event> community_events(const std::vector<sim::SimMqttCharger*>& piles,
                                                             const std::vector<demo::Visit>& visits) {
-  std::vector<drivers::sim::Timeline::Event> events;
+  std::vector<sim::Timeline::Event> events;
   for (const auto& v : visits) {
     auto* pile = piles[static_cast<std::size_t>(v.charger)];
     events.push_back({v.arrive, [pile, energy_wh = v.energy_wh] { pile->plug_in(energy_wh, 7000); }});
@@ -147,11 +147,11 @@ int cmd_demo(const Args& args) {
   const TimePoint start = TimePoint(today) + hours(16) - offset;
   AcceleratedClock clock(start, o.speed);
 
-  std::unique_ptr<drivers::sim::MosquittoBroker> broker;
+  std::unique_ptr<sim::MosquittoBroker> broker;
   std::string host = "127.0.0.1";
   int mqtt_port = 0;
   if (o.broker.empty()) {
-    broker = drivers::sim::MosquittoBroker::start();
+    broker = sim::MosquittoBroker::start();
     mqtt_port = broker->port();
   } else {
     const auto colon = o.broker.rfind(':');
@@ -178,23 +178,23 @@ int cmd_demo(const Args& args) {
   Gateway gateway(io, clock, config, go);
   gateway.start();
 
-  std::vector<std::unique_ptr<drivers::sim::SimMqttCharger>> piles;
-  std::vector<drivers::sim::SimMqttCharger*> pile_ptrs;
+  std::vector<std::unique_ptr<sim::SimMqttCharger>> piles;
+  std::vector<sim::SimMqttCharger*> pile_ptrs;
   for (const auto& c : config.chargers) {
-    drivers::sim::SimChargerOptions so;
+    sim::SimChargerOptions so;
     so.id = c.id;
     so.host = host;
     so.port = static_cast<std::uint16_t>(mqtt_port);
     so.max_power_w = c.max_power_kw * 1000;
-    piles.push_back(std::make_unique<drivers::sim::SimMqttCharger>(so, clock));
+    piles.push_back(std::make_unique<sim::SimMqttCharger>(so, clock));
     piles.back()->start();
     pile_ptrs.push_back(piles.back().get());
   }
-  drivers::sim::SimMqttMeter meter("tm-1", host, static_cast<std::uint16_t>(mqtt_port), clock,
+  sim::SimMqttMeter meter("tm-1", host, static_cast<std::uint16_t>(mqtt_port), clock,
                                    [offset](TimePoint t) { return demo::base_load_w(t, offset, 300'000); });
   meter.start();
 
-  std::optional<drivers::sim::Timeline> community;
+  std::optional<sim::Timeline> community;
   community.emplace(clock, community_events(pile_ptrs, demo::generate_visits(o.chargers, 7000, start, start + days(60),
                                                                              offset, o.seed)));
 

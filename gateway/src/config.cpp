@@ -1,6 +1,7 @@
 // Parsing and validation of orderly.toml. Every key is read through a Section, which records the
 // keys it was asked for, so "unknown key" errors list exactly what the code understands and a
 // key added to the code can never be forgotten in that list.
+#include "orderly/base/units.hpp"
 #include "orderly/gateway/config.hpp"
 
 #include <algorithm>
@@ -20,6 +21,10 @@
 namespace orderly::gateway {
 
 namespace {
+
+// 32 A on one phase at the nominal voltage is 7.36 kW; a rated power above this cannot be one phase.
+constexpr double kSinglePhaseMaxKw = 7.4;
+static_assert(kSinglePhaseMaxKw >= 32 * kNominalPhaseVoltageV / 1000.0);
 
 std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
@@ -805,8 +810,8 @@ void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& wh
     assign(ch.bidirectional, s.boolean("bidirectional"));
     assign(ch.failsafe_current_a, s.number("failsafe_current_a", 0, 80));
     s.finish();
-    // 32 A x 230 V: the most a single-phase residential connection delivers (GB/T 18487.1).
-    if (ch.phase != Phase::ABC && ch.max_power_kw > 7.4) {
+    // 32 A on one phase: the most a single-phase residential connection delivers (GB/T 18487.1).
+    if (ch.phase != Phase::ABC && ch.max_power_kw > kSinglePhaseMaxKw) {
       s.errors().warn(t->source(), s.path() + ": max_power_kw " + number_text(ch.max_power_kw) +
                                        " is above 7.4 kW (32 A at 230 V) for a single-phase "
                                        "pile; check phase or max_power_kw");

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
 namespace orderly::gateway::demo {
 

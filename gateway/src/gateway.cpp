@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "orderly/base/units.hpp"
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/gateway/log.hpp"
 #include "orderly/gateway/report.hpp"
@@ -24,7 +25,6 @@ namespace {
 
 using namespace std::chrono;
 
-constexpr double kNominalVoltageV = 230;                // GB/T 156 low-voltage nominal, per phase
 constexpr auto kSampleInterval = minutes(1);            // stored sample resolution
 constexpr auto kHistorySpan = hours(24);
 constexpr auto kMeterStaleAfter = seconds(10);          // real seconds: meters report >= 1 Hz
@@ -73,7 +73,7 @@ Gateway::Gateway(boost::asio::io_context& io, const Clock& clock, Config config,
     rt.caps.phases = phases;
     rt.caps.min_current_a = c.min_current_a;
     rt.caps.max_power_w = c.max_power_kw * 1000.0;
-    rt.caps.max_current_a = rt.caps.max_power_w / (kNominalVoltageV * phases);
+    rt.caps.max_current_a = current_a_at_nominal(rt.caps.max_power_w, phases);
     rt.caps.bidirectional = c.bidirectional;
     chargers_.emplace(c.id, std::move(rt));
   }
@@ -228,7 +228,7 @@ double Gateway::reserved_kw(const ChargerRuntime& rt) const {
   if (!rt.driver || !rt.health.online) {
     // Chargers we cannot reach keep drawing what they may: their failsafe power if they honour
     // one, their maximum if not.
-    const double failsafe_w = rt.config->failsafe_current_a * kNominalVoltageV * rt.caps.phases;
+    const double failsafe_w = power_w_at_nominal(rt.config->failsafe_current_a, rt.caps.phases);
     return (rt.caps.failsafe && rt.driver ? failsafe_w : rt.caps.max_power_w) / 1000.0;
   }
   // It draws what it draws: reserve that (at least), and keep telling it the limit.
@@ -306,7 +306,7 @@ void Gateway::apply_limits(TimePoint now) {
     scheduler::ChargerSetpoint sp;
     sp.node = rt.node;
     sp.max_kw = rt.caps.max_power_w / 1000.0;
-    sp.min_kw = rt.caps.min_current_a * kNominalVoltageV * rt.caps.phases / 1000.0;
+    sp.min_kw = power_w_at_nominal(rt.caps.min_current_a, rt.caps.phases) / 1000.0;
     if (std::isfinite(rt.snapshot.power_w) && rt.driver && rt.health.online) sp.measured_kw = rt.snapshot.power_w / 1000.0;
     if (const double kw = reserved_kw(rt); kw > 0 || !rt.driver || !rt.health.online || rt.not_following) {
       sp.responsive = false;

@@ -6,12 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "orderly/base/units.hpp"
+
 namespace orderly::gateway {
 namespace {
 
 using namespace std::chrono;
 
-constexpr double kNominalVoltageV = 230;  // GB/T 156 low-voltage nominal, per phase
 // How long a measured deviation from the forecast is carried into the next slots (e-folding,
 // in slots): the same fade the forecast gives its own recent-error correction.
 constexpr double kMeasuredCorrectionDecaySlots = 8;
@@ -222,7 +223,7 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
       return std::max(k, arrival + 1);
     };
     const int phases = phase_count(c->phase);
-    const double min_kw = std::min(c->min_current_a * phases * kNominalVoltageV / 1000.0, max_kw);
+    const double min_kw = std::min(power_w_at_nominal(c->min_current_a, phases) / 1000.0, max_kw);
     // Each car hangs from a leaf node of its own that holds its maximum to what is left of slot
     // 0 (max_kw x fraction), so slot 0 is shared out fairly, not handed whole to a few cars.
     scheduler::CapacityNode leaf;

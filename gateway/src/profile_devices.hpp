@@ -9,7 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/drivers/dlt645.hpp"
 #include "orderly/drivers/modbus.hpp"

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "orderly/base/units.hpp"
 #include "orderly/gateway/settlement.hpp"
 
 namespace orderly::gateway {
@@ -20,9 +21,6 @@ constexpr Duration kPersistEvery = minutes(1);  // progress records, at most thi
 constexpr Duration kLongestRequest = days(7);
 constexpr double kMaxRequestKwh = 150;
 constexpr double kMetToleranceWh = 1;
-// Nominal phase voltage for a pile's minimum power (GB/T 156: 220 V; IEC 60038: 230 V). The
-// higher one, so "offered at least the minimum" is never claimed when it was not.
-constexpr double kPhaseVoltageV = 230;
 
 bool car_present(ChargerState s) { return s == ChargerState::plugged || s == ChargerState::charging; }
 
@@ -268,7 +266,7 @@ std::vector<SessionRecord> SessionBook::on_snapshot(const std::string& charger_i
 
   // Full: the car takes (almost) nothing although the pile offers at least its minimum.
   const int phases = c->phase == Phase::ABC ? 3 : 1;
-  const double min_power_w = c->min_current_a * kPhaseVoltageV * phases;
+  const double min_power_w = power_w_at_nominal(c->min_current_a, phases);
   if (std::isfinite(s.power_w) && s.power_w >= kFullBelowW) {
     o.low_draw_since.reset();
     o.full = false;

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly {

@@ -6,7 +6,7 @@
 
 #include "harness.hpp"
 #include "orderly/drivers/modbus.hpp"
-#include "orderly/drivers/sim/modbus_sim.hpp"
+#include "orderly/sim/modbus_sim.hpp"
 
 namespace orderly::drivers {
 namespace {

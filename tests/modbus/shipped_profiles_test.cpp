@@ -5,8 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
+#include "orderly/base/units.hpp"
 #include "orderly/drivers/modbus.hpp"
-#include "orderly/drivers/sim/modbus_sim.hpp"
+#include "orderly/sim/modbus_sim.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -95,7 +96,7 @@ TEST_P(ShippedModbusProfile, ReadsEveryPointWritesTheLimitAndSetsTheFailsafe) {
         << " A, timeout " << sim.point_value(unit, "failsafe_timeout_s") << " s";
   }
 
-  const double volts = phases * options.nominal_voltage_v;
+  const double volts = power_w_at_nominal(1.0, phases);
   charger.apply_limit(PowerLimit{10 * volts, std::chrono::seconds(60), 7});
   auto ack = recorder.wait_ack(7);
   ASSERT_TRUE(ack.has_value()) << "no acknowledgement for limit seq 7";

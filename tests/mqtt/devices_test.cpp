@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "orderly/drivers/mqtt.hpp"
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_charger.hpp"
-#include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly::drivers {

@@ -8,8 +8,8 @@
 
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_charger.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
 
 namespace orderly::drivers {
 namespace {

@@ -12,8 +12,8 @@
 
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/drivers/profile.hpp"
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/profile_mqtt_charger.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/profile_mqtt_charger.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly::drivers {

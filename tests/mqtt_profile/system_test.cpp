@@ -7,9 +7,9 @@
 
 
 #include "orderly/drivers/profile.hpp"
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_meter.hpp"
-#include "orderly/drivers/sim/profile_mqtt_charger.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
+#include "orderly/sim/profile_mqtt_charger.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/test/gateway_support.hpp"
@@ -31,7 +31,7 @@ TEST(MqttProfileSystem, OpenEvsePileIsLimitedAndPausedFromTheTransformerLoad) {
   test::TempDir dir;
   RealClock clock;
   const auto profiles = drivers::ProfileCatalog::load_dir(test::source_dir() / "drivers" / "profiles");
-  auto broker = drivers::sim::MosquittoBroker::start();
+  auto broker = sim::MosquittoBroker::start();
   const auto config = gateway::parse_config(
       site_config(broker->port(), dir / "orderly.db", "mqtt_base_topic = \"openevse-ab12\"\n"), "openevse.toml", &profiles);
   ASSERT_EQ(config.chargers.at(0).mqtt_base_topic, "openevse-ab12");
@@ -40,14 +40,14 @@ TEST(MqttProfileSystem, OpenEvsePileIsLimitedAndPausedFromTheTransformerLoad) {
   options.profile_dir = test::source_dir() / "drivers" / "profiles";
   test::RunningGateway site(clock, config, options);
 
-  drivers::sim::SimMqttMeter meter("tm-1", "127.0.0.1", broker->port(), clock, [](TimePoint) { return 20'000.0; }, 200ms);
+  sim::SimMqttMeter meter("tm-1", "127.0.0.1", broker->port(), clock, [](TimePoint) { return 20'000.0; }, 200ms);
   meter.start();
-  drivers::sim::SimProfileChargerOptions so;
+  sim::SimProfileChargerOptions so;
   so.id = "evse-1";
   so.port = broker->port();
   so.base_topic = "openevse-ab12";
   so.publish_period = 200ms;
-  drivers::sim::SimProfileMqttCharger pile(so, profiles.at("openevse"), clock);
+  sim::SimProfileMqttCharger pile(so, profiles.at("openevse"), clock);
   pile.start();
   pile.plug_in(20'000, 7'000);
   // The limiter is under test, not the plan: "charge now", whatever the hour.

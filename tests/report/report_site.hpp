@@ -6,7 +6,7 @@
 #include <string>
 
 #include "../gateway/config_text.hpp"
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
 namespace orderly::gateway::testing {
 

@@ -6,9 +6,9 @@
 #include <cmath>
 
 
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_charger.hpp"
-#include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/store.hpp"
@@ -19,10 +19,10 @@ namespace orderly {
 namespace {
 
 using namespace std::chrono_literals;
-using drivers::sim::MosquittoBroker;
-using drivers::sim::SimChargerOptions;
-using drivers::sim::SimMqttCharger;
-using drivers::sim::SimMqttMeter;
+using sim::MosquittoBroker;
+using sim::SimChargerOptions;
+using sim::SimMqttCharger;
+using sim::SimMqttMeter;
 
 std::string site_config(int mqtt_port, const std::filesystem::path& db) {
   return test::site_toml({.mqtt_port = mqtt_port, .db = db}) +

@@ -18,9 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_charger.hpp"
-#include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/store.hpp"
 #include "system_support.hpp"
@@ -29,10 +29,10 @@ namespace orderly {
 namespace {
 
 using namespace std::chrono_literals;
-using drivers::sim::MosquittoBroker;
-using drivers::sim::SimChargerOptions;
-using drivers::sim::SimMqttCharger;
-using drivers::sim::SimMqttMeter;
+using sim::MosquittoBroker;
+using sim::SimChargerOptions;
+using sim::SimMqttCharger;
+using sim::SimMqttMeter;
 using steady = std::chrono::steady_clock;
 
 // Limits last 30 s: the gateway refreshes them every 15 s, so a kill leaves each pile 15-30 s
@@ -167,7 +167,7 @@ TEST_F(Kill9, NothingAcknowledgedIsLostAndSessionsResumeBeforeAnyFailsafe) {
   // Power cut.
   const auto killed_at = steady::now();
   daemon_->kill9();
-  std::map<std::string, drivers::sim::AckedLimit> last_limit;  // per pile: the last limit it holds
+  std::map<std::string, sim::AckedLimit> last_limit;  // per pile: the last limit it holds
   for (const auto& id : kPiles) {
     const auto acked = piles_[id]->acked_limits();
     ASSERT_FALSE(acked.empty()) << id;

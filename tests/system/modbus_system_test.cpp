@@ -7,8 +7,8 @@
 
 
 #include "orderly/drivers/profile.hpp"
-#include "orderly/drivers/sim/modbus_sim.hpp"
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
+#include "orderly/sim/modbus_sim.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/test/gateway_support.hpp"
@@ -23,12 +23,12 @@ TEST(ModbusSystem, ProfileChargerIsLimitedFromAProfileMeterAndGetsItsFailsafe) {
   test::TempDir dir;
   RealClock clock;
   const auto profiles = drivers::ProfileCatalog::load_dir(test::source_dir() / "drivers" / "profiles");
-  drivers::sim::ModbusSimServer sim(clock);
+  sim::ModbusSimServer sim(clock);
   sim.add_device(1, profiles.at("keba-p30"));
   sim.add_device(2, profiles.at("eastron-sdm630"));
   sim.set_meter_power(2, 20'000);
   sim.start();
-  auto broker = drivers::sim::MosquittoBroker::start();  // the gateway's MQTT side stays up too
+  auto broker = sim::MosquittoBroker::start();  // the gateway's MQTT side stays up too
 
   const std::string toml =
       test::site_toml({.name = "modbus site",

@@ -14,9 +14,9 @@
 #include <vector>
 
 
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_charger.hpp"
-#include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/test/gateway_support.hpp"
@@ -26,11 +26,11 @@ namespace orderly {
 namespace {
 
 using namespace std::chrono_literals;
-using drivers::sim::MeterReading;
-using drivers::sim::MosquittoBroker;
-using drivers::sim::SimChargerOptions;
-using drivers::sim::SimMqttCharger;
-using drivers::sim::SimMqttMeter;
+using sim::MeterReading;
+using sim::MosquittoBroker;
+using sim::SimChargerOptions;
+using sim::SimMqttCharger;
+using sim::SimMqttMeter;
 using steady = std::chrono::steady_clock;
 
 constexpr double kLimitW = 50'000;      // transformer limit (site_toml's default 50 kW)

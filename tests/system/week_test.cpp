@@ -34,10 +34,10 @@
 #include <nlohmann/json.hpp>
 
 #include "demo_community.hpp"
-#include "orderly/drivers/sim/mosquitto_broker.hpp"
-#include "orderly/drivers/sim/mqtt_charger.hpp"
-#include "orderly/drivers/sim/mqtt_meter.hpp"
-#include "orderly/drivers/sim/timeline.hpp"
+#include "orderly/sim/mosquitto_broker.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
+#include "orderly/sim/timeline.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/log.hpp"
@@ -50,11 +50,11 @@ namespace {
 
 using namespace std::chrono;
 using namespace std::chrono_literals;
-using drivers::sim::MeterReading;
-using drivers::sim::MosquittoBroker;
-using drivers::sim::SimChargerOptions;
-using drivers::sim::SimMqttCharger;
-using drivers::sim::SimMqttMeter;
+using sim::MeterReading;
+using sim::MosquittoBroker;
+using sim::SimChargerOptions;
+using sim::SimMqttCharger;
+using sim::SimMqttMeter;
 namespace demo = gateway::demo;
 
 // 3000 simulated seconds per real second: the week takes 202 s of real time. Everything real-time
@@ -172,8 +172,8 @@ class Community {
       : piles_(std::move(piles)), log_(log), api_(std::move(api_base)) {}
 
   // At equal times a car is read before it leaves, and leaves before the next plugs in.
-  std::vector<drivers::sim::Timeline::Event> events() {
-    std::vector<drivers::sim::Timeline::Event> out;
+  std::vector<sim::Timeline::Event> events() {
+    std::vector<sim::Timeline::Event> out;
     for (int pass = 0; pass < 3; ++pass)
       for (auto& v : log_) {
         auto* pile = piles_[static_cast<std::size_t>(v.visit.charger)];
@@ -296,7 +296,7 @@ TEST(Week, CommunityWeekStaysUnderTheLimitMeetsRequestsAndChargesPrivateCarsInTh
   }
   {
     Community residents(pile_ptrs, visits, api);
-    std::optional<drivers::sim::Timeline> community;
+    std::optional<sim::Timeline> community;
     community.emplace(clock, residents.events());
     ASSERT_TRUE(test::wait_until([&] { return clock.now() >= end; }, duration_cast<milliseconds>(clock.real_wait(kWeek)) + 30s));
     const auto lag = community->worst_lag();

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "orderly/base/units.hpp"
 #include "orderly/drivers/modbus.hpp"
 
 namespace orderly::drivers {
@@ -89,7 +90,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   Health health_c;
   std::map<std::string, double> values_c;
 
-  double volts_per_amp() const { return profile.capabilities.phases * opt.nominal_voltage_v; }
+  double volts_per_amp() const { return power_w_at_nominal(1.0, profile.capabilities.phases); }
 
   std::chrono::seconds device_timeout() const {
     if (profile.failsafe.mechanism == FailsafeMechanism::timeout_register) return opt.failsafe_timeout;

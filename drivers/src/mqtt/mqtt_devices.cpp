@@ -7,9 +7,10 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "orderly/base/units.hpp"
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
-#include "profile_payload.hpp"
+#include "orderly/drivers/mqtt_payload.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -52,9 +53,6 @@ std::string connect_failure_text(int rc) {
 
 constexpr int kMaxBufferedMessages = 16384;
 
-// Profile chargers are commanded in amps; power <-> current uses the nominal voltage of a
-// Chinese low-voltage supply (GB/T 156: 220/380 V; 230 V is the IEC 60038 figure the scheduler uses).
-constexpr double kProfileNominalVoltageV = 230.0;
 
 }  // namespace
 
@@ -507,7 +505,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (in.profile_ack_a) on_profile_ack(d, *in.profile_ack_a);
     if (in.profile_values.empty()) return;
     ChargerSnapshot& s = d.profile->snapshot;
-    const double v_per_a = kProfileNominalVoltageV * std::max(1, d.caps.phases);
+    const double v_per_a = power_w_at_nominal(1.0, std::max(1, d.caps.phases));
     for (const ProfileValue& v : in.profile_values) {
       const auto& n = v.name;
       if (v.state) s.state = *v.state;
@@ -533,7 +531,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   // each supersedes the one before (the device applies the last claim it heard).
   void on_profile_ack(Device& d, double applied_a) {
     if (d.pending.empty()) return;
-    const double applied_w = applied_a * kProfileNominalVoltageV * std::max(1, d.caps.phases);
+    const double applied_w = power_w_at_nominal(applied_a, std::max(1, d.caps.phases));
     auto pending = std::move(d.pending);
     d.pending.clear();
     for (auto& [seq, p] : pending) {
@@ -650,7 +648,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   // Whole amps, never rounded up past the limit; below the pile's minimum it pauses (0 A), as
   // IEC 61851-1 allows no PWM duty cycle under 6 A.
   static double profile_amps(const Device& d, double power_w) {
-    double amps = std::floor(power_w / (kProfileNominalVoltageV * std::max(1, d.caps.phases)) + 1e-9);
+    double amps = std::floor(current_a_at_nominal(power_w, std::max(1, d.caps.phases)) + 1e-9);
     amps = std::min(amps, std::floor(d.caps.max_current_a + 1e-9));
     return amps < d.caps.min_current_a ? 0.0 : amps;
   }

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "orderly/base/units.hpp"
+
 namespace orderly::drivers {
 
 const char* to_string(Transport t) {
@@ -286,7 +288,7 @@ class Parser {
       if (cap.phases != 1 && cap.phases != 3) fail(ct->get("phases"), "capabilities.phases", "must be 1 or 3");
       cap.min_current_a = num(*ct, "min_current_a", "capabilities.", 6);
       cap.max_current_a = num(*ct, "max_current_a", "capabilities.", 32);
-      cap.max_power_w = num(*ct, "max_power_w", "capabilities.", cap.phases * 230.0 * cap.max_current_a);
+      cap.max_power_w = num(*ct, "max_power_w", "capabilities.", power_w_at_nominal(cap.max_current_a, cap.phases));
       cap.bidirectional = boolean(*ct, "bidirectional", "capabilities.", false);
       if (cap.min_current_a < 0 || cap.max_current_a < cap.min_current_a)
         fail(ct, "capabilities", "need 0 <= min_current_a <= max_current_a");

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
 namespace orderly::drivers {
 

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/drivers/profile.hpp"
 

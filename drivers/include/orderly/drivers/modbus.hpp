@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/drivers/profile.hpp"
 
@@ -88,7 +88,6 @@ struct ModbusDeviceOptions {
   double failsafe_current_a = 6;                        // written at start where supported
   std::chrono::seconds failsafe_timeout{60};            // device-side communication timeout;
                                                         // capped at the profile's `max` for it
-  double nominal_voltage_v = 230;                       // to turn power limits into currents
 };
 
 // A charger driven entirely by its profile.

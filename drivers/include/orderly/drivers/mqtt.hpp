@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/drivers/profile.hpp"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 
 namespace orderly::drivers::mqtt {

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/gateway/log.hpp"
 #include "orderly/scheduler/problem.hpp"
 

@@ -16,7 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/planning.hpp"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/scheduler/forecast.hpp"

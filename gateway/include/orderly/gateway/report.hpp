@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/settlement.hpp"
 #include "orderly/gateway/store.hpp"

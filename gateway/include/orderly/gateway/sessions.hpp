@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/store.hpp"

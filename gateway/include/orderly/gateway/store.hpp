@@ -22,7 +22,7 @@
 #include <variant>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
 struct sqlite3;
 

@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 class Timeline {
  public:
@@ -44,4 +44,4 @@ class Timeline {
   std::thread thread_;
 };
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

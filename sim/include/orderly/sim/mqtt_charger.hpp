@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
+#include "orderly/base/units.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 struct SimChargerOptions {
   std::string id;
@@ -20,7 +21,7 @@ struct SimChargerOptions {
   std::string topic_prefix = "orderly/v1";
   double max_power_w = 7000;
   int phases = 1;
-  double voltage_v = 230;
+  double voltage_v = kNominalPhaseVoltageV;
   double min_current_a = 6;            // IEC 61851-1: below this the pile pauses instead
   double failsafe_power_w = 1380;      // used when a limit's validity expires (and before the first)
   std::chrono::milliseconds publish_period{1000};  // real time
@@ -76,4 +77,4 @@ class SimMqttCharger {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

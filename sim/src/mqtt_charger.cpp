@@ -1,4 +1,4 @@
-#include "orderly/drivers/sim/mqtt_charger.hpp"
+#include "orderly/sim/mqtt_charger.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,12 +6,12 @@
 #include <mutex>
 #include <optional>
 
-#include "mqtt/mosquitto_client.hpp"
-#include "mqtt/ticker.hpp"
+#include "mosquitto_client.hpp"
+#include "ticker.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 #include "sim_car.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 using drivers::mqtt::DeviceKind;
 
@@ -55,11 +55,11 @@ struct SimMqttCharger::Impl {
     integrate_to(now);
   }
 
-  ChargerSnapshot snapshot_locked(TimePoint now) const {
-    ChargerSnapshot s;
+  drivers::ChargerSnapshot snapshot_locked(TimePoint now) const {
+    drivers::ChargerSnapshot s;
     s.at = now;
     const double p = power_locked();
-    s.state = !car.plugged ? ChargerState::unplugged : p > 0 ? ChargerState::charging : ChargerState::plugged;
+    s.state = !car.plugged ? drivers::ChargerState::unplugged : p > 0 ? drivers::ChargerState::charging : drivers::ChargerState::plugged;
     s.power_w = p;
     for (int i = 0; i < std::clamp(options.phases, 1, 3); ++i) {
       s.current_a[static_cast<std::size_t>(i)] = p / (options.voltage_v * options.phases);
@@ -149,9 +149,9 @@ struct SimMqttCharger::Impl {
   std::deque<AckedLimit> acked;
 
   std::atomic<bool> offline{false};
-  drivers::mqtt::Ticker ticker;
+  Ticker ticker;
 
-  drivers::mqtt::MosquittoClient client;
+  MosquittoClient client;
 };
 
 SimMqttCharger::SimMqttCharger(SimChargerOptions options, const Clock& clock)
@@ -262,4 +262,4 @@ bool SimMqttCharger::in_failsafe() const {
   return impl_->failsafe;
 }
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

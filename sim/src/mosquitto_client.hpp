@@ -1,6 +1,6 @@
 #pragma once
 // A small libmosquitto client with its own network thread, used by the simulated devices so they
-// reach the broker exactly as a separate device would. Private to the drivers library.
+// reach the broker exactly as a separate device would. Private to the simulators (orderly::sim).
 //
 // The thread is ours rather than mosquitto_loop_start()'s because libmosquitto 2.0's loop uses
 // select(), which fails for descriptors >= FD_SETSIZE (1024): with three descriptors per client
@@ -15,7 +15,7 @@
 struct mosquitto;
 struct mosquitto_message;
 
-namespace orderly::drivers::mqtt {
+namespace orderly::sim {
 
 // Simulators open three descriptors per device (socket and libmosquitto's wake-up pair), and
 // the demo runs up to 500 piles plus a broker that inherits our limits: raise the soft
@@ -78,4 +78,4 @@ class MosquittoClient {
   bool running_ = false;
 };
 
-}  // namespace orderly::drivers::mqtt
+}  // namespace orderly::sim

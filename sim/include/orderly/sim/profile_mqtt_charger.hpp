@@ -9,24 +9,25 @@
 #include <memory>
 #include <string>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
+#include "orderly/base/units.hpp"
 #include "orderly/drivers/profile.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 struct SimProfileChargerOptions {
   std::string id;                      // client id suffix only
   std::string host = "127.0.0.1";
   std::uint16_t port = 1883;
   std::string base_topic;              // empty = the profile's base_topic
-  double voltage_v = 230;
+  double voltage_v = kNominalPhaseVoltageV;
   std::chrono::milliseconds publish_period{1000};  // real time
 };
 
 class SimProfileMqttCharger {
  public:
   // Throws std::invalid_argument when the profile has no [mqtt] section or set_current_a.
-  SimProfileMqttCharger(SimProfileChargerOptions options, const DeviceProfile& profile, const Clock& clock);
+  SimProfileMqttCharger(SimProfileChargerOptions options, const drivers::DeviceProfile& profile, const Clock& clock);
   ~SimProfileMqttCharger();
   SimProfileMqttCharger(const SimProfileMqttCharger&) = delete;
   SimProfileMqttCharger& operator=(const SimProfileMqttCharger&) = delete;
@@ -57,4 +58,4 @@ class SimProfileMqttCharger {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

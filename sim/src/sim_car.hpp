@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <chrono>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 struct SimCar {
   bool plugged = false;
@@ -40,4 +40,4 @@ struct SimCar {
   }
 };
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

@@ -2,7 +2,6 @@
 // Payload helpers for profile-described MQTT devices, shared by the gateway's driver and the
 // simulator. Vendors publish either a bare value ("16", "3") or a JSON object; a profile's
 // json_path names the value inside the object as dot-separated keys ("claim.charge_current").
-// Private to the drivers library.
 #include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>

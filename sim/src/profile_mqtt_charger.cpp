@@ -1,4 +1,4 @@
-#include "orderly/drivers/sim/profile_mqtt_charger.hpp"
+#include "orderly/sim/profile_mqtt_charger.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,12 +6,15 @@
 #include <stdexcept>
 #include <vector>
 
-#include "mqtt/mosquitto_client.hpp"
-#include "mqtt/profile_payload.hpp"
-#include "mqtt/ticker.hpp"
+#include "mosquitto_client.hpp"
+#include "orderly/drivers/mqtt_payload.hpp"
+#include "ticker.hpp"
 #include "sim_car.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
+
+// The simulators serve the drivers' own profile formats and codecs.
+using namespace orderly::drivers;
 
 namespace mq = drivers::mqtt;
 
@@ -127,8 +130,8 @@ struct SimProfileMqttCharger::Impl {
   bool ignore = false, silent = false;
   std::uint64_t claims = 0;
 
-  mq::Ticker ticker;
-  mq::MosquittoClient client;
+  Ticker ticker;
+  MosquittoClient client;
 };
 
 SimProfileMqttCharger::SimProfileMqttCharger(SimProfileChargerOptions options, const DeviceProfile& profile, const Clock& clock)
@@ -210,4 +213,4 @@ bool SimProfileMqttCharger::connected() const { return impl_->client.connected()
 
 const std::string& SimProfileMqttCharger::base_topic() const { return impl_->base; }
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

@@ -1,21 +1,19 @@
-#include "orderly/drivers/sim/mqtt_meter.hpp"
+#include "orderly/sim/mqtt_meter.hpp"
 
 #include <atomic>
 #include <cmath>
 #include <map>
 #include <mutex>
 
-#include "mqtt/mosquitto_client.hpp"
-#include "mqtt/ticker.hpp"
+#include "mosquitto_client.hpp"
+#include "ticker.hpp"
+#include "orderly/base/units.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 using drivers::mqtt::DeviceKind;
 
-namespace {
-constexpr double kPhaseVoltageV = 230;  // GB/T 156: 220/380 V nominal; 230 V is the measured norm in new areas
-}
 
 struct SimMqttMeter::Impl {
   Impl(std::string id_, std::string host, std::uint16_t port, const Clock& c, std::function<double(TimePoint)> base,
@@ -61,8 +59,8 @@ struct SimMqttMeter::Impl {
     chargers[ref->id] = load;
   }
 
-  MeterSnapshot measure_locked(TimePoint now) {
-    MeterSnapshot s;
+  drivers::MeterSnapshot measure_locked(TimePoint now) {
+    drivers::MeterSnapshot s;
     s.at = now;
     const double base = (base_load_w ? base_load_w(now) : 0) + offset_w;
     last_base_w = base;
@@ -71,8 +69,8 @@ struct SimMqttMeter::Impl {
       double w = base / 3;
       for (auto& [id_, load] : chargers) w += load.phase_w[i];
       s.power_w_phase[i] = w;
-      s.voltage_v[i] = kPhaseVoltageV;
-      s.current_a[i] = std::abs(w) / kPhaseVoltageV;
+      s.voltage_v[i] = kNominalPhaseVoltageV;
+      s.current_a[i] = std::abs(w) / kNominalPhaseVoltageV;
       total += w;
     }
     s.power_w = total;
@@ -116,14 +114,14 @@ struct SimMqttMeter::Impl {
   std::map<std::string, ChargerLoad> chargers;
   double offset_w = 0;
   double import_wh = 0, export_wh = 0;
-  double last_power_w = kNotMeasured;
+  double last_power_w = drivers::kNotMeasured;
   double last_base_w = 0;
   TimePoint last_update{};
   std::function<void(const MeterReading&)> observer;
 
-  drivers::mqtt::Ticker ticker;
+  Ticker ticker;
 
-  drivers::mqtt::MosquittoClient client;
+  MosquittoClient client;
 };
 
 SimMqttMeter::SimMqttMeter(std::string id, std::string host, std::uint16_t port, const Clock& clock,
@@ -170,4 +168,4 @@ void SimMqttMeter::on_reading(std::function<void(const MeterReading&)> observer)
   impl_->observer = std::move(observer);
 }
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

@@ -1,4 +1,4 @@
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
 namespace orderly {
 

@@ -1,4 +1,4 @@
-#include "orderly/drivers/sim/modbus_sim.hpp"
+#include "orderly/sim/modbus_sim.hpp"
 
 #include <arpa/inet.h>
 #include <modbus/modbus.h>
@@ -14,7 +14,12 @@
 #include <stdexcept>
 #include <thread>
 
-namespace orderly::drivers::sim {
+#include "orderly/base/units.hpp"
+
+namespace orderly::sim {
+
+// The simulators serve the drivers' own profile formats and codecs.
+using namespace orderly::drivers;
 
 namespace {
 using Steady = std::chrono::steady_clock;
@@ -37,7 +42,7 @@ struct Device {
   bool plugged = false;
   double car_max_a = 16;
   double meter_power_w = 0;
-  double voltage_v = 230;
+  double voltage_v = kNominalPhaseVoltageV;
   double total_wh = 1000;
   double session_wh = 0;
   double import_wh = 1000;
@@ -406,4 +411,4 @@ void ModbusSimServer::clear_log() {
   impl_->log.clear();
 }
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

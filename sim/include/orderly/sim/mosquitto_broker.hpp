@@ -9,7 +9,7 @@
 #include <string>
 #include <sys/types.h>
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 class MosquittoBroker {
  public:
@@ -33,4 +33,4 @@ class MosquittoBroker {
   pid_t pid_ = -1;
 };
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

@@ -1,4 +1,4 @@
-#include "mqtt/mosquitto_client.hpp"
+#include "mosquitto_client.hpp"
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-namespace orderly::drivers::mqtt {
+namespace orderly::sim {
 namespace {
 
 constexpr int kReconnectDelayMs = 1000;
@@ -183,4 +183,4 @@ void MosquittoClient::on_message_cb(mosquitto*, void* self, const mosquitto_mess
   c->on_message_(msg->topic, payload);
 }
 
-}  // namespace orderly::drivers::mqtt
+}  // namespace orderly::sim

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/profile.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 struct SimRequest {
   int unit_id = 0;
@@ -36,7 +36,7 @@ class ModbusSimServer {
   ModbusSimServer(const ModbusSimServer&) = delete;
   ModbusSimServer& operator=(const ModbusSimServer&) = delete;
 
-  void add_device(int unit_id, const DeviceProfile& profile);
+  void add_device(int unit_id, const drivers::DeviceProfile& profile);
   void start();  // listens on 127.0.0.1 and serves on its own thread
   void stop();
   std::uint16_t port() const;
@@ -66,4 +66,4 @@ class ModbusSimServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
-#include "orderly/drivers/clock.hpp"
+#include "orderly/base/clock.hpp"
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 // One published reading.
 struct MeterReading {
@@ -51,4 +51,4 @@ class SimMqttMeter {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

@@ -1,13 +1,13 @@
 #pragma once
 // A thread that calls `tick` at once and then every `period` (real time) until stop(): the
-// simulated devices' own clocks. Private to the drivers library.
+// simulated devices' own clocks. Private to the simulators (orderly::sim).
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
 
-namespace orderly::drivers::mqtt {
+namespace orderly::sim {
 
 class Ticker {
  public:
@@ -50,4 +50,4 @@ class Ticker {
   std::thread thread_;
 };
 
-}  // namespace orderly::drivers::mqtt
+}  // namespace orderly::sim

@@ -1,8 +1,8 @@
-#include "orderly/drivers/sim/timeline.hpp"
+#include "orderly/sim/timeline.hpp"
 
 #include <algorithm>
 
-namespace orderly::drivers::sim {
+namespace orderly::sim {
 
 Timeline::Timeline(const Clock& clock, std::vector<Event> events) : clock_(clock), events_(std::move(events)) {
   std::stable_sort(events_.begin(), events_.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
@@ -32,4 +32,4 @@ void Timeline::run() {
   }
 }
 
-}  // namespace orderly::drivers::sim
+}  // namespace orderly::sim

@@ -2,8 +2,8 @@
 // Time as a dependency. Nothing in Orderly reads the system clock except RealClock, so the demo
 // and the tests can run a simulated day in seconds and every time rule is testable.
 //
-// The interface lives in the drivers library because it is the lowest library that does I/O:
-// drivers (health ages, keep-alives) and gateway (slots, sessions) share it; web receives
+// The interface lives in the base library, below everything that reads time: drivers (health
+// ages, keep-alives), the simulators and the gateway (slots, sessions) share it; web receives
 // times as data through its Application interface; scheduler has no notion of "now" at all.
 #include <chrono>
 #include <mutex>
