@@ -46,7 +46,7 @@ constexpr auto kPlannerBudget = milliseconds(2000);
 // Base-load history read back from the store at start for the forecast.
 constexpr auto kHistoryRestore = days(14);
 
-int phase_count(Phase p) { return p == Phase::ABC ? 3 : 1; }
+
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "orderly/base/units.hpp"
+#include "orderly/scheduler/plan.hpp"
+#include "orderly/scheduler/validate.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -28,8 +30,6 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 
 std::int64_t to_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
-
-int phase_count(Phase p) { return p == Phase::ABC ? 3 : 1; }
 
 // Lowest limit of the windows overlapping [from, to), or the configured one.
 double transformer_limit_over(const Config& config, const std::vector<LimitWindow>& windows, TimePoint from,
@@ -297,6 +297,27 @@ ActivePlan make_active_plan(const PlanningProblem& planning, const scheduler::Pl
   a.base_kw = planning.base_kw;
   a.price_per_kwh = planning.problem.price_per_kwh;
   return a;
+}
+
+PlanAttempt plan_now(const Config& config, const PlanningInput& input, const std::string& reason) {
+  PlanAttempt attempt;
+  try {
+    auto planning = build_problem(config, input);
+    attempt.notes = planning.notes;
+    attempt.evs = planning.problem.evs.size();
+    if (const auto problems = scheduler::problems(planning.problem); !problems.empty())
+      throw std::runtime_error("the planning problem is malformed: " + problems.front());
+    const auto plan = scheduler::make_plan(planning.problem, scheduler::Algorithm::optimal);
+    attempt.plan = make_active_plan(planning, plan, input.now, reason, "optimal");
+  } catch (const std::exception& e) {
+    attempt.plan = ActivePlan{};
+    attempt.plan.grid = make_slot_grid(input.now, minutes(config.control.slot_minutes), config.site.utc_offset, std::nullopt);
+    attempt.plan.created_at = input.now;
+    attempt.plan.reason = reason;
+    attempt.plan.algorithm = "share";
+    attempt.error = e.what();
+  }
+  return attempt;
 }
 
 std::optional<double> ceiling_kw(const ActivePlan& plan, const std::string& charger_id, TimePoint t) {

@@ -265,7 +265,7 @@ std::vector<SessionRecord> SessionBook::on_snapshot(const std::string& charger_i
   o.last_power_w = std::isfinite(s.power_w) ? s.power_w : 0;
 
   // Full: the car takes (almost) nothing although the pile offers at least its minimum.
-  const int phases = c->phase == Phase::ABC ? 3 : 1;
+  const int phases = phase_count(c->phase);
   const double min_power_w = power_w_at_nominal(c->min_current_a, phases);
   if (std::isfinite(s.power_w) && s.power_w >= kFullBelowW) {
     o.low_draw_since.reset();

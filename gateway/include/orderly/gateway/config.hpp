@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "orderly/base/clock.hpp"
+#include "orderly/base/units.hpp"
 #include "orderly/gateway/log.hpp"
 #include "orderly/scheduler/problem.hpp"
 
@@ -39,6 +40,8 @@ class ConfigError : public std::runtime_error {
 // The phase(s) a load hangs on. ABC = a three-phase load, counted on all three phases.
 enum class Phase { A, B, C, ABC };
 const char* to_string(Phase p);
+// Phases a load on `p` draws from: 1 on a single phase, all of them for ABC.
+inline int phase_count(Phase p) { return p == Phase::ABC ? kPhaseCount : 1; }
 
 struct TransformerConfig {
   std::string id = "transformer";

@@ -143,6 +143,17 @@ struct ActivePlan {
 ActivePlan make_active_plan(const PlanningProblem& planning, const scheduler::Plan& plan, TimePoint created_at,
                             std::string reason, std::string algorithm);
 
+// What planning now gave: the optimal plan, or, when the problem is malformed or the planner
+// throws, a `share` plan without entries (every car then shares the headroom under the limiter:
+// safe, only not cheapest) and the error.
+struct PlanAttempt {
+  ActivePlan plan;
+  std::vector<std::string> notes;          // sessions left out and why
+  std::string error;                       // empty: planned
+  std::size_t evs = 0;                     // cars planned
+};
+PlanAttempt plan_now(const Config& config, const PlanningInput& input, const std::string& reason);
+
 // The ceiling for charger `id` at `t`: the plan's power for the slot t falls in (slot 0 scaled
 // back from its remaining fraction), never above the pile's maximum; the maximum for an asap
 // car. nullopt: no entry (not in the plan, or t outside the grid).

@@ -1,0 +1,422 @@
+#include "orderly/gateway/controller.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "orderly/base/units.hpp"
+#include "orderly/scheduler/fair_share.hpp"
+#include "orderly/scheduler/limiter.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+
+constexpr auto kMeterStaleAfter = seconds(10);  // real seconds: meters report >= 1 Hz
+constexpr double kResendChangeW = 50;           // ignore setpoint jitter below this
+// A pile needs a few seconds to ramp to a new limit (IEC 61851-1 allows the car 5 s to follow a
+// PWM change); drawing more than the tolerance above it for longer than this is not following.
+constexpr auto kFollowGrace = seconds(5);
+constexpr auto kFollowConfirm = seconds(2);     // over the limit this long after the grace
+constexpr double kFollowToleranceW = 300;
+constexpr double kFollowToleranceShare = 0.10;
+// A re-plan when the measured base load stays this far off the plan's forecast for this long
+// (clock time): a step the forecast did not see (a heat wave's air conditioners) moves the plan.
+constexpr double kDeviationMinKw = 5;
+constexpr double kDeviationShareOfLimit = 0.05;
+constexpr auto kDeviationFor = minutes(5);
+// The planner runs on the core thread: a solve slower than this delays the limiter, so further
+// event re-plans wait for the next slot boundary (cars without a plan entry share the headroom).
+constexpr auto kPlannerBudget = milliseconds(2000);
+
+double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
+
+drivers::Capabilities configured(const ChargerConfig& c) {
+  drivers::Capabilities caps;
+  caps.phases = phase_count(c.phase);
+  caps.min_current_a = c.min_current_a;
+  caps.max_power_w = c.max_power_kw * 1000.0;
+  caps.max_current_a = current_a_at_nominal(caps.max_power_w, caps.phases);
+  caps.bidirectional = c.bidirectional;
+  return caps;
+}
+
+}  // namespace
+
+const char* to_string(ReplanReason r) {
+  switch (r) {
+    case ReplanReason::start: return "start";
+    case ReplanReason::slot: return "slot";
+    case ReplanReason::plug_in: return "plug-in";
+    case ReplanReason::unplug: return "unplug";
+    case ReplanReason::request: return "request";
+    case ReplanReason::forecast: return "forecast";
+    case ReplanReason::dr_event: return "dr-event";
+    case ReplanReason::tariff: return "tariff";
+    case ReplanReason::device: return "device";
+    case ReplanReason::not_following: return "not-following";
+  }
+  return "?";
+}
+
+std::string ReplanReasons::to_string() const {
+  std::string out;
+  for (unsigned i = 0; i <= static_cast<unsigned>(ReplanReason::not_following); ++i) {
+    const auto r = static_cast<ReplanReason>(i);
+    if (!contains(r)) continue;
+    if (!out.empty()) out += ',';
+    out += gateway::to_string(r);
+  }
+  return out;
+}
+
+const char* to_string(LimitReason r) {
+  switch (r) {
+    case LimitReason::plan: return "plan";
+    case LimitReason::asap: return "asap";
+    case LimitReason::share: return "share";
+    case LimitReason::cut: return "cut";
+    case LimitReason::no_meter: return "no-meter";
+    case LimitReason::keep_alive: return "keep-alive";
+  }
+  return "?";
+}
+
+// ---- DR events -------------------------------------------------------------------------------
+
+void DrBook::add(const DrEvent& e) {
+  if (e.id.empty()) throw std::invalid_argument("DR event: id is empty; give the platform's event id");
+  if (e.end <= e.start) throw std::invalid_argument("DR event " + e.id + ": end must be after start");
+  if (!(e.limit_kw > 0)) throw std::invalid_argument("DR event " + e.id + ": limit_kw must be > 0");
+  events_[e.id] = e;
+}
+
+bool DrBook::cancel(const std::string& id) { return events_.erase(id) > 0; }
+
+std::optional<DrEvent> DrBook::find(const std::string& id) const {
+  const auto it = events_.find(id);
+  if (it == events_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<DrEvent> DrBook::events() const {
+  std::vector<DrEvent> out;
+  for (const auto& [id, e] : events_) out.push_back(e);
+  std::sort(out.begin(), out.end(), [](const DrEvent& a, const DrEvent& b) { return a.start < b.start; });
+  return out;
+}
+
+std::vector<LimitWindow> DrBook::windows() const {
+  std::vector<LimitWindow> out;
+  for (const auto& [id, e] : events_) out.push_back({id, e.start, e.end, e.limit_kw});
+  return out;
+}
+
+DrBook::Advance DrBook::advance(TimePoint now) {
+  Advance a;
+  std::vector<std::string> active;
+  for (auto it = events_.begin(); it != events_.end();) {
+    if (it->second.end <= now) {
+      a.ended.push_back(it->second);
+      it = events_.erase(it);
+      continue;
+    }
+    if (it->second.start <= now) active.push_back(it->first);
+    ++it;
+  }
+  a.active_changed = active != active_;
+  active_ = std::move(active);
+  return a;
+}
+
+// ---- the controller --------------------------------------------------------------------------
+
+Controller::Controller(const Config& config, double clock_speed)
+    : config_(config),
+      clock_speed_(clock_speed),
+      tree_(capacity_tree(config)),
+      base_history_(minutes(config.control.slot_minutes), config.site.utc_offset) {
+  for (const auto& c : config.chargers) {
+    ChargerControl cc;
+    cc.config = &c;
+    cc.node = std::max(tree_.index_of(c.node), 0);
+    cc.caps = configured(c);
+    chargers_.emplace(c.id, std::move(cc));
+  }
+}
+
+Duration Controller::real(Duration d) const { return duration_cast<Duration>(d * clock_speed_); }
+
+void Controller::note(ControlEvent event) { pending_events_.push_back(std::move(event)); }
+
+void Controller::attach_driver(const std::string& charger_id, const drivers::Capabilities& declared) {
+  auto it = chargers_.find(charger_id);
+  if (it == chargers_.end()) return;
+  it->second.has_driver = true;
+  it->second.caps.failsafe = declared.failsafe;
+}
+
+bool Controller::on_charger_snapshot(const std::string& charger_id, const drivers::ChargerSnapshot& s, TimePoint now) {
+  auto it = chargers_.find(charger_id);
+  if (it == chargers_.end()) return false;
+  auto& c = it->second;
+  const bool state_changed = c.snapshot.state != s.state;
+  c.snapshot = s;
+  const bool verdict_changed = check_following(charger_id, c, now);
+  return state_changed || verdict_changed;
+}
+
+bool Controller::check_following(const std::string& id, ChargerControl& c, TimePoint now) {
+  const double power_w = finite_or(c.snapshot.power_w, 0.0);
+  const double allowed_w = c.setpoint_w < 0 ? c.caps.max_power_w
+                                            : c.setpoint_w + std::max(kFollowToleranceW, kFollowToleranceShare * c.setpoint_w);
+  // Judge only against a limit the pile has had time to receive and act on.
+  const bool settled = c.setpoint_w >= 0 && now - c.setpoint_changed_at >= real(kFollowGrace);
+  if (!settled || power_w <= allowed_w) {
+    c.over_limit_since = {};
+    if (c.not_following && c.setpoint_w >= 0 && power_w <= allowed_w) {
+      c.not_following = false;
+      note({"info", "charger:" + id, "follows its limit again"});
+      request_replan(ReplanReason::not_following, now);
+      return true;
+    }
+    return false;
+  }
+  if (c.over_limit_since == TimePoint{}) c.over_limit_since = now;
+  if (c.not_following || now - c.over_limit_since < real(kFollowConfirm)) return false;
+  c.not_following = true;
+  note({"warn", "charger:" + id,
+        "not following its limit: draws " + std::to_string(static_cast<int>(power_w)) + " W, limit " +
+            std::to_string(static_cast<int>(c.setpoint_w)) + " W; counted at its measured power, others cut to compensate"});
+  request_replan(ReplanReason::not_following, now);
+  return true;
+}
+
+bool Controller::on_meter_snapshot(const std::string& meter_id, const drivers::MeterSnapshot& s, TimePoint now) {
+  const auto* m = config_.find_meter(meter_id);
+  if (!m || !std::isfinite(s.power_w)) return false;
+  if (m->role == MeterRole::feeder && !m->node.empty() && m->node != config_.site.transformer.id) {
+    feeder_kw_[m->node] = {now, s.power_w / 1000.0};  // the limiter's measurement of that node
+    return false;
+  }
+  if (m->role != MeterRole::transformer) return false;
+  transformer_ = s;
+  base_load_w_ = s.power_w - charging_w();
+  base_history_.add(now, base_load_w_ / 1000.0);
+  check_forecast(now);
+  return true;
+}
+
+bool Controller::on_health(const std::string& device_id, const drivers::Health& h, TimePoint now) {
+  const auto it = chargers_.find(device_id);
+  drivers::Health& previous = it != chargers_.end() ? it->second.health : meter_health_[device_id];
+  const bool changed = previous.online != h.online;
+  previous = h;
+  if (!changed) return false;
+  note({h.online ? "info" : "warn", "device:" + device_id,
+        h.online ? "online" : "offline" + (h.last_error.empty() ? "" : ": " + h.last_error), true, false});
+  if (it != chargers_.end() && !h.online) it->second.setpoint_w = -1;  // resend on return
+  request_replan(ReplanReason::device, now);
+  return true;
+}
+
+void Controller::request_replan(ReplanReason why, TimePoint now) {
+  const bool always = why == ReplanReason::slot || why == ReplanReason::start || !plan_;
+  if (!always && now < planner_slow_until_) return;
+  wanted_.add(why);
+}
+
+void Controller::check_forecast(TimePoint now) {
+  if (!plan_ || plan_->algorithm != "optimal") return;
+  const auto forecast = forecast_base_kw(*plan_, now);
+  if (!forecast) return;
+  const double threshold = std::max(kDeviationMinKw, kDeviationShareOfLimit * config_.site.transformer.limit_kw);
+  if (std::fabs(base_load_w_ / 1000.0 - *forecast) <= threshold) {
+    deviation_since_ = {};
+    return;
+  }
+  if (deviation_since_ == TimePoint{}) deviation_since_ = now;
+  if (now - deviation_since_ >= kDeviationFor) {
+    note({"info", "control",
+          "base load " + std::to_string(static_cast<int>(std::round(base_load_w_ / 1000.0))) + " kW off the forecast " +
+              std::to_string(static_cast<int>(std::round(*forecast))) + " kW for 5 minutes; re-planning",
+          false, true});
+    deviation_since_ = {};
+    request_replan(ReplanReason::forecast, now);
+  }
+}
+
+ReplanReasons Controller::due_replans(TimePoint now) {
+  // DR events that ended are dropped; one starting or ending changes the plan's limits.
+  const auto dr = dr_.advance(now);
+  for (const auto& e : dr.ended) note({"info", "dr:" + e.id, "ended", true, false});
+  if (dr.active_changed) request_replan(ReplanReason::dr_event, now);
+  const auto period = tariff_at(config_.tariff, now, config_.site.utc_offset).period;
+  if (last_period_ && *last_period_ != period) request_replan(ReplanReason::tariff, now);
+  last_period_ = period;
+  if (!plan_ || now >= plan_->grid.slot_start(1)) request_replan(ReplanReason::slot, now);
+  const ReplanReasons due = wanted_;
+  wanted_ = {};
+  return due;
+}
+
+double Controller::charging_w() const {
+  double sum = 0;
+  for (const auto& [id, c] : chargers_)
+    if (c.health.online) sum += std::max(0.0, finite_or(c.snapshot.power_w, 0.0));
+  return sum;
+}
+
+bool Controller::meter_fresh(TimePoint now) const {
+  return transformer_ && now - transformer_->at <= real(kMeterStaleAfter);
+}
+
+double Controller::transformer_limit_kw(TimePoint now) const {
+  return gateway::transformer_limit_kw(config_, dr_.windows(), now);
+}
+
+double Controller::reserved_kw(const ChargerControl& c) const {
+  if (!c.reachable()) {
+    // Chargers we cannot reach keep drawing what they may: their failsafe power if they honour
+    // one, their maximum if not.
+    const double failsafe_w = power_w_at_nominal(c.config->failsafe_current_a, c.caps.phases);
+    return (c.caps.failsafe && c.has_driver ? failsafe_w : c.caps.max_power_w) / 1000.0;
+  }
+  // It draws what it draws: reserve that (at least), and keep telling it the limit.
+  if (c.not_following) return std::max(finite_or(c.snapshot.power_w, c.caps.max_power_w), 0.0) / 1000.0;
+  return 0;
+}
+
+PlanningInput Controller::planning_input(TimePoint now, std::vector<ActiveSession> sessions) const {
+  PlanningInput in;
+  in.now = now;
+  in.sessions = std::move(sessions);
+  in.limit_windows = dr_.windows();
+  in.base_history = base_history_.samples();
+  if (meter_fresh(now)) in.measured_base_kw = base_load_w_ / 1000.0;
+  for (const auto& [id, c] : chargers_)
+    if (const double kw = reserved_kw(c); kw > 0) in.reserved_kw[id] = kw;
+  return in;
+}
+
+void Controller::set_plan(ActivePlan plan, std::chrono::steady_clock::duration took) {
+  plan_ = std::move(plan);
+  if (took > kPlannerBudget) {
+    planner_slow_until_ = plan_->grid.slot_start(1);
+    note({"warn", "control",
+          "planner took " + std::to_string(duration_cast<milliseconds>(took).count()) +
+              " ms; re-plans on events wait for the next slot"});
+  }
+}
+
+Controller::Limits Controller::limit(TimePoint now) {
+  Limits out;
+  std::optional<double> transformer_kw;
+  if (meter_fresh(now)) transformer_kw = transformer_->power_w / 1000.0;
+  std::map<std::string, double> node_kw;
+  for (const auto& [node, reading] : feeder_kw_)
+    if (now - reading.first <= real(kMeterStaleAfter)) node_kw[node] = reading.second;
+  const auto nodes = limiter_nodes(config_, tree_, dr_.empty() ? std::vector<LimitWindow>{} : dr_.windows(), now,
+                                   transformer_kw, node_kw);
+
+  // Every charger is in the limiter's picture; only the reachable, plugged-in ones get a target.
+  std::vector<scheduler::ChargerSetpoint> setpoints;
+  std::vector<ChargerControl*> of;          // per setpoint
+  std::vector<LimitReason> ceiling_reason;  // per setpoint: where its ceiling came from
+  std::vector<std::size_t> unplanned;       // setpoints without a plan entry
+  double reserved = 0;
+  double planned = 0;
+  for (auto& [id, c] : chargers_) {
+    scheduler::ChargerSetpoint sp;
+    sp.node = c.node;
+    sp.max_kw = c.caps.max_power_w / 1000.0;
+    sp.min_kw = power_w_at_nominal(c.caps.min_current_a, c.caps.phases) / 1000.0;
+    if (std::isfinite(c.snapshot.power_w) && c.reachable()) sp.measured_kw = c.snapshot.power_w / 1000.0;
+    if (const double kw = reserved_kw(c); kw > 0 || !c.reachable() || c.not_following) {
+      sp.responsive = false;
+      sp.setpoint_kw = kw;
+      if (!c.reachable()) sp.max_kw = kw;  // counted at this when not measured
+      reserved += kw;
+      setpoints.push_back(sp);
+      of.push_back(&c);
+      ceiling_reason.push_back(LimitReason::keep_alive);
+      continue;
+    }
+    if (c.snapshot.state == drivers::ChargerState::unplugged) continue;
+    if (plan_) {
+      if (const auto ceiling = ceiling_kw(*plan_, id, now)) {
+        const bool asap = plan_->chargers.at(id).asap;
+        sp.setpoint_kw = *ceiling;
+        sp.priority = asap ? 1 : 0;  // keeps its minimum first when cut hard
+        planned += *ceiling;
+        setpoints.push_back(sp);
+        of.push_back(&c);
+        ceiling_reason.push_back(asap ? LimitReason::asap : LimitReason::plan);
+        continue;
+      }
+    }
+    unplanned.push_back(setpoints.size());
+    setpoints.push_back(sp);
+    of.push_back(&c);
+    ceiling_reason.push_back(LimitReason::share);
+  }
+
+  // Cars the plan does not know yet (just plugged in, no session, or no plan) share what the
+  // planned ones leave: never an open limit.
+  if (!unplanned.empty()) {
+    double headroom_kw = 0;
+    if (transformer_kw) headroom_kw = nodes[0].limit_kw - base_load_w_ / 1000.0 - reserved - planned;
+    std::vector<scheduler::ShareRequest> requests;
+    for (const auto i : unplanned) requests.push_back({setpoints[i].max_kw, setpoints[i].min_kw, 0});
+    const auto share = scheduler::share_headroom(headroom_kw, requests);
+    for (std::size_t k = 0; k < unplanned.size(); ++k) setpoints[unplanned[k]].setpoint_kw = share[k];
+  }
+
+  // The real-time limiter: whatever the plan said, the measured load decides now. Without a
+  // fresh meter reading, assume the worst: no headroom at all.
+  //
+  // The non-EV load is the one taken at the last meter sample (meter minus the chargers' power
+  // then): a meter reading paired with charger readings from a different moment would count a
+  // car that just ramped up or down twice or not at all, and the limits would swing.
+  std::vector<double> target_kw(setpoints.size(), 0.0);
+  if (transformer_kw) {
+    auto limited = nodes;
+    double measured_chargers_kw = 0;
+    for (const auto& sp : setpoints)
+      if (sp.measured_kw) measured_chargers_kw += std::max(*sp.measured_kw, 0.0);
+    limited[0].measured_kw = base_load_w_ / 1000.0 + measured_chargers_kw;
+    target_kw = scheduler::limit_setpoints(limited, setpoints).setpoint_kw;
+  }
+
+  const auto validity = seconds(config_.control.limit_validity_s);
+  auto send = [&](ChargerControl& c, double power_w, LimitReason reason) {
+    if (power_w != c.setpoint_w) c.setpoint_changed_at = now;
+    c.setpoint_w = power_w;
+    c.setpoint_sent_at = now;
+    out.commands.push_back({c.config->id, drivers::PowerLimit{power_w, validity, ++c.seq}, reason});
+  };
+  for (std::size_t i = 0; i < setpoints.size(); ++i) {
+    if (!setpoints[i].responsive) continue;
+    auto& c = *of[i];
+    const double target_w = std::floor(target_kw[i] * 1000.0);
+    const bool changed = c.setpoint_w < 0 || std::fabs(target_w - c.setpoint_w) >= kResendChangeW ||
+                         (target_w == 0 && c.setpoint_w > 0);  // a stop is always sent
+    if (!changed && now - c.setpoint_sent_at < validity / 2) continue;
+    LimitReason reason = ceiling_reason[i];
+    if (!transformer_kw) reason = LimitReason::no_meter;
+    else if (target_kw[i] < setpoints[i].setpoint_kw - 1e-3) reason = LimitReason::cut;
+    if (!changed) reason = LimitReason::keep_alive;
+    send(c, target_w, reason);
+  }
+  // Chargers that ignore their limit keep receiving it, so they hold a valid one if they recover.
+  for (auto& [id, c] : chargers_)
+    if (c.not_following && c.reachable() && now - c.setpoint_sent_at >= validity / 2)
+      send(c, c.setpoint_w, LimitReason::keep_alive);
+
+  out.events = std::move(pending_events_);
+  pending_events_.clear();
+  return out;
+}
+
+}  // namespace orderly::gateway

@@ -1,0 +1,152 @@
+#include "status_view.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "orderly/gateway/report.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+using json = nlohmann::json;
+
+constexpr auto kPointEvery = minutes(1);
+constexpr auto kHistorySpan = hours(24);
+// At most one point every 5 minutes keeps the push small for phones on community Wi-Fi.
+constexpr auto kPushedPointEvery = minutes(5);
+
+double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
+double round1(double v) { return std::round(v * 10.0) / 10.0; }
+double round2(double v) { return std::round(v * 100.0) / 100.0; }
+
+json session_json(const StatusSources& from, const std::string& charger_id, TimePoint now) {
+  const auto record = from.sessions.open_session(charger_id);
+  if (!record) return nullptr;
+  const auto offset = from.config.site.utc_offset;
+  const auto when = [&](const std::optional<TimePoint>& t) {
+    return t ? json(format_local_time(*t, offset)) : json(nullptr);
+  };
+  const double delivered_kwh = record->energy_wh / 1000.0;
+  const double requested_kwh = record->requested_wh / 1000.0;
+  json plan = nullptr;
+  const ActivePlan* active = from.controller.plan();
+  if (active && active->chargers.count(charger_id)) {
+    const auto o = outlook(*active, charger_id, now);
+    json next = json::array();
+    for (const double kw : o.next_kw) next.push_back(round2(kw));
+    // Met when what is delivered plus what the plan still gives reaches the request (50 Wh slack
+    // for the planner's whole-Wh and whole-amp rounding).
+    const bool feasible = requested_kwh <= 0 || delivered_kwh + o.expected_kwh >= requested_kwh - 0.05;
+    std::string note;
+    if (!feasible)
+      note = "about " + std::to_string(static_cast<int>(std::round(delivered_kwh + o.expected_kwh))) + " of " +
+             std::to_string(static_cast<int>(std::round(requested_kwh))) +
+             " kWh by the departure: the limit or the time is too short";
+    plan = {{"start", when(o.start)},
+            {"finish", when(o.finish)},
+            {"expected_kwh", round2(o.expected_kwh)},
+            {"expected_cost_yuan", round2(o.expected_cost_yuan)},
+            {"total_cost_yuan", round2(record->cost_yuan + o.expected_cost_yuan)},
+            {"feasible", feasible},
+            {"note", note},
+            {"slot_minutes", active->grid.slot.count()},
+            {"next_kw", next}};
+  }
+  return {{"id", record->id},
+          {"household", record->household},
+          {"plugged_at", format_local_time(record->started_at, offset)},
+          {"departure", when(record->departure)},
+          {"requested_kwh", round2(requested_kwh)},
+          {"delivered_kwh", round2(delivered_kwh)},
+          {"cost_yuan", round2(record->cost_yuan)},
+          {"request_source", record->request_source},
+          {"boost", record->boost},
+          {"not_before", when(record->not_before)},
+          {"plan", plan}};
+}
+
+}  // namespace
+
+void LoadHistory::record(TimePoint now, const Controller& controller) {
+  const auto& meter = controller.transformer();
+  if (!meter) return;
+  if (!points_.empty() && now - points_.back().at < kPointEvery) return;
+  points_.push_back({now, meter->power_w / 1000.0, controller.charging_w() / 1000.0, controller.transformer_limit_kw(now)});
+  while (!points_.empty() && now - points_.front().at > kHistorySpan) points_.pop_front();
+}
+
+json dr_event_json(const DrEvent& e, TimePoint now, minutes site_offset) {
+  return {{"id", e.id},
+          {"start", format_local_time(e.start, site_offset)},
+          {"end", format_local_time(e.end, site_offset)},
+          {"limit_kw", e.limit_kw},
+          {"source", e.source},
+          {"active", e.start <= now && now < e.end}};
+}
+
+json status_json(const StatusSources& from, TimePoint now) {
+  const Config& config = from.config;
+  const Controller& controller = from.controller;
+  const auto offset = config.site.utc_offset;
+  const auto tariff = tariff_at(config.tariff, now, offset);
+  const auto& meter = controller.transformer();
+  json site = {
+      {"name", config.site.name},
+      {"transformer_limit_kw", controller.transformer_limit_kw(now)},  // DR applied
+      {"load_kw", round1((meter ? meter->power_w : 0.0) / 1000.0)},
+      {"base_load_kw", round1(controller.base_load_w() / 1000.0)},
+      {"charging_kw", round1(controller.charging_w() / 1000.0)},
+      {"meter_online", controller.meter_fresh(now)},
+      {"tariff_period", scheduler::to_string(tariff.period)},
+      {"price_per_kwh", tariff.price_yuan_per_kwh},
+  };
+  if (from.demo_speed > 0) site["demo_speed"] = from.demo_speed;
+
+  json history = json::array();
+  const auto& points = from.history.points();
+  TimePoint last{};
+  for (const auto& p : points) {
+    if (!history.empty() && p.at - last < kPushedPointEvery && &p != &points.back()) continue;
+    last = p.at;
+    history.push_back({{"time", format_local_time(p.at, offset)}, {"load_kw", round1(p.load_kw)},
+                       {"charging_kw", round1(p.charging_kw)}, {"limit_kw", p.limit_kw}});
+  }
+
+  json chargers = json::array();
+  int offline = 0;
+  for (const auto& [id, c] : controller.chargers()) {
+    const bool online = c.reachable();
+    if (!online) ++offline;
+    chargers.push_back({
+        {"id", id},
+        {"name", c.config->name.empty() ? id : c.config->name},
+        {"kind", c.config->kind == ChargerKind::private_pile ? "private" : "shared"},
+        {"household", c.config->household},
+        {"phase", to_string(c.config->phase)},
+        {"state", online ? drivers::to_string(c.snapshot.state) : "offline"},
+        {"not_following", c.not_following},
+        {"online", online},
+        {"power_kw", round2(finite_or(c.snapshot.power_w, 0.0) / 1000.0)},
+        {"limit_kw", c.setpoint_w < 0 ? json(nullptr) : json(round2(c.setpoint_w / 1000.0))},
+        {"max_kw", c.caps.max_power_w / 1000.0},
+        {"session_energy_kwh", round2(finite_or(c.snapshot.session_energy_wh, 0.0) / 1000.0)},
+        {"failsafe", c.caps.failsafe},
+        {"session", session_json(from, id, now)},
+        // Derived, not stored in health: the driver's next health report would overwrite it.
+        {"error", c.not_following ? "not following its limit; counted at its measured power, others cut to compensate"
+                                  : c.health.last_error},
+    });
+  }
+  json dr = json::array();
+  for (const auto& e : controller.dr_book().events()) dr.push_back(dr_event_json(e, now, offset));
+  json plan = nullptr;
+  if (const ActivePlan* p = controller.plan())
+    plan = {{"created_at", format_local_time(p->created_at, offset)}, {"reason", p->reason},
+            {"algorithm", p->algorithm}, {"capacity_short", p->capacity_short},
+            {"slot_minutes", p->grid.slot.count()}, {"slot_start", format_local_time(p->grid.start, offset)}};
+  return {{"time", format_local_time(now, offset)}, {"site", site}, {"history", history},
+          {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"plan", plan}};
+}
+
+}  // namespace orderly::gateway

@@ -1,0 +1,47 @@
+#pragma once
+// The live status the web page and the city platform read (docs/web-api.md, "GET /api/v1/status"),
+// built from the core's state: the controller (load, limit, chargers, plan, DR events), the
+// session book and the last day's load history. Read-only; runs on the core thread.
+#include <deque>
+
+#include <nlohmann/json.hpp>
+
+#include "orderly/base/clock.hpp"
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/controller.hpp"
+#include "orderly/gateway/sessions.hpp"
+
+namespace orderly::gateway {
+
+// One point a (clock) minute of the transformer load, for the page's chart: the last 24 h.
+class LoadHistory {
+ public:
+  struct Point {
+    TimePoint at{};
+    double load_kw = 0;
+    double charging_kw = 0;
+    double limit_kw = 0;
+  };
+  // Adds a point when a minute has passed since the last one. Until the meter has answered
+  // there is no load to plot: a 0 would read as a real trough.
+  void record(TimePoint now, const Controller& controller);
+  const std::deque<Point>& points() const { return points_; }
+
+ private:
+  std::deque<Point> points_;
+};
+
+struct StatusSources {
+  const Config& config;
+  const Controller& controller;
+  const SessionBook& sessions;
+  const LoadHistory& history;
+  double demo_speed = 0;  // > 0: shown on the page
+};
+
+nlohmann::json status_json(const StatusSources& from, TimePoint now);
+
+// One DR event as the status and the API show it.
+nlohmann::json dr_event_json(const DrEvent& event, TimePoint now, std::chrono::minutes site_offset);
+
+}  // namespace orderly::gateway

@@ -1,0 +1,399 @@
+// The controller on plain structs: what the limiter, the plan's ceilings, the fallbacks and the
+// not-following check decide, with no store, no socket and no broker. Time is passed in.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "config_text.hpp"
+#include "orderly/base/units.hpp"
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/controller.hpp"
+
+namespace orderly::gateway {
+namespace {
+
+using namespace std::chrono;
+using ::testing::HasSubstr;
+
+// Local (+08:00) wall time in January 2026 (the 5th is a Monday).
+TimePoint local(int day, int hour, int minute, int second = 0) {
+  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) + seconds(second) - hours(8));
+}
+
+const std::string kSite = R"(
+[site]
+name = "Controller test"
+[site.transformer]
+id = "tx"
+limit_kw = 30
+
+[[capacity]]
+id = "f1"
+limit_kw = 10
+
+)" + testing::kSimpleTariff + R"(
+
+[control]
+safety_margin_kw = 2
+limit_validity_s = 60
+
+[[meter]]
+id = "tm"
+role = "transformer"
+
+[[meter]]
+id = "fm"
+role = "feeder"
+node = "f1"
+
+[[charger]]
+id = "p1"
+kind = "private"
+household = "1-101"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "p2"
+kind = "private"
+household = "1-102"
+phase = "B"
+max_power_kw = 7
+
+[[charger]]
+id = "p3"
+kind = "private"
+household = "1-103"
+phase = "C"
+node = "f1"
+max_power_kw = 7
+)";
+
+// One controller, driven as the gateway core drives it, with the devices played by the test.
+class Rig {
+ public:
+  // Every pile answers, with no car, from midnight on.
+  Rig() : config_(parse_config(kSite, "controller_test.toml")), controller(config_, 1.0) {
+    drivers::Capabilities declared;
+    declared.failsafe = true;
+    for (const char* id : {"p1", "p2", "p3"}) {
+      controller.attach_driver(id, declared);
+      online(id, local(5, 0, 0));
+      car(id, drivers::ChargerState::unplugged, 0, local(5, 0, 0));
+    }
+  }
+
+  void online(const std::string& id, TimePoint now, bool on = true) {
+    drivers::Health h;
+    h.online = on;
+    h.last_good = now;
+    controller.on_health(id, h, now);
+  }
+  bool car(const std::string& id, drivers::ChargerState state, double power_w, TimePoint now) {
+    drivers::ChargerSnapshot s;
+    s.at = now;
+    s.state = state;
+    s.power_w = power_w;
+    return controller.on_charger_snapshot(id, s, now);
+  }
+  void plug(const std::string& id, TimePoint now) {
+    online(id, now);
+    car(id, drivers::ChargerState::plugged, 0, now);
+  }
+  bool meter(const std::string& id, double kw, TimePoint now) {
+    drivers::MeterSnapshot m;
+    m.at = now;
+    m.power_w = kw * 1000.0;
+    return controller.on_meter_snapshot(id, m, now);
+  }
+  // A plan of the given kW per slot from the slot `now` falls in; `asap` cars charge at once.
+  void plan(TimePoint now, const std::map<std::string, std::vector<double>>& kw, bool asap = false) {
+    ActivePlan p;
+    p.grid = make_slot_grid(now, minutes(15), hours(8), std::nullopt);
+    p.grid.first_slot_fraction = 1;  // the test's kW are the powers, unscaled
+    p.created_at = now;
+    p.algorithm = "optimal";
+    for (const auto& [id, v] : kw) p.chargers[id] = ChargerPlan{id + "-s", v, 7, asap};
+    p.base_kw.assign(static_cast<std::size_t>(p.grid.slots), 10.0);
+    controller.set_plan(std::move(p), milliseconds(5));
+  }
+  // One step: due re-plans are noted (the test plans itself), then the limits.
+  Controller::Limits step(TimePoint now) {
+    last_due = controller.due_replans(now);
+    return controller.limit(now);
+  }
+  static const LimitCommand* command(const Controller::Limits& l, const std::string& id) {
+    for (const auto& c : l.commands)
+      if (c.charger_id == id) return &c;
+    return nullptr;
+  }
+
+  Config config_;
+  Controller controller;
+  ReplanReasons last_due;
+};
+
+TEST(Controller, PlanCeilingIsTheLimitWhileThereIsHeadroom) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {3.0, 3.0}}});
+  ASSERT_TRUE(rig.meter("tm", 10, t)) << "a transformer sample asks for a step at once";
+  const auto out = rig.step(t);
+  const auto* p1 = Rig::command(out, "p1");
+  ASSERT_NE(p1, nullptr);
+  EXPECT_EQ(p1->limit.power_w, 3000);
+  EXPECT_EQ(p1->reason, LimitReason::plan);
+  EXPECT_EQ(p1->limit.valid_for, seconds(60));
+  EXPECT_EQ(Rig::command(out, "p2"), nullptr) << "an unplugged pile gets nothing";
+}
+
+TEST(Controller, AnOverloadIsCutInTheStepThatSeesIt) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {7.0}}}, /*asap=*/true);
+  rig.car("p1", drivers::ChargerState::charging, 7000, t);
+  rig.meter("tm", 12, t);  // 5 kW base + the car
+  auto out = rig.step(t);
+  ASSERT_NE(Rig::command(out, "p1"), nullptr);
+  EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 7000);
+  EXPECT_EQ(Rig::command(out, "p1")->reason, LimitReason::asap);
+
+  // Base load steps up: 33 kW measured with the car at 7 kW. 30 - 2 - 26 = 2 kW is left.
+  const TimePoint later = t + seconds(1);
+  rig.meter("tm", 33, later);
+  out = rig.step(later);
+  const auto* cut = Rig::command(out, "p1");
+  ASSERT_NE(cut, nullptr);
+  EXPECT_LE(cut->limit.power_w, 2000 + 1);
+  EXPECT_GE(cut->limit.power_w, power_w_at_nominal(6, 1) - 1) << "6 A still fits in 2 kW";
+  EXPECT_EQ(cut->reason, LimitReason::cut);
+}
+
+TEST(Controller, AStaleMeterLeavesNoHeadroom) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {5.0}}});
+  rig.meter("tm", 10, t);
+  ASSERT_EQ(Rig::command(rig.step(t), "p1")->limit.power_w, 5000);
+  EXPECT_TRUE(rig.controller.meter_fresh(t + seconds(10)));
+  const TimePoint stale = t + seconds(11);
+  EXPECT_FALSE(rig.controller.meter_fresh(stale));
+  const auto out = rig.step(stale);
+  ASSERT_NE(Rig::command(out, "p1"), nullptr);
+  EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 0);
+  EXPECT_EQ(Rig::command(out, "p1")->reason, LimitReason::no_meter);
+}
+
+TEST(Controller, APileThatIgnoresItsLimitIsCountedAtItsPowerAndTheOthersCut) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plug("p2", t);
+  rig.plan(t, {{"p1", {4.0}}, {"p2", {7.0}}});
+  rig.meter("tm", 10, t);
+  auto out = rig.step(t);
+  ASSERT_EQ(Rig::command(out, "p1")->limit.power_w, 4000);
+  ASSERT_EQ(Rig::command(out, "p2")->limit.power_w, 7000);
+  EXPECT_TRUE(rig.car("p1", drivers::ChargerState::charging, 4000, t)) << "a state change asks for a step";
+
+  // Within the 5 s a car has to follow (IEC 61851-1), drawing more is not judged.
+  EXPECT_FALSE(rig.car("p1", drivers::ChargerState::charging, 7000, t + seconds(3)));
+  // After the grace, 2 s over the limit (more than max(300 W, 10 %)) confirms it.
+  EXPECT_FALSE(rig.car("p1", drivers::ChargerState::charging, 7000, t + seconds(6)));
+  EXPECT_TRUE(rig.car("p1", drivers::ChargerState::charging, 7000, t + seconds(8)));
+  EXPECT_TRUE(rig.controller.chargers().at("p1").not_following);
+
+  // Counted at its 7 kW: 30 - 2 - 10 base - 7 leaves 11 kW for p2's planned 7: still fits. With the
+  // base at 17 kW only 4 kW are left for p2.
+  const TimePoint t2 = t + seconds(9);
+  rig.car("p2", drivers::ChargerState::charging, 7000, t2);
+  rig.meter("tm", 17 + 7 + 7, t2);
+  out = rig.step(t2);
+  EXPECT_TRUE(rig.last_due.contains(ReplanReason::not_following));
+  ASSERT_NE(Rig::command(out, "p2"), nullptr);
+  EXPECT_LE(Rig::command(out, "p2")->limit.power_w, 4000 + 1);
+  EXPECT_EQ(Rig::command(out, "p1"), nullptr) << "no new target for a pile that ignores it";
+  bool warned = false;
+  for (const auto& e : out.events) warned = warned || (e.level == "warn" && e.source == "charger:p1");
+  EXPECT_TRUE(warned);
+
+  // It follows again: judged at once, and planned for again.
+  EXPECT_TRUE(rig.car("p1", drivers::ChargerState::charging, 3900, t2 + seconds(1)));
+  EXPECT_FALSE(rig.controller.chargers().at("p1").not_following);
+}
+
+TEST(Controller, ADemandResponseWindowLowersTheLimitAtOnceAndIsPlannedForAtItsEdges) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {7.0, 7.0, 7.0, 7.0, 7.0, 7.0}}}, true);
+  rig.car("p1", drivers::ChargerState::charging, 7000, t);
+  rig.meter("tm", 12, t);
+  EXPECT_EQ(Rig::command(rig.step(t), "p1")->limit.power_w, 7000);
+
+  // From now for an hour the site may draw 12 kW: 12 - 2 margin - 5 base leaves 5 kW.
+  rig.controller.dr_book().add({"dr-1", t, t + hours(1), 12, "platform"});
+  EXPECT_EQ(rig.controller.transformer_limit_kw(t), 12);
+  auto out = rig.step(t + seconds(1));
+  EXPECT_TRUE(rig.last_due.contains(ReplanReason::dr_event)) << rig.last_due.to_string();
+  EXPECT_LE(Rig::command(out, "p1")->limit.power_w, 5000 + 1);
+
+  // One that starts later is planned for when it starts, and dropped when it ends.
+  rig.controller.dr_book().add({"dr-2", t + minutes(30), t + minutes(40), 20, "operator"});
+  rig.meter("tm", 10, t + minutes(30));
+  out = rig.step(t + minutes(30));
+  EXPECT_TRUE(rig.last_due.contains(ReplanReason::dr_event));
+  rig.meter("tm", 10, t + minutes(41));
+  out = rig.step(t + minutes(41));
+  EXPECT_TRUE(rig.last_due.contains(ReplanReason::dr_event));
+  bool ended = false;
+  for (const auto& e : out.events) ended = ended || (e.source == "dr:dr-2" && e.message == "ended");
+  EXPECT_TRUE(ended);
+  ASSERT_EQ(rig.controller.dr_book().events().size(), 1u);
+  EXPECT_EQ(rig.controller.dr_book().events()[0].id, "dr-1");
+  EXPECT_THROW(rig.controller.dr_book().add({"", t, t + hours(1), 10, ""}), std::invalid_argument);
+  EXPECT_THROW(rig.controller.dr_book().add({"x", t, t, 10, ""}), std::invalid_argument);
+  EXPECT_THROW(rig.controller.dr_book().add({"x", t, t + hours(1), 0, ""}), std::invalid_argument);
+}
+
+TEST(Controller, AFeederMeterHoldsItsNode) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p3", t);
+  rig.plan(t, {{"p3", {7.0}}}, true);
+  rig.meter("tm", 10, t);
+  EXPECT_FALSE(rig.meter("fm", 5, t)) << "a feeder reading waits for the next step";
+  // f1 may carry 10 - 2 = 8 kW; its meter shows 5 kW of other load: 3 kW are left for p3.
+  const auto out = rig.step(t);
+  ASSERT_NE(Rig::command(out, "p3"), nullptr);
+  EXPECT_LE(Rig::command(out, "p3")->limit.power_w, 3000 + 1);
+  EXPECT_EQ(Rig::command(out, "p3")->reason, LimitReason::cut);
+}
+
+TEST(Controller, CarsWithoutAPlanEntryShareWhatThePlannedOnesLeave) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plug("p2", t);
+  rig.plan(t, {{"p1", {10.0}}});  // p2 plugged in after the plan
+  rig.meter("tm", 12, t);
+  const auto out = rig.step(t);
+  // 30 - 2 - 12 base = 16 kW; p1's ceiling is its 7 kW maximum, p2 shares the 9 kW left.
+  EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 7000);
+  EXPECT_EQ(Rig::command(out, "p2")->limit.power_w, 7000);
+  EXPECT_EQ(Rig::command(out, "p2")->reason, LimitReason::share);
+}
+
+TEST(Controller, UnreachablePilesAreCountedAtTheirFailsafeOrMaximum) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.online("p2", t, false);
+  auto input = rig.controller.planning_input(t, {});
+  EXPECT_NEAR(input.reserved_kw.at("p2"), power_w_at_nominal(6, 1) / 1000.0, 1e-9) << "failsafe 6 A";
+  EXPECT_FALSE(input.reserved_kw.count("p1"));
+  EXPECT_FALSE(input.measured_base_kw.has_value()) << "no meter yet";
+
+  // A pile whose driver declares no failsafe keeps drawing what it may: its maximum.
+  Rig plain;
+  plain.controller.attach_driver("p2", drivers::Capabilities{});
+  plain.online("p2", t, false);
+  input = plain.controller.planning_input(t, {});
+  EXPECT_NEAR(input.reserved_kw.at("p2"), 7.0, 1e-9);
+
+  // One the gateway has never heard from is offline too.
+  Config config = parse_config(kSite, "controller_test.toml");
+  Controller fresh(config, 1.0);
+  drivers::Capabilities failsafe;
+  failsafe.failsafe = true;
+  fresh.attach_driver("p3", failsafe);
+  input = fresh.planning_input(t, {});
+  EXPECT_NEAR(input.reserved_kw.at("p3"), power_w_at_nominal(6, 1) / 1000.0, 1e-9);
+  EXPECT_NEAR(input.reserved_kw.at("p1"), 7.0, 1e-9) << "no driver at all: its maximum";
+
+  // Going offline is an event, and forgets the limit the pile had: it is sent again on return.
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {3.0}}});
+  rig.meter("tm", 10, t);
+  ASSERT_NE(Rig::command(rig.step(t), "p1"), nullptr);
+  rig.online("p1", t + seconds(1), false);
+  EXPECT_EQ(rig.controller.chargers().at("p1").setpoint_w, -1);
+  const auto out = rig.step(t + seconds(1));
+  EXPECT_TRUE(rig.last_due.contains(ReplanReason::device));
+  ASSERT_FALSE(out.events.empty());
+  EXPECT_EQ(out.events.back().source, "device:p1");
+  EXPECT_FALSE(out.events.back().journal) << "the driver logged it";
+  rig.online("p1", t + seconds(2));
+  rig.meter("tm", 10, t + seconds(2));
+  EXPECT_EQ(Rig::command(rig.step(t + seconds(2)), "p1")->limit.power_w, 3000);
+}
+
+TEST(Controller, SlotBoundaryAndTariffEdgeAreDue) {
+  Rig rig;
+  const TimePoint t = local(5, 22, 50);
+  EXPECT_TRUE(rig.controller.due_replans(t).contains(ReplanReason::slot)) << "no plan yet";
+  rig.plan(t, {});
+  EXPECT_TRUE(rig.controller.due_replans(t + minutes(5)).empty());
+  const auto due = rig.controller.due_replans(local(5, 23, 0));  // peak -> valley, and a new slot
+  EXPECT_TRUE(due.contains(ReplanReason::slot));
+  EXPECT_TRUE(due.contains(ReplanReason::tariff));
+  EXPECT_EQ(due.to_string(), "slot,tariff");
+}
+
+TEST(Controller, ASlowPlannerHoldsEventReplansUntilTheNextSlot) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 5);
+  rig.controller.due_replans(t);
+  rig.plan(t, {});
+  ActivePlan slow = *rig.controller.plan();
+  rig.controller.set_plan(std::move(slow), seconds(3));
+  rig.controller.request_replan(ReplanReason::request, t);
+  EXPECT_TRUE(rig.controller.due_replans(t + minutes(1)).empty());
+  const auto out = rig.controller.limit(t + minutes(1));
+  ASSERT_FALSE(out.events.empty());
+  EXPECT_THAT(out.events.back().message, HasSubstr("planner took 3000 ms"));
+  rig.controller.request_replan(ReplanReason::request, local(5, 20, 15));
+  const auto due = rig.controller.due_replans(local(5, 20, 15));
+  EXPECT_TRUE(due.contains(ReplanReason::slot));
+  EXPECT_TRUE(due.contains(ReplanReason::request)) << "held only until the next slot";
+}
+
+TEST(Controller, UnchangedLimitsAreResentBeforeHalfTheirValidity) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {3.0}}});
+  rig.meter("tm", 10, t);
+  const auto first = Rig::command(rig.step(t), "p1")->limit;
+  rig.meter("tm", 10, t + seconds(10));
+  EXPECT_EQ(Rig::command(rig.step(t + seconds(10)), "p1"), nullptr) << "unchanged: not sent again yet";
+  rig.meter("tm", 10, t + seconds(30));
+  const auto out = rig.step(t + seconds(30));
+  const auto* again = Rig::command(out, "p1");
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->limit.power_w, first.power_w);
+  EXPECT_EQ(again->limit.seq, first.seq + 1);
+  EXPECT_EQ(again->reason, LimitReason::keep_alive);
+}
+
+TEST(Controller, ReplanReasonsReadAsTheyAreStored) {
+  ReplanReasons r;
+  EXPECT_TRUE(r.empty());
+  r.add(ReplanReason::request);
+  r.add(ReplanReason::plug_in);
+  r.add(ReplanReason::request);
+  EXPECT_EQ(r.to_string(), "plug-in,request");
+  ReplanReasons more;
+  more.add(ReplanReason::not_following);
+  r.add(more);
+  EXPECT_EQ(r.to_string(), "plug-in,request,not-following");
+  EXPECT_STREQ(to_string(ReplanReason::dr_event), "dr-event");
+}
+
+}  // namespace
+}  // namespace orderly::gateway
