@@ -1,5 +1,5 @@
 // Profiles: every shipped profile loads and cites its documents; malformed profiles fail with
-// file:line: key and what to do.
+// every problem at once, each with file:line:column: key and what to do.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -89,7 +89,7 @@ TEST(Profiles, ErrorsNameFileLineAndKey) {
     parse_profile(text, "bad.toml");
     FAIL() << "expected a ProfileError";
   } catch (const ProfileError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("bad.toml:13: points.bad.address"));
+    EXPECT_THAT(e.what(), HasSubstr("bad.toml:13:11: points.bad.address"));
     EXPECT_THAT(e.what(), HasSubstr("0..65535"));
   }
 }
@@ -131,7 +131,62 @@ address = 5
     parse_profile(text, "c.toml");
     FAIL() << "expected a ProfileError";
   } catch (const ProfileError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("c.toml:9: points.set_current_a: a charger needs a writable set_current_a point"));
+    EXPECT_THAT(e.what(), HasSubstr("c.toml:9:1: points.set_current_a: a charger needs a writable set_current_a point"));
+  }
+}
+
+TEST(Profiles, EveryProblemOfAFileIsReportedAtOnceInFileOrder) {
+  const std::string text = R"(
+[device]
+kind = "meter"
+manufacturer = "x"
+documents = ["z"]
+[transport]
+type = "modbus-tcp"
+unit_id = 300
+[points.power_w]
+address = 1
+type = "int16"
+[points.voltage_l1_v]
+address = 70000
+)";
+  try {
+    parse_profile(text, "many.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "many.toml:2:1: device: missing required key 'model' (the model's name)\n"
+              "many.toml:8:11: transport.unit_id: must be 0..255\n"
+              "many.toml:11:8: points.power_w.type: 'int16' is not one of: u16, s16, u32, s32, float32, "
+              "float64, string, coil, bcd16, bcd32\n"
+              "many.toml:13:11: points.voltage_l1_v.address: must be an integer 0..65535 (0-based protocol "
+              "address)");
+  }
+}
+
+TEST(Profiles, UnknownKeyIsRejectedWithItsPositionAndASuggestion) {
+  std::string text = kMinimalMeter;
+  text += "scael = 0.1\n";
+  try {
+    parse_profile(text, "typo.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("typo.toml:11:1: unknown key 'scael' in [points.power_w]; expected one of: "
+                                    "function, type, registers, address,"));
+    EXPECT_THAT(e.what(), HasSubstr("(did you mean 'scale'?)"));
+  }
+}
+
+TEST(Profiles, UnknownSectionIsRejected) {
+  std::string text = kMinimalMeter;
+  text += "[capabilites]\nphases = 3\n";
+  try {
+    parse_profile(text, "sec.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("sec.toml:11:2: unknown key 'capabilites' in the top level; expected one of: "
+                                    "device, transport, capabilities,"));
+    EXPECT_THAT(e.what(), HasSubstr("(did you mean 'capabilities'?)"));
   }
 }
 

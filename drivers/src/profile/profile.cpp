@@ -1,11 +1,13 @@
+// Device profiles read with the shared TOML section reader, so a profile file gets what
+// orderly.toml gets: every problem at once, each with file:line:column, and unknown keys refused.
 #include "orderly/drivers/profile.hpp"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
+#include "orderly/base/toml_section.hpp"
 #include "orderly/base/units.hpp"
 
 namespace orderly::drivers {
@@ -79,384 +81,348 @@ const PointDef* DeviceProfile::point(const std::string& name) const {
 
 namespace {
 
-class Parser {
- public:
-  Parser(std::filesystem::path file) : file_(std::move(file)) {}
+using toml_section::assign;
+using toml_section::Errors;
+using toml_section::Section;
 
-  [[noreturn]] void fail(const toml::node* at, const std::string& key, const std::string& what) const {
-    std::ostringstream os;
-    os << file_.string();
-    if (at != nullptr && at->source().begin.line > 0) os << ':' << at->source().begin.line;
-    os << ": " << key << ": " << what;
-    throw ProfileError(os.str());
+// Profiles take whole numbers written either way (1 or 1.0), as they always have.
+void assign(int& target, const std::optional<double>& value) {
+  if (value) target = static_cast<int>(*value);
+}
+
+// Section::choice in the words profile messages have always used (docs/device-profiles.md):
+// "'int16' is not one of: u16, s16, ...".
+template <class E>
+std::optional<E> choose(Section& s, std::string_view key,
+                        const std::vector<std::pair<std::string, E>>& options,
+                        bool required = false) {
+  std::vector<std::string> names;
+  for (const auto& option : options) names.push_back(option.first);
+  const std::string list = toml_section::join(names, ", ");
+  const auto word = s.string(key, required, "one of: " + list);
+  if (!word) return std::nullopt;
+  for (const auto& [name, value] : options) {
+    if (name == *word) return value;
   }
+  s.error(s.table().get(key), key, "'" + *word + "' is not one of: " + list);
+  return std::nullopt;
+}
 
-  std::string str(const toml::table& t, const std::string& key, const std::string& ctx,
-                  std::optional<std::string> dflt = std::nullopt) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) {
-      if (dflt) return *dflt;
-      fail(&t, ctx + key, "missing; add it (a string)");
-    }
-    if (auto v = n->value<std::string>()) return *v;
-    fail(n, ctx + key, "must be a string");
+const std::vector<std::pair<std::string, ValueType>> kValueTypes = {
+    {"u16", ValueType::u16},         {"s16", ValueType::s16},       {"u32", ValueType::u32},
+    {"s32", ValueType::s32},         {"float32", ValueType::float32},
+    {"float64", ValueType::float64}, {"string", ValueType::string}, {"coil", ValueType::coil},
+    {"bcd16", ValueType::bcd16},     {"bcd32", ValueType::bcd32}};
+// byte_order / word_order: true = swapped.
+const std::vector<std::pair<std::string, bool>> kOrders = {{"big", false}, {"little", true}};
+
+std::optional<RegisterTable> read_function(Section& s) {
+  const auto code = s.any_number("function");
+  if (!code) return std::nullopt;
+  switch (static_cast<int>(*code)) {
+    case 1: return RegisterTable::coil;
+    case 2: return RegisterTable::discrete_input;
+    case 3: return RegisterTable::holding;
+    case 4: return RegisterTable::input;
+    default: break;
   }
+  s.error(s.table().get("function"), "function", "read function code must be 1, 2, 3 or 4");
+  return std::nullopt;
+}
 
-  double num(const toml::table& t, const std::string& key, const std::string& ctx,
-             std::optional<double> dflt = std::nullopt) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) {
-      if (dflt) return *dflt;
-      fail(&t, ctx + key, "missing; add it (a number)");
-    }
-    if (auto v = n->value<double>()) return *v;
-    fail(n, ctx + key, "must be a number");
+// [defaults]: what a point takes for the keys it does not set.
+struct PointDefaults {
+  RegisterTable table = RegisterTable::holding;
+  ValueType type = ValueType::u16;
+  bool byte_swap = false;
+  bool word_swap = false;
+};
+
+PointDefaults read_defaults(Section& root) {
+  PointDefaults d;
+  auto s = root.section("defaults");
+  if (!s) return d;
+  assign(d.table, read_function(*s));
+  assign(d.type, choose(*s, "type", kValueTypes));
+  assign(d.byte_swap, choose(*s, "byte_order", kOrders));
+  assign(d.word_swap, choose(*s, "word_order", kOrders));
+  s->finish();
+  return d;
+}
+
+PointDef read_point(const std::string& name, Section& s, const PointDefaults& defaults) {
+  const toml::table& t = s.table();
+  PointDef p;
+  p.name = name;
+  p.line = static_cast<int>(t.source().begin.line);
+  const std::size_t problems_before = s.errors().count();
+  p.table = read_function(s).value_or(defaults.table);
+  p.type = choose(s, "type", kValueTypes).value_or(defaults.type);
+  const bool is_string = p.type == ValueType::string;
+  const auto registers = s.any_number("registers", is_string, "the registers of the string, 1..120");
+  if (registers && !is_string)
+    s.error(t.get("registers"), "registers", "is used only with type = \"string\"");
+  else if (registers && (*registers < 1 || *registers > 120))
+    s.error(t.get("registers"), "registers", "a string needs 1..120 registers");
+  else if (registers)
+    p.string_registers = static_cast<std::uint16_t>(*registers);
+  // After a wrong function or type, the checks that combine them would only repeat it.
+  const bool typed = s.errors().count() == problems_before;
+  if (typed && (p.table == RegisterTable::coil || p.table == RegisterTable::discrete_input) !=
+                   (p.type == ValueType::coil))
+    s.error(nullptr, "type", "function codes 1 and 2 go with type \"coil\" and only they do");
+  if (const auto address = s.any_number("address", true, "the 0-based protocol address")) {
+    if (*address < 0 || *address > 65535 || *address != static_cast<int>(*address))
+      s.error(t.get("address"), "address", "must be an integer 0..65535 (0-based protocol address)");
+    else
+      p.address = static_cast<std::uint16_t>(*address);
   }
-
-  std::optional<double> opt_num(const toml::table& t, const std::string& key, const std::string& ctx) const {
-    if (t.get(key) == nullptr) return std::nullopt;
-    return num(t, key, ctx);
+  p.byte_swap = choose(s, "byte_order", kOrders).value_or(defaults.byte_swap);
+  p.word_swap = choose(s, "word_order", kOrders).value_or(defaults.word_swap);
+  assign(p.scale, s.any_number("scale"));
+  if (p.scale == 0) s.error(t.get("scale"), "scale", "must not be 0");
+  assign(p.offset, s.any_number("offset"));
+  if (const auto shift = s.any_number("shift")) p.shift = static_cast<unsigned>(*shift);
+  if (const auto mask = s.any_number("mask")) p.mask = static_cast<std::uint64_t>(*mask);
+  p.min = s.any_number("min");
+  p.max = s.any_number("max");
+  assign(p.sentinels, s.numbers("sentinels"));
+  assign(p.value_map, s.integer_keyed_table("map"));
+  if (const auto access = s.string("access")) {
+    if (*access != "r" && *access != "w" && *access != "rw") {
+      s.error(t.get("access"), "access", "must be \"r\", \"w\" or \"rw\"");
+    } else {
+      p.readable = access->find('r') != std::string::npos;
+      p.writable = access->find('w') != std::string::npos;
+    }
   }
-
-  bool boolean(const toml::table& t, const std::string& key, const std::string& ctx, bool dflt) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return dflt;
-    if (auto v = n->value<bool>()) return *v;
-    fail(n, ctx + key, "must be true or false");
-  }
-
-  std::vector<std::string> strings(const toml::table& t, const std::string& key, const std::string& ctx) const {
-    std::vector<std::string> out;
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return out;
-    const toml::array* a = n->as_array();
-    if (a == nullptr) fail(n, ctx + key, "must be an array of strings");
-    for (const auto& e : *a) {
-      auto v = e.value<std::string>();
-      if (!v) fail(&e, ctx + key, "must be an array of strings");
-      out.push_back(*v);
-    }
-    return out;
-  }
-
-  const toml::table& table(const toml::table& t, const std::string& key, const std::string& ctx) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) fail(&t, ctx + key, "missing table [" + ctx + key + "]");
-    if (const toml::table* tt = n->as_table()) return *tt;
-    fail(n, ctx + key, "must be a table");
-  }
-
-  template <class E>
-  E choose(const toml::table& t, const std::string& key, const std::string& ctx,
-           const std::vector<std::pair<std::string, E>>& options, std::optional<E> dflt = std::nullopt) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr && dflt) return *dflt;
-    std::string v = str(t, key, ctx);
-    for (const auto& [name, e] : options)
-      if (name == v) return e;
-    std::string list;
-    for (const auto& [name, e] : options) list += (list.empty() ? "" : ", ") + name;
-    fail(t.get(key), ctx + key, "'" + v + "' is not one of: " + list);
-  }
-
-  PointDef point(const std::string& name, const toml::table& t, const toml::table& defaults) {
-    const std::string ctx = "points." + name + ".";
-    PointDef p;
-    p.name = name;
-    p.line = static_cast<int>(t.source().begin.line);
-    auto pick = [&](const std::string& key) -> const toml::table& {
-      return t.get(key) != nullptr ? t : defaults;
-    };
-    int fc = static_cast<int>(num(pick("function"), "function", ctx, 3));
-    switch (fc) {
-      case 1: p.table = RegisterTable::coil; break;
-      case 2: p.table = RegisterTable::discrete_input; break;
-      case 3: p.table = RegisterTable::holding; break;
-      case 4: p.table = RegisterTable::input; break;
-      default: fail(t.get("function"), ctx + "function", "read function code must be 1, 2, 3 or 4");
-    }
-    double addr = num(t, "address", ctx);
-    if (addr < 0 || addr > 65535 || addr != static_cast<int>(addr))
-      fail(t.get("address"), ctx + "address", "must be an integer 0..65535 (0-based protocol address)");
-    p.address = static_cast<std::uint16_t>(addr);
-    p.type = choose<ValueType>(pick("type"), "type", ctx,
-                               {{"u16", ValueType::u16}, {"s16", ValueType::s16}, {"u32", ValueType::u32},
-                                {"s32", ValueType::s32}, {"float32", ValueType::float32},
-                                {"float64", ValueType::float64}, {"string", ValueType::string},
-                                {"coil", ValueType::coil}, {"bcd16", ValueType::bcd16}, {"bcd32", ValueType::bcd32}},
-                               ValueType::u16);
-    if (p.type == ValueType::string) {
-      double n = num(t, "registers", ctx);
-      if (n < 1 || n > 120) fail(t.get("registers"), ctx + "registers", "a string needs 1..120 registers");
-      p.string_registers = static_cast<std::uint16_t>(n);
-    }
-    if ((p.table == RegisterTable::coil || p.table == RegisterTable::discrete_input) != (p.type == ValueType::coil))
-      fail(&t, ctx + "type", "function codes 1 and 2 go with type \"coil\" and only they do");
-    p.byte_swap = choose<bool>(pick("byte_order"), "byte_order", ctx, {{"big", false}, {"little", true}}, false);
-    p.word_swap = choose<bool>(pick("word_order"), "word_order", ctx, {{"big", false}, {"little", true}}, false);
-    p.scale = num(t, "scale", ctx, 1.0);
-    if (p.scale == 0) fail(t.get("scale"), ctx + "scale", "must not be 0");
-    p.offset = num(t, "offset", ctx, 0.0);
-    p.shift = static_cast<unsigned>(num(t, "shift", ctx, 0));
-    p.mask = static_cast<std::uint64_t>(num(t, "mask", ctx, 0));
-    p.min = opt_num(t, "min", ctx);
-    p.max = opt_num(t, "max", ctx);
-    if (const toml::node* s = t.get("sentinels")) {
-      const toml::array* a = s->as_array();
-      if (a == nullptr) fail(s, ctx + "sentinels", "must be an array of numbers");
-      for (const auto& e : *a) {
-        auto v = e.value<double>();
-        if (!v) fail(&e, ctx + "sentinels", "must be an array of numbers");
-        p.sentinels.push_back(*v);
-      }
-    }
-    if (const toml::node* m = t.get("map")) {
-      const toml::table* mt = m->as_table();
-      if (mt == nullptr) fail(m, ctx + "map", "must be a table of \"raw value\" = \"word\"");
-      for (const auto& [k, v] : *mt) {
-        std::int64_t raw = 0;
-        try {
-          std::size_t used = 0;
-          raw = std::stoll(std::string(k.str()), &used, 0);
-          if (used != k.str().size()) throw std::invalid_argument("trailing");
-        } catch (const std::exception&) {
-          fail(&v, ctx + "map." + std::string(k.str()), "map keys must be integers like \"3\" or \"0x10\"");
-        }
-        auto word = v.value<std::string>();
-        if (!word) fail(&v, ctx + "map." + std::string(k.str()), "map values must be strings");
-        p.value_map[raw] = *word;
-      }
-    }
-    std::string access = str(t, "access", ctx, std::string("r"));
-    if (access != "r" && access != "w" && access != "rw")
-      fail(t.get("access"), ctx + "access", "must be \"r\", \"w\" or \"rw\"");
-    p.readable = access.find('r') != std::string::npos;
-    p.writable = access.find('w') != std::string::npos;
-    if (p.writable) {
-      if (p.table == RegisterTable::input || p.table == RegisterTable::discrete_input)
-        fail(&t, ctx + "access", "input registers and discrete inputs cannot be written; use function 3 or 1");
-      int dflt = p.table == RegisterTable::coil ? 5 : (p.register_count() == 1 ? 6 : 16);
-      p.write_function = static_cast<int>(num(t, "write_function", ctx, dflt));
-      bool ok = p.table == RegisterTable::coil ? p.write_function == 5
-                                               : (p.write_function == 16 ||
-                                                  (p.write_function == 6 && p.register_count() == 1));
-      if (!ok) fail(t.get("write_function"), ctx + "write_function",
-                    "use 5 for coils, 6 for one register, 16 for one or more registers");
-    }
+  const auto write_function = s.any_number("write_function");
+  if (write_function && !p.writable)
+    s.error(t.get("write_function"), "write_function", "is used only with access = \"w\" or \"rw\"");
+  if (!p.writable || !typed) return p;
+  if (p.table == RegisterTable::input || p.table == RegisterTable::discrete_input) {
+    s.error(nullptr, "access", "input registers and discrete inputs cannot be written; use function 3 or 1");
     return p;
   }
+  p.write_function = p.table == RegisterTable::coil ? 5 : (p.register_count() == 1 ? 6 : 16);
+  assign(p.write_function, write_function);
+  const bool ok = p.table == RegisterTable::coil
+                      ? p.write_function == 5
+                      : (p.write_function == 16 || (p.write_function == 6 && p.register_count() == 1));
+  if (!ok)
+    s.error(t.get("write_function"), "write_function",
+            "use 5 for coils, 6 for one register, 16 for one or more registers");
+  return p;
+}
 
-  DeviceProfile parse(const toml::table& root) {
-    DeviceProfile d;
-    d.file = file_;
-    d.id = file_.stem().string();
-    const auto& dev = table(root, "device", "");
-    d.kind = choose<DeviceKind>(dev, "kind", "device.", {{"charger", DeviceKind::charger}, {"meter", DeviceKind::meter}});
-    d.manufacturer = str(dev, "manufacturer", "device.");
-    d.model = str(dev, "model", "device.");
-    d.documents = strings(dev, "documents", "device.");
-    if (d.documents.empty())
-      fail(&dev, "device.documents", "name the vendor document(s) this profile was written from");
-    d.unverified = strings(dev, "unverified", "device.");
+std::map<std::string, MqttPointDef> read_mqtt_points(Section& mqtt, const std::string& which) {
+  std::map<std::string, MqttPointDef> out;
+  for (auto& [name, s] : mqtt.named_sections(which, "a table of [mqtt." + which + ".<name>] tables")) {
+    MqttPointDef p;
+    p.name = name;
+    assign(p.topic, s.string("topic", true, "the MQTT topic; {base} is the device's base topic"));
+    assign(p.json_path, s.string("json_path"));
+    assign(p.scale, s.any_number("scale"));
+    assign(p.value_map, s.string_table("map"));
+    s.finish();
+    out.emplace(name, std::move(p));
+  }
+  return out;
+}
 
-    const auto& tr = table(root, "transport", "");
-    d.transport = choose<Transport>(tr, "type", "transport.",
-                                    {{"modbus-tcp", Transport::modbus_tcp}, {"modbus-rtu", Transport::modbus_rtu},
-                                     {"mqtt", Transport::mqtt}, {"dlt645", Transport::dlt645}});
+std::optional<MqttDef> read_mqtt(Section& root) {
+  auto s = root.section("mqtt");
+  if (!s) return std::nullopt;
+  MqttDef m;
+  assign(m.base_topic, s->string("base_topic"));
+  assign(m.ack_topic, s->string("ack_topic"));
+  assign(m.ack_json_path, s->string("ack_json_path"));
+  assign(m.publish_period_s, s->any_number("publish_period_s"));
+  if (m.publish_period_s < 0 || m.publish_period_s > 3600)
+    s->error(s->table().get("publish_period_s"), "publish_period_s", "must be between 0 and 3600 seconds");
+  m.read = read_mqtt_points(*s, "read");
+  m.write = read_mqtt_points(*s, "write");
+  s->finish();
+  return m;
+}
+
+std::map<std::string, Dlt645PointDef> read_dlt645_points(Section& root) {
+  std::map<std::string, Dlt645PointDef> out;
+  for (auto& [name, s] : root.named_sections("dlt645", "a table of [dlt645.<name>] tables")) {
+    Dlt645PointDef p;
+    p.name = name;
+    if (const auto di = s.string("di", true, "8 hex digits DI3DI2DI1DI0")) {
+      if (di->size() != 8 ||
+          !std::all_of(di->begin(), di->end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+        s.error(s.table().get("di"), "di", "must be 8 hex digits DI3DI2DI1DI0, e.g. \"02030000\"");
+      else
+        p.di = static_cast<std::uint32_t>(std::stoul(*di, nullptr, 16));
+    }
+    assign(p.bytes, s.any_number("bytes", true, "the number of data bytes"));
+    assign(p.decimals, s.any_number("decimals", true, "the decimal places of the value"));
+    assign(p.sign_bit, s.boolean("sign_bit"));
+    assign(p.scale, s.any_number("scale"));
+    if (p.bytes < 1 || p.bytes > 8 || p.decimals < 0 || p.decimals > 2 * p.bytes)
+      s.errors().add(s.table().source(), s.path() + ": bytes 1..8 and decimals 0..2*bytes expected");
+    s.finish();
+    out.emplace(name, std::move(p));
+  }
+  return out;
+}
+
+// What a profile needs as a whole, beyond each key being well-formed.
+void validate(const DeviceProfile& d, const toml::table& root, Errors& errors) {
+  const bool modbus = d.transport == Transport::modbus_tcp || d.transport == Transport::modbus_rtu;
+  auto at = [&](const std::string& name) -> const toml::node* {
+    const toml::node* pts = root.get("points");
+    if (pts == nullptr || pts->as_table() == nullptr) return &root;
+    const toml::node* n = pts->as_table()->get(name);
+    return n != nullptr ? n : pts;
+  };
+  auto report = [&](const toml::node* where, const std::string& key, const std::string& what) {
+    errors.add(where->source(), key + ": " + what);
+  };
+  if (modbus && d.points.empty()) {
+    report(&root, "points", "a Modbus profile needs [points.<name>] tables");
+    return;
+  }
+  if (d.transport == Transport::mqtt && !d.mqtt) report(&root, "mqtt", "an MQTT profile needs an [mqtt] table");
+  if (d.transport == Transport::dlt645 && d.dlt645_points.empty())
+    report(&root, "dlt645", "a DL/T 645 profile needs [dlt645.<name>] tables");
+  if (!modbus) return;
+  if (d.kind == DeviceKind::charger) {
+    const PointDef* set = d.point("set_current_a");
+    if (set == nullptr || !set->writable)
+      report(at("set_current_a"), "points.set_current_a", "a charger needs a writable set_current_a point");
+    if (d.control.pause == PauseMethod::enable_register && (d.point("enable") == nullptr || !d.point("enable")->writable))
+      report(at("enable"), "points.enable", "pause = \"enable-register\" needs a writable enable point");
+    if (d.failsafe.mechanism == FailsafeMechanism::timeout_register) {
+      for (const char* name : {"failsafe_timeout_s", "failsafe_current_a"}) {
+        const PointDef* p = d.point(name);
+        if (p == nullptr || !p->writable)
+          report(at(name), std::string("points.") + name, "failsafe mechanism \"timeout-register\" needs it, writable");
+      }
+    }
+    if (d.failsafe.keepalive == Keepalive::heartbeat && (d.point("heartbeat") == nullptr || !d.point("heartbeat")->writable))
+      report(at("heartbeat"), "points.heartbeat", "keepalive = \"heartbeat\" needs a writable heartbeat point");
+  } else if (d.point("power_w") == nullptr) {
+    report(at("power_w"), "points.power_w", "a meter needs a power_w point");
+  }
+}
+
+DeviceProfile read_profile(Section& root, const std::filesystem::path& file) {
+  DeviceProfile d;
+  d.file = file;
+  d.id = file.stem().string();
+  std::optional<DeviceKind> kind;
+  if (auto dev = root.section("device", true, "the [device] table")) {
+    kind = choose<DeviceKind>(*dev, "kind", {{"charger", DeviceKind::charger}, {"meter", DeviceKind::meter}}, true);
+    assign(d.kind, kind);
+    assign(d.manufacturer, dev->string("manufacturer", true, "the manufacturer's name"));
+    assign(d.model, dev->string("model", true, "the model's name"));
+    const auto documents = dev->strings("documents");
+    assign(d.documents, documents);
+    if (d.documents.empty() && (documents || !dev->table().contains("documents")))
+      dev->error(nullptr, "documents", "name the vendor document(s) this profile was written from");
+    assign(d.unverified, dev->strings("unverified"));
+    dev->finish();
+  }
+
+  std::optional<Transport> transport;
+  if (auto tr = root.section("transport", true, "the [transport] table")) {
+    transport = choose<Transport>(*tr, "type",
+                                  {{"modbus-tcp", Transport::modbus_tcp}, {"modbus-rtu", Transport::modbus_rtu},
+                                   {"mqtt", Transport::mqtt}, {"dlt645", Transport::dlt645}},
+                                  true);
+    assign(d.transport, transport);
     auto& mb = d.modbus;
-    mb.unit_id = static_cast<int>(num(tr, "unit_id", "transport.", 1));
-    if (mb.unit_id < 0 || mb.unit_id > 255) fail(tr.get("unit_id"), "transport.unit_id", "must be 0..255");
-    mb.tcp_port = static_cast<int>(num(tr, "tcp_port", "transport.", 502));
-    mb.serial.baud = static_cast<int>(num(tr, "baud", "transport.", 9600));
-    std::string parity = str(tr, "parity", "transport.", std::string("N"));
-    if (parity != "N" && parity != "E" && parity != "O")
-      fail(tr.get("parity"), "transport.parity", "must be \"N\", \"E\" or \"O\"");
-    mb.serial.parity = parity[0];
-    mb.serial.data_bits = static_cast<int>(num(tr, "data_bits", "transport.", 8));
-    mb.serial.stop_bits = static_cast<int>(num(tr, "stop_bits", "transport.", 1));
-    mb.inter_request_gap_ms = static_cast<int>(num(tr, "inter_request_gap_ms", "transport.", 20));
-    mb.response_timeout_ms = static_cast<int>(num(tr, "response_timeout_ms", "transport.", 1000));
-    mb.retries = static_cast<int>(num(tr, "retries", "transport.", 1));
+    assign(mb.unit_id, tr->any_number("unit_id"));
+    if (mb.unit_id < 0 || mb.unit_id > 255) tr->error(tr->table().get("unit_id"), "unit_id", "must be 0..255");
+    assign(mb.tcp_port, tr->any_number("tcp_port"));
+    assign(mb.serial.baud, tr->any_number("baud"));
+    if (const auto parity = tr->string("parity")) {
+      if (*parity != "N" && *parity != "E" && *parity != "O")
+        tr->error(tr->table().get("parity"), "parity", "must be \"N\", \"E\" or \"O\"");
+      else
+        mb.serial.parity = (*parity)[0];
+    }
+    assign(mb.serial.data_bits, tr->any_number("data_bits"));
+    assign(mb.serial.stop_bits, tr->any_number("stop_bits"));
+    assign(mb.inter_request_gap_ms, tr->any_number("inter_request_gap_ms"));
+    assign(mb.response_timeout_ms, tr->any_number("response_timeout_ms"));
+    assign(mb.retries, tr->any_number("retries"));
     if (mb.response_timeout_ms <= 0 || mb.inter_request_gap_ms < 0 || mb.retries < 0 || mb.retries > 5)
-      fail(&tr, "transport", "response_timeout_ms > 0, inter_request_gap_ms >= 0 and retries 0..5 expected");
-
-    if (const toml::node* c = root.get("capabilities")) {
-      const toml::table* ct = c->as_table();
-      if (ct == nullptr) fail(c, "capabilities", "must be a table");
-      auto& cap = d.capabilities;
-      cap.phases = static_cast<int>(num(*ct, "phases", "capabilities.", 1));
-      if (cap.phases != 1 && cap.phases != 3) fail(ct->get("phases"), "capabilities.phases", "must be 1 or 3");
-      cap.min_current_a = num(*ct, "min_current_a", "capabilities.", 6);
-      cap.max_current_a = num(*ct, "max_current_a", "capabilities.", 32);
-      cap.max_power_w = num(*ct, "max_power_w", "capabilities.", power_w_at_nominal(cap.max_current_a, cap.phases));
-      cap.bidirectional = boolean(*ct, "bidirectional", "capabilities.", false);
-      if (cap.min_current_a < 0 || cap.max_current_a < cap.min_current_a)
-        fail(ct, "capabilities", "need 0 <= min_current_a <= max_current_a");
-    }
-
-    toml::table empty;
-    const toml::table* defaults = &empty;
-    if (const toml::node* n = root.get("defaults")) {
-      defaults = n->as_table();
-      if (defaults == nullptr) fail(n, "defaults", "must be a table");
-    }
-    if (const toml::node* n = root.get("points")) {
-      const toml::table* pts = n->as_table();
-      if (pts == nullptr) fail(n, "points", "must be a table of [points.<name>]");
-      for (const auto& [k, v] : *pts) {
-        const toml::table* pt = v.as_table();
-        if (pt == nullptr) fail(&v, "points." + std::string(k.str()), "must be a table");
-        d.points.emplace(std::string(k.str()), point(std::string(k.str()), *pt, *defaults));
-      }
-    }
-
-    if (const toml::node* n = root.get("control")) {
-      const toml::table* ct = n->as_table();
-      if (ct == nullptr) fail(n, "control", "must be a table");
-      d.control.pause = choose<PauseMethod>(*ct, "pause", "control.",
-                                            {{"zero-current", PauseMethod::zero_current},
-                                             {"enable-register", PauseMethod::enable_register}},
-                                            PauseMethod::zero_current);
-      d.control.enable_on = num(*ct, "enable_on", "control.", 1);
-      d.control.enable_off = num(*ct, "enable_off", "control.", 0);
-    }
-
-    if (const toml::node* n = root.get("failsafe")) {
-      const toml::table* ft = n->as_table();
-      if (ft == nullptr) fail(n, "failsafe", "must be a table");
-      d.failsafe.mechanism = choose<FailsafeMechanism>(
-          *ft, "mechanism", "failsafe.",
-          {{"none", FailsafeMechanism::none}, {"timeout-register", FailsafeMechanism::timeout_register},
-           {"expiring-setpoint", FailsafeMechanism::expiring_setpoint}});
-      d.failsafe.keepalive = choose<Keepalive>(
-          *ft, "keepalive", "failsafe.",
-          {{"none", Keepalive::none}, {"heartbeat", Keepalive::heartbeat},
-           {"rewrite-timeout", Keepalive::rewrite_timeout}, {"rewrite-setpoint", Keepalive::rewrite_setpoint},
-           {"poll", Keepalive::poll}},
-          Keepalive::none);
-      d.failsafe.heartbeat_value = num(*ft, "heartbeat_value", "failsafe.", 1);
-      d.failsafe.setpoint_expiry_s = num(*ft, "setpoint_expiry_s", "failsafe.", 0);
-    }
-    d.capabilities.failsafe = d.supports_failsafe();
-
-    if (const toml::node* n = root.get("mqtt")) {
-      const toml::table* mt = n->as_table();
-      if (mt == nullptr) fail(n, "mqtt", "must be a table");
-      MqttDef m;
-      m.base_topic = str(*mt, "base_topic", "mqtt.", std::string());
-      m.ack_topic = str(*mt, "ack_topic", "mqtt.", std::string());
-      m.ack_json_path = str(*mt, "ack_json_path", "mqtt.", std::string());
-      m.publish_period_s = num(*mt, "publish_period_s", "mqtt.", 0);
-      if (m.publish_period_s < 0 || m.publish_period_s > 3600)
-        fail(mt->get("publish_period_s"), "mqtt.publish_period_s", "must be between 0 and 3600 seconds");
-      auto section = [&](const char* which, std::map<std::string, MqttPointDef>& into) {
-        const toml::node* s = mt->get(which);
-        if (s == nullptr) return;
-        const toml::table* st = s->as_table();
-        if (st == nullptr) fail(s, std::string("mqtt.") + which, "must be a table");
-        for (const auto& [k, v] : *st) {
-          std::string ctx = std::string("mqtt.") + which + "." + std::string(k.str()) + ".";
-          const toml::table* pt = v.as_table();
-          if (pt == nullptr) fail(&v, ctx, "must be a table");
-          MqttPointDef p;
-          p.name = std::string(k.str());
-          p.topic = str(*pt, "topic", ctx);
-          p.json_path = str(*pt, "json_path", ctx, std::string());
-          p.scale = num(*pt, "scale", ctx, 1.0);
-          if (const toml::node* mm = pt->get("map")) {
-            const toml::table* mmt = mm->as_table();
-            if (mmt == nullptr) fail(mm, ctx + "map", "must be a table");
-            for (const auto& [mk, mv] : *mmt) {
-              auto w = mv.value<std::string>();
-              if (!w) fail(&mv, ctx + "map", "values must be strings");
-              p.value_map[std::string(mk.str())] = *w;
-            }
-          }
-          into.emplace(p.name, p);
-        }
-      };
-      section("read", m.read);
-      section("write", m.write);
-      d.mqtt = std::move(m);
-    }
-
-    if (const toml::node* n = root.get("dlt645")) {
-      const toml::table* dt = n->as_table();
-      if (dt == nullptr) fail(n, "dlt645", "must be a table of [dlt645.<name>]");
-      for (const auto& [k, v] : *dt) {
-        std::string ctx = "dlt645." + std::string(k.str()) + ".";
-        const toml::table* pt = v.as_table();
-        if (pt == nullptr) fail(&v, ctx, "must be a table");
-        Dlt645PointDef p;
-        p.name = std::string(k.str());
-        std::string di = str(*pt, "di", ctx);
-        if (di.size() != 8 || !std::all_of(di.begin(), di.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
-          fail(pt->get("di"), ctx + "di", "must be 8 hex digits DI3DI2DI1DI0, e.g. \"02030000\"");
-        p.di = static_cast<std::uint32_t>(std::stoul(di, nullptr, 16));
-        p.bytes = static_cast<int>(num(*pt, "bytes", ctx));
-        p.decimals = static_cast<int>(num(*pt, "decimals", ctx));
-        p.sign_bit = boolean(*pt, "sign_bit", ctx, false);
-        p.scale = num(*pt, "scale", ctx, 1.0);
-        if (p.bytes < 1 || p.bytes > 8 || p.decimals < 0 || p.decimals > 2 * p.bytes)
-          fail(pt, ctx, "bytes 1..8 and decimals 0..2*bytes expected");
-        d.dlt645_points.emplace(p.name, p);
-      }
-    }
-
-    validate(d, root);
-    return d;
+      tr->errors().add(tr->table().source(),
+                       "transport: response_timeout_ms > 0, inter_request_gap_ms >= 0 and retries 0..5 expected");
+    tr->finish();
   }
 
-  void validate(const DeviceProfile& d, const toml::table& root) const {
-    const bool modbus = d.transport == Transport::modbus_tcp || d.transport == Transport::modbus_rtu;
-    auto at = [&](const std::string& name) -> const toml::node* {
-      const toml::node* pts = root.get("points");
-      if (pts == nullptr || pts->as_table() == nullptr) return &root;
-      const toml::node* n = pts->as_table()->get(name);
-      return n != nullptr ? n : pts;
-    };
-    if (modbus && d.points.empty()) fail(&root, "points", "a Modbus profile needs [points.<name>] tables");
-    if (d.transport == Transport::mqtt && !d.mqtt) fail(&root, "mqtt", "an MQTT profile needs an [mqtt] table");
-    if (d.transport == Transport::dlt645 && d.dlt645_points.empty())
-      fail(&root, "dlt645", "a DL/T 645 profile needs [dlt645.<name>] tables");
-    if (!modbus) return;
-    if (d.kind == DeviceKind::charger) {
-      const PointDef* set = d.point("set_current_a");
-      if (set == nullptr || !set->writable)
-        fail(at("set_current_a"), "points.set_current_a", "a charger needs a writable set_current_a point");
-      if (d.control.pause == PauseMethod::enable_register && (d.point("enable") == nullptr || !d.point("enable")->writable))
-        fail(at("enable"), "points.enable", "pause = \"enable-register\" needs a writable enable point");
-      if (d.failsafe.mechanism == FailsafeMechanism::timeout_register) {
-        for (const char* name : {"failsafe_timeout_s", "failsafe_current_a"}) {
-          const PointDef* p = d.point(name);
-          if (p == nullptr || !p->writable)
-            fail(at(name), std::string("points.") + name, "failsafe mechanism \"timeout-register\" needs it, writable");
-        }
-      }
-      if (d.failsafe.keepalive == Keepalive::heartbeat && (d.point("heartbeat") == nullptr || !d.point("heartbeat")->writable))
-        fail(at("heartbeat"), "points.heartbeat", "keepalive = \"heartbeat\" needs a writable heartbeat point");
-    } else if (d.point("power_w") == nullptr) {
-      fail(at("power_w"), "points.power_w", "a meter needs a power_w point");
-    }
+  if (auto cs = root.section("capabilities")) {
+    auto& cap = d.capabilities;
+    assign(cap.phases, cs->any_number("phases"));
+    if (cap.phases != 1 && cap.phases != 3) cs->error(cs->table().get("phases"), "phases", "must be 1 or 3");
+    assign(cap.min_current_a, cs->any_number("min_current_a"));
+    assign(cap.max_current_a, cs->any_number("max_current_a"));
+    cap.max_power_w = cs->any_number("max_power_w").value_or(power_w_at_nominal(cap.max_current_a, cap.phases));
+    assign(cap.bidirectional, cs->boolean("bidirectional"));
+    if (cap.min_current_a < 0 || cap.max_current_a < cap.min_current_a)
+      cs->errors().add(cs->table().source(), "capabilities: need 0 <= min_current_a <= max_current_a");
+    cs->finish();
   }
 
- private:
-  std::filesystem::path file_;
-};
+  const PointDefaults defaults = read_defaults(root);
+  for (auto& [name, s] : root.named_sections("points", "a table of [points.<name>] tables")) {
+    d.points.emplace(name, read_point(name, s, defaults));
+    s.finish();
+  }
+
+  if (auto cs = root.section("control")) {
+    assign(d.control.pause, choose<PauseMethod>(*cs, "pause",
+                                                {{"zero-current", PauseMethod::zero_current},
+                                                 {"enable-register", PauseMethod::enable_register}}));
+    assign(d.control.enable_on, cs->any_number("enable_on"));
+    assign(d.control.enable_off, cs->any_number("enable_off"));
+    cs->finish();
+  }
+
+  if (auto fs = root.section("failsafe")) {
+    assign(d.failsafe.mechanism,
+           choose<FailsafeMechanism>(*fs, "mechanism",
+                                     {{"none", FailsafeMechanism::none},
+                                      {"timeout-register", FailsafeMechanism::timeout_register},
+                                      {"expiring-setpoint", FailsafeMechanism::expiring_setpoint}},
+                                     true));
+    assign(d.failsafe.keepalive,
+           choose<Keepalive>(*fs, "keepalive",
+                             {{"none", Keepalive::none}, {"heartbeat", Keepalive::heartbeat},
+                              {"rewrite-timeout", Keepalive::rewrite_timeout},
+                              {"rewrite-setpoint", Keepalive::rewrite_setpoint}, {"poll", Keepalive::poll}}));
+    assign(d.failsafe.heartbeat_value, fs->any_number("heartbeat_value"));
+    assign(d.failsafe.setpoint_expiry_s, fs->any_number("setpoint_expiry_s"));
+    fs->finish();
+  }
+  d.capabilities.failsafe = d.supports_failsafe();
+
+  d.mqtt = read_mqtt(root);
+  d.dlt645_points = read_dlt645_points(root);
+
+  // Without knowing what the device is and how it talks, the checks below would only guess.
+  if (kind && transport) validate(d, root.table(), root.errors());
+  return d;
+}
 
 }  // namespace
 
 DeviceProfile parse_profile(const std::string& text, const std::filesystem::path& file_for_errors) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file_for_errors.string());
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << file_for_errors.string() << ':' << e.source().begin.line << ": " << e.description()
-       << "; fix the TOML syntax";
-    throw ProfileError(os.str());
+  Errors errors(file_for_errors.string());
+  DeviceProfile d;
+  if (const auto root = toml_section::parse(text, errors)) {
+    Section s(errors, *root, "", "the top level");
+    d = read_profile(s, file_for_errors);
+    s.finish();
   }
-  return Parser(file_for_errors).parse(root);
+  if (!errors.empty()) throw ProfileError(toml_section::join(errors.errors(), "\n"));
+  return d;
 }
 
 DeviceProfile load_profile(const std::filesystem::path& file) {

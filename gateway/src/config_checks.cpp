@@ -1,0 +1,193 @@
+// The checks that need the whole configuration: ids unique and references resolved, the
+// capacity tree ordered parents first and free of cycles, and profile devices against the
+// profile catalog.
+#include <set>
+#include <string>
+
+#include "config_readers.hpp"
+#include "orderly/drivers/profile.hpp"
+
+namespace orderly::gateway::config_detail {
+
+namespace {
+
+// Where a key's value is (or its table's header when the key is absent).
+toml::source_region at_key(const toml::table* t, std::string_view key) {
+  if (const toml::node* n = t->get(key)) return n->source();
+  return t->source();
+}
+
+}  // namespace
+
+void check_references(Errors& errors, Config& c,
+                      const std::vector<const toml::table*>& node_where,
+                      const std::vector<const toml::table*>& bus_where,
+                      const std::vector<const toml::table*>& charger_where,
+                      const std::vector<const toml::table*>& meter_where) {
+  const std::string& root_id = c.site.transformer.id;
+  std::set<std::string> node_ids{root_id};
+  for (std::size_t i = 0; i < c.capacity.size(); ++i) {
+    auto& n = c.capacity[i];
+    if (n.id.empty()) continue;
+    if (!node_ids.insert(n.id).second) {
+      errors.add(at_key(node_where[i], "id"), "capacity[" + std::to_string(i + 1) + "].id: duplicate id '" +
+                                    n.id + "'; capacity node and transformer ids must be unique");
+    }
+  }
+  for (std::size_t i = 0; i < c.capacity.size(); ++i) {
+    auto& n = c.capacity[i];
+    if (n.parent.empty()) n.parent = root_id;
+    if (!node_ids.count(n.parent)) {
+      errors.add(at_key(node_where[i], "parent"), "capacity[" + std::to_string(i + 1) + "].parent: unknown node '" +
+                                    n.parent + "'; expected the transformer ('" + root_id +
+                                    "') or a [[capacity]] id");
+    }
+  }
+  // Order parents before children, and find cycles.
+  {
+    std::vector<CapacityNodeConfig> ordered;
+    std::set<std::string> placed{root_id};
+    std::vector<bool> done(c.capacity.size(), false);
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (std::size_t i = 0; i < c.capacity.size(); ++i) {
+        if (done[i] || !placed.count(c.capacity[i].parent)) continue;
+        done[i] = true;
+        progress = true;
+        placed.insert(c.capacity[i].id);
+        ordered.push_back(c.capacity[i]);
+      }
+    }
+    for (std::size_t i = 0; i < c.capacity.size(); ++i) {
+      if (!done[i] && node_ids.count(c.capacity[i].parent) && !c.capacity[i].id.empty()) {
+        errors.add(at_key(node_where[i], "parent"), "capacity[" + std::to_string(i + 1) +
+                                      "].parent: the capacity tree has a cycle through '" +
+                                      c.capacity[i].id + "'");
+      }
+    }
+    if (ordered.size() == c.capacity.size()) c.capacity = std::move(ordered);
+  }
+  std::set<std::string> bus_ids;
+  for (std::size_t i = 0; i < c.modbus_buses.size(); ++i) {
+    const auto& b = c.modbus_buses[i];
+    if (!b.id.empty() && !bus_ids.insert(b.id).second) {
+      errors.add(at_key(bus_where[i], "id"), "modbus.bus[" + std::to_string(i + 1) + "].id: duplicate id '" +
+                                   b.id + "'");
+    }
+  }
+  auto expected_list = [](const std::set<std::string>& ids) {
+    std::vector<std::string> v(ids.begin(), ids.end());
+    return v.empty() ? std::string("(none defined)") : join(v, ", ");
+  };
+  std::set<std::string> device_ids;
+  auto check_device = [&](const std::string& what, std::size_t i, const std::string& id,
+                          std::string& node, DriverKind driver, const std::string& bus,
+                          const toml::table* where) {
+    const std::string path = what + "[" + std::to_string(i + 1) + "]";
+    if (!id.empty() && !device_ids.insert(id).second) {
+      errors.add(at_key(where, "id"), path + ".id: duplicate id '" + id +
+                            "'; charger and meter ids must be unique");
+    }
+    if (node.empty()) node = root_id;
+    if (!node_ids.count(node)) {
+      errors.add(at_key(where, "node"), path + ".node: unknown capacity node '" + node + "'; expected one of: " +
+                            expected_list(node_ids));
+    }
+    if (driver == DriverKind::profile && !bus.empty() && !bus_ids.count(bus)) {
+      errors.add(at_key(where, "bus"), path + ".bus: unknown bus '" + bus +
+                            "'; expected a [[modbus.bus]] id: " + expected_list(bus_ids));
+    }
+  };
+  for (std::size_t i = 0; i < c.chargers.size(); ++i) {
+    auto& ch = c.chargers[i];
+    check_device("charger", i, ch.id, ch.node, ch.driver, ch.bus, charger_where[i]);
+  }
+  int transformer_meters = 0;
+  for (std::size_t i = 0; i < c.meters.size(); ++i) {
+    auto& m = c.meters[i];
+    check_device("meter", i, m.id, m.node, m.driver, m.bus, meter_where[i]);
+    if (m.role == MeterRole::transformer) {
+      ++transformer_meters;
+      if (m.node != root_id) {
+        errors.add(at_key(meter_where[i], "node"), "meter[" + std::to_string(i + 1) +
+                                       "].node: a meter with role = \"transformer\" measures '" +
+                                       root_id + "', not '" + m.node + "'");
+      }
+    }
+  }
+  if (transformer_meters == 0) {
+    errors.warn({}, "no [[meter]] with role = \"transformer\": the limiter cannot see the "
+                    "base load and will assume the worst");
+  }
+  if (transformer_meters > 1) {
+    errors.add({}, "more than one [[meter]] with role = \"transformer\"; keep one");
+  }
+}
+
+// Profile devices against the shipped profiles: exists, right kind, and what the transport needs.
+void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatalog& catalog,
+                    const std::vector<const toml::table*>& charger_where,
+                    const std::vector<const toml::table*>& meter_where) {
+  auto check = [&](const std::string& path, drivers::DeviceKind kind, const std::string& profile,
+                   const std::string& bus, const std::string* address, const toml::table* t) {
+    const char* kind_name = kind == drivers::DeviceKind::charger ? "charger" : "meter";
+    const drivers::DeviceProfile* p = catalog.find(profile);
+    if (!p) {
+      std::vector<std::string> ids;
+      for (const auto& [id, known] : catalog.all()) {
+        if (known.kind == kind) ids.push_back(id);
+      }
+      errors.add(at_key(t, "profile"), path + ".profile: unknown profile '" + profile +
+                                           "'; expected one of the " + kind_name +
+                                           " profiles: " + join(ids, ", "));
+      return;
+    }
+    if (p->kind != kind) {
+      errors.add(at_key(t, "profile"),
+                 path + ".profile: '" + profile + "' is a " +
+                     (p->kind == drivers::DeviceKind::charger ? "charger" : "meter") +
+                     " profile; a [[" + kind_name + "]] needs a " + kind_name + " profile");
+      return;
+    }
+    const bool needs_bus = p->transport != drivers::Transport::mqtt;
+    if (needs_bus && bus.empty()) {
+      errors.add(t->source(), path + ": missing required key 'bus' (profile '" + profile +
+                                  "' speaks " + drivers::to_string(p->transport) +
+                                  "; name the [[modbus.bus]] it is wired to)");
+    }
+    if (!needs_bus && !bus.empty()) {
+      errors.add(at_key(t, "bus"), path + ".bus: profile '" + profile +
+                                       "' speaks MQTT through the broker; remove bus");
+    }
+    if (address && p->transport == drivers::Transport::dlt645 && address->empty()) {
+      errors.add(t->source(), path + ": missing required key 'address' (the 12-digit DL/T 645 "
+                                     "meter address from the nameplate)");
+    }
+    if (address && p->transport != drivers::Transport::dlt645 && !address->empty()) {
+      errors.add(at_key(t, "address"),
+                 path + ".address: is used only with DL/T 645 profiles; '" + profile +
+                     "' speaks " + drivers::to_string(p->transport));
+    }
+  };
+  for (std::size_t i = 0; i < c.chargers.size(); ++i) {
+    const auto& ch = c.chargers[i];
+    if (ch.driver != DriverKind::profile || ch.profile.empty()) continue;
+    check("charger[" + std::to_string(i + 1) + "]", drivers::DeviceKind::charger, ch.profile,
+          ch.bus, nullptr, charger_where[i]);
+    const drivers::DeviceProfile* p = catalog.find(ch.profile);
+    if (p && !ch.mqtt_base_topic.empty() && p->transport != drivers::Transport::mqtt) {
+      errors.add(at_key(charger_where[i], "mqtt_base_topic"),
+                 "charger[" + std::to_string(i + 1) + "].mqtt_base_topic: profile '" + ch.profile + "' speaks " +
+                     drivers::to_string(p->transport) + ", not MQTT; remove mqtt_base_topic");
+    }
+  }
+  for (std::size_t i = 0; i < c.meters.size(); ++i) {
+    const auto& m = c.meters[i];
+    if (m.driver != DriverKind::profile || m.profile.empty()) continue;
+    check("meter[" + std::to_string(i + 1) + "]", drivers::DeviceKind::meter, m.profile, m.bus,
+          &m.address, meter_where[i]);
+  }
+}
+
+}  // namespace orderly::gateway::config_detail
