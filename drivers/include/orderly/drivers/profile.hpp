@@ -145,7 +145,8 @@ struct DeviceProfile {
   bool supports_failsafe() const { return failsafe.mechanism != FailsafeMechanism::none; }
 };
 
-// Thrown for a malformed profile; what() reads "file:line: key: problem; what to do".
+// Thrown for a malformed profile; what() holds every problem of the file, one per line, each
+// "file:line:column: key: problem; what to do".
 class ProfileError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
