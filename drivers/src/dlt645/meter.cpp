@@ -20,6 +20,7 @@
 
 #include "modbus/bus_thread.hpp"
 #include "orderly/drivers/dlt645.hpp"
+#include "orderly/drivers/points.hpp"
 
 namespace orderly::drivers::dlt645 {
 
@@ -231,7 +232,7 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
   }
 
   Steady::duration poll(Dlt645Bus& b) {
-    std::map<std::string, double> values;
+    PointValues values;
     poll_error.clear();
     bool answered = false, unreachable = false, clean = true;
     for (const auto& [name, p] : profile.dlt645_points) {
@@ -267,7 +268,7 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
         continue;
       }
       logged_errors.erase(name);
-      values[name] = v;
+      values.numbers[name] = v;
     }
     const TimePoint now = clock.now();
     health_w.online = answered && !unreachable;
@@ -278,21 +279,8 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
       std::lock_guard lk(m);
       health_c = health_w;
     }
-    auto get = [&](const std::string& k) {
-      auto it = values.find(k);
-      return it == values.end() ? kNotMeasured : it->second;
-    };
-    MeterSnapshot s;
+    MeterSnapshot s = meter_snapshot(values);
     s.at = now;
-    s.power_w = get("power_w");
-    for (int i = 0; i < 3; ++i) {
-      const std::string l = "l" + std::to_string(i + 1);
-      s.power_w_phase[static_cast<std::size_t>(i)] = get("power_" + l + "_w");
-      s.current_a[static_cast<std::size_t>(i)] = get("current_" + l + "_a");
-      s.voltage_v[static_cast<std::size_t>(i)] = get("voltage_" + l + "_v");
-    }
-    s.import_energy_wh = get("import_energy_wh");
-    s.export_energy_wh = get("export_energy_wh");
     auto self = shared_from_this();
     Health h = health_w;
     boost::asio::post(core, [self, s, h] {

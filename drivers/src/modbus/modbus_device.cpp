@@ -10,6 +10,7 @@
 
 #include "orderly/base/units.hpp"
 #include "orderly/drivers/modbus.hpp"
+#include "orderly/drivers/points.hpp"
 
 namespace orderly::drivers {
 
@@ -201,9 +202,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       if (failsafe_configured) keepalive(link);
       expire_limit(link);
     }
-    std::map<std::string, double> values;
-    std::map<std::string, std::string> words;
-    std::string rfid;
+    PointValues values;
     bool answered = false, unreachable = false, clean = true;
     for (const PointDef* p : reads) {
       const auto count = p->type == ValueType::coil ? std::uint16_t{1} : p->register_count();
@@ -220,7 +219,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       }
       answered = true;
       if (p->type == ValueType::string) {
-        if (p->name == "rfid") rfid = decode_string(*p, r.registers);
+        values.words[p->name] = decode_string(*p, r.registers);
         continue;
       }
       const double raw = decode_raw(*p, r.registers);
@@ -235,7 +234,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       else if (!p->value_map.empty()) {
         auto it = p->value_map.find(std::llround(v));
         if (it == p->value_map.end()) bad = "value " + std::to_string(std::llround(v)) + " is not in the profile's map; rejected";
-        else words[p->name] = it->second;
+        else values.words[p->name] = it->second;
       }
       if (!bad.empty()) {
         ++health_w.errors;
@@ -244,7 +243,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
         continue;
       }
       note_good(p->name);
-      values[p->name] = v;
+      values.numbers[p->name] = v;
     }
 
     const TimePoint now = clock.now();
@@ -258,58 +257,27 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     {
       std::lock_guard lk(m);
       health_c = health_w;
-      for (const auto& [k, v] : values) values_c[k] = v;
+      for (const auto& [k, v] : values.numbers) values_c[k] = v;
     }
-    publish(values, words, rfid, now);
+    publish(values, now);
     if (!health_w.online) return std::max(poll_interval(), Steady::duration(std::chrono::seconds(2)));
     return poll_interval();
   }
 
-  static double get(const std::map<std::string, double>& v, const std::string& k) {
-    auto it = v.find(k);
-    return it == v.end() ? kNotMeasured : it->second;
-  }
-
-  void publish(const std::map<std::string, double>& values, const std::map<std::string, std::string>& words,
-               const std::string& rfid, TimePoint now) {
+  void publish(const PointValues& values, TimePoint now) {
     Health h = health_w;
     auto self = shared_from_this();
     if (is_charger) {
-      ChargerSnapshot s;
+      ChargerSnapshot s = charger_snapshot(values, profile.capabilities.phases);
       s.at = now;
-      if (auto it = words.find("state"); it != words.end())
-        s.state = charger_state_from_string(it->second).value_or(ChargerState::unknown);
-      if (auto it = words.find("plug"); it != words.end() && it->second == "unplugged") s.state = ChargerState::unplugged;
-      if (auto it = words.find("plug"); it != words.end() && it->second == "plugged" &&
-                                         (s.state == ChargerState::unknown || s.state == ChargerState::unplugged))
-        s.state = ChargerState::plugged;
-      s.power_w = get(values, "power_w");
-      for (int i = 0; i < 3; ++i) {
-        s.current_a[i] = get(values, "current_l" + std::to_string(i + 1) + "_a");
-        s.voltage_v[i] = get(values, "voltage_l" + std::to_string(i + 1) + "_v");
-      }
-      s.session_energy_wh = get(values, "session_energy_wh");
-      s.total_energy_wh = get(values, "total_energy_wh");
-      const double applied = get(values, "applied_current_a");
-      s.applied_limit_w = std::isfinite(applied) ? applied * volts_per_amp() : kNotMeasured;
-      s.rfid = rfid;
       if (!health_w.online) s.state = ChargerState::unknown;
       boost::asio::post(core, [self, s, h] {
         if (self->events.charger_snapshot) self->events.charger_snapshot(self->opt.id, s);
         if (self->events.health) self->events.health(self->opt.id, h);
       });
     } else {
-      MeterSnapshot s;
+      MeterSnapshot s = meter_snapshot(values);
       s.at = now;
-      s.power_w = get(values, "power_w");
-      for (int i = 0; i < 3; ++i) {
-        const std::string l = "l" + std::to_string(i + 1);
-        s.power_w_phase[i] = get(values, "power_" + l + "_w");
-        s.current_a[i] = get(values, "current_" + l + "_a");
-        s.voltage_v[i] = get(values, "voltage_" + l + "_v");
-      }
-      s.import_energy_wh = get(values, "import_energy_wh");
-      s.export_energy_wh = get(values, "export_energy_wh");
       boost::asio::post(core, [self, s, h] {
         if (self->events.meter_snapshot) self->events.meter_snapshot(self->opt.id, s);
         if (self->events.health) self->events.health(self->opt.id, h);

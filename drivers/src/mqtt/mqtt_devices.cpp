@@ -11,6 +11,7 @@
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 #include "orderly/drivers/mqtt_payload.hpp"
+#include "orderly/drivers/points.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -65,22 +66,14 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   };
 
   // A profile-described charger: what its [mqtt] section says, with {base} expanded. Immutable
-  // after start() except `snapshot`, which lives on the core.
+  // after start() except `latest`, which lives on the core.
   struct ProfileState {
     std::string base_topic;
     std::map<std::string, std::vector<MqttPointDef>> reads;  // by expanded topic
     MqttPointDef set_current;                                // topic expanded
     std::string ack_topic;                                   // expanded; empty = no ack
     std::string ack_json_path;
-    ChargerSnapshot snapshot;                                // assembled from the read points
-  };
-
-  // One decoded read point of a profile charger.
-  struct ProfileValue {
-    std::string name;
-    double number = kNotMeasured;
-    std::optional<ChargerState> state;
-    std::string text;
+    PointValues latest;                                      // last good value of every read point
   };
 
   // Everything about one device; touched on the core executor only, except `kind`, `id` and
@@ -138,7 +131,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::optional<MeterSnapshot> meter;
     std::optional<mqtt::AckMessage> ack;
     std::optional<bool> online;
-    std::vector<ProfileValue> profile_values;
+    PointValues profile_values;
     std::optional<double> profile_ack_a;
     std::string error;
   };
@@ -459,29 +452,25 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
         }
         *text = m->second;
       }
-      ProfileValue v;
-      v.name = p.name;
-      if (p.name == "state") {
-        v.state = charger_state_from_string(*text);
-        if (!v.state) {
-          in.error = "state: '" + text->substr(0, 40) + "' is not a charger state";
-          return in;
-        }
-      } else if (p.name == "rfid") {
-        v.text = *text;
-      } else {
-        auto num = mqtt::parse_number(*text);
-        if (!num) {
-          in.error = p.name + ": '" + text->substr(0, 40) + "' is not a finite number";
-          return in;
-        }
-        v.number = *num * p.scale;
-        if (auto why = out_of_range(d.caps, p.name, v.number); !why.empty()) {
-          in.error = p.name + ": " + why;
-          return in;
-        }
+      if (p.name == "state" && !charger_state_from_string(*text)) {
+        in.error = "state: '" + text->substr(0, 40) + "' is not a charger state";
+        return in;
       }
-      in.profile_values.push_back(std::move(v));
+      if (is_word_point(p.name)) {
+        in.profile_values.words[p.name] = *text;
+        continue;
+      }
+      auto num = mqtt::parse_number(*text);
+      if (!num) {
+        in.error = p.name + ": '" + text->substr(0, 40) + "' is not a finite number";
+        return in;
+      }
+      const double value = *num * p.scale;
+      if (auto why = out_of_range(d.caps, p.name, value); !why.empty()) {
+        in.error = p.name + ": " + why;
+        return in;
+      }
+      in.profile_values.numbers[p.name] = value;
     }
     return in;
   }
@@ -503,26 +492,15 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   void on_profile_inbound(Device& d, const Inbound& in) {
     const TimePoint now = clock_.now();
     if (in.profile_ack_a) on_profile_ack(d, *in.profile_ack_a);
-    if (in.profile_values.empty()) return;
-    ChargerSnapshot& s = d.profile->snapshot;
-    const double v_per_a = power_w_at_nominal(1.0, std::max(1, d.caps.phases));
-    for (const ProfileValue& v : in.profile_values) {
-      const auto& n = v.name;
-      if (v.state) s.state = *v.state;
-      else if (n == "rfid") s.rfid = v.text;
-      else if (n == "power_w") s.power_w = v.number;
-      else if (n == "session_energy_wh") s.session_energy_wh = v.number;
-      else if (n == "total_energy_wh") s.total_energy_wh = v.number;
-      else if (n == "applied_current_a") s.applied_limit_w = v.number * v_per_a;
-      else if (n.size() == 12 && n.rfind("current_l", 0) == 0 && n[9] >= '1' && n[9] <= '3')
-        s.current_a[static_cast<std::size_t>(n[9] - '1')] = v.number;
-      else if (n.size() == 12 && n.rfind("voltage_l", 0) == 0 && n[9] >= '1' && n[9] <= '3')
-        s.voltage_v[static_cast<std::size_t>(n[9] - '1')] = v.number;
-    }
+    if (in.profile_values.numbers.empty() && in.profile_values.words.empty()) return;
+    PointValues& latest = d.profile->latest;
+    for (const auto& [name, value] : in.profile_values.numbers) latest.numbers[name] = value;
+    for (const auto& [name, word] : in.profile_values.words) latest.words[name] = word;
     d.last_status = now;
     d.health.last_good = now;
     ++d.health.reads_ok;
     refresh(d);
+    ChargerSnapshot s = charger_snapshot(latest, std::max(1, d.caps.phases));
     s.at = now;
     if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
   }
