@@ -65,4 +65,10 @@ MeterSnapshot meter_snapshot(const PointValues& values) {
   return s;
 }
 
+bool reads_phase_currents(int phases, const std::function<bool(const std::string& point)>& readable) {
+  for (int i = 0; i < phases; ++i)
+    if (!readable(phase_point("current", i, "a"))) return false;
+  return true;
+}
+
 }  // namespace orderly::drivers

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "orderly/base/units.hpp"
 #include "orderly/drivers/points.hpp"
@@ -87,6 +88,16 @@ TEST(MeterSnapshotFromPoints, EveryNamedValueLandsInItsField) {
   EXPECT_EQ(s.voltage_v[2], 231);
   EXPECT_EQ(s.import_energy_wh, 9e8);
   EXPECT_EQ(s.export_energy_wh, 1200);
+}
+
+TEST(PhaseCurrentPoints, EveryPhaseOfThePileMustBeReadable) {
+  auto readable = [](std::set<std::string> names) {
+    return [names](const std::string& n) { return names.count(n) > 0; };
+  };
+  EXPECT_TRUE(reads_phase_currents(1, readable({"current_l1_a"})));
+  EXPECT_TRUE(reads_phase_currents(3, readable({"current_l1_a", "current_l2_a", "current_l3_a"})));
+  EXPECT_FALSE(reads_phase_currents(3, readable({"current_l1_a", "current_l2_a"})));
+  EXPECT_FALSE(reads_phase_currents(1, readable({"power_w"})));
 }
 
 TEST(WordPoints, AreTheStatesAndTheCard) {

@@ -16,7 +16,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 
 #include "modbus/bus_thread.hpp"
 #include "orderly/drivers/dlt645.hpp"
@@ -213,8 +212,6 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
   Health health_w;
   std::map<std::string, std::string> logged_errors;  // by point name
   std::string poll_error;
-  mutable std::mutex m;
-  Health health_c;
 
   State(Dlt645MeterOptions o, DeviceProfile p, Dlt645Bus& b, boost::asio::any_io_executor c, DeviceEvents e,
         const Clock& cl)
@@ -275,10 +272,6 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
     if (health_w.online) health_w.last_good = now;
     health_w.last_error = poll_error;
     if (clean && health_w.online) logged_errors.clear();
-    {
-      std::lock_guard lk(m);
-      health_c = health_w;
-    }
     MeterSnapshot s = meter_snapshot(values);
     s.at = now;
     auto self = shared_from_this();
@@ -317,10 +310,5 @@ void Dlt645Meter::stop() {
 }
 
 const std::string& Dlt645Meter::id() const { return state_->opt.id; }
-
-Health Dlt645Meter::health() const {
-  std::lock_guard lk(state_->m);
-  return state_->health_c;
-}
 
 }  // namespace orderly::drivers::dlt645

@@ -92,7 +92,6 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::uint64_t suppressed_logs = 0;
     bool ever_logged = false;
     std::uint64_t reported_errors = 0;  // Health::errors in the last DeviceEvents::health
-    bool enabled = true;
     std::map<std::uint64_t, PendingAck> pending;  // by wire seq
     std::unique_ptr<ProfileState> profile;        // set for profile-described chargers
   };
@@ -103,8 +102,6 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     const std::string& id() const override { return d_.id; }
     Capabilities capabilities() const override { return d_.caps; }
     void apply_limit(const PowerLimit& limit) override { impl_->apply_limit(d_, limit); }
-    void set_enabled(bool enabled) override { impl_->set_enabled(d_, enabled); }
-    Health health() const override { return d_.health; }
 
    private:
     std::shared_ptr<Impl> impl_;
@@ -115,7 +112,6 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
    public:
     Meter(std::shared_ptr<Impl> impl, Device& d) : impl_(std::move(impl)), d_(d) {}
     const std::string& id() const override { return d_.id; }
-    Health health() const override { return d_.health; }
 
    private:
     std::shared_ptr<Impl> impl_;
@@ -200,6 +196,9 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (!st->ack_topic.empty() && !st->reads.count(st->ack_topic)) topic_ok(st->ack_topic, "ack");
     // Failsafe is what the device does on its own when the gateway goes quiet: the profile says.
     caps.failsafe = profile.supports_failsafe();
+    caps.pause = PauseMethod::zero_current;  // a 0 A claim on set_current_a
+    caps.measures_phase_currents =
+        reads_phase_currents(caps.phases, [&def](const std::string& name) { return def.read.count(name) > 0; });
     Device& d = add(DeviceKind::charger, id, caps);
     // A device that only publishes every N s is not offline after the native protocol's 3 s.
     d.stale_after = std::max(options_.stale_after, std::chrono::milliseconds(static_cast<long>(3000 * def.publish_period_s)));
@@ -588,14 +587,13 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (limit.power_w < 0 && !d.caps.bidirectional)
       return reject("charger " + d.id + " cannot discharge (not bidirectional); negative limit refused");
     if (limit.valid_for.count() <= 0) return reject("limit validity must be positive");
-    const double power_w = d.enabled ? limit.power_w : 0.0;
     double amps = 0;
     std::optional<std::uint64_t> wire_seq;
     if (d.profile) {
-      amps = profile_amps(d, power_w);
+      amps = profile_amps(d, limit.power_w);
       wire_seq = publish_profile_current(d, amps);
     } else {
-      wire_seq = publish_limit(d, power_w, static_cast<double>(limit.valid_for.count()));
+      wire_seq = publish_limit(d, limit.power_w, static_cast<double>(limit.valid_for.count()));
     }
     if (!wire_seq) return reject("not connected to the MQTT broker " + uri_ + "; limit not sent");
     auto& p = d.pending[*wire_seq];
@@ -645,22 +643,11 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     return ++wire_seq_;
   }
 
-  void set_enabled(Device& d, bool enabled) {
-    d.enabled = enabled;
-    if (d.profile) {
-      if (!enabled) publish_profile_current(d, 0);
-      return;
-    }
-    // Disabling pauses at once and stays paused for an hour even if the gateway then dies;
-    // enabling waits for the next apply_limit, which carries the planned power.
-    if (!enabled) publish_limit(d, 0, 3600);
-  }
-
   void on_ack(Device& d, const mqtt::AckMessage& ack) {
     auto it = d.pending.find(ack.seq);
     if (it == d.pending.end()) {
       spdlog::debug("mqtt ack ignored charger={} seq={} reason={}", q(d.id), ack.seq,
-                    q("not pending (late, duplicate or for a set_enabled pause)"));
+                    q("not pending (late or duplicate)"));
       return;
     }
     it->second.timer->cancel();
@@ -762,7 +749,13 @@ MqttDevices::MqttDevices(boost::asio::any_io_executor core, const Clock& clock, 
 MqttDevices::~MqttDevices() { impl_->shutdown(); }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_charger(const std::string& id, const Capabilities& caps) {
-  return std::make_shared<Impl::Charger>(impl_, impl_->add(Impl::DeviceKind::charger, id, caps));
+  // docs/mqtt-protocol.md: a 0 W limit pauses, a lapsed limit falls back to the pile's failsafe
+  // power, and the status carries current_a per phase.
+  Capabilities declared = caps;
+  declared.pause = PauseMethod::protocol;
+  declared.failsafe = true;
+  declared.measures_phase_currents = true;
+  return std::make_shared<Impl::Charger>(impl_, impl_->add(Impl::DeviceKind::charger, id, declared));
 }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_profile_charger(const std::string& id, const DeviceProfile& profile,

@@ -2,6 +2,7 @@
 // From decoded point values to the snapshots the core sees: the one place that gives the
 // semantic point names listed in profile.hpp their meaning, for every transport (Modbus, DL/T 645,
 // MQTT profiles). Drivers decode and validate; this only maps.
+#include <functional>
 #include <map>
 #include <string>
 
@@ -26,5 +27,9 @@ bool is_word_point(const std::string& name);
 // applied_limit_w at the nominal voltage on `phases` phases.
 ChargerSnapshot charger_snapshot(const PointValues& values, int phases);
 MeterSnapshot meter_snapshot(const PointValues& values);
+
+// Whether `readable` holds for the current point of each of the pile's `phases` phases
+// (current_l1_a, ...): then the pile declares Capabilities::measures_phase_currents.
+bool reads_phase_currents(int phases, const std::function<bool(const std::string& point)>& readable);
 
 }  // namespace orderly::drivers
