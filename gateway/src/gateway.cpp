@@ -9,7 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include "orderly/base/units.hpp"
-#include "orderly/drivers/mqtt.hpp"
 #include "orderly/gateway/log.hpp"
 #include "orderly/gateway/report.hpp"
 #include "orderly/gateway/store.hpp"
@@ -18,7 +17,7 @@
 #include "orderly/scheduler/plan.hpp"
 #include "orderly/scheduler/validate.hpp"
 #include "orderly/web/server.hpp"
-#include "profile_devices.hpp"
+#include "device_registry.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -46,8 +45,6 @@ constexpr auto kPlannerBudget = milliseconds(2000);
 // Base-load history read back from the store at start for the forecast.
 constexpr auto kHistoryRestore = days(14);
 
-
-
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
 
@@ -69,12 +66,7 @@ Gateway::Gateway(boost::asio::io_context& io, const Clock& clock, Config config,
     ChargerRuntime rt;
     rt.config = &c;
     rt.node = std::max(tree_.index_of(c.node), 0);
-    const int phases = phase_count(c.phase);
-    rt.caps.phases = phases;
-    rt.caps.min_current_a = c.min_current_a;
-    rt.caps.max_power_w = c.max_power_kw * 1000.0;
-    rt.caps.max_current_a = current_a_at_nominal(rt.caps.max_power_w, phases);
-    rt.caps.bidirectional = c.bidirectional;
+    rt.caps = configured_capabilities(c);
     chargers_.emplace(c.id, std::move(rt));
   }
 }
@@ -96,15 +88,18 @@ void Gateway::start() {
   events.limit_ack = [this](const std::string& id, const drivers::LimitAck& a) { on_limit_ack(id, a); };
   events.health = [this](const std::string& id, const drivers::Health& h) { on_health(id, h); };
 
-  if (options_.devices) {
-    auto drivers = options_.devices(events);
-    for (auto& [id, rt] : chargers_) {
-      if (auto it = drivers.find(id); it != drivers.end()) rt.driver = it->second;
-      if (rt.driver) rt.caps.failsafe = rt.driver->capabilities().failsafe;
-    }
-  } else {
-    start_devices(events);
+  devices_ = options_.devices
+                 ? std::make_unique<DeviceRegistry>(options_.devices(events))
+                 : std::make_unique<DeviceRegistry>(io_.get_executor(), clock_, config_, options_.profile_dir, events);
+  for (auto& [id, rt] : chargers_) {
+    rt.driver = devices_->charger(id);
+    if (!rt.driver) continue;
+    const drivers::Capabilities declared = rt.driver->capabilities();
+    rt.caps.pause = declared.pause;
+    rt.caps.failsafe = declared.failsafe;
+    rt.caps.measures_phase_currents = declared.measures_phase_currents;
   }
+  devices_->start();
 
   web::ServerOptions wo;
   wo.address = config_.web.listen;
@@ -128,56 +123,10 @@ void Gateway::stop() {
   running_ = false;
   control_timer_.cancel();
   if (web_) web_->stop();
-  if (profile_devices_) profile_devices_->stop();
-  if (mqtt_) mqtt_->stop();
+  if (devices_) devices_->stop();
   event("info", "gateway", "stopped");
   if (store_) store_->stop();
   spdlog::info("gateway stopped");
-}
-
-void Gateway::start_devices(const drivers::DeviceEvents& events) {
-  drivers::MqttOptions mo;
-  mo.host = config_.mqtt.host;
-  mo.port = static_cast<std::uint16_t>(config_.mqtt.port);
-  mo.client_id = config_.mqtt.client_id;
-  mo.username = config_.mqtt.username;
-  mo.password = config_.mqtt.resolved_password();
-  mo.topic_prefix = config_.mqtt.topic_prefix;
-  mo.keepalive = seconds(config_.mqtt.keepalive_s);
-  mqtt_ = std::make_unique<drivers::MqttDevices>(io_.get_executor(), clock_, mo, events);
-
-  const bool uses_profiles =
-      std::any_of(config_.chargers.begin(), config_.chargers.end(), [](const auto& c) { return c.driver == DriverKind::profile; }) ||
-      std::any_of(config_.meters.begin(), config_.meters.end(), [](const auto& m) { return m.driver == DriverKind::profile; });
-  std::optional<drivers::ProfileCatalog> catalog;  // add_profile_charger copies what it needs
-  if (uses_profiles) {
-    const auto dir = options_.profile_dir.empty() ? default_profile_dir() : options_.profile_dir;
-    if (dir.empty())
-      throw std::runtime_error("device profiles not found: install the package (/usr/share/orderly/profiles) or set "
-                               "ORDERLY_PROFILE_DIR");
-    catalog = drivers::ProfileCatalog::load_dir(dir);
-    profile_devices_ = std::make_unique<ProfileDevices>(io_.get_executor(), clock_, config_, *catalog, events);
-  }
-
-  for (auto& [id, rt] : chargers_) {
-    if (rt.config->driver == DriverKind::mqtt) {
-      rt.caps.failsafe = true;  // the native protocol's limits expire to the pile's failsafe power
-      rt.driver = mqtt_->add_charger(id, rt.caps);
-    } else {
-      const auto& profile = catalog->at(rt.config->profile);
-      if (profile.transport == drivers::Transport::mqtt)
-        rt.driver = mqtt_->add_profile_charger(id, profile, rt.config->mqtt_base_topic, rt.caps);
-      else
-        rt.driver = profile_devices_->charger(id);
-      rt.caps.failsafe = rt.driver->capabilities().failsafe;
-      if (!rt.caps.failsafe)
-        spdlog::warn("charger has no failsafe; counted at its maximum power whenever it cannot be reached charger={}", id);
-    }
-  }
-  for (const auto& m : config_.meters)
-    if (m.driver == DriverKind::mqtt) mqtt_->add_meter(m.id);
-  mqtt_->start();
-  if (profile_devices_) profile_devices_->start();
 }
 
 std::uint16_t Gateway::web_port() const { return web_ ? web_->port() : 0; }

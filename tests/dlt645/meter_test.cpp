@@ -143,8 +143,9 @@ TEST_F(Dlt645MeterTest, ReadsPowerAndEnergyThroughATransparentGateway) {
     return near(s.power_w, 3456.7, 0.01) && near(s.import_energy_wh, 1234560, 0.1) &&
            near(s.voltage_v[0], 229.8, 0.01) && near(s.current_a[0], 5.123, 0.0001);
   }));
-  EXPECT_TRUE(m.health().online);
-  EXPECT_EQ(m.health().errors, 0u) << m.health().last_error;
+  // Health is reported right after the snapshot of the same poll.
+  EXPECT_TRUE(recorder.wait_health([](const Health& h) { return h.online; }));
+  EXPECT_EQ(recorder.health().errors, 0u) << recorder.health().last_error;
 }
 
 TEST_F(Dlt645MeterTest, UnsupportedIdentifierIsAnErrorNotACrash) {

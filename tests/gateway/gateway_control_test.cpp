@@ -30,8 +30,6 @@ class FakeCharger final : public drivers::ChargerDriver {
   const std::string& id() const override { return id_; }
   drivers::Capabilities capabilities() const override { return caps_; }
   void apply_limit(const drivers::PowerLimit& limit) override { limits.push_back(limit); }
-  void set_enabled(bool) override {}
-  drivers::Health health() const override { return {}; }
 
   std::vector<drivers::PowerLimit> limits;
   double last_w() const { return limits.empty() ? -1 : limits.back().power_w; }

@@ -97,6 +97,10 @@ class Recorder {
     std::lock_guard lk(m_);
     return meters_.size();
   }
+  std::vector<MeterSnapshot> meters() {
+    std::lock_guard lk(m_);
+    return meters_;
+  }
   ChargerSnapshot last_charger() {
     std::lock_guard lk(m_);
     return chargers_.empty() ? ChargerSnapshot{} : chargers_.back();

@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "harness.hpp"
 #include "orderly/base/units.hpp"
 #include "orderly/drivers/modbus.hpp"
@@ -40,14 +42,15 @@ class ShippedModbusProfile : public ::testing::TestWithParam<std::string> {
     options.failsafe_timeout = std::chrono::seconds(60);
   }
 
-  // Every readable, numeric point has a value and none was rejected.
-  void expect_every_point_read(const std::function<std::map<std::string, double>()>& values) {
-    std::vector<std::string> wanted;
+  // Every readable point was read and none was rejected.
+  void expect_every_point_read() {
+    std::set<std::pair<int, std::uint16_t>> wanted;
     for (const auto& [name, p] : profile.points)
-      if (p.readable && p.type != ValueType::string) wanted.push_back(name);
+      if (p.readable) wanted.emplace(p.read_function(), p.address);
     ASSERT_TRUE(orderly::test::wait_until([&] {
-      auto v = values();
-      return std::all_of(wanted.begin(), wanted.end(), [&](const std::string& n) { return v.count(n) == 1; });
+      auto missing = wanted;
+      for (const auto& r : sim.request_log()) missing.erase({r.function, r.address});
+      return missing.empty() && recorder.health().reads_ok >= wanted.size();
     })) << "not every readable point of " << GetParam() << " was read";
     const Health h = recorder.health();
     EXPECT_TRUE(h.online);
@@ -72,7 +75,7 @@ TEST_P(ShippedModbusProfile, ReadsEveryPointWritesTheLimitAndSetsTheFailsafe) {
     meter.start();
     EXPECT_TRUE(recorder.wait_meter([](const MeterSnapshot& s) { return near(s.power_w, 4321, 0.5); }))
         << "meter power never reached the simulated 4321 W";
-    expect_every_point_read([&] { return meter.point_values(); });
+    expect_every_point_read();
     EXPECT_TRUE(recorder.wait_meter([](const MeterSnapshot& s) {
       return near(s.voltage_v[0], 230, 0.5) && std::isfinite(s.import_energy_wh);
     }));
@@ -86,7 +89,7 @@ TEST_P(ShippedModbusProfile, ReadsEveryPointWritesTheLimitAndSetsTheFailsafe) {
   charger.start();
   EXPECT_TRUE(recorder.wait_charger([](const ChargerSnapshot& s) { return s.state == ChargerState::charging; }))
       << "charger never reported charging; last state " << to_string(recorder.last_charger().state);
-  expect_every_point_read([&] { return charger.point_values(); });
+  expect_every_point_read();
 
   if (profile.supports_failsafe() && profile.failsafe.mechanism == FailsafeMechanism::timeout_register) {
     EXPECT_TRUE(orderly::test::wait_until([&] {
@@ -116,6 +119,36 @@ TEST_P(ShippedModbusProfile, ReadsEveryPointWritesTheLimitAndSetsTheFailsafe) {
   ASSERT_TRUE(recorder.wait_ack(8).has_value());
   EXPECT_TRUE(orderly::test::wait_until([&] { return sim.drawn_current_a(unit) == 0; })) << "pause not obeyed";
   EXPECT_TRUE(recorder.wait_charger([](const ChargerSnapshot& s) { return s.state == ChargerState::plugged; }));
+}
+
+// What a pile declares about itself comes from its profile; the site's configured ratings are
+// the gateway's business.
+TEST(ModbusChargerCapabilities, AreDeclaredFromTheProfile) {
+  RealClock clock;
+  Core core;
+  ModbusBusWorker bus(ModbusEndpoint::tcp("127.0.0.1", 1, ModbusSettings{}));  // never polled
+  auto declared = [&](const DeviceProfile& p) {
+    ModbusDeviceOptions o;
+    o.id = p.id;
+    return ModbusCharger(o, p, bus, core.executor(), DeviceEvents{}, clock).capabilities();
+  };
+  const auto dir = orderly::test::source_dir() / "drivers" / "profiles";
+
+  auto keba = load_profile(dir / "keba-p30.toml");
+  const Capabilities k = declared(keba);
+  EXPECT_EQ(k.pause, PauseMethod::enable_register);
+  EXPECT_TRUE(k.failsafe);
+  EXPECT_TRUE(k.measures_phase_currents);
+  EXPECT_EQ(k.phases, 3);
+  EXPECT_DOUBLE_EQ(k.max_current_a, keba.capabilities.max_current_a);
+
+  const Capabilities abb = declared(load_profile(dir / "abb-terra-ac.toml"));
+  EXPECT_EQ(abb.pause, PauseMethod::zero_current);
+  EXPECT_FALSE(abb.failsafe) << "the Terra AC has no failsafe register";
+  EXPECT_TRUE(abb.measures_phase_currents);
+
+  keba.points.erase("current_l2_a");
+  EXPECT_FALSE(declared(keba).measures_phase_currents) << "a three-phase pile that reads two phase currents";
 }
 
 INSTANTIATE_TEST_SUITE_P(Profiles, ShippedModbusProfile, ::testing::ValuesIn(shipped_modbus_profiles()),

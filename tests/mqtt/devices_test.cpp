@@ -116,7 +116,7 @@ Capabilities caps_7kw() {
 
 TEST_F(MqttDevicesTest, SnapshotsArriveOnTheCoreThreadAndHealthGoesOnline) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
-  auto charger = devices.add_charger("p-101", caps_7kw());
+  devices.add_charger("p-101", caps_7kw());
   devices.start();
   sim::SimMqttCharger sim(charger_options("p-101"), clock_);
   sim.start();
@@ -131,9 +131,8 @@ TEST_F(MqttDevicesTest, SnapshotsArriveOnTheCoreThreadAndHealthGoesOnline) {
   EXPECT_NEAR(s.power_w, 1380, 1e-6);
   EXPECT_NEAR(s.current_a[0], 6, 1e-6);
   EXPECT_TRUE(std::isnan(s.current_a[1]));
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; }));
-  EXPECT_TRUE(rec_.health["p-101"].online);
-  EXPECT_GT(charger->health().reads_ok, 0u);
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-101"].online; }));
+  EXPECT_GT(rec_.health["p-101"].reads_ok, 0u);
 }
 
 TEST_F(MqttDevicesTest, LimitReachesTheChargerAndIsAcknowledged) {
@@ -143,7 +142,7 @@ TEST_F(MqttDevicesTest, LimitReachesTheChargerAndIsAcknowledged) {
   sim::SimMqttCharger sim(charger_options("p-102"), clock_);
   sim.start();
   sim.plug_in(20000, 6000);
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-102"].online; })) << broker_->log();
 
   charger->apply_limit(PowerLimit{3000, 60s, 42});
   ASSERT_TRUE(pump_until([&] { return rec_.ack_for(42).has_value(); })) << "no acknowledgement for seq 42";
@@ -239,15 +238,15 @@ TEST_F(MqttDevicesTest, BrokerRestartIsSurvivedAndSubscriptionsRenewed) {
   sim::SimMqttCharger sim(charger_options("p-109"), clock_);
   sim.start();
   sim.plug_in(10000, 7000);
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-109"].online; })) << broker_->log();
 
   const auto port = broker_->port();
   broker_.reset();
-  ASSERT_TRUE(pump_until([&] { return !devices.connected() && !charger->health().online; }));
-  EXPECT_THAT(charger->health().last_error, HasSubstr("not connected to the MQTT broker"));
+  ASSERT_TRUE(pump_until([&] { return !devices.connected() && !rec_.health["p-109"].online; }));
+  EXPECT_THAT(rec_.health["p-109"].last_error, HasSubstr("not connected to the MQTT broker"));
 
   broker_ = sim::MosquittoBroker::start(port);
-  ASSERT_TRUE(pump_until([&] { return devices.connected() && charger->health().online; }))
+  ASSERT_TRUE(pump_until([&] { return devices.connected() && rec_.health["p-109"].online; }))
       << "no reconnect after the broker came back; broker log:\n" << broker_->log();
   // Subscriptions are per connection (clean session): limits and acks must flow again.
   charger->apply_limit(PowerLimit{4000, 60s, 5});
@@ -258,49 +257,49 @@ TEST_F(MqttDevicesTest, BrokerRestartIsSurvivedAndSubscriptionsRenewed) {
 
 TEST_F(MqttDevicesTest, LastWillMarksTheChargerOffline) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
-  auto charger = devices.add_charger("p-104", caps_7kw());
+  devices.add_charger("p-104", caps_7kw());
   devices.start();
   sim::SimMqttCharger sim(charger_options("p-104"), clock_);
   sim.start();
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-104"].online; })) << broker_->log();
 
   sim.set_offline(true);
   // Well before the staleness timeout: the will is what tells us.
-  ASSERT_TRUE(pump_until([&] { return !charger->health().online; }, 1000ms)) << broker_->log();
-  EXPECT_THAT(charger->health().last_error, HasSubstr("announced offline"));
+  ASSERT_TRUE(pump_until([&] { return !rec_.health["p-104"].online; }, 1000ms)) << broker_->log();
+  EXPECT_THAT(rec_.health["p-104"].last_error, HasSubstr("announced offline"));
   EXPECT_FALSE(rec_.health["p-104"].online);
 
   sim.set_offline(false);
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << "charger did not come back after reconnecting";
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-104"].online; })) << "charger did not come back after reconnecting";
 }
 
 TEST_F(MqttDevicesTest, SilentChargerGoesOfflineAfterTheStalenessTimeout) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
-  auto charger = devices.add_charger("p-105", caps_7kw());
+  devices.add_charger("p-105", caps_7kw());
   devices.start();
   sim::SimMqttCharger sim(charger_options("p-105"), clock_);
   sim.start();
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-105"].online; })) << broker_->log();
 
   sim.set_silent(true);
   const auto silent_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(pump_until([&] { return !charger->health().online; }, 5s));
+  ASSERT_TRUE(pump_until([&] { return !rec_.health["p-105"].online; }, 5s));
   EXPECT_GE(std::chrono::steady_clock::now() - silent_at, 1000ms) << "offline long before stale_after (1.5 s)";
-  EXPECT_THAT(charger->health().last_error, HasSubstr("no status for more than 1.5 s"));
+  EXPECT_THAT(rec_.health["p-105"].last_error, HasSubstr("no status for more than 1.5 s"));
   EXPECT_TRUE(sim.connected());
 
   sim.set_silent(false);
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; }));
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-105"].online; }));
 }
 
 TEST_F(MqttDevicesTest, MalformedPayloadsAreCountedAndLaterGoodOnesStillProcessed) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
-  auto charger = devices.add_charger("p-106", caps_7kw());
+  devices.add_charger("p-106", caps_7kw());
   devices.start();
   sim::SimMqttCharger sim(charger_options("p-106"), clock_);
   sim.start();
-  ASSERT_TRUE(pump_until([&] { return charger->health().online; })) << broker_->log();
-  const auto before = charger->health();
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-106"].online; })) << broker_->log();
+  const auto before = rec_.health["p-106"];
 
   const std::string ts = R"("ts":"2026-11-23T11:07:07Z")";
   const std::vector<std::string> garbage = {
@@ -314,19 +313,17 @@ TEST_F(MqttDevicesTest, MalformedPayloadsAreCountedAndLaterGoodOnesStillProcesse
       R"({"v":1,)" + ts + R"(,"state":["charging"],"power_w":100})",
   };
   for (const auto& g : garbage) sim.publish_garbage(g);
-  ASSERT_TRUE(pump_until([&] { return charger->health().errors >= before.errors + garbage.size(); }))
-      << "errors counted: " << charger->health().errors - before.errors << " of " << garbage.size();
-  // Reported at once for the first error, then by the periodic sweep (a flood must not flood
-  // the core with events).
-  ASSERT_TRUE(pump_until([&] { return rec_.health["p-106"].errors == charger->health().errors; }, 3s))
-      << "health events report " << rec_.health["p-106"].errors << " errors, driver counts " << charger->health().errors;
+  // Every one is counted and reported: at once for the first error, then by the periodic sweep
+  // (a flood must not flood the core with events).
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-106"].errors >= before.errors + garbage.size(); }))
+      << "health events report " << rec_.health["p-106"].errors - before.errors << " of " << garbage.size() << " errors";
   EXPECT_FALSE(rec_.health["p-106"].last_error.empty());
 
   // The device keeps publishing good status; it is still processed and the device stays usable.
-  const auto reads = charger->health().reads_ok;
+  const auto snapshots = rec_.snapshots["p-106"];
   sim.plug_in(5000, 3000);
-  ASSERT_TRUE(pump_until([&] { return charger->health().reads_ok > reads + 2 && rec_.charger["p-106"].state == ChargerState::charging; }));
-  EXPECT_TRUE(charger->health().online);
+  ASSERT_TRUE(pump_until([&] { return rec_.snapshots["p-106"] > snapshots + 2 && rec_.charger["p-106"].state == ChargerState::charging; }));
+  EXPECT_TRUE(rec_.health["p-106"].online);
   EXPECT_DOUBLE_EQ(rec_.charger["p-106"].power_w, 1380);
 }
 
@@ -342,8 +339,8 @@ TEST_F(MqttDevicesTest, MissingAcknowledgementIsReportedAfterTheTimeout) {
   ASSERT_TRUE(pump_until([&] { return rec_.ack_for(7).has_value(); }, 3s));
   EXPECT_FALSE(rec_.ack_for(7)->accepted);
   EXPECT_EQ(rec_.ack_for(7)->error, "no acknowledgement within 0.3 s");
-  EXPECT_EQ(charger->health().timeouts, 1u);
-  EXPECT_FALSE(charger->health().online);
+  EXPECT_EQ(rec_.health["nobody-home"].timeouts, 1u);
+  EXPECT_FALSE(rec_.health["nobody-home"].online);
 }
 
 TEST_F(MqttDevicesTest, BrokerAbsentAtStartDoesNotThrowAndConnectsWhenItAppears) {
@@ -358,8 +355,8 @@ TEST_F(MqttDevicesTest, BrokerAbsentAtStartDoesNotThrowAndConnectsWhenItAppears)
   const auto until = std::chrono::steady_clock::now() + 700ms;
   pump_until([&] { return std::chrono::steady_clock::now() >= until; });
   EXPECT_FALSE(devices.connected());
-  EXPECT_FALSE(charger->health().online);
-  EXPECT_THAT(charger->health().last_error, HasSubstr("not connected to the MQTT broker"));
+  EXPECT_FALSE(rec_.health["p-107"].online);
+  EXPECT_THAT(rec_.health["p-107"].last_error, HasSubstr("not connected to the MQTT broker"));
 
   // apply_limit without a broker is refused at once, with the reason.
   charger->apply_limit(PowerLimit{3000, 60s, 9});
@@ -370,7 +367,7 @@ TEST_F(MqttDevicesTest, BrokerAbsentAtStartDoesNotThrowAndConnectsWhenItAppears)
   broker_ = sim::MosquittoBroker::start(port);
   sim::SimMqttCharger sim(charger_options("p-107"), clock_);
   sim.start();
-  ASSERT_TRUE(pump_until([&] { return devices.connected() && charger->health().online; }))
+  ASSERT_TRUE(pump_until([&] { return devices.connected() && rec_.health["p-107"].online; }))
       << "did not connect after the broker appeared; broker log:\n" << broker_->log();
 }
 
@@ -378,7 +375,7 @@ TEST_F(MqttDevicesTest, SimMeterSumsChargerPowerAndBaseLoad) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
   auto a = devices.add_charger("p-201", caps_7kw());
   auto b = devices.add_charger("p-202", caps_7kw());
-  auto meter = devices.add_meter("transformer");
+  devices.add_meter("transformer");
   devices.start();
 
   sim::SimMqttCharger sim_a(charger_options("p-201"), clock_);
@@ -394,7 +391,7 @@ TEST_F(MqttDevicesTest, SimMeterSumsChargerPowerAndBaseLoad) {
   sim_b.start();
   sim_a.plug_in(50000, 7000);
   sim_b.plug_in(50000, 11000);
-  ASSERT_TRUE(pump_until([&] { return a->health().online && b->health().online && meter->health().online; }))
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-201"].online && rec_.health["p-202"].online && rec_.health["transformer"].online; }))
       << broker_->log();
   a->apply_limit(PowerLimit{3000, 60s, 1});
   b->apply_limit(PowerLimit{6000, 60s, 2});
@@ -434,7 +431,7 @@ TEST_F(MqttDevicesTest, ManyChargersShareOneConnection) {
     s->plug_in(20000, 7000);
   }
   auto online = [&] {
-    return std::all_of(drivers.begin(), drivers.end(), [](auto& d) { return d->health().online; });
+    return std::all_of(drivers.begin(), drivers.end(), [&](auto& d) { return rec_.health[d->id()].online; });
   };
   ASSERT_TRUE(pump_until(online, 20s)) << broker_->log();
   for (int i = 0; i < kChargers; ++i)
@@ -446,6 +443,19 @@ TEST_F(MqttDevicesTest, ManyChargersShareOneConnection) {
     EXPECT_DOUBLE_EQ(sims[static_cast<std::size_t>(i)]->limit_w(), 2000.0 + 5 * i);
   }
   EXPECT_TRUE(rec_.all_on_core);
+}
+
+TEST_F(MqttDevicesTest, NativeChargerDeclaresWhatTheProtocolGuarantees) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  Capabilities configured;  // as the gateway configures it: electrical fields only
+  configured.phases = 3;
+  configured.max_power_w = 11000;
+  const Capabilities c = devices.add_charger("p-110", configured)->capabilities();
+  EXPECT_EQ(c.pause, PauseMethod::protocol) << "a 0 W limit pauses";
+  EXPECT_TRUE(c.failsafe) << "a lapsed limit falls back to the pile's failsafe power";
+  EXPECT_TRUE(c.measures_phase_currents) << "the status carries current_a per phase";
+  EXPECT_EQ(c.phases, 3);
+  EXPECT_DOUBLE_EQ(c.max_power_w, 11000);
 }
 
 TEST_F(MqttDevicesTest, BadDeviceIdsAndDuplicatesAreRefusedAtConfiguration) {

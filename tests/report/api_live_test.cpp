@@ -28,8 +28,6 @@ class IdleCharger final : public drivers::ChargerDriver {
   const std::string& id() const override { return id_; }
   drivers::Capabilities capabilities() const override { return caps_; }
   void apply_limit(const drivers::PowerLimit&) override {}
-  void set_enabled(bool) override {}
-  drivers::Health health() const override { return {}; }
 
  private:
   std::string id_;

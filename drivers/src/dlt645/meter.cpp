@@ -16,10 +16,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 
 #include "modbus/bus_thread.hpp"
 #include "orderly/drivers/dlt645.hpp"
+#include "orderly/drivers/points.hpp"
 
 namespace orderly::drivers::dlt645 {
 
@@ -212,8 +212,6 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
   Health health_w;
   std::map<std::string, std::string> logged_errors;  // by point name
   std::string poll_error;
-  mutable std::mutex m;
-  Health health_c;
 
   State(Dlt645MeterOptions o, DeviceProfile p, Dlt645Bus& b, boost::asio::any_io_executor c, DeviceEvents e,
         const Clock& cl)
@@ -231,7 +229,7 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
   }
 
   Steady::duration poll(Dlt645Bus& b) {
-    std::map<std::string, double> values;
+    PointValues values;
     poll_error.clear();
     bool answered = false, unreachable = false, clean = true;
     for (const auto& [name, p] : profile.dlt645_points) {
@@ -267,32 +265,15 @@ struct Dlt645Meter::State : std::enable_shared_from_this<Dlt645Meter::State> {
         continue;
       }
       logged_errors.erase(name);
-      values[name] = v;
+      values.numbers[name] = v;
     }
     const TimePoint now = clock.now();
     health_w.online = answered && !unreachable;
     if (health_w.online) health_w.last_good = now;
     health_w.last_error = poll_error;
     if (clean && health_w.online) logged_errors.clear();
-    {
-      std::lock_guard lk(m);
-      health_c = health_w;
-    }
-    auto get = [&](const std::string& k) {
-      auto it = values.find(k);
-      return it == values.end() ? kNotMeasured : it->second;
-    };
-    MeterSnapshot s;
+    MeterSnapshot s = meter_snapshot(values);
     s.at = now;
-    s.power_w = get("power_w");
-    for (int i = 0; i < 3; ++i) {
-      const std::string l = "l" + std::to_string(i + 1);
-      s.power_w_phase[static_cast<std::size_t>(i)] = get("power_" + l + "_w");
-      s.current_a[static_cast<std::size_t>(i)] = get("current_" + l + "_a");
-      s.voltage_v[static_cast<std::size_t>(i)] = get("voltage_" + l + "_v");
-    }
-    s.import_energy_wh = get("import_energy_wh");
-    s.export_energy_wh = get("export_energy_wh");
     auto self = shared_from_this();
     Health h = health_w;
     boost::asio::post(core, [self, s, h] {
@@ -329,10 +310,5 @@ void Dlt645Meter::stop() {
 }
 
 const std::string& Dlt645Meter::id() const { return state_->opt.id; }
-
-Health Dlt645Meter::health() const {
-  std::lock_guard lk(state_->m);
-  return state_->health_c;
-}
 
 }  // namespace orderly::drivers::dlt645

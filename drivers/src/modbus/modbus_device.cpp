@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <mutex>
 
 #include "orderly/base/units.hpp"
 #include "orderly/drivers/modbus.hpp"
+#include "orderly/drivers/points.hpp"
 
 namespace orderly::drivers {
 
@@ -42,7 +42,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   State(ModbusDeviceOptions o, DeviceProfile p, ModbusBusWorker& b, boost::asio::any_io_executor c, DeviceEvents e,
         const Clock& cl, bool charger)
       : opt(std::move(o)), profile(std::move(p)), bus(b), core(std::move(c)), events(std::move(e)), clock(cl),
-        is_charger(charger), unit(opt.unit_id.value_or(profile.modbus.unit_id)) {
+        is_charger(charger), unit(opt.unit_id.value_or(profile.modbus.unit_id)), caps(declared_capabilities(profile)) {
     for (const auto& [name, pt] : profile.points)
       if (pt.readable) reads.push_back(&pt);
     // Ascending addresses keep each poll's requests in one predictable order on the bus.
@@ -67,6 +67,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   const Clock& clock;
   const bool is_charger;
   const int unit;
+  const Capabilities caps;
   std::vector<const PointDef*> reads;
   int poller_id = 0;
 
@@ -76,7 +77,6 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   std::string poll_error;                            // first error of the current poll
   bool failsafe_configured = false;
   TimePoint last_keepalive{};
-  bool enabled = true;
   struct ActiveLimit {
     bool active = false;
     double current_a = 0;
@@ -85,10 +85,16 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   } limit;
   bool limit_expired_logged = false;
 
-  // Copies the core reads through health() / point_values().
-  mutable std::mutex m;
-  Health health_c;
-  std::map<std::string, double> values_c;
+  static Capabilities declared_capabilities(const DeviceProfile& p) {
+    Capabilities c = p.capabilities;
+    c.pause = p.control.pause;
+    c.failsafe = p.supports_failsafe();
+    c.measures_phase_currents = reads_phase_currents(c.phases, [&p](const std::string& name) {
+      const PointDef* point = p.point(name);
+      return point != nullptr && point->readable;
+    });
+    return c;
+  }
 
   double volts_per_amp() const { return power_w_at_nominal(1.0, profile.capabilities.phases); }
 
@@ -175,7 +181,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
         ok = write_point(link, "failsafe_timeout_s", static_cast<double>(opt.failsafe_timeout.count()), false);
         break;
       case Keepalive::rewrite_setpoint:
-        if (limit.active && enabled) ok = write_point(link, "set_current_a", limit.current_a, true);
+        if (limit.active) ok = write_point(link, "set_current_a", limit.current_a, true);
         break;
       case Keepalive::poll:
       case Keepalive::none: break;
@@ -201,9 +207,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       if (failsafe_configured) keepalive(link);
       expire_limit(link);
     }
-    std::map<std::string, double> values;
-    std::map<std::string, std::string> words;
-    std::string rfid;
+    PointValues values;
     bool answered = false, unreachable = false, clean = true;
     for (const PointDef* p : reads) {
       const auto count = p->type == ValueType::coil ? std::uint16_t{1} : p->register_count();
@@ -220,7 +224,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       }
       answered = true;
       if (p->type == ValueType::string) {
-        if (p->name == "rfid") rfid = decode_string(*p, r.registers);
+        values.words[p->name] = decode_string(*p, r.registers);
         continue;
       }
       const double raw = decode_raw(*p, r.registers);
@@ -235,7 +239,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       else if (!p->value_map.empty()) {
         auto it = p->value_map.find(std::llround(v));
         if (it == p->value_map.end()) bad = "value " + std::to_string(std::llround(v)) + " is not in the profile's map; rejected";
-        else words[p->name] = it->second;
+        else values.words[p->name] = it->second;
       }
       if (!bad.empty()) {
         ++health_w.errors;
@@ -244,7 +248,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
         continue;
       }
       note_good(p->name);
-      values[p->name] = v;
+      values.numbers[p->name] = v;
     }
 
     const TimePoint now = clock.now();
@@ -255,61 +259,25 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       spdlog::info("device '{}': answering normally again", opt.id);
       logged_errors.clear();
     }
-    {
-      std::lock_guard lk(m);
-      health_c = health_w;
-      for (const auto& [k, v] : values) values_c[k] = v;
-    }
-    publish(values, words, rfid, now);
+    publish(values, now);
     if (!health_w.online) return std::max(poll_interval(), Steady::duration(std::chrono::seconds(2)));
     return poll_interval();
   }
 
-  static double get(const std::map<std::string, double>& v, const std::string& k) {
-    auto it = v.find(k);
-    return it == v.end() ? kNotMeasured : it->second;
-  }
-
-  void publish(const std::map<std::string, double>& values, const std::map<std::string, std::string>& words,
-               const std::string& rfid, TimePoint now) {
+  void publish(const PointValues& values, TimePoint now) {
     Health h = health_w;
     auto self = shared_from_this();
     if (is_charger) {
-      ChargerSnapshot s;
+      ChargerSnapshot s = charger_snapshot(values, profile.capabilities.phases);
       s.at = now;
-      if (auto it = words.find("state"); it != words.end())
-        s.state = charger_state_from_string(it->second).value_or(ChargerState::unknown);
-      if (auto it = words.find("plug"); it != words.end() && it->second == "unplugged") s.state = ChargerState::unplugged;
-      if (auto it = words.find("plug"); it != words.end() && it->second == "plugged" &&
-                                         (s.state == ChargerState::unknown || s.state == ChargerState::unplugged))
-        s.state = ChargerState::plugged;
-      s.power_w = get(values, "power_w");
-      for (int i = 0; i < 3; ++i) {
-        s.current_a[i] = get(values, "current_l" + std::to_string(i + 1) + "_a");
-        s.voltage_v[i] = get(values, "voltage_l" + std::to_string(i + 1) + "_v");
-      }
-      s.session_energy_wh = get(values, "session_energy_wh");
-      s.total_energy_wh = get(values, "total_energy_wh");
-      const double applied = get(values, "applied_current_a");
-      s.applied_limit_w = std::isfinite(applied) ? applied * volts_per_amp() : kNotMeasured;
-      s.rfid = rfid;
       if (!health_w.online) s.state = ChargerState::unknown;
       boost::asio::post(core, [self, s, h] {
         if (self->events.charger_snapshot) self->events.charger_snapshot(self->opt.id, s);
         if (self->events.health) self->events.health(self->opt.id, h);
       });
     } else {
-      MeterSnapshot s;
+      MeterSnapshot s = meter_snapshot(values);
       s.at = now;
-      s.power_w = get(values, "power_w");
-      for (int i = 0; i < 3; ++i) {
-        const std::string l = "l" + std::to_string(i + 1);
-        s.power_w_phase[i] = get(values, "power_" + l + "_w");
-        s.current_a[i] = get(values, "current_" + l + "_a");
-        s.voltage_v[i] = get(values, "voltage_" + l + "_v");
-      }
-      s.import_energy_wh = get(values, "import_energy_wh");
-      s.export_energy_wh = get(values, "export_energy_wh");
       boost::asio::post(core, [self, s, h] {
         if (self->events.meter_snapshot) self->events.meter_snapshot(self->opt.id, s);
         if (self->events.health) self->events.health(self->opt.id, h);
@@ -322,7 +290,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     const auto& cap = profile.capabilities;
     double current = pl.power_w / volts_per_amp();
     // Below the IEC 61851 minimum a pile cannot follow a setpoint; pausing never exceeds it.
-    const bool pause = !enabled || pl.power_w <= 0 || current < cap.min_current_a;
+    const bool pause = pl.power_w <= 0 || current < cap.min_current_a;
     current = pause ? 0.0 : std::min(current, cap.max_current_a);
     LimitAck ack;
     ack.seq = pl.seq;
@@ -352,10 +320,6 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       }
     } else {
       ack.error = poll_error.empty() ? "write failed" : poll_error;
-    }
-    {
-      std::lock_guard lk(m);
-      health_c = health_w;
     }
     auto self = shared_from_this();
     boost::asio::post(core, [self, ack] {
@@ -390,34 +354,11 @@ ModbusCharger::~ModbusCharger() { stop(); }
 void ModbusCharger::start() { state_->start(); }
 void ModbusCharger::stop() { state_->stop(); }
 const std::string& ModbusCharger::id() const { return state_->opt.id; }
-Capabilities ModbusCharger::capabilities() const { return state_->profile.capabilities; }
+Capabilities ModbusCharger::capabilities() const { return state_->caps; }
 
 void ModbusCharger::apply_limit(const PowerLimit& limit) {
   auto s = state_;
   s->bus.submit([s, limit](ModbusLink& link) { s->apply(link, limit); });
-}
-
-void ModbusCharger::set_enabled(bool enabled) {
-  auto s = state_;
-  s->bus.submit([s, enabled](ModbusLink& link) {
-    s->enabled = enabled;
-    PowerLimit pl;
-    pl.power_w = s->limit.active ? s->limit.current_a * s->volts_per_amp() : 0;
-    pl.valid_for = std::chrono::duration_cast<std::chrono::seconds>(
-        s->limit.active ? s->limit.expires - s->clock.now() : std::chrono::seconds(0));
-    pl.seq = s->limit.seq;
-    if (!enabled || s->limit.active) s->apply(link, pl);
-  });
-}
-
-Health ModbusCharger::health() const {
-  std::lock_guard lk(state_->m);
-  return state_->health_c;
-}
-
-std::map<std::string, double> ModbusCharger::point_values() const {
-  std::lock_guard lk(state_->m);
-  return state_->values_c;
 }
 
 ModbusMeter::ModbusMeter(ModbusDeviceOptions options, DeviceProfile profile, ModbusBusWorker& bus,
@@ -433,15 +374,5 @@ ModbusMeter::~ModbusMeter() { stop(); }
 void ModbusMeter::start() { state_->start(); }
 void ModbusMeter::stop() { state_->stop(); }
 const std::string& ModbusMeter::id() const { return state_->opt.id; }
-
-Health ModbusMeter::health() const {
-  std::lock_guard lk(state_->m);
-  return state_->health_c;
-}
-
-std::map<std::string, double> ModbusMeter::point_values() const {
-  std::lock_guard lk(state_->m);
-  return state_->values_c;
-}
 
 }  // namespace orderly::drivers

@@ -11,6 +11,7 @@
 #include "orderly/drivers/mqtt.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 #include "orderly/drivers/mqtt_payload.hpp"
+#include "orderly/drivers/points.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -65,22 +66,14 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   };
 
   // A profile-described charger: what its [mqtt] section says, with {base} expanded. Immutable
-  // after start() except `snapshot`, which lives on the core.
+  // after start() except `latest`, which lives on the core.
   struct ProfileState {
     std::string base_topic;
     std::map<std::string, std::vector<MqttPointDef>> reads;  // by expanded topic
     MqttPointDef set_current;                                // topic expanded
     std::string ack_topic;                                   // expanded; empty = no ack
     std::string ack_json_path;
-    ChargerSnapshot snapshot;                                // assembled from the read points
-  };
-
-  // One decoded read point of a profile charger.
-  struct ProfileValue {
-    std::string name;
-    double number = kNotMeasured;
-    std::optional<ChargerState> state;
-    std::string text;
+    PointValues latest;                                      // last good value of every read point
   };
 
   // Everything about one device; touched on the core executor only, except `kind`, `id` and
@@ -99,7 +92,6 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::uint64_t suppressed_logs = 0;
     bool ever_logged = false;
     std::uint64_t reported_errors = 0;  // Health::errors in the last DeviceEvents::health
-    bool enabled = true;
     std::map<std::uint64_t, PendingAck> pending;  // by wire seq
     std::unique_ptr<ProfileState> profile;        // set for profile-described chargers
   };
@@ -110,8 +102,6 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     const std::string& id() const override { return d_.id; }
     Capabilities capabilities() const override { return d_.caps; }
     void apply_limit(const PowerLimit& limit) override { impl_->apply_limit(d_, limit); }
-    void set_enabled(bool enabled) override { impl_->set_enabled(d_, enabled); }
-    Health health() const override { return d_.health; }
 
    private:
     std::shared_ptr<Impl> impl_;
@@ -122,7 +112,6 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
    public:
     Meter(std::shared_ptr<Impl> impl, Device& d) : impl_(std::move(impl)), d_(d) {}
     const std::string& id() const override { return d_.id; }
-    Health health() const override { return d_.health; }
 
    private:
     std::shared_ptr<Impl> impl_;
@@ -138,7 +127,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::optional<MeterSnapshot> meter;
     std::optional<mqtt::AckMessage> ack;
     std::optional<bool> online;
-    std::vector<ProfileValue> profile_values;
+    PointValues profile_values;
     std::optional<double> profile_ack_a;
     std::string error;
   };
@@ -207,6 +196,9 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (!st->ack_topic.empty() && !st->reads.count(st->ack_topic)) topic_ok(st->ack_topic, "ack");
     // Failsafe is what the device does on its own when the gateway goes quiet: the profile says.
     caps.failsafe = profile.supports_failsafe();
+    caps.pause = PauseMethod::zero_current;  // a 0 A claim on set_current_a
+    caps.measures_phase_currents =
+        reads_phase_currents(caps.phases, [&def](const std::string& name) { return def.read.count(name) > 0; });
     Device& d = add(DeviceKind::charger, id, caps);
     // A device that only publishes every N s is not offline after the native protocol's 3 s.
     d.stale_after = std::max(options_.stale_after, std::chrono::milliseconds(static_cast<long>(3000 * def.publish_period_s)));
@@ -459,29 +451,25 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
         }
         *text = m->second;
       }
-      ProfileValue v;
-      v.name = p.name;
-      if (p.name == "state") {
-        v.state = charger_state_from_string(*text);
-        if (!v.state) {
-          in.error = "state: '" + text->substr(0, 40) + "' is not a charger state";
-          return in;
-        }
-      } else if (p.name == "rfid") {
-        v.text = *text;
-      } else {
-        auto num = mqtt::parse_number(*text);
-        if (!num) {
-          in.error = p.name + ": '" + text->substr(0, 40) + "' is not a finite number";
-          return in;
-        }
-        v.number = *num * p.scale;
-        if (auto why = out_of_range(d.caps, p.name, v.number); !why.empty()) {
-          in.error = p.name + ": " + why;
-          return in;
-        }
+      if (p.name == "state" && !charger_state_from_string(*text)) {
+        in.error = "state: '" + text->substr(0, 40) + "' is not a charger state";
+        return in;
       }
-      in.profile_values.push_back(std::move(v));
+      if (is_word_point(p.name)) {
+        in.profile_values.words[p.name] = *text;
+        continue;
+      }
+      auto num = mqtt::parse_number(*text);
+      if (!num) {
+        in.error = p.name + ": '" + text->substr(0, 40) + "' is not a finite number";
+        return in;
+      }
+      const double value = *num * p.scale;
+      if (auto why = out_of_range(d.caps, p.name, value); !why.empty()) {
+        in.error = p.name + ": " + why;
+        return in;
+      }
+      in.profile_values.numbers[p.name] = value;
     }
     return in;
   }
@@ -503,26 +491,15 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   void on_profile_inbound(Device& d, const Inbound& in) {
     const TimePoint now = clock_.now();
     if (in.profile_ack_a) on_profile_ack(d, *in.profile_ack_a);
-    if (in.profile_values.empty()) return;
-    ChargerSnapshot& s = d.profile->snapshot;
-    const double v_per_a = power_w_at_nominal(1.0, std::max(1, d.caps.phases));
-    for (const ProfileValue& v : in.profile_values) {
-      const auto& n = v.name;
-      if (v.state) s.state = *v.state;
-      else if (n == "rfid") s.rfid = v.text;
-      else if (n == "power_w") s.power_w = v.number;
-      else if (n == "session_energy_wh") s.session_energy_wh = v.number;
-      else if (n == "total_energy_wh") s.total_energy_wh = v.number;
-      else if (n == "applied_current_a") s.applied_limit_w = v.number * v_per_a;
-      else if (n.size() == 12 && n.rfind("current_l", 0) == 0 && n[9] >= '1' && n[9] <= '3')
-        s.current_a[static_cast<std::size_t>(n[9] - '1')] = v.number;
-      else if (n.size() == 12 && n.rfind("voltage_l", 0) == 0 && n[9] >= '1' && n[9] <= '3')
-        s.voltage_v[static_cast<std::size_t>(n[9] - '1')] = v.number;
-    }
+    if (in.profile_values.numbers.empty() && in.profile_values.words.empty()) return;
+    PointValues& latest = d.profile->latest;
+    for (const auto& [name, value] : in.profile_values.numbers) latest.numbers[name] = value;
+    for (const auto& [name, word] : in.profile_values.words) latest.words[name] = word;
     d.last_status = now;
     d.health.last_good = now;
     ++d.health.reads_ok;
     refresh(d);
+    ChargerSnapshot s = charger_snapshot(latest, std::max(1, d.caps.phases));
     s.at = now;
     if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
   }
@@ -610,14 +587,13 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (limit.power_w < 0 && !d.caps.bidirectional)
       return reject("charger " + d.id + " cannot discharge (not bidirectional); negative limit refused");
     if (limit.valid_for.count() <= 0) return reject("limit validity must be positive");
-    const double power_w = d.enabled ? limit.power_w : 0.0;
     double amps = 0;
     std::optional<std::uint64_t> wire_seq;
     if (d.profile) {
-      amps = profile_amps(d, power_w);
+      amps = profile_amps(d, limit.power_w);
       wire_seq = publish_profile_current(d, amps);
     } else {
-      wire_seq = publish_limit(d, power_w, static_cast<double>(limit.valid_for.count()));
+      wire_seq = publish_limit(d, limit.power_w, static_cast<double>(limit.valid_for.count()));
     }
     if (!wire_seq) return reject("not connected to the MQTT broker " + uri_ + "; limit not sent");
     auto& p = d.pending[*wire_seq];
@@ -667,22 +643,11 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     return ++wire_seq_;
   }
 
-  void set_enabled(Device& d, bool enabled) {
-    d.enabled = enabled;
-    if (d.profile) {
-      if (!enabled) publish_profile_current(d, 0);
-      return;
-    }
-    // Disabling pauses at once and stays paused for an hour even if the gateway then dies;
-    // enabling waits for the next apply_limit, which carries the planned power.
-    if (!enabled) publish_limit(d, 0, 3600);
-  }
-
   void on_ack(Device& d, const mqtt::AckMessage& ack) {
     auto it = d.pending.find(ack.seq);
     if (it == d.pending.end()) {
       spdlog::debug("mqtt ack ignored charger={} seq={} reason={}", q(d.id), ack.seq,
-                    q("not pending (late, duplicate or for a set_enabled pause)"));
+                    q("not pending (late or duplicate)"));
       return;
     }
     it->second.timer->cancel();
@@ -784,7 +749,13 @@ MqttDevices::MqttDevices(boost::asio::any_io_executor core, const Clock& clock, 
 MqttDevices::~MqttDevices() { impl_->shutdown(); }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_charger(const std::string& id, const Capabilities& caps) {
-  return std::make_shared<Impl::Charger>(impl_, impl_->add(Impl::DeviceKind::charger, id, caps));
+  // docs/mqtt-protocol.md: a 0 W limit pauses, a lapsed limit falls back to the pile's failsafe
+  // power, and the status carries current_a per phase.
+  Capabilities declared = caps;
+  declared.pause = PauseMethod::protocol;
+  declared.failsafe = true;
+  declared.measures_phase_currents = true;
+  return std::make_shared<Impl::Charger>(impl_, impl_->add(Impl::DeviceKind::charger, id, declared));
 }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_profile_charger(const std::string& id, const DeviceProfile& profile,

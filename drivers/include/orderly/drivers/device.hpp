@@ -69,14 +69,24 @@ struct Health {
   std::string last_error;          // empty when healthy
 };
 
-// What a device can do; optional capabilities are discovered from its profile, not forced.
+// How a charger stops drawing when its limit is below what it can follow.
+enum class PauseMethod {
+  zero_current,     // 0 A written to its current setpoint
+  enable_register,  // a separate enable register switched off (profile [control])
+  protocol,         // Orderly's native MQTT protocol: a 0 W limit (docs/mqtt-protocol.md)
+};
+
+// What a charger can do. The gateway configures the electrical fields per site; the driver
+// declares the rest from its profile or protocol.
 struct Capabilities {
   int phases = 1;                  // 1 or 3
   double min_current_a = 6;        // IEC 61851: AC piles cannot run below 6 A
   double max_current_a = 32;
   double max_power_w = 7000;
   bool bidirectional = false;
+  PauseMethod pause = PauseMethod::zero_current;
   bool failsafe = false;           // honours a communication timeout / fallback current
+  bool measures_phase_currents = false;  // reports the current of each of its phases
 };
 
 // Everything a driver reports. Called on the core executor, never on a driver thread.
@@ -87,22 +97,22 @@ struct DeviceEvents {
   std::function<void(const std::string& device_id, const Health&)> health;
 };
 
+// Health and measurements reach the core only through DeviceEvents, so a driver has nothing
+// to be asked about its state.
 class ChargerDriver {
  public:
   virtual ~ChargerDriver() = default;
   virtual const std::string& id() const = 0;
   virtual Capabilities capabilities() const = 0;
-  // Asynchronous: returns at once; the outcome arrives as DeviceEvents::limit_ack.
+  // Asynchronous: returns at once; the outcome arrives as DeviceEvents::limit_ack. A limit of
+  // 0 W pauses the pile.
   virtual void apply_limit(const PowerLimit& limit) = 0;
-  virtual void set_enabled(bool enabled) = 0;
-  virtual Health health() const = 0;
 };
 
 class MeterDriver {
  public:
   virtual ~MeterDriver() = default;
   virtual const std::string& id() const = 0;
-  virtual Health health() const = 0;
 };
 
 }  // namespace orderly::drivers

@@ -121,7 +121,6 @@ class Dlt645Meter final : public MeterDriver {
   void start();
   void stop();
   const std::string& id() const override;
-  Health health() const override;
 
   struct State;
 

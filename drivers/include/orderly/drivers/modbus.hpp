@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,10 +103,6 @@ class ModbusCharger final : public ChargerDriver {
   const std::string& id() const override;
   Capabilities capabilities() const override;
   void apply_limit(const PowerLimit& limit) override;
-  void set_enabled(bool enabled) override;
-  Health health() const override;
-  // Last good engineering value of every readable numeric point, by point name.
-  std::map<std::string, double> point_values() const;
 
   struct State;
 
@@ -123,8 +118,6 @@ class ModbusMeter final : public MeterDriver {
   void start();
   void stop();
   const std::string& id() const override;
-  Health health() const override;
-  std::map<std::string, double> point_values() const;
 
  private:
   std::shared_ptr<ModbusCharger::State> state_;

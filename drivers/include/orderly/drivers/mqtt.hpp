@@ -49,14 +49,14 @@ class MqttDevices {
   MqttDevices& operator=(const MqttDevices&) = delete;
 
   // Register devices before start(). Throws std::invalid_argument for an id that cannot be a
-  // topic level or is registered twice.
+  // topic level or is registered twice. `caps` are the configured electrical fields; the driver
+  // declares pause, failsafe and measures_phase_currents from the protocol or the profile.
   std::shared_ptr<ChargerDriver> add_charger(const std::string& id, const Capabilities& caps);
   std::shared_ptr<MeterDriver> add_meter(const std::string& id);
   // A charger that speaks its vendor's MQTT dialect, described by the [mqtt] section of its
   // profile (docs/device-profiles.md): read points are subscribed ({base} = `base_topic`, or the
   // profile's base_topic when empty), limits go out as whole amps on the set_current_a write
-  // point and are acknowledged by the echo on ack_topic. Capabilities.failsafe comes from the
-  // profile. Throws std::invalid_argument for a profile without [mqtt] or set_current_a, a
+  // point and are acknowledged by the echo on ack_topic (a 0 A claim pauses). Throws std::invalid_argument for a profile without [mqtt] or set_current_a, a
   // topic with wildcards, or a topic another device already uses.
   std::shared_ptr<ChargerDriver> add_profile_charger(const std::string& id, const DeviceProfile& profile,
                                                      const std::string& base_topic, const Capabilities& caps);

@@ -3,7 +3,8 @@
 // (drivers/profiles/*.toml, format in docs/device-profiles.md) is parsed and validated once at
 // start-up into these plain structs; adding a charger model needs a profile file, not code.
 //
-// Semantic point names the drivers understand (anything else is read and reported, not used):
+// Semantic point names the drivers understand (anything else is read and checked, not used;
+// points.hpp maps them to snapshots):
 //   chargers: state, plug, power_w, current_l1_a..current_l3_a, voltage_l1_v..voltage_l3_v,
 //             session_energy_wh, total_energy_wh, applied_current_a, rfid,
 //             set_current_a (write), enable (write), failsafe_current_a, failsafe_timeout_s,
@@ -86,10 +87,8 @@ struct FailsafeDef {
   double setpoint_expiry_s = 0;
 };
 
-enum class PauseMethod { zero_current, enable_register };
-
 struct ControlDef {
-  PauseMethod pause = PauseMethod::zero_current;
+  PauseMethod pause = PauseMethod::zero_current;  // zero_current or enable_register
   double enable_on = 1;
   double enable_off = 0;
 };

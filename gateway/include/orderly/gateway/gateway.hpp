@@ -23,9 +23,6 @@
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/web/application.hpp"
 
-namespace orderly::drivers {
-class MqttDevices;
-}
 namespace orderly::web {
 class Server;
 }
@@ -33,7 +30,7 @@ class Server;
 namespace orderly::gateway {
 
 class StoreWriter;
-class ProfileDevices;
+class DeviceRegistry;
 
 struct GatewayOptions {
   std::filesystem::path static_dir;   // web assets; empty = [web].static_dir or the packaged UI
@@ -126,7 +123,6 @@ class Gateway final : public web::Application {
   void control_step();
 
  private:
-  void start_devices(const drivers::DeviceEvents& events);
   void on_charger_snapshot(const std::string& id, const drivers::ChargerSnapshot& s);
   void on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s);
   void on_limit_ack(const std::string& id, const drivers::LimitAck& ack);
@@ -156,8 +152,7 @@ class Gateway final : public web::Application {
   Config config_;
   GatewayOptions options_;
   std::unique_ptr<StoreWriter> store_;
-  std::unique_ptr<drivers::MqttDevices> mqtt_;
-  std::unique_ptr<ProfileDevices> profile_devices_;
+  std::unique_ptr<DeviceRegistry> devices_;
   std::unique_ptr<web::Server> web_;
   boost::asio::steady_timer control_timer_;
   bool running_ = false;
