@@ -795,7 +795,7 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
 namespace {
 constexpr const char* kStoppedError = "the store writer has stopped";
 constexpr const char* kOverflowError =
-    "dropped unwritten: more than [store] max_queue records waited for a disk that kept failing";
+    "dropped unwritten: more than StoreWriterOptions::max_queue records waited for the disk";
 }  // namespace
 
 struct StoreWriter::Impl {

@@ -261,13 +261,14 @@ struct StoreWriterOptions {
   // may append() but must not flush().
   std::function<void(const CommitReport&)> on_commit = nullptr;
   // Tests and benchmarks: runs on the writer thread before every attempt at a transaction (sleep
-  // to play a slow disk). An exception from it counts as a failed attempt.
+  // to play a slow disk). A std::exception from it counts as a failed attempt.
   std::function<void()> before_commit = nullptr;
 };
 
 // Batches appends from any thread into a Store owned by the writer's own thread. Appending
 // never blocks on disk. The destructor (or stop()) commits everything queued before returning.
-// A failed transaction is retried after the flush interval, twice, then its records are dropped.
+// A failed transaction is retried after the flush interval, twice, then its records are dropped
+// (at the first failure once stopping).
 class StoreWriter {
  public:
   // Opens and migrates the database on the calling thread, so errors surface at start-up.
