@@ -620,42 +620,44 @@ TEST(StoreWriter, ExceptionFromBeforeCommitIsAFailedAttempt) {
   EXPECT_EQ(writer.failures(), 1u);
 }
 
-TEST(StoreWriter, AppendDoesNotWaitForACommitInProgress) {
+// A writer that commits only when asked (or stopped), each commit held until disk.release().
+struct HeldWriter {
+  ~HeldWriter() { disk.release(); }  // so that a failed assertion does not leave stop() waiting
   orderly::test::TempDir dir;
   Reports reports;
   HeldCommit disk;
-  StoreWriter writer(dir / "orderly.db", {.flush_interval = hours(1),
+  StoreWriter writer{dir / "orderly.db", {.flush_interval = hours(1),
                                           .on_commit = reports.sink(),
-                                          .before_commit = disk.hook()});
-  writer.append(EventRecord{kT0, "info", "test", "slow"});
-  writer.commit_soon();
-  ASSERT_TRUE(orderly::test::wait_until([&] { return disk.entered() == 1; }));
-  for (int i = 0; i < 100; ++i) writer.append(meter_sample("m1", kT0 + seconds(i), 1));
-  EXPECT_EQ(disk.left(), 0) << "append() waited for the commit in progress";
-  disk.release();
-  writer.flush();
-  EXPECT_EQ(reports.outline(), "1-1 committed; 2-101 committed");
+                                          .before_commit = disk.hook()}};
+};
+
+TEST(StoreWriter, AppendDoesNotWaitForACommitInProgress) {
+  HeldWriter held;
+  held.writer.append(EventRecord{kT0, "info", "test", "slow"});
+  held.writer.commit_soon();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return held.disk.entered() == 1; }));
+  for (int i = 0; i < 100; ++i) held.writer.append(meter_sample("m1", kT0 + seconds(i), 1));
+  EXPECT_EQ(held.disk.left(), 0) << "append() waited for the commit in progress";
+  held.disk.release();
+  held.writer.flush();
+  EXPECT_EQ(held.reports.outline(), "1-1 committed; 2-101 committed");
 }
 
 TEST(StoreWriter, AppendWhileStoppingIsReportedFailedAfterTheDrain) {
-  orderly::test::TempDir dir;
-  Reports reports;
-  HeldCommit disk;
-  StoreWriter writer(dir / "orderly.db", {.flush_interval = hours(1),
-                                          .on_commit = reports.sink(),
-                                          .before_commit = disk.hook()});
-  writer.append(EventRecord{kT0, "info", "test", "drained"});
-  std::thread stopper([&] { writer.stop(); });
+  HeldWriter held;
+  held.writer.append(EventRecord{kT0, "info", "test", "drained"});
+  std::thread stopper([&] { held.writer.stop(); });
   // Only stop() wakes the writer within the hour, so it is stopping once it reaches the disk.
-  ASSERT_TRUE(orderly::test::wait_until([&] { return disk.entered() == 1; }));
-  writer.append(EventRecord{kT0, "info", "test", "during stop"});
-  disk.release();
+  // EXPECT, not ASSERT: the stopper thread must still be joined.
+  EXPECT_TRUE(orderly::test::wait_until([&] { return held.disk.entered() == 1; }));
+  held.writer.append(EventRecord{kT0, "info", "test", "during stop"});
+  held.disk.release();
   stopper.join();
-  writer.append(EventRecord{kT0, "info", "test", "after stop"});
-  EXPECT_EQ(reports.outline(), "1-1 committed; 2-2 failed; 3-3 failed");
-  EXPECT_THAT(reports.all()[1].error, HasSubstr("stopped"));
-  EXPECT_EQ(writer.dropped_records(), 2u);
-  EXPECT_EQ(Store(dir / "orderly.db").row_count("events"), 1);
+  held.writer.append(EventRecord{kT0, "info", "test", "after stop"});
+  EXPECT_EQ(held.reports.outline(), "1-1 committed; 2-2 failed; 3-3 failed");
+  EXPECT_THAT(held.reports.all()[1].error, HasSubstr("stopped"));
+  EXPECT_EQ(held.writer.dropped_records(), 2u);
+  EXPECT_EQ(Store(held.dir / "orderly.db").row_count("events"), 1);
 }
 
 TEST(StoreWriter, OverflowDropsTheOldestAndReportsThem) {
