@@ -1,8 +1,13 @@
 // SQLite store: schema migrations, batched writes, reads for the web and tests.
 #include "orderly/gateway/store.hpp"
 
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
 #include <limits>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -787,96 +792,182 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
 
 // ---- StoreWriter ----------------------------------------------------------------------------
 
+namespace {
+constexpr const char* kStoppedError = "the store writer has stopped";
+constexpr const char* kOverflowError =
+    "dropped unwritten: more than StoreWriterOptions::max_queue records waited for the disk";
+}  // namespace
+
+struct StoreWriter::Impl {
+  Impl(const std::filesystem::path& path, StoreWriterOptions o)
+      : store(path), options(std::move(o)) {
+    if (options.max_batch == 0) options.max_batch = 1;
+  }
+
+  void run();
+  std::optional<std::string> attempt(const std::vector<StoreRecord>& batch, int attempt_number);
+  void count_and_call(const CommitReport& report);
+  void report(const CommitReport& report, std::unique_lock<std::mutex>& lock);
+
+  Store store;
+  StoreWriterOptions options;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::condition_variable reported_changed;
+  // Guarded by mutex. The queue holds the records front_seq, front_seq + 1, ...; the unreported
+  // ones below front_seq are in the batch being written or were dropped at overflow.
+  std::deque<StoreRecord> queue;
+  std::uint64_t front_seq = 1;
+  std::uint64_t appended = 0;              // the last seq handed out
+  std::uint64_t reported = 0;              // every seq up to this one has had its report
+  std::uint64_t commit_requested = 0;      // commit without waiting for the interval up to here
+  bool stopping = false;
+  bool exited = false;
+  std::atomic<std::uint64_t> committed_records{0};
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> dropped_records{0};
+  std::thread thread;
+};
+
 StoreWriter::StoreWriter(const std::filesystem::path& path, StoreWriterOptions options)
-    : store_(path), options_(options) {
-  if (options_.max_batch == 0) options_.max_batch = 1;
-  thread_ = std::thread([this] { run(); });
+    : impl_(std::make_unique<Impl>(path, std::move(options))) {
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
 StoreWriter::~StoreWriter() { stop(); }
 
-void StoreWriter::append(StoreRecord record) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) {
-      dropped_records_.fetch_add(1);
-      return;
-    }
-    queue_.push_back(std::move(record));
-    ++appended_;
-    if (queue_.size() > options_.max_queue) {
-      // The disk has been failing for a long time: keep the newest data, count the loss.
-      queue_.pop_front();
-      ++done_;
-      dropped_records_.fetch_add(1);
-    }
-    if (queue_.size() < options_.max_batch) return;
+std::uint64_t StoreWriter::append(StoreRecord record) {
+  std::unique_lock lock(impl_->mutex);
+  const std::uint64_t seq = ++impl_->appended;
+  if (impl_->exited) {
+    lock.unlock();
+    impl_->count_and_call({seq, seq, false, kStoppedError});
+    return seq;
   }
-  wake_.notify_one();
+  if (impl_->stopping) return seq;  // not queued; the writer reports it as it exits
+  impl_->queue.push_back(std::move(record));
+  if (impl_->queue.size() > impl_->options.max_queue) {
+    // The disk has been failing for a long time: keep the newest data.
+    impl_->queue.pop_front();
+    ++impl_->front_seq;
+  }
+  const bool batch_waiting = impl_->queue.size() >= impl_->options.max_batch;
+  lock.unlock();
+  if (batch_waiting) impl_->wake.notify_one();
+  return seq;
+}
+
+void StoreWriter::commit_soon() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->commit_requested = impl_->appended;
+  }
+  impl_->wake.notify_one();
 }
 
 void StoreWriter::flush() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = appended_;
-  if (done_ >= target || !thread_.joinable()) return;
-  flush_requested_ = std::max(flush_requested_, target);
-  wake_.notify_one();
-  flushed_.wait(lock, [&] { return done_ >= target; });
+  std::unique_lock lock(impl_->mutex);
+  const std::uint64_t target = impl_->appended;
+  impl_->commit_requested = target;
+  impl_->wake.notify_one();
+  impl_->reported_changed.wait(lock,
+                               [&] { return impl_->reported >= target || impl_->exited; });
 }
 
 void StoreWriter::stop() {
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
   }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  impl_->wake.notify_one();
+  if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-void StoreWriter::run() {
+std::uint64_t StoreWriter::committed_records() const { return impl_->committed_records.load(); }
+std::uint64_t StoreWriter::transactions() const { return impl_->transactions.load(); }
+std::uint64_t StoreWriter::failures() const { return impl_->failures.load(); }
+std::uint64_t StoreWriter::dropped_records() const { return impl_->dropped_records.load(); }
+
+void StoreWriter::Impl::run() {
   std::vector<StoreRecord> batch;
+  std::uint64_t batch_first_seq = 0;
   int attempts = 0;
-  std::unique_lock lock(mutex_);
+  std::unique_lock lock(mutex);
   for (;;) {
-    const bool interval_elapsed = !wake_.wait_for(lock, options_.flush_interval, [&] {
-      return stopping_ || queue_.size() >= options_.max_batch || flush_requested_ > done_;
+    const bool interval_elapsed = !wake.wait_for(lock, options.flush_interval, [&] {
+      // A failed batch waits out the interval before its retry, however urgent the next one.
+      if (!batch.empty()) return stopping;
+      return stopping || queue.size() >= options.max_batch || commit_requested > reported;
     });
-    while (!queue_.empty() || !batch.empty()) {
-      // Woken only because max_batch records wait: commit whole batches and leave the rest for
-      // the interval, so a steady stream costs one transaction per batch, not per wake-up.
-      const bool drain = interval_elapsed || stopping_ || flush_requested_ > done_;
-      if (!drain && batch.empty() && queue_.size() < options_.max_batch) break;
-      while (batch.size() < options_.max_batch && !queue_.empty()) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+    for (;;) {
+      if (batch.empty()) {
+        if (front_seq - 1 > reported) {
+          report({reported + 1, front_seq - 1, false, kOverflowError}, lock);
+          continue;
+        }
+        // Woken only because max_batch records wait: commit whole batches and leave the rest for
+        // the interval, so a steady stream costs one transaction per batch, not per wake-up.
+        const bool drain = interval_elapsed || stopping || commit_requested > reported;
+        if (queue.empty() || (!drain && queue.size() < options.max_batch)) break;
+        batch_first_seq = front_seq;
+        while (batch.size() < options.max_batch && !queue.empty()) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+          ++front_seq;
+        }
       }
       lock.unlock();
-      bool ok = true;
-      try {
-        store_.write(batch);
-      } catch (const std::exception& e) {
-        ok = false;
-        failures_.fetch_add(1);
-        spdlog::error("store write failed records={} attempt={} error={}", batch.size(),
-                      attempts + 1, e.what());
-      }
+      const std::optional<std::string> error = attempt(batch, attempts + 1);
       lock.lock();
-      if (ok) {
-        committed_records_.fetch_add(batch.size());
-        transactions_.fetch_add(1);
-      } else if (++attempts < 3 && !stopping_) {
-        break;  // retry after the next flush interval
-      } else {
-        dropped_records_.fetch_add(batch.size());
-      }
-      done_ += batch.size();
+      if (error && ++attempts < 3 && !stopping) break;
+      const CommitReport outcome{batch_first_seq, batch_first_seq + batch.size() - 1, !error,
+                                 error.value_or("")};
       batch.clear();
       attempts = 0;
-      flushed_.notify_all();
+      report(outcome, lock);
     }
-    if (stopping_ && queue_.empty() && batch.empty()) break;
+    if (stopping && batch.empty() && queue.empty()) break;
   }
-  flushed_.notify_all();
+  // What was appended while stopping was never queued; more may come while on_commit runs.
+  while (appended > reported) report({reported + 1, appended, false, kStoppedError}, lock);
+  exited = true;
+  reported_changed.notify_all();
+}
+
+std::optional<std::string> StoreWriter::Impl::attempt(const std::vector<StoreRecord>& batch,
+                                                      int attempt_number) {
+  try {
+    if (options.before_commit) options.before_commit();
+    store.write(batch);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    failures.fetch_add(1);
+    spdlog::error("store write failed records={} attempt={} error={}", batch.size(),
+                  attempt_number, e.what());
+    return e.what();
+  }
+}
+
+void StoreWriter::Impl::count_and_call(const CommitReport& r) {
+  const std::uint64_t records = r.last_seq - r.first_seq + 1;
+  if (r.committed) {
+    // transactions first: a reader that sees the records committed sees their transaction too.
+    transactions.fetch_add(1);
+    committed_records.fetch_add(records);
+  } else {
+    dropped_records.fetch_add(records);
+  }
+  if (options.on_commit) options.on_commit(r);
+}
+
+// Without the lock, because on_commit may append; flush() sees the report only once it returned.
+void StoreWriter::Impl::report(const CommitReport& r, std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  count_and_call(r);
+  lock.lock();
+  reported = r.last_seq;
+  reported_changed.notify_all();
 }
 
 }  // namespace orderly::gateway

@@ -1,12 +1,19 @@
 // The SQLite store on real files in a temp directory: migrations, refusal of a newer schema,
-// every record type round-tripping, the batching writer, and durability across a SIGKILL.
+// every record type round-tripping, the batching writer and its commit reports, and durability
+// across a SIGKILL.
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <functional>
 #include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -478,6 +485,194 @@ TEST(StoreWriter, AppendAfterStopIsCountedAsDropped) {
   writer.flush();
   EXPECT_EQ(writer.dropped_records(), 1u);
   EXPECT_EQ(Store(dir / "orderly.db").row_count("events"), 0);
+}
+
+// The reports as the writer delivers them on its thread, read from the test's.
+class Reports {
+ public:
+  std::function<void(const CommitReport&)> sink() {
+    return [this](const CommitReport& r) {
+      std::lock_guard lock(mutex_);
+      reports_.push_back(r);
+    };
+  }
+  std::vector<CommitReport> all() const {
+    std::lock_guard lock(mutex_);
+    return reports_;
+  }
+  std::size_t count() const { return all().size(); }
+  // "1-10 committed; 11-12 failed": the ranges and outcomes, so a mismatch reads at a glance.
+  std::string outline() const {
+    std::string out;
+    for (const auto& r : all()) {
+      out += (out.empty() ? "" : "; ") + std::to_string(r.first_seq) + "-" +
+             std::to_string(r.last_seq) + (r.committed ? " committed" : " failed");
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<CommitReport> reports_;
+};
+
+// A disk that takes as long as the test likes: the writer waits in before_commit until
+// release(), or 30 s, so that a broken test fails instead of hanging.
+class HeldCommit {
+ public:
+  std::function<void()> hook() {
+    return [this] {
+      std::unique_lock lock(mutex_);
+      ++entered_;
+      released_changed_.wait_for(lock, seconds(30), [&] { return released_; });
+      ++left_;
+    };
+  }
+  int entered() const {
+    std::lock_guard lock(mutex_);
+    return entered_;
+  }
+  int left() const {
+    std::lock_guard lock(mutex_);
+    return left_;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      released_ = true;
+    }
+    released_changed_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable released_changed_;
+  bool released_ = false;
+  int entered_ = 0;
+  int left_ = 0;
+};
+
+TEST(StoreWriter, NumbersAppendsAndReportsEachRecordOnceInOrder) {
+  orderly::test::TempDir dir;
+  Reports reports;
+  StoreWriter writer(dir / "orderly.db",
+                     {.flush_interval = hours(1), .max_batch = 10, .on_commit = reports.sink()});
+  for (std::uint64_t i = 0; i < 25; ++i) {
+    EXPECT_EQ(writer.append(meter_sample("m1", kT0 + seconds(i), 1)), i + 1);
+  }
+  writer.flush();
+  EXPECT_EQ(reports.outline(), "1-10 committed; 11-20 committed; 21-25 committed");
+  for (const auto& r : reports.all()) EXPECT_EQ(r.error, "");
+}
+
+TEST(StoreWriter, CommitSoonCommitsWithoutWaitingForTheInterval) {
+  orderly::test::TempDir dir;
+  Reports reports;
+  StoreWriter writer(dir / "orderly.db",
+                     {.flush_interval = seconds(60), .on_commit = reports.sink()});
+  writer.append(EventRecord{kT0, "info", "test", "one"});
+  writer.append(EventRecord{kT0, "info", "test", "two"});
+  writer.commit_soon();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return reports.count() == 1; }))
+      << "commit_soon() should commit long before the 60 s interval";
+  EXPECT_EQ(reports.outline(), "1-2 committed");
+  EXPECT_EQ(Store(dir / "orderly.db").row_count("events"), 2);
+}
+
+TEST(StoreWriter, FailedCommitIsRetriedThenReportedWithSqlitesError) {
+  orderly::test::TempDir dir;
+  Reports reports;
+  StoreWriter writer(dir / "orderly.db",
+                     {.flush_interval = milliseconds(10), .on_commit = reports.sink()});
+  raw_exec(dir / "orderly.db",
+           "CREATE TRIGGER refuse BEFORE INSERT ON events "
+           "BEGIN SELECT RAISE(ABORT, 'events are refused'); END");
+  writer.append(EventRecord{kT0, "info", "test", "lost"});
+  ASSERT_TRUE(orderly::test::wait_until([&] { return reports.count() == 1; }));
+  const CommitReport failed = reports.all()[0];
+  EXPECT_EQ(reports.outline(), "1-1 failed");
+  EXPECT_THAT(failed.error, HasSubstr("events are refused"));
+  EXPECT_EQ(writer.failures(), 3u);
+  EXPECT_EQ(writer.dropped_records(), 1u);
+
+  // The next batch is not held back by the one given up on.
+  raw_exec(dir / "orderly.db", "DROP TRIGGER refuse");
+  writer.append(EventRecord{kT0, "info", "test", "kept"});
+  writer.flush();
+  EXPECT_EQ(reports.outline(), "1-1 failed; 2-2 committed");
+  EXPECT_EQ(Store(dir / "orderly.db").recent_events(10).size(), 1u);
+}
+
+TEST(StoreWriter, ExceptionFromBeforeCommitIsAFailedAttempt) {
+  orderly::test::TempDir dir;
+  Reports reports;
+  std::atomic<int> attempts{0};
+  StoreWriter writer(dir / "orderly.db",
+                     {.flush_interval = milliseconds(10),
+                      .on_commit = reports.sink(),
+                      .before_commit = [&] {
+                        if (++attempts == 1) throw std::runtime_error("disk unplugged");
+                      }});
+  writer.append(EventRecord{kT0, "info", "test", "retried"});
+  writer.flush();
+  EXPECT_EQ(reports.outline(), "1-1 committed");
+  EXPECT_EQ(attempts.load(), 2);
+  EXPECT_EQ(writer.failures(), 1u);
+}
+
+// A writer that commits only when asked (or stopped), each commit held until disk.release().
+struct HeldWriter {
+  ~HeldWriter() { disk.release(); }  // so that a failed assertion does not leave stop() waiting
+  orderly::test::TempDir dir;
+  Reports reports;
+  HeldCommit disk;
+  StoreWriter writer{dir / "orderly.db", {.flush_interval = hours(1),
+                                          .on_commit = reports.sink(),
+                                          .before_commit = disk.hook()}};
+};
+
+TEST(StoreWriter, AppendDoesNotWaitForACommitInProgress) {
+  HeldWriter held;
+  held.writer.append(EventRecord{kT0, "info", "test", "slow"});
+  held.writer.commit_soon();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return held.disk.entered() == 1; }));
+  for (int i = 0; i < 100; ++i) held.writer.append(meter_sample("m1", kT0 + seconds(i), 1));
+  EXPECT_EQ(held.disk.left(), 0) << "append() waited for the commit in progress";
+  held.disk.release();
+  held.writer.flush();
+  EXPECT_EQ(held.reports.outline(), "1-1 committed; 2-101 committed");
+}
+
+TEST(StoreWriter, AppendWhileStoppingIsReportedFailedAfterTheDrain) {
+  HeldWriter held;
+  held.writer.append(EventRecord{kT0, "info", "test", "drained"});
+  std::thread stopper([&] { held.writer.stop(); });
+  // Only stop() wakes the writer within the hour, so it is stopping once it reaches the disk.
+  // EXPECT, not ASSERT: the stopper thread must still be joined.
+  EXPECT_TRUE(orderly::test::wait_until([&] { return held.disk.entered() == 1; }));
+  held.writer.append(EventRecord{kT0, "info", "test", "during stop"});
+  held.disk.release();
+  stopper.join();
+  held.writer.append(EventRecord{kT0, "info", "test", "after stop"});
+  EXPECT_EQ(held.reports.outline(), "1-1 committed; 2-2 failed; 3-3 failed");
+  EXPECT_THAT(held.reports.all()[1].error, HasSubstr("stopped"));
+  EXPECT_EQ(held.writer.dropped_records(), 2u);
+  EXPECT_EQ(Store(held.dir / "orderly.db").row_count("events"), 1);
+}
+
+TEST(StoreWriter, OverflowDropsTheOldestAndReportsThem) {
+  orderly::test::TempDir dir;
+  Reports reports;
+  StoreWriter writer(dir / "orderly.db",
+                     {.flush_interval = hours(1), .max_queue = 3, .on_commit = reports.sink()});
+  for (int i = 0; i < 5; ++i) writer.append(meter_sample("m1", kT0 + seconds(i), 1));
+  writer.flush();
+  EXPECT_EQ(reports.outline(), "1-2 failed; 3-5 committed");
+  EXPECT_THAT(reports.all()[0].error, HasSubstr("max_queue"));
+  EXPECT_EQ(writer.dropped_records(), 2u);
+  const auto rows = Store(dir / "orderly.db").meter_samples("m1", kT0, kT0 + seconds(5));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].at, kT0 + seconds(2));
 }
 
 // A power cut or OOM kill mid-stream must leave a consistent file with every record that was

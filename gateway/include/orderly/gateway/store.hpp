@@ -2,23 +2,21 @@
 // Durable state in one SQLite file (WAL). Store is one connection, used by one thread at a time;
 // StoreWriter owns its own thread and connection and batches appends into one transaction per
 // flush interval, because the box writes to eMMC/SD flash and per-row commits would wear it out
-// and stall the event loop.
+// and stall the event loop. The writer tells the caller by CommitReport which records are on
+// disk, so the event loop never waits for a commit.
 //
 // Timestamps are stored as INTEGER milliseconds since the Unix epoch (UTC); quantities a device
 // does not measure (NaN) are stored as NULL and read back as NaN.
 #include <array>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
-#include <mutex>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <variant>
 #include <vector>
 
@@ -243,14 +241,34 @@ class Store {
   sqlite3* db_ = nullptr;
 };
 
+// One outcome from the writer: the records first_seq..last_seq (sequence numbers from append())
+// were committed, or were given up on with the reason in `error` (SQLite's words after the last
+// failed attempt, or why they were never attempted). Reports come in sequence order and each
+// starts where the previous one ended, so every appended record is in exactly one of them.
+struct CommitReport {
+  std::uint64_t first_seq = 0;
+  std::uint64_t last_seq = 0;
+  bool committed = false;
+  std::string error;
+};
+
 struct StoreWriterOptions {
   std::chrono::milliseconds flush_interval{1000};
   std::size_t max_batch = 1000;            // commit early when this many records wait
   std::size_t max_queue = 200000;          // beyond this, the oldest samples are dropped
+  // Called on the writer thread with every report (on the appending thread for an append()
+  // after the writer has stopped). Keep it short, e.g. post the report to your event loop; it
+  // may append() but must not flush().
+  std::function<void(const CommitReport&)> on_commit = nullptr;
+  // Tests and benchmarks: runs on the writer thread before every attempt at a transaction (sleep
+  // to play a slow disk). A std::exception from it counts as a failed attempt.
+  std::function<void()> before_commit = nullptr;
 };
 
 // Batches appends from any thread into a Store owned by the writer's own thread. Appending
 // never blocks on disk. The destructor (or stop()) commits everything queued before returning.
+// A failed transaction is retried after the flush interval, twice, then its records are dropped
+// (at the first failure once stopping).
 class StoreWriter {
  public:
   // Opens and migrates the database on the calling thread, so errors surface at start-up.
@@ -259,44 +277,36 @@ class StoreWriter {
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
 
-  void append(StoreRecord record);
-  void append(MeterSample s) { append(StoreRecord{std::move(s)}); }
-  void append(ChargerSample s) { append(StoreRecord{std::move(s)}); }
-  void append(CommandRecord c) { append(StoreRecord{std::move(c)}); }
-  void append(CommandAck a) { append(StoreRecord{std::move(a)}); }
-  void append(EventRecord e) { append(StoreRecord{std::move(e)}); }
-  void append(SessionRecord s) { append(StoreRecord{std::move(s)}); }
-  void append(PruneRequest p) { append(StoreRecord{p}); }
-  void append(PlanRecord p) { append(StoreRecord{std::move(p)}); }
-  void append(DrEventRecord e) { append(StoreRecord{std::move(e)}); }
+  // Queues a record and returns its sequence number (1, 2, 3, ... in append order), which a
+  // later CommitReport covers. After stop() the record is dropped and reported failed.
+  std::uint64_t append(StoreRecord record);
+  std::uint64_t append(MeterSample s) { return append(StoreRecord{std::move(s)}); }
+  std::uint64_t append(ChargerSample s) { return append(StoreRecord{std::move(s)}); }
+  std::uint64_t append(CommandRecord c) { return append(StoreRecord{std::move(c)}); }
+  std::uint64_t append(CommandAck a) { return append(StoreRecord{std::move(a)}); }
+  std::uint64_t append(EventRecord e) { return append(StoreRecord{std::move(e)}); }
+  std::uint64_t append(SessionRecord s) { return append(StoreRecord{std::move(s)}); }
+  std::uint64_t append(PruneRequest p) { return append(StoreRecord{p}); }
+  std::uint64_t append(PlanRecord p) { return append(StoreRecord{std::move(p)}); }
+  std::uint64_t append(DrEventRecord e) { return append(StoreRecord{std::move(e)}); }
 
-  // Blocks until everything appended before the call is committed (or failed; see failures()).
+  // Asks for everything queued now to be committed at once rather than at the next interval
+  // (a person waits for the answer); returns without waiting.
+  void commit_soon();
+  // Blocks until everything appended before the call is reported (committed or given up on).
+  // For tools, tests and shutdown: on the event loop, use commit_soon() and on_commit instead.
   void flush();
-  // Commits what is queued and joins the thread. Idempotent; append() after stop() is dropped.
+  // Commits what is queued and joins the thread. Idempotent.
   void stop();
 
-  std::uint64_t committed_records() const { return committed_records_.load(); }
-  std::uint64_t transactions() const { return transactions_.load(); }
-  std::uint64_t failures() const { return failures_.load(); }   // failed commits (retried)
-  std::uint64_t dropped_records() const { return dropped_records_.load(); }
+  std::uint64_t committed_records() const;
+  std::uint64_t transactions() const;
+  std::uint64_t failures() const;          // failed attempts at a transaction (retried)
+  std::uint64_t dropped_records() const;   // given up on: failed, overflowed, after stop()
 
  private:
-  void run();
-  Store store_;
-  StoreWriterOptions options_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable flushed_;
-  std::deque<StoreRecord> queue_;
-  std::uint64_t appended_ = 0;             // guarded by mutex_
-  std::uint64_t done_ = 0;                 // records handled (committed or dropped), mutex_
-  std::uint64_t flush_requested_ = 0;      // guarded by mutex_
-  bool stopping_ = false;                  // guarded by mutex_
-  std::atomic<std::uint64_t> committed_records_{0};
-  std::atomic<std::uint64_t> transactions_{0};
-  std::atomic<std::uint64_t> failures_{0};
-  std::atomic<std::uint64_t> dropped_records_{0};
-  std::thread thread_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace orderly::gateway
