@@ -32,7 +32,9 @@ constexpr auto kPlannerBudget = milliseconds(2000);
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
-drivers::Capabilities configured(const ChargerConfig& c) {
+}  // namespace
+
+drivers::Capabilities configured_capabilities(const ChargerConfig& c) {
   drivers::Capabilities caps;
   caps.phases = phase_count(c.phase);
   caps.min_current_a = c.min_current_a;
@@ -41,8 +43,6 @@ drivers::Capabilities configured(const ChargerConfig& c) {
   caps.bidirectional = c.bidirectional;
   return caps;
 }
-
-}  // namespace
 
 const char* to_string(ReplanReason r) {
   switch (r) {
@@ -141,7 +141,7 @@ Controller::Controller(const Config& config, double clock_speed)
     ChargerControl cc;
     cc.config = &c;
     cc.node = std::max(tree_.index_of(c.node), 0);
-    cc.caps = configured(c);
+    cc.caps = configured_capabilities(c);
     chargers_.emplace(c.id, std::move(cc));
   }
 }
@@ -153,8 +153,11 @@ void Controller::note(ControlEvent event) { pending_events_.push_back(std::move(
 void Controller::attach_driver(const std::string& charger_id, const drivers::Capabilities& declared) {
   auto it = chargers_.find(charger_id);
   if (it == chargers_.end()) return;
+  auto& caps = it->second.caps;
   it->second.has_driver = true;
-  it->second.caps.failsafe = declared.failsafe;
+  caps.pause = declared.pause;
+  caps.failsafe = declared.failsafe;
+  caps.measures_phase_currents = declared.measures_phase_currents;
 }
 
 bool Controller::on_charger_snapshot(const std::string& charger_id, const drivers::ChargerSnapshot& s, TimePoint now) {

@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "orderly/base/units.hpp"
 #include "orderly/drivers/profile.hpp"
+#include "orderly/gateway/controller.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -77,16 +77,6 @@ drivers::ModbusDeviceOptions modbus_options(const Config& config, const std::str
 }
 
 }  // namespace
-
-drivers::Capabilities configured_capabilities(const ChargerConfig& c) {
-  drivers::Capabilities caps;
-  caps.phases = c.phase == Phase::ABC ? 3 : 1;
-  caps.min_current_a = c.min_current_a;
-  caps.max_power_w = c.max_power_kw * 1000.0;
-  caps.max_current_a = current_a_at_nominal(caps.max_power_w, caps.phases);
-  caps.bidirectional = c.bidirectional;
-  return caps;
-}
 
 DeviceRegistry::DeviceRegistry(boost::asio::any_io_executor core, const Clock& clock, const Config& config,
                                const std::filesystem::path& profile_dir, drivers::DeviceEvents events)

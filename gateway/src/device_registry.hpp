@@ -58,9 +58,4 @@ class DeviceRegistry {
   bool running_ = false;
 };
 
-// What the configuration says a charger is (phases, min current, max power and current at the
-// nominal voltage, bidirectional), before its driver declares how it pauses, whether it has a
-// failsafe and whether it measures its phase currents.
-drivers::Capabilities configured_capabilities(const ChargerConfig& c);
-
 }  // namespace orderly::gateway

@@ -1,5 +1,6 @@
 // The gateway's JSON API beyond the live status: requests, sessions, KPIs, statements and DR
-// events (docs/web-api.md). What touches Gateway state is answered on the core thread. The store
+// events (docs/web-api.md). What touches Gateway state is answered on the core thread; a write
+// (a request, a DR event) is answered when the store writer reports its record committed. The store
 // reads (KPIs, sessions, statements) open a Store of their own (about a millisecond), so they
 // never wait for the writer thread nor touch its connection, and run on worker threads
 // (handle_api_async): a KPI query over a year takes seconds (docs/kpi.md) and the limiter must
@@ -24,6 +25,7 @@
 #include "orderly/gateway/report.hpp"
 #include "orderly/gateway/settlement.hpp"
 #include "orderly/gateway/store.hpp"
+#include "status_view.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -245,15 +247,6 @@ std::optional<year_month> parse_month(std::string_view text) {
   return year{y} / month{static_cast<unsigned>(m)};
 }
 
-json dr_event_json(const DrEvent& e, TimePoint now, minutes site_offset) {
-  return {{"id", e.id},
-          {"start", format_local_time(e.start, site_offset)},
-          {"end", format_local_time(e.end, site_offset)},
-          {"limit_kw", e.limit_kw},
-          {"source", e.source},
-          {"active", e.start <= now && now < e.end}};
-}
-
 // The body of POST /api/v1/dr-events: {"id"?, "start", "end", "limit_kw"}.
 DrEvent parse_dr_event(const std::string& body, TimePoint now, minutes site_offset) {
   const json doc = json::parse(body, nullptr, false);
@@ -378,66 +371,88 @@ web::ApiResponse answer_store_read(const Config& config, const web::ApiRequest& 
   }
 }
 
+// The answer to a write once its record is durable, or why it is not.
+web::ApiResponse durable_answer(const Durability& durable, int status, const json& body, const std::string& path) {
+  if (durable.committed) return json_answer(status, body);
+  return json_answer(503, {{"error", "the gateway could not save this (" + durable.error +
+                                         "); it is in force until the gateway restarts: send it again"},
+                           {"path", path}});
+}
+
 }  // namespace
 
-web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
+void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply) {
   const minutes offset = config_.site.utc_offset;
   const TimePoint now = clock_.now();
-  if (is_store_read(request)) return answer_store_read(config_, request, now);
-  try {
-    if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
-    const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
+  if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
+  const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
 
-    if (parts.size() == 3 && parts[0] == "chargers") {
-      const std::string id(parts[1]);
-      if (config_.find_charger(id) == nullptr) {
-        throw ApiError{404, "", "no charger '" + id + "' in the configuration"};
-      }
-      if (parts[2] == "session") {
-        require_method(request, "GET");
-        const auto open = sessions().open_session(id);
-        return json_answer(200, {{"charger", id}, {"session", open ? to_json(*open, offset) : json(nullptr)}});
-      }
-      if (parts[2] == "request") {
-        require_method(request, "PUT");
-        const ChargeRequest wanted = parse_charge_request(request.body, now, offset);
-        try {
-          const SessionRecord saved = set_request(id, wanted);
-          return json_answer(200, {{"charger", id}, {"session", to_json(saved, offset)}});
-        } catch (const RequestError& e) {
-          throw ApiError{400, "", e.what()};
-        }
-      }
+  if (parts.size() == 3 && parts[0] == "chargers") {
+    const std::string id(parts[1]);
+    if (config_.find_charger(id) == nullptr) throw ApiError{404, "", "no charger '" + id + "' in the configuration"};
+    if (parts[2] == "session") {
+      require_method(request, "GET");
+      const auto open = sessions().open_session(id);
+      return reply(json_answer(200, {{"charger", id}, {"session", open ? to_json(*open, offset) : json(nullptr)}}));
     }
-
-    if (parts.size() == 1 && parts[0] == "dr-events") {
-      if (request.method == "GET") {
-        json list = json::array();
-        for (const auto& e : dr_events()) list.push_back(dr_event_json(e, now, offset));
-        return json_answer(200, {{"events", list}});
+    if (parts[2] == "request") {
+      require_method(request, "PUT");
+      const ChargeRequest wanted = parse_charge_request(request.body, now, offset);
+      // Filled before the commit can be reported: that comes by message, after this returns.
+      auto saved = std::make_shared<json>();
+      try {
+        *saved = {{"charger", id}, {"session", to_json(set_request(id, wanted,
+                                                                   [reply, saved, path = request.path](const Durability& d) {
+                                                                     reply(durable_answer(d, 200, *saved, path));
+                                                                   }),
+                                                       offset)}};
+      } catch (const RequestError& e) {
+        throw ApiError{400, "", e.what()};
       }
-      if (request.method == "POST") {
-        const DrEvent e = parse_dr_event(request.body, now, offset);
-        try {
-          add_dr_event(e);
-        } catch (const std::invalid_argument& error) {
-          throw ApiError{400, "", error.what()};
-        }
-        return json_answer(201, {{"event", dr_event_json(e, now, offset)}});
-      }
-      throw ApiError{405, "", "method " + request.method + " not allowed here; use GET or POST", "GET, POST"};
+      return;
     }
-    if (parts.size() == 2 && parts[0] == "dr-events") {
-      require_method(request, "DELETE");
-      const std::string id(parts[1]);
-      if (!cancel_dr_event(id)) throw ApiError{404, "", "no demand-response event '" + id + "'"};
-      return json_answer(200, {{"cancelled", id}});
-    }
-
-    throw ApiError{404, "", "no such API; see docs/web-api.md"};
-  } catch (const ApiError& e) {
-    return error_answer(e, request.path);
   }
+
+  if (parts.size() == 1 && parts[0] == "dr-events") {
+    if (request.method == "GET") {
+      json list = json::array();
+      for (const auto& e : dr_events()) list.push_back(dr_event_json(e, now, offset));
+      return reply(json_answer(200, {{"events", list}}));
+    }
+    if (request.method == "POST") {
+      const DrEvent e = parse_dr_event(request.body, now, offset);
+      const json body = {{"event", dr_event_json(e, now, offset)}};
+      try {
+        add_dr_event(e, [reply, body, path = request.path](const Durability& d) { reply(durable_answer(d, 201, body, path)); });
+      } catch (const std::invalid_argument& error) {
+        throw ApiError{400, "", error.what()};
+      }
+      return;
+    }
+    throw ApiError{405, "", "method " + request.method + " not allowed here; use GET or POST", "GET, POST"};
+  }
+  if (parts.size() == 2 && parts[0] == "dr-events") {
+    require_method(request, "DELETE");
+    const std::string id(parts[1]);
+    const json body = {{"cancelled", id}};
+    const bool known = cancel_dr_event(
+        id, [reply, body, path = request.path](const Durability& d) { reply(durable_answer(d, 200, body, path)); });
+    if (!known) throw ApiError{404, "", "no demand-response event '" + id + "'"};
+    return;
+  }
+
+  throw ApiError{404, "", "no such API; see docs/web-api.md"};
+}
+
+web::ApiResponse Gateway::handle_api(const web::ApiRequest& request) {
+  if (is_store_read(request)) return answer_store_read(config_, request, clock_.now());
+  // Shared: a write's reply comes after this returns (and throws).
+  auto answer = std::make_shared<std::optional<web::ApiResponse>>();
+  handle_api_async(request, [answer](web::ApiResponse r) { *answer = std::move(r); });
+  if (!*answer)
+    throw std::logic_error(request.method + " " + request.path +
+                           " is answered once its record is committed; call handle_api_async");
+  return std::move(**answer);
 }
 
 // Worker threads of store reads. Few at once: the box has two cores and the control loop needs
@@ -466,7 +481,14 @@ struct Gateway::ApiReads {
 };
 
 void Gateway::handle_api_async(const web::ApiRequest& request, std::function<void(web::ApiResponse)> reply) {
-  if (!is_store_read(request)) return reply(handle_api(request));
+  if (!is_store_read(request)) {
+    try {
+      answer_on_core(request, reply);
+    } catch (const ApiError& e) {
+      reply(error_answer(e, request.path));
+    }
+    return;
+  }
   if (!api_reads_) api_reads_ = std::make_shared<ApiReads>();
   api_reads_->reap();
   if (api_reads_->workers.size() >= ApiReads::kMostAtOnce) {

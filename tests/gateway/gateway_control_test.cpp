@@ -1,19 +1,25 @@
 // The control loop with a manual clock and in-process devices: planning per slot and on events,
-// the limiter on every meter sample, DR events, and restart. Real store (SQLite in a temp dir),
+// the limiter on every meter sample, DR events, restart, and a slow disk. Real store (SQLite in a temp dir),
 // real SessionBook and planner; only the chargers are fakes that record what they are sent.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
 #include "config_text.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/store.hpp"
+#include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly::gateway {
@@ -90,13 +96,15 @@ max_power_kw = 7
 )";
 }
 
-// One gateway on a manual clock; the test plays the devices.
+// One gateway on a manual clock, its core loop run on the test thread; the test plays the
+// devices. Every report is followed by the control step it posted.
 class Site {
  public:
-  Site(const std::filesystem::path& db, ManualClock& clock) : clock_(clock) {
+  Site(const std::filesystem::path& db, ManualClock& clock, StoreWriterOptions store = {}) : clock_(clock) {
     Config config = parse_config(config_text(db), "gateway_control_test.toml");
     config.web.port = 0;
     GatewayOptions options;
+    options.store = std::move(store);
     options.devices = [this](const drivers::DeviceEvents& events) {
       events_ = events;
       std::map<std::string, std::shared_ptr<drivers::ChargerDriver>> out;
@@ -113,12 +121,14 @@ class Site {
   ~Site() { gateway->stop(); }
 
   FakeCharger& charger(const std::string& id) { return *fakes_.at(id); }
+  boost::asio::io_context& io() { return io_; }
 
   void online(const std::string& id) {
     drivers::Health h;
     h.online = true;
     h.last_good = clock_.now();
     events_.health(id, h);
+    test::pump(io_);
   }
   void car(const std::string& id, drivers::ChargerState state, double power_w, double energy_wh = 0) {
     drivers::ChargerSnapshot s;
@@ -127,6 +137,7 @@ class Site {
     s.power_w = power_w;
     s.session_energy_wh = energy_wh;
     events_.charger_snapshot(id, s);
+    test::pump(io_);
   }
   void plug(const std::string& id) {
     online(id);
@@ -138,6 +149,26 @@ class Site {
     m.at = clock_.now();
     m.power_w = power_kw * 1000.0;
     events_.meter_snapshot("tx-meter", m);
+    test::pump(io_);
+  }
+  // A resident's request, in force and committed before this returns, as the API answers it.
+  SessionRecord request(const std::string& id, const ChargeRequest& r) {
+    SessionRecord record;
+    const auto durable = test::pump_until_durable(io_, [&](OnDurable done) { record = gateway->set_request(id, r, done); });
+    EXPECT_TRUE(durable.committed) << durable.error;
+    return record;
+  }
+  void add_dr(const DrEvent& e) {
+    const auto durable = test::pump_until_durable(io_, [&](OnDurable done) { gateway->add_dr_event(e, done); });
+    EXPECT_TRUE(durable.committed) << durable.error;
+  }
+  bool cancel_dr(const std::string& id) {
+    bool known = false;
+    const auto durable = test::pump_until_durable(io_, [&](OnDurable done) {
+      known = gateway->cancel_dr_event(id, done);
+      if (!known) done({false, "unknown"});
+    });
+    return known && durable.committed;
   }
   // Time passes with plugged-in cars drawing their last limit and the meter reporting
   // `base_kw` + what they draw.
@@ -209,14 +240,14 @@ TEST(GatewayControl, BoostChargesAtOnceAndNotBeforeWaits) {
 
   ChargeRequest boost;
   boost.boost = true;
-  const auto record = site.gateway->set_request("p1", boost);
+  const auto record = site.request("p1", boost);
   EXPECT_TRUE(record.boost);
   EXPECT_NEAR(site.charger("p1").last_w(), 7000, 1);  // full power now, at the peak price
 
   ChargeRequest later;
   later.not_before = local(6, 1, 0);
   later.energy_kwh = 10;
-  site.gateway->set_request("p2", later);
+  site.request("p2", later);
   site.run_until(local(6, 0, 50), 10);
   EXPECT_EQ(site.charger("p2").last_w(), 0);
   site.run_until(local(6, 6, 50), 10);
@@ -239,18 +270,18 @@ TEST(GatewayControl, DrEventAndOverloadCutWithinOneStep) {
   site.plug("p1");
   ChargeRequest boost;
   boost.boost = true;
-  site.gateway->set_request("p1", boost);
+  site.request("p1", boost);
   site.car("p1", drivers::ChargerState::charging, 7000);
   site.meter(12);
   EXPECT_NEAR(site.charger("p1").last_w(), 7000, 1);
 
   // The platform lowers the site to 12 kW now: 12 - 2 margin - 5 base leaves 5 kW.
-  site.gateway->add_dr_event({"dr-1", clock.now(), clock.now() + hours(1), 12, "platform"});
+  site.add_dr({"dr-1", clock.now(), clock.now() + hours(1), 12, "platform"});
   EXPECT_LE(site.charger("p1").last_w(), 5000 + 1);
   ASSERT_EQ(site.gateway->dr_events().size(), 1u);
   EXPECT_TRUE(site.gateway->status()["dr_events"][0]["active"].get<bool>());
-  EXPECT_TRUE(site.gateway->cancel_dr_event("dr-1"));
-  EXPECT_FALSE(site.gateway->cancel_dr_event("dr-1"));
+  EXPECT_TRUE(site.cancel_dr("dr-1"));
+  EXPECT_FALSE(site.cancel_dr("dr-1"));
   site.meter(12);
   EXPECT_NEAR(site.charger("p1").last_w(), 7000, 1);
 
@@ -264,6 +295,80 @@ TEST(GatewayControl, DrEventAndOverloadCutWithinOneStep) {
   clock.advance(seconds(30));
   site.gateway->control_step();
   EXPECT_EQ(site.charger("p1").last_w(), 0);
+}
+
+// A commit the disk makes slow (seconds) holds up neither the limiter nor anything else on the
+// core thread, and a resident's request is still answered only once its record is committed.
+TEST(GatewayControl, ASlowCommitDelaysNeitherTheLimiterNorTheAnswerPastItsCommit) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 5));
+  std::atomic<bool> slow{false};
+  std::atomic<bool> in_commit{false};
+  StoreWriterOptions store;
+  store.before_commit = [&] {
+    if (!slow) return;
+    in_commit = true;
+    std::this_thread::sleep_for(seconds(4));
+    in_commit = false;
+  };
+  Site site(dir / "orderly.db", clock, store);
+  site.meter(5);
+  site.plug("p1");
+  site.plug("p2");
+  ChargeRequest boost;
+  boost.boost = true;
+  site.request("p1", boost);
+  site.car("p1", drivers::ChargerState::charging, 7000);
+  site.meter(12);
+  ASSERT_NEAR(site.charger("p1").last_w(), 7000, 1);
+
+  slow = true;
+  std::optional<web::ApiResponse> answer;
+  bool committed_when_answered = false;
+  site.gateway->handle_api_async(
+      {"PUT", "/api/v1/chargers/p2/request", {}, R"({"energy_kwh": 12, "departure": "07:00"})"},
+      [&](web::ApiResponse r) {
+        answer = r;
+        if (r.status != 200) return;
+        const auto id = nlohmann::json::parse(r.body)["session"]["id"].get<std::string>();
+        const auto stored = Store(dir / "orderly.db").session(id);
+        committed_when_answered = stored && stored->requested_wh == 12000;
+      });
+  ASSERT_TRUE(test::pump_until(site.io(), [&] { return in_commit.load(); })) << "the writer never started a commit";
+
+  // The request is in flight and the disk busy: a base-load step is cut in the step its meter
+  // sample posts. 30 - 2 - (33 - 7) = 2 kW are left for the car.
+  site.meter(33);
+  EXPECT_LE(site.charger("p1").last_w(), 2000 + 1);
+  EXPECT_FALSE(answer.has_value()) << "answered before its record was committed";
+  EXPECT_TRUE(in_commit.load()) << "the commit ended before the limiter ran: the test proves nothing";
+
+  ASSERT_TRUE(test::pump_until(site.io(), [&] { return answer.has_value(); }, seconds(30)));
+  EXPECT_EQ(answer->status, 200) << answer->body;
+  EXPECT_TRUE(committed_when_answered) << "the answer came before the record was in the file";
+  slow = false;
+}
+
+// A disk that refuses the write: the resident is told it was not saved, and why.
+TEST(GatewayControl, ARequestTheStoreCannotSaveIsAnswered503WithTheReason) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 5));
+  std::atomic<bool> failing{false};
+  StoreWriterOptions store;
+  store.flush_interval = milliseconds(50);  // retries come one interval apart
+  store.before_commit = [&] {
+    if (failing) throw StoreError("disk I/O error (injected)");
+  };
+  Site site(dir / "orderly.db", clock, store);
+  site.meter(5);
+  site.plug("p1");
+  failing = true;
+  const auto answer = test::pump_api(site.io(), *site.gateway,
+                                     {"PUT", "/api/v1/chargers/p1/request", {}, R"({"boost": true})"});
+  failing = false;
+  EXPECT_EQ(answer.status, 503) << answer.body;
+  EXPECT_THAT(answer.body, ::testing::HasSubstr("disk I/O error (injected)"));
+  EXPECT_THAT(answer.body, ::testing::HasSubstr("send it again"));
 }
 
 TEST(GatewayControl, BaseLoadOffTheForecastForFiveMinutesReplans) {
@@ -313,8 +418,8 @@ TEST(GatewayControl, RestartRestoresSessionsPlanAndLimitsOnFirstContact) {
     ChargeRequest r;
     r.energy_kwh = 12;
     r.departure = local(6, 6, 0);
-    session_id = site.gateway->set_request("p1", r).id;
-    site.gateway->add_dr_event({"dr-night", local(6, 2, 0), local(6, 3, 0), 20, "platform"});
+    session_id = site.request("p1", r).id;
+    site.add_dr({"dr-night", local(6, 2, 0), local(6, 3, 0), 20, "platform"});
   }  // stop() as a clean shutdown; the kill -9 case is the system test's
   clock.advance(seconds(40));
   Site again(dir / "orderly.db", clock);

@@ -13,6 +13,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/store.hpp"
+#include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
 #include "report_site.hpp"
 
@@ -76,6 +77,7 @@ class ApiLive : public ::testing::Test {
     m.at = clock_.now();
     m.power_w = 10000;
     events_.meter_snapshot("tm", m);
+    test::pump(io_);
   }
   ~ApiLive() override { gateway_->stop(); }
 
@@ -90,10 +92,12 @@ class ApiLive : public ::testing::Test {
     s.power_w = 0;
     s.session_energy_wh = 0;
     events_.charger_snapshot(id, s);
+    test::pump(io_);
   }
 
+  // As the web server calls it: a write is answered once its record is committed.
   web::ApiResponse call(const std::string& method, const std::string& path, std::string body = {}) {
-    return gateway_->handle_api({method, path, {}, std::move(body)});
+    return test::pump_api(io_, *gateway_, {method, path, {}, std::move(body)});
   }
   static json body(const web::ApiResponse& r) { return json::parse(r.body); }
 

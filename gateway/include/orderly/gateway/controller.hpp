@@ -129,6 +129,11 @@ struct ChargerControl {
   bool reachable() const { return has_driver && health.online; }
 };
 
+// What the configuration says a charger is (phases, min current, max power and current at the
+// nominal voltage, bidirectional), before its driver declares how it pauses, whether it has a
+// failsafe and whether it measures its phase currents.
+drivers::Capabilities configured_capabilities(const ChargerConfig& c);
+
 class Controller {
  public:
   // `clock_speed` is the injected Clock's speed: the timings that describe devices (meters

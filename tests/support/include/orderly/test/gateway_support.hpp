@@ -1,8 +1,11 @@
 #pragma once
-// Helpers for tests that run a whole Gateway on its own core thread (header-only: only the
-// tests that link orderly::gateway include it, so the support library stays free of it).
+// Helpers for tests that run a whole Gateway, on the test thread or on a core thread of its own
+// (header-only: only the tests that link orderly::gateway include it, so the support library
+// stays free of it).
 #include <chrono>
+#include <functional>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -14,6 +17,42 @@
 #include "orderly/test/support.hpp"
 
 namespace orderly::test {
+
+// Runs the handlers the gateway posted to `io` on the test thread, for a gateway driven there
+// (device reports mark the state dirty and post one control step; the store writer's commit
+// reports arrive as posted handlers too).
+inline void pump(boost::asio::io_context& io) {
+  io.restart();
+  io.poll();
+}
+
+// Pumps until `condition` holds or `timeout` passes; returns whether it held.
+inline bool pump_until(boost::asio::io_context& io, const std::function<bool()>& condition,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  return wait_until([&] {
+    pump(io);
+    return condition();
+  }, timeout);
+}
+
+// A write the gateway answers once it is committed (set_request, add_dr_event, cancel_dr_event,
+// given the OnDurable to call), pumped until the store writer has reported on it.
+template <typename Write>
+gateway::Durability pump_until_durable(boost::asio::io_context& io, Write write) {
+  std::optional<gateway::Durability> outcome;
+  write([&outcome](const gateway::Durability& d) { outcome = d; });
+  if (!pump_until(io, [&] { return outcome.has_value(); })) return {false, "no commit report within 10 s"};
+  return *outcome;
+}
+
+// An API call as the web server makes it, pumped until it is answered (a write only once its
+// record is committed).
+inline web::ApiResponse pump_api(boost::asio::io_context& io, gateway::Gateway& gw, const web::ApiRequest& request) {
+  std::optional<web::ApiResponse> answer;
+  gw.handle_api_async(request, [&answer](web::ApiResponse r) { answer = std::move(r); });
+  if (!pump_until(io, [&] { return answer.has_value(); })) return {0, "", "no answer within 10 s", "", ""};
+  return *answer;
+}
 
 // Runs `f` on the gateway's core thread and returns its result (the gateway's state is only
 // ever touched there).
