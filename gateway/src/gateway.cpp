@@ -211,9 +211,7 @@ void Gateway::restore(TimePoint now) {
 void Gateway::on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s) {
   const TimePoint now = clock_.now();
   if (!controller_.on_meter_snapshot(id, s, now)) return;
-  auto& stored_at = sample_stored_at_[id];
-  if (now - stored_at >= kSampleInterval) {
-    stored_at = now;
+  if (sample_due(id, now, false)) {
     MeterSample ms;
     ms.at = s.at;
     ms.meter_id = id;
@@ -235,9 +233,7 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   const TimePoint now = clock_.now();
   const bool state_changed = charger.snapshot.state != s.state;
   bool step = controller_.on_charger_snapshot(id, s, now);
-  auto& stored_at = sample_stored_at_[id];
-  if (state_changed || now - stored_at >= kSampleInterval) {
-    stored_at = now;
+  if (sample_due(id, now, state_changed)) {
     ChargerSample cs;
     cs.at = s.at;
     cs.charger_id = id;
@@ -265,6 +261,13 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   if (state_changed) spdlog::info("charger state charger={} state={}", id, drivers::to_string(s.state));
   if (step) wake();
   notify_status();
+}
+
+bool Gateway::sample_due(const std::string& device_id, TimePoint now, bool state_changed) {
+  auto& stored_at = sample_stored_at_[device_id];
+  if (!state_changed && now - stored_at < kSampleInterval) return false;
+  stored_at = now;
+  return true;
 }
 
 void Gateway::on_limit_ack(const std::string& id, const drivers::LimitAck& ack) {

@@ -1,6 +1,7 @@
 #pragma once
 // A minimal valid configuration for tests to extend, and a helper that returns the errors a
 // text produces (empty when it parses).
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak 
 )";
 
 inline const std::string kMinimal = kMinimalSite + kSimpleTariff;
+
+// Local (+08:00) wall time on a day of January 2026 (the 5th is a Monday), as the sites above
+// keep it.
+inline TimePoint january_2026(int day, int hour, int minute, int second = 0) {
+  using namespace std::chrono;
+  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) + seconds(second) - hours(8));
+}
 
 inline std::vector<std::string> errors_of(const std::string& text) {
   try {

@@ -18,10 +18,7 @@ namespace {
 using namespace std::chrono;
 using ::testing::HasSubstr;
 
-// Local (+08:00) wall time in January 2026 (the 5th is a Monday).
-TimePoint local(int day, int hour, int minute, int second = 0) {
-  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) + seconds(second) - hours(8));
-}
+TimePoint local(int day, int hour, int minute, int second = 0) { return testing::january_2026(day, hour, minute, second); }
 
 const std::string kSite = R"(
 [site]

@@ -45,10 +45,7 @@ class FakeCharger final : public drivers::ChargerDriver {
   drivers::Capabilities caps_;
 };
 
-// Local (+08:00) wall time in January 2026 (the 5th is a Monday).
-TimePoint local(int day, int hour, int minute) {
-  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) - hours(8));
-}
+TimePoint local(int day, int hour, int minute, int second = 0) { return testing::january_2026(day, hour, minute, second); }
 
 std::string config_text(const std::filesystem::path& db) {
   return R"(

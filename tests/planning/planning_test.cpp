@@ -46,10 +46,7 @@ node = "feeder-1"
 max_power_kw = 11
 )";
 
-// Local (+08:00) wall time on a given day of January 2026 (the 5th is a Monday).
-TimePoint local(int day, int hour, int minute) {
-  return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) - hours(8));
-}
+TimePoint local(int day, int hour, int minute, int second = 0) { return testing::january_2026(day, hour, minute, second); }
 
 Config config() { return parse_config(kConfig, "planning_test.toml"); }
 

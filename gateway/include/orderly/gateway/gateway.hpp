@@ -110,6 +110,8 @@ class Gateway final : public web::Application {
   void on_limit_ack(const std::string& id, const drivers::LimitAck& ack);
   void on_health(const std::string& id, const drivers::Health& h);
   void on_commit(const CommitReport& report);
+  // A device's 1-minute sample is due (always on a state change); notes it as stored.
+  bool sample_due(const std::string& device_id, TimePoint now, bool state_changed);
   void wake();
   void schedule_control_tick();
   void replan(TimePoint now, const ReplanReasons& reasons);
