@@ -130,7 +130,11 @@ std::optional<Section> Section::section(std::string_view key, bool required,
                                         const std::string& what) {
   const toml::table* t = subtable(key, required, what);
   if (!t) return std::nullopt;
-  Section s(errors_, *t, key_path(key), "[" + key_path(key) + "]");
+  // Appended, not "[" + path + "]": GCC 12 warns falsely (-Wrestrict, its bug 105329) on that.
+  std::string header = "[";
+  header += key_path(key);
+  header += ']';
+  Section s(errors_, *t, key_path(key), std::move(header));
   s.toml_name_ = (toml_name_.empty() ? "" : toml_name_ + ".") + std::string(key);
   return s;
 }

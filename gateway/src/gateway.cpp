@@ -39,10 +39,7 @@ Gateway::Gateway(boost::asio::io_context& io, const Clock& clock, Config config,
       history_(std::make_unique<LoadHistory>()),
       control_timer_(io) {}
 
-Gateway::~Gateway() {
-  stop();
-  *alive_ = false;
-}
+Gateway::~Gateway() { stop(); }
 
 void Gateway::start() {
   if (running_) return;
@@ -191,8 +188,12 @@ void Gateway::restore(TimePoint now) {
   std::size_t dr_events = 0;
   for (const auto& r : store.dr_events(now, now + days(366))) {
     if (r.cancelled) continue;
-    controller_.dr_book().add(DrEvent{r.id, r.start, r.end, r.limit_kw, r.source});
-    ++dr_events;
+    try {
+      controller_.dr_book().add(DrEvent{r.id, r.start, r.end, r.limit_kw, r.source});
+      ++dr_events;
+    } catch (const std::invalid_argument& e) {
+      spdlog::warn("stored DR event not used error={}", logfmt(e.what()));
+    }
   }
   // The forecast's history. The store keeps the transformer's total load, charging included, so
   // until the in-memory history (which subtracts charging) covers a slot, the forecast there is

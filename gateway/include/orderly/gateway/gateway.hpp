@@ -139,7 +139,7 @@ class Gateway final : public web::Application {
   boost::asio::steady_timer control_timer_;
   bool running_ = false;
   bool step_posted_ = false;
-  // Alive while the gateway is: handlers posted from other threads check it before touching us.
+  // Handlers posted from other threads (commit reports) hold it weakly: expired, the gateway is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   std::map<std::string, TimePoint> sample_stored_at_;  // device id -> last 1-minute sample stored
