@@ -126,6 +126,27 @@ void check_references(Errors& errors, Config& c,
 }
 
 // Profile devices against the shipped profiles: exists, right kind, and what the transport needs.
+// A device on a bus set up unlike the device leaves the factory does not answer until one of
+// them is changed: better said by check-config than found on site as a silent meter.
+void check_factory_settings(Errors& errors, const std::string& path, const drivers::DeviceProfile& p,
+                            const ModbusBusConfig& bus, const toml::table* t) {
+  const auto& factory = p.modbus;
+  const std::string device = p.manufacturer + " " + p.model + " (profile '" + p.id + "')";
+  if (bus.transport == ModbusTransport::rtu && factory.factory_serial) {
+    const drivers::SerialSettings used{bus.baud, bus.parity, bus.data_bits, bus.stop_bits};
+    if (!(used == *factory.factory_serial))
+      errors.warn(at_key(t, "bus"), path + ".bus: bus '" + bus.id + "' runs " + used.describe() + ", but a " + device +
+                                        " leaves the factory at " + factory.factory_serial->describe() +
+                                        "; set the device or the bus so they match");
+  }
+  if (bus.transport == ModbusTransport::tcp && p.transport == drivers::Transport::modbus_tcp &&
+      factory.factory_tcp_port && bus.port != *factory.factory_tcp_port)
+    errors.warn(at_key(t, "bus"), path + ".bus: bus '" + bus.id + "' connects to port " + std::to_string(bus.port) +
+                                      ", but a " + device + " listens on port " +
+                                      std::to_string(*factory.factory_tcp_port) +
+                                      " as it leaves the factory; set the device or the bus so they match");
+}
+
 void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatalog& catalog,
                     const std::vector<const toml::table*>& charger_where,
                     const std::vector<const toml::table*>& meter_where) {
@@ -160,6 +181,7 @@ void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatal
       errors.add(at_key(t, "bus"), path + ".bus: profile '" + profile +
                                        "' speaks MQTT through the broker; remove bus");
     }
+    if (const ModbusBusConfig* b = needs_bus ? c.find_bus(bus) : nullptr) check_factory_settings(errors, path, *p, *b, t);
     if (address && p->transport == drivers::Transport::dlt645 && address->empty()) {
       errors.add(t->source(), path + ": missing required key 'address' (the 12-digit DL/T 645 "
                                      "meter address from the nameplate)");

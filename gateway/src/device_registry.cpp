@@ -187,11 +187,10 @@ void DeviceRegistry::open_buses(const Config& config, const drivers::ProfileCata
       continue;
     }
     drivers::ModbusSettings settings;
-    settings.serial = serial;
     settings.inter_request_gap_ms = plan.gap_ms;
     settings.response_timeout_ms = plan.timeout_ms;
     auto ep = bus.transport == ModbusTransport::tcp ? drivers::ModbusEndpoint::tcp(bus.host, bus.port, settings)
-                                                    : drivers::ModbusEndpoint::rtu(bus.device, settings);
+                                                    : drivers::ModbusEndpoint::rtu(bus.device, serial, settings);
     modbus_buses_.emplace(bus_id, std::make_unique<drivers::ModbusBusWorker>(ep));
   }
 }

@@ -41,7 +41,7 @@ TEST(Config, ShippedExampleParses) {
   EXPECT_EQ(*c.site.transformer.phase_limit_kw[0], 170);
   EXPECT_EQ(c.chargers.size(), 5u);
   EXPECT_EQ(c.meters.size(), 3u);
-  EXPECT_EQ(c.modbus_buses.size(), 3u);
+  EXPECT_EQ(c.modbus_buses.size(), 4u);
   EXPECT_EQ(c.find_meter("m-1-1-101")->address, "000012345678");
   EXPECT_EQ(c.find_meter("m-1-1-101")->poll_interval_ms, 5000);
   ASSERT_NE(c.find_bus("rs485-1"), nullptr);
@@ -118,6 +118,60 @@ max_power_kw = 7
   // Without a transformer meter the config is valid but check-config says what that means.
   ASSERT_EQ(c.warnings.size(), 1u);
   EXPECT_THAT(c.warnings[0], HasSubstr("role = \"transformer\""));
+}
+
+// A device its vendor ships with other serial settings (or TCP port) than its bus uses does not
+// answer until one of them is changed: check-config says so, and it is only a warning.
+TEST(Config, ABusUnlikeTheDevicesFactorySettingsIsAWarning) {
+  const auto profiles = shipped_profiles();
+  const std::string devices = R"(
+[[modbus.bus]]
+id = "rs485-1"
+transport = "rtu"
+device = "/dev/ttyS1"
+baud = 19200
+parity = "even"
+
+[[modbus.bus]]
+id = "lan"
+transport = "tcp"
+host = "192.168.1.20"
+port = 1502
+
+[[meter]]
+id = "tm"
+role = "transformer"
+driver = "profile"
+profile = "chint-dtsu666"
+bus = "rs485-1"
+
+[[charger]]
+id = "p1"
+kind = "shared"
+phase = "ABC"
+max_power_kw = 11
+driver = "profile"
+profile = "keba-p30"
+bus = "lan"
+
+[[charger]]
+id = "p2"
+kind = "shared"
+phase = "A"
+max_power_kw = 7
+driver = "profile"
+profile = "heidelberg-energy-control"
+bus = "rs485-1"
+)";
+  const Config c = parse_config(kMinimal + devices, "test.toml", &profiles);
+  ASSERT_EQ(c.warnings.size(), 2u) << ::testing::PrintToString(c.warnings);
+  EXPECT_THAT(c.warnings, ::testing::Contains(AllOf(
+                              HasSubstr("meter[1].bus: bus 'rs485-1' runs 19200 8E1"),
+                              HasSubstr("CHINT DTSU666 (profile 'chint-dtsu666') leaves the factory at 9600 8N1"))));
+  EXPECT_THAT(c.warnings, ::testing::Contains(AllOf(HasSubstr("charger[1].bus: bus 'lan' connects to port 1502"),
+                                                    HasSubstr("listens on port 502"))));
+  // The Heidelberg pile leaves the factory at 19200 8E1, as the bus runs: nothing to say.
+  for (const auto& w : c.warnings) EXPECT_THAT(w, ::testing::Not(HasSubstr("heidelberg")));
 }
 
 TEST(Config, ChargerFailsafeDefaultsToControlSection) {

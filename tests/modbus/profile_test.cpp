@@ -74,6 +74,20 @@ type = "modbus-tcp"
 address = 1
 )";
 
+// How a device leaves the factory is known only where its profile says it: the bus decides what
+// is used, and the configuration check compares the two.
+TEST(Profiles, FactorySettingsAreKeptOnlyWhereTheProfileGivesThem) {
+  const auto catalog = ProfileCatalog::load_dir(profiles_dir());
+  const auto& heidelberg = catalog.at("heidelberg-energy-control").modbus;
+  ASSERT_TRUE(heidelberg.factory_serial.has_value());
+  EXPECT_EQ(heidelberg.factory_serial->describe(), "19200 8E1");
+  EXPECT_FALSE(heidelberg.factory_tcp_port.has_value());
+  const auto& keba = catalog.at("keba-p30").modbus;
+  EXPECT_FALSE(keba.factory_serial.has_value());
+  ASSERT_TRUE(keba.factory_tcp_port.has_value());
+  EXPECT_EQ(*keba.factory_tcp_port, 502);
+}
+
 TEST(Profiles, MinimalProfileGetsDefaults) {
   auto p = parse_profile(kMinimalMeter, "meters/x.toml");
   EXPECT_EQ(p.id, "x");

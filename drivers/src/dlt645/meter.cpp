@@ -45,9 +45,7 @@ std::string di_hex(std::uint32_t di) {
 }  // namespace
 
 std::string BusEndpoint::describe() const {
-  if (!serial_port.empty())
-    return "dlt645 " + serial_port + " " + std::to_string(serial.baud) + " " + std::to_string(serial.data_bits) +
-           serial.parity + std::to_string(serial.stop_bits);
+  if (!serial_port.empty()) return "dlt645 " + serial_port + " " + serial.describe();
   return "dlt645 tcp " + host + ":" + std::to_string(port);
 }
 

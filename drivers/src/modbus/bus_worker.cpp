@@ -1,7 +1,6 @@
 #include <modbus/modbus.h>
 
 #include <cerrno>
-#include <sstream>
 
 #include "modbus/bus_thread.hpp"
 #include "orderly/drivers/modbus.hpp"
@@ -9,12 +8,8 @@
 namespace orderly::drivers {
 
 std::string ModbusEndpoint::describe() const {
-  std::ostringstream os;
-  if (transport == Transport::modbus_rtu)
-    os << "rtu " << serial_port << ' ' << serial.baud << ' ' << serial.data_bits << serial.parity << serial.stop_bits;
-  else
-    os << "tcp " << host << ':' << port;
-  return os.str();
+  if (transport == Transport::modbus_rtu) return "rtu " + serial_port + " " + serial.describe();
+  return "tcp " + host + ":" + std::to_string(port);
 }
 
 ModbusEndpoint ModbusEndpoint::tcp(const std::string& host, int port, const ModbusSettings& s) {
@@ -27,11 +22,12 @@ ModbusEndpoint ModbusEndpoint::tcp(const std::string& host, int port, const Modb
   return e;
 }
 
-ModbusEndpoint ModbusEndpoint::rtu(const std::string& serial_port, const ModbusSettings& s) {
+ModbusEndpoint ModbusEndpoint::rtu(const std::string& serial_port, const SerialSettings& serial,
+                                   const ModbusSettings& s) {
   ModbusEndpoint e;
   e.transport = Transport::modbus_rtu;
   e.serial_port = serial_port;
-  e.serial = s.serial;
+  e.serial = serial;
   e.inter_request_gap = std::chrono::milliseconds(s.inter_request_gap_ms);
   e.response_timeout = std::chrono::milliseconds(s.response_timeout_ms);
   return e;

@@ -12,6 +12,10 @@
 
 namespace orderly::drivers {
 
+std::string SerialSettings::describe() const {
+  return std::to_string(baud) + " " + std::to_string(data_bits) + parity + std::to_string(stop_bits);
+}
+
 const char* to_string(Transport t) {
   switch (t) {
     case Transport::modbus_tcp: return "modbus-tcp";
@@ -338,16 +342,22 @@ DeviceProfile read_profile(Section& root, const std::filesystem::path& file) {
     auto& mb = d.modbus;
     assign(mb.unit_id, tr->any_number("unit_id"));
     if (mb.unit_id < 0 || mb.unit_id > 255) tr->error(tr->table().get("unit_id"), "unit_id", "must be 0..255");
-    assign(mb.tcp_port, tr->any_number("tcp_port"));
-    assign(mb.serial.baud, tr->any_number("baud"));
-    if (const auto parity = tr->string("parity")) {
+    if (const auto port = tr->any_number("tcp_port")) mb.factory_tcp_port = static_cast<int>(*port);
+    SerialSettings serial;
+    const auto baud = tr->any_number("baud");
+    const auto parity = tr->string("parity");
+    const auto data_bits = tr->any_number("data_bits");
+    const auto stop_bits = tr->any_number("stop_bits");
+    assign(serial.baud, baud);
+    if (parity) {
       if (*parity != "N" && *parity != "E" && *parity != "O")
         tr->error(tr->table().get("parity"), "parity", "must be \"N\", \"E\" or \"O\"");
       else
-        mb.serial.parity = (*parity)[0];
+        serial.parity = (*parity)[0];
     }
-    assign(mb.serial.data_bits, tr->any_number("data_bits"));
-    assign(mb.serial.stop_bits, tr->any_number("stop_bits"));
+    assign(serial.data_bits, data_bits);
+    assign(serial.stop_bits, stop_bits);
+    if (baud || parity || data_bits || stop_bits) mb.factory_serial = serial;
     assign(mb.inter_request_gap_ms, tr->any_number("inter_request_gap_ms"));
     assign(mb.response_timeout_ms, tr->any_number("response_timeout_ms"));
     assign(mb.retries, tr->any_number("retries"));

@@ -31,9 +31,9 @@ struct ModbusEndpoint {
   std::chrono::milliseconds response_timeout{1000};
   std::string describe() const;                 // "tcp 127.0.0.1:502" / "rtu /dev/ttyS1 9600 8E1"
 
-  // The endpoint a profile implies, for TCP hosts or serial ports named in the site config.
+  // A TCP host or a serial port named in the site config, with the timing `s` asks for.
   static ModbusEndpoint tcp(const std::string& host, int port, const ModbusSettings& s);
-  static ModbusEndpoint rtu(const std::string& serial_port, const ModbusSettings& s);
+  static ModbusEndpoint rtu(const std::string& serial_port, const SerialSettings& serial, const ModbusSettings& s);
 };
 
 enum class ModbusErrorKind { none, timeout, exception, connection, invalid };

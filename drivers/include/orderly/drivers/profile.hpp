@@ -64,12 +64,17 @@ struct SerialSettings {
   char parity = 'N';                    // N, E or O
   int data_bits = 8;
   int stop_bits = 1;
+  bool operator==(const SerialSettings&) const = default;
+  std::string describe() const;         // "9600 8N1"
 };
 
 struct ModbusSettings {
   int unit_id = 1;
-  int tcp_port = 502;
-  SerialSettings serial;
+  // How the device leaves the factory, where its vendor documents it. The bus in the site
+  // configuration ([[modbus.bus]]) decides what is used: a device on a bus that differs does not
+  // answer until one of them is changed, so the configuration check warns about it.
+  std::optional<int> factory_tcp_port;
+  std::optional<SerialSettings> factory_serial;
   int inter_request_gap_ms = 20;        // silence between two requests on the bus
   int response_timeout_ms = 1000;
   int retries = 1;                      // extra attempts after a timeout while the device is online
