@@ -155,6 +155,14 @@ class Site {
     EXPECT_TRUE(durable.committed) << durable.error;
     return record;
   }
+  // "Charge now" for the car on `id`, drawing its 7 kW, with the meter showing it on `base_kw`.
+  void boost_drawing(const std::string& id, double base_kw) {
+    ChargeRequest boost;
+    boost.boost = true;
+    request(id, boost);
+    car(id, drivers::ChargerState::charging, 7000);
+    meter(base_kw + 7);
+  }
   void add_dr(const DrEvent& e) {
     const auto durable = test::pump_until_durable(io_, [&](OnDurable done) { gateway->add_dr_event(e, done); });
     EXPECT_TRUE(durable.committed) << durable.error;
@@ -252,7 +260,7 @@ TEST(GatewayControl, BoostChargesAtOnceAndNotBeforeWaits) {
   for (const auto& l : site.charger("p2").limits) charged = charged || l.power_w > 0;
   EXPECT_TRUE(charged);
 
-  // The request is committed before set_request returned.
+  // The requests were committed before they were answered.
   Store store(dir / "orderly.db");
   const auto open = store.open_sessions();
   ASSERT_EQ(open.size(), 2u);
@@ -265,11 +273,7 @@ TEST(GatewayControl, DrEventAndOverloadCutWithinOneStep) {
   Site site(dir / "orderly.db", clock);
   site.meter(5);
   site.plug("p1");
-  ChargeRequest boost;
-  boost.boost = true;
-  site.request("p1", boost);
-  site.car("p1", drivers::ChargerState::charging, 7000);
-  site.meter(12);
+  site.boost_drawing("p1", 5);
   EXPECT_NEAR(site.charger("p1").last_w(), 7000, 1);
 
   // The platform lowers the site to 12 kW now: 12 - 2 margin - 5 base leaves 5 kW.
@@ -312,11 +316,7 @@ TEST(GatewayControl, ASlowCommitDelaysNeitherTheLimiterNorTheAnswerPastItsCommit
   site.meter(5);
   site.plug("p1");
   site.plug("p2");
-  ChargeRequest boost;
-  boost.boost = true;
-  site.request("p1", boost);
-  site.car("p1", drivers::ChargerState::charging, 7000);
-  site.meter(12);
+  site.boost_drawing("p1", 5);
   ASSERT_NEAR(site.charger("p1").last_w(), 7000, 1);
 
   slow = true;
