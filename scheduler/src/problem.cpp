@@ -12,6 +12,17 @@ const char* to_string(Period p) {
   return "unknown";
 }
 
+const char* to_string(PhaseSet s) {
+  switch (s) {
+    case PhaseSet::a: return "A";
+    case PhaseSet::b: return "B";
+    case PhaseSet::c: return "C";
+    case PhaseSet::abc: return "ABC";
+    case PhaseSet::any_one: return "any-one";
+  }
+  return "unknown";
+}
+
 const char* to_string(Algorithm a) {
   switch (a) {
     case Algorithm::optimal: return "optimal";

@@ -9,6 +9,7 @@
 // setpoint, or its max_kw when unresponsive). Unknown power is double-counted, never missed.
 // A node without a measurement uses LimitNode::base_load_kw (e.g. the forecast) as its non-EV
 // load.
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,11 @@ struct LimitNode {
   double limit_kw = 0;                   // the limit now (DR events included)
   std::optional<double> measured_kw;     // measured total load at this node; required at the root
   double base_load_kw = 0;               // non-EV load estimate used when measured_kw is empty
+  // Per phase (A, B, C): the limit (empty = none), the measured load, and the non-EV estimate
+  // used when that phase is not measured (default: base_load_kw / 3).
+  std::array<std::optional<double>, kPhases> phase_limit_kw{};
+  std::array<std::optional<double>, kPhases> measured_phase_kw{};
+  std::array<std::optional<double>, kPhases> base_load_phase_kw{};
 };
 
 struct ChargerSetpoint {
@@ -30,6 +36,7 @@ struct ChargerSetpoint {
   std::optional<double> measured_kw;     // what it draws now, if known
   double min_kw = 0;                     // 0, or the pile's minimum: 0 or >= min_kw
   double max_kw = 0;
+  PhaseSet phases = PhaseSet::abc;       // how its power spreads over the phases
   int priority = 0;                      // higher keeps its minimum first when cut hard
   bool responsive = true;                // follows setpoints; false = taken as fixed load
 };

@@ -1,6 +1,7 @@
 #pragma once
 // The planning problem and its answer as plain data. Built by gateway (from live state) or by
 // `orderly plan` (from a scenario file); the scheduler never does I/O and never reads a clock.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +11,25 @@ namespace orderly::scheduler {
 enum class Period { sharp, peak, flat, valley };
 const char* to_string(Period p);
 
+// The phases a load draws from. A single-phase load takes its whole power from one phase, a
+// balanced three-phase load a third from each. `any_one` is a three-phase pile charging a car
+// on a single phase it cannot tell (no per-phase current measurement): it is counted in full
+// on every phase, which is safe whichever phase the car uses.
+enum class PhaseSet { a, b, c, abc, any_one };
+const char* to_string(PhaseSet s);
+inline constexpr int kPhases = 3;
+// The share of a load's power that phase `phase` (0 = A, 1 = B, 2 = C) carries.
+inline double phase_share(PhaseSet s, int phase) {
+  switch (s) {
+    case PhaseSet::a: return phase == 0 ? 1.0 : 0.0;
+    case PhaseSet::b: return phase == 1 ? 1.0 : 0.0;
+    case PhaseSet::c: return phase == 2 ? 1.0 : 0.0;
+    case PhaseSet::abc: return 1.0 / 3.0;
+    case PhaseSet::any_one: return 1.0;
+  }
+  return 1.0;
+}
+
 // One node of the capacity tree, flattened: nodes[0] is the root (the transformer); every other
 // node names its parent by index, which is always smaller than its own index.
 struct CapacityNode {
@@ -18,6 +38,11 @@ struct CapacityNode {
   std::vector<double> limit_kw;        // per slot (size == Problem::slots); may vary (DR events)
   std::vector<double> base_load_kw;    // non-EV load measured/forecast at this node, per slot;
                                        // empty = 0. The root's includes everything below it.
+  // Per-phase limits (A, B, C), each per slot; an empty vector = no limit on that phase. Every
+  // load below the node counts on a phase by phase_share() of its power.
+  std::array<std::vector<double>, kPhases> phase_limit_kw;
+  // The non-EV load per phase, per slot; all three empty = base_load_kw split in thirds.
+  std::array<std::vector<double>, kPhases> base_load_phase_kw;
 };
 
 struct EvRequest {
@@ -27,6 +52,7 @@ struct EvRequest {
   int departure_slot = 0;
   double energy_kwh = 0;               // net energy to deliver by departure
   double max_kw = 0;                   // charger and car limit
+  PhaseSet phases = PhaseSet::abc;     // the phases its power is drawn from
   double min_kw = 0;                   // 0, or the pile's minimum: power is 0 or >= min_kw
   int priority = 1;                    // higher is served first when capacity is short
   // Setpoint granularity of the pile when charging (kW); 0 = continuous. AC piles take whole
