@@ -1,5 +1,7 @@
 #include "orderly/base/clock.hpp"
 
+#include <stdexcept>
+
 namespace orderly {
 
 std::chrono::steady_clock::duration Clock::real_wait(Duration span) const {
@@ -12,15 +14,27 @@ std::chrono::steady_clock::duration Clock::real_wait(Duration span) const {
 AcceleratedClock::AcceleratedClock(TimePoint start, double speed)
     : start_(start), real_start_(std::chrono::steady_clock::now()), speed_(speed) {}
 
-TimePoint AcceleratedClock::now() const {
-  const auto real = std::chrono::steady_clock::now() - real_start_;
-  const auto sim = std::chrono::duration<double, std::nano>(real) * speed_;
-  return start_ + std::chrono::duration_cast<Duration>(sim);
+Duration AcceleratedClock::simulated_elapsed() const {
+  const auto real = MonoClock::now() - real_start_;
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::nano>(real) * speed_);
 }
+
+TimePoint AcceleratedClock::now() const { return start_ + Duration(wall_step_.load()) + simulated_elapsed(); }
+
+MonoPoint AcceleratedClock::monotonic() const {
+  return real_start_ + std::chrono::duration_cast<MonoClock::duration>(simulated_elapsed());
+}
+
+void AcceleratedClock::step(Duration d) { wall_step_ += d.count(); }
 
 TimePoint ManualClock::now() const {
   std::lock_guard lock(mutex_);
   return now_;
+}
+
+MonoPoint ManualClock::monotonic() const {
+  std::lock_guard lock(mutex_);
+  return mono_;
 }
 
 void ManualClock::set(TimePoint t) {
@@ -29,6 +43,13 @@ void ManualClock::set(TimePoint t) {
 }
 
 void ManualClock::advance(Duration d) {
+  if (d < Duration::zero()) throw std::invalid_argument("ManualClock::advance: time does not run backwards; use step()");
+  std::lock_guard lock(mutex_);
+  now_ += d;
+  mono_ += std::chrono::duration_cast<MonoClock::duration>(d);
+}
+
+void ManualClock::step(Duration d) {
   std::lock_guard lock(mutex_);
   now_ += d;
 }

@@ -27,6 +27,29 @@ TEST(ManualClock, MovesOnlyWhenTold) {
   EXPECT_EQ(clock.speed(), 1.0);
 }
 
+TEST(ManualClock, AdvanceMovesBothClocksStepOnlyTheWallClock) {
+  ManualClock clock(kStart);
+  const MonoPoint mono0 = clock.monotonic();
+  EXPECT_NE(mono0, MonoPoint{}) << "an unset MonoPoint{} must not be a time the clock can show";
+  clock.advance(10s);
+  EXPECT_EQ(clock.now(), kStart + 10s);
+  EXPECT_EQ(clock.monotonic(), mono0 + 10s);
+
+  clock.step(-1h);  // an NTP correction back
+  EXPECT_EQ(clock.now(), kStart + 10s - 1h);
+  EXPECT_EQ(clock.monotonic(), mono0 + 10s) << "a wall step is no time passing";
+  clock.step(days(3 * 365));  // an RTC fault forward
+  EXPECT_EQ(clock.now(), kStart + 10s - 1h + days(3 * 365));
+  EXPECT_EQ(clock.monotonic(), mono0 + 10s);
+
+  clock.set(kStart);
+  EXPECT_EQ(clock.monotonic(), mono0 + 10s) << "set() is a step too";
+  const Instant both = clock.instant();
+  EXPECT_EQ(both.wall, kStart);
+  EXPECT_EQ(both.mono, mono0 + 10s);
+  EXPECT_THROW(clock.advance(-1s), std::invalid_argument);
+}
+
 TEST(AcceleratedClock, StartsAtItsStartAndRunsSpeedTimesFaster) {
   const auto real_start = steady_clock::now();
   AcceleratedClock clock(kStart, 60);
@@ -47,11 +70,46 @@ TEST(AcceleratedClock, StartsAtItsStartAndRunsSpeedTimesFaster) {
 TEST(AcceleratedClock, NeverGoesBackwards) {
   AcceleratedClock clock(kStart, 3600);
   TimePoint previous = clock.now();
+  MonoPoint previous_mono = clock.monotonic();
   for (int i = 0; i < 10000; ++i) {
     const TimePoint t = clock.now();
+    const MonoPoint m = clock.monotonic();
     ASSERT_GE(t, previous);
+    ASSERT_GE(m, previous_mono);
     previous = t;
+    previous_mono = m;
   }
+}
+
+TEST(AcceleratedClock, MonotonicRunsAtItsSpeedAndIgnoresWallSteps) {
+  AcceleratedClock clock(kStart, 60);
+  const auto real0 = steady_clock::now();
+  const MonoPoint mono0 = clock.monotonic();
+  const TimePoint wall0 = clock.now();
+  clock.step(-1h);
+  clock.step(days(3 * 365));
+  ASSERT_TRUE(test::wait_until([&] { return steady_clock::now() - real0 >= 50ms; }, 5s));
+  const MonoPoint mono1 = clock.monotonic();
+  const TimePoint wall1 = clock.now();
+  const auto real_elapsed = steady_clock::now() - real0;
+  // Both ran 60 times faster than real time; only the wall clock carries the steps.
+  EXPECT_GE(mono1 - mono0, 3s);
+  EXPECT_LE(mono1 - mono0, 60 * real_elapsed + 1ms);
+  const auto wall_run = (wall1 - wall0) - (days(3 * 365) - 1h);
+  EXPECT_GE(wall_run, 3s);
+  EXPECT_LE(wall_run, duration_cast<Duration>(60 * real_elapsed) + 1ms);
+  // The two read within a millisecond of real time of each other, however far the wall stepped.
+  const auto drift = wall_run - duration_cast<Duration>(mono1 - mono0);
+  EXPECT_LT(std::chrono::abs(drift), duration_cast<Duration>(60ms));
+}
+
+TEST(RealClock, MonotonicIsTheSteadyClock) {
+  RealClock clock;
+  const auto before = steady_clock::now();
+  const auto t = clock.monotonic();
+  const auto after = steady_clock::now();
+  EXPECT_LE(before, t);
+  EXPECT_LE(t, after);
 }
 
 TEST(Clock, RealWaitConvertsClockTimeToTimerTime) {
