@@ -22,7 +22,7 @@ constexpr auto kFollowConfirm = seconds(2);     // over the limit this long afte
 constexpr double kFollowToleranceW = 300;
 constexpr double kFollowToleranceShare = 0.10;
 // A re-plan when the measured base load stays this far off the plan's forecast for this long
-// (clock time): a step the forecast did not see (a heat wave's air conditioners) moves the plan.
+// (monotonic time): a step the forecast did not see (a heat wave's air conditioners) moves the plan.
 constexpr double kDeviationMinKw = 5;
 constexpr double kDeviationShareOfLimit = 0.05;
 constexpr auto kDeviationFor = minutes(5);
@@ -56,13 +56,14 @@ const char* to_string(ReplanReason r) {
     case ReplanReason::tariff: return "tariff";
     case ReplanReason::device: return "device";
     case ReplanReason::not_following: return "not-following";
+    case ReplanReason::clock_step: return "clock-step";
   }
   return "?";
 }
 
 std::string ReplanReasons::to_string() const {
   std::string out;
-  for (unsigned i = 0; i <= static_cast<unsigned>(ReplanReason::not_following); ++i) {
+  for (unsigned i = 0; i <= static_cast<unsigned>(ReplanReason::clock_step); ++i) {
     const auto r = static_cast<ReplanReason>(i);
     if (!contains(r)) continue;
     if (!out.empty()) out += ',';
@@ -160,7 +161,7 @@ void Controller::attach_driver(const std::string& charger_id, const drivers::Cap
   caps.measures_phase_currents = declared.measures_phase_currents;
 }
 
-bool Controller::on_charger_snapshot(const std::string& charger_id, const drivers::ChargerSnapshot& s, TimePoint now) {
+bool Controller::on_charger_snapshot(const std::string& charger_id, const drivers::ChargerSnapshot& s, Instant now) {
   auto it = chargers_.find(charger_id);
   if (it == chargers_.end()) return false;
   auto& c = it->second;
@@ -170,12 +171,12 @@ bool Controller::on_charger_snapshot(const std::string& charger_id, const driver
   return state_changed || verdict_changed;
 }
 
-bool Controller::check_following(const std::string& id, ChargerControl& c, TimePoint now) {
+bool Controller::check_following(const std::string& id, ChargerControl& c, Instant now) {
   const double power_w = finite_or(c.snapshot.power_w, 0.0);
   const double allowed_w = c.setpoint_w < 0 ? c.caps.max_power_w
                                             : c.setpoint_w + std::max(kFollowToleranceW, kFollowToleranceShare * c.setpoint_w);
   // Judge only against a limit the pile has had time to receive and act on.
-  const bool settled = c.setpoint_w >= 0 && now - c.setpoint_changed_at >= real(kFollowGrace);
+  const bool settled = c.setpoint_w >= 0 && now.mono - c.setpoint_changed_at >= real(kFollowGrace);
   if (!settled || power_w <= allowed_w) {
     c.over_limit_since = {};
     if (c.not_following && c.setpoint_w >= 0 && power_w <= allowed_w) {
@@ -186,8 +187,8 @@ bool Controller::check_following(const std::string& id, ChargerControl& c, TimeP
     }
     return false;
   }
-  if (c.over_limit_since == TimePoint{}) c.over_limit_since = now;
-  if (c.not_following || now - c.over_limit_since < real(kFollowConfirm)) return false;
+  if (c.over_limit_since == MonoPoint{}) c.over_limit_since = now.mono;
+  if (c.not_following || now.mono - c.over_limit_since < real(kFollowConfirm)) return false;
   c.not_following = true;
   note({"warn", "charger:" + id,
         "not following its limit: draws " + std::to_string(static_cast<int>(power_w)) + " W, limit " +
@@ -196,22 +197,23 @@ bool Controller::check_following(const std::string& id, ChargerControl& c, TimeP
   return true;
 }
 
-bool Controller::on_meter_snapshot(const std::string& meter_id, const drivers::MeterSnapshot& s, TimePoint now) {
+bool Controller::on_meter_snapshot(const std::string& meter_id, const drivers::MeterSnapshot& s, Instant now) {
   const auto* m = config_.find_meter(meter_id);
   if (!m || !std::isfinite(s.power_w)) return false;
   if (m->role == MeterRole::feeder && !m->node.empty() && m->node != config_.site.transformer.id) {
-    feeder_kw_[m->node] = {now, s.power_w / 1000.0};  // the limiter's measurement of that node
+    feeder_kw_[m->node] = {now.mono, s.power_w / 1000.0};  // the limiter's measurement of that node
     return false;
   }
   if (m->role != MeterRole::transformer) return false;
   transformer_ = s;
+  transformer_received_ = now.mono;
   base_load_w_ = s.power_w - charging_w();
-  base_history_.add(now, base_load_w_ / 1000.0);
+  base_history_.add(now.wall, base_load_w_ / 1000.0);
   check_forecast(now);
   return true;
 }
 
-bool Controller::on_health(const std::string& device_id, const drivers::Health& h, TimePoint now) {
+bool Controller::on_health(const std::string& device_id, const drivers::Health& h, Instant now) {
   const auto it = chargers_.find(device_id);
   drivers::Health& previous = it != chargers_.end() ? it->second.health : meter_health_[device_id];
   const bool changed = previous.online != h.online;
@@ -224,23 +226,23 @@ bool Controller::on_health(const std::string& device_id, const drivers::Health& 
   return true;
 }
 
-void Controller::request_replan(ReplanReason why, TimePoint now) {
-  const bool always = why == ReplanReason::slot || why == ReplanReason::start || !plan_;
-  if (!always && now < planner_slow_until_) return;
+void Controller::request_replan(ReplanReason why, Instant now) {
+  const bool always = why == ReplanReason::slot || why == ReplanReason::start || why == ReplanReason::clock_step || !plan_;
+  if (!always && now.wall < planner_slow_until_) return;
   wanted_.add(why);
 }
 
-void Controller::check_forecast(TimePoint now) {
+void Controller::check_forecast(Instant now) {
   if (!plan_ || plan_->algorithm != "optimal") return;
-  const auto forecast = forecast_base_kw(*plan_, now);
+  const auto forecast = forecast_base_kw(*plan_, now.wall);
   if (!forecast) return;
   const double threshold = std::max(kDeviationMinKw, kDeviationShareOfLimit * config_.site.transformer.limit_kw);
   if (std::fabs(base_load_w_ / 1000.0 - *forecast) <= threshold) {
     deviation_since_ = {};
     return;
   }
-  if (deviation_since_ == TimePoint{}) deviation_since_ = now;
-  if (now - deviation_since_ >= kDeviationFor) {
+  if (deviation_since_ == MonoPoint{}) deviation_since_ = now.mono;
+  if (now.mono - deviation_since_ >= kDeviationFor) {
     note({"info", "control",
           "base load " + std::to_string(static_cast<int>(std::round(base_load_w_ / 1000.0))) + " kW off the forecast " +
               std::to_string(static_cast<int>(std::round(*forecast))) + " kW for 5 minutes; re-planning",
@@ -250,15 +252,15 @@ void Controller::check_forecast(TimePoint now) {
   }
 }
 
-ReplanReasons Controller::due_replans(TimePoint now) {
+ReplanReasons Controller::due_replans(Instant now) {
   // DR events that ended are dropped; one starting or ending changes the plan's limits.
-  const auto dr = dr_.advance(now);
+  const auto dr = dr_.advance(now.wall);
   for (const auto& e : dr.ended) note({"info", "dr:" + e.id, "ended", true, false});
   if (dr.active_changed) request_replan(ReplanReason::dr_event, now);
-  const auto period = tariff_at(config_.tariff, now, config_.site.utc_offset).period;
+  const auto period = tariff_at(config_.tariff, now.wall, config_.site.utc_offset).period;
   if (last_period_ && *last_period_ != period) request_replan(ReplanReason::tariff, now);
   last_period_ = period;
-  if (!plan_ || now >= plan_->grid.slot_start(1)) request_replan(ReplanReason::slot, now);
+  if (!plan_ || now.wall >= plan_->grid.slot_start(1)) request_replan(ReplanReason::slot, now);
   const ReplanReasons due = wanted_;
   wanted_ = {};
   return due;
@@ -271,8 +273,8 @@ double Controller::charging_w() const {
   return sum;
 }
 
-bool Controller::meter_fresh(TimePoint now) const {
-  return transformer_ && now - transformer_->at <= real(kMeterStaleAfter);
+bool Controller::meter_fresh(MonoPoint now) const {
+  return transformer_ && now - transformer_received_ <= real(kMeterStaleAfter);
 }
 
 double Controller::transformer_limit_kw(TimePoint now) const {
@@ -291,13 +293,13 @@ double Controller::reserved_kw(const ChargerControl& c) const {
   return 0;
 }
 
-PlanningInput Controller::planning_input(TimePoint now, std::vector<ActiveSession> sessions) const {
+PlanningInput Controller::planning_input(Instant now, std::vector<ActiveSession> sessions) const {
   PlanningInput in;
-  in.now = now;
+  in.now = now.wall;
   in.sessions = std::move(sessions);
   in.limit_windows = dr_.windows();
   in.base_history = base_history_.samples();
-  if (meter_fresh(now)) in.measured_base_kw = base_load_w_ / 1000.0;
+  if (meter_fresh(now.mono)) in.measured_base_kw = base_load_w_ / 1000.0;
   for (const auto& [id, c] : chargers_)
     if (const double kw = reserved_kw(c); kw > 0) in.reserved_kw[id] = kw;
   return in;
@@ -313,14 +315,14 @@ void Controller::set_plan(ActivePlan plan, std::chrono::steady_clock::duration t
   }
 }
 
-Controller::Limits Controller::limit(TimePoint now) {
+Controller::Limits Controller::limit(Instant now) {
   Limits out;
   std::optional<double> transformer_kw;
-  if (meter_fresh(now)) transformer_kw = transformer_->power_w / 1000.0;
+  if (meter_fresh(now.mono)) transformer_kw = transformer_->power_w / 1000.0;
   std::map<std::string, double> node_kw;
   for (const auto& [node, reading] : feeder_kw_)
-    if (now - reading.first <= real(kMeterStaleAfter)) node_kw[node] = reading.second;
-  const auto nodes = limiter_nodes(config_, tree_, dr_.empty() ? std::vector<LimitWindow>{} : dr_.windows(), now,
+    if (now.mono - reading.first <= real(kMeterStaleAfter)) node_kw[node] = reading.second;
+  const auto nodes = limiter_nodes(config_, tree_, dr_.empty() ? std::vector<LimitWindow>{} : dr_.windows(), now.wall,
                                    transformer_kw, node_kw);
 
   // Every charger is in the limiter's picture; only the reachable, plugged-in ones get a target.
@@ -348,7 +350,7 @@ Controller::Limits Controller::limit(TimePoint now) {
     }
     if (c.snapshot.state == drivers::ChargerState::unplugged) continue;
     if (plan_) {
-      if (const auto ceiling = ceiling_kw(*plan_, id, now)) {
+      if (const auto ceiling = ceiling_kw(*plan_, id, now.wall)) {
         const bool asap = plan_->chargers.at(id).asap;
         sp.setpoint_kw = *ceiling;
         sp.priority = asap ? 1 : 0;  // keeps its minimum first when cut hard
@@ -394,9 +396,9 @@ Controller::Limits Controller::limit(TimePoint now) {
 
   const auto validity = seconds(config_.control.limit_validity_s);
   auto send = [&](ChargerControl& c, double power_w, LimitReason reason) {
-    if (power_w != c.setpoint_w) c.setpoint_changed_at = now;
+    if (power_w != c.setpoint_w) c.setpoint_changed_at = now.mono;
     c.setpoint_w = power_w;
-    c.setpoint_sent_at = now;
+    c.setpoint_sent_at = now.mono;
     out.commands.push_back({c.config->id, drivers::PowerLimit{power_w, validity, ++c.seq}, reason});
   };
   for (std::size_t i = 0; i < setpoints.size(); ++i) {
@@ -405,7 +407,7 @@ Controller::Limits Controller::limit(TimePoint now) {
     const double target_w = std::floor(target_kw[i] * 1000.0);
     const bool changed = c.setpoint_w < 0 || std::fabs(target_w - c.setpoint_w) >= kResendChangeW ||
                          (target_w == 0 && c.setpoint_w > 0);  // a stop is always sent
-    if (!changed && now - c.setpoint_sent_at < validity / 2) continue;
+    if (!changed && now.mono - c.setpoint_sent_at < validity / 2) continue;
     LimitReason reason = ceiling_reason[i];
     if (!transformer_kw) reason = LimitReason::no_meter;
     else if (target_kw[i] < setpoints[i].setpoint_kw - 1e-3) reason = LimitReason::cut;
@@ -414,7 +416,7 @@ Controller::Limits Controller::limit(TimePoint now) {
   }
   // Chargers that ignore their limit keep receiving it, so they hold a valid one if they recover.
   for (auto& [id, c] : chargers_)
-    if (c.not_following && c.reachable() && now - c.setpoint_sent_at >= validity / 2)
+    if (c.not_following && c.reachable() && now.mono - c.setpoint_sent_at >= validity / 2)
       send(c, c.setpoint_w, LimitReason::keep_alive);
 
   out.events = std::move(pending_events_);

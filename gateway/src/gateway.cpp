@@ -55,7 +55,7 @@ void Gateway::start() {
     });
   };
   store_ = std::make_unique<StoreWriter>(config_.store.path, std::move(store_options));
-  restore(clock_.now());
+  restore(clock_.instant());
 
   drivers::DeviceEvents events;
   events.charger_snapshot = [this](const std::string& id, const drivers::ChargerSnapshot& s) { on_charger_snapshot(id, s); };
@@ -122,18 +122,19 @@ void Gateway::wake() {
 
 void Gateway::control_step() {
   if (!running_) return;
-  const TimePoint now = clock_.now();
+  const Instant now = clock_.instant();
+  watch_clock(now);
   prune_daily(now);
   if (const auto due = controller_.due_replans(now); !due.empty()) replan(now, due);
-  send(controller_.limit(now), now);
-  history_->record(now, controller_);
+  send(controller_.limit(now), now.wall);
+  history_->record(now.wall, controller_);
   notify_status();
 }
 
-void Gateway::replan(TimePoint now, const ReplanReasons& reasons) {
+void Gateway::replan(Instant now, const ReplanReasons& reasons) {
   const std::string reason = reasons.to_string();
   const auto t0 = std::chrono::steady_clock::now();
-  auto attempt = plan_now(config_, controller_.planning_input(now, sessions_->active(now)), reason);
+  auto attempt = plan_now(config_, controller_.planning_input(now, sessions_->active(now.wall)), reason);
   const auto took = std::chrono::steady_clock::now() - t0;
   for (const auto& note : attempt.notes) spdlog::warn("planning: {}", note);
   if (!attempt.error.empty()) {
@@ -144,7 +145,7 @@ void Gateway::replan(TimePoint now, const ReplanReasons& reasons) {
   spdlog::debug("plan reason={} evs={} slots={} status={} took_ms={}", reason, attempt.evs, attempt.plan.grid.slots,
                 attempt.plan.capacity_short ? "capacity_short" : attempt.plan.algorithm,
                 duration_cast<milliseconds>(took).count());
-  store_->append(PlanRecord{now, attempt.plan.grid.start, config_.control.slot_minutes, reason,
+  store_->append(PlanRecord{now.wall, attempt.plan.grid.start, config_.control.slot_minutes, reason,
                             active_plan_to_json(attempt.plan)});
   controller_.set_plan(std::move(attempt.plan), took);
 }
@@ -164,16 +165,34 @@ void Gateway::send(const Controller::Limits& limits, TimePoint now) {
   }
 }
 
-void Gateway::prune_daily(TimePoint now) {
-  const auto day = floor<days>(now + config_.site.utc_offset).time_since_epoch().count();
-  if (day == last_prune_day_) return;
-  last_prune_day_ = day;
-  store_->append(PruneRequest{now - days(config_.store.raw_retention_days),
-                              now - days(config_.store.aggregate_retention_days)});
+// Steps are noted, not corrected: the wall time is what the tariff and the residents' clocks
+// read, so the slots follow it at once; ages and timeouts never saw the step.
+void Gateway::watch_clock(Instant now) {
+  const auto step = clock_watch_.observe(now);
+  if (!step) return;
+  event({"warn", "clock",
+         "wall clock stepped " + describe_step(*step) + " against the monotonic clock; slots and tariff periods " +
+             "follow the new time (re-planning), device ages and timeouts are unaffected" +
+             (*step > RetentionGuard::kSuspectAhead ? ", retention waits 24 h to confirm it" : "")});
+  controller_.request_replan(ReplanReason::clock_step, now);
 }
 
-void Gateway::restore(TimePoint now) {
+void Gateway::prune_daily(Instant now) {
+  const auto day = floor<days>(now.wall + config_.site.utc_offset).time_since_epoch().count();
+  if (day == last_prune_day_) return;
+  // Held: asked again every step until the new time is confirmed, then pruned at once.
+  const auto decision = retention_guard_->check(now);
+  if (!decision.note.empty()) event({decision.prune ? "info" : "warn", "store", decision.note});
+  if (!decision.prune) return;
+  last_prune_day_ = day;
+  store_->append(PruneRequest{now.wall - days(config_.store.raw_retention_days),
+                              now.wall - days(config_.store.aggregate_retention_days), now.wall});
+}
+
+void Gateway::restore(Instant at) {
+  const TimePoint now = at.wall;
   const Store store(config_.store.path);
+  retention_guard_.emplace(store.last_prune_at(), store.newest_record_at(), at);
   const auto open = store.open_sessions();
   sessions_->restore(open, store.closed_sessions(now - days(config_.sessions.learning_days)));
   bool have_plan = false;
@@ -203,16 +222,16 @@ void Gateway::restore(TimePoint now) {
     for (const auto& sample : store.meter_samples(m.id, now - kHistoryRestore, now))
       if (std::isfinite(sample.power_w)) controller_.add_base_history(sample.at, sample.power_w / 1000.0);
   }
-  controller_.request_replan(ReplanReason::start, now);
+  controller_.request_replan(ReplanReason::start, at);
   spdlog::info("restored open_sessions={} dr_events={} plan={}", open.size(), dr_events, have_plan ? "yes" : "no");
 }
 
 // ---- device reports (core thread) ------------------------------------------------------------
 
 void Gateway::on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s) {
-  const TimePoint now = clock_.now();
+  const Instant now = clock_.instant();
   if (!controller_.on_meter_snapshot(id, s, now)) return;
-  if (sample_due(id, now, false)) {
+  if (sample_due(id, now.mono, false)) {
     MeterSample ms;
     ms.at = s.at;
     ms.meter_id = id;
@@ -231,10 +250,10 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   const auto known = controller_.chargers().find(id);
   if (known == controller_.chargers().end()) return;
   const ChargerControl& charger = known->second;
-  const TimePoint now = clock_.now();
+  const Instant now = clock_.instant();
   const bool state_changed = charger.snapshot.state != s.state;
   bool step = controller_.on_charger_snapshot(id, s, now);
-  if (sample_due(id, now, state_changed)) {
+  if (sample_due(id, now.mono, state_changed)) {
     ChargerSample cs;
     cs.at = s.at;
     cs.charger_id = id;
@@ -250,7 +269,7 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   // Sessions: a car arriving or leaving is committed at once (it is what a resident's bill and
   // the restart rest on), then planned for.
   const auto before = sessions_->open_session(id);
-  for (const auto& r : sessions_->on_snapshot(id, s, charger.setpoint_w, now)) store_->append(r);
+  for (const auto& r : sessions_->on_snapshot(id, s, charger.setpoint_w, now.wall)) store_->append(r);
   const auto after = sessions_->open_session(id);
   const bool opened = after && (!before || before->id != after->id);
   const bool closed = before && (!after || after->id != before->id);
@@ -264,7 +283,7 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   notify_status();
 }
 
-bool Gateway::sample_due(const std::string& device_id, TimePoint now, bool state_changed) {
+bool Gateway::sample_due(const std::string& device_id, MonoPoint now, bool state_changed) {
   auto& stored_at = sample_stored_at_[device_id];
   if (!state_changed && now - stored_at < kSampleInterval) return false;
   stored_at = now;
@@ -278,7 +297,7 @@ void Gateway::on_limit_ack(const std::string& id, const drivers::LimitAck& ack) 
 }
 
 void Gateway::on_health(const std::string& id, const drivers::Health& h) {
-  if (controller_.on_health(id, h, clock_.now())) wake();
+  if (controller_.on_health(id, h, clock_.instant())) wake();
 }
 
 // ---- writes someone waits for ------------------------------------------------------------------
@@ -302,8 +321,8 @@ void Gateway::on_commit(const CommitReport& report) {
 
 SessionRecord Gateway::set_request(const std::string& charger_id, const ChargeRequest& request, OnDurable durable) {
   if (!store_) throw std::logic_error("set_request before start(): the store is not open");
-  const TimePoint now = clock_.now();
-  SessionRecord record = sessions_->set_request(charger_id, request, now);
+  const Instant now = clock_.instant();
+  SessionRecord record = sessions_->set_request(charger_id, request, now.wall);
   append_durable(record, std::move(durable));
   spdlog::info("request charger={} session={} departure_set={} energy_set={} boost={}", charger_id, record.id,
                request.departure.has_value(), request.energy_kwh.has_value(), record.boost);
@@ -314,9 +333,9 @@ SessionRecord Gateway::set_request(const std::string& charger_id, const ChargeRe
 
 void Gateway::add_dr_event(const DrEvent& e, OnDurable durable) {
   if (!store_) throw std::logic_error("add_dr_event before start(): the store is not open");
-  const TimePoint now = clock_.now();
+  const Instant now = clock_.instant();
   controller_.dr_book().add(e);  // throws for a malformed event: nothing recorded
-  append_durable(DrEventRecord{e.id, e.start, e.end, e.limit_kw, e.source, now, false}, std::move(durable));
+  append_durable(DrEventRecord{e.id, e.start, e.end, e.limit_kw, e.source, now.wall, false}, std::move(durable));
   const auto offset = config_.site.utc_offset;
   event({"info", "dr:" + e.id,
          "limit " + std::to_string(e.limit_kw) + " kW from " + format_local_time(e.start, offset) + " to " +
@@ -330,9 +349,9 @@ void Gateway::add_dr_event(const DrEvent& e, OnDurable durable) {
 bool Gateway::cancel_dr_event(const std::string& id, OnDurable durable) {
   const auto e = controller_.dr_book().find(id);
   if (!e) return false;
-  const TimePoint now = clock_.now();
+  const Instant now = clock_.instant();
   controller_.dr_book().cancel(id);
-  append_durable(DrEventRecord{e->id, e->start, e->end, e->limit_kw, e->source, now, true}, std::move(durable));
+  append_durable(DrEventRecord{e->id, e->start, e->end, e->limit_kw, e->source, now.wall, true}, std::move(durable));
   event({"info", "dr:" + id, "cancelled", true, false});
   spdlog::info("DR event cancelled id={}", id);
   controller_.request_replan(ReplanReason::dr_event, now);
@@ -354,7 +373,7 @@ void Gateway::notify_status() {
 }
 
 nlohmann::json Gateway::status() const {
-  return status_json({config_, controller_, *sessions_, *history_, options_.demo_speed}, clock_.now());
+  return status_json({config_, controller_, *sessions_, *history_, options_.demo_speed}, clock_.instant());
 }
 
 }  // namespace orderly::gateway

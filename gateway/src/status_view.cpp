@@ -85,7 +85,8 @@ json dr_event_json(const DrEvent& e, TimePoint now, minutes site_offset) {
           {"active", e.start <= now && now < e.end}};
 }
 
-json status_json(const StatusSources& from, TimePoint now) {
+json status_json(const StatusSources& from, Instant at) {
+  const TimePoint now = at.wall;
   const Config& config = from.config;
   const Controller& controller = from.controller;
   const auto offset = config.site.utc_offset;
@@ -97,7 +98,7 @@ json status_json(const StatusSources& from, TimePoint now) {
       {"load_kw", round1((meter ? meter->power_w : 0.0) / 1000.0)},
       {"base_load_kw", round1(controller.base_load_w() / 1000.0)},
       {"charging_kw", round1(controller.charging_w() / 1000.0)},
-      {"meter_online", controller.meter_fresh(now)},
+      {"meter_online", controller.meter_fresh(at.mono)},
       {"tariff_period", scheduler::to_string(tariff.period)},
       {"price_per_kwh", tariff.price_yuan_per_kwh},
   };

@@ -39,7 +39,7 @@ struct StatusSources {
   double demo_speed = 0;  // > 0: shown on the page
 };
 
-nlohmann::json status_json(const StatusSources& from, TimePoint now);
+nlohmann::json status_json(const StatusSources& from, Instant now);
 
 // One DR event as the status and the API show it.
 nlohmann::json dr_event_json(const DrEvent& event, TimePoint now, std::chrono::minutes site_offset);

@@ -520,6 +520,10 @@ void Store::sync_chargers(const std::vector<ChargerConfig>& chargers) {
   tx.commit();
 }
 
+namespace {
+constexpr const char* kLastPruneKey = "last_prune_at_ms";
+}  // namespace
+
 void Store::set_meta(std::string_view key, std::string_view value) {
   Stmt s(db_, "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
          path_);
@@ -671,6 +675,26 @@ std::optional<PlanRecord> Store::latest_plan() const {
   return p;
 }
 
+std::optional<TimePoint> Store::last_prune_at() const {
+  const auto text = meta(kLastPruneKey);
+  if (!text) return std::nullopt;
+  try {
+    return from_ms(std::stoll(*text));
+  } catch (const std::exception&) {
+    return std::nullopt;  // unreadable: the guard falls back to the newest record
+  }
+}
+
+std::optional<TimePoint> Store::newest_record_at() const {
+  // Each max() is answered from its table's time index.
+  Stmt s(db_,
+         "SELECT max(t) FROM (SELECT max(ts_ms) AS t FROM events UNION ALL SELECT max(ts_ms) FROM meter_samples "
+         "UNION ALL SELECT max(ts_ms) FROM charger_samples)",
+         path_);
+  if (!s.step()) return std::nullopt;
+  return s.optional_time(0);
+}
+
 std::vector<DrEventRecord> Store::dr_events(TimePoint from, TimePoint to) const {
   Stmt s(db_,
          std::string("SELECT ") + kDrEventColumns +
@@ -787,6 +811,7 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
     old.bind(request.aggregate_before).run();
     deleted += sqlite3_changes(db_);
   }
+  if (request.at != TimePoint{}) set_meta(kLastPruneKey, std::to_string(to_ms(request.at)));
   return deleted;
 }
 

@@ -48,8 +48,9 @@ struct Device {
   double import_wh = 1000;
   double export_wh = 0;
   double drawn_a = 0;
-  TimePoint last_update{};
-  TimePoint last_write{};
+  // Monotonic, as a pile's own timer: a wall step on the gateway's box is no time passing here.
+  MonoPoint last_update{};
+  MonoPoint last_write{};
   bool no_answer = false, garbage = false, ignore_limits = false;
   int exception = 0;
 
@@ -109,7 +110,7 @@ struct Device {
 
   bool has(const std::string& name) const { return profile.point(name) != nullptr; }
 
-  void update(TimePoint now) {
+  void update(MonoPoint now) {
     const double hours = std::chrono::duration<double, std::ratio<3600>>(now - last_update).count();
     last_update = now;
     const int phases = profile.capabilities.phases;
@@ -199,9 +200,9 @@ struct ModbusSimServer::Impl {
   void change(int unit, F f) {
     std::lock_guard lk(m);
     Device& d = dev(unit);
-    d.update(clock.now());
+    d.update(clock.monotonic());
     f(d);
-    d.update(clock.now());
+    d.update(clock.monotonic());
   }
 
   Device& dev(int unit) const {
@@ -284,7 +285,7 @@ struct ModbusSimServer::Impl {
     auto it = devices.find(r.unit_id);
     if (it != devices.end() && !it->second->no_answer) {
       Device& d = *it->second;
-      d.update(clock.now());
+      d.update(clock.monotonic());
       // Stamped before the reply leaves: the client can only see it after this instant, so the
       // log's gap (next received - replied) never over-states the gap the driver kept.
       r.replied = Steady::now();
@@ -295,8 +296,8 @@ struct ModbusSimServer::Impl {
         // Heidelberg-style watchdogs count any request; the others only writes.
         const bool any_request_counts = d.profile.failsafe.keepalive == Keepalive::poll;
         if (any_request_counts || r.function == 5 || r.function == 6 || r.function == 15 || r.function == 16) {
-          d.last_write = clock.now();
-          d.update(clock.now());  // a new limit takes effect at once
+          d.last_write = clock.monotonic();
+          d.update(clock.monotonic());  // a new limit takes effect at once
         }
       }
       r.answered = true;
@@ -328,7 +329,7 @@ void ModbusSimServer::add_device(int unit_id, const DeviceProfile& profile) {
       static_cast<unsigned>(in_bits.size()), static_cast<unsigned>(regs.start()), static_cast<unsigned>(regs.size()),
       static_cast<unsigned>(in_regs.start()), static_cast<unsigned>(in_regs.size()));
   if (d->map == nullptr) throw std::runtime_error("modbus simulator: cannot allocate the register map");
-  const TimePoint now = impl_->clock.now();
+  const MonoPoint now = impl_->clock.monotonic();
   d->last_update = now;
   d->last_write = now;
   if (d->charger) d->set("set_current_a", profile.capabilities.max_current_a);
@@ -397,7 +398,7 @@ double ModbusSimServer::point_value(int unit_id, const std::string& name) const 
 double ModbusSimServer::drawn_current_a(int unit_id) const {
   std::lock_guard lk(impl_->m);
   Device& d = impl_->dev(unit_id);
-  d.update(impl_->clock.now());
+  d.update(impl_->clock.monotonic());
   return d.drawn_a;
 }
 

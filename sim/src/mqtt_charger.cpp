@@ -27,7 +27,7 @@ struct SimMqttCharger::Impl {
                 std::string(drivers::mqtt::kOffline), 5},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
-    car.last_update = clock.now();
+    car.last_update = clock.monotonic();
   }
 
   // ---- physics, all under `mutex`, in the Clock's time
@@ -44,9 +44,9 @@ struct SimMqttCharger::Impl {
     return std::max(0.0, p);
   }
 
-  void integrate_to(TimePoint t) { car.integrate_to(t, power_locked()); }
+  void integrate_to(MonoPoint t) { car.integrate_to(t, power_locked()); }
 
-  void advance_locked(TimePoint now) {
+  void advance_locked(MonoPoint now) {
     if (!failsafe && limit_expires && *limit_expires <= now) {
       integrate_to(*limit_expires);
       failsafe = true;  // the gateway went quiet: fall back to the safe load
@@ -78,9 +78,8 @@ struct SimMqttCharger::Impl {
     {
       std::lock_guard lock(mutex);
       if (silent) return;
-      const TimePoint now = clock.now();
-      advance_locked(now);
-      payload = drivers::mqtt::encode_charger_status(snapshot_locked(now));
+      advance_locked(clock.monotonic());
+      payload = drivers::mqtt::encode_charger_status(snapshot_locked(clock.now()));
     }
     client.publish(topic_status, payload, 0, true);
   }
@@ -106,11 +105,11 @@ struct SimMqttCharger::Impl {
         ack.accepted = false;
         ack.error = "this charger cannot discharge (negative limit)";
       } else {
-        const TimePoint now = clock.now();
+        const MonoPoint now = clock.monotonic();
         advance_locked(now);
         limit_w = std::min(cmd.value->power_w, options.max_power_w);
         failsafe = false;
-        limit_expires = now + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(cmd.value->valid_for_s));
+        limit_expires = now + std::chrono::duration_cast<MonoClock::duration>(std::chrono::duration<double>(cmd.value->valid_for_s));
         ack.accepted = true;
         ack.applied_w = limit_w;
       }
@@ -129,7 +128,7 @@ struct SimMqttCharger::Impl {
       publish_status();
     } else {
       std::lock_guard l(mutex);
-      advance_locked(clock.now());  // a disconnected pile keeps charging (and falls back to failsafe)
+      advance_locked(clock.monotonic());  // a disconnected pile keeps charging (and falls back to failsafe)
     }
   }
 
@@ -141,7 +140,7 @@ struct SimMqttCharger::Impl {
   SimCar car;
   double limit_w = 0;
   bool failsafe = true;  // no limit heard yet: behave as after a gateway loss
-  std::optional<TimePoint> limit_expires;
+  std::optional<MonoPoint> limit_expires;  // a validity is a duration: monotonic, as on a real pile
   bool ignore = false;
   bool silent = false;
   std::uint64_t limits_received = 0;
@@ -174,7 +173,7 @@ void SimMqttCharger::stop() {
 void SimMqttCharger::plug_in(double energy_need_wh, double car_max_power_w) {
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->advance_locked(impl_->clock.now());
+    impl_->advance_locked(impl_->clock.monotonic());
     impl_->car.plug_in(energy_need_wh, car_max_power_w);
   }
   if (!impl_->offline) impl_->publish_status();
@@ -183,7 +182,7 @@ void SimMqttCharger::plug_in(double energy_need_wh, double car_max_power_w) {
 void SimMqttCharger::unplug() {
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->advance_locked(impl_->clock.now());
+    impl_->advance_locked(impl_->clock.monotonic());
     impl_->car.plugged = false;
   }
   if (!impl_->offline) impl_->publish_status();
@@ -192,7 +191,7 @@ void SimMqttCharger::unplug() {
 void SimMqttCharger::ignore_limits(bool ignore) {
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->advance_locked(impl_->clock.now());
+    impl_->advance_locked(impl_->clock.monotonic());
     impl_->ignore = ignore;
   }
   if (!impl_->offline) impl_->publish_status();
@@ -222,19 +221,19 @@ const std::string& SimMqttCharger::id() const { return impl_->options.id; }
 
 double SimMqttCharger::limit_w() const {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   return impl_->effective_limit_w();
 }
 
 double SimMqttCharger::power_w() const {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   return impl_->power_locked();
 }
 
 double SimMqttCharger::session_energy_wh() const {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   return impl_->car.session_energy_wh;
 }
 
@@ -247,7 +246,7 @@ bool SimMqttCharger::connected() const { return impl_->client.connected(); }
 
 std::uint64_t SimMqttCharger::failsafe_entries() const {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   return impl_->failsafe_entries;
 }
 
@@ -258,7 +257,7 @@ std::vector<AckedLimit> SimMqttCharger::acked_limits() const {
 
 bool SimMqttCharger::in_failsafe() const {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   return impl_->failsafe;
 }
 

@@ -28,7 +28,7 @@ struct SimMqttMeter::Impl {
         client({"orderly-sim-meter-" + id, std::move(host), port, topic_online, std::string(drivers::mqtt::kOffline), 5},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
-    last_update = clock.now();
+    last_update = clock.monotonic();
   }
 
   // What each charger draws, split over L1..L3 by its reported phase currents.
@@ -59,7 +59,8 @@ struct SimMqttMeter::Impl {
     chargers[ref->id] = load;
   }
 
-  drivers::MeterSnapshot measure_locked(TimePoint now) {
+  drivers::MeterSnapshot measure_locked(Instant at) {
+    const TimePoint now = at.wall;  // the base load follows the time of day
     drivers::MeterSnapshot s;
     s.at = now;
     const double base = (base_load_w ? base_load_w(now) : 0) + offset_w;
@@ -74,11 +75,11 @@ struct SimMqttMeter::Impl {
       total += w;
     }
     s.power_w = total;
-    const double hours = std::chrono::duration<double, std::ratio<3600>>(now - last_update).count();
+    const double hours = std::chrono::duration<double, std::ratio<3600>>(at.mono - last_update).count();
     if (hours > 0) {
       if (total >= 0) import_wh += total * hours;
       else export_wh += -total * hours;
-      last_update = now;
+      last_update = at.mono;
     }
     s.import_energy_wh = import_wh;
     s.export_energy_wh = export_wh;
@@ -92,7 +93,7 @@ struct SimMqttMeter::Impl {
     std::function<void(const MeterReading&)> notify;
     {
       std::lock_guard l(mutex);
-      const auto s = measure_locked(clock.now());
+      const auto s = measure_locked(clock.instant());
       payload = drivers::mqtt::encode_meter_status(s);
       reading.at = s.at;
       reading.power_w = s.power_w;
@@ -116,7 +117,7 @@ struct SimMqttMeter::Impl {
   double import_wh = 0, export_wh = 0;
   double last_power_w = drivers::kNotMeasured;
   double last_base_w = 0;
-  TimePoint last_update{};
+  MonoPoint last_update{};  // energy counts over monotonic time
   std::function<void(const MeterReading&)> observer;
 
   Ticker ticker;

@@ -41,7 +41,7 @@ struct SimProfileMqttCharger::Impl {
       reads.push_back(rp);
     }
     claimed_a = profile.capabilities.max_current_a;
-    car.last_update = clock.now();
+    car.last_update = clock.monotonic();
   }
 
   int phases() const { return std::clamp(profile.capabilities.phases, 1, 3); }
@@ -55,7 +55,7 @@ struct SimProfileMqttCharger::Impl {
     return std::min(claimed_a * w_per_a(), car.max_power_w);
   }
 
-  void advance_locked(TimePoint t) { car.integrate_to(t, power_locked()); }
+  void advance_locked(MonoPoint t) { car.integrate_to(t, power_locked()); }
 
   // The value a point carries, in the profile's engineering unit (before the device's scale).
   nlohmann::json value_locked(const MqttPointDef& p) const {
@@ -84,7 +84,7 @@ struct SimProfileMqttCharger::Impl {
     {
       std::lock_guard lock(mutex);
       if (silent) return;
-      advance_locked(clock.now());
+      advance_locked(clock.monotonic());
       for (const auto& p : reads) {
         auto v = value_locked(p);
         if (!v.is_null()) out.emplace_back(p.topic, mq::encode_value(p.json_path, v));
@@ -107,7 +107,7 @@ struct SimProfileMqttCharger::Impl {
     double applied = 0;
     {
       std::lock_guard lock(mutex);
-      advance_locked(clock.now());
+      advance_locked(clock.monotonic());
       ++claims;
       claimed_a = std::clamp(std::floor(*amps * set_current.scale), 0.0, profile.capabilities.max_current_a);
       applied = claimed_a;
@@ -154,7 +154,7 @@ void SimProfileMqttCharger::stop() {
 void SimProfileMqttCharger::plug_in(double energy_need_wh, double car_max_power_w) {
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->advance_locked(impl_->clock.now());
+    impl_->advance_locked(impl_->clock.monotonic());
     impl_->car.plug_in(energy_need_wh, car_max_power_w);
   }
   impl_->publish_all();
@@ -163,7 +163,7 @@ void SimProfileMqttCharger::plug_in(double energy_need_wh, double car_max_power_
 void SimProfileMqttCharger::unplug() {
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->advance_locked(impl_->clock.now());
+    impl_->advance_locked(impl_->clock.monotonic());
     impl_->car.plugged = false;
   }
   impl_->publish_all();
@@ -171,7 +171,7 @@ void SimProfileMqttCharger::unplug() {
 
 void SimProfileMqttCharger::ignore_limits(bool ignore) {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   impl_->ignore = ignore;
 }
 
@@ -194,13 +194,13 @@ double SimProfileMqttCharger::claimed_current_a() const {
 
 double SimProfileMqttCharger::power_w() const {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   return impl_->power_locked();
 }
 
 double SimProfileMqttCharger::session_energy_wh() const {
   std::lock_guard lock(impl_->mutex);
-  impl_->advance_locked(impl_->clock.now());
+  impl_->advance_locked(impl_->clock.monotonic());
   return impl_->car.session_energy_wh;
 }
 

@@ -16,7 +16,7 @@ struct SimCar {
   double max_power_w = 0;
   double session_energy_wh = 0;
   double total_energy_wh = 0;
-  TimePoint last_update{};
+  MonoPoint last_update{};  // energy integrates over monotonic time: a wall step delivers nothing
 
   bool wants_power() const { return plugged && session_energy_wh < energy_need_wh; }
 
@@ -29,7 +29,7 @@ struct SimCar {
   }
 
   // Adds what `power_w` delivers from last_update to t, capped at what the car still needs.
-  void integrate_to(TimePoint t, double power_w) {
+  void integrate_to(MonoPoint t, double power_w) {
     if (t <= last_update) return;
     const double hours = std::chrono::duration<double, std::ratio<3600>>(t - last_update).count();
     double e = power_w * hours;

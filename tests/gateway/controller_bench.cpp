@@ -43,12 +43,12 @@ struct Site {
     drivers::Health online;
     online.online = true;
     ActivePlan plan;
-    plan.grid = make_slot_grid(now, minutes(15), hours(8), std::nullopt);
+    plan.grid = make_slot_grid(now.wall, minutes(15), hours(8), std::nullopt);
     plan.algorithm = "optimal";
     for (const auto& c : config.chargers) {
       controller.attach_driver(c.id, declared);
       controller.on_health(c.id, online, now);
-      controller.on_charger_snapshot(c.id, charging(now, 3000), now);
+      controller.on_charger_snapshot(c.id, charging(now.wall, 3000), now);
       plan.chargers[c.id] = ChargerPlan{c.id + "-s", std::vector<double>(static_cast<std::size_t>(plan.grid.slots), 3.0), 7, false};
     }
     controller.set_plan(std::move(plan), milliseconds(1));
@@ -56,12 +56,12 @@ struct Site {
   }
   void meter(double kw) {
     drivers::MeterSnapshot m;
-    m.at = now;
+    m.at = now.wall;
     m.power_w = kw * 1000.0;
     controller.on_meter_snapshot("tm", m, now);
   }
 
-  TimePoint now = sys_days(2026y / January / 5) + hours(12);
+  Instant now{sys_days(2026y / January / 5) + hours(12), MonoPoint{} + hours(24)};
   Config config;
   Controller controller;
 };
@@ -73,7 +73,8 @@ void BM_ControllerLimitStep(benchmark::State& state) {
   bool high = false;
   for (auto _ : state) {
     // Alternate the base load so every step really moves every limit (the worst case).
-    site.now += seconds(1);
+    site.now.wall += seconds(1);
+    site.now.mono += seconds(1);
     high = !high;
     site.meter(piles * 3.0 + (high ? piles * 1.5 : 0.0));
     commands += site.controller.limit(site.now).commands.size();
@@ -89,7 +90,7 @@ void BM_ControllerChargerSnapshot(benchmark::State& state) {
   std::size_t i = 0;
   for (auto _ : state) {
     const auto& id = ids[i++ % ids.size()].id;
-    benchmark::DoNotOptimize(site.controller.on_charger_snapshot(id, charging(site.now, 3000), site.now));
+    benchmark::DoNotOptimize(site.controller.on_charger_snapshot(id, charging(site.now.wall, 3000), site.now));
   }
 }
 BENCHMARK(BM_ControllerChargerSnapshot)->Arg(1000)->Unit(benchmark::kNanosecond);

@@ -70,8 +70,14 @@ max_power_kw = 7
 )";
 
 // One controller, driven as the gateway core drives it, with the devices played by the test.
+// The test's times are the true time; the controller sees them as an Instant whose wall part
+// carries `wall_step` (a clock step the test makes) and whose monotonic part never steps.
 class Rig {
  public:
+  Instant at(TimePoint t) const {
+    return {t + wall_step, MonoPoint{} + days(30) + duration_cast<MonoClock::duration>(t - local(5, 0, 0))};
+  }
+
   // Every pile answers, with no car, from midnight on.
   Rig() : config_(parse_config(kSite, "controller_test.toml")), controller(config_, 1.0) {
     drivers::Capabilities declared;
@@ -87,14 +93,14 @@ class Rig {
     drivers::Health h;
     h.online = on;
     h.last_good = now;
-    controller.on_health(id, h, now);
+    controller.on_health(id, h, at(now));
   }
   bool car(const std::string& id, drivers::ChargerState state, double power_w, TimePoint now) {
     drivers::ChargerSnapshot s;
-    s.at = now;
+    s.at = now + wall_step;
     s.state = state;
     s.power_w = power_w;
-    return controller.on_charger_snapshot(id, s, now);
+    return controller.on_charger_snapshot(id, s, at(now));
   }
   void plug(const std::string& id, TimePoint now) {
     online(id, now);
@@ -102,9 +108,9 @@ class Rig {
   }
   bool meter(const std::string& id, double kw, TimePoint now) {
     drivers::MeterSnapshot m;
-    m.at = now;
+    m.at = now + wall_step;
     m.power_w = kw * 1000.0;
-    return controller.on_meter_snapshot(id, m, now);
+    return controller.on_meter_snapshot(id, m, at(now));
   }
   // A plan of the given kW per slot from the slot `now` falls in; `asap` cars charge at once.
   void plan(TimePoint now, const std::map<std::string, std::vector<double>>& kw, bool asap = false) {
@@ -119,8 +125,8 @@ class Rig {
   }
   // One step: due re-plans are noted (the test plans itself), then the limits.
   Controller::Limits step(TimePoint now) {
-    last_due = controller.due_replans(now);
-    return controller.limit(now);
+    last_due = controller.due_replans(at(now));
+    return controller.limit(at(now));
   }
   static const LimitCommand* command(const Controller::Limits& l, const std::string& id) {
     for (const auto& c : l.commands)
@@ -131,6 +137,7 @@ class Rig {
   Config config_;
   Controller controller;
   ReplanReasons last_due;
+  Duration wall_step{};
 };
 
 TEST(Controller, PlanCeilingIsTheLimitWhileThereIsHeadroom) {
@@ -178,9 +185,9 @@ TEST(Controller, AStaleMeterLeavesNoHeadroom) {
   rig.plan(t, {{"p1", {5.0}}});
   rig.meter("tm", 10, t);
   ASSERT_EQ(Rig::command(rig.step(t), "p1")->limit.power_w, 5000);
-  EXPECT_TRUE(rig.controller.meter_fresh(t + seconds(10)));
+  EXPECT_TRUE(rig.controller.meter_fresh(rig.at(t + seconds(10)).mono));
   const TimePoint stale = t + seconds(11);
-  EXPECT_FALSE(rig.controller.meter_fresh(stale));
+  EXPECT_FALSE(rig.controller.meter_fresh(rig.at(stale).mono));
   const auto out = rig.step(stale);
   ASSERT_NE(Rig::command(out, "p1"), nullptr);
   EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 0);
@@ -291,7 +298,7 @@ TEST(Controller, UnreachablePilesAreCountedAtTheirFailsafeOrMaximum) {
   Rig rig;
   const TimePoint t = local(5, 20, 0);
   rig.online("p2", t, false);
-  auto input = rig.controller.planning_input(t, {});
+  auto input = rig.controller.planning_input(rig.at(t), {});
   EXPECT_NEAR(input.reserved_kw.at("p2"), power_w_at_nominal(6, 1) / 1000.0, 1e-9) << "failsafe 6 A";
   EXPECT_FALSE(input.reserved_kw.count("p1"));
   EXPECT_FALSE(input.measured_base_kw.has_value()) << "no meter yet";
@@ -300,7 +307,7 @@ TEST(Controller, UnreachablePilesAreCountedAtTheirFailsafeOrMaximum) {
   Rig plain;
   plain.controller.attach_driver("p2", drivers::Capabilities{});
   plain.online("p2", t, false);
-  input = plain.controller.planning_input(t, {});
+  input = plain.controller.planning_input(plain.at(t), {});
   EXPECT_NEAR(input.reserved_kw.at("p2"), 7.0, 1e-9);
 
   // One the gateway has never heard from is offline too.
@@ -309,7 +316,7 @@ TEST(Controller, UnreachablePilesAreCountedAtTheirFailsafeOrMaximum) {
   drivers::Capabilities failsafe;
   failsafe.failsafe = true;
   fresh.attach_driver("p3", failsafe);
-  input = fresh.planning_input(t, {});
+  input = fresh.planning_input(rig.at(t), {});
   EXPECT_NEAR(input.reserved_kw.at("p3"), power_w_at_nominal(6, 1) / 1000.0, 1e-9);
   EXPECT_NEAR(input.reserved_kw.at("p1"), 7.0, 1e-9) << "no driver at all: its maximum";
 
@@ -333,10 +340,10 @@ TEST(Controller, UnreachablePilesAreCountedAtTheirFailsafeOrMaximum) {
 TEST(Controller, SlotBoundaryAndTariffEdgeAreDue) {
   Rig rig;
   const TimePoint t = local(5, 22, 50);
-  EXPECT_TRUE(rig.controller.due_replans(t).contains(ReplanReason::slot)) << "no plan yet";
+  EXPECT_TRUE(rig.controller.due_replans(rig.at(t)).contains(ReplanReason::slot)) << "no plan yet";
   rig.plan(t, {});
-  EXPECT_TRUE(rig.controller.due_replans(t + minutes(5)).empty());
-  const auto due = rig.controller.due_replans(local(5, 23, 0));  // peak -> valley, and a new slot
+  EXPECT_TRUE(rig.controller.due_replans(rig.at(t + minutes(5))).empty());
+  const auto due = rig.controller.due_replans(rig.at(local(5, 23, 0)));  // peak -> valley, and a new slot
   EXPECT_TRUE(due.contains(ReplanReason::slot));
   EXPECT_TRUE(due.contains(ReplanReason::tariff));
   EXPECT_EQ(due.to_string(), "slot,tariff");
@@ -345,17 +352,17 @@ TEST(Controller, SlotBoundaryAndTariffEdgeAreDue) {
 TEST(Controller, ASlowPlannerHoldsEventReplansUntilTheNextSlot) {
   Rig rig;
   const TimePoint t = local(5, 20, 5);
-  rig.controller.due_replans(t);
+  rig.controller.due_replans(rig.at(t));
   rig.plan(t, {});
   ActivePlan slow = *rig.controller.plan();
   rig.controller.set_plan(std::move(slow), seconds(3));
-  rig.controller.request_replan(ReplanReason::request, t);
-  EXPECT_TRUE(rig.controller.due_replans(t + minutes(1)).empty());
-  const auto out = rig.controller.limit(t + minutes(1));
+  rig.controller.request_replan(ReplanReason::request, rig.at(t));
+  EXPECT_TRUE(rig.controller.due_replans(rig.at(t + minutes(1))).empty());
+  const auto out = rig.controller.limit(rig.at(t + minutes(1)));
   ASSERT_FALSE(out.events.empty());
   EXPECT_THAT(out.events.back().message, HasSubstr("planner took 3000 ms"));
-  rig.controller.request_replan(ReplanReason::request, local(5, 20, 15));
-  const auto due = rig.controller.due_replans(local(5, 20, 15));
+  rig.controller.request_replan(ReplanReason::request, rig.at(local(5, 20, 15)));
+  const auto due = rig.controller.due_replans(rig.at(local(5, 20, 15)));
   EXPECT_TRUE(due.contains(ReplanReason::slot));
   EXPECT_TRUE(due.contains(ReplanReason::request)) << "held only until the next slot";
 }
@@ -390,6 +397,100 @@ TEST(Controller, ReplanReasonsReadAsTheyAreStored) {
   r.add(more);
   EXPECT_EQ(r.to_string(), "plug-in,request,not-following");
   EXPECT_STREQ(to_string(ReplanReason::dr_event), "dr-event");
+  r.add(ReplanReason::clock_step);
+  EXPECT_EQ(r.to_string(), "plug-in,request,not-following,clock-step");
+}
+
+// ---- wall clock steps: ages, graces and keep-alives run on the monotonic clock ----------------
+
+constexpr auto kThreeYears = days(3 * 365);
+
+TEST(ControllerClockStep, AWallStepBackDoesNotMakeASilentMeterLookFresh) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {5.0, 5.0}}});
+  rig.meter("tm", 10, t);
+  ASSERT_EQ(Rig::command(rig.step(t), "p1")->limit.power_w, 5000);
+
+  // NTP corrects the clock back by an hour; the gateway plans on the new time. The meter has
+  // gone silent: on the wall clock its last reading now lies an hour in the future.
+  rig.wall_step = -hours(1);
+  rig.plan(t + seconds(1) + rig.wall_step, {{"p1", {5.0, 5.0}}});
+  EXPECT_TRUE(rig.controller.meter_fresh(rig.at(t + seconds(10)).mono));
+  EXPECT_FALSE(rig.controller.meter_fresh(rig.at(t + seconds(11)).mono)) << "11 s without a reading";
+  const auto out = rig.step(t + seconds(11));
+  const auto* cmd = Rig::command(out, "p1");
+  ASSERT_NE(cmd, nullptr) << "a stale meter must take the headroom away";
+  EXPECT_EQ(cmd->limit.power_w, 0);
+  EXPECT_EQ(cmd->reason, LimitReason::no_meter);
+}
+
+TEST(ControllerClockStep, AWallStepForwardNeitherStalesTheMeterNorCutsCharging) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plug("p3", t);
+  rig.plan(t, {{"p1", {5.0, 5.0}}, {"p3", {4.0, 4.0}}});
+  rig.meter("tm", 10, t);
+  rig.meter("fm", 2, t);
+  auto out = rig.step(t);
+  ASSERT_EQ(Rig::command(out, "p1")->limit.power_w, 5000);
+  ASSERT_EQ(Rig::command(out, "p3")->limit.power_w, 4000);
+
+  // An RTC fault: three years ahead. Readings a second old are a second old.
+  rig.wall_step = kThreeYears;
+  rig.plan(t + seconds(1) + rig.wall_step, {{"p1", {5.0, 5.0}}, {"p3", {4.0, 4.0}}});
+  EXPECT_TRUE(rig.controller.meter_fresh(rig.at(t + seconds(1)).mono));
+  out = rig.step(t + seconds(1));
+  for (const auto& c : out.commands) {
+    EXPECT_NE(c.reason, LimitReason::no_meter) << c.charger_id;
+    EXPECT_NE(c.reason, LimitReason::cut) << c.charger_id << " cut by a clock step";
+    EXPECT_GT(c.limit.power_w, 0) << c.charger_id;
+  }
+  EXPECT_EQ(rig.controller.chargers().at("p1").setpoint_w, 5000);
+  EXPECT_EQ(rig.controller.chargers().at("p3").setpoint_w, 4000) << "the feeder reading is still fresh";
+
+  // A car that has not yet ramped down to a limit sent a second ago is still inside its 5 s
+  // grace, whatever the wall clock says.
+  rig.car("p1", drivers::ChargerState::charging, 7000, t + seconds(1));
+  rig.car("p1", drivers::ChargerState::charging, 7000, t + seconds(4));
+  EXPECT_FALSE(rig.controller.chargers().at("p1").not_following);
+}
+
+TEST(ControllerClockStep, KeepAlivesKeepTheirPeriodAcrossSteps) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {3.0, 3.0, 3.0}}});
+  rig.meter("tm", 10, t);
+  const auto first = Rig::command(rig.step(t), "p1")->limit;
+  auto step_at = [&](TimePoint true_time) {
+    rig.meter("tm", 10, true_time);
+    return rig.step(true_time);
+  };
+
+  // Back an hour: the re-send still comes 30 s (half the 60 s validity) after the first send,
+  // not an hour and a half later, when the pile would long have fallen back to its failsafe.
+  rig.wall_step = -hours(1);
+  rig.plan(t + seconds(1) + rig.wall_step, {{"p1", {3.0, 3.0, 3.0}}});
+  EXPECT_EQ(Rig::command(step_at(t + seconds(29)), "p1"), nullptr);
+  auto out = step_at(t + seconds(30));
+  const auto* again = Rig::command(out, "p1");
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->reason, LimitReason::keep_alive);
+  EXPECT_EQ(again->limit.seq, first.seq + 1);
+
+  // Forward three years: no flurry of re-sends, the next one 30 s after the last.
+  rig.wall_step += kThreeYears;
+  rig.plan(t + seconds(31) + rig.wall_step, {{"p1", {3.0, 3.0, 3.0}}});
+  EXPECT_EQ(Rig::command(step_at(t + seconds(31)), "p1"), nullptr);
+  EXPECT_EQ(Rig::command(step_at(t + seconds(59)), "p1"), nullptr);
+  out = step_at(t + seconds(60));
+  again = Rig::command(out, "p1");
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->reason, LimitReason::keep_alive);
+  EXPECT_EQ(again->limit.seq, first.seq + 2);
 }
 
 }  // namespace

@@ -76,11 +76,13 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   std::map<std::string, std::string> logged_errors;  // by point name
   std::string poll_error;                            // first error of the current poll
   bool failsafe_configured = false;
-  TimePoint last_keepalive{};
+  // Keep-alives and limit expiry run on the monotonic clock: a wall clock step forward must not
+  // expire every limit at once, nor a step back hold a keep-alive past the pile's timeout.
+  MonoPoint last_keepalive{};
   struct ActiveLimit {
     bool active = false;
     double current_a = 0;
-    TimePoint expires{};
+    MonoPoint expires{};
     std::uint64_t seq = 0;
   } limit;
   bool limit_expired_logged = false;
@@ -163,7 +165,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
                     write_point(link, "failsafe_timeout_s", static_cast<double>(opt.failsafe_timeout.count()), false);
     if (ok) {
       failsafe_configured = true;
-      last_keepalive = clock.now();
+      last_keepalive = clock.monotonic();
       spdlog::info("device '{}': failsafe set to {} A after {} s without the gateway", opt.id, opt.failsafe_current_a,
                    opt.failsafe_timeout.count());
     }
@@ -172,7 +174,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   void keepalive(ModbusLink& link) {
     const auto timeout = device_timeout();
     if (timeout.count() <= 0) return;
-    const TimePoint now = clock.now();
+    const MonoPoint now = clock.monotonic();
     if (now - last_keepalive < timeout / 4) return;
     bool ok = true;
     switch (profile.failsafe.keepalive) {
@@ -190,7 +192,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
   }
 
   void expire_limit(ModbusLink& link) {
-    if (!limit.active || clock.now() < limit.expires) return;
+    if (!limit.active || clock.monotonic() < limit.expires) return;
     // No newer limit arrived in time: fall back to the failsafe current ourselves as well, so
     // the device is safe even when its own fallback is missing or misconfigured.
     if (write_point(link, "set_current_a", std::min(opt.failsafe_current_a, profile.capabilities.max_current_a), true)) {
@@ -304,9 +306,9 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     if (ok) {
       limit.active = true;
       limit.current_a = current;
-      limit.expires = clock.now() + pl.valid_for;
+      limit.expires = clock.monotonic() + pl.valid_for;
       limit.seq = pl.seq;
-      last_keepalive = profile.failsafe.keepalive == Keepalive::rewrite_setpoint ? clock.now() : last_keepalive;
+      last_keepalive = profile.failsafe.keepalive == Keepalive::rewrite_setpoint ? clock.monotonic() : last_keepalive;
       ack.accepted = true;
       ack.applied_limit_w = current * volts_per_amp();
       if (const PointDef* rb = profile.point("applied_current_a"); rb != nullptr && rb->readable) {

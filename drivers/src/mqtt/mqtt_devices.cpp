@@ -85,10 +85,12 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     mqtt::ChargerBounds bounds;
     Health health;
     std::optional<bool> online_flag;     // last "online" message, if any
-    std::optional<TimePoint> last_status;
+    // Monotonic: an offline timeout measured on the wall clock would fire for every device at
+    // once on a step forward, and never on a step back.
+    std::optional<MonoPoint> last_status;
     std::chrono::milliseconds stale_after{0};     // 0 = options_.stale_after
     std::string offline_reason;
-    TimePoint last_error_log{};
+    MonoPoint last_error_log{};
     std::uint64_t suppressed_logs = 0;
     bool ever_logged = false;
     std::uint64_t reported_errors = 0;  // Health::errors in the last DeviceEvents::health
@@ -489,18 +491,18 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   }
 
   void on_profile_inbound(Device& d, const Inbound& in) {
-    const TimePoint now = clock_.now();
+    const Instant now = clock_.instant();
     if (in.profile_ack_a) on_profile_ack(d, *in.profile_ack_a);
     if (in.profile_values.numbers.empty() && in.profile_values.words.empty()) return;
     PointValues& latest = d.profile->latest;
     for (const auto& [name, value] : in.profile_values.numbers) latest.numbers[name] = value;
     for (const auto& [name, word] : in.profile_values.words) latest.words[name] = word;
-    d.last_status = now;
-    d.health.last_good = now;
+    d.last_status = now.mono;
+    d.health.last_good = now.wall;
     ++d.health.reads_ok;
     refresh(d);
     ChargerSnapshot s = charger_snapshot(latest, std::max(1, d.caps.phases));
-    s.at = now;
+    s.at = now.wall;
     if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
   }
 
@@ -529,7 +531,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       on_profile_inbound(d, in);
       return;
     }
-    const TimePoint now = clock_.now();
+    const Instant now = clock_.instant();
     if (in.online) {
       d.online_flag = *in.online;
       refresh(d);
@@ -541,17 +543,17 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     }
     // A status: stamped with our receipt time, because cheap piles often run without NTP and
     // their "ts" may be hours off; "ts" is validated but informational.
-    d.last_status = now;
-    d.health.last_good = now;
+    d.last_status = now.mono;
+    d.health.last_good = now.wall;
     ++d.health.reads_ok;
     refresh(d);
     if (in.charger) {
       ChargerSnapshot s = *in.charger;
-      s.at = now;
+      s.at = now.wall;
       if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
     } else if (in.meter) {
       MeterSnapshot s = *in.meter;
-      s.at = now;
+      s.at = now.wall;
       if (events_.meter_snapshot) events_.meter_snapshot(d.id, s);
     }
   }
@@ -559,7 +561,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   void record_error(Device& d, const std::string& topic, const std::string& error) {
     ++d.health.errors;
     d.health.last_error = error;
-    const TimePoint now = clock_.now();
+    const MonoPoint now = clock_.monotonic();
     if (!d.ever_logged || now - d.last_error_log >= scaled(options_.error_log_interval)) {
       std::string suppressed =
           d.suppressed_logs ? " suppressed=" + std::to_string(d.suppressed_logs) : std::string();
@@ -685,7 +687,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     else if (!d.last_status)
       reason = "no status received yet";
     else if (const auto stale = d.stale_after.count() > 0 ? d.stale_after : options_.stale_after;
-             clock_.now() - *d.last_status > scaled(stale))
+             clock_.monotonic() - *d.last_status > scaled(stale))
       reason = "no status for more than " + seconds_text(stale) + " s";
     const bool online = reason.empty();
     if (online == d.health.online && reason == d.offline_reason) return;

@@ -1,6 +1,7 @@
 #pragma once
 // The gateway's control decisions as plain logic: no I/O, no threads, no clock of its own (every
-// call is given `now`). Fed with what the devices report, the DR events and the plan in force,
+// call is given `now`, an Instant: the wall time for slots, tariffs and DR windows, the monotonic
+// time for every age, grace and keep-alive, so a wall clock step does not fake or hide one). Fed with what the devices report, the DR events and the plan in force,
 // it answers with the limit each charger gets and why, the events worth writing down, and which
 // re-plans are due. The gateway core owns one on its event loop and does the I/O around it:
 // sends the limits, stores the records, runs the planner. Rules: docs/control.md.
@@ -35,6 +36,7 @@ enum class ReplanReason : std::uint8_t {
   tariff,         // the tariff period changed
   device,         // a charger went offline or came back
   not_following,  // a charger stopped or resumed following its limit
+  clock_step,     // the wall clock stepped: the slots are taken from the new time
 };
 const char* to_string(ReplanReason r);
 
@@ -120,10 +122,10 @@ struct ChargerControl {
   drivers::ChargerSnapshot snapshot;
   drivers::Health health;
   double setpoint_w = -1;             // the limit last sent; -1 = none yet (or since it was lost)
-  TimePoint setpoint_sent_at{};
-  TimePoint setpoint_changed_at{};    // when the value last changed (re-sends do not count)
+  MonoPoint setpoint_sent_at{};
+  MonoPoint setpoint_changed_at{};    // when the value last changed (re-sends do not count)
   std::uint64_t seq = 0;              // of the last limit sent
-  TimePoint over_limit_since{};       // drawing clearly above its limit since; {} = following
+  MonoPoint over_limit_since{};       // drawing clearly above its limit since; {} = following
   bool not_following = false;         // confirmed: counted at what it draws until it follows
 
   bool reachable() const { return has_driver && health.online; }
@@ -145,17 +147,17 @@ class Controller {
   void attach_driver(const std::string& charger_id, const drivers::Capabilities& declared);
   // True when a step is wanted at once: the state changed, or the pile stopped or resumed
   // following its limit (judged on every snapshot, against the limit it was last sent).
-  bool on_charger_snapshot(const std::string& charger_id, const drivers::ChargerSnapshot& s, TimePoint now);
+  bool on_charger_snapshot(const std::string& charger_id, const drivers::ChargerSnapshot& s, Instant now);
   // True for a transformer reading (the limiter reacts to every one); feeder readings are kept
   // for the next step. Unknown meters and readings without a power are ignored.
-  bool on_meter_snapshot(const std::string& meter_id, const drivers::MeterSnapshot& s, TimePoint now);
+  bool on_meter_snapshot(const std::string& meter_id, const drivers::MeterSnapshot& s, Instant now);
   // True when the device went online or offline (a step is wanted).
-  bool on_health(const std::string& device_id, const drivers::Health& h, TimePoint now);
+  bool on_health(const std::string& device_id, const drivers::Health& h, Instant now);
 
   // ---- what the rest of the gateway decides -----------------------------------------------
   // A slot boundary, the start and the first plan are always planned; other reasons wait while
   // the planner is slow (until the next slot boundary).
-  void request_replan(ReplanReason why, TimePoint now);
+  void request_replan(ReplanReason why, Instant now);
   DrBook& dr_book() { return dr_; }
   const DrBook& dr_book() const { return dr_; }
   // History for the forecast, read back from the store at start.
@@ -165,9 +167,9 @@ class Controller {
 
   // ---- the step ---------------------------------------------------------------------------
   // The reasons to plan now (empty: keep the plan). Drops DR events that ended.
-  ReplanReasons due_replans(TimePoint now);
+  ReplanReasons due_replans(Instant now);
   // What the planner needs besides the sessions.
-  PlanningInput planning_input(TimePoint now, std::vector<ActiveSession> sessions) const;
+  PlanningInput planning_input(Instant now, std::vector<ActiveSession> sessions) const;
   // The plan now in force; `took` is the planner's real time. A plan slower than the budget
   // holds event re-plans until the next slot boundary.
   void set_plan(ActivePlan plan, std::chrono::steady_clock::duration took);
@@ -176,7 +178,7 @@ class Controller {
     std::vector<LimitCommand> commands;  // to send now: by charger id, not-following refreshes last
     std::vector<ControlEvent> events;    // noted since the last step: health, following, DR, planner
   };
-  Limits limit(TimePoint now);
+  Limits limit(Instant now);
 
   // ---- views (status page, tests) ----------------------------------------------------------
   const std::map<std::string, ChargerControl>& chargers() const { return chargers_; }
@@ -184,12 +186,12 @@ class Controller {
   const std::optional<drivers::MeterSnapshot>& transformer() const { return transformer_; }
   double base_load_w() const { return base_load_w_; }  // transformer load minus measured charging
   double charging_w() const;                           // what reachable chargers draw now
-  bool meter_fresh(TimePoint now) const;
+  bool meter_fresh(MonoPoint now) const;               // the transformer reading is recent
   double transformer_limit_kw(TimePoint now) const;    // the limit in force (DR applied)
 
  private:
-  bool check_following(const std::string& id, ChargerControl& c, TimePoint now);
-  void check_forecast(TimePoint now);
+  bool check_following(const std::string& id, ChargerControl& c, Instant now);
+  void check_forecast(Instant now);
   double reserved_kw(const ChargerControl& c) const;
   Duration real(Duration d) const;
   void note(ControlEvent event);
@@ -200,14 +202,15 @@ class Controller {
   std::map<std::string, ChargerControl> chargers_;
   std::map<std::string, drivers::Health> meter_health_;  // online flags of meters
   std::optional<drivers::MeterSnapshot> transformer_;  // latest transformer meter reading
+  MonoPoint transformer_received_{};                    // when it arrived (its `at` is wall time)
   double base_load_w_ = 0;
-  std::map<std::string, std::pair<TimePoint, double>> feeder_kw_;  // node id -> (at, kW)
+  std::map<std::string, std::pair<MonoPoint, double>> feeder_kw_;  // node id -> (received, kW)
   BaseLoadSlots base_history_;
   DrBook dr_;
   std::optional<ActivePlan> plan_;
   ReplanReasons wanted_;
   TimePoint planner_slow_until_{};   // event re-plans wait until then
-  TimePoint deviation_since_{};      // base load off the forecast since then
+  MonoPoint deviation_since_{};      // base load off the forecast since then
   std::optional<Period> last_period_;
   std::vector<ControlEvent> pending_events_;
 };

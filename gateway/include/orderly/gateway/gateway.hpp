@@ -21,6 +21,7 @@
 #include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/gateway/config.hpp"
+#include "orderly/gateway/clock_watch.hpp"
 #include "orderly/gateway/controller.hpp"
 #include "orderly/gateway/planning.hpp"
 #include "orderly/gateway/sessions.hpp"
@@ -111,13 +112,14 @@ class Gateway final : public web::Application {
   void on_health(const std::string& id, const drivers::Health& h);
   void on_commit(const CommitReport& report);
   // A device's 1-minute sample is due (always on a state change); notes it as stored.
-  bool sample_due(const std::string& device_id, TimePoint now, bool state_changed);
+  bool sample_due(const std::string& device_id, MonoPoint now, bool state_changed);
   void wake();
   void schedule_control_tick();
-  void replan(TimePoint now, const ReplanReasons& reasons);
+  void replan(Instant now, const ReplanReasons& reasons);
   void send(const Controller::Limits& limits, TimePoint now);
-  void prune_daily(TimePoint now);
-  void restore(TimePoint now);
+  void watch_clock(Instant now);
+  void prune_daily(Instant now);
+  void restore(Instant now);
   void event(const ControlEvent& e);
   void notify_status();
   // Queues a record whose commit someone waits for, and asks for it to be committed now.
@@ -142,9 +144,11 @@ class Gateway final : public web::Application {
   // Handlers posted from other threads (commit reports) hold it weakly: expired, the gateway is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
-  std::map<std::string, TimePoint> sample_stored_at_;  // device id -> last 1-minute sample stored
+  std::map<std::string, MonoPoint> sample_stored_at_;  // device id -> last 1-minute sample stored
   std::map<std::uint64_t, OnDurable> durable_waiting_;  // store seq -> who waits for its commit
   std::int64_t last_prune_day_ = -1;
+  ClockWatch clock_watch_;
+  std::optional<RetentionGuard> retention_guard_;  // from start()
   std::vector<std::function<void()>> status_listeners_;
   struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
   std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed

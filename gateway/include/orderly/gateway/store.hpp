@@ -162,10 +162,12 @@ struct ChargerAggregate {
 // Retention ([store] raw_retention_days, aggregate_retention_days): raw samples before
 // raw_before are folded into 15-minute meter and charger aggregates and deleted, and so are
 // plans created before it; aggregates before aggregate_before are deleted. Post one a day
-// through the writer, with times from the Clock.
+// through the writer, with times from the Clock, and only when the RetentionGuard
+// (clock_watch.hpp) allows: a wall clock that jumped years ahead would delete everything.
 struct PruneRequest {
   TimePoint raw_before{};
   TimePoint aggregate_before{};
+  TimePoint at{};  // the wall time it was made; kept as last_prune_at() ({}: not kept)
 };
 
 using StoreRecord = std::variant<MeterSample, ChargerSample, CommandRecord, CommandAck,
@@ -217,6 +219,11 @@ class Store {
   // Ended sessions that started at or after `since`, oldest first (household habits).
   std::vector<SessionRecord> closed_sessions(TimePoint since) const;
   std::optional<PlanRecord> latest_plan() const;                   // the last one written
+  // The newest timestamp among events and raw samples: the last wall time this store saw, the
+  // reference the retention guard checks the wall clock against at start (clock_watch.hpp).
+  std::optional<TimePoint> newest_record_at() const;
+  // The `at` of the last PruneRequest applied: the retention guard's reference at start.
+  std::optional<TimePoint> last_prune_at() const;
   // Events overlapping [from, to) (cancelled ones included, flagged), by start time.
   std::vector<DrEventRecord> dr_events(TimePoint from, TimePoint to) const;
   // One meter's 15-minute aggregates with from <= slot_start < to, oldest first.
