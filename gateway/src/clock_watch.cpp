@@ -16,7 +16,7 @@ std::optional<Duration> ClockWatch::observe(Instant now) {
 }
 
 std::string describe_step(Duration step) {
-  const auto size = duration_cast<seconds>(abs(step));
+  const auto size = round<seconds>(abs(step));  // the two clocks are read microseconds apart
   const auto d = duration_cast<days>(size);
   const auto h = duration_cast<hours>(size - d);
   const auto m = duration_cast<minutes>(size - d - h);
@@ -41,8 +41,8 @@ RetentionGuard::Decision RetentionGuard::check(Instant now) {
   if (ahead > kSuspectAhead) {
     // The wall time ran ahead of everything the monotonic clock saw pass: hold, and take the new
     // time as the reference, so only a further jump restarts the wait.
-    out.note = "retention held: the wall clock is " + describe_step(ahead) +
-               " ahead of the time that passed since the last prune (or, at start, since it was next due); "
+    out.note = "retention held: the wall clock moved " + describe_step(ahead) +
+               " more than the time that passed since the last prune (or, at start, since the next one was due); "
                "nothing is deleted until the new time has held for 24 h";
     held_since_ = now.mono;
     reference_ = now;

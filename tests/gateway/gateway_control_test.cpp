@@ -404,6 +404,93 @@ TEST(GatewayControl, PrunesOnceADayWithTheConfiguredRetention) {
   EXPECT_EQ(store.row_count("meter_aggregates"), 1);
 }
 
+// Issue 12: the wall clock jumps three years ahead while a car charges. The step is an event and
+// a re-plan; the charging goes on; the prune the new date asks for waits until the new time has
+// held for 24 h of running, so nothing is deleted by the jump itself.
+TEST(GatewayControl, AClockStepOfYearsIsLoggedReplannedAndDeletesNothing) {
+  test::TempDir dir;
+  ManualClock clock(local(5, 20, 0));
+  {
+    Store store(dir / "orderly.db");
+    MeterSample old;
+    old.meter_id = "tx-meter";
+    old.power_w = 12000;
+    old.at = clock.now() - days(100);  // folded into an aggregate by the prune at start
+    store.write(old);
+    old.at = clock.now() - days(10);   // kept: inside the 90 days of raw samples
+    store.write(old);
+    store.write(EventRecord{clock.now() - minutes(1), "info", "gateway", "stopped"});  // a restart, not a week off
+  }
+  auto counts = [&] {
+    const Store store(dir / "orderly.db");
+    return std::pair{store.row_count("meter_samples"), store.row_count("meter_aggregates")};
+  };
+  {
+    Site site(dir / "orderly.db", clock);
+    site.meter(10);
+    site.plug("p1");
+    site.boost_drawing("p1", 10);
+    const double before_w = site.charger("p1").last_w();
+    ASSERT_GT(before_w, 0);
+
+    clock.advance(seconds(1));
+    clock.step(days(3 * 365));
+    site.meter(17);  // the next sample's control step sees the step
+    ASSERT_NE(site.gateway->plan(), nullptr);
+    EXPECT_THAT(site.gateway->plan()->reason, ::testing::HasSubstr("clock-step"));
+    EXPECT_EQ(site.charger("p1").last_w(), before_w) << "a step is no reason to cut a car";
+
+    // Just under a day of running on the new date: held. (Hour by hour, with the devices
+    // reporting, so the limiter keeps its fresh readings.)
+    for (int h = 0; h < 23; ++h) {
+      clock.advance(hours(1));
+      site.online("p1");
+      site.car("p1", drivers::ChargerState::charging, std::max(site.charger("p1").last_w(), 0.0));
+      site.meter(17);
+    }
+    clock.advance(minutes(59));
+    site.meter(17);
+  }
+  {
+    const Store store(dir / "orderly.db");
+    bool step_event = false;
+    bool held_event = false;
+    for (const auto& e : store.recent_events(500)) {
+      step_event = step_event || (e.source == "clock" && e.level == "warn" &&
+                                  e.message.find("stepped forward by 1095 d") != std::string::npos);
+      held_event = held_event || (e.source == "store" && e.message.find("retention held") != std::string::npos);
+    }
+    EXPECT_TRUE(step_event);
+    EXPECT_TRUE(held_event);
+    EXPECT_EQ(store.meter_samples("tx-meter", local(5, 20, 0) - days(11), local(5, 20, 0) - days(9)).size(), 1u)
+        << "the 10-day-old sample survived the jump";
+    EXPECT_EQ(store.row_count("meter_aggregates"), 1) << "the aggregate folded at start survived the jump";
+  }
+  const auto [samples_held, aggregates_held] = counts();
+
+  // A restart during the hold does not lift it: the last prune is from before the jump.
+  {
+    Site site(dir / "orderly.db", clock);
+    site.meter(17);
+  }
+  EXPECT_EQ(counts().second, aggregates_held);
+  {
+    const Store store(dir / "orderly.db");
+    EXPECT_EQ(store.meter_samples("tx-meter", local(5, 20, 0) - days(11), local(5, 20, 0) - days(9)).size(), 1u);
+  }
+
+  // Once the new date has held for 24 h, retention is applied to it.
+  {
+    Site site(dir / "orderly.db", clock);
+    clock.advance(hours(24));
+    site.meter(17);
+  }
+  const Store store(dir / "orderly.db");
+  EXPECT_TRUE(store.meter_samples("tx-meter", local(5, 20, 0) - days(11), local(5, 20, 0) - days(9)).empty())
+      << "confirmed: three years on, the old raw sample is past retention";
+  EXPECT_LE(store.row_count("meter_samples"), samples_held);
+}
+
 TEST(GatewayControl, RestartRestoresSessionsPlanAndLimitsOnFirstContact) {
   test::TempDir dir;
   ManualClock clock(local(5, 20, 5));
