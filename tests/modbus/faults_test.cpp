@@ -298,3 +298,56 @@ setpoint_expiry_s = 20
 
 }  // namespace
 }  // namespace orderly::drivers
+
+namespace orderly::drivers {
+namespace {
+
+// Issue 12: keep-alives and the driver's own limit expiry run on the monotonic clock, so a wall
+// clock step neither fires them all at once (forward) nor holds them past the pile's timeout (back).
+TEST_F(Faults, WallClockStepsMoveNeitherKeepAlivesNorLimitExpiry) {
+  auto p = shipped("webasto-next");
+  sim.add_device(255, p);
+  start_bus(p);
+  options.id = "pile-step";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(255, "failsafe_timeout_s"), 60, 0.01); }));
+  auto heartbeats = [&] {
+    int n = 0;
+    for (const auto& r : sim.request_log())
+      if (r.function == 6 && r.address == 6000) ++n;
+    return n;
+  };
+  auto reads = [&] { return sim.request_log().size(); };
+  sim.clear_log();
+  clock.step(std::chrono::days(3 * 365));
+  ASSERT_TRUE(orderly::test::wait_until([&] { return reads() > 30; }));
+  EXPECT_EQ(heartbeats(), 0) << "a step forward is no time passing: no heartbeat due yet";
+  clock.step(-std::chrono::hours(1));
+  clock.advance(std::chrono::seconds(16));
+  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 1; }))
+      << "heartbeat not written 16 s after the last, across a step back";
+}
+
+TEST_F(Faults, AStepForwardDoesNotExpireALimit) {
+  auto p = shipped("heidelberg-energy-control");
+  sim.add_device(1, p);
+  sim.plug_car(1, 16);
+  start_bus(p);
+  options.id = "pile-step-e";
+  ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
+  charger.start();
+  charger.apply_limit(PowerLimit{14 * 690.0, std::chrono::seconds(30), 1});
+  ASSERT_TRUE(recorder.wait_ack(1).has_value());
+  EXPECT_TRUE(orderly::test::wait_until([&] { return near(sim.drawn_current_a(1), 14, 0.01); }));
+  clock.step(std::chrono::days(3 * 365));
+  sim.clear_log();
+  ASSERT_TRUE(orderly::test::wait_until([&] { return sim.request_log().size() > 30; }));
+  EXPECT_TRUE(near(sim.point_value(1, "set_current_a"), 14, 0.01)) << "the limit was expired by a wall clock step";
+  clock.advance(std::chrono::seconds(31));
+  EXPECT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(1, "set_current_a"), 8, 0.01); }))
+      << "31 s on, the limit has lapsed to the 8 A failsafe";
+}
+
+}  // namespace
+}  // namespace orderly::drivers

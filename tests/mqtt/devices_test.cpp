@@ -466,6 +466,40 @@ TEST_F(MqttDevicesTest, BadDeviceIdsAndDuplicatesAreRefusedAtConfiguration) {
   EXPECT_THROW(devices.add_charger("p-1", caps_7kw()), std::invalid_argument);
 }
 
+// Issue 12: the offline timeout and a pile's limit validity are ages, on the monotonic clock. A
+// wall step forward takes nothing offline and expires no limit; after a step back a silent
+// charger still goes offline once stale_after has passed.
+TEST_F(MqttDevicesTest, WallClockStepsNeitherTakeDevicesOfflineNorKeepASilentOneOnline) {
+  ManualClock clock(std::chrono::sys_days(std::chrono::year{2026} / 11 / 23) + 22h);
+  MqttDevices devices(io_.get_executor(), clock, options(), rec_.events());
+  auto charger = devices.add_charger("p-step", caps_7kw());
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-step"), clock);
+  sim.start();
+  sim.plug_in(30000, 7000);
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-step"].online; })) << broker_->log();
+  charger->apply_limit(PowerLimit{5000, 60s, 1});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(1).has_value(); }));
+
+  clock.step(std::chrono::days(3 * 365));
+  const int statuses = rec_.snapshots["p-step"];
+  // Several sweeps (every stale_after / 4 of real time) and statuses (every 200 ms) after the step.
+  ASSERT_TRUE(pump_until([&] { return rec_.snapshots["p-step"] > statuses + 5; }));
+  EXPECT_TRUE(rec_.health["p-step"].online) << "offline after a wall step forward: " << rec_.health["p-step"].last_error;
+  EXPECT_FALSE(sim.in_failsafe()) << "the pile's limit expired on a wall step";
+  EXPECT_DOUBLE_EQ(sim.power_w(), 5000);
+
+  clock.step(-std::chrono::hours(1));
+  sim.set_silent(true);
+  // Time passes in small steps (a status still in flight must not end up the newest), far less
+  // than the hour the wall clock went back.
+  ASSERT_TRUE(pump_until([&] {
+    clock.advance(50ms);
+    return !rec_.health["p-step"].online;
+  }, 5s)) << "a silent charger stayed online after a step back";
+  EXPECT_THAT(rec_.health["p-step"].last_error, HasSubstr("no status for more than 1.5 s"));
+}
+
 TEST(MosquittoBroker, MissingBinaryIsAClearError) {
   ::setenv("ORDERLY_MOSQUITTO", "/nonexistent/mosquitto", 1);
   try {
