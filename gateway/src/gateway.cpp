@@ -285,7 +285,8 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
 
 bool Gateway::sample_due(const std::string& device_id, MonoPoint now, bool state_changed) {
   auto& stored_at = sample_stored_at_[device_id];
-  if (!state_changed && now - stored_at < kSampleInterval) return false;
+  // {} = none stored yet: the monotonic clock may have started less than a minute ago (boot).
+  if (!state_changed && stored_at != MonoPoint{} && now - stored_at < kSampleInterval) return false;
   stored_at = now;
   return true;
 }

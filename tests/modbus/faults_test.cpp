@@ -32,6 +32,14 @@ class Faults : public ::testing::Test {
     options.failsafe_timeout = std::chrono::seconds(60);
   }
 
+  // Writes to the Webasto Next's heartbeat register (6000) in the simulator's log.
+  int heartbeat_writes() {
+    int n = 0;
+    for (const auto& r : sim.request_log())
+      if (r.function == 6 && r.address == 6000) ++n;
+    return n;
+  }
+
   ManualClock clock{TimePoint{} + std::chrono::hours(24 * 365 * 50)};
   sim::ModbusSimServer sim{clock};
   Core core;
@@ -138,23 +146,17 @@ TEST_F(Faults, HeartbeatWrittenAtAQuarterOfTheTimeout) {
   ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
   charger.start();
   ASSERT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(255, "failsafe_timeout_s"), 60, 0.01); }));
-  auto heartbeats = [&] {
-    int n = 0;
-    for (const auto& r : sim.request_log())
-      if (r.function == 6 && r.address == 6000) ++n;
-    return n;
-  };
   auto reads = [&] { return sim.request_log().size(); };
   sim.clear_log();
   ASSERT_TRUE(orderly::test::wait_until([&] { return reads() > 30; }));
-  EXPECT_EQ(heartbeats(), 0) << "no heartbeat is due before a quarter of the 60 s timeout";
+  EXPECT_EQ(heartbeat_writes(), 0) << "no heartbeat is due before a quarter of the 60 s timeout";
   clock.advance(std::chrono::seconds(16));
-  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 1; })) << "heartbeat not written after 16 s";
+  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeat_writes() == 1; })) << "heartbeat not written after 16 s";
   // Let the driver note the heartbeat (reads follow it) before moving the clock again.
   const auto seen = reads();
   ASSERT_TRUE(orderly::test::wait_until([&] { return reads() > seen + 5; }));
   clock.advance(std::chrono::seconds(16));
-  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 2; }));
+  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeat_writes() == 2; }));
 }
 
 TEST_F(Faults, ExpiredLimitFallsBackToTheFailsafeCurrent) {
@@ -312,20 +314,14 @@ TEST_F(Faults, WallClockStepsMoveNeitherKeepAlivesNorLimitExpiry) {
   ModbusCharger charger(options, p, *bus, core.executor(), recorder.events(), clock);
   charger.start();
   ASSERT_TRUE(orderly::test::wait_until([&] { return near(sim.point_value(255, "failsafe_timeout_s"), 60, 0.01); }));
-  auto heartbeats = [&] {
-    int n = 0;
-    for (const auto& r : sim.request_log())
-      if (r.function == 6 && r.address == 6000) ++n;
-    return n;
-  };
   auto reads = [&] { return sim.request_log().size(); };
   sim.clear_log();
   clock.step(std::chrono::days(3 * 365));
   ASSERT_TRUE(orderly::test::wait_until([&] { return reads() > 30; }));
-  EXPECT_EQ(heartbeats(), 0) << "a step forward is no time passing: no heartbeat due yet";
+  EXPECT_EQ(heartbeat_writes(), 0) << "a step forward is no time passing: no heartbeat due yet";
   clock.step(-std::chrono::hours(1));
   clock.advance(std::chrono::seconds(16));
-  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeats() == 1; }))
+  EXPECT_TRUE(orderly::test::wait_until([&] { return heartbeat_writes() == 1; }))
       << "heartbeat not written 16 s after the last, across a step back";
 }
 

@@ -175,7 +175,8 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     const auto timeout = device_timeout();
     if (timeout.count() <= 0) return;
     const MonoPoint now = clock.monotonic();
-    if (now - last_keepalive < timeout / 4) return;
+    // {} = none written yet; the monotonic clock may have started seconds ago (boot).
+    if (last_keepalive != MonoPoint{} && now - last_keepalive < timeout / 4) return;
     bool ok = true;
     switch (profile.failsafe.keepalive) {
       case Keepalive::heartbeat: ok = write_point(link, "heartbeat", profile.failsafe.heartbeat_value, false); break;
