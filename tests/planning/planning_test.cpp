@@ -271,12 +271,12 @@ TEST(Limiter, NodesCarryDrLimitsAndMeasurements) {
   const auto c = config();
   const auto tree = capacity_tree(c);
   const std::vector<LimitWindow> dr{{"dr", local(5, 21, 0), local(5, 22, 0), 60}};
-  auto nodes = limiter_nodes(c, tree, dr, local(5, 21, 30), 70.0, {{"feeder-1", 12.0}});
+  auto nodes = limiter_nodes(c, tree, dr, local(5, 21, 30), NodeReading{70.0, std::nullopt}, {{"feeder-1", NodeReading{12.0, std::nullopt}}});
   ASSERT_EQ(nodes.size(), 2u);
   EXPECT_DOUBLE_EQ(nodes[0].limit_kw, 58);
   EXPECT_EQ(nodes[0].measured_kw, 70.0);
   EXPECT_EQ(nodes[1].measured_kw, 12.0);
-  nodes = limiter_nodes(c, tree, dr, local(5, 22, 0), 70.0, {});
+  nodes = limiter_nodes(c, tree, dr, local(5, 22, 0), NodeReading{70.0, std::nullopt}, {});
   EXPECT_DOUBLE_EQ(nodes[0].limit_kw, 98);
   EXPECT_FALSE(nodes[1].measured_kw);
   EXPECT_DOUBLE_EQ(transformer_limit_kw(c, dr, local(5, 21, 0)), 60);

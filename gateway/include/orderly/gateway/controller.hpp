@@ -35,6 +35,7 @@ enum class ReplanReason : std::uint8_t {
   tariff,         // the tariff period changed
   device,         // a charger went offline or came back
   not_following,  // a charger stopped or resumed following its limit
+  phases,         // a three-phase pile's currents showed which phases its car draws on
 };
 const char* to_string(ReplanReason r);
 
@@ -125,8 +126,11 @@ struct ChargerControl {
   std::uint64_t seq = 0;              // of the last limit sent
   TimePoint over_limit_since{};       // drawing clearly above its limit since; {} = following
   bool not_following = false;         // confirmed: counted at what it draws until it follows
+  // What a three-phase pile's currents showed in this session (planning.hpp phases_shown()).
+  std::optional<scheduler::PhaseSet> shown_phases;
 
   bool reachable() const { return has_driver && health.online; }
+  scheduler::PhaseSet phases() const { return counted_phases(config->phase, shown_phases); }
 };
 
 // What the configuration says a charger is (phases, min current, max power and current at the
@@ -183,12 +187,14 @@ class Controller {
   const ActivePlan* plan() const { return plan_ ? &*plan_ : nullptr; }
   const std::optional<drivers::MeterSnapshot>& transformer() const { return transformer_; }
   double base_load_w() const { return base_load_w_; }  // transformer load minus measured charging
-  double charging_w() const;                           // what reachable chargers draw now
+  // What online chargers draw now, in total or (phase 0-2) on one phase.
+  double charging_w(int phase = -1) const;
   bool meter_fresh(TimePoint now) const;
   double transformer_limit_kw(TimePoint now) const;    // the limit in force (DR applied)
 
  private:
   bool check_following(const std::string& id, ChargerControl& c, TimePoint now);
+  bool check_phases(ChargerControl& c, TimePoint now);
   void check_forecast(TimePoint now);
   double reserved_kw(const ChargerControl& c) const;
   Duration real(Duration d) const;
@@ -201,7 +207,9 @@ class Controller {
   std::map<std::string, drivers::Health> meter_health_;  // online flags of meters
   std::optional<drivers::MeterSnapshot> transformer_;  // latest transformer meter reading
   double base_load_w_ = 0;
-  std::map<std::string, std::pair<TimePoint, double>> feeder_kw_;  // node id -> (at, kW)
+  // Non-EV transformer load per phase at the last sample, when the meter measures its phases.
+  std::optional<std::array<double, 3>> base_phase_w_;
+  std::map<std::string, std::pair<TimePoint, NodeReading>> feeder_kw_;  // node id -> (at, reading)
   BaseLoadSlots base_history_;
   DrBook dr_;
   std::optional<ActivePlan> plan_;
