@@ -175,7 +175,8 @@ bool Controller::on_charger_snapshot(const std::string& charger_id, const driver
   const bool state_changed = c.snapshot.state != s.state;
   c.snapshot = s;
   const bool verdict_changed = check_following(charger_id, c, now);
-  return state_changed || verdict_changed || check_phases(c, now);
+  const bool phases_changed = check_phases(c, now);
+  return state_changed || verdict_changed || phases_changed;
 }
 
 bool Controller::check_phases(ChargerControl& c, TimePoint now) {
@@ -306,6 +307,15 @@ bool Controller::meter_fresh(TimePoint now) const {
 
 double Controller::transformer_limit_kw(TimePoint now) const {
   return gateway::transformer_limit_kw(config_, dr_.windows(), now);
+}
+
+std::array<std::optional<double>, 3> Controller::transformer_phase_limit_kw(TimePoint now) const {
+  const auto& tr = config_.site.transformer;
+  const double dr_share = transformer_limit_kw(now) / tr.limit_kw;
+  std::array<std::optional<double>, 3> out{};
+  for (std::size_t ph = 0; ph < 3; ++ph)
+    if (tr.phase_limit_kw[ph]) out[ph] = *tr.phase_limit_kw[ph] * std::min(dr_share, 1.0);
+  return out;
 }
 
 double Controller::reserved_kw(const ChargerControl& c) const {

@@ -191,6 +191,8 @@ class Controller {
   double charging_w(int phase = -1) const;
   bool meter_fresh(TimePoint now) const;
   double transformer_limit_kw(TimePoint now) const;    // the limit in force (DR applied)
+  // The transformer's phase limits in force: configured ones lowered by DR in proportion.
+  std::array<std::optional<double>, 3> transformer_phase_limit_kw(TimePoint now) const;
 
  private:
   bool check_following(const std::string& id, ChargerControl& c, TimePoint now);
