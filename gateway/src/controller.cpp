@@ -32,6 +32,13 @@ constexpr auto kPlannerBudget = milliseconds(2000);
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
+// The share of a pile's measured power known to be on `phase`, as the limiter takes it off a
+// measured phase (scheduler/limiter.cpp): a car on an unknown phase is taken off none, so it
+// stays in the non-EV load of the phase it is on and is counted again as the pile there.
+double measured_share(scheduler::PhaseSet s, int phase) {
+  return s == scheduler::PhaseSet::any_one ? 0.0 : scheduler::phase_share(s, phase);
+}
+
 // A meter's power per phase, kW, when it measures all three.
 std::optional<std::array<double, 3>> phase_kw(const drivers::MeterSnapshot& s) {
   for (const double w : s.power_w_phase)
@@ -297,7 +304,7 @@ double Controller::charging_w(int phase) const {
   double sum = 0;
   for (const auto& [id, c] : chargers_)
     if (c.health.online)
-      sum += std::max(0.0, finite_or(c.snapshot.power_w, 0.0)) * (phase < 0 ? 1.0 : scheduler::phase_share(c.phases(), phase));
+      sum += std::max(0.0, finite_or(c.snapshot.power_w, 0.0)) * (phase < 0 ? 1.0 : measured_share(c.phases(), phase));
   return sum;
 }
 
@@ -441,7 +448,7 @@ Controller::Limits Controller::limit(TimePoint now) {
       if (sp.measured_kw) {
         measured_chargers_kw += std::max(*sp.measured_kw, 0.0);
         for (int ph = 0; ph < 3; ++ph)
-          measured_phase_kw[static_cast<std::size_t>(ph)] += std::max(*sp.measured_kw, 0.0) * scheduler::phase_share(sp.phases, ph);
+          measured_phase_kw[static_cast<std::size_t>(ph)] += std::max(*sp.measured_kw, 0.0) * measured_share(sp.phases, ph);
       }
     limited[0].measured_kw = base_load_w_ / 1000.0 + measured_chargers_kw;
     // Per phase the same way: the non-EV load of the last sample, on the phases the meter saw it

@@ -187,7 +187,8 @@ class Controller {
   const ActivePlan* plan() const { return plan_ ? &*plan_ : nullptr; }
   const std::optional<drivers::MeterSnapshot>& transformer() const { return transformer_; }
   double base_load_w() const { return base_load_w_; }  // transformer load minus measured charging
-  // What online chargers draw now, in total or (phase 0-2) on one phase.
+  // What online chargers draw now, in total or (phase 0-2) known to be on one phase (a car on an
+  // unknown phase is on none).
   double charging_w(int phase = -1) const;
   bool meter_fresh(TimePoint now) const;
   double transformer_limit_kw(TimePoint now) const;    // the limit in force (DR applied)
