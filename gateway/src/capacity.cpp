@@ -409,7 +409,6 @@ std::vector<scheduler::PhaseSet> pile_phases(const CapacitySite& site, double ne
     out.push_back(on);
     for (int ph = 0; ph < 3; ++ph) kw[static_cast<std::size_t>(ph)] += site.existing_pile_kw[i] * scheduler::phase_share(on, ph);
   }
-  constexpr double kSinglePhaseMaxKw = 7.4;  // 32 A at 230 V (GB/T 18487.1)
   for (int n = 0; n < new_piles; ++n) {
     if (new_pile_kw > kSinglePhaseMaxKw) {
       out.push_back(scheduler::PhaseSet::abc);

@@ -12,9 +12,6 @@ namespace orderly::gateway::config_detail {
 
 namespace {
 
-// 32 A on one phase at the nominal voltage is 7.36 kW; a rated power above this cannot be one phase.
-constexpr double kSinglePhaseMaxKw = 7.4;
-static_assert(kSinglePhaseMaxKw >= 32 * kNominalPhaseVoltageV / 1000.0);
 
 // Ids appear in MQTT topics, Mosquitto ACLs (packaging/orderly-add-device), URLs and SQLite
 // rows: keep them to an alphabet that is safe in all of them.

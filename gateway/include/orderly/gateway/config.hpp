@@ -41,6 +41,10 @@ enum class Phase { A, B, C, ABC };
 const char* to_string(Phase p);
 // Phases a load on `p` draws from: 1 on a single phase, all of them for ABC.
 inline int phase_count(Phase p) { return p == Phase::ABC ? kPhaseCount : 1; }
+// 32 A on one phase at the nominal voltage is 7.36 kW (GB/T 18487.1: the most a single-phase
+// residential connection delivers); a rated power above this cannot be one phase.
+inline constexpr double kSinglePhaseMaxKw = 7.4;
+static_assert(kSinglePhaseMaxKw >= 32 * kNominalPhaseVoltageV / 1000.0);
 
 struct TransformerConfig {
   std::string id = "transformer";
