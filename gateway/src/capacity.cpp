@@ -80,6 +80,12 @@ class Day {
     for (int t = 0; t < slots_; ++t) {
       root.base_load_kw.push_back(profile[static_cast<std::size_t>((first + t) % per_day)]);
     }
+    for (std::size_t ph = 0; ph < 3; ++ph) {
+      if (!site.phase_limit_kw[ph]) continue;
+      root.phase_limit_kw[ph].assign(static_cast<std::size_t>(slots_), *site.phase_limit_kw[ph] - site.safety_margin_kw);
+      root.base_load_phase_kw[ph] = root.base_load_kw;
+      for (auto& b : root.base_load_phase_kw[ph]) b *= site.base_load_phase_split[ph];
+    }
     problem_.nodes.push_back(std::move(root));
     for (const auto& p : tariff_series(site.tariff, from_, slot_, slots_, site.utc_offset)) {
       problem_.price_per_kwh.push_back(p.price_yuan_per_kwh);
@@ -91,10 +97,12 @@ class Day {
   bool passes(int new_piles, bool orderly) {
     const int piles = static_cast<int>(site_.existing_pile_kw.size()) + new_piles;
     scheduler::Problem p = problem_;
+    const auto phases = pile_phases(site_, options_.pile_kw, new_piles);
     for (int i = 0; i < piles; ++i) {
       for (const auto& s : sessions_of(i)) {
         scheduler::EvRequest ev;
         ev.id = std::to_string(i);
+        ev.phases = phases[static_cast<std::size_t>(i)];
         ev.arrival_slot = s.arrival_slot;
         ev.departure_slot = s.departure_slot;
         ev.energy_kwh = s.energy_kwh;
@@ -393,6 +401,26 @@ int capacity_at_confidence(std::vector<int> max_by_day, double confidence) {
   return max_by_day[k - 1];
 }
 
+std::vector<scheduler::PhaseSet> pile_phases(const CapacitySite& site, double new_pile_kw, int new_piles) {
+  std::vector<scheduler::PhaseSet> out;
+  std::array<double, 3> kw{0, 0, 0};
+  for (std::size_t i = 0; i < site.existing_pile_kw.size(); ++i) {
+    const auto on = i < site.existing_pile_phases.size() ? site.existing_pile_phases[i] : scheduler::PhaseSet::abc;
+    out.push_back(on);
+    for (int ph = 0; ph < 3; ++ph) kw[static_cast<std::size_t>(ph)] += site.existing_pile_kw[i] * scheduler::phase_share(on, ph);
+  }
+  for (int n = 0; n < new_piles; ++n) {
+    if (new_pile_kw > kSinglePhaseMaxKw) {
+      out.push_back(scheduler::PhaseSet::abc);
+      continue;
+    }
+    const auto least = static_cast<std::size_t>(std::min_element(kw.begin(), kw.end()) - kw.begin());
+    kw[least] += new_pile_kw;
+    out.push_back(least == 0 ? scheduler::PhaseSet::a : least == 1 ? scheduler::PhaseSet::b : scheduler::PhaseSet::c);
+  }
+  return out;
+}
+
 CapacityResult estimate_hosting_capacity(const CapacitySite& site, const CapacityOptions& options) {
   require(options.confidence > 0 && options.confidence <= 1,
           "capacity: confidence " + std::to_string(options.confidence) + " must be in (0, 1]");
@@ -401,6 +429,8 @@ CapacityResult estimate_hosting_capacity(const CapacitySite& site, const Capacit
   require(options.max_new_piles >= 1, "capacity: max_new_piles must be at least 1");
   require(site.limit_kw > site.safety_margin_kw && site.safety_margin_kw >= 0,
           "capacity: transformer limit_kw must exceed the safety margin");
+  for (const auto& l : site.phase_limit_kw)
+    require(!l || *l > site.safety_margin_kw, "capacity: every phase limit must exceed the safety margin");
   require(!site.base_load.days_kw.empty() &&
               site.base_load.days_kw.size() == site.base_load.dates.size(),
           "capacity: the base load has no complete day");

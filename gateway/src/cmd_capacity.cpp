@@ -13,6 +13,7 @@
 #include "orderly/gateway/capacity.hpp"
 #include "orderly/gateway/commands.hpp"
 #include "orderly/gateway/config.hpp"
+#include "orderly/gateway/planning.hpp"
 #include "orderly/gateway/store.hpp"
 #include "cli_args.hpp"
 
@@ -225,7 +226,14 @@ int cmd_capacity(const Args& args) {
   site.safety_margin_kw = config.control.safety_margin_kw;
   site.utc_offset = config.site.utc_offset;
   site.tariff = config.tariff;
-  for (const auto& c : config.chargers) site.existing_pile_kw.push_back(c.max_power_kw);
+  site.phase_limit_kw = config.site.transformer.phase_limit_kw;
+  site.base_load_phase_split = config.site.transformer.base_load_phase_split;
+  for (const auto& c : config.chargers) {
+    site.existing_pile_kw.push_back(c.max_power_kw);
+    // A study, not a safety bound: a three-phase pile is taken to charge a three-phase car.
+    site.existing_pile_phases.push_back(c.phase == Phase::ABC ? scheduler::PhaseSet::abc
+                                                              : counted_phases(c.phase, std::nullopt));
+  }
 
   BaseLoadChoice base;
   SessionStatistics sessions;

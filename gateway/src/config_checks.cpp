@@ -1,6 +1,8 @@
 // The checks that need the whole configuration: ids unique and references resolved, the
 // capacity tree ordered parents first and free of cycles, and profile devices against the
 // profile catalog.
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -15,6 +17,49 @@ namespace {
 toml::source_region at_key(const toml::table* t, std::string_view key) {
   if (const toml::node* n = t->get(key)) return n->source();
   return t->source();
+}
+
+// Below a single-phase node everything is on its phase: a pile or node on another phase there is
+// a wiring the planner would count on the wrong phase.
+void check_phases(Errors& errors, const Config& c, const std::vector<const toml::table*>& node_where,
+                  const std::vector<const toml::table*>& charger_where) {
+  std::map<std::string, Phase> single;  // node id -> the one phase it carries
+  std::map<std::string, std::string> parent_of;
+  for (const auto& n : c.capacity) parent_of[n.id] = n.parent.empty() ? c.site.transformer.id : n.parent;
+  auto carried = [&](std::string id) -> std::optional<Phase> {
+    for (int guard = 0; guard <= static_cast<int>(c.capacity.size()) && !id.empty(); ++guard) {
+      if (const auto it = single.find(id); it != single.end()) return it->second;
+      const auto p = parent_of.find(id);
+      if (p == parent_of.end()) return std::nullopt;
+      id = p->second;
+    }
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i < c.capacity.size(); ++i) {
+    const auto& n = c.capacity[i];
+    const auto above = carried(parent_of[n.id]);
+    if (above && n.phase != Phase::ABC && n.phase != *above) {
+      // The tree may have been put in parents-first order: find the node's table by its id.
+      const toml::table* where = nullptr;
+      for (const auto* t : node_where)
+        if (t && t->get_as<std::string>("id") && t->get_as<std::string>("id")->get() == n.id) where = t;
+      errors.add(where ? at_key(where, "phase") : toml::source_region{},
+                 "capacity '" + n.id + "'.phase: on phase " + to_string(n.phase) +
+                     " below a node that carries only phase " + to_string(*above));
+    }
+    if (n.phase != Phase::ABC) single[n.id] = n.phase;
+    else if (above) single[n.id] = *above;
+  }
+  for (std::size_t i = 0; i < c.chargers.size(); ++i) {
+    const auto& ch = c.chargers[i];
+    const auto on = carried(ch.node.empty() ? c.site.transformer.id : ch.node);
+    if (on && ch.phase != *on) {
+      errors.add(at_key(charger_where[i], "phase"),
+                 "charger[" + std::to_string(i + 1) + "].phase: '" + ch.id + "' is " + to_string(ch.phase) +
+                     " but hangs from node '" + ch.node + "', which carries only phase " + to_string(*on) +
+                     "; set phase = \"" + to_string(*on) + "\" or move it to another node");
+    }
+  }
 }
 
 }  // namespace
@@ -116,6 +161,7 @@ void check_references(Errors& errors, Config& c,
       }
     }
   }
+  check_phases(errors, c, node_where, charger_where);
   if (transformer_meters == 0) {
     errors.warn({}, "no [[meter]] with role = \"transformer\": the limiter cannot see the "
                     "base load and will assume the worst");

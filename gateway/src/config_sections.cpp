@@ -1,6 +1,7 @@
 // The section readers of orderly.toml, one per section in the order of docs/configuration.md;
 // the tariff is in tariff.cpp.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -11,9 +12,6 @@ namespace orderly::gateway::config_detail {
 
 namespace {
 
-// 32 A on one phase at the nominal voltage is 7.36 kW; a rated power above this cannot be one phase.
-constexpr double kSinglePhaseMaxKw = 7.4;
-static_assert(kSinglePhaseMaxKw >= 32 * kNominalPhaseVoltageV / 1000.0);
 
 // Ids appear in MQTT topics, Mosquitto ACLs (packaging/orderly-add-device), URLs and SQLite
 // rows: keep them to an alphabet that is safe in all of them.
@@ -42,6 +40,40 @@ const std::vector<std::pair<std::string, DriverKind>> kDrivers = {{"mqtt", Drive
                                                                   {"profile", DriverKind::profile}};
 
 // ---- site -----------------------------------------------------------------------------------
+
+// phase_a/b/c_limit_kw of a three-phase node: each at most the node's own limit (a phase can
+// never carry more than the whole node may).
+std::array<std::optional<double>, 3> read_phase_limits(Section& s, double node_limit_kw) {
+  static const char* const keys[3] = {"phase_a_limit_kw", "phase_b_limit_kw", "phase_c_limit_kw"};
+  std::array<std::optional<double>, 3> out{};
+  for (int p = 0; p < 3; ++p) {
+    out[p] = s.number(keys[p], 0.1, 100000);
+    if (out[p] && node_limit_kw > 0 && *out[p] > node_limit_kw)
+      s.error(s.table().get(keys[p]), keys[p],
+              number_text(*out[p]) + " kW is above the node's limit_kw " + number_text(node_limit_kw) +
+                  "; a phase cannot carry more than the whole node");
+  }
+  return out;
+}
+
+// base_load_phase_split = [A, B, C]: shares of the non-EV load, each 0..1, summing to 1.
+std::optional<std::array<double, 3>> read_phase_split(Section& s) {
+  const auto v = s.numbers("base_load_phase_split");
+  if (!v) return std::nullopt;
+  const auto* where = s.table().get("base_load_phase_split");
+  double sum = 0;
+  bool ok = v->size() == 3;
+  for (double x : *v) {
+    ok = ok && x >= 0 && x <= 1;
+    sum += x;
+  }
+  if (!ok || std::fabs(sum - 1.0) > 0.01) {
+    s.error(where, "base_load_phase_split",
+            "expected three shares [A, B, C], each 0-1 and summing to 1 (e.g. [0.4, 0.3, 0.3])");
+    return std::nullopt;
+  }
+  return std::array<double, 3>{(*v)[0] / sum, (*v)[1] / sum, (*v)[2] / sum};
+}
 
 std::optional<std::chrono::minutes> parse_utc_offset(std::string_view s) {
   // "+08:00" / "-05:30" / "Z"; fixed offsets only, because the tariff is defined in local
@@ -82,8 +114,8 @@ void read_site(Section& root, Config& c) {
     assign(x.limit_kw, tr.number("limit_kw", 1, 100000, true,
                                  "the power the site may draw in kW, e.g. 400 kVA x 0.9 = 360"));
     x.rated_kva = tr.number("rated_kva", 1, 100000);
-    const char* phase_keys[3] = {"phase_a_limit_kw", "phase_b_limit_kw", "phase_c_limit_kw"};
-    for (int p = 0; p < 3; ++p) x.phase_limit_kw[p] = tr.number(phase_keys[p], 0.1, 100000);
+    x.phase_limit_kw = read_phase_limits(tr, x.limit_kw);
+    if (const auto split = read_phase_split(tr)) x.base_load_phase_split = *split;
     if (x.rated_kva && x.limit_kw > *x.rated_kva) {
       tr.error(tt->get("limit_kw"), "limit_kw",
                "limit_kw " + number_text(x.limit_kw) + " exceeds rated_kva " +
@@ -103,6 +135,17 @@ void read_capacity(Section& root, Config& c, std::vector<const toml::table*>& wh
     assign(n.parent, read_id(s, "parent", false, "the parent node's id"));
     assign(n.limit_kw, s.number("limit_kw", 0.1, 100000, true, "the node's limit in kW"));
     assign(n.phase, s.choice("phase", kPhases));
+    n.phase_limit_kw = read_phase_limits(s, n.limit_kw);
+    n.base_load_phase_split = read_phase_split(s);
+    if (n.phase != Phase::ABC) {
+      // A single-phase node's limit is its phase's limit and all its load is on that phase.
+      for (const char* key : {"phase_a_limit_kw", "phase_b_limit_kw", "phase_c_limit_kw", "base_load_phase_split"})
+        if (t->contains(key))
+          s.error(t->get(key), key, std::string("a node with phase = \"") + to_string(n.phase) +
+                                         "\" carries one phase and its limit_kw is that phase's limit; remove " + key);
+      n.phase_limit_kw = {};
+      n.base_load_phase_split.reset();
+    }
     s.finish();
     c.capacity.push_back(n);
     where.push_back(t);

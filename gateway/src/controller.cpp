@@ -32,6 +32,20 @@ constexpr auto kPlannerBudget = milliseconds(2000);
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
+// The share of a pile's measured power known to be on `phase`, as the limiter takes it off a
+// measured phase (scheduler/limiter.cpp): a car on an unknown phase is taken off none, so it
+// stays in the non-EV load of the phase it is on and is counted again as the pile there.
+double measured_share(scheduler::PhaseSet s, int phase) {
+  return s == scheduler::PhaseSet::any_one ? 0.0 : scheduler::phase_share(s, phase);
+}
+
+// A meter's power per phase, kW, when it measures all three.
+std::optional<std::array<double, 3>> phase_kw(const drivers::MeterSnapshot& s) {
+  for (const double w : s.power_w_phase)
+    if (!std::isfinite(w)) return std::nullopt;
+  return std::array<double, 3>{s.power_w_phase[0] / 1000.0, s.power_w_phase[1] / 1000.0, s.power_w_phase[2] / 1000.0};
+}
+
 }  // namespace
 
 drivers::Capabilities configured_capabilities(const ChargerConfig& c) {
@@ -57,13 +71,14 @@ const char* to_string(ReplanReason r) {
     case ReplanReason::device: return "device";
     case ReplanReason::not_following: return "not-following";
     case ReplanReason::clock_step: return "clock-step";
+    case ReplanReason::phases: return "phases";
   }
   return "?";
 }
 
 std::string ReplanReasons::to_string() const {
   std::string out;
-  for (unsigned i = 0; i <= static_cast<unsigned>(ReplanReason::clock_step); ++i) {
+  for (unsigned i = 0; i <= static_cast<unsigned>(ReplanReason::phases); ++i) {
     const auto r = static_cast<ReplanReason>(i);
     if (!contains(r)) continue;
     if (!out.empty()) out += ',';
@@ -168,7 +183,22 @@ bool Controller::on_charger_snapshot(const std::string& charger_id, const driver
   const bool state_changed = c.snapshot.state != s.state;
   c.snapshot = s;
   const bool verdict_changed = check_following(charger_id, c, now);
-  return state_changed || verdict_changed;
+  const bool phases_changed = check_phases(c, now);
+  return state_changed || verdict_changed || phases_changed;
+}
+
+bool Controller::check_phases(ChargerControl& c, Instant now) {
+  if (c.snapshot.state == drivers::ChargerState::unplugged) {
+    c.shown_phases.reset();  // the next car may draw on other phases
+    return false;
+  }
+  if (c.config->phase != Phase::ABC || !c.caps.measures_phase_currents) return false;
+  const auto shown = phases_shown(c.snapshot.current_a);
+  if (!shown || shown == c.shown_phases) return false;
+  c.shown_phases = shown;
+  if (!tree_.has_phase_limits()) return false;
+  request_replan(ReplanReason::phases, now);
+  return true;
 }
 
 bool Controller::check_following(const std::string& id, ChargerControl& c, Instant now) {
@@ -201,13 +231,20 @@ bool Controller::on_meter_snapshot(const std::string& meter_id, const drivers::M
   const auto* m = config_.find_meter(meter_id);
   if (!m || !std::isfinite(s.power_w)) return false;
   if (m->role == MeterRole::feeder && !m->node.empty() && m->node != config_.site.transformer.id) {
-    feeder_kw_[m->node] = {now.mono, s.power_w / 1000.0};  // the limiter's measurement of that node
+    feeder_kw_[m->node] = {now.mono, NodeReading{s.power_w / 1000.0, phase_kw(s)}};  // the limiter's view of that node
     return false;
   }
   if (m->role != MeterRole::transformer) return false;
   transformer_ = s;
   transformer_received_ = now.mono;
   base_load_w_ = s.power_w - charging_w();
+  base_phase_w_.reset();
+  if (const auto per_phase = phase_kw(s)) {
+    std::array<double, scheduler::kPhases> base{};
+    for (int ph = 0; ph < scheduler::kPhases; ++ph)
+      base[static_cast<std::size_t>(ph)] = (*per_phase)[static_cast<std::size_t>(ph)] * 1000.0 - charging_w(ph);
+    base_phase_w_ = base;
+  }
   base_history_.add(now.wall, base_load_w_ / 1000.0);
   check_forecast(now);
   return true;
@@ -266,10 +303,11 @@ ReplanReasons Controller::due_replans(Instant now) {
   return due;
 }
 
-double Controller::charging_w() const {
+double Controller::charging_w(int phase) const {
   double sum = 0;
   for (const auto& [id, c] : chargers_)
-    if (c.health.online) sum += std::max(0.0, finite_or(c.snapshot.power_w, 0.0));
+    if (c.health.online)
+      sum += std::max(0.0, finite_or(c.snapshot.power_w, 0.0)) * (phase < 0 ? 1.0 : measured_share(c.phases(), phase));
   return sum;
 }
 
@@ -279,6 +317,15 @@ bool Controller::meter_fresh(MonoPoint now) const {
 
 double Controller::transformer_limit_kw(TimePoint now) const {
   return gateway::transformer_limit_kw(config_, dr_.windows(), now);
+}
+
+std::array<std::optional<double>, 3> Controller::transformer_phase_limit_kw(TimePoint now) const {
+  const auto& tr = config_.site.transformer;
+  const double dr_share = transformer_limit_kw(now) / tr.limit_kw;
+  std::array<std::optional<double>, 3> out{};
+  for (std::size_t ph = 0; ph < 3; ++ph)
+    if (tr.phase_limit_kw[ph]) out[ph] = *tr.phase_limit_kw[ph] * std::min(dr_share, 1.0);
+  return out;
 }
 
 double Controller::reserved_kw(const ChargerControl& c) const {
@@ -299,7 +346,13 @@ PlanningInput Controller::planning_input(Instant now, std::vector<ActiveSession>
   in.sessions = std::move(sessions);
   in.limit_windows = dr_.windows();
   in.base_history = base_history_.samples();
-  if (meter_fresh(now.mono)) in.measured_base_kw = base_load_w_ / 1000.0;
+  if (meter_fresh(now.mono)) {
+    in.measured_base_kw = base_load_w_ / 1000.0;
+    if (base_phase_w_) in.measured_base_phase_kw = std::array<double, 3>{(*base_phase_w_)[0] / 1000.0,
+                                                                          (*base_phase_w_)[1] / 1000.0,
+                                                                          (*base_phase_w_)[2] / 1000.0};
+  }
+  for (const auto& [id, c] : chargers_) in.charger_phases[id] = c.phases();
   for (const auto& [id, c] : chargers_)
     if (const double kw = reserved_kw(c); kw > 0) in.reserved_kw[id] = kw;
   return in;
@@ -319,11 +372,13 @@ Controller::Limits Controller::limit(Instant now) {
   Limits out;
   std::optional<double> transformer_kw;
   if (meter_fresh(now.mono)) transformer_kw = transformer_->power_w / 1000.0;
-  std::map<std::string, double> node_kw;
+  std::map<std::string, NodeReading> node_kw;
   for (const auto& [node, reading] : feeder_kw_)
     if (now.mono - reading.first <= real(kMeterStaleAfter)) node_kw[node] = reading.second;
   const auto nodes = limiter_nodes(config_, tree_, dr_.empty() ? std::vector<LimitWindow>{} : dr_.windows(), now.wall,
-                                   transformer_kw, node_kw);
+                                   transformer_kw ? std::optional<NodeReading>(NodeReading{*transformer_kw, std::nullopt})
+                                                  : std::nullopt,
+                                   node_kw);
 
   // Every charger is in the limiter's picture; only the reachable, plugged-in ones get a target.
   std::vector<scheduler::ChargerSetpoint> setpoints;
@@ -335,8 +390,11 @@ Controller::Limits Controller::limit(Instant now) {
   for (auto& [id, c] : chargers_) {
     scheduler::ChargerSetpoint sp;
     sp.node = c.node;
-    sp.max_kw = c.caps.max_power_w / 1000.0;
-    sp.min_kw = power_w_at_nominal(c.caps.min_current_a, c.caps.phases) / 1000.0;
+    sp.phases = c.phases();
+    // A single-phase car on a three-phase pile: the pile's currents on one phase.
+    const int drawn = c.shown_phases ? drawn_phase_count(*c.shown_phases) : c.caps.phases;
+    sp.max_kw = std::min(c.caps.max_power_w, power_w_at_nominal(c.caps.max_current_a, drawn)) / 1000.0;
+    sp.min_kw = power_w_at_nominal(c.caps.min_current_a, drawn) / 1000.0;
     if (std::isfinite(c.snapshot.power_w) && c.reachable()) sp.measured_kw = c.snapshot.power_w / 1000.0;
     if (const double kw = reserved_kw(c); kw > 0 || !c.reachable() || c.not_following) {
       sp.responsive = false;
@@ -388,9 +446,20 @@ Controller::Limits Controller::limit(Instant now) {
   if (transformer_kw) {
     auto limited = nodes;
     double measured_chargers_kw = 0;
+    std::array<double, 3> measured_phase_kw{0, 0, 0};
     for (const auto& sp : setpoints)
-      if (sp.measured_kw) measured_chargers_kw += std::max(*sp.measured_kw, 0.0);
+      if (sp.measured_kw) {
+        measured_chargers_kw += std::max(*sp.measured_kw, 0.0);
+        for (int ph = 0; ph < 3; ++ph)
+          measured_phase_kw[static_cast<std::size_t>(ph)] += std::max(*sp.measured_kw, 0.0) * measured_share(sp.phases, ph);
+      }
     limited[0].measured_kw = base_load_w_ / 1000.0 + measured_chargers_kw;
+    // Per phase the same way: the non-EV load of the last sample, on the phases the meter saw it
+    // on, or split as configured when it does not measure its phases.
+    for (std::size_t ph = 0; ph < 3; ++ph) {
+      if (base_phase_w_) limited[0].measured_phase_kw[ph] = (*base_phase_w_)[ph] / 1000.0 + measured_phase_kw[ph];
+      else limited[0].base_load_phase_kw[ph] = base_load_w_ / 1000.0 * tree_.base_phase_split[0][ph];
+    }
     target_kw = scheduler::limit_setpoints(limited, setpoints).setpoint_kw;
   }
 

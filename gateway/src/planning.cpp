@@ -85,6 +85,15 @@ CapacityTree capacity_tree(const Config& config) {
   t.ids.push_back(config.site.transformer.id);
   t.parents.push_back(-1);
   t.limit_kw.push_back(std::max(config.site.transformer.limit_kw - margin, 0.0));
+  // The margin is kept free below every phase limit too: each is a limit of its own.
+  const auto less_margin = [margin](const std::array<std::optional<double>, 3>& limits) {
+    std::array<std::optional<double>, 3> out{};
+    for (std::size_t p = 0; p < 3; ++p)
+      if (limits[p]) out[p] = std::max(*limits[p] - margin, 0.0);
+    return out;
+  };
+  t.phase_limit_kw.push_back(less_margin(config.site.transformer.phase_limit_kw));
+  t.base_phase_split.push_back(config.site.transformer.base_load_phase_split);
   // Config validation puts parents before children; anything else would be a bug there.
   for (const auto& n : config.capacity) {
     const int parent = t.index_of(n.parent);
@@ -94,8 +103,52 @@ CapacityTree capacity_tree(const Config& config) {
     t.ids.push_back(n.id);
     t.parents.push_back(parent);
     t.limit_kw.push_back(std::max(n.limit_kw - margin, 0.0));
+    t.phase_limit_kw.push_back(less_margin(n.phase_limit_kw));
+    if (n.phase != Phase::ABC) {
+      std::array<double, 3> one{0, 0, 0};
+      one[static_cast<std::size_t>(n.phase)] = 1;
+      t.base_phase_split.push_back(one);
+    } else {
+      t.base_phase_split.push_back(n.base_load_phase_split.value_or(config.site.transformer.base_load_phase_split));
+    }
   }
   return t;
+}
+
+bool CapacityTree::has_phase_limits() const {
+  for (const auto& node : phase_limit_kw)
+    for (const auto& l : node)
+      if (l) return true;
+  return false;
+}
+
+std::optional<scheduler::PhaseSet> phases_shown(const std::array<double, 3>& current_a) {
+  double largest = 0;
+  for (const double a : current_a) {
+    if (!std::isfinite(a)) return std::nullopt;
+    largest = std::max(largest, std::fabs(a));
+  }
+  if (largest < 1.0) return std::nullopt;
+  int carrying = 0;
+  int last = 0;
+  for (int p = 0; p < 3; ++p)
+    if (std::fabs(current_a[static_cast<std::size_t>(p)]) >= std::max(1.0, 0.2 * largest)) {
+      ++carrying;
+      last = p;
+    }
+  if (carrying == 3) return scheduler::PhaseSet::abc;
+  if (carrying == 2) return scheduler::PhaseSet::any_one;
+  return last == 0 ? scheduler::PhaseSet::a : last == 1 ? scheduler::PhaseSet::b : scheduler::PhaseSet::c;
+}
+
+scheduler::PhaseSet counted_phases(Phase wired, std::optional<scheduler::PhaseSet> shown) {
+  switch (wired) {
+    case Phase::A: return scheduler::PhaseSet::a;
+    case Phase::B: return scheduler::PhaseSet::b;
+    case Phase::C: return scheduler::PhaseSet::c;
+    case Phase::ABC: break;
+  }
+  return shown.value_or(scheduler::PhaseSet::any_one);
 }
 
 double transformer_limit_kw(const Config& config, const std::vector<LimitWindow>& windows, TimePoint t) {
@@ -165,6 +218,22 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
     const double limit = transformer_limit_over(config, input.limit_windows, grid.slot_start(k), grid.slot_start(k + 1));
     p.nodes[0].limit_kw[static_cast<std::size_t>(k)] = std::max(limit - margin, 0.0);
   }
+  // Phase limits, slot by slot: the transformer's lowered by DR in proportion (limiter_nodes()).
+  for (std::size_t i = 0; i < tree.ids.size(); ++i)
+    for (std::size_t ph = 0; ph < 3; ++ph) {
+      const auto& limit = tree.phase_limit_kw[i][ph];
+      if (!limit) continue;
+      auto& series = p.nodes[i].phase_limit_kw[ph];
+      series.assign(static_cast<std::size_t>(n), *limit);
+      if (i != 0) continue;
+      const auto& configured = config.site.transformer.phase_limit_kw[ph];
+      for (int k = 0; k < n; ++k) {
+        const double dr_share = transformer_limit_over(config, input.limit_windows, grid.slot_start(k), grid.slot_start(k + 1)) /
+                                config.site.transformer.limit_kw;
+        if (dr_share < 1) series[static_cast<std::size_t>(k)] = std::max(*configured * dr_share - margin, 0.0);
+      }
+    }
+  const bool phases = tree.has_phase_limits();
 
   // Base load: the forecast, pulled to what the meter shows now, fading back over the horizon.
   auto base = scheduler::forecast_base_load(input.base_history, forecast_slot(grid.start, slot, offset), n);
@@ -177,12 +246,41 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
   out.base_kw = base;
   p.nodes[0].base_load_kw = base;
 
-  // Chargers the plan cannot steer load their node and every node above it.
+  // The non-EV load per phase, where phases are limited: the meter's phase shares now when it
+  // measures them (the root), else the node's configured split.
+  const auto phases_of = [&](const std::string& charger_id, const ChargerConfig& c) {
+    const auto it = input.charger_phases.find(charger_id);
+    return it != input.charger_phases.end() ? it->second : counted_phases(c.phase, std::nullopt);
+  };
+  if (phases) {
+    for (std::size_t i = 0; i < tree.ids.size(); ++i) {
+      auto split = tree.base_phase_split[i];
+      if (i == 0 && input.measured_base_phase_kw) {
+        const auto& m = *input.measured_base_phase_kw;
+        const double sum = std::max(m[0], 0.0) + std::max(m[1], 0.0) + std::max(m[2], 0.0);
+        if (sum > 0)
+          for (std::size_t ph = 0; ph < 3; ++ph) split[ph] = std::max(m[ph], 0.0) / sum;
+      }
+      auto& node = p.nodes[i];
+      for (std::size_t ph = 0; ph < 3; ++ph) {
+        node.base_load_phase_kw[ph] = node.base_load_kw;
+        for (auto& b : node.base_load_phase_kw[ph]) b *= split[ph];
+      }
+    }
+  }
+
+  // Chargers the plan cannot steer load their node and every node above it, on their phases.
   for (const auto& [charger_id, kw] : input.reserved_kw) {
     const auto* c = config.find_charger(charger_id);
     if (!c) continue;
-    for (int node = std::max(tree.index_of(c->node), 0); node >= 0; node = tree.parents[static_cast<std::size_t>(node)])
-      for (auto& b : p.nodes[static_cast<std::size_t>(node)].base_load_kw) b += kw;
+    const auto on = phases_of(charger_id, *c);
+    for (int node = std::max(tree.index_of(c->node), 0); node >= 0; node = tree.parents[static_cast<std::size_t>(node)]) {
+      auto& pn = p.nodes[static_cast<std::size_t>(node)];
+      for (auto& b : pn.base_load_kw) b += kw;
+      if (phases)
+        for (int ph = 0; ph < 3; ++ph)
+          for (auto& b : pn.base_load_phase_kw[static_cast<std::size_t>(ph)]) b += kw * scheduler::phase_share(on, ph);
+    }
   }
 
   // Slot 0 is partly gone: the planner thinks in energy per slot, so both sides of every node's
@@ -190,6 +288,10 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
   for (auto& node : p.nodes) {
     node.limit_kw[0] *= f;
     node.base_load_kw[0] *= f;
+    for (std::size_t ph = 0; ph < 3; ++ph) {
+      if (!node.phase_limit_kw[ph].empty()) node.phase_limit_kw[ph][0] *= f;
+      if (!node.base_load_phase_kw[ph].empty()) node.base_load_phase_kw[ph][0] *= f;
+    }
   }
   // ...and the planner holds each pile to max_kw x f there and rounds its minimum and power
   // steps to the same fraction, so a car can still start in a nearly elapsed slot.
@@ -201,7 +303,12 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
       out.notes.push_back("session " + s.session_id + ": charger '" + s.charger_id + "' is not configured; left out");
       continue;
     }
-    const double max_kw = c->max_power_kw;
+    // A single-phase car on a three-phase pile draws on one phase only: its maximum and minimum
+    // are the pile's currents on that one phase.
+    const auto on = phases_of(s.charger_id, *c);
+    const double max_current_a = current_a_at_nominal(c->max_power_kw * 1000.0, phase_count(c->phase));
+    const int drawn = c->phase == Phase::ABC && on != scheduler::PhaseSet::any_one ? drawn_phase_count(on) : phase_count(c->phase);
+    const double max_kw = std::min(c->max_power_kw, power_w_at_nominal(max_current_a, drawn) / 1000.0);
     int arrival = 0;
     if (s.not_before && *s.not_before > input.now) {
       arrival = grid.slot_of(*s.not_before);
@@ -222,8 +329,7 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
       }
       return std::max(k, arrival + 1);
     };
-    const int phases = phase_count(c->phase);
-    const double min_kw = std::min(power_w_at_nominal(c->min_current_a, phases) / 1000.0, max_kw);
+    const double min_kw = std::min(power_w_at_nominal(c->min_current_a, drawn) / 1000.0, max_kw);
     // Each car hangs from a leaf node of its own that holds its maximum to what is left of slot
     // 0 (max_kw x fraction), so slot 0 is shared out fairly, not handed whole to a few cars.
     scheduler::CapacityNode leaf;
@@ -240,6 +346,7 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
     ev.energy_kwh = s.remaining_kwh;
     ev.max_kw = max_kw;
     ev.min_kw = min_kw;
+    ev.phases = on;
     // Continuous above the minimum: whole amps are the pile's own (it floors its IEC 61851-1
     // PWM duty cycle), and in slot 0 a whole-amp step of the scaled power would become a step
     // of 1 A / fraction once scaled back. docs/control.md.
@@ -419,18 +526,30 @@ ActivePlan active_plan_from_json(const std::string& text) {
 
 std::vector<scheduler::LimitNode> limiter_nodes(const Config& config, const CapacityTree& tree,
                                                 const std::vector<LimitWindow>& windows, TimePoint now,
-                                                std::optional<double> transformer_kw,
-                                                const std::map<std::string, double>& node_measured_kw) {
+                                                std::optional<NodeReading> transformer,
+                                                const std::map<std::string, NodeReading>& node_measured) {
   std::vector<scheduler::LimitNode> nodes;
+  const double margin = config.control.safety_margin_kw;
+  const double dr_kw = transformer_limit_kw(config, windows, now);
+  const double dr_share = dr_kw / config.site.transformer.limit_kw;
+  auto take = [](scheduler::LimitNode& n, const NodeReading& r) {
+    n.measured_kw = r.kw;
+    if (r.phase_kw)
+      for (std::size_t ph = 0; ph < 3; ++ph) n.measured_phase_kw[ph] = (*r.phase_kw)[ph];
+  };
   for (std::size_t i = 0; i < tree.ids.size(); ++i) {
     scheduler::LimitNode n;
     n.parent = tree.parents[i];
     n.limit_kw = tree.limit_kw[i];
+    for (std::size_t ph = 0; ph < 3; ++ph) n.phase_limit_kw[ph] = tree.phase_limit_kw[i][ph];
     if (i == 0) {
-      n.limit_kw = std::max(transformer_limit_kw(config, windows, now) - config.control.safety_margin_kw, 0.0);
-      n.measured_kw = transformer_kw;
-    } else if (const auto it = node_measured_kw.find(tree.ids[i]); it != node_measured_kw.end()) {
-      n.measured_kw = it->second;
+      n.limit_kw = std::max(dr_kw - margin, 0.0);
+      if (dr_share < 1)
+        for (std::size_t ph = 0; ph < 3; ++ph)
+          if (const auto& l = config.site.transformer.phase_limit_kw[ph]) n.phase_limit_kw[ph] = std::max(*l * dr_share - margin, 0.0);
+      if (transformer) take(n, *transformer);
+    } else if (const auto it = node_measured.find(tree.ids[i]); it != node_measured.end()) {
+      take(n, it->second);
     }
     nodes.push_back(n);
   }

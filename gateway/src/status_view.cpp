@@ -1,6 +1,7 @@
 #include "status_view.hpp"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "orderly/gateway/report.hpp"
@@ -103,6 +104,16 @@ json status_json(const StatusSources& from, Instant at) {
       {"price_per_kwh", tariff.price_yuan_per_kwh},
   };
   if (from.demo_speed > 0) site["demo_speed"] = from.demo_speed;
+  // Per phase: what the meter measures there (when it measures its phases) and the limit.
+  const auto phase_limits = controller.transformer_phase_limit_kw(now);
+  json phases = json::array();
+  for (std::size_t ph = 0; ph < 3; ++ph) {
+    const double w = meter ? meter->power_w_phase[ph] : std::numeric_limits<double>::quiet_NaN();
+    phases.push_back({{"phase", std::string(1, static_cast<char>('A' + ph))},
+                      {"load_kw", std::isfinite(w) ? json(round1(w / 1000.0)) : json(nullptr)},
+                      {"limit_kw", phase_limits[ph] ? json(*phase_limits[ph]) : json(nullptr)}});
+  }
+  site["phases"] = std::move(phases);
 
   json history = json::array();
   const auto& points = from.history.points();
@@ -123,6 +134,7 @@ json status_json(const StatusSources& from, Instant at) {
         {"id", id},
         {"name", c.config->name.empty() ? id : c.config->name},
         {"kind", c.config->kind == ChargerKind::private_pile ? "private" : "shared"},
+        {"counted_phases", scheduler::to_string(c.phases())},
         {"household", c.config->household},
         {"phase", to_string(c.config->phase)},
         {"state", online ? drivers::to_string(c.snapshot.state) : "offline"},

@@ -65,6 +65,30 @@ std::vector<std::vector<double>> node_load_kw(const Problem& p, const Plan& plan
   return own;
 }
 
+std::vector<std::vector<std::vector<double>>> node_phase_load_kw(const Problem& p, const Plan& plan) {
+  const auto slots = static_cast<std::size_t>(p.slots);
+  constexpr auto phases = static_cast<std::size_t>(kPhases);
+  std::vector<std::vector<std::vector<double>>> own(
+      p.nodes.size(), std::vector<std::vector<double>>(phases, std::vector<double>(slots, 0.0)));
+  for (std::size_t i = 0; i < p.evs.size(); ++i) {
+    const auto n = static_cast<std::size_t>(p.evs[i].node);
+    for (std::size_t ph = 0; ph < phases; ++ph) {
+      const double share = phase_share(p.evs[i].phases, static_cast<int>(ph));
+      if (share == 0) continue;
+      for (std::size_t t = 0; t < slots; ++t) own[n][ph][t] += kw_at(plan, i, t) * share;
+    }
+  }
+  for (std::size_t n = p.nodes.size(); n-- > 1;) {
+    const auto parent = static_cast<std::size_t>(p.nodes[n].parent);
+    for (std::size_t ph = 0; ph < phases; ++ph)
+      for (std::size_t t = 0; t < slots; ++t) own[parent][ph][t] += own[n][ph][t];
+  }
+  for (std::size_t n = 0; n < p.nodes.size(); ++n)
+    for (std::size_t ph = 0; ph < phases; ++ph)
+      for (std::size_t t = 0; t < slots; ++t) own[n][ph][t] += base_load_phase_at(p.nodes[n], static_cast<int>(ph), t);
+  return own;
+}
+
 std::vector<double> delivered_kwh(const Problem& p, const Plan& plan) {
   std::vector<double> out(p.evs.size(), 0.0);
   for (std::size_t i = 0; i < p.evs.size(); ++i)
@@ -108,11 +132,19 @@ Kpi compute_kpi(const Problem& p, const Plan& plan) {
 
   if (!p.nodes.empty()) {
     const auto load = node_load_kw(p, plan);
+    bool phase_limits = false;
+    for (const auto& node : p.nodes) phase_limits = phase_limits || has_phase_limit(node);
+    const auto phase_load = phase_limits ? node_phase_load_kw(p, plan) : std::vector<std::vector<std::vector<double>>>{};
     for (std::size_t t = 0; t < slots; ++t) {
       k.peak_kw = std::max(k.peak_kw, load[0][t]);
       bool over = false;
-      for (std::size_t n = 0; n < p.nodes.size() && !over; ++n)
+      for (std::size_t n = 0; n < p.nodes.size() && !over; ++n) {
         over = t < p.nodes[n].limit_kw.size() && load[n][t] > p.nodes[n].limit_kw[t] + kOverloadToleranceKw;
+        for (std::size_t ph = 0; phase_limits && ph < static_cast<std::size_t>(kPhases) && !over; ++ph) {
+          const auto& limit = p.nodes[n].phase_limit_kw[ph];
+          over = t < limit.size() && phase_load[n][ph][t] > limit[t] + kOverloadToleranceKw;
+        }
+      }
       if (over) ++k.overload_slots;
     }
   }

@@ -63,6 +63,28 @@ std::vector<std::string> problems(const Problem& p) {
     for (std::size_t t = 0; t < node.base_load_kw.size(); ++t)
       if (bad_number(node.base_load_kw[t]))
         add(where, "base_load_kw[" + std::to_string(t) + "] is not a finite number");
+    int phase_bases = 0;
+    for (int ph = 0; ph < kPhases; ++ph) {
+      const std::string name = std::string("ABC").substr(static_cast<std::size_t>(ph), 1);
+      const auto& limit = node.phase_limit_kw[static_cast<std::size_t>(ph)];
+      if (!limit.empty() && limit.size() != slots)
+        add(where, "phase_limit_kw " + name + " has " + std::to_string(limit.size()) + " values, expected " +
+                       std::to_string(p.slots));
+      for (std::size_t t = 0; t < limit.size(); ++t)
+        if (bad_number(limit[t]) || limit[t] < 0)
+          add(where, "phase_limit_kw " + name + "[" + std::to_string(t) + "] must be a finite number >= 0");
+      const auto& base = node.base_load_phase_kw[static_cast<std::size_t>(ph)];
+      phase_bases += base.empty() ? 0 : 1;
+      if (!base.empty() && base.size() != slots)
+        add(where, "base_load_phase_kw " + name + " has " + std::to_string(base.size()) + " values, expected " +
+                       std::to_string(p.slots));
+      for (std::size_t t = 0; t < base.size(); ++t)
+        if (bad_number(base[t]))
+          add(where, "base_load_phase_kw " + name + "[" + std::to_string(t) + "] is not a finite number");
+    }
+    // One phase given and another not would leave the others at 0, not at a third.
+    if (phase_bases != 0 && phase_bases != kPhases)
+      add(where, "base_load_phase_kw must give all three phases or none");
   }
 
   std::set<std::string> ev_ids;

@@ -98,6 +98,7 @@ struct SimMqttMeter::Impl {
       reading.at = s.at;
       reading.power_w = s.power_w;
       reading.base_load_w = last_base_w;
+      reading.power_w_phase = s.power_w_phase;
       notify = observer;
     }
     client.publish(topic_status, payload, 0, true);

@@ -86,6 +86,35 @@ TEST(Capacity, OrderlyHostsAtLeastAsManyAsUncontrolledAndBothAreNonNegative) {
   EXPECT_FALSE(r.orderly_at_ceiling);
 }
 
+TEST(PilePhases, NewSinglePhasePilesGoOnTheLeastLoadedPhase) {
+  using scheduler::PhaseSet;
+  CapacitySite site = small_site(60, 30);
+  site.existing_pile_kw = {7, 7, 11};
+  site.existing_pile_phases = {PhaseSet::a, PhaseSet::a, PhaseSet::abc};
+  const auto phases = pile_phases(site, 7, 4);
+  ASSERT_EQ(phases.size(), 7u);
+  EXPECT_EQ(phases[0], PhaseSet::a);  // the configured ones as they are
+  EXPECT_EQ(phases[2], PhaseSet::abc);
+  // A: 14 + 3.67, B and C: 3.67 each: B, C, then B again (ties go to the earlier phase), C.
+  EXPECT_EQ(phases[3], PhaseSet::b);
+  EXPECT_EQ(phases[4], PhaseSet::c);
+  EXPECT_EQ(phases[5], PhaseSet::b);
+  EXPECT_EQ(phases[6], PhaseSet::c);
+  EXPECT_EQ(pile_phases(site, 11, 1).back(), PhaseSet::abc) << "above 7.4 kW a pile is three-phase";
+}
+
+TEST(Capacity, APhaseLimitHostsFewerPilesThanTheTotalAlone) {
+  const auto total_only = estimate_hosting_capacity(small_site(60, 30), few_days(0.9));
+  CapacitySite site = small_site(60, 30);
+  // Phase A is the weak one and takes most of the households' load.
+  site.phase_limit_kw = {std::optional<double>(16), std::nullopt, std::nullopt};
+  site.base_load_phase_split = {0.5, 0.25, 0.25};
+  const auto phased = estimate_hosting_capacity(site, few_days(0.9));
+  EXPECT_LT(phased.orderly_new_piles, total_only.orderly_new_piles);
+  EXPECT_LE(phased.uncontrolled_new_piles, total_only.uncontrolled_new_piles);
+  EXPECT_GE(phased.orderly_new_piles, phased.uncontrolled_new_piles);
+}
+
 TEST(Capacity, NeverRisesWithConfidence) {
   const auto site = small_site(40, 20);
   int previous_orderly = 1 << 30;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <string>
@@ -79,10 +80,13 @@ class Rig {
   }
 
   // Every pile answers, with no car, from midnight on.
-  Rig() : config_(parse_config(kSite, "controller_test.toml")), controller(config_, 1.0) {
+  explicit Rig(const std::string& site = kSite, bool measures_phase_currents = false)
+      : config_(parse_config(site, "controller_test.toml")), controller(config_, 1.0) {
     drivers::Capabilities declared;
     declared.failsafe = true;
-    for (const char* id : {"p1", "p2", "p3"}) {
+    declared.measures_phase_currents = measures_phase_currents;
+    for (const auto& charger : config_.chargers) {
+      const std::string& id = charger.id;
       controller.attach_driver(id, declared);
       online(id, local(5, 0, 0));
       car(id, drivers::ChargerState::unplugged, 0, local(5, 0, 0));
@@ -111,6 +115,13 @@ class Rig {
     m.at = now + wall_step;
     m.power_w = kw * 1000.0;
     return controller.on_meter_snapshot(id, m, at(now));
+  }
+  bool meter_phases(const std::string& id, std::array<double, 3> kw, TimePoint now) {
+    drivers::MeterSnapshot m;
+    m.at = now;
+    m.power_w = (kw[0] + kw[1] + kw[2]) * 1000.0;
+    for (std::size_t ph = 0; ph < 3; ++ph) m.power_w_phase[ph] = kw[ph] * 1000.0;
+    return controller.on_meter_snapshot(id, m, now);
   }
   // A plan of the given kW per slot from the slot `now` falls in; `asap` cars charge at once.
   void plan(TimePoint now, const std::map<std::string, std::vector<double>>& kw, bool asap = false) {
@@ -491,6 +502,94 @@ TEST(ControllerClockStep, KeepAlivesKeepTheirPeriodAcrossSteps) {
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(again->reason, LimitReason::keep_alive);
   EXPECT_EQ(again->limit.seq, first.seq + 2);
+}
+
+// ---- phases ---------------------------------------------------------------------------------
+
+// A phase-A limit the total never reaches: three phase-A piles and a three-phase pile.
+const std::string kPhaseSite = R"(
+[site]
+name = "Phase test"
+[site.transformer]
+id = "tx"
+limit_kw = 100
+phase_a_limit_kw = 20
+
+)" + testing::kSimpleTariff + R"(
+
+[control]
+safety_margin_kw = 2
+
+[[meter]]
+id = "tm"
+role = "transformer"
+
+[[charger]]
+id = "a1"
+kind = "private"
+household = "1-101"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "a2"
+kind = "private"
+household = "1-102"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "a3"
+kind = "private"
+household = "1-103"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "t1"
+kind = "shared"
+phase = "ABC"
+max_power_kw = 11
+)";
+
+TEST(ControllerPhases, PilesOnOnePhaseAreCutToThatPhasesHeadroom) {
+  Rig rig(kPhaseSite);
+  const TimePoint t = local(5, 20, 0);
+  for (const char* id : {"a1", "a2", "a3"}) rig.plug(id, t);
+  rig.plan(t, {{"a1", {7.0}}, {"a2", {7.0}}, {"a3", {7.0}}}, /*asap=*/true);
+  // 4 kW of non-EV load on A (the per-phase meter says so): 20 - 2 - 4 = 14 kW for three cars.
+  rig.meter_phases("tm", {4, 3, 3}, t);
+  const auto out = rig.step(t);
+  double on_a = 0;
+  for (const char* id : {"a1", "a2", "a3"}) {
+    ASSERT_NE(Rig::command(out, id), nullptr) << id;
+    on_a += Rig::command(out, id)->limit.power_w;
+  }
+  EXPECT_LE(on_a, 14'000 + 1);
+  EXPECT_GE(on_a, 14'000 - 3 * 50) << "the phase's headroom is used";
+  // The total (100 kW) was never the constraint.
+  EXPECT_LT(on_a + 10'000, 98'000);
+}
+
+TEST(ControllerPhases, ThreePhasePileIsReplannedWhenItsCurrentsShowTheCarsPhase) {
+  Rig rig(kPhaseSite, /*measures_phase_currents=*/true);
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("t1", t);
+  EXPECT_EQ(rig.controller.chargers().at("t1").phases(), scheduler::PhaseSet::any_one)
+      << "before it draws, a single-phase car could be on any phase";
+  drivers::ChargerSnapshot s;
+  s.at = t + seconds(5);
+  s.state = drivers::ChargerState::charging;
+  s.power_w = 3680;
+  s.current_a = {0.0, 16.0, 0.0};
+  EXPECT_TRUE(rig.controller.on_charger_snapshot("t1", s, s.at)) << "the phase it shows asks for a step";
+  EXPECT_EQ(rig.controller.chargers().at("t1").phases(), scheduler::PhaseSet::b);
+  EXPECT_TRUE(rig.controller.due_replans(s.at).contains(ReplanReason::phases));
+  // Unplugged: the next car may use another phase.
+  s.state = drivers::ChargerState::unplugged;
+  s.current_a = {0.0, 0.0, 0.0};
+  rig.controller.on_charger_snapshot("t1", s, s.at + seconds(1));
+  EXPECT_EQ(rig.controller.chargers().at("t1").phases(), scheduler::PhaseSet::any_one);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "../gateway/config_text.hpp"
@@ -271,15 +272,169 @@ TEST(Limiter, NodesCarryDrLimitsAndMeasurements) {
   const auto c = config();
   const auto tree = capacity_tree(c);
   const std::vector<LimitWindow> dr{{"dr", local(5, 21, 0), local(5, 22, 0), 60}};
-  auto nodes = limiter_nodes(c, tree, dr, local(5, 21, 30), 70.0, {{"feeder-1", 12.0}});
+  auto nodes = limiter_nodes(c, tree, dr, local(5, 21, 30), NodeReading{70.0, std::nullopt}, {{"feeder-1", NodeReading{12.0, std::nullopt}}});
   ASSERT_EQ(nodes.size(), 2u);
   EXPECT_DOUBLE_EQ(nodes[0].limit_kw, 58);
   EXPECT_EQ(nodes[0].measured_kw, 70.0);
   EXPECT_EQ(nodes[1].measured_kw, 12.0);
-  nodes = limiter_nodes(c, tree, dr, local(5, 22, 0), 70.0, {});
+  nodes = limiter_nodes(c, tree, dr, local(5, 22, 0), NodeReading{70.0, std::nullopt}, {});
   EXPECT_DOUBLE_EQ(nodes[0].limit_kw, 98);
   EXPECT_FALSE(nodes[1].measured_kw);
   EXPECT_DOUBLE_EQ(transformer_limit_kw(c, dr, local(5, 21, 0)), 60);
+}
+
+
+// ---- phases ---------------------------------------------------------------------------------
+
+const std::string kPhaseConfig = R"(
+[site]
+name = "Phase test"
+[site.transformer]
+id = "tx"
+limit_kw = 100
+phase_a_limit_kw = 30
+phase_b_limit_kw = 40
+base_load_phase_split = [0.5, 0.25, 0.25]
+
+[[capacity]]
+id = "feeder-1"
+limit_kw = 40
+phase_c_limit_kw = 12
+
+[[capacity]]
+id = "board-b"
+parent = "feeder-1"
+limit_kw = 20
+phase = "B"
+
+)" + testing::kSimpleTariff + R"(
+
+[control]
+safety_margin_kw = 2
+
+[[charger]]
+id = "p1"
+kind = "private"
+household = "1-1-101"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "p2"
+kind = "shared"
+phase = "ABC"
+node = "feeder-1"
+max_power_kw = 11
+
+[[charger]]
+id = "p3"
+kind = "private"
+household = "1-1-103"
+phase = "B"
+node = "board-b"
+max_power_kw = 7
+)";
+
+TEST(Phases, CurrentsShowWhichPhasesACarDrawsOn) {
+  using scheduler::PhaseSet;
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(phases_shown({16, 15.8, 16.1}), PhaseSet::abc);
+  EXPECT_EQ(phases_shown({0.1, 15.9, 0.2}), PhaseSet::b);   // a single-phase car on L2
+  EXPECT_EQ(phases_shown({16, 15, 0}), PhaseSet::any_one);  // two phases: counted in full on each
+  EXPECT_EQ(phases_shown({0.3, 0.2, 0.1}), std::nullopt);   // not drawing: shows nothing
+  EXPECT_EQ(phases_shown({16, nan, nan}), std::nullopt);    // not measured per phase
+  EXPECT_EQ(counted_phases(Phase::C, PhaseSet::a), PhaseSet::c);  // wiring wins for one phase
+  EXPECT_EQ(counted_phases(Phase::ABC, std::nullopt), PhaseSet::any_one);
+  EXPECT_EQ(counted_phases(Phase::ABC, PhaseSet::b), PhaseSet::b);
+}
+
+TEST(Phases, TreeCarriesPhaseLimitsLessTheMarginAndSplits) {
+  const auto tree = capacity_tree(parse_config(kPhaseConfig, "phase.toml"));
+  ASSERT_EQ(tree.ids.size(), 3u);
+  EXPECT_TRUE(tree.has_phase_limits());
+  EXPECT_EQ(tree.phase_limit_kw[0][0], 28.0);
+  EXPECT_EQ(tree.phase_limit_kw[0][1], 38.0);
+  EXPECT_FALSE(tree.phase_limit_kw[0][2]);
+  EXPECT_EQ(tree.phase_limit_kw[1][2], 10.0);
+  EXPECT_EQ(tree.base_phase_split[0][0], 0.5);
+  EXPECT_EQ(tree.base_phase_split[1][0], 0.5);  // the transformer's split by default
+  EXPECT_EQ(tree.base_phase_split[2][1], 1.0);  // a phase-B board: all of it on B
+  EXPECT_EQ(tree.base_phase_split[2][0], 0.0);
+  EXPECT_FALSE(capacity_tree(config()).has_phase_limits());
+}
+
+TEST(Phases, ProblemHasPhaseLimitsBaseLoadsAndPilesOnTheirPhases) {
+  const auto c = parse_config(kPhaseConfig, "phase.toml");
+  PlanningInput in;
+  in.now = local(5, 20, 0);
+  in.measured_base_kw = 40;
+  // A DR event halves the transformer from 21:00: its phase limits follow in proportion.
+  in.limit_windows = {{"dr", local(5, 21, 0), local(5, 22, 0), 50}};
+  in.reserved_kw["p1"] = 7;  // not following: counted at what it draws, on phase A
+  in.sessions = {session("p2", 10, local(6, 7, 0)), session("p3", 10, local(6, 7, 0))};
+  in.charger_phases["p2"] = scheduler::PhaseSet::c;  // its currents showed a single-phase car on C
+  const auto pp = build_problem(c, in);
+  const auto& root = pp.problem.nodes[0];
+  ASSERT_EQ(root.phase_limit_kw[0].size(), static_cast<std::size_t>(pp.problem.slots));
+  EXPECT_DOUBLE_EQ(root.phase_limit_kw[0][1], 28);
+  EXPECT_DOUBLE_EQ(root.phase_limit_kw[0][4], 30 * 0.5 - 2);  // 21:00, under the DR event
+  EXPECT_DOUBLE_EQ(root.phase_limit_kw[1][4], 40 * 0.5 - 2);
+  EXPECT_TRUE(root.phase_limit_kw[2].empty());
+  EXPECT_DOUBLE_EQ(pp.problem.nodes[1].phase_limit_kw[2][4], 10);  // feeders: no DR scaling
+  // Non-EV 40 kW split 50/25/25, plus the unsteerable phase-A pile's 7 kW on A alone.
+  EXPECT_NEAR(root.base_load_phase_kw[0][0], 20 + 7, 1e-9);
+  EXPECT_NEAR(root.base_load_phase_kw[1][0], 10, 1e-9);
+  EXPECT_NEAR(root.base_load_phase_kw[2][0], 10, 1e-9);
+  // The three-phase pile with a single-phase car: on C, at one phase's current (11 kW / 3).
+  ASSERT_EQ(pp.problem.evs.size(), 2u);
+  EXPECT_EQ(pp.problem.evs[0].phases, scheduler::PhaseSet::c);
+  EXPECT_NEAR(pp.problem.evs[0].max_kw, 11.0 / 3, 1e-9);
+  EXPECT_NEAR(pp.problem.evs[0].min_kw, 6 * 0.23, 1e-9);
+  EXPECT_EQ(pp.problem.evs[1].phases, scheduler::PhaseSet::b);
+  EXPECT_NEAR(pp.problem.evs[1].max_kw, 7, 1e-9);
+
+  // A per-phase meter's shares split the forecast instead of the configuration.
+  in.measured_base_phase_kw = std::array<double, 3>{10, 10, 20};
+  const auto measured = build_problem(c, in);
+  EXPECT_NEAR(measured.problem.nodes[0].base_load_phase_kw[2][0], 20, 1e-9);
+  EXPECT_NEAR(measured.problem.nodes[0].base_load_phase_kw[0][0], 10 + 7, 1e-9);
+}
+
+TEST(Phases, LimiterNodesCarryPhaseLimitsAndPerPhaseReadings) {
+  const auto c = parse_config(kPhaseConfig, "phase.toml");
+  const auto tree = capacity_tree(c);
+  const std::vector<LimitWindow> dr{{"dr", local(5, 21, 0), local(5, 22, 0), 50}};
+  const auto nodes = limiter_nodes(c, tree, dr, local(5, 21, 30), NodeReading{70.0, std::nullopt},
+                                   {{"feeder-1", NodeReading{12.0, std::array<double, 3>{2, 4, 6}}}});
+  EXPECT_EQ(nodes[0].phase_limit_kw[0], 30 * 0.5 - 2);
+  EXPECT_FALSE(nodes[0].phase_limit_kw[2]);
+  EXPECT_EQ(nodes[1].phase_limit_kw[2], 10.0);
+  EXPECT_EQ(nodes[1].measured_phase_kw[2], 6.0);
+  EXPECT_FALSE(nodes[0].measured_phase_kw[0]);
+}
+
+TEST(Phases, ConfigRejectsPhaseKeysThatCannotApply) {
+  auto broken = [](const std::string& from, const std::string& to) {
+    std::string text = kPhaseConfig;
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    try {
+      parse_config(text, "phase.toml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(broken("phase = \"B\"\nnode = \"board-b\"", "phase = \"A\"\nnode = \"board-b\"").find(
+                "charger[3].phase: 'p3' is A but hangs from node 'board-b', which carries only phase B"),
+            std::string::npos);
+  EXPECT_NE(broken("phase = \"B\"\n\n", "phase = \"B\"\nphase_b_limit_kw = 10\n\n").find("carries one phase"),
+            std::string::npos);
+  EXPECT_NE(broken("phase_c_limit_kw = 12", "phase_c_limit_kw = 50").find("above the node's limit_kw 40"),
+            std::string::npos);
+  EXPECT_NE(broken("[0.5, 0.25, 0.25]", "[0.5, 0.25]").find("phase.toml:9"), std::string::npos);
+  EXPECT_NE(broken("[0.5, 0.25, 0.25]", "[0.9, 0.25, 0.25]").find("summing to 1"), std::string::npos);
 }
 
 }  // namespace

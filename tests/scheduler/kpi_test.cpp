@@ -73,6 +73,31 @@ TEST(Kpi, OverloadCountsAnyNodeIncludingBaseLoadBelowTheRoot) {
   EXPECT_EQ(load[0], (std::vector<double>{56, 57, 50}));
 }
 
+TEST(Kpi, PhaseLoadsAndPhaseOverloads) {
+  // Root limit 100 in total; phase A 10 kW. Base 6 kW split in thirds (2 per phase) at the
+  // root; the feeder gives its own per-phase base load.
+  auto p = make_problem(3, 100.0, {100.0});
+  p.nodes[0].base_load_kw = {6, 6, 6};
+  p.nodes[0].phase_limit_kw[0] = {10, 10, 10};
+  p.nodes[1].base_load_phase_kw = {std::vector<double>{1, 1, 1}, std::vector<double>{0, 0, 0}, std::vector<double>{0, 0, 0}};
+  p.evs = {make_ev("a", 0, 3, 20.0, 7.0, 1), make_ev("abc", 0, 3, 20.0, 9.0), make_ev("any", 0, 3, 5.0, 7.0)};
+  p.evs[0].phases = PhaseSet::a;
+  p.evs[1].phases = PhaseSet::abc;
+  p.evs[2].phases = PhaseSet::any_one;
+  Plan plan;
+  plan.ev_kw = {{7, 5, 0}, {3, 9, 0}, {0, 0, 2}};
+  const auto load = node_phase_load_kw(p, plan);
+  ASSERT_EQ(load.size(), 2u);
+  // Root A: 2 + 7 + 1 (abc) = 10 in slot 0 (at the limit); 2 + 5 + 3 = 10; 2 + 2 (any_one).
+  EXPECT_EQ(load[0][0], (std::vector<double>{10, 10, 4}));
+  EXPECT_EQ(load[0][1], (std::vector<double>{3, 5, 4}));
+  EXPECT_EQ(load[1][0], (std::vector<double>{8, 6, 1}));
+  EXPECT_EQ(load[1][2], (std::vector<double>{0, 0, 0}));
+  EXPECT_EQ(compute_kpi(p, plan).overload_slots, 0);
+  plan.ev_kw[0][1] = 5.5;  // phase A 10.5 in slot 1, the total far below its limit
+  EXPECT_EQ(compute_kpi(p, plan).overload_slots, 1);
+}
+
 TEST(Kpi, ToleranceKeepsSolverNoiseFromCountingAsOverload) {
   auto p = make_problem(1, 7.0);
   p.evs = {make_ev("a", 0, 1, 7.0, 7.0)};

@@ -108,6 +108,211 @@ TEST(Limiter, NodesOfAProblemSlot) {
   EXPECT_DOUBLE_EQ(nodes[1].base_load_kw, 4);
 }
 
+ChargerSetpoint on_phases(ChargerSetpoint c, PhaseSet phases) {
+  c.phases = phases;
+  return c;
+}
+
+LimitNode with_phases(LimitNode n, std::array<std::optional<double>, kPhases> limit_kw,
+                      std::array<std::optional<double>, kPhases> measured_kw = {}) {
+  n.phase_limit_kw = limit_kw;
+  n.measured_phase_kw = measured_kw;
+  return n;
+}
+
+TEST(LimiterPhases, SinglePhasePilesOnOnePhaseAreCutToThatPhasesLimit) {
+  // 25 x 7 kW on phase A: 175 kW; phase A carries 20 kW non-EV (measured 195), limit 100 per
+  // phase. The total (230 kW measured, limit 400) is fine; phase A leaves 80 kW = 3.2 kW each.
+  std::vector<ChargerSetpoint> chargers;
+  for (int i = 0; i < 25; ++i) chargers.push_back(on_phases(charger(0, 7, 7), PhaseSet::a));
+  chargers.push_back(on_phases(charger(0, 7, 7), PhaseSet::b));
+  const auto r = limit_setpoints({with_phases(node(-1, 400, 230), {100.0, 100.0, 100.0}, {195.0, 25.0, 10.0})}, chargers);
+  for (int i = 0; i < 25; ++i) EXPECT_NEAR(r.setpoint_kw[static_cast<std::size_t>(i)], 3.2, 1e-9);
+  EXPECT_DOUBLE_EQ(r.setpoint_kw[25], 7.0) << "a phase-B pile is not cut for phase A";
+  EXPECT_TRUE(r.limits_hold);
+  EXPECT_NEAR(r.expected_node_phase_load_kw[0][0], 100.0, 1e-9);
+  EXPECT_NEAR(r.expected_node_phase_load_kw[0][1], 25.0, 1e-9);
+}
+
+TEST(LimiterPhases, AThreePhasePileIsCutForAnyOfItsPhasesByItsShare) {
+  // Phase B: limit 7, non-EV 4 (measured 4 + 7/3 of the three-phase pile + 3 of the B pile).
+  // Left for B: 3 kW, shared as equal power on B: the B pile 1.5 kW, the three-phase pile
+  // 1.5 kW on B = 4.5 kW in all. The phase-A pile is left alone.
+  const std::vector<ChargerSetpoint> chargers{on_phases(charger(0, 7, 7), PhaseSet::abc),
+                                              on_phases(charger(0, 7, 3), PhaseSet::b),
+                                              on_phases(charger(0, 7, 7), PhaseSet::a)};
+  const auto r = limit_setpoints({with_phases(node(-1, 100, 40), {std::nullopt, 7.0, std::nullopt},
+                                              {std::nullopt, 4 + 7.0 / 3 + 3, std::nullopt})},
+                                 chargers);
+  EXPECT_NEAR(r.setpoint_kw[0], 4.5, 1e-9);
+  EXPECT_NEAR(r.setpoint_kw[1], 1.5, 1e-9);
+  EXPECT_DOUBLE_EQ(r.setpoint_kw[2], 7.0);
+  EXPECT_NEAR(r.expected_node_phase_load_kw[0][1], 7.0, 1e-9);
+}
+
+TEST(LimiterPhases, AnyOnePilesMeasuredPowerStaysInEveryPhasesNonEvPart) {
+  // The car is on phase A (the meter shows 5 kW there), but the pile cannot say so: phase B's
+  // 1 kW must not become 1 - 5 < 0, so the pile's 5 kW is taken off neither phase.
+  const auto r = limit_setpoints({with_phases(node(-1, 100, 6), {std::nullopt, 4.0, std::nullopt}, {5.0, 1.0, 0.0})},
+                                 {on_phases(charger(0, 5, 5), PhaseSet::any_one)});
+  EXPECT_NEAR(r.setpoint_kw[0], 3.0, 1e-9);
+}
+
+TEST(LimiterPhases, AnyOnePileCountsInFullOnEveryPhase) {
+  // Unmeasured phases: base_load_kw / 3 = 2 kW each; phase C limit 5 leaves 3 kW, and a pile
+  // whose car may be on any phase takes it in full from C.
+  const auto r = limit_setpoints({with_phases(node(-1, 100, 6, 6), {std::nullopt, std::nullopt, 5.0})},
+                                 {on_phases(charger(0, 7, 0), PhaseSet::any_one)});
+  EXPECT_NEAR(r.setpoint_kw[0], 3.0, 1e-9);
+  for (int p = 0; p < kPhases; ++p) EXPECT_NEAR(r.expected_node_phase_load_kw[0][static_cast<std::size_t>(p)], 5.0, 1e-9);
+}
+
+TEST(LimiterPhases, UnmeasuredPhaseUsesItsEstimateThenAThirdOfTheBaseLoad) {
+  auto feeder = with_phases(node(0, 100, std::nullopt, 30), {10.0, 10.0, std::nullopt});
+  feeder.base_load_phase_kw = {std::optional<double>(8.0), std::nullopt, std::nullopt};
+  const auto r = limit_setpoints({node(-1, 100, 30), feeder},
+                                 {on_phases(charger(1, 7, 0), PhaseSet::a), on_phases(charger(1, 7, 0), PhaseSet::b)});
+  EXPECT_NEAR(r.setpoint_kw[0], 2.0, 1e-9) << "phase A: its own estimate, 8 kW";
+  EXPECT_NEAR(r.setpoint_kw[1], 0.0, 1e-9) << "phase B: 30 / 3 = 10 kW leaves nothing";
+  EXPECT_TRUE(r.limits_hold) << "10 kW on a 10 kW limit is at the limit, not over it";
+}
+
+TEST(LimiterPhases, APhaseOverloadedByFixedLoadIsNamedAndOnlyItsPilesStop) {
+  const std::vector<ChargerSetpoint> chargers{on_phases(charger(1, 7, 7), PhaseSet::a),
+                                              on_phases(charger(1, 7, 7), PhaseSet::abc),
+                                              on_phases(charger(1, 7, 7), PhaseSet::c),
+                                              on_phases(charger(1, 7, 7, 0, 7, false), PhaseSet::a)};
+  // Feeder phase A: 30 kW measured, 7 + 7/3 + 7 of it chargers: non-EV 13.67 plus the
+  // unresponsive pile's 7 is over the 15 kW limit.
+  const auto r = limit_setpoints({node(-1, 500, 100), with_phases(node(0, 100, 60), {15.0, 50.0, 50.0}, {30.0, 20.0, 20.0})},
+                                 chargers);
+  EXPECT_FALSE(r.limits_hold);
+  EXPECT_EQ(r.overloaded_nodes, (std::vector<int>{1}));
+  EXPECT_EQ(r.overloads, (std::vector<NodeOverload>{{1, 0}}));
+  EXPECT_DOUBLE_EQ(r.setpoint_kw[0], 0.0);
+  EXPECT_DOUBLE_EQ(r.setpoint_kw[1], 0.0);
+  EXPECT_DOUBLE_EQ(r.setpoint_kw[2], 7.0) << "phase C has room";
+}
+
+TEST(LimiterPhases, NodeTotalStillCutsEveryPile) {
+  const auto r = limit_setpoints({with_phases(node(-1, 10, 14), {50.0, 50.0, 50.0})},
+                                 {on_phases(charger(0, 7, 7), PhaseSet::a), on_phases(charger(0, 7, 7), PhaseSet::b)});
+  EXPECT_NEAR(r.setpoint_kw[0], 5.0, 1e-9);
+  EXPECT_NEAR(r.setpoint_kw[1], 5.0, 1e-9);
+}
+
+TEST(LimiterPhases, NodesOfAProblemSlotCarryThePhaseFields) {
+  auto p = testing::make_problem(2, 100.0, {40.0});
+  p.nodes[1].phase_limit_kw[1] = {12, 11};
+  p.nodes[1].base_load_phase_kw = {std::vector<double>{1, 2}, std::vector<double>{3, 4}, std::vector<double>{5, 6}};
+  const auto nodes = limit_nodes_at(p, 1);
+  EXPECT_FALSE(nodes[1].phase_limit_kw[0].has_value());
+  EXPECT_EQ(nodes[1].phase_limit_kw[1], std::optional<double>(11));
+  EXPECT_EQ(nodes[1].base_load_phase_kw[2], std::optional<double>(6));
+  EXPECT_FALSE(nodes[0].base_load_phase_kw[0].has_value());
+}
+
+// Per phase: from any overload, one call keeps every phase and total of every node whose
+// fixed load fits inside its limit, judged against true per-phase loads.
+TEST(LimiterPhases, OneCallRestoresEveryPhaseLimitOnRandomTrees) {
+  std::mt19937 rng(1212);
+  std::uniform_real_distribution<double> u(0, 1);
+  const std::array<PhaseSet, 5> sets{PhaseSet::a, PhaseSet::b, PhaseSet::c, PhaseSet::abc, PhaseSet::any_one};
+  int cut_rounds = 0, hopeless_phases = 0;
+  for (int round = 0; round < 2000; ++round) {
+    const int node_count = 1 + static_cast<int>(rng() % 4);
+    std::vector<int> parent(static_cast<std::size_t>(node_count), -1);
+    for (int n = 1; n < node_count; ++n) parent[static_cast<std::size_t>(n)] = static_cast<int>(rng() % static_cast<unsigned>(n));
+    std::vector<std::array<double, kPhases>> own_non_ev(static_cast<std::size_t>(node_count));
+    for (auto& b : own_non_ev)
+      for (auto& v : b) v = u(rng) < 0.3 ? 0.0 : 15 * u(rng);
+    auto in_subtree = [&](int n, int ancestor) {
+      for (int k = n; k >= 0; k = parent[static_cast<std::size_t>(k)])
+        if (k == ancestor) return true;
+      return false;
+    };
+    std::vector<ChargerSetpoint> chargers;
+    std::vector<double> true_kw;
+    const int charger_count = static_cast<int>(rng() % 20);
+    for (int c = 0; c < charger_count; ++c) {
+      const bool responsive = u(rng) < 0.85;
+      const double setpoint = 7 * u(rng);
+      const double draws = responsive ? setpoint * u(rng) : 7 * u(rng);
+      auto ch = charger(static_cast<int>(rng() % static_cast<unsigned>(node_count)), setpoint,
+                        u(rng) < 0.8 ? std::optional<double>(draws) : std::nullopt, u(rng) < 0.5 ? 1.4 : 0.0, 7.0,
+                        responsive, static_cast<int>(rng() % 3));
+      ch.phases = sets[rng() % sets.size()];
+      chargers.push_back(ch);
+      // An any_one pile's car is on one phase; which one the limiter cannot know.
+      true_kw.push_back(draws);
+    }
+    std::vector<int> car_phase;
+    for (std::size_t c = 0; c < chargers.size(); ++c) car_phase.push_back(static_cast<int>(rng() % 3));
+    auto true_share = [&](std::size_t c, int p) {
+      if (chargers[c].phases == PhaseSet::any_one) return car_phase[c] == p ? 1.0 : 0.0;
+      return phase_share(chargers[c].phases, p);
+    };
+    std::vector<LimitNode> nodes;
+    std::vector<std::array<double, kPhases>> true_non_ev(static_cast<std::size_t>(node_count), {0, 0, 0});
+    for (int n = 0; n < node_count; ++n) {
+      const auto ns = static_cast<std::size_t>(n);
+      for (int k = 0; k < node_count; ++k)
+        if (in_subtree(k, n))
+          for (int p = 0; p < kPhases; ++p) true_non_ev[ns][static_cast<std::size_t>(p)] += own_non_ev[static_cast<std::size_t>(k)][static_cast<std::size_t>(p)];
+      LimitNode ln;
+      ln.parent = parent[ns];
+      double total = 0;
+      for (int p = 0; p < kPhases; ++p) {
+        const auto ps = static_cast<std::size_t>(p);
+        double measured = true_non_ev[ns][ps];
+        for (std::size_t c = 0; c < chargers.size(); ++c)
+          if (in_subtree(chargers[c].node, n)) measured += true_kw[c] * true_share(c, p);
+        total += measured;
+        if (u(rng) < 0.7) ln.phase_limit_kw[ps] = measured * 1.3 * u(rng);
+        if (u(rng) < 0.6) ln.measured_phase_kw[ps] = measured;
+        else ln.base_load_phase_kw[ps] = true_non_ev[ns][ps] * (1 + 0.2 * u(rng));
+      }
+      ln.limit_kw = total * (0.5 + u(rng));
+      ln.measured_kw = total;
+      nodes.push_back(ln);
+    }
+    const auto r = limit_setpoints(nodes, chargers);
+    bool any_cut = false;
+    for (std::size_t c = 0; c < chargers.size(); ++c) {
+      if (!chargers[c].responsive) continue;
+      EXPECT_LE(r.setpoint_kw[c], chargers[c].setpoint_kw + 1e-12);
+      EXPECT_TRUE(r.setpoint_kw[c] == 0.0 || r.setpoint_kw[c] + 1e-9 >= chargers[c].min_kw) << "round " << round;
+      any_cut = any_cut || r.setpoint_kw[c] < chargers[c].setpoint_kw;
+    }
+    for (int n = 0; n < node_count; ++n) {
+      const auto ns = static_cast<std::size_t>(n);
+      for (int p = 0; p < kPhases; ++p) {
+        const auto ps = static_cast<std::size_t>(p);
+        if (!nodes[ns].phase_limit_kw[ps]) continue;
+        double load = true_non_ev[ns][ps];
+        for (std::size_t c = 0; c < chargers.size(); ++c)
+          if (in_subtree(chargers[c].node, n))
+            load += (chargers[c].responsive ? r.setpoint_kw[c] : true_kw[c]) * true_share(c, p);
+        const bool hopeless = std::find(r.overloads.begin(), r.overloads.end(), NodeOverload{n, p}) != r.overloads.end();
+        if (hopeless) {
+          ++hopeless_phases;
+          for (std::size_t c = 0; c < chargers.size(); ++c)
+            if (chargers[c].responsive && in_subtree(chargers[c].node, n) && phase_share(chargers[c].phases, p) > 0) {
+              EXPECT_EQ(r.setpoint_kw[c], 0.0) << "round " << round;
+            }
+        } else {
+          EXPECT_LE(load, *nodes[ns].phase_limit_kw[ps] + 1e-6) << "node " << n << " phase " << p << " round " << round;
+        }
+        EXPECT_LE(load, r.expected_node_phase_load_kw[ns][ps] + 1e-6) << "the estimate must not be optimistic";
+      }
+    }
+    EXPECT_EQ(r.limits_hold, r.overloads.empty());
+    cut_rounds += any_cut;
+  }
+  EXPECT_GT(cut_rounds, 800);
+  EXPECT_GT(hopeless_phases, 100);
+}
+
 // From an overload of any size, one call brings every node whose fixed load fits back within
 // its limit, judged against the true loads (which the limiter only sees through measurements).
 TEST(Limiter, OneCallRestoresEveryLimitOnRandomTreesAndOverloads) {

@@ -54,6 +54,17 @@ TEST(Validate, LengthsAndTreeShape) {
   EXPECT_THAT(found, Contains(HasSubstr("base_load_kw has 2 values")));
 }
 
+TEST(Validate, PhaseLimitsAndPhaseBaseLoads) {
+  auto p = make_problem(2, 10.0, {5.0});
+  p.nodes[0].phase_limit_kw[1] = {4};
+  p.nodes[1].phase_limit_kw[2] = {4, -1};
+  p.nodes[1].base_load_phase_kw[0] = {1, 1};
+  const auto found = problems(p);
+  EXPECT_THAT(found, Contains(HasSubstr("(id \"transformer\"): phase_limit_kw B has 1 values, expected 2")));
+  EXPECT_THAT(found, Contains(HasSubstr("(id \"feeder-1\"): phase_limit_kw C[1] must be a finite number >= 0")));
+  EXPECT_THAT(found, Contains(HasSubstr("(id \"feeder-1\"): base_load_phase_kw must give all three phases or none")));
+}
+
 TEST(Validate, BatteryBoundsForV2g) {
   auto p = make_problem(4, 10.0);
   p.evs = {make_ev("v", 0, 4, 30, 7)};

@@ -77,7 +77,7 @@ std::string read_file(const std::filesystem::path& path) {
 
 std::string site_toml(const SiteToml& site) {
   std::ostringstream t;
-  t << "[site]\nname = \"" << site.name << "\"\n[site.transformer]\nlimit_kw = " << site.limit_kw << "\n"
+  t << "[site]\nname = \"" << site.name << "\"\n[site.transformer]\nlimit_kw = " << site.limit_kw << "\n" << site.transformer
     << "[[tariff.schedule]]\neffective_from = 2020-01-01\n"
     << "[[tariff.schedule.season]]\nname = \"all\"\nmonths = [1,2,3,4,5,6,7,8,9,10,11,12]\n"
     << "[tariff.schedule.season.price_yuan_per_kwh]\npeak = 1.0\nflat = 0.6\nvalley = 0.3\n"

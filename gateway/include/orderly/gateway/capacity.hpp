@@ -3,7 +3,9 @@
 // orderly charging and without it, at a chosen confidence. Monte Carlo over sampled days; the
 // method and its assumptions are in docs/capacity.md. Pure and seeded: no I/O, no clock, the same
 // inputs and seed give the same answer.
+#include <array>
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "orderly/base/clock.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/store.hpp"
+#include "orderly/scheduler/problem.hpp"
 
 namespace orderly::gateway {
 
@@ -96,6 +99,12 @@ struct CapacitySite {
   std::chrono::minutes utc_offset{8 * 60};
   TariffConfig tariff;                        // the orderly plan minimises cost under it
   std::vector<double> existing_pile_kw;       // max power of every configured pile
+  // Phases, where the transformer's are limited (docs/capacity.md): the limits (margin not yet
+  // subtracted), how the base load splits over A, B, C, and the phases of each configured pile
+  // (empty: all balanced three-phase). New single-phase piles go on the least loaded phase.
+  std::array<std::optional<double>, 3> phase_limit_kw{};
+  std::array<double, 3> base_load_phase_split{1.0 / 3, 1.0 / 3, 1.0 / 3};
+  std::vector<scheduler::PhaseSet> existing_pile_phases;
   BaseLoadHistory base_load;                  // at least one day
   // Cars drawn from these whole sessions; empty: from the fitted statistics
   // (demo::generate_visits). session_statistics() applies the threshold; this takes any.
@@ -135,6 +144,12 @@ struct SimulatedVisit {
 // with how many other piles are simulated.
 std::vector<SimulatedVisit> pile_visits(const CapacitySite& site, std::chrono::sys_days date,
                                         double pile_kw, std::uint64_t seed);
+
+// The phases the study puts each pile on: the configured piles as given; a new pile of up to
+// 7.4 kW (32 A on one phase) is single-phase and goes on the phase with the least pile power so
+// far (three-phase piles count a third on each), as an installer balancing the phases would;
+// a larger one is three-phase.
+std::vector<scheduler::PhaseSet> pile_phases(const CapacitySite& site, double new_pile_kw, int new_piles);
 
 // Throws std::invalid_argument for options or a site out of range (naming the field).
 CapacityResult estimate_hosting_capacity(const CapacitySite& site, const CapacityOptions& options);

@@ -41,12 +41,18 @@ enum class Phase { A, B, C, ABC };
 const char* to_string(Phase p);
 // Phases a load on `p` draws from: 1 on a single phase, all of them for ABC.
 inline int phase_count(Phase p) { return p == Phase::ABC ? kPhaseCount : 1; }
+// 32 A on one phase at the nominal voltage is 7.36 kW (GB/T 18487.1: the most a single-phase
+// residential connection delivers); a rated power above this cannot be one phase.
+inline constexpr double kSinglePhaseMaxKw = 7.4;
+static_assert(kSinglePhaseMaxKw >= 32 * kNominalPhaseVoltageV / 1000.0);
 
 struct TransformerConfig {
   std::string id = "transformer";
   double limit_kw = 0;                                // required: what the site may draw in total
   std::optional<double> rated_kva;                    // nameplate; limit_kw must not exceed it
   std::array<std::optional<double>, 3> phase_limit_kw{};  // optional per-phase limits, A, B, C
+  // How its non-EV load spreads over A, B, C when no per-phase meter says so (sums to 1).
+  std::array<double, 3> base_load_phase_split{1.0 / 3, 1.0 / 3, 1.0 / 3};
 };
 
 struct SiteConfig {
@@ -61,7 +67,10 @@ struct CapacityNodeConfig {
   std::string id;
   std::string parent;                      // capacity node id or the transformer id (default)
   double limit_kw = 0;
-  Phase phase = Phase::ABC;
+  Phase phase = Phase::ABC;                // a single-phase node carries only that phase
+  std::array<std::optional<double>, 3> phase_limit_kw{};  // three-phase nodes: optional, A, B, C
+  // Non-EV load over A, B, C without a per-phase meter; default: the transformer's split.
+  std::optional<std::array<double, 3>> base_load_phase_split;
 };
 
 // ---- communication --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ enum class ReplanReason : std::uint8_t {
   device,         // a charger went offline or came back
   not_following,  // a charger stopped or resumed following its limit
   clock_step,     // the wall clock stepped: the slots are taken from the new time
+  phases,         // a three-phase pile's currents showed which phases its car draws on
 };
 const char* to_string(ReplanReason r);
 
@@ -127,8 +128,11 @@ struct ChargerControl {
   std::uint64_t seq = 0;              // of the last limit sent
   MonoPoint over_limit_since{};       // drawing clearly above its limit since; {} = following
   bool not_following = false;         // confirmed: counted at what it draws until it follows
+  // What a three-phase pile's currents showed in this session (planning.hpp phases_shown()).
+  std::optional<scheduler::PhaseSet> shown_phases;
 
   bool reachable() const { return has_driver && health.online; }
+  scheduler::PhaseSet phases() const { return counted_phases(config->phase, shown_phases); }
 };
 
 // What the configuration says a charger is (phases, min current, max power and current at the
@@ -185,12 +189,17 @@ class Controller {
   const ActivePlan* plan() const { return plan_ ? &*plan_ : nullptr; }
   const std::optional<drivers::MeterSnapshot>& transformer() const { return transformer_; }
   double base_load_w() const { return base_load_w_; }  // transformer load minus measured charging
-  double charging_w() const;                           // what reachable chargers draw now
+  // What online chargers draw now, in total or (phase 0-2) known to be on one phase (a car on an
+  // unknown phase is on none).
+  double charging_w(int phase = -1) const;
   bool meter_fresh(MonoPoint now) const;               // the transformer reading is recent
   double transformer_limit_kw(TimePoint now) const;    // the limit in force (DR applied)
+  // The transformer's phase limits in force: configured ones lowered by DR in proportion.
+  std::array<std::optional<double>, 3> transformer_phase_limit_kw(TimePoint now) const;
 
  private:
   bool check_following(const std::string& id, ChargerControl& c, Instant now);
+  bool check_phases(ChargerControl& c, Instant now);
   void check_forecast(Instant now);
   double reserved_kw(const ChargerControl& c) const;
   Duration real(Duration d) const;
@@ -204,7 +213,9 @@ class Controller {
   std::optional<drivers::MeterSnapshot> transformer_;  // latest transformer meter reading
   MonoPoint transformer_received_{};                    // when it arrived (its `at` is wall time)
   double base_load_w_ = 0;
-  std::map<std::string, std::pair<MonoPoint, double>> feeder_kw_;  // node id -> (received, kW)
+  // Non-EV transformer load per phase at the last sample, when the meter measures its phases.
+  std::optional<std::array<double, scheduler::kPhases>> base_phase_w_;
+  std::map<std::string, std::pair<MonoPoint, NodeReading>> feeder_kw_;  // node id -> (received, reading)
   BaseLoadSlots base_history_;
   DrBook dr_;
   std::optional<ActivePlan> plan_;

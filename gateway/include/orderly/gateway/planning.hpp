@@ -3,6 +3,7 @@
 // the base-load forecast and one EvRequest per open session; then, from the plan, each charger's
 // ceiling for the current moment and what the resident page says ("full by 07:10, about 8.40
 // yuan"). Pure functions of their arguments: no clock, no I/O. docs/control.md has the rules.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -50,9 +51,28 @@ struct CapacityTree {
   std::vector<std::string> ids;
   std::vector<int> parents;
   std::vector<double> limit_kw;       // configured limit - [control] safety_margin_kw, >= 0
+  // Per node: phase limits (A, B, C) minus the safety margin, where configured; and how its
+  // non-EV load spreads over the phases without a per-phase meter (a single-phase node: all on
+  // its phase).
+  std::vector<std::array<std::optional<double>, 3>> phase_limit_kw;
+  std::vector<std::array<double, 3>> base_phase_split;
+  bool has_phase_limits() const;
   int index_of(const std::string& node_id) const;  // -1 when unknown; "" = root
 };
 CapacityTree capacity_tree(const Config& config);
+
+// What a charger's measured currents show about the phases it draws from: nullopt when they show
+// nothing (not drawing, not measured). A phase counts when it carries at least 1 A and a fifth of
+// the largest; one such phase is a single-phase car, three are balanced; two (a two-phase car) are
+// counted in full on every phase.
+std::optional<scheduler::PhaseSet> phases_shown(const std::array<double, 3>& current_a);
+// The phases the planner and the limiter count a charger on: a single-phase pile its wiring; a
+// three-phase pile what its currents last showed in this session, else every phase in full
+// (scheduler::PhaseSet::any_one), since a single-phase car may be on any of them.
+scheduler::PhaseSet counted_phases(Phase wired, std::optional<scheduler::PhaseSet> shown);
+// Phases a car actually draws on: 3 for a balanced load, 1 otherwise (its power per phase is
+// what sets its minimum and maximum power).
+inline int drawn_phase_count(scheduler::PhaseSet s) { return s == scheduler::PhaseSet::abc ? 3 : 1; }
 
 // A demand-response event: the transformer may draw at most limit_kw in [start, end).
 struct LimitWindow {
@@ -89,6 +109,11 @@ struct PlanningInput {
   std::vector<LimitWindow> limit_windows;            // DR events (active and upcoming)
   std::vector<scheduler::LoadSample> base_history;   // BaseLoadSlots::samples()
   std::optional<double> measured_base_kw;            // non-EV load now, when the meter is fresh
+  // The same per phase, when the transformer meter measures its phases: its shares split the
+  // forecast instead of the configured base_load_phase_split.
+  std::optional<std::array<double, 3>> measured_base_phase_kw;
+  // Chargers counted on other phases than their wiring says (counted_phases()); absent = wiring.
+  std::map<std::string, scheduler::PhaseSet> charger_phases;
   // Chargers the plan cannot steer (offline, not following): the load counted for them on their
   // node for the whole horizon (failsafe or maximum power, or what they draw).
   std::map<std::string, double> reserved_kw;
@@ -180,9 +205,15 @@ ActivePlan active_plan_from_json(const std::string& text);
 
 // The limiter's view of the capacity tree now: node limits (DR included, margin subtracted),
 // the transformer measured when the meter is fresh, feeder nodes measured when their meter is.
+// Phase limits follow a DR event in proportion: an event lowering the transformer to 60 % of
+// its limit lowers every phase limit to 60 % of its own.
+struct NodeReading {
+  double kw = 0;
+  std::optional<std::array<double, 3>> phase_kw;  // when the meter measures each phase
+};
 std::vector<scheduler::LimitNode> limiter_nodes(const Config& config, const CapacityTree& tree,
                                                 const std::vector<LimitWindow>& windows, TimePoint now,
-                                                std::optional<double> transformer_kw,
-                                                const std::map<std::string, double>& node_measured_kw);
+                                                std::optional<NodeReading> transformer,
+                                                const std::map<std::string, NodeReading>& node_measured);
 
 }  // namespace orderly::gateway

@@ -17,6 +17,10 @@ inline constexpr double kSessionMetToleranceKwh = 1e-3;
 // draw, so peak_kw and overload_slots are never understated. [node][slot].
 std::vector<std::vector<double>> node_load_kw(const Problem& problem, const Plan& plan);
 
+// Load per node, phase and slot: the node's base load on that phase (base_load_phase_at) plus
+// every EV below it at its full setpoint x phase_share. [node][phase][slot]; kPhases phases.
+std::vector<std::vector<std::vector<double>>> node_phase_load_kw(const Problem& problem, const Plan& plan);
+
 // Energy delivered (net) per EV, kWh. A setpoint is a ceiling: a charge-only car stops at its
 // request, so energy above energy_kwh (the exact planner's last rounded increment may overshoot
 // it) is not counted, here nor in compute_kpi's energy, cost, valley shares and sessions met.

@@ -9,6 +9,11 @@
 // setpoint, or its max_kw when unresponsive). Unknown power is double-counted, never missed.
 // A node without a measurement uses LimitNode::base_load_kw (e.g. the forecast) as its non-EV
 // load.
+// Per phase the same: non-EV on a phase = measured phase load - sum of the measured power of
+// the chargers below x phase_share (clamped at 0; an any_one pile's measured power is taken
+// off no phase, since its car's phase is unknown); an unmeasured phase uses base_load_phase_kw,
+// else base_load_kw / 3. A phase limit cuts only the chargers that load that phase (a phase-A
+// pile for phase A, a three-phase pile for any of its phases); the node total cuts them all.
 #include <array>
 #include <optional>
 #include <string>
@@ -41,12 +46,22 @@ struct ChargerSetpoint {
   bool responsive = true;                // follows setpoints; false = taken as fixed load
 };
 
+// One limit that fixed load alone exceeds: the node total (phase -1) or one phase (0 = A).
+struct NodeOverload {
+  int node = 0;
+  int phase = -1;
+  bool operator==(const NodeOverload&) const = default;
+};
+
 struct LimiterResult {
   std::vector<double> setpoint_kw;       // one per charger; unresponsive ones keep their input
   bool limits_hold = true;               // false when fixed load alone (non-EV and unresponsive
                                          // chargers) is over a limit: responsive are at 0 there
-  std::vector<int> overloaded_nodes;     // nodes whose limit fixed load alone exceeds
+  std::vector<int> overloaded_nodes;     // nodes with a limit (total or phase) that fixed load
+                                         // alone exceeds, ascending
+  std::vector<NodeOverload> overloads;   // which limits: by node, then phase (total first)
   std::vector<double> expected_node_load_kw;  // per node, with the new setpoints applied
+  std::vector<std::array<double, kPhases>> expected_node_phase_load_kw;  // per node and phase
 };
 
 // Never raises a setpoint; cuts responsive chargers by water filling (equal power levels,

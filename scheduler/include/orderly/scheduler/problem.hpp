@@ -45,6 +45,22 @@ struct CapacityNode {
   std::array<std::vector<double>, kPhases> base_load_phase_kw;
 };
 
+// The non-EV load of one phase of a node at slot t: its base_load_phase_kw, or a third of
+// base_load_kw when none is given (empty base loads are 0).
+inline double base_load_phase_at(const CapacityNode& node, int phase, std::size_t t) {
+  const auto& own = node.base_load_phase_kw[static_cast<std::size_t>(phase)];
+  if (!own.empty()) return t < own.size() ? own[t] : 0.0;
+  for (const auto& other : node.base_load_phase_kw)
+    if (!other.empty()) return 0.0;
+  return t < node.base_load_kw.size() ? node.base_load_kw[t] / kPhases : 0.0;
+}
+
+inline bool has_phase_limit(const CapacityNode& node) {
+  for (const auto& limit : node.phase_limit_kw)
+    if (!limit.empty()) return true;
+  return false;
+}
+
 struct EvRequest {
   std::string id;
   int node = 0;                        // index into Problem::nodes the charger hangs from
@@ -95,7 +111,8 @@ struct Kpi {
   int sessions_met = 0;                // delivered >= requested - 1 Wh
   double cost_yuan = 0;                // charging cost minus V2G compensation
   double peak_kw = 0;                  // max over slots of root base load + charging
-  int overload_slots = 0;              // slots where any node exceeds its limit (must be 0)
+  int overload_slots = 0;              // slots where any node exceeds its limit, total or on a
+                                       // phase (must be 0)
   double valley_share = 0;             // valley energy / charging energy, all piles
   double valley_share_private = 0;     // same, private piles only
 };

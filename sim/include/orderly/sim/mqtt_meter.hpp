@@ -6,6 +6,7 @@
 //
 // Tests judge the gateway by what this meter published, as an inspector would read the real
 // transformer meter: on_reading() reports every published value with its times.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,7 @@ struct MeterReading {
   std::chrono::steady_clock::time_point published_at{};  // real time it went to the broker
   double power_w = 0;                                    // total published
   double base_load_w = 0;                                // of which base load (function + offset)
+  std::array<double, 3> power_w_phase{0, 0, 0};          // per phase L1..L3, as published
 };
 
 class SimMqttMeter {
