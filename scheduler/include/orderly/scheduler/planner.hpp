@@ -55,6 +55,8 @@ struct OptimalResult {
   int solves = 0;                   // network simplex runs: 1 when every request fits;
                                     // when capacity is short 1-2 (3 with V2G piles); up to
                                     // 4 more when rounding lost energy (the margin retry)
+  int lp_solves = 0;                // exact plans made by the phase LP because the flow's
+                                    // optimum broke a phase limit (docs/scheduler.md)
 };
 
 // Throws std::invalid_argument when the problem is malformed (sizes, parent indices, windows);
