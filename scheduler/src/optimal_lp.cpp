@@ -3,14 +3,18 @@
 // unit of flow sits in three phase constraints at once and no tree network carries them. The
 // same lexicographic objectives as the flow (docs/scheduler.md) become a sequence of LPs,
 // each optimum fixed as a constraint before the next: delivered energy per priority, fair
-// shares, cost, valley filling. Solved by LEMON's LP interface (GLPK, LEMON_DEFAULT_LP).
-#include <lemon/lp.h>
+// shares, cost, valley filling. Solved with GLPK's simplex through its C API: LEMON's LP layer
+// (lemon/lp.h) would do the same, but it lives in liblemon, which cross builds cannot link
+// (packaging/setup-cross.sh: liblemon-dev is not Multi-Arch: same); libglpk is.
+#include <glpk.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "optimal_internal.hpp"
@@ -19,8 +23,86 @@
 namespace orderly::scheduler::detail {
 namespace {
 
-using Lp = lemon::Lp;
-using Expr = Lp::Expr;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A linear expression: (column, coefficient) pairs.
+struct Expr {
+  std::vector<std::pair<int, double>> terms;
+  Expr& operator+=(int col) { return add(col, 1.0); }
+  Expr& operator+=(const Expr& e) {
+    terms.insert(terms.end(), e.terms.begin(), e.terms.end());
+    return *this;
+  }
+  Expr& add(int col, double coef) {
+    terms.emplace_back(col, coef);
+    return *this;
+  }
+  Expr& add(const Expr& e, double coef) {
+    for (const auto& [col, a] : e.terms) terms.emplace_back(col, a * coef);
+    return *this;
+  }
+};
+
+// The few GLPK calls the planner needs; the basis stays between solves (warm start).
+class Lp {
+ public:
+  Lp() : lp_(glp_create_prob()) {
+    glp_init_smcp(&parm_);
+    parm_.msg_lev = std::getenv("ORDERLY_LP_DEBUG") ? GLP_MSG_ALL : GLP_MSG_OFF;
+    parm_.presolve = GLP_OFF;
+  }
+  ~Lp() { glp_delete_prob(lp_); }
+  Lp(const Lp&) = delete;
+  Lp& operator=(const Lp&) = delete;
+
+  int add_col(double lo, double hi) {
+    const int j = glp_add_cols(lp_, 1);
+    glp_set_col_bnds(lp_, j, type(lo, hi), lo, hi);
+    return j;
+  }
+  int add_row(double lo, const Expr& e, double hi) {
+    const int i = glp_add_rows(lp_, 1);
+    // GLPK wants each column once per row.
+    std::map<int, double> merged;
+    for (const auto& [col, a] : e.terms) merged[col] += a;
+    std::vector<int> ind{0};
+    std::vector<double> val{0.0};
+    for (const auto& [col, a] : merged)
+      if (a != 0) {
+        ind.push_back(col);
+        val.push_back(a);
+      }
+    glp_set_mat_row(lp_, i, static_cast<int>(ind.size()) - 1, ind.data(), val.data());
+    row_bounds(i, lo, hi);
+    return i;
+  }
+  void row_bounds(int row, double lo, double hi) { glp_set_row_bnds(lp_, row, type(lo, hi), lo, hi); }
+  // Optimises e (GLP_MIN or GLP_MAX); false when there is no optimum (infeasible).
+  bool optimum(const Expr& e, int direction) {
+    for (int j = 1; j <= glp_get_num_cols(lp_); ++j) glp_set_obj_coef(lp_, j, 0.0);
+    for (const auto& [col, a] : e.terms) glp_set_obj_coef(lp_, col, glp_get_obj_coef(lp_, col) + a);
+    glp_set_obj_dir(lp_, direction);
+    int status = glp_simplex(lp_, &parm_);
+    if (status == GLP_EBADB || status == GLP_ESING || status == GLP_ECOND) {
+      // A basis gone bad after bounds changed: start again from GLPK's advanced basis.
+      glp_adv_basis(lp_, 0);
+      status = glp_simplex(lp_, &parm_);
+    }
+    return status == 0 && glp_get_status(lp_) == GLP_OPT;
+  }
+  double value() const { return glp_get_obj_val(lp_); }
+  double primal(int col) const { return glp_get_col_prim(lp_, col); }
+
+ private:
+  static int type(double lo, double hi) {
+    if (lo == -kInf && hi == kInf) return GLP_FR;
+    if (lo == -kInf) return GLP_UP;
+    if (hi == kInf) return GLP_LO;
+    return lo == hi ? GLP_FX : GLP_DB;
+  }
+  glp_prob* lp_;
+  glp_smcp parm_;
+};
 
 // Capacities in whole energy units, floored as in the flow model, so the two solve the same
 // quantised problem and agree on cost and delivered energy.
@@ -36,7 +118,6 @@ double slack(double v) { return 1e-9 * std::abs(v) + 1e-9; }
 class PhaseLp {
  public:
   PhaseLp(const Problem& p, const OptimalOptions& o) : p_(p), o_(o) {
-    lp_.messageLevel(std::getenv("ORDERLY_LP_DEBUG") ? Lp::MESSAGE_VERBOSE : Lp::MESSAGE_NOTHING);
     unit_kwh_ = o.energy_unit_wh / 1000.0;
     h_ = p.slot_hours();
     build();
@@ -45,16 +126,16 @@ class PhaseLp {
   // The plan, [ev][slot] in kW.
   std::vector<std::vector<double>> solve() {
     // Every need in full, when it fits.
-    for (std::size_t e = 0; e < p_.evs.size(); ++e) row_bounds(energy_row_[e], need_[e], need_[e]);
-    if (!optimum(cost_, Lp::MIN)) {
-      for (std::size_t e = 0; e < p_.evs.size(); ++e) row_bounds(energy_row_[e], 0, need_[e]);
+    for (std::size_t e = 0; e < p_.evs.size(); ++e) lp_.row_bounds(energy_row_[e], need_[e], need_[e]);
+    if (!lp_.optimum(cost_, GLP_MIN)) {
+      for (std::size_t e = 0; e < p_.evs.size(); ++e) lp_.row_bounds(energy_row_[e], 0, need_[e]);
       share();
-      if (!optimum(cost_, Lp::MIN)) throw std::logic_error("plan_optimal: the phase LP lost its shares; this is a bug");
+      if (!lp_.optimum(cost_, GLP_MIN)) throw std::logic_error("plan_optimal: the phase LP lost its shares; this is a bug");
     }
     if (has_valley_) {
-      const double cost = lp_.primal();
-      lp_.addRow(-Lp::INF, cost_, cost + slack(cost));
-      if (!optimum(valley_, Lp::MIN)) throw std::logic_error("plan_optimal: the phase LP lost its cost; this is a bug");
+      const double cost = lp_.value();
+      lp_.add_row(-kInf, cost_, cost + slack(cost));
+      if (!lp_.optimum(valley_, GLP_MIN)) throw std::logic_error("plan_optimal: the phase LP lost its cost; this is a bug");
     }
     std::vector<std::vector<double>> ev_kw(p_.evs.size(), std::vector<double>(static_cast<std::size_t>(p_.slots), 0.0));
     for (std::size_t e = 0; e < p_.evs.size(); ++e)
@@ -69,32 +150,15 @@ class PhaseLp {
   }
 
  private:
-  // The order keeps lower <= upper at every step (LEMON sets one bound at a time).
-  void row_bounds(Lp::Row row, double lo, double hi) {
-    if (lo > lp_.rowUpperBound(row)) {
-      lp_.rowUpperBound(row, hi);
-      lp_.rowLowerBound(row, lo);
-    } else {
-      lp_.rowLowerBound(row, lo);
-      lp_.rowUpperBound(row, hi);
-    }
-  }
-
-  bool optimum(const Expr& objective, Lp::Sense sense) {
-    lp_.obj(objective);
-    lp_.sense(sense);
-    return lp_.solve() == Lp::SOLVED && lp_.primalType() == Lp::OPTIMAL;
-  }
-
   // Capacity short: the most energy priority by priority (each class total fixed before the
   // next), then within those the flow's fairness tiers, then each EV's share fixed.
   void share() {
     std::map<int, Expr, std::greater<>> classes;
     for (std::size_t e = 0; e < p_.evs.size(); ++e) classes[p_.evs[e].priority] += net_[e];
     for (const auto& [priority, total] : classes) {
-      if (!optimum(total, Lp::MAX)) throw std::logic_error("plan_optimal: the phase LP has no delivery optimum; this is a bug");
-      const double got = lp_.primal();
-      lp_.addRow(got - slack(got), total, Lp::INF);
+      if (!lp_.optimum(total, GLP_MAX)) throw std::logic_error("plan_optimal: the phase LP has no delivery optimum; this is a bug");
+      const double got = lp_.value();
+      lp_.add_row(got - slack(got), total, kInf);
     }
     // Tier k of an EV's need is worth more than anyone's tier k + 1: equal fractions of need
     // within what the class totals allow (the flow's fairness, docs/scheduler.md).
@@ -104,14 +168,13 @@ class PhaseLp {
       if (!(need_[e] > 0)) continue;
       Expr tiers_sum;
       for (int k = 0; k < tiers; ++k) {
-        const Lp::Col tier = lp_.addCol();
-        lp_.colBounds(tier, 0, need_[e] / tiers);
+        const int tier = lp_.add_col(0, need_[e] / tiers);
         tiers_sum += tier;
-        reward += static_cast<double>(tiers - k) * tier;
+        reward.add(tier, static_cast<double>(tiers - k));
       }
-      lp_.addRow(0, tiers_sum - net_[e], 0);
+      lp_.add_row(0, tiers_sum.add(net_[e], -1.0), 0);
     }
-    if (!optimum(reward, Lp::MAX)) throw std::logic_error("plan_optimal: the phase LP has no fair share; this is a bug");
+    if (!lp_.optimum(reward, GLP_MAX)) throw std::logic_error("plan_optimal: the phase LP has no fair share; this is a bug");
     for (std::size_t e = 0; e < p_.evs.size(); ++e) {
       double got = 0;
       for (std::size_t t = 0; t < charge_[e].size(); ++t) {
@@ -120,14 +183,14 @@ class PhaseLp {
       }
       // Fixed exactly: a range as narrow as the slack made GLPK's primal simplex stall.
       got = std::clamp(got, 0.0, need_[e]);
-      row_bounds(energy_row_[e], got, got);
+      lp_.row_bounds(energy_row_[e], got, got);
     }
   }
 
   void build() {
     const auto slots = static_cast<std::size_t>(p_.slots);
     const std::size_t n_evs = p_.evs.size();
-    charge_.assign(n_evs, std::vector<Lp::Col>(slots));
+    charge_.assign(n_evs, std::vector<int>(slots, 0));
     discharge_ = charge_;
     has_charge_.assign(n_evs, std::vector<bool>(slots, false));
     has_discharge_ = has_charge_;
@@ -149,17 +212,15 @@ class PhaseLp {
       for (int t = ev.arrival_slot; t < ev.departure_slot; ++t) {
         const auto ts = static_cast<std::size_t>(t);
         Expr net;
-        charge_[e][ts] = lp_.addCol();
-        lp_.colBounds(charge_[e][ts], 0, t == 0 ? first_kwh : max_kwh);
+        charge_[e][ts] = lp_.add_col(0, t == 0 ? first_kwh : max_kwh);
         has_charge_[e][ts] = true;
         net += charge_[e][ts];
-        cost_ += p_.price_per_kwh[ts] * charge_[e][ts];
+        cost_.add(charge_[e][ts], p_.price_per_kwh[ts]);
         if (dis_kwh > 0) {
-          discharge_[e][ts] = lp_.addCol();
-          lp_.colBounds(discharge_[e][ts], 0, dis_kwh);
+          discharge_[e][ts] = lp_.add_col(0, dis_kwh);
           has_discharge_[e][ts] = true;
-          net -= discharge_[e][ts];
-          cost_ += (ev.discharge_price_per_kwh - p_.price_per_kwh[ts]) * discharge_[e][ts];
+          net.add(discharge_[e][ts], -1.0);
+          cost_.add(discharge_[e][ts], ev.discharge_price_per_kwh - p_.price_per_kwh[ts]);
         }
         net_[e] += net;
         for (int n = ev.node; n >= 0; n = p_.nodes[static_cast<std::size_t>(n)].parent) {
@@ -169,17 +230,17 @@ class PhaseLp {
           for (int ph = 0; ph < kPhases; ++ph) {
             const double share = phase_share(ev.phases, ph);
             if (share > 0 && !p_.nodes[ns].phase_limit_kw[static_cast<std::size_t>(ph)].empty())
-              through_phase[ns][ts][static_cast<std::size_t>(ph)] += share * net;
+              through_phase[ns][ts][static_cast<std::size_t>(ph)].add(net, share);
           }
         }
         if (dis_kwh > 0) {
           // State of charge within [min(reserve, initial), battery] after every slot.
           soc += net;
           const double floor_level = std::min(ev.reserve_kwh, ev.initial_kwh);
-          lp_.addRow(floor_level - ev.initial_kwh, soc, ev.battery_kwh - ev.initial_kwh);
+          lp_.add_row(floor_level - ev.initial_kwh, soc, ev.battery_kwh - ev.initial_kwh);
         }
       }
-      energy_row_.push_back(lp_.addRow(0, net_[e], need_[e]));
+      energy_row_.push_back(lp_.add_row(0, net_[e], need_[e]));
     }
     for (std::size_t n = 0; n < p_.nodes.size(); ++n) {
       const auto& node = p_.nodes[n];
@@ -190,14 +251,14 @@ class PhaseLp {
         const double up = floor_kwh(std::max(0.0, node.limit_kw[t] - base) * h_, unit_kwh_);
         const double down = n == 0 ? floor_kwh(std::max(0.0, base) * h_, unit_kwh_)
                                    : floor_kwh(std::max(0.0, node.limit_kw[t] + base) * h_, unit_kwh_);
-        lp_.addRow(v2g ? -down : -Lp::INF, through[n][t], up);
+        lp_.add_row(v2g ? -down : -kInf, through[n][t], up);
         for (int ph = 0; ph < kPhases; ++ph) {
           const auto& limit = node.phase_limit_kw[static_cast<std::size_t>(ph)];
           if (limit.empty()) continue;
           const double phase_base = base_load_phase_at(node, ph, t);
           const double phase_up = std::max(0.0, limit[t] - phase_base) * h_;
           const double phase_down = std::max(0.0, limit[t] + phase_base) * h_;
-          lp_.addRow(v2g ? -phase_down : -Lp::INF, through_phase[n][t][static_cast<std::size_t>(ph)], phase_up);
+          lp_.add_row(v2g ? -phase_down : -kInf, through_phase[n][t][static_cast<std::size_t>(ph)], phase_up);
         }
       }
     }
@@ -226,14 +287,13 @@ class PhaseLp {
       Expr pieces_sum;
       for (int j = 0; j < pieces; ++j) {
         const double from = std::max(base, lo + width * j);
-        const double to = j + 1 < pieces ? lo + width * (j + 1) : Lp::INF;
+        const double to = j + 1 < pieces ? lo + width * (j + 1) : kInf;
         if (!(to > from)) continue;
-        const Lp::Col z = lp_.addCol();
-        lp_.colBounds(z, 0, to == Lp::INF ? Lp::INF : to - from);
+        const int z = lp_.add_col(0, to == kInf ? kInf : to - from);
         pieces_sum += z;
-        valley_ += static_cast<double>(j) * z;
+        valley_.add(z, static_cast<double>(j));
       }
-      lp_.addRow(0, pieces_sum - through[0][t], 0);
+      lp_.add_row(0, pieces_sum.add(through[0][t], -1.0), 0);
     }
     has_valley_ = true;
   }
@@ -243,11 +303,11 @@ class PhaseLp {
   double unit_kwh_ = 0.001;
   double h_ = 0.25;
   Lp lp_;
-  std::vector<std::vector<Lp::Col>> charge_, discharge_;
+  std::vector<std::vector<int>> charge_, discharge_;
   std::vector<std::vector<bool>> has_charge_, has_discharge_;
   std::vector<double> need_;
   std::vector<Expr> net_;
-  std::vector<Lp::Row> energy_row_;
+  std::vector<int> energy_row_;
   Expr cost_, valley_;
   bool has_valley_ = false;
 };

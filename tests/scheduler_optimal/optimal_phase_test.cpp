@@ -79,6 +79,7 @@ TEST(OptimalPhases, MixedSitesWithBindingPhaseLimitsMatchTheOracle) {
                             seed % 2 == 0, tally);
       }
   EXPECT_GT(tally.fallback, 4) << "binding phase limits must exercise the LP";
+  EXPECT_GT(16 - tally.short_seeds, 3) << "and seeds that fit, where the cost is compared";
 }
 
 TEST(OptimalPhases, CapacityShortWithPrioritiesMatchesTheOracle) {
