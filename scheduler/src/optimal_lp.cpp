@@ -46,9 +46,11 @@ struct Expr {
 // The few GLPK calls the planner needs; the basis stays between solves (warm start).
 class Lp {
  public:
-  Lp() : lp_(glp_create_prob()) {
+  explicit Lp(long iteration_limit) : lp_(glp_create_prob()), iterations_left_(iteration_limit) {
     glp_init_smcp(&parm_);
     parm_.msg_lev = std::getenv("ORDERLY_LP_DEBUG") ? GLP_MSG_ALL : GLP_MSG_OFF;
+    // Off: the presolver would rebuild the problem and drop the previous stage's basis. The
+    // dual simplex, textbook pricing and scaling were each measured slower on these LPs.
     parm_.presolve = GLP_OFF;
   }
   ~Lp() { glp_delete_prob(lp_); }
@@ -82,18 +84,31 @@ class Lp {
     for (int j = 1; j <= glp_get_num_cols(lp_); ++j) glp_set_obj_coef(lp_, j, 0.0);
     for (const auto& [col, a] : e.terms) glp_set_obj_coef(lp_, col, glp_get_obj_coef(lp_, col) + a);
     glp_set_obj_dir(lp_, direction);
-    int status = glp_simplex(lp_, &parm_);
+    int status = simplex();
     if (status == GLP_EBADB || status == GLP_ESING || status == GLP_ECOND) {
       // A basis gone bad after bounds changed: start again from GLPK's advanced basis.
       glp_adv_basis(lp_, 0);
-      status = glp_simplex(lp_, &parm_);
+      status = simplex();
     }
+    if (status == GLP_EITLIM)
+      throw std::runtime_error("plan_optimal: the phase LP needs more than phase_lp_iteration_limit simplex iterations");
     return status == 0 && glp_get_status(lp_) == GLP_OPT;
   }
   double value() const { return glp_get_obj_val(lp_); }
   double primal(int col) const { return glp_get_col_prim(lp_, col); }
 
  private:
+  int simplex() {
+    if (iterations_left_ > 0) {
+      parm_.it_lim = static_cast<int>(std::min<long>(iterations_left_, std::numeric_limits<int>::max()));
+      const int before = glp_get_it_cnt(lp_);
+      const int status = glp_simplex(lp_, &parm_);
+      iterations_left_ = std::max(1L, iterations_left_ - (glp_get_it_cnt(lp_) - before));
+      return status;
+    }
+    return glp_simplex(lp_, &parm_);
+  }
+
   static int type(double lo, double hi) {
     if (lo == -kInf && hi == kInf) return GLP_FR;
     if (lo == -kInf) return GLP_UP;
@@ -101,6 +116,7 @@ class Lp {
     return lo == hi ? GLP_FX : GLP_DB;
   }
   glp_prob* lp_;
+  long iterations_left_;  // 0: no limit
   glp_smcp parm_;
 };
 
@@ -117,7 +133,7 @@ double slack(double v) { return 1e-9 * std::abs(v) + 1e-9; }
 
 class PhaseLp {
  public:
-  PhaseLp(const Problem& p, const OptimalOptions& o) : p_(p), o_(o) {
+  PhaseLp(const Problem& p, const OptimalOptions& o) : p_(p), o_(o), lp_(o.phase_lp_iteration_limit) {
     unit_kwh_ = o.energy_unit_wh / 1000.0;
     h_ = p.slot_hours();
     build();

@@ -52,7 +52,7 @@ const Problem& phase_instance(int evs, int slots, bool binding) {
     s.root_tightness = 0.25;
     s.single_phase_share = 0.6;
     s.any_one_share = 0.2;
-    s.phase_tightness = binding ? 0.9 : 3.0;
+    s.phase_tightness = binding ? 1.0 : 3.0;
     s.feeder_phase_limits = true;
     it = cache.emplace(key, orderly::test::make_instance(s, 42)).first;
   }

@@ -43,6 +43,11 @@ struct OptimalOptions {
   // Energy quantum of the flow model, Wh. Capacities are floored to it (so no limit is ever
   // exceeded by quantisation) and needs floored too (so no EV gets more than it asked).
   double energy_unit_wh = 1.0;
+  // Simplex iterations the phase LP (docs/scheduler.md, "Phase limits") may take over all its
+  // stages; 0 = no limit. Past it solve_optimal throws std::runtime_error, so a caller that
+  // cannot wait seconds (the gateway plans on its core thread) can fall back to something
+  // safe. Iterations, not time, so the same input still gives the same answer on every box.
+  long phase_lp_iteration_limit = 0;
 };
 
 struct OptimalResult {
