@@ -25,7 +25,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev    # structured, levelled logging
   libsystemd-dev              # sd_notify (Type=notify, watchdog) and journald
   liblemon-dev                # network simplex min-cost flow for the planner
-  libglpk-dev                 # LP oracle for the planner's tests only (not linked in the product)
+  libglpk-dev                 # the planner's exact LP under phase limits (linked in the product; LEMON's default LP solver) and its tests' LP oracle
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium                    # headless browser for the web UI end-to-end tests
   fonts-wqy-microhei          # a CJK font so chromium screenshots of the Chinese UI are legible

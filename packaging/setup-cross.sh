@@ -54,10 +54,10 @@ esac
 PRODUCT_LIBS=(
   libboost1.81-dev libpaho-mqttpp-dev libpaho-mqtt-dev libmosquitto-dev libmodbus-dev
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
-  libsystemd-dev
+  libsystemd-dev libglpk-dev
 )
 # ... or by the tests and benchmarks.
-LIBS=("${PRODUCT_LIBS[@]}" libglpk-dev libgtest-dev libgmock-dev libbenchmark-dev)
+LIBS=("${PRODUCT_LIBS[@]}" libgtest-dev libgmock-dev libbenchmark-dev)
 # Run on the build host: compiler, emulator for the tests, shlibs lookup for CPack.
 HOST_TOOLS=(g++-"$TRIPLET" qemu-user-static dpkg-dev liblemon-dev nlohmann-json3-dev)
 

@@ -103,3 +103,31 @@ write("capacity-short.json", {
     "price_per_kwh": tou_price(),
     "evs": short_evs,
 })
+
+# Phases: 25 single-phase 7 kW home piles on phase A of block A (the usual wiring: one phase
+# per building riser), 10 on B and C, and 8 three-phase 11 kW shared piles. The transformer's
+# total has room; its phase A does not, at the evening peak, without planning. Base load is
+# unbalanced (40 % on A). Phase limits per phase [A, B, C]; block A also has its own on A.
+base = residential_base_kw()
+phase_evs = []
+for i in range(43):
+    arrival = rng.randint(20, 36)
+    departure = rng.randint(76, 84)
+    if i < 25:
+        ev = {"node": "block-a", "phases": "A", "max_kw": 7.0, "min_kw": 1.4}
+    elif i < 35:
+        ev = {"node": "transformer", "phases": "B" if i % 2 else "C", "max_kw": 7.0, "min_kw": 1.4}
+    else:
+        ev = {"node": "transformer", "phases": "ABC", "max_kw": 11.0, "min_kw": 4.2, "private": False}
+    ev.update({"id": f"ev-{i + 1}", "arrival_slot": arrival, "departure_slot": departure,
+               "energy_kwh": round(rng.uniform(8, 30), 1)})
+    phase_evs.append(ev)
+write("phases.json", {
+    "start": START, "slot_minutes": 15, "slots": SLOTS,
+    "capacity": {"id": "transformer", "limit_kw": 500, "phase_limit_kw": [150, 160, 160], "children": [
+        {"id": "block-a", "limit_kw": 200, "phase_limit_kw": [110, None, None], "children": []}]},
+    "base_load_kw": base,
+    "base_load_phase_kw": [[round(kw * s, 1) for kw in base] for s in (0.4, 0.3, 0.3)],
+    "price_per_kwh": tou_price(),
+    "evs": phase_evs,
+})

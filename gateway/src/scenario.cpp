@@ -1,6 +1,7 @@
 #include "orderly/gateway/scenario.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -124,6 +125,25 @@ class Reader {
     return out;
   }
 
+  // [A, B, C]: each a number or `slots` numbers (a per-slot array), or, with allow_null, null
+  // for "no limit on this phase".
+  std::array<std::vector<double>, scheduler::kPhases> phase_series(const json& v, const std::string& where,
+                                                                   const std::string& name, int slots, bool allow_null) {
+    std::array<std::vector<double>, scheduler::kPhases> out;
+    if (!v.is_array() || v.size() != static_cast<std::size_t>(scheduler::kPhases)) {
+      error(where, name + " must be an array of 3 entries [A, B, C], each a number or an array of " +
+                       std::to_string(slots) + " numbers" + (allow_null ? " (or null: no limit)" : "") + ", got " +
+                       describe(v));
+      return out;
+    }
+    for (std::size_t p = 0; p < out.size(); ++p) {
+      if (allow_null && v[p].is_null()) continue;
+      const std::string entry = name + "[" + std::to_string(p) + "] (phase " + std::string(1, "ABC"[p]) + ")";
+      out[p] = series(v[p], where, entry, slots, true).value_or(std::vector<double>{});
+    }
+    return out;
+  }
+
  private:
   std::string source_;
   std::vector<std::string> errors_;
@@ -135,7 +155,7 @@ void read_node(Reader& r, const json& v, const std::string& where, int parent, i
     r.error(where, "a capacity node must be an object {\"id\", \"limit_kw\", \"children\"}, got " + describe(v));
     return;
   }
-  r.only_known(v, where, {"id", "limit_kw", "base_load_kw", "children"});
+  r.only_known(v, where, {"id", "limit_kw", "base_load_kw", "phase_limit_kw", "base_load_phase_kw", "children"});
   scheduler::CapacityNode node;
   node.parent = parent;
   const auto id = r.string(v, where, "id", true);
@@ -145,6 +165,10 @@ void read_node(Reader& r, const json& v, const std::string& where, int parent, i
     node.limit_kw = r.series(*limit, here, "limit_kw", slots, true).value_or(std::vector<double>{});
   if (const json* base = r.field(v, here, "base_load_kw", false))
     node.base_load_kw = r.series(*base, here, "base_load_kw", slots, true).value_or(std::vector<double>{});
+  if (const json* limits = r.field(v, here, "phase_limit_kw", false))
+    node.phase_limit_kw = r.phase_series(*limits, here, "phase_limit_kw", slots, true);
+  if (const json* base = r.field(v, here, "base_load_phase_kw", false))
+    node.base_load_phase_kw = r.phase_series(*base, here, "base_load_phase_kw", slots, false);
   const int index = static_cast<int>(problem.nodes.size());
   problem.nodes.push_back(std::move(node));
   if (const json* children = r.field(v, here, "children", false)) {
@@ -163,6 +187,14 @@ std::optional<Period> period_from_string(const std::string& s) {
   return std::nullopt;
 }
 
+// The scenario names only what a pile is wired to; any_one is the gateway's (a three-phase
+// pile that cannot tell which phase its car uses), not a wiring.
+std::optional<scheduler::PhaseSet> phases_from_string(const std::string& s) {
+  for (const auto set : {scheduler::PhaseSet::a, scheduler::PhaseSet::b, scheduler::PhaseSet::c, scheduler::PhaseSet::abc})
+    if (s == scheduler::to_string(set)) return set;
+  return std::nullopt;
+}
+
 void read_ev(Reader& r, const json& v, std::size_t i, const std::map<std::string, int>& node_index,
              scheduler::Problem& problem) {
   std::string where = "evs[" + std::to_string(i) + "]";
@@ -177,7 +209,7 @@ void read_ev(Reader& r, const json& v, std::size_t i, const std::map<std::string
   }
   r.only_known(v, where,
                {"id", "node", "arrival_slot", "departure_slot", "energy_kwh", "max_kw", "min_kw", "power_step_kw", "priority", "private",
-                "discharge_max_kw", "battery_kwh", "initial_kwh", "reserve_kwh", "discharge_price_per_kwh"});
+                "discharge_max_kw", "battery_kwh", "initial_kwh", "reserve_kwh", "discharge_price_per_kwh", "phases"});
   if (const auto node = r.string(v, where, "node", false)) {
     const auto it = node_index.find(*node);
     if (it == node_index.end()) {
@@ -201,6 +233,10 @@ void read_ev(Reader& r, const json& v, std::size_t i, const std::map<std::string
   ev.initial_kwh = r.number(v, where, "initial_kwh", false).value_or(0);
   ev.reserve_kwh = r.number(v, where, "reserve_kwh", false).value_or(0);
   ev.discharge_price_per_kwh = r.number(v, where, "discharge_price_per_kwh", false).value_or(0);
+  if (const auto phases = r.string(v, where, "phases", false)) {
+    if (const auto set = phases_from_string(*phases)) ev.phases = *set;
+    else r.error(where, "phases must be \"A\", \"B\", \"C\" or \"ABC\", got \"" + *phases + "\"");
+  }
   problem.evs.push_back(std::move(ev));
 }
 
@@ -275,7 +311,7 @@ scheduler::Problem parse_scenario(const std::string& json_text, const std::strin
   }
   if (!doc.is_object()) throw ScenarioError({source_name + ": the scenario must be a JSON object, got " + describe(doc)});
 
-  r.only_known(doc, "", {"start", "slot_minutes", "slots", "capacity", "base_load_kw", "price_per_kwh", "period", "evs"});
+  r.only_known(doc, "", {"start", "slot_minutes", "slots", "capacity", "base_load_kw", "base_load_phase_kw", "price_per_kwh", "period", "evs"});
   scheduler::Problem problem;
   if (const auto start = r.string(doc, "", "start", false); start && !looks_like_timestamp(*start))
     r.error("start", "\"" + *start + "\" is not an ISO 8601 time with offset such as 2026-01-05T12:00:00+08:00");
@@ -297,6 +333,12 @@ scheduler::Problem parse_scenario(const std::string& json_text, const std::strin
       r.error("base_load_kw", "given both at the top level and in capacity; give the root's base load once");
     else if (auto series = r.series(*base, "", "base_load_kw", *slots, false); series && !problem.nodes.empty())
       problem.nodes[0].base_load_kw = std::move(*series);
+  }
+  if (const json* base = r.field(doc, "", "base_load_phase_kw", false)) {
+    if (!problem.nodes.empty() && scheduler::has_phase_base_load(problem.nodes[0]))
+      r.error("base_load_phase_kw", "given both at the top level and in capacity; give the root's once");
+    else if (!problem.nodes.empty())
+      problem.nodes[0].base_load_phase_kw = r.phase_series(*base, "", "base_load_phase_kw", *slots, false);
   }
   if (const json* price = r.field(doc, "", "price_per_kwh", true))
     problem.price_per_kwh = r.series(*price, "", "price_per_kwh", *slots, false).value_or(std::vector<double>{});
@@ -366,7 +408,16 @@ json plan_to_json(const scheduler::Problem& problem, const scheduler::Plan& plan
   if (!problem.nodes.empty())
     for (std::size_t t = 0; t < root_load.size() && t < problem.nodes[0].base_load_kw.size(); ++t)
       root_load[t] += problem.nodes[0].base_load_kw[t];
+  const auto node_load = scheduler::node_load_kw(problem, plan);
+  const auto phase_load = scheduler::node_phase_load_kw(problem, plan);
+  json nodes = json::array();
+  for (std::size_t n = 0; n < problem.nodes.size(); ++n) {
+    json phases = json::array();
+    for (const auto& series : phase_load[n]) phases.push_back(rounded_series(series));
+    nodes.push_back({{"id", problem.nodes[n].id}, {"load_kw", rounded_series(node_load[n])}, {"phase_load_kw", std::move(phases)}});
+  }
   return json{{"status", plan.status == scheduler::Plan::Status::optimal ? "optimal" : "capacity_short"},
+              {"nodes", std::move(nodes)},
               {"slots", problem.slots},
               {"slot_minutes", problem.slot_minutes},
               {"evs", std::move(evs)},

@@ -1,6 +1,9 @@
 #include "orderly/scheduler/baselines.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
 #include <functional>
 #include <numeric>
 
@@ -34,6 +37,8 @@ Plan plan_greedy(const Problem& p, const RankKey& key) {
   for (std::size_t i = 0; i < p.evs.size(); ++i) remaining[i] = p.evs[i].energy_kwh;
 
   std::vector<double> headroom(node_count);
+  // Per limited phase of a node ([node][phase]; NaN = no limit on that phase).
+  std::vector<std::array<double, kPhases>> phase_headroom(node_count);
   std::vector<std::size_t> present;
   std::vector<double> keys(p.evs.size());
   for (int t = 0; t < p.slots; ++t) {
@@ -42,6 +47,11 @@ Plan plan_greedy(const Problem& p, const RankKey& key) {
       const auto& node = p.nodes[n];
       const double base = ts < node.base_load_kw.size() ? node.base_load_kw[ts] : 0.0;
       headroom[n] = node.limit_kw[ts] - base;
+      for (std::size_t ph = 0; ph < static_cast<std::size_t>(kPhases); ++ph) {
+        const auto& limit = node.phase_limit_kw[ph];
+        phase_headroom[n][ph] = ts < limit.size() ? limit[ts] - base_load_phase_at(node, static_cast<int>(ph), ts)
+                                                  : std::numeric_limits<double>::quiet_NaN();
+      }
     }
     present.clear();
     for (std::size_t i = 0; i < p.evs.size(); ++i) {
@@ -58,8 +68,14 @@ Plan plan_greedy(const Problem& p, const RankKey& key) {
     for (const auto i : present) {
       const auto& ev = p.evs[i];
       double room = ev.max_kw;
-      for (int n = ev.node; n >= 0; n = p.nodes[static_cast<std::size_t>(n)].parent)
+      for (int n = ev.node; n >= 0; n = p.nodes[static_cast<std::size_t>(n)].parent) {
         room = std::min(room, headroom[static_cast<std::size_t>(n)]);
+        for (int ph = 0; ph < kPhases; ++ph) {
+          const double free_kw = phase_headroom[static_cast<std::size_t>(n)][static_cast<std::size_t>(ph)];
+          const double share = phase_share(ev.phases, ph);
+          if (!std::isnan(free_kw) && share > 0) room = std::min(room, free_kw / share);
+        }
+      }
       const double wanted = remaining[i] / h;
       double kw = std::min(wanted, std::max(room, 0.0));
       // A pile cannot be set below its minimum; a car finishing its last fraction may draw
@@ -68,8 +84,11 @@ Plan plan_greedy(const Problem& p, const RankKey& key) {
       if (kw <= 0) continue;
       plan.ev_kw[i][ts] = kw;
       remaining[i] = std::max(remaining[i] - kw * h, 0.0);
-      for (int n = ev.node; n >= 0; n = p.nodes[static_cast<std::size_t>(n)].parent)
+      for (int n = ev.node; n >= 0; n = p.nodes[static_cast<std::size_t>(n)].parent) {
         headroom[static_cast<std::size_t>(n)] -= kw;
+        for (int ph = 0; ph < kPhases; ++ph)
+          phase_headroom[static_cast<std::size_t>(n)][static_cast<std::size_t>(ph)] -= kw * phase_share(ev.phases, ph);
+      }
     }
   }
   finish(p, plan);

@@ -483,6 +483,13 @@ Plan solve_exact(const Problem& problem, const OptimalOptions& options, OptimalR
     if (!model.deliver(got, plan.ev_kw))
       throw std::logic_error("plan_optimal: the shares found do not fit again; this is a bug");
   }
+  // The flow keeps every limit but the phase limits: a relaxation. When its optimum keeps the
+  // phase limits too it is optimal for the whole problem (same objectives, fewer plans to
+  // choose from); otherwise the exact LP decides (docs/scheduler.md, "Phase limits").
+  if (detail::has_phase_limits(problem) && !detail::phase_limits_hold(problem, plan.ev_kw)) {
+    ++result.lp_solves;
+    plan.ev_kw = detail::solve_phase_lp(problem, options);
+  }
   const double slot_h = problem.slot_hours();
   plan.status = Plan::Status::optimal;
   for (std::size_t e = 0; e < problem.evs.size(); ++e) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "orderly/scheduler/planner.hpp"
 #include "orderly/scheduler/problem.hpp"
 
 namespace orderly::scheduler::detail {
@@ -20,6 +21,17 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
 // an early block instead of alternating. Node loads, per-car energy, cost and valley filling
 // stay exactly as solved. units[ev][slot], max_units[ev] and first_max_units[ev] (slot 0,
 // Problem::first_slot_fraction) in the flow's energy units.
+// True when some node has a limit on a phase.
+bool has_phase_limits(const Problem& problem);
+
+// Whether every phase of every node stays inside its limit with these powers (charging adds
+// nothing to a phase its base load alone overloads).
+bool phase_limits_hold(const Problem& problem, const std::vector<std::vector<double>>& ev_kw);
+
+// The exact plan under phase limits as a sequence of LPs (optimal_lp.cpp): the flow's
+// objectives in the same order, each optimum fixed before the next. [ev][slot] in kW.
+std::vector<std::vector<double>> solve_phase_lp(const Problem& problem, const OptimalOptions& options);
+
 void smooth_setpoints(const Problem& problem, const std::vector<std::int64_t>& max_units,
                       const std::vector<std::int64_t>& first_max_units,
                       std::vector<std::vector<std::int64_t>>& units);

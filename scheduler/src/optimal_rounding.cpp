@@ -1,13 +1,16 @@
 // Setpoint rounding after the exact solve. The flow plan is exact in energy but its powers are
 // arbitrary; AC piles take 0 or >= 6 A (IEC 61851-1, minimum PWM duty) in whole amps. Rounding
 // down can only lower loads, so limits keep holding; the repair then only adds where every node
-// from the charger to the root still has headroom.
+// (and every limited phase, by the pile's phase_share) from the charger to the root still has
+// headroom.
 //
 // Accepted powers come in steps, so a need that is not a whole number of steps leaves a
 // remainder smaller than any step. A setpoint is a ceiling, not an order: the car stops drawing
 // once its request is met (IEC 61851-1: the EV, not the pile, ends charging), so one increment
 // may overshoot the need as long as its full power fits under every node in its slot.
 #include <algorithm>
+#include <array>
+#include <limits>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -83,18 +86,44 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   auto pile = [&](std::size_t e, std::size_t t) -> const EvRequest& {
     return t == 0 && !slot0.empty() ? slot0[e] : problem.evs[e];
   };
-  // Adds kw (negative: removes) to the EV's power in slot t on every node up to the root.
-  auto charge_path = [&](int node, std::size_t t, double kw) {
-    for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
-      room[static_cast<std::size_t>(n)][t] -= kw;
-      fall[static_cast<std::size_t>(n)][t] += kw;
+  // Charging headroom left per phase of the nodes with phase limits ([node][phase][slot]; an
+  // unlimited phase is left empty): a load takes phase_share of its power from each.
+  std::vector<std::array<std::vector<double>, kPhases>> phase_room(n_nodes);
+  for (std::size_t n = 0; n < n_nodes; ++n)
+    for (std::size_t ph = 0; ph < static_cast<std::size_t>(kPhases); ++ph) {
+      const auto& limit = problem.nodes[n].phase_limit_kw[ph];
+      if (limit.empty()) continue;
+      phase_room[n][ph].resize(slots);
+      for (std::size_t t = 0; t < slots; ++t)
+        phase_room[n][ph][t] =
+            std::max(0.0, limit[t] - base_load_phase_at(problem.nodes[n], static_cast<int>(ph), t));
+    }
+  // Adds kw (negative: removes) to EV e's power in slot t on every node up to the root.
+  auto charge_path = [&](std::size_t e, std::size_t t, double kw) {
+    const auto& ev = problem.evs[e];
+    for (int n = ev.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
+      const auto ns = static_cast<std::size_t>(n);
+      room[ns][t] -= kw;
+      fall[ns][t] += kw;
+      for (std::size_t ph = 0; ph < static_cast<std::size_t>(kPhases); ++ph)
+        if (!phase_room[ns][ph].empty()) phase_room[ns][ph][t] -= kw * phase_share(ev.phases, static_cast<int>(ph));
     }
   };
-  auto fits = [&](int node, std::size_t t, double kw) {
-    for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
-      if (room[static_cast<std::size_t>(n)][t] < kw - kEpsKw) return false;
-    return true;
+  // The most EV e's power may still rise in slot t under every node and phase on its path.
+  auto path_room = [&](std::size_t e, std::size_t t) {
+    const auto& ev = problem.evs[e];
+    double free_kw = std::numeric_limits<double>::infinity();
+    for (int n = ev.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
+      const auto ns = static_cast<std::size_t>(n);
+      free_kw = std::min(free_kw, room[ns][t]);
+      for (std::size_t ph = 0; ph < static_cast<std::size_t>(kPhases); ++ph) {
+        const double share = phase_share(ev.phases, static_cast<int>(ph));
+        if (!phase_room[ns][ph].empty() && share > 0) free_kw = std::min(free_kw, phase_room[ns][ph][t] / share);
+      }
+    }
+    return free_kw;
   };
+  auto fits = [&](std::size_t e, std::size_t t, double kw) { return path_room(e, t) >= kw - kEpsKw; };
   auto may_fall = [&](int node, std::size_t t, double kw) {
     for (int n = node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
       if (fall[static_cast<std::size_t>(n)][t] < kw - kEpsKw) return false;
@@ -108,7 +137,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
     double exact_kwh = 0;
     for (std::size_t t = 0; t < slots; ++t) {
       exact_kwh += ev_kw[e][t] * slot_h;
-      charge_path(ev.node, t, ev_kw[e][t]);
+      charge_path(e, t, ev_kw[e][t]);
     }
     exact_met[e] = exact_kwh >= ev.energy_kwh - kSessionMetToleranceKwh;
   }
@@ -125,8 +154,8 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       const double down = round_down(pile(e, t), kw);
       const double up = next_up(pile(e, t), kw);
       double to = down;
-      if (!may_fall(ev.node, t, kw - down) && up > kw && fits(ev.node, t, up - kw)) to = up;
-      charge_path(ev.node, t, to - kw);
+      if (!may_fall(ev.node, t, kw - down) && up > kw && fits(e, t, up - kw)) to = up;
+      charge_path(e, t, to - kw);
       deficit_kwh[e] += (kw - to) * slot_h;
       kw = to;
     }
@@ -168,7 +197,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
       else if (kw > at.min_kw + kEpsKw)
         lower = round_down(at, kw - at.power_step_kw / 2);
       if (kw - lower > surplus_kw + kEpsKw || !may_fall(ev.node, t, kw - lower)) continue;
-      charge_path(ev.node, t, lower - kw);
+      charge_path(e, t, lower - kw);
       deficit_kwh[e] += (kw - lower) * slot_h;
       kw = lower;
     }
@@ -186,15 +215,13 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
         double up = next_up(at, kw);
         if (at.power_step_kw <= 0 && kw >= at.min_kw - kEpsKw && kw > 0) {
           // Continuous above the minimum: top up by what is missing and what the path allows.
-          double path_room = at.max_kw - kw;
-          for (int n = ev.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
-            path_room = std::min(path_room, room[static_cast<std::size_t>(n)][t]);
-          up = kw + std::max(0.0, std::min(path_room, deficit_kwh[e] / slot_h));
+          const double free_kw = std::min(at.max_kw - kw, path_room(e, t));
+          up = kw + std::max(0.0, std::min(free_kw, deficit_kwh[e] / slot_h));
         }
         const double add_kw = up - kw;
         if (add_kw <= kEpsKw || add_kw * slot_h > deficit_kwh[e] + kEpsKwh) continue;
-        if (!fits(ev.node, t, add_kw)) continue;
-        charge_path(ev.node, t, add_kw);
+        if (!fits(e, t, add_kw)) continue;
+        charge_path(e, t, add_kw);
         kw = up;
         deficit_kwh[e] -= add_kw * slot_h;
         moved = true;
@@ -215,7 +242,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
         if (!in_window(ev, t)) continue;
         const double up = next_up(pile(e, t), ev_kw[e][t]);
         const double add_kw = up - ev_kw[e][t];
-        if (add_kw <= kEpsKw || !fits(ev.node, t, add_kw)) continue;
+        if (add_kw <= kEpsKw || !fits(e, t, add_kw)) continue;
         if (best == slots || (problem.price_per_kwh[t] == problem.price_per_kwh[best] &&
                               add_kw < best_up_kw - ev_kw[e][best] - kEpsKw)) {
           best = t;
@@ -223,7 +250,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
         }
       }
       if (best != slots) {
-        charge_path(ev.node, best, best_up_kw - ev_kw[e][best]);
+        charge_path(e, best, best_up_kw - ev_kw[e][best]);
         ev_kw[e][best] = best_up_kw;
         deficit_kwh[e] = 0;
       }
@@ -255,11 +282,10 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   std::vector<int> regain_slots(problem.evs.size(), 0);
   std::vector<double> planned_kwh(problem.evs.size(), 0.0);
   auto update_regain = [&](std::size_t f, std::size_t t) {
-    const auto& other = problem.evs[f];
     double& slot_up = regain_kw[f][t];
     if (slot_up > 0) --regain_slots[f];
     const double up = next_up(pile(f, t), ev_kw[f][t]);
-    slot_up = up - ev_kw[f][t] > kEpsKw && fits(other.node, t, up - ev_kw[f][t]) ? up : 0.0;
+    slot_up = up - ev_kw[f][t] > kEpsKw && fits(f, t, up - ev_kw[f][t]) ? up : 0.0;
     if (slot_up > 0) ++regain_slots[f];
   };
   for (std::size_t f : movable) {
@@ -279,7 +305,7 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
     // The stuck EV takes the room made in slot t, going up to `up` (one increment).
     auto take_room = [&](std::size_t t, double up) {
       const double add_kw = up - ev_kw[e][t];
-      charge_path(ev.node, t, add_kw);
+      charge_path(e, t, add_kw);
       ev_kw[e][t] = up;
       deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
       planned_kwh[e] += add_kw * slot_h;
@@ -318,13 +344,13 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
           const double add2_kw = up2 - ev_kw[f][t2];
           if (add2_kw < step_down - kEpsKw || (add2_kw - step_down) * slot_h > spare_kwh + kEpsKwh)
             continue;
-          charge_path(other.node, t, -step_down);
-          if (!fits(ev.node, t, add_kw)) {  // another node of the path is still short
-            charge_path(other.node, t, step_down);
+          charge_path(f, t, -step_down);
+          if (!fits(e, t, add_kw)) {  // another node of the path is still short
+            charge_path(f, t, step_down);
             break;
           }
           ev_kw[f][t] = lower;
-          charge_path(other.node, t2, add2_kw);
+          charge_path(f, t2, add2_kw);
           ev_kw[f][t2] = up2;
           deficit_kwh[f] += (step_down - add2_kw) * slot_h;
           planned_kwh[f] += (add2_kw - step_down) * slot_h;
@@ -353,23 +379,21 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
           if (t2 == t || !in_window(other, t2) || ev_kw[f][t2] <= 0 ||
               ev_kw[f][t2] < pile(f, t2).min_kw - kEpsKw)
             continue;
-          double free_kw = pile(f, t2).max_kw - ev_kw[f][t2];
-          for (int n = other.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent)
-            free_kw = std::min(free_kw, room[static_cast<std::size_t>(n)][t2]);
+          const double free_kw = std::min(pile(f, t2).max_kw - ev_kw[f][t2], path_room(f, t2));
           const double take = std::min(free_kw, step_down - found_kw);
           if (take <= kEpsKw) continue;
           takes.emplace_back(t2, take);
           found_kw += take;
         }
         if (found_kw < step_down - kEpsKw) continue;
-        charge_path(other.node, t, -step_down);
-        if (!fits(ev.node, t, add_kw)) {  // another node of the path is still short
-          charge_path(other.node, t, step_down);
+        charge_path(f, t, -step_down);
+        if (!fits(e, t, add_kw)) {  // another node of the path is still short
+          charge_path(f, t, step_down);
           continue;
         }
         ev_kw[f][t] = lower;
         for (const auto& [t2, take] : takes) {
-          charge_path(other.node, t2, take);
+          charge_path(f, t2, take);
           ev_kw[f][t2] += take;
           slots_changed(t2, t2);
         }

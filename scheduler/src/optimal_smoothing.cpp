@@ -25,10 +25,16 @@ void smooth_setpoints(const Problem& problem, const std::vector<std::int64_t>& m
   using Units = std::int64_t;
   using Graph = lemon::SmartDigraph;
   const auto slots = static_cast<std::size_t>(problem.slots);
-  std::vector<std::vector<std::size_t>> by_node(problem.nodes.size());
+  // Under phase limits cars are interchangeable only if they also load the same phases: a
+  // re-deal between a phase-A and a phase-B car would move load from one phase to the other.
+  constexpr std::size_t kPhaseSets = 5;
+  const bool by_phases = has_phase_limits(problem);
+  std::vector<std::vector<std::size_t>> by_node(problem.nodes.size() * kPhaseSets);
   for (std::size_t e = 0; e < problem.evs.size(); ++e)
     if (problem.evs[e].discharge_max_kw == 0)
-      by_node[static_cast<std::size_t>(problem.evs[e].node)].push_back(e);
+      by_node[static_cast<std::size_t>(problem.evs[e].node) * kPhaseSets +
+              (by_phases ? static_cast<std::size_t>(problem.evs[e].phases) : 0)]
+          .push_back(e);
 
   for (auto& group : by_node) {
     if (group.size() < 2) continue;

@@ -35,6 +35,30 @@ const Problem& instance(int evs, int slots, double tightness, bool ac_piles = fa
   return it->second;
 }
 
+// Mixed phases: 60 % single-phase piles (A, B or C), of the three-phase rest 20 % charging a
+// single-phase car on an unknown phase (counted on every phase); the transformer and two
+// feeders with per-phase limits. binding: the phase limits cut into the evening and the flow's
+// optimum breaks them (the exact phase LP decides); loose: they hold at the flow's optimum
+// (the fast path, one flow solve plus the check).
+const Problem& phase_instance(int evs, int slots, bool binding) {
+  static std::map<std::pair<std::pair<int, int>, bool>, Problem> cache;
+  const auto key = std::make_pair(std::make_pair(evs, slots), binding);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    orderly::test::InstanceSpec s;
+    s.evs = evs;
+    s.slots = slots;
+    s.use_trondheim = true;
+    s.root_tightness = 0.25;
+    s.single_phase_share = 0.6;
+    s.any_one_share = 0.2;
+    s.phase_tightness = binding ? 1.0 : 3.0;
+    s.feeder_phase_limits = true;
+    it = cache.emplace(key, orderly::test::make_instance(s, 42)).first;
+  }
+  return it->second;
+}
+
 // Fits, but the transformer binds in the evening; the realistic daily case (one solve).
 constexpr double kBinding = 0.25;
 // Not everything fits: shares by priority and fairness, then cost (three solves).
@@ -86,6 +110,23 @@ void BM_OptimalSmoothing(benchmark::State& state) {
   run_planner(state, kBinding, o);
 }
 
+void run_phases(benchmark::State& state, bool binding) {
+  const Problem& p = phase_instance(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), binding);
+  orderly::scheduler::OptimalResult r;
+  for (auto _ : state) {
+    r = orderly::scheduler::solve_optimal(p);
+    benchmark::DoNotOptimize(r.plan.ev_kw.data());
+  }
+  const auto kpi = orderly::scheduler::compute_kpi(p, r.plan);
+  state.counters["lp_solves"] = r.lp_solves;
+  state.counters["overload_slots"] = kpi.overload_slots;
+  state.counters["met"] = r.plan.status == orderly::scheduler::Plan::Status::optimal;
+  state.counters["sessions_unmet"] = kpi.sessions_total - kpi.sessions_met;
+  state.counters["rounding_loss_kwh"] = r.rounding_loss_kwh;
+}
+void BM_OptimalPhasesBinding(benchmark::State& state) { run_phases(state, true); }
+void BM_OptimalPhasesLoose(benchmark::State& state) { run_phases(state, false); }
+
 void BM_LpOracle(benchmark::State& state) {
   const Problem& p = instance(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
                               kBinding);
@@ -105,6 +146,18 @@ BENCHMARK(BM_OptimalNoValleyFilling)->Apply(sizes);
 BENCHMARK(BM_OptimalCapacityShort)->Apply(sizes);
 BENCHMARK(BM_OptimalAcPiles)->Apply(sizes);
 BENCHMARK(BM_OptimalSmoothing)->Apply(sizes);
+BENCHMARK(BM_OptimalPhasesLoose)
+    ->Args({100, 96})
+    ->Args({1000, 96})
+    ->ArgNames({"evs", "slots"})
+    ->Unit(benchmark::kMillisecond);
+// The phase LP takes seconds at 1000 EVs (docs/benchmarks.md): one iteration each.
+BENCHMARK(BM_OptimalPhasesBinding)
+    ->Args({100, 96})
+    ->Args({1000, 96})
+    ->ArgNames({"evs", "slots"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 // The LP oracle takes seconds at 1000 EVs and minutes beyond; only the two smaller sizes.
 BENCHMARK(BM_LpOracle)
     ->Args({100, 96})

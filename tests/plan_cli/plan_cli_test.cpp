@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <array>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -47,7 +48,7 @@ double sum_of(const json& a) {
 }
 
 TEST(PlanCli, EveryExampleWithEveryAlgorithmGivesAConsistentPlan) {
-  for (const std::string name : {"feeder.json", "v2g.json", "capacity-short.json"}) {
+  for (const std::string name : {"feeder.json", "v2g.json", "capacity-short.json", "phases.json"}) {
     for (const std::string algorithm : {"optimal", "uncontrolled", "edf", "llf"}) {
       SCOPED_TRACE(name + " " + algorithm);
       const auto r = run_plan(example(name) + " --algorithm " + algorithm);
@@ -104,6 +105,28 @@ TEST(PlanCli, FeasibleExamplesAreServedInFull) {
     EXPECT_LE(j["kpi"]["cost_yuan"].get<double>(), edf["kpi"]["cost_yuan"].get<double>());
     EXPECT_GE(j["kpi"]["valley_share"].get<double>(), edf["kpi"]["valley_share"].get<double>());
   }
+}
+
+// The plan output gives each node's load per phase; on phases.json (25 single-phase piles on
+// phase A) uncontrolled charging overloads phase A and the plan keeps every phase.
+TEST(PlanCli, PhasesExampleGivesEveryNodesPhaseLoadsWithinTheirLimits) {
+  const auto r = run_plan(example("phases.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = json::parse(r.out);
+  EXPECT_EQ(j["status"], "optimal");
+  EXPECT_EQ(j["kpi"]["overload_slots"], 0);
+  EXPECT_GT(j["kpi_uncontrolled"]["overload_slots"].get<int>(), 0);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  EXPECT_EQ(j["nodes"][0]["id"], "transformer");
+  EXPECT_EQ(j["nodes"][1]["id"], "block-a");
+  const std::array<double, 3> root_limits{150, 160, 160};
+  for (std::size_t ph = 0; ph < 3; ++ph) {
+    const auto& series = j["nodes"][0]["phase_load_kw"][ph];
+    ASSERT_EQ(series.size(), 96u);
+    for (const auto& kw : series) EXPECT_LE(kw.get<double>(), root_limits[ph] + 1e-3) << "phase " << ph;
+  }
+  for (const auto& kw : j["nodes"][1]["phase_load_kw"][0]) EXPECT_LE(kw.get<double>(), 110 + 1e-3);
+  for (const auto& kw : j["nodes"][1]["phase_load_kw"][1]) EXPECT_EQ(kw.get<double>(), 0.0) << "block A's piles are all on A";
 }
 
 TEST(PlanCli, PrettyOutputParsesToTheSamePlan) {

@@ -174,6 +174,72 @@ TEST(Scenario, ReportsEveryProblemNotJustTheFirst) {
   }
 }
 
+TEST(Scenario, PhasesPhaseLimitsAndPerPhaseBaseLoad) {
+  const auto p = parse_scenario(
+      R"({"slots": 2, "slot_minutes": 60,
+          "capacity": {"id": "t", "limit_kw": 100, "phase_limit_kw": [30, [20, 25], null],
+                       "children": [{"id": "f", "limit_kw": 50, "phase_limit_kw": [10, 10, 10],
+                                     "base_load_phase_kw": [1, [2, 3], 0]}]},
+          "base_load_kw": [9, 12], "base_load_phase_kw": [[3, 4], [3, 4], [3, 4]],
+          "price_per_kwh": [1, 1],
+          "evs": [{"id": "a", "arrival_slot": 0, "departure_slot": 2, "energy_kwh": 5, "max_kw": 7, "phases": "A"},
+                  {"id": "b", "arrival_slot": 0, "departure_slot": 2, "energy_kwh": 5, "max_kw": 7, "phases": "ABC"},
+                  {"id": "c", "arrival_slot": 0, "departure_slot": 2, "energy_kwh": 5, "max_kw": 7, "phases": "C"},
+                  {"id": "d", "arrival_slot": 0, "departure_slot": 2, "energy_kwh": 5, "max_kw": 7}]})",
+      "s.json");
+  EXPECT_EQ(p.evs[0].phases, scheduler::PhaseSet::a);
+  EXPECT_EQ(p.evs[1].phases, scheduler::PhaseSet::abc);
+  EXPECT_EQ(p.evs[2].phases, scheduler::PhaseSet::c);
+  EXPECT_EQ(p.evs[3].phases, scheduler::PhaseSet::abc) << "the default";
+  EXPECT_EQ(p.nodes[0].phase_limit_kw[0], (std::vector<double>{30, 30}));
+  EXPECT_EQ(p.nodes[0].phase_limit_kw[1], (std::vector<double>{20, 25}));
+  EXPECT_TRUE(p.nodes[0].phase_limit_kw[2].empty()) << "null: no limit on phase C";
+  EXPECT_EQ(p.nodes[0].base_load_phase_kw[1], (std::vector<double>{3, 4}));
+  EXPECT_EQ(p.nodes[1].base_load_phase_kw[1], (std::vector<double>{2, 3}));
+  EXPECT_EQ(p.nodes[1].base_load_phase_kw[2], (std::vector<double>{0, 0}));
+}
+
+TEST(Scenario, PhaseMistakesNameTheFieldAndTheIndex) {
+  const std::string ev = R"([{"id": "a", "arrival_slot": 0, "departure_slot": 4, "energy_kwh": 5, "max_kw": 7, "phases": "AB"}])";
+  EXPECT_THAT(error_of(small(ev)), HasSubstr("evs[0] (id \"a\"): phases must be \"A\", \"B\", \"C\" or \"ABC\", got \"AB\""));
+  auto tree = [](const std::string& node_extra) {
+    return R"({"slots": 2, "capacity": {"id": "t", "limit_kw": 5)" + node_extra + R"(}, "price_per_kwh": [1, 1], "evs": []})";
+  };
+  EXPECT_THAT(error_of(tree(R"(, "phase_limit_kw": [1, 2])")),
+              HasSubstr("capacity (id \"t\"): phase_limit_kw must be an array of 3 entries [A, B, C]"));
+  EXPECT_THAT(error_of(tree(R"(, "phase_limit_kw": [1, [2, 3, 4], 5])")),
+              HasSubstr("capacity (id \"t\"): phase_limit_kw[1] (phase B) has 3 values, expected slots = 2"));
+  EXPECT_THAT(error_of(tree(R"(, "phase_limit_kw": [1, 2, [3, "x"]])")),
+              HasSubstr("capacity (id \"t\"): phase_limit_kw[2] (phase C)[1] must be a number, got string \"x\""));
+  EXPECT_THAT(error_of(tree(R"(, "phase_limit_kw": [1, -2, 3])")),
+              HasSubstr("phase_limit_kw B[0] must be a finite number >= 0"));
+  EXPECT_THAT(error_of(tree(R"(, "base_load_phase_kw": [1, null, 3])")),
+              HasSubstr("base_load_phase_kw[1] (phase B) must be a number or an array of 2 numbers, got null"));
+  EXPECT_THAT(error_of(small("[]", R"(, "base_load_phase_kw": [[1, 2, 3, 4], [1, 2, 3, 4]])")),
+              HasSubstr("scenario.json: base_load_phase_kw must be an array of 3 entries"));
+  EXPECT_THAT(error_of(small("[]", R"(, "base_load_phase_kw": [[1, 2, 3, 4], [1, 2, 3], [1, 2, 3, 4]])")),
+              HasSubstr("scenario.json: base_load_phase_kw[1] (phase B) has 3 values, expected slots = 4"));
+  EXPECT_THAT(error_of(R"({"slots": 2, "capacity": {"id": "t", "limit_kw": 5, "base_load_phase_kw": [1, 1, 1]},
+                          "base_load_phase_kw": [1, 1, 1], "price_per_kwh": [1, 1], "evs": []})"),
+              HasSubstr("base_load_phase_kw: given both at the top level and in capacity"));
+}
+
+TEST(Scenario, PlanJsonGivesEachNodesLoadPerPhase) {
+  const auto p = parse_scenario(small(R"([{"id": "a", "node": "f", "arrival_slot": 0, "departure_slot": 4, "energy_kwh": 12, "max_kw": 7, "phases": "B"},
+                                          {"id": "b", "arrival_slot": 0, "departure_slot": 1, "energy_kwh": 3, "max_kw": 3}])",
+                                      R"(, "base_load_kw": [6, 6, 6, 6])"),
+                                "s.json");
+  const auto j = plan_to_json(p, scheduler::plan_edf(p), 1.0);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  EXPECT_EQ(j["nodes"][0]["id"], "t");
+  EXPECT_EQ(j["nodes"][0]["load_kw"], nlohmann::json({16.0, 11.0, 6.0, 6.0}));
+  // Root: base 2 per phase; b (three-phase, 3 kW) 1 per phase in slot 0; a on B.
+  EXPECT_EQ(j["nodes"][0]["phase_load_kw"][0], nlohmann::json({3.0, 2.0, 2.0, 2.0}));
+  EXPECT_EQ(j["nodes"][0]["phase_load_kw"][1], nlohmann::json({10.0, 7.0, 2.0, 2.0}));
+  EXPECT_EQ(j["nodes"][1]["phase_load_kw"][1], nlohmann::json({7.0, 5.0, 0.0, 0.0}));
+  EXPECT_EQ(j["nodes"][1]["phase_load_kw"][2], nlohmann::json({0.0, 0.0, 0.0, 0.0}));
+}
+
 TEST(Scenario, PlanJsonCarriesPlanTotalsAndBothKpis) {
   const auto p = parse_scenario(small(R"([{"id": "a", "node": "f", "arrival_slot": 0, "departure_slot": 4, "energy_kwh": 12, "max_kw": 7}])",
                                       R"(, "base_load_kw": [5, 5, 5, 5])"),

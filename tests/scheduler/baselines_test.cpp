@@ -84,6 +84,22 @@ TEST(Edf, LastFractionMayBeBelowTheMinimum) {
   EXPECT_EQ(plan.status, Plan::Status::optimal);
 }
 
+TEST(Edf, PhaseLimitsBindByEachPilesShare) {
+  // Phase A: limit 9, base 3 (a third of 9): 6 kW for phase-A loads; the three-phase car takes
+  // a third of its power from A as well.
+  auto p = make_problem(1, 100.0);
+  p.nodes[0].base_load_kw = {9};
+  p.nodes[0].phase_limit_kw[0] = {9};
+  p.evs = {make_ev("abc", 0, 1, 6.0, 6.0), make_ev("a", 0, 1, 7.0, 7.0), make_ev("b", 0, 1, 7.0, 7.0)};
+  p.evs[1].phases = PhaseSet::a;
+  p.evs[2].phases = PhaseSet::b;
+  const auto plan = plan_edf(p);
+  EXPECT_DOUBLE_EQ(plan.ev_kw[0][0], 6.0);
+  EXPECT_DOUBLE_EQ(plan.ev_kw[1][0], 4.0) << "phase A: 6 - 6/3";
+  EXPECT_DOUBLE_EQ(plan.ev_kw[2][0], 7.0);
+  EXPECT_EQ(compute_kpi(p, plan).overload_slots, 0);
+}
+
 TEST(Llf, TightCarBeforeLooseCarWithTheSameDeparture) {
   auto p = make_problem(4, 7.0);
   // Same departure: EDF keeps list order (the loose car first); LLF sees the tight one.

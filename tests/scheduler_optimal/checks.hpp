@@ -33,6 +33,16 @@ inline void expect_plan_valid(const scheduler::Problem& p, const scheduler::Plan
         EXPECT_GE(load[n][t], -1e-6) << "net export at the transformer, slot " << t;
       }
     }
+  const auto phase_load = scheduler::node_phase_load_kw(p, plan);
+  for (std::size_t n = 0; n < p.nodes.size(); ++n)
+    for (std::size_t ph = 0; ph < static_cast<std::size_t>(scheduler::kPhases); ++ph) {
+      const auto& limit = p.nodes[n].phase_limit_kw[ph];
+      for (std::size_t t = 0; t < limit.size(); ++t) {
+        const double base = scheduler::base_load_phase_at(p.nodes[n], static_cast<int>(ph), t);
+        EXPECT_LE(phase_load[n][ph][t], std::max(limit[t], base) + 1e-6)
+            << "node " << p.nodes[n].id << " phase " << "ABC"[ph] << " slot " << t;
+      }
+    }
   const double h = p.slot_hours();
   for (std::size_t e = 0; e < p.evs.size(); ++e) {
     const auto& ev = p.evs[e];

@@ -57,5 +57,18 @@ TEST(OptimalExamples, CapacityShortStaysShortWithoutOverload) {
   EXPECT_EQ(scheduler::compute_kpi(p, result.plan).overload_slots, 0);
 }
 
+// 25 single-phase piles on phase A: the total has room, phase A does not. Uncontrolled, phase
+// A overloads at the evening peak; the exact plan keeps every phase and serves every car.
+TEST(OptimalExamples, PhasesExampleKeepsEveryPhaseAndMeetsEveryRequest) {
+  const auto p = example("phases.json");
+  const auto result = scheduler::solve_optimal(p, {});
+  expect_plan_valid(p, result.plan, "phases.json");
+  EXPECT_EQ(result.plan.status, scheduler::Plan::Status::optimal);
+  const auto kpi = scheduler::compute_kpi(p, result.plan);
+  EXPECT_EQ(kpi.overload_slots, 0);
+  EXPECT_EQ(kpi.sessions_met, kpi.sessions_total);
+  EXPECT_GT(scheduler::compare_with_uncontrolled(p, result.plan).uncontrolled.overload_slots, 0);
+}
+
 }  // namespace
 }  // namespace orderly::test

@@ -3,6 +3,7 @@
 // Brief 36 (2021) 107105, CC BY 4.0), otherwise from a synthetic generator with the same
 // evening-arrival / overnight-stay shape.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -19,6 +20,7 @@ using scheduler::CapacityNode;
 using scheduler::EvRequest;
 using scheduler::Period;
 using scheduler::Problem;
+using scheduler::PhaseSet;
 
 // splitmix64: tiny, and the same sequence on every platform (std distributions are not).
 class Rng {
@@ -192,6 +194,17 @@ Problem make_instance(const InstanceSpec& spec, std::uint64_t seed) {
       ev.min_kw = 0;
       ev.power_step_kw = 0;
     }
+    if (spec.single_phase_share > 0 || spec.any_one_share > 0) {
+      if (rng.uniform() < spec.single_phase_share) {
+        const std::array<PhaseSet, 3> single{PhaseSet::a, PhaseSet::b, PhaseSet::c};
+        ev.phases = single[static_cast<std::size_t>(rng.between(0, 2))];
+        ev.max_kw = std::min(ev.max_kw, 7.0);
+        const double window_kwh = ev.max_kw * slot_h * (ev.departure_slot - ev.arrival_slot);
+        ev.energy_kwh = std::min(ev.energy_kwh, whole_wh(0.9 * window_kwh));
+      } else if (rng.uniform() < spec.any_one_share) {
+        ev.phases = PhaseSet::any_one;
+      }
+    }
     sum_max_kw += ev.max_kw;
     p.evs.push_back(ev);
   }
@@ -210,6 +223,21 @@ Problem make_instance(const InstanceSpec& spec, std::uint64_t seed) {
     for (std::size_t t = 0; t < slots; ++t)
       if (hour_of(t) >= 18 && hour_of(t) < 20)
         p.nodes[0].limit_kw[t] = grid_kw(std::round(root_kw * 0.85));
+  if (spec.phase_tightness > 0) {
+    auto& root = p.nodes[0];
+    const std::array<double, 3> split{0.4, 0.3, 0.3};
+    for (std::size_t ph = 0; ph < 3; ++ph) {
+      root.phase_limit_kw[ph].assign(slots, grid_kw(std::round(root_kw / 3 * spec.phase_tightness)));
+      root.base_load_phase_kw[ph].resize(slots);
+      for (std::size_t t = 0; t < slots; ++t) root.base_load_phase_kw[ph][t] = grid_kw(root.base_load_kw[t] * split[ph]);
+    }
+    if (spec.feeder_phase_limits && phases > 0)
+      for (const int f : {0, 3}) {
+        if (f >= feeders) continue;
+        auto& node = p.nodes[static_cast<std::size_t>(1 + phases + f)];
+        for (auto& limit : node.phase_limit_kw) limit.assign(slots, grid_kw(std::round(node.limit_kw[0] * 0.4 * spec.phase_tightness)));
+      }
+  }
   return p;
 }
 

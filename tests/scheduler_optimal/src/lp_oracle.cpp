@@ -2,7 +2,8 @@
 // Variables: charge c[e][t] and (bidirectional piles) discharge d[e][t], kWh per slot.
 // Rows: per node and slot, the net charging of every EV in its subtree within the node's
 // headroom; per EV, net energy within [0, need]; per bidirectional EV and slot, the state of
-// charge within [min(reserve, initial), battery]; per priority, the class total (fixed stage by
+// charge within [min(reserve, initial), battery]; per limited phase of a node and slot, every
+// EV below at its phase_share; per priority, the class total (fixed stage by
 // stage). Deliberately shares nothing with the flow planner but the Problem struct.
 #include <glpk.h>
 
@@ -108,6 +109,27 @@ OracleResult solve(const Problem& p, const std::vector<double>* fixed_kwh) {
         lp.add_row(terms, GLP_DB, std::min(lo, up), up);
       else
         lp.add_row(terms, GLP_UP, 0, up);
+      // Each limited phase: every EV below at its share of the phase (a third for three-phase
+      // piles, all of it on its own phase for single-phase ones and on every phase for any_one).
+      for (int ph = 0; ph < scheduler::kPhases; ++ph) {
+        const auto& limit = node.phase_limit_kw[static_cast<std::size_t>(ph)];
+        if (limit.empty()) continue;
+        std::vector<std::pair<int, double>> phase_terms;
+        for (std::size_t e = 0; e < n_evs; ++e) {
+          const double share = scheduler::phase_share(p.evs[e].phases, ph);
+          if (!under(e, static_cast<int>(n)) || share == 0) continue;
+          std::vector<std::pair<int, double>> ev_terms;
+          net_terms(e, t, ev_terms);
+          for (const auto& [j, a] : ev_terms) phase_terms.emplace_back(j, a * share);
+        }
+        if (phase_terms.empty()) continue;
+        const double phase_base = scheduler::base_load_phase_at(node, ph, t);
+        const double phase_up = std::max(0.0, limit[t] - phase_base) * h;
+        if (gives)
+          lp.add_row(phase_terms, GLP_DB, -(limit[t] + phase_base) * h, phase_up);
+        else
+          lp.add_row(phase_terms, GLP_UP, 0, phase_up);
+      }
     }
   }
   std::vector<int> energy_row(n_evs);

@@ -34,8 +34,9 @@ std::vector<scheduler::Period> periods_from_prices(const std::vector<double>& pr
 
 nlohmann::json kpi_to_json(const scheduler::Kpi& kpi);
 
-// {"status", "evs": [{"id", "kw", "energy_kwh", ...}], "total_kw", "root_load_kw", "kpi",
-//  "kpi_uncontrolled", "solve_ms"}; kpi_uncontrolled is the same problem planned uncontrolled.
+// {"status", "evs": [{"id", "kw", "energy_kwh", ...}], "nodes": [{"id", "load_kw",
+//  "phase_load_kw": [A, B, C]}], "total_kw", "root_load_kw", "kpi", "kpi_uncontrolled",
+//  "solve_ms"}; kpi_uncontrolled is the same problem planned uncontrolled.
 nlohmann::json plan_to_json(const scheduler::Problem& problem, const scheduler::Plan& plan, double solve_ms);
 
 }  // namespace orderly::gateway

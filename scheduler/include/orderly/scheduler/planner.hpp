@@ -43,6 +43,11 @@ struct OptimalOptions {
   // Energy quantum of the flow model, Wh. Capacities are floored to it (so no limit is ever
   // exceeded by quantisation) and needs floored too (so no EV gets more than it asked).
   double energy_unit_wh = 1.0;
+  // Simplex iterations the phase LP (docs/scheduler.md, "Phase limits") may take over all its
+  // stages; 0 = no limit. Past it solve_optimal throws std::runtime_error, so a caller that
+  // cannot wait seconds (the gateway plans on its core thread) can fall back to something
+  // safe. Iterations, not time, so the same input still gives the same answer on every box.
+  long phase_lp_iteration_limit = 0;
 };
 
 struct OptimalResult {
@@ -55,6 +60,8 @@ struct OptimalResult {
   int solves = 0;                   // network simplex runs: 1 when every request fits;
                                     // when capacity is short 1-2 (3 with V2G piles); up to
                                     // 4 more when rounding lost energy (the margin retry)
+  int lp_solves = 0;                // exact plans made by the phase LP because the flow's
+                                    // optimum broke a phase limit (docs/scheduler.md)
 };
 
 // Throws std::invalid_argument when the problem is malformed (sizes, parent indices, windows);

@@ -55,6 +55,12 @@ inline double base_load_phase_at(const CapacityNode& node, int phase, std::size_
   return t < node.base_load_kw.size() ? node.base_load_kw[t] / kPhases : 0.0;
 }
 
+inline bool has_phase_base_load(const CapacityNode& node) {
+  for (const auto& base : node.base_load_phase_kw)
+    if (!base.empty()) return true;
+  return false;
+}
+
 inline bool has_phase_limit(const CapacityNode& node) {
   for (const auto& limit : node.phase_limit_kw)
     if (!limit.empty()) return true;

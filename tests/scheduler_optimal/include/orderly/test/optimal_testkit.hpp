@@ -18,6 +18,17 @@ struct InstanceSpec {
   bool dr_event = true;           // root limit lowered 18:00-20:00
   bool use_trondheim = false;     // draw sessions from the Trondheim data set when available
   int priorities = 1;             // priorities drawn from 1..priorities
+  // Electrical phases. This share of the EVs is on single-phase piles (phase A, B or C at
+  // random, at most 7 kW), the rest three-phase; of those, this share charges a car on an
+  // unknown single phase (PhaseSet::any_one). All 0: every EV three-phase, as before.
+  double single_phase_share = 0;
+  double any_one_share = 0;
+  // > 0: the transformer gets a limit per phase of this x its limit / 3 and an unbalanced
+  // per-phase base load (40 / 30 / 30 %); with feeder_phase_limits, feeder-1 and feeder-4 get
+  // per-phase limits of this x 0.4 x their limit as well, so phase limits sit both above and
+  // below the "phase-k" nodes' own totals (the constraint family is not laminar).
+  double phase_tightness = 0;
+  bool feeder_phase_limits = false;
 };
 
 // Deterministic for a given spec and seed. Every figure is a whole Wh per slot and prices have
@@ -41,7 +52,7 @@ struct OracleResult {
   std::vector<std::vector<double>> ev_kw;     // an optimal plan [ev][slot]
 };
 
-// Two (or more) stage LP with GLPK: maximise delivered energy priority by priority, then
+// Two (or more) stage LP with GLPK (per-phase rows where nodes have phase limits): maximise delivered energy priority by priority, then
 // minimise cost with those deliveries fixed. Written from the problem statement, not from the
 // flow network: one variable per EV, slot and direction; one row per node and slot.
 OracleResult lp_oracle(const scheduler::Problem& problem);
