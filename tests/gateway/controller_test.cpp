@@ -118,10 +118,10 @@ class Rig {
   }
   bool meter_phases(const std::string& id, std::array<double, 3> kw, TimePoint now) {
     drivers::MeterSnapshot m;
-    m.at = now;
+    m.at = now + wall_step;
     m.power_w = (kw[0] + kw[1] + kw[2]) * 1000.0;
     for (std::size_t ph = 0; ph < 3; ++ph) m.power_w_phase[ph] = kw[ph] * 1000.0;
-    return controller.on_meter_snapshot(id, m, now);
+    return controller.on_meter_snapshot(id, m, at(now));
   }
   // A plan of the given kW per slot from the slot `now` falls in; `asap` cars charge at once.
   void plan(TimePoint now, const std::map<std::string, std::vector<double>>& kw, bool asap = false) {
@@ -582,13 +582,13 @@ TEST(ControllerPhases, ThreePhasePileIsReplannedWhenItsCurrentsShowTheCarsPhase)
   s.state = drivers::ChargerState::charging;
   s.power_w = 3680;
   s.current_a = {0.0, 16.0, 0.0};
-  EXPECT_TRUE(rig.controller.on_charger_snapshot("t1", s, s.at)) << "the phase it shows asks for a step";
+  EXPECT_TRUE(rig.controller.on_charger_snapshot("t1", s, rig.at(s.at))) << "the phase it shows asks for a step";
   EXPECT_EQ(rig.controller.chargers().at("t1").phases(), scheduler::PhaseSet::b);
-  EXPECT_TRUE(rig.controller.due_replans(s.at).contains(ReplanReason::phases));
+  EXPECT_TRUE(rig.controller.due_replans(rig.at(s.at)).contains(ReplanReason::phases));
   // Unplugged: the next car may use another phase.
   s.state = drivers::ChargerState::unplugged;
   s.current_a = {0.0, 0.0, 0.0};
-  rig.controller.on_charger_snapshot("t1", s, s.at + seconds(1));
+  rig.controller.on_charger_snapshot("t1", s, rig.at(s.at + seconds(1)));
   EXPECT_EQ(rig.controller.chargers().at("t1").phases(), scheduler::PhaseSet::any_one);
 }
 

@@ -41,7 +41,7 @@ std::string read_file(const std::filesystem::path& path);
 struct SiteToml {
   std::string name = "test site";
   double limit_kw = 50;
-  std::string transformer;  // more [site.transformer] keys, e.g. "phase_a_limit_kw = 80\n"
+  std::string transformer{};  // more [site.transformer] keys, e.g. "phase_a_limit_kw = 80\n"
   int mqtt_port = 1883;
   std::filesystem::path db;
   std::string control = "control_period_s = 1\nlimit_validity_s = 60\nsafety_margin_kw = 2\n";
