@@ -385,6 +385,40 @@ TEST(Controller, MeterCheckLimitsFollowTheRatingV2gAndPv) {
   EXPECT_STREQ(to_string(MeterFault::below_chargers), "below-chargers");
 }
 
+TEST(MeterCheck, EachRuleOnItsOwnSamples) {
+  MeterCheckLimits l;
+  l.range_kw = 100;
+  l.export_allowed_kw = 1;
+  l.stuck_after = seconds(60);
+  l.stuck_charger_change_kw = 3;
+  l.below_chargers_kw = 2;
+  l.below_chargers_confirm = seconds(5);
+  l.recover_after = seconds(10);
+  const TimePoint t = local(5, 20, 0);
+
+  MeterCheck below(l);
+  for (int s = 0; s < 4; ++s) EXPECT_TRUE(below.add(t + seconds(s), 5, 10).plausible);
+  EXPECT_TRUE(below.add(t + seconds(4), 9, 10).plausible) << "within the tolerance: the count starts again";
+  for (int s = 5; s < 10; ++s) EXPECT_TRUE(below.add(t + seconds(s), 5, 10).plausible) << s;
+  EXPECT_EQ(below.add(t + seconds(10), 5, 10).fault, MeterFault::below_chargers);
+  // Once implausible, 10 s of plausible samples before it is believed again.
+  for (int s = 11; s < 21; ++s) EXPECT_FALSE(below.add(t + seconds(s), 12, 10).plausible) << s;
+  EXPECT_TRUE(below.add(t + seconds(21), 12, 10).plausible);
+
+  MeterCheck quiet(l);
+  for (int s = 0; s <= 600; s += 10) EXPECT_TRUE(quiet.add(t + seconds(s), 40, 12 + (s % 20 == 0 ? 1 : 0)).plausible)
+      << "unchanged while the chargers move less than 3 kW: believed";
+  MeterCheck frozen(l);
+  for (int s = 0; s < 60; ++s) EXPECT_TRUE(frozen.add(t + seconds(s), 40, s < 30 ? 12 : 20).plausible) << s;
+  EXPECT_EQ(frozen.add(t + seconds(60), 40, 20).fault, MeterFault::stuck);
+  EXPECT_EQ(frozen.add(t + seconds(61), 40, 20).fault, MeterFault::stuck) << "still the same value";
+
+  MeterCheck range(l);
+  EXPECT_EQ(range.add(t, 101, 0).fault, MeterFault::out_of_range);
+  EXPECT_EQ(range.add(t + seconds(1), -1.5, 0).fault, MeterFault::negative);
+  EXPECT_THAT(range.verdict().reason, HasSubstr("reads -1.5 kW"));
+}
+
 TEST(Controller, AnUnmeteredFeederCarriesItsAssumedLoad) {
   std::string text = kSite;
   text.replace(text.find("id = \"f1\"\nlimit_kw = 10\n"), 24,
