@@ -1,6 +1,7 @@
 // The checks that need the whole configuration: ids unique and references resolved, the
 // capacity tree ordered parents first and free of cycles, and profile devices against the
 // profile catalog.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -163,8 +164,24 @@ void check_references(Errors& errors, Config& c,
   }
   check_phases(errors, c, node_where, charger_where);
   if (transformer_meters == 0) {
-    errors.warn({}, "no [[meter]] with role = \"transformer\": the limiter cannot see the "
-                    "base load and will assume the worst");
+    errors.warn({}, c.site.transformer.assumed_load_kw
+                        ? "no [[meter]] with role = \"transformer\": the limiter runs on [site.transformer] "
+                          "assumed_load_kw plus [control] meter_fallback_margin_kw"
+                        : "no [[meter]] with role = \"transformer\" and no [site.transformer] assumed_load_kw: "
+                          "the limiter cannot see the base load and assumes it fills the limit (no charging)");
+  }
+  // A node without a meter still carries non-EV load: say which figure stands in for it.
+  std::set<std::string> metered;
+  for (const auto& m : c.meters)
+    if (m.role == MeterRole::feeder) metered.insert(m.node);
+  for (std::size_t i = 0; i < c.capacity.size(); ++i) {
+    const auto& n = c.capacity[i];
+    if (metered.count(n.id) || n.assumed_load_kw || n.assumed_load_share) continue;
+    const double share = c.site.transformer.limit_kw > 0 ? std::min(n.limit_kw / c.site.transformer.limit_kw, 1.0) : 1.0;
+    errors.warn(node_where[i]->source(),
+                "capacity[" + std::to_string(i + 1) + "] '" + n.id + "': no feeder [[meter]] and no assumed_load_kw or "
+                "assumed_load_share; its non-EV load is taken as " + number_text(share) +
+                " (its limit over the transformer's) of the transformer's non-EV load");
   }
   if (transformer_meters > 1) {
     errors.add({}, "more than one [[meter]] with role = \"transformer\"; keep one");

@@ -116,6 +116,8 @@ void read_site(Section& root, Config& c) {
     x.rated_kva = tr.number("rated_kva", 1, 100000);
     x.phase_limit_kw = read_phase_limits(tr, x.limit_kw);
     if (const auto split = read_phase_split(tr)) x.base_load_phase_split = *split;
+    x.assumed_load_kw = tr.number("assumed_load_kw", 0, 100000);
+    assign(x.pv_peak_kw, tr.number("pv_peak_kw", 0, 100000));
     if (x.rated_kva && x.limit_kw > *x.rated_kva) {
       tr.error(tt->get("limit_kw"), "limit_kw",
                "limit_kw " + number_text(x.limit_kw) + " exceeds rated_kva " +
@@ -145,6 +147,12 @@ void read_capacity(Section& root, Config& c, std::vector<const toml::table*>& wh
                                          "\" carries one phase and its limit_kw is that phase's limit; remove " + key);
       n.phase_limit_kw = {};
       n.base_load_phase_split.reset();
+    }
+    n.assumed_load_kw = s.number("assumed_load_kw", 0, 100000);
+    n.assumed_load_share = s.number("assumed_load_share", 0, 1);
+    if (n.assumed_load_kw && n.assumed_load_share) {
+      s.error(t->get("assumed_load_share"), "assumed_load_share",
+              "give assumed_load_kw or assumed_load_share, not both");
     }
     s.finish();
     c.capacity.push_back(n);
@@ -430,6 +438,13 @@ void read_control(Section& root, Config& c) {
   assign(x.failsafe_current_a, s.number("failsafe_current_a", 0, 80));
   assign(x.failsafe_timeout_s, s.integer("failsafe_timeout_s", 10, 3600));
   assign(x.safety_margin_kw, s.number("safety_margin_kw", 0, 1000));
+  assign(x.meter_range_factor, s.number("meter_range_factor", 1.05, 10));
+  assign(x.meter_negative_tolerance_kw, s.number("meter_negative_tolerance_kw", 0, 1000));
+  assign(x.meter_stuck_s, s.integer("meter_stuck_s", 5, 3600));
+  assign(x.meter_stuck_change_kw, s.number("meter_stuck_change_kw", 0.1, 1000));
+  assign(x.meter_below_chargers_kw, s.number("meter_below_chargers_kw", 0, 1000));
+  assign(x.meter_fallback_margin_kw, s.number("meter_fallback_margin_kw", 0, 10000));
+  assign(x.meter_fallback_s, s.integer("meter_fallback_s", 0, 86400));
   s.finish();
   if (x.limit_validity_s < 3 * x.control_period_s) {
     s.errors().add(t->source(), "control: limit_validity_s " + std::to_string(x.limit_validity_s) +

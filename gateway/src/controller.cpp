@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <set>
 #include <stdexcept>
 
 #include "orderly/base/units.hpp"
@@ -44,6 +46,12 @@ std::optional<std::array<double, 3>> phase_kw(const drivers::MeterSnapshot& s) {
   for (const double w : s.power_w_phase)
     if (!std::isfinite(w)) return std::nullopt;
   return std::array<double, 3>{s.power_w_phase[0] / 1000.0, s.power_w_phase[1] / 1000.0, s.power_w_phase[2] / 1000.0};
+}
+
+std::string kw_text(double kw) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f kW", kw);
+  return buf;
 }
 
 }  // namespace
@@ -94,7 +102,18 @@ const char* to_string(LimitReason r) {
     case LimitReason::share: return "share";
     case LimitReason::cut: return "cut";
     case LimitReason::no_meter: return "no-meter";
+    case LimitReason::forecast: return "forecast";
     case LimitReason::keep_alive: return "keep-alive";
+  }
+  return "?";
+}
+
+const char* to_string(LoadSource s) {
+  switch (s) {
+    case LoadSource::meter: return "meter";
+    case LoadSource::forecast: return "running-on-forecast";
+    case LoadSource::assumed: return "running-on-assumed-load";
+    case LoadSource::failsafe: return "failsafe";
   }
   return "?";
 }
@@ -159,6 +178,15 @@ Controller::Controller(const Config& config, double clock_speed)
     cc.node = std::max(tree_.index_of(c.node), 0);
     cc.caps = configured_capabilities(c);
     chargers_.emplace(c.id, std::move(cc));
+  }
+  for (const auto& m : config.meters) {
+    const std::string& root = config.site.transformer.id;
+    if (m.role == MeterRole::transformer) {
+      transformer_metered_ = true;
+      meters_.emplace(m.id, WatchedMeter{root, MeterCheck(meter_check_limits(config, root, clock_speed))});
+    } else if (m.role == MeterRole::feeder && !m.node.empty() && m.node != root) {
+      meters_.emplace(m.id, WatchedMeter{m.node, MeterCheck(meter_check_limits(config, m.node, clock_speed))});
+    }
   }
 }
 
@@ -228,15 +256,21 @@ bool Controller::check_following(const std::string& id, ChargerControl& c, Insta
 }
 
 bool Controller::on_meter_snapshot(const std::string& meter_id, const drivers::MeterSnapshot& s, Instant now) {
-  const auto* m = config_.find_meter(meter_id);
-  if (!m || !std::isfinite(s.power_w)) return false;
-  if (m->role == MeterRole::feeder && !m->node.empty() && m->node != config_.site.transformer.id) {
-    feeder_kw_[m->node] = {now.mono, NodeReading{s.power_w / 1000.0, phase_kw(s)}};  // the limiter's view of that node
+  const auto watched = meters_.find(meter_id);
+  if (watched == meters_.end() || !std::isfinite(s.power_w)) return false;
+  auto& m = watched->second;
+  judge_meter(meter_id, m, s.power_w / 1000.0, now);
+  const bool plausible = m.check.verdict().plausible;
+  if (m.node != config_.site.transformer.id) {
+    // The limiter's view of that node; an implausible one leaves the node on its assumed load.
+    if (plausible) feeder_kw_[m.node] = {now.mono, NodeReading{s.power_w / 1000.0, phase_kw(s)}};
+    else feeder_kw_.erase(m.node);
     return false;
   }
-  if (m->role != MeterRole::transformer) return false;
   transformer_ = s;
   transformer_received_ = now.mono;
+  // An implausible reading teaches the forecast nothing and moves no base load.
+  if (!plausible) return true;
   base_load_w_ = s.power_w - charging_w();
   base_phase_w_.reset();
   if (const auto per_phase = phase_kw(s)) {
@@ -315,6 +349,180 @@ bool Controller::meter_fresh(MonoPoint now) const {
   return transformer_ && now - transformer_received_ <= real(kMeterStaleAfter);
 }
 
+// ---- meters and the load figure -----------------------------------------------------------------
+
+double Controller::chargers_below_kw(const std::string& node) const {
+  const int target = tree_.index_of(node);
+  double sum_kw = 0;
+  for (const auto& [id, c] : chargers_) {
+    if (!c.reachable() || !std::isfinite(c.snapshot.power_w)) continue;
+    for (int n = c.node; n >= 0; n = tree_.parents[static_cast<std::size_t>(n)])
+      if (n == target) {
+        sum_kw += c.snapshot.power_w / 1000.0;  // signed: a V2G pile's export lowers what the meter sees
+        break;
+      }
+  }
+  return sum_kw;
+}
+
+void Controller::judge_meter(const std::string& meter_id, WatchedMeter& m, double power_kw, Instant now) {
+  const auto& v = m.check.add(now.mono, power_kw, chargers_below_kw(m.node));
+  const std::string id = "meter:" + meter_id;
+  if (!v.plausible) {
+    const bool transformer = m.node == config_.site.transformer.id;
+    raise({id, "suspect", "warn", to_string(v.fault),
+           v.reason + (transformer ? "; not believed: the limiter runs on the forecast"
+                                   : "; not believed: node " + m.node + " is counted at its assumed load"),
+           meter_id, m.node, {}, now.wall},
+          now);
+  } else {
+    clear(id, "plausible again");
+  }
+}
+
+bool Controller::meter_usable(MonoPoint now) const {
+  if (!meter_fresh(now)) return false;
+  for (const auto& [id, m] : meters_)
+    if (m.node == config_.site.transformer.id) return m.check.verdict().plausible;
+  return false;
+}
+
+std::optional<double> Controller::non_ev_kw(Instant now) {
+  const auto& tx = config_.site.transformer;
+  const double margin_kw = config_.control.meter_fallback_margin_kw;
+  if (started_at_ == MonoPoint{}) started_at_ = now.mono;
+  if (!transformer_metered_) {
+    // An unmetered site runs on the installer's figure for as long as it is unmetered.
+    if (!tx.assumed_load_kw) {
+      load_source_ = LoadSource::failsafe;
+      return std::nullopt;
+    }
+    load_source_ = LoadSource::assumed;
+    raise({"control:load", "running-on-assumed-load", "warn", "no-meter",
+           "no transformer meter configured: non-EV load taken as assumed_load_kw " + kw_text(*tx.assumed_load_kw) +
+               " + meter_fallback_margin_kw " + kw_text(margin_kw),
+           "", tx.id, {}, now.wall},
+          now);
+    return *tx.assumed_load_kw + margin_kw;
+  }
+  if (meter_usable(now.mono)) {
+    unusable_since_ = {};
+    load_source_ = LoadSource::meter;
+    clear("control:load", "on the transformer meter again");
+    return base_load_w_ / 1000.0;
+  }
+  // Until the meter first answers after a start there is nothing to say: no headroom, quietly.
+  if (!transformer_ && now.mono - started_at_ <= real(kMeterStaleAfter)) {
+    load_source_ = LoadSource::failsafe;
+    return std::nullopt;
+  }
+  std::string meter_id;
+  const MeterCheck* check = nullptr;
+  for (const auto& [id, m] : meters_)
+    if (m.node == tx.id) {
+      meter_id = id;
+      check = &m.check;
+    }
+  std::string reason;
+  std::string why;
+  if (!meter_fresh(now.mono)) {
+    reason = "stale";
+    why = transformer_ ? "meter " + meter_id + " silent for " +
+                             std::to_string(duration_cast<seconds>(now.mono - transformer_received_).count()) + " s"
+                       : "no reading from meter " + meter_id + " since the start";
+    raise({"meter:" + meter_id, "suspect", "warn", "silent", why, meter_id, tx.id, {}, now.wall}, now);
+  } else {
+    reason = to_string(check->verdict().fault);
+    why = "meter " + meter_id + " " + check->verdict().reason;
+  }
+  if (unusable_since_ == MonoPoint{}) unusable_since_ = now.mono;
+  const auto fallback_for = real(seconds(config_.control.meter_fallback_s));
+  if (now.mono - unusable_since_ < fallback_for) {
+    // The plan's forecast is only a figure once the history has one; before that, the
+    // installer's assumed load (default: the limit, so no headroom). Never below the last
+    // believed base load: the forecast of a young history (no earlier day) is low.
+    std::optional<double> forecast;
+    if (plan_ && base_history_.slot_count() > 0) forecast = forecast_base_kw(*plan_, now.wall);
+    const double last_kw = base_load_w_ / 1000.0;
+    const double base_kw = forecast ? std::max(*forecast, last_kw) : assumed_load_kw(config_, tx.id, 0);
+    const std::string figure = !forecast           ? "assumed load " + kw_text(base_kw)
+                               : *forecast >= last_kw ? "forecast base load " + kw_text(base_kw)
+                                                      : "last believed base load " + kw_text(base_kw) +
+                                                            " (above the forecast " + kw_text(*forecast) + ")";
+    load_source_ = LoadSource::forecast;
+    raise({"control:load", "running-on-forecast", "warn", reason,
+           why + "; limits on the " + figure + " + meter_fallback_margin_kw " + kw_text(margin_kw) + " for at most " +
+               std::to_string(config_.control.meter_fallback_s) + " s, then the failsafe",
+           meter_id, tx.id, {}, now.wall},
+          now);
+    return base_kw + margin_kw;
+  }
+  load_source_ = LoadSource::failsafe;
+  raise({"control:load", "failsafe", "error", reason,
+         why + "; longer than meter_fallback_s " + std::to_string(config_.control.meter_fallback_s) +
+             " s: no headroom, every pile paused until the meter is believable again",
+         meter_id, tx.id, {}, now.wall},
+        now);
+  return std::nullopt;
+}
+
+void Controller::raise(Alarm alarm, Instant now) {
+  const auto it = alarms_.find(alarm.id);
+  const bool news = it == alarms_.end() || it->second.state != alarm.state || it->second.reason != alarm.reason ||
+                    it->second.piles != alarm.piles;
+  if (!news) {
+    it->second.message = std::move(alarm.message);  // the figures move; the state does not
+    return;
+  }
+  alarm.since = it != alarms_.end() && it->second.state == alarm.state ? it->second.since : now.wall;
+  note({alarm.level, alarm.id, alarm.state + ": " + alarm.message});
+  alarms_[alarm.id] = std::move(alarm);
+}
+
+void Controller::clear(const std::string& id, const std::string& message) {
+  if (alarms_.erase(id) == 0) return;
+  note({"info", id, "ok: " + message});
+}
+
+std::vector<ChargerControl*> Controller::check_limits_hold(const scheduler::LimiterResult& result,
+                                                           const std::vector<scheduler::LimitNode>& nodes,
+                                                           const std::vector<scheduler::ChargerSetpoint>& setpoints,
+                                                           const std::vector<ChargerControl*>& of, Instant now) {
+  std::vector<ChargerControl*> to_cut;
+  std::set<std::string> overloaded;
+  for (const int n : result.overloaded_nodes) {
+    const auto node = static_cast<std::size_t>(n);
+    const std::string id = "node:" + tree_.ids[node];
+    overloaded.insert(id);
+    std::vector<std::string> piles;
+    std::string blame;
+    for (std::size_t i = 0; i < setpoints.size(); ++i) {
+      if (setpoints[i].responsive) continue;
+      bool below = false;
+      for (int k = setpoints[i].node; k >= 0 && !below; k = nodes[static_cast<std::size_t>(k)].parent) below = k == n;
+      if (!below) continue;
+      auto& c = *of[i];
+      piles.push_back(c.config->id);
+      const double kw = setpoints[i].measured_kw ? *setpoints[i].measured_kw : setpoints[i].max_kw;
+      blame += (blame.empty() ? "" : ", ") + c.config->id + " (" +
+               (c.reachable() ? "not following, draws " : "offline, counted at ") + kw_text(kw) + ")";
+      if (c.reachable() && c.not_following) to_cut.push_back(&c);
+    }
+    raise({id, "limits-cannot-hold", "error", piles.empty() ? "non-ev-load" : "fixed-load",
+           "fixed load " + kw_text(result.expected_node_load_kw[node]) + " over the limit " +
+               kw_text(nodes[node].limit_kw) + " (margin subtracted)" +
+               (piles.empty() ? ": the non-EV load alone" : "; piles at fault: " + blame) +
+               "; every other pile below it paused",
+           "", tree_.ids[node], piles, now.wall},
+          now);
+  }
+  std::vector<std::string> holding;
+  for (const auto& [id, a] : alarms_)
+    if (a.state == "limits-cannot-hold" && !overloaded.count(id)) holding.push_back(id);
+  for (const auto& id : holding) clear(id, "limits hold again");
+  return to_cut;
+}
+
 double Controller::transformer_limit_kw(TimePoint now) const {
   return gateway::transformer_limit_kw(config_, dr_.windows(), now);
 }
@@ -346,7 +554,7 @@ PlanningInput Controller::planning_input(Instant now, std::vector<ActiveSession>
   in.sessions = std::move(sessions);
   in.limit_windows = dr_.windows();
   in.base_history = base_history_.samples();
-  if (meter_fresh(now.mono)) {
+  if (meter_usable(now.mono)) {
     in.measured_base_kw = base_load_w_ / 1000.0;
     if (base_phase_w_) in.measured_base_phase_kw = std::array<double, 3>{(*base_phase_w_)[0] / 1000.0,
                                                                           (*base_phase_w_)[1] / 1000.0,
@@ -370,15 +578,22 @@ void Controller::set_plan(ActivePlan plan, std::chrono::steady_clock::duration t
 
 Controller::Limits Controller::limit(Instant now) {
   Limits out;
-  std::optional<double> transformer_kw;
-  if (meter_fresh(now.mono)) transformer_kw = transformer_->power_w / 1000.0;
+  // The transformer's non-EV load as the limiter takes it: measured, forecast, assumed or none.
+  const std::optional<double> base_kw = non_ev_kw(now);
   std::map<std::string, NodeReading> node_kw;
   for (const auto& [node, reading] : feeder_kw_)
     if (now.mono - reading.first <= real(kMeterStaleAfter)) node_kw[node] = reading.second;
-  const auto nodes = limiter_nodes(config_, tree_, dr_.empty() ? std::vector<LimitWindow>{} : dr_.windows(), now.wall,
-                                   transformer_kw ? std::optional<NodeReading>(NodeReading{*transformer_kw, std::nullopt})
-                                                  : std::nullopt,
-                                   node_kw);
+  auto nodes = limiter_nodes(config_, tree_, dr_.empty() ? std::vector<LimitWindow>{} : dr_.windows(), now.wall,
+                             base_kw ? std::optional<NodeReading>(NodeReading{*base_kw, std::nullopt}) : std::nullopt,
+                             node_kw);
+  // A node without a fresh plausible meter carries its assumed non-EV load, never 0, spread over
+  // its phases by its configured split.
+  for (std::size_t i = 1; i < nodes.size(); ++i) {
+    if (nodes[i].measured_kw) continue;
+    nodes[i].base_load_kw = assumed_load_kw(config_, tree_.ids[i], base_kw.value_or(nodes[0].limit_kw));
+    for (std::size_t ph = 0; ph < scheduler::kPhases; ++ph)
+      nodes[i].base_load_phase_kw[ph] = nodes[i].base_load_kw * tree_.base_phase_split[i][ph];
+  }
 
   // Every charger is in the limiter's picture; only the reachable, plugged-in ones get a target.
   std::vector<scheduler::ChargerSetpoint> setpoints;
@@ -429,7 +644,7 @@ Controller::Limits Controller::limit(Instant now) {
   // planned ones leave: never an open limit.
   if (!unplanned.empty()) {
     double headroom_kw = 0;
-    if (transformer_kw) headroom_kw = nodes[0].limit_kw - base_load_w_ / 1000.0 - reserved - planned;
+    if (base_kw) headroom_kw = nodes[0].limit_kw - *base_kw - reserved - planned;
     std::vector<scheduler::ShareRequest> requests;
     for (const auto i : unplanned) requests.push_back({setpoints[i].max_kw, setpoints[i].min_kw, 0});
     const auto share = scheduler::share_headroom(headroom_kw, requests);
@@ -443,24 +658,30 @@ Controller::Limits Controller::limit(Instant now) {
   // then): a meter reading paired with charger readings from a different moment would count a
   // car that just ramped up or down twice or not at all, and the limits would swing.
   std::vector<double> target_kw(setpoints.size(), 0.0);
-  if (transformer_kw) {
+  std::vector<ChargerControl*> to_cut;  // ignoring their limit where the limits cannot hold
+  if (base_kw) {
     auto limited = nodes;
     double measured_chargers_kw = 0;
     std::array<double, 3> measured_phase_kw{0, 0, 0};
     for (const auto& sp : setpoints)
       if (sp.measured_kw) {
         measured_chargers_kw += std::max(*sp.measured_kw, 0.0);
-        for (int ph = 0; ph < 3; ++ph)
+        for (int ph = 0; ph < scheduler::kPhases; ++ph)
           measured_phase_kw[static_cast<std::size_t>(ph)] += std::max(*sp.measured_kw, 0.0) * measured_share(sp.phases, ph);
       }
-    limited[0].measured_kw = base_load_w_ / 1000.0 + measured_chargers_kw;
-    // Per phase the same way: the non-EV load of the last sample, on the phases the meter saw it
-    // on, or split as configured when it does not measure its phases.
-    for (std::size_t ph = 0; ph < 3; ++ph) {
-      if (base_phase_w_) limited[0].measured_phase_kw[ph] = (*base_phase_w_)[ph] / 1000.0 + measured_phase_kw[ph];
-      else limited[0].base_load_phase_kw[ph] = base_load_w_ / 1000.0 * tree_.base_phase_split[0][ph];
+    limited[0].measured_kw = *base_kw + measured_chargers_kw;
+    // Per phase the same way: the non-EV load of the last believed sample, on the phases the
+    // meter saw it on, or split as configured when it does not measure its phases or is not
+    // believed (the forecast or the assumed load stands in).
+    for (std::size_t ph = 0; ph < scheduler::kPhases; ++ph) {
+      if (base_phase_w_ && load_source_ == LoadSource::meter)
+        limited[0].measured_phase_kw[ph] = (*base_phase_w_)[ph] / 1000.0 + measured_phase_kw[ph];
+      else
+        limited[0].base_load_phase_kw[ph] = *base_kw * tree_.base_phase_split[0][ph];
     }
-    target_kw = scheduler::limit_setpoints(limited, setpoints).setpoint_kw;
+    const auto result = scheduler::limit_setpoints(limited, setpoints);
+    target_kw = result.setpoint_kw;
+    to_cut = check_limits_hold(result, limited, setpoints, of, now);
   }
 
   const auto validity = seconds(config_.control.limit_validity_s);
@@ -478,11 +699,16 @@ Controller::Limits Controller::limit(Instant now) {
                          (target_w == 0 && c.setpoint_w > 0);  // a stop is always sent
     if (!changed && now.mono - c.setpoint_sent_at < validity / 2) continue;
     LimitReason reason = ceiling_reason[i];
-    if (!transformer_kw) reason = LimitReason::no_meter;
+    if (!base_kw) reason = LimitReason::no_meter;
     else if (target_kw[i] < setpoints[i].setpoint_kw - 1e-3) reason = LimitReason::cut;
+    else if (load_source_ != LoadSource::meter) reason = LimitReason::forecast;
     if (!changed) reason = LimitReason::keep_alive;
     send(c, target_w, reason);
   }
+  // Where they break a limit that cannot hold otherwise, piles ignoring their limit are told to
+  // stop: should they start following, they stop at once.
+  for (auto* c : to_cut)
+    if (c->setpoint_w != 0) send(*c, 0, LimitReason::cut);
   // Chargers that ignore their limit keep receiving it, so they hold a valid one if they recover.
   for (auto& [id, c] : chargers_)
     if (c.not_following && c.reachable() && now.mono - c.setpoint_sent_at >= validity / 2)

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "orderly/base/units.hpp"
+#include "orderly/gateway/meter_check.hpp"
 #include "orderly/scheduler/plan.hpp"
 #include "orderly/scheduler/validate.hpp"
 
@@ -243,8 +244,20 @@ PlanningProblem build_problem(const Config& config, const PlanningInput& input) 
       base[static_cast<std::size_t>(k)] += delta * std::exp(-static_cast<double>(k) / kMeasuredCorrectionDecaySlots);
   }
   for (auto& b : base) b = std::max(b, 0.0);
+  // No transformer meter: nothing to learn a forecast from, so the installer's figure stands in.
+  const auto& tx = config.site.transformer;
+  const auto metered = [&](const std::string& node, MeterRole role) {
+    return std::any_of(config.meters.begin(), config.meters.end(),
+                       [&](const MeterConfig& m) { return m.role == role && (role == MeterRole::transformer || m.node == node); });
+  };
+  if (tx.assumed_load_kw && !metered(tx.id, MeterRole::transformer)) base.assign(base.size(), *tx.assumed_load_kw);
   out.base_kw = base;
   p.nodes[0].base_load_kw = base;
+  // Nodes below without a meter carry their assumed non-EV load, never 0 (docs/control.md).
+  for (std::size_t i = 1; i < tree.ids.size(); ++i) {
+    if (metered(tree.ids[i], MeterRole::feeder)) continue;
+    for (std::size_t k = 0; k < base.size(); ++k) p.nodes[i].base_load_kw[k] = assumed_load_kw(config, tree.ids[i], base[k]);
+  }
 
   // The non-EV load per phase, where phases are limited: the meter's phase shares now when it
   // measures them (the root), else the node's configured split.

@@ -100,6 +100,7 @@ json status_json(const StatusSources& from, Instant at) {
       {"base_load_kw", round1(controller.base_load_w() / 1000.0)},
       {"charging_kw", round1(controller.charging_w() / 1000.0)},
       {"meter_online", controller.meter_fresh(at.mono)},
+      {"load_source", to_string(controller.load_source())},
       {"tariff_period", scheduler::to_string(tariff.period)},
       {"price_per_kwh", tariff.price_yuan_per_kwh},
   };
@@ -153,13 +154,19 @@ json status_json(const StatusSources& from, Instant at) {
   }
   json dr = json::array();
   for (const auto& e : controller.dr_book().events()) dr.push_back(dr_event_json(e, now, offset));
+  json alarms = json::array();
+  for (const auto& [id, a] : controller.alarms())
+    alarms.push_back({{"id", id}, {"state", a.state}, {"level", a.level}, {"reason", a.reason},
+                      {"message", a.message}, {"meter", a.meter_id.empty() ? json(nullptr) : json(a.meter_id)},
+                      {"node", a.node_id.empty() ? json(nullptr) : json(a.node_id)}, {"piles", a.piles},
+                      {"since", format_local_time(a.since, offset)}});
   json plan = nullptr;
   if (const ActivePlan* p = controller.plan())
     plan = {{"created_at", format_local_time(p->created_at, offset)}, {"reason", p->reason},
             {"algorithm", p->algorithm}, {"capacity_short", p->capacity_short},
             {"slot_minutes", p->grid.slot.count()}, {"slot_start", format_local_time(p->grid.start, offset)}};
   return {{"time", format_local_time(now, offset)}, {"site", site}, {"history", history},
-          {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"plan", plan}};
+          {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"alarms", alarms}, {"plan", plan}};
 }
 
 }  // namespace orderly::gateway

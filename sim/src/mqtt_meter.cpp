@@ -87,6 +87,23 @@ struct SimMqttMeter::Impl {
     return s;
   }
 
+  // What the meter shows of the true snapshot `s`, given its fault.
+  drivers::MeterSnapshot faulty_locked(const drivers::MeterSnapshot& s) {
+    drivers::MeterSnapshot shown = s;
+    if (fault == MeterFault::fixed) {
+      shown.power_w = fixed_w;
+      for (std::size_t i = 0; i < 3; ++i) {
+        shown.power_w_phase[i] = fixed_w / 3;
+        shown.current_a[i] = std::abs(fixed_w / 3) / kNominalPhaseVoltageV;
+      }
+    } else if (fault == MeterFault::frozen) {
+      shown = last_shown;
+      shown.at = s.at;
+    }
+    last_shown = shown;
+    return shown;
+  }
+
   void tick() {
     std::string payload;
     MeterReading reading;
@@ -94,14 +111,17 @@ struct SimMqttMeter::Impl {
     {
       std::lock_guard l(mutex);
       const auto s = measure_locked(clock.instant());
-      payload = drivers::mqtt::encode_meter_status(s);
+      const auto shown = faulty_locked(s);
+      payload = drivers::mqtt::encode_meter_status(shown);
       reading.at = s.at;
-      reading.power_w = s.power_w;
+      reading.power_w = shown.power_w;
       reading.base_load_w = last_base_w;
-      reading.power_w_phase = s.power_w_phase;
+      reading.power_w_phase = shown.power_w_phase;
+      reading.true_power_w = s.power_w;
+      reading.published = fault != MeterFault::silent;
       notify = observer;
     }
-    client.publish(topic_status, payload, 0, true);
+    if (reading.published) client.publish(topic_status, payload, 0, true);
     reading.published_at = std::chrono::steady_clock::now();
     if (notify) notify(reading);
   }
@@ -118,6 +138,9 @@ struct SimMqttMeter::Impl {
   double import_wh = 0, export_wh = 0;
   double last_power_w = drivers::kNotMeasured;
   double last_base_w = 0;
+  MeterFault fault = MeterFault::none;
+  double fixed_w = 0;
+  drivers::MeterSnapshot last_shown;
   MonoPoint last_update{};  // energy counts over monotonic time
   std::function<void(const MeterReading&)> observer;
 
@@ -161,6 +184,12 @@ double SimMqttMeter::chargers_power_w() const {
 void SimMqttMeter::set_base_load_offset_w(double offset_w) {
   std::lock_guard lock(impl_->mutex);
   impl_->offset_w = offset_w;
+}
+
+void SimMqttMeter::inject_fault(MeterFault fault, double fixed_w) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->fault = fault;
+  impl_->fixed_w = fixed_w;
 }
 
 bool SimMqttMeter::connected() const { return impl_->client.connected(); }

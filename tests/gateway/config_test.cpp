@@ -120,6 +120,45 @@ max_power_kw = 7
   EXPECT_THAT(c.warnings[0], HasSubstr("role = \"transformer\""));
 }
 
+TEST(Config, EveryNodeHasALoadFigureAndMeterChecksHaveDefaults) {
+  const std::string meters = R"(
+[[meter]]
+id = "tm"
+role = "transformer"
+[[capacity]]
+id = "f1"
+limit_kw = 20
+[[capacity]]
+id = "f2"
+limit_kw = 20
+assumed_load_share = 0.25
+[[capacity]]
+id = "f3"
+limit_kw = 20
+[[meter]]
+id = "fm3"
+role = "feeder"
+node = "f3"
+)";
+  const Config c = parse_config(kMinimal + meters, "test.toml");
+  EXPECT_EQ(c.control.meter_range_factor, 1.5);
+  EXPECT_EQ(c.control.meter_fallback_s, 900);
+  EXPECT_EQ(c.control.meter_fallback_margin_kw, 10);
+  EXPECT_FALSE(c.site.transformer.assumed_load_kw.has_value());
+  // f1 has neither a meter nor an assumed load: said, with the share taken instead.
+  ASSERT_EQ(c.warnings.size(), 1u) << ::testing::PrintToString(c.warnings);
+  EXPECT_THAT(c.warnings[0], HasSubstr("test.toml:18:1: warning: capacity[1] 'f1': no feeder [[meter]]"));
+  EXPECT_THAT(c.warnings[0], HasSubstr("taken as 0.2"));
+
+  const auto both = errors_of(kMinimal + "[[capacity]]\nid = \"f1\"\nlimit_kw = 20\nassumed_load_kw = 3\n"
+                                                  "assumed_load_share = 0.1\n");
+  ASSERT_EQ(both.size(), 1u) << ::testing::PrintToString(both);
+  EXPECT_THAT(both[0], HasSubstr("assumed_load_share: give assumed_load_kw or assumed_load_share, not both"));
+  const auto share = errors_of(kMinimal + "[[capacity]]\nid = \"f1\"\nlimit_kw = 20\nassumed_load_share = 1.5\n");
+  ASSERT_EQ(share.size(), 1u);
+  EXPECT_THAT(share[0], HasSubstr("assumed_load_share"));
+}
+
 // A device its vendor ships with other serial settings (or TCP port) than its bus uses does not
 // answer until one of them is changed: check-config says so, and it is only a warning.
 TEST(Config, ABusUnlikeTheDevicesFactorySettingsIsAWarning) {

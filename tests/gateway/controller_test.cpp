@@ -12,6 +12,7 @@
 #include "orderly/base/units.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/controller.hpp"
+#include "orderly/gateway/meter_check.hpp"
 
 namespace orderly::gateway {
 namespace {
@@ -80,13 +81,13 @@ class Rig {
   }
 
   // Every pile answers, with no car, from midnight on.
-  explicit Rig(const std::string& site = kSite, bool measures_phase_currents = false)
-      : config_(parse_config(site, "controller_test.toml")), controller(config_, 1.0) {
+  explicit Rig(const std::string& text = kSite, bool measures_phase_currents = false)
+      : config_(parse_config(text, "controller_test.toml")), controller(config_, 1.0) {
     drivers::Capabilities declared;
     declared.failsafe = true;
     declared.measures_phase_currents = measures_phase_currents;
-    for (const auto& charger : config_.chargers) {
-      const std::string& id = charger.id;
+    for (const auto& c : config_.chargers) {
+      const std::string& id = c.id;
       controller.attach_driver(id, declared);
       online(id, local(5, 0, 0));
       car(id, drivers::ChargerState::unplugged, 0, local(5, 0, 0));
@@ -189,20 +190,355 @@ TEST(Controller, AnOverloadIsCutInTheStepThatSeesIt) {
   EXPECT_EQ(cut->reason, LimitReason::cut);
 }
 
-TEST(Controller, AStaleMeterLeavesNoHeadroom) {
+// The events noted under `source` whose message starts with `state`.
+int events_of(const Controller::Limits& l, const std::string& source, const std::string& state) {
+  int n = 0;
+  for (const auto& e : l.events) n += e.source == source && e.message.rfind(state, 0) == 0;
+  return n;
+}
+
+TEST(Controller, AStaleMeterRunsOnTheForecastThenTheFailsafe) {
   Rig rig;
   const TimePoint t = local(5, 20, 0);
   rig.plug("p1", t);
-  rig.plan(t, {{"p1", {5.0}}});
+  rig.plan(t, {{"p1", {5.0, 5.0, 5.0}}});
   rig.meter("tm", 10, t);
-  ASSERT_EQ(Rig::command(rig.step(t), "p1")->limit.power_w, 5000);
+  auto out = rig.step(t);
+  ASSERT_EQ(Rig::command(out, "p1")->limit.power_w, 5000);
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::meter);
+  EXPECT_TRUE(rig.controller.alarms().empty());
   EXPECT_TRUE(rig.controller.meter_fresh(rig.at(t + seconds(10)).mono));
+
+  // Silent for 11 s: the plan's forecast (10 kW) + the 10 kW margin stands in: 28 - 20 = 8 kW
+  // still carry p1's 5 kW.
   const TimePoint stale = t + seconds(11);
   EXPECT_FALSE(rig.controller.meter_fresh(rig.at(stale).mono));
-  const auto out = rig.step(stale);
+  out = rig.step(stale);
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast);
+  EXPECT_EQ(Rig::command(out, "p1"), nullptr) << "unchanged";
+  EXPECT_EQ(rig.controller.chargers().at("p1").setpoint_w, 5000);
+  ASSERT_TRUE(rig.controller.alarms().count("control:load"));
+  const Alarm& load = rig.controller.alarms().at("control:load");
+  EXPECT_EQ(load.state, "running-on-forecast");
+  EXPECT_EQ(load.reason, "stale");
+  EXPECT_EQ(load.meter_id, "tm");
+  EXPECT_EQ(load.since, rig.at(stale).wall);
+  EXPECT_THAT(load.message, HasSubstr("forecast base load 10.0 kW + meter_fallback_margin_kw 10.0 kW"));
+  ASSERT_TRUE(rig.controller.alarms().count("meter:tm"));
+  EXPECT_EQ(rig.controller.alarms().at("meter:tm").reason, "silent");
+  EXPECT_EQ(events_of(out, "control:load", "running-on-forecast"), 1);
+  EXPECT_EQ(events_of(rig.step(stale + seconds(1)), "control:load", "running-on-forecast"), 0) << "noted once";
+
+  // A higher base than the margin covers is for the meter to see: the forecast is what it is.
+  // After meter_fallback_s (900 s) of it, the failsafe: no headroom.
+  out = rig.step(stale + seconds(899));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast);
+  out = rig.step(stale + seconds(900));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::failsafe);
   ASSERT_NE(Rig::command(out, "p1"), nullptr);
   EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 0);
   EXPECT_EQ(Rig::command(out, "p1")->reason, LimitReason::no_meter);
+  EXPECT_EQ(rig.controller.alarms().at("control:load").state, "failsafe");
+  EXPECT_EQ(rig.controller.alarms().at("control:load").level, "error");
+  EXPECT_EQ(events_of(out, "control:load", "failsafe"), 1);
+
+  // The meter answers again: believed at once (silence is no fault of the readings), alarms end.
+  const TimePoint back = stale + seconds(901);
+  rig.meter("tm", 10, back);
+  out = rig.step(back);
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::meter);
+  EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 5000);
+  EXPECT_TRUE(rig.controller.alarms().empty());
+  EXPECT_EQ(events_of(out, "control:load", "ok"), 1);
+  EXPECT_EQ(events_of(out, "meter:tm", "ok"), 1);
+}
+
+TEST(Controller, WithoutAForecastTheAssumedLoadStandsIn) {
+  // A fresh install: no history, so no forecast; the transformer's assumed load + margin.
+  std::string text = kSite;
+  text.replace(text.find("limit_kw = 30\n"), 14, "limit_kw = 30\nassumed_load_kw = 8\n");
+  Rig fresh(text);
+  const TimePoint t = local(5, 20, 0);
+  fresh.plug("p1", t);
+  fresh.plan(t, {{"p1", {7.0}}});
+  // No meter reading ever: quiet failsafe during the first 10 s, then on the assumed load.
+  auto out = fresh.step(t);
+  EXPECT_EQ(fresh.controller.load_source(), LoadSource::failsafe);
+  EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 0);
+  EXPECT_TRUE(fresh.controller.alarms().empty()) << "a start is no alarm";
+  out = fresh.step(t + seconds(11));
+  EXPECT_EQ(fresh.controller.load_source(), LoadSource::forecast);
+  // 28 - (8 + 10) = 10 kW: p1's 7 kW fit.
+  EXPECT_EQ(Rig::command(out, "p1")->limit.power_w, 7000);
+  EXPECT_EQ(Rig::command(out, "p1")->reason, LimitReason::forecast);
+  EXPECT_EQ(fresh.controller.alarms().at("control:load").reason, "stale");
+  EXPECT_THAT(fresh.controller.alarms().at("control:load").message, HasSubstr("assumed load 8.0 kW"));
+
+  // Not configured: the limit itself, so no headroom.
+  Rig bare;
+  bare.plug("p1", t);
+  bare.plan(t, {{"p1", {7.0}}});
+  bare.step(t);
+  out = bare.step(t + seconds(11));
+  EXPECT_EQ(bare.controller.load_source(), LoadSource::forecast);
+  EXPECT_EQ(bare.controller.chargers().at("p1").setpoint_w, 0) << "no headroom";
+  EXPECT_EQ(Rig::command(out, "p1"), nullptr) << "stopped at the start already";
+}
+
+TEST(Controller, ANegativeTransformerReadingIsNotBelieved) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plan(t, {{"p1", {7.0}}}, true);
+  rig.car("p1", drivers::ChargerState::charging, 7000, t);
+  rig.meter("tm", 17, t);  // 10 kW base + the car
+  ASSERT_EQ(Rig::command(rig.step(t), "p1")->limit.power_w, 7000);
+
+  // A reversed CT: -50 kW. Believed, the base would be -57 kW and every pile would get full
+  // power; instead the forecast (10 + 10 margin) keeps p1 at 28 - 20 = 8 >= 7 kW.
+  const TimePoint bad = t + seconds(1);
+  EXPECT_TRUE(rig.meter("tm", -50, bad)) << "still a step at once";
+  auto out = rig.step(bad);
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast);
+  EXPECT_NEAR(rig.controller.base_load_w(), 10000, 1e-6) << "the base load is not taught the fault";
+  const auto* p1 = Rig::command(out, "p1");
+  if (p1) {
+    EXPECT_LE(p1->limit.power_w, 8000 + 1);
+  }
+  const Alarm& meter = rig.controller.alarms().at("meter:tm");
+  EXPECT_EQ(meter.state, "suspect");
+  EXPECT_EQ(meter.reason, "negative");
+  EXPECT_THAT(meter.message, HasSubstr("reads -50.0 kW"));
+  EXPECT_EQ(rig.controller.alarms().at("control:load").reason, "negative");
+  EXPECT_EQ(events_of(out, "meter:tm", "suspect"), 1);
+  EXPECT_FALSE(rig.controller.planning_input(rig.at(bad), {}).measured_base_kw.has_value());
+
+  // Plausible again: believed after 10 s of plausible readings, not at the first one.
+  rig.meter("tm", 17, bad + seconds(1));
+  out = rig.step(bad + seconds(5));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast) << "plausible for 10 s before it is believed";
+  for (int s = 2; s <= 12; ++s) rig.meter("tm", 17 + 0.01 * s, bad + seconds(s));
+  out = rig.step(bad + seconds(12));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::meter);
+  EXPECT_FALSE(rig.controller.alarms().count("meter:tm"));
+  EXPECT_EQ(events_of(out, "meter:tm", "ok"), 1);
+}
+
+TEST(Controller, ATransformerReadingBeyondItsRatingIsNotBelieved) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.meter("tm", 10, t);
+  rig.step(t);
+  rig.meter("tm", 46, t + seconds(1));  // 1.5 x 30 kW = 45 kW
+  rig.step(t + seconds(1));
+  EXPECT_EQ(rig.controller.alarms().at("meter:tm").reason, "out-of-range");
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast);
+}
+
+TEST(Controller, AFrozenMeterIsFoundWhenTheChargersBelowItMove) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plug("p2", t);
+  rig.plan(t, {{"p1", {7.0}}, {"p2", {7.0}}}, true);
+  // The same 12 kW for a minute while nothing below moves: a quiet evening, believed.
+  for (int s = 0; s <= 70; ++s) rig.meter("tm", 12, t + seconds(s));
+  rig.step(t + seconds(70));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::meter);
+  // The cars start (14 kW) and the reading does not move for 60 s: frozen.
+  const TimePoint t2 = t + seconds(71);
+  rig.car("p1", drivers::ChargerState::charging, 7000, t2);
+  rig.car("p2", drivers::ChargerState::charging, 7000, t2);
+  for (int s = 0; s < 59; ++s) rig.meter("tm", 26.5, t2 + seconds(s));
+  rig.step(t2 + seconds(58));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::meter) << "26.5 is a new value: 58 s unchanged so far";
+  rig.car("p2", drivers::ChargerState::charging, 0, t2 + seconds(59));
+  rig.meter("tm", 26.5, t2 + seconds(59));
+  rig.meter("tm", 26.5, t2 + seconds(60));
+  const auto out = rig.step(t2 + seconds(60));
+  ASSERT_TRUE(rig.controller.alarms().count("meter:tm"));
+  EXPECT_EQ(rig.controller.alarms().at("meter:tm").reason, "stuck");
+  EXPECT_THAT(rig.controller.alarms().at("meter:tm").message, HasSubstr("unchanged for 60 s"));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast);
+  EXPECT_EQ(events_of(out, "meter:tm", "suspect"), 1);
+}
+
+TEST(Controller, ATransformerReadingBelowTheChargersIsNotBelieved) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p1", t);
+  rig.plug("p2", t);
+  rig.plan(t, {{"p1", {7.0}}, {"p2", {7.0}}}, true);
+  rig.car("p1", drivers::ChargerState::charging, 7000, t);
+  rig.car("p2", drivers::ChargerState::charging, 7000, t);
+  // 14 kW charging, the meter shows 6 kW: a car that just started is fine for a few samples
+  // (meter and piles are read at different moments), 5 s of it is a fault.
+  for (int s = 0; s < 5; ++s) rig.meter("tm", 6, t + seconds(s));
+  rig.step(t + seconds(4));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::meter);
+  rig.meter("tm", 6, t + seconds(5));
+  rig.step(t + seconds(5));
+  EXPECT_EQ(rig.controller.alarms().at("meter:tm").reason, "below-chargers");
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast);
+}
+
+// Meter checks judge samples on the monotonic clock; any origin will do.
+constexpr MonoPoint kMono0 = MonoPoint{} + std::chrono::hours(24);
+
+TEST(Controller, MeterCheckLimitsFollowTheRatingV2gAndPv) {
+  std::string text = kSite;
+  text.replace(text.find("limit_kw = 30\n"), 14, "limit_kw = 30\nrated_kva = 40\npv_peak_kw = 20\n");
+  text += "\n[[charger]]\nid = \"v2g\"\nkind = \"shared\"\nphase = \"ABC\"\nnode = \"f1\"\nmax_power_kw = 11\nbidirectional = true\n";
+  const Config config = parse_config(text, "v2g.toml");
+  const auto tx = meter_check_limits(config, "tx", 1.0);
+  EXPECT_DOUBLE_EQ(tx.range_kw, 60) << "1.5 x rated_kva";
+  EXPECT_DOUBLE_EQ(tx.export_allowed_kw, 1 + 20 + 11) << "tolerance + PV + the V2G pile";
+  const auto f1 = meter_check_limits(config, "f1", 1.0);
+  EXPECT_DOUBLE_EQ(f1.range_kw, 15);
+  EXPECT_DOUBLE_EQ(f1.export_allowed_kw, 1 + 11) << "no PV on a feeder";
+  EXPECT_EQ(meter_check_limits(config, "tx", 60.0).stuck_after, seconds(3600)) << "real seconds at demo speed";
+
+  MeterCheck check(tx);
+  EXPECT_TRUE(check.add(kMono0, -31, 0).plausible);
+  EXPECT_EQ(check.add(kMono0 + seconds(1), -33, 0).fault, MeterFault::negative);
+  EXPECT_STREQ(to_string(MeterFault::below_chargers), "below-chargers");
+}
+
+TEST(MeterCheck, EachRuleOnItsOwnSamples) {
+  MeterCheckLimits l;
+  l.range_kw = 100;
+  l.export_allowed_kw = 1;
+  l.stuck_after = seconds(60);
+  l.stuck_charger_change_kw = 3;
+  l.below_chargers_kw = 2;
+  l.below_chargers_confirm = seconds(5);
+  l.recover_after = seconds(10);
+  const MonoPoint t = kMono0;
+
+  MeterCheck below(l);
+  for (int s = 0; s < 4; ++s) EXPECT_TRUE(below.add(t + seconds(s), 5, 10).plausible);
+  EXPECT_TRUE(below.add(t + seconds(4), 9, 10).plausible) << "within the tolerance: the count starts again";
+  for (int s = 5; s < 10; ++s) EXPECT_TRUE(below.add(t + seconds(s), 5, 10).plausible) << s;
+  EXPECT_EQ(below.add(t + seconds(10), 5, 10).fault, MeterFault::below_chargers);
+  // Once implausible, 10 s of plausible samples before it is believed again.
+  for (int s = 11; s < 21; ++s) EXPECT_FALSE(below.add(t + seconds(s), 12, 10).plausible) << s;
+  EXPECT_TRUE(below.add(t + seconds(21), 12, 10).plausible);
+
+  MeterCheck quiet(l);
+  for (int s = 0; s <= 600; s += 10) EXPECT_TRUE(quiet.add(t + seconds(s), 40, 12 + (s % 20 == 0 ? 1 : 0)).plausible)
+      << "unchanged while the chargers move less than 3 kW: believed";
+  MeterCheck frozen(l);
+  for (int s = 0; s < 60; ++s) EXPECT_TRUE(frozen.add(t + seconds(s), 40, s < 30 ? 12 : 20).plausible) << s;
+  EXPECT_EQ(frozen.add(t + seconds(60), 40, 20).fault, MeterFault::stuck);
+  EXPECT_EQ(frozen.add(t + seconds(61), 40, 20).fault, MeterFault::stuck) << "still the same value";
+
+  MeterCheck range(l);
+  EXPECT_EQ(range.add(t, 101, 0).fault, MeterFault::out_of_range);
+  EXPECT_EQ(range.add(t + seconds(1), -1.5, 0).fault, MeterFault::negative);
+  EXPECT_THAT(range.verdict().reason, HasSubstr("reads -1.5 kW"));
+}
+
+TEST(Controller, AnUnmeteredFeederCarriesItsAssumedLoad) {
+  std::string text = kSite;
+  text.replace(text.find("id = \"f1\"\nlimit_kw = 10\n"), 24,
+               "id = \"f1\"\nlimit_kw = 10\n\n[[capacity]]\nid = \"f2\"\nlimit_kw = 12\nassumed_load_kw = 5\n"
+               "\n[[capacity]]\nid = \"f3\"\nlimit_kw = 15\n");
+  text += "\n[[charger]]\nid = \"p4\"\nkind = \"private\"\nhousehold = \"1-104\"\nphase = \"A\"\nnode = \"f2\"\nmax_power_kw = 7\n";
+  text += "\n[[charger]]\nid = \"p5\"\nkind = \"private\"\nhousehold = \"1-105\"\nphase = \"B\"\nnode = \"f3\"\nmax_power_kw = 7\n";
+  Rig rig(text);
+  EXPECT_THAT(rig.config_.warnings, ::testing::Contains(HasSubstr("'f3': no feeder [[meter]]")));
+  EXPECT_THAT(rig.config_.warnings, ::testing::Not(::testing::Contains(HasSubstr("'f2'"))));
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p4", t);
+  rig.plug("p5", t);
+  rig.plan(t, {{"p4", {7.0}}, {"p5", {7.0}}}, true);
+  rig.meter("tm", 19, t);
+  const auto out = rig.step(t);
+  // f2: 12 - 2 margin - 5 assumed = 5 kW. f3: 15 - 2 - (15/30 of the 19 kW base) = 3.5 kW.
+  ASSERT_NE(Rig::command(out, "p4"), nullptr);
+  EXPECT_LE(Rig::command(out, "p4")->limit.power_w, 5000 + 1);
+  EXPECT_GE(Rig::command(out, "p4")->limit.power_w, 5000 - 1);
+  ASSERT_NE(Rig::command(out, "p5"), nullptr);
+  EXPECT_LE(Rig::command(out, "p5")->limit.power_w, 3500 + 1);
+  EXPECT_GE(Rig::command(out, "p5")->limit.power_w, 3500 - 1);
+}
+
+TEST(Controller, AnImplausibleFeederMeterLeavesItsNodeOnTheAssumedLoad) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p3", t);
+  rig.plan(t, {{"p3", {7.0}}}, true);
+  rig.meter("tm", 12, t);
+  rig.meter("fm", -20, t);  // f1 has no V2G pile: a reversed CT
+  const auto out = rig.step(t);
+  EXPECT_EQ(rig.controller.alarms().at("meter:fm").reason, "negative");
+  EXPECT_THAT(rig.controller.alarms().at("meter:fm").message, HasSubstr("node f1 is counted at its assumed load"));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::meter) << "a feeder meter does not stop the transformer's";
+  // 10 - 2 - 10/30 x 12 = 4 kW for p3.
+  ASSERT_NE(Rig::command(out, "p3"), nullptr);
+  EXPECT_NEAR(Rig::command(out, "p3")->limit.power_w, 4000, 1.5);
+}
+
+TEST(Controller, WhenLimitsCannotHoldTheOthersArePausedAndThePilesAtFaultNamed) {
+  std::string text = kSite +
+                     "\n[[charger]]\nid = \"p4\"\nkind = \"private\"\nhousehold = \"1-104\"\nphase = \"A\"\nnode = \"f1\"\n"
+                     "max_power_kw = 7\n";
+  Rig rig(text);
+  const TimePoint t = local(5, 20, 0);
+  rig.plug("p3", t);
+  rig.plug("p4", t);
+  rig.plan(t, {{"p3", {2.0}}, {"p4", {2.0}}});
+  rig.meter("tm", 12, t);
+  rig.meter("fm", 3, t);
+  auto out = rig.step(t);
+  ASSERT_EQ(Rig::command(out, "p3")->limit.power_w, 2000);
+  ASSERT_EQ(Rig::command(out, "p4")->limit.power_w, 2000);
+
+  // p3 takes 7 kW whatever it is told: f1 carries 3 + 7 = 10 kW fixed, over its 8 kW.
+  rig.car("p3", drivers::ChargerState::charging, 2000, t);
+  for (int s = 6; s <= 8; ++s) rig.car("p3", drivers::ChargerState::charging, 7000, t + seconds(s));
+  ASSERT_TRUE(rig.controller.chargers().at("p3").not_following);
+  const TimePoint t2 = t + seconds(9);
+  rig.meter("fm", 10, t2);
+  rig.meter("tm", 19, t2);
+  out = rig.step(t2);
+  ASSERT_TRUE(rig.controller.alarms().count("node:f1"));
+  const Alarm& a = rig.controller.alarms().at("node:f1");
+  EXPECT_EQ(a.state, "limits-cannot-hold");
+  EXPECT_EQ(a.level, "error");
+  EXPECT_EQ(a.node_id, "f1");
+  EXPECT_EQ(a.piles, std::vector<std::string>{"p3"});
+  EXPECT_THAT(a.message, HasSubstr("p3 (not following, draws 7.0 kW)"));
+  EXPECT_EQ(events_of(out, "node:f1", "limits-cannot-hold"), 1);
+  ASSERT_NE(Rig::command(out, "p4"), nullptr);
+  EXPECT_EQ(Rig::command(out, "p4")->limit.power_w, 0) << "the pile that can pause is paused";
+  ASSERT_NE(Rig::command(out, "p3"), nullptr) << "the one at fault is told to stop";
+  EXPECT_EQ(Rig::command(out, "p3")->limit.power_w, 0);
+  EXPECT_EQ(Rig::command(out, "p3")->reason, LimitReason::cut);
+  EXPECT_FALSE(rig.controller.alarms().count("node:tx")) << "the transformer still holds";
+
+  // p3 stops: it follows again, the limits hold, the alarm ends.
+  rig.car("p3", drivers::ChargerState::charging, 0, t2 + seconds(1));
+  EXPECT_FALSE(rig.controller.chargers().at("p3").not_following);
+  rig.meter("fm", 3, t2 + seconds(1));
+  rig.meter("tm", 12, t2 + seconds(1));
+  out = rig.step(t2 + seconds(1));
+  EXPECT_FALSE(rig.controller.alarms().count("node:f1"));
+  EXPECT_EQ(events_of(out, "node:f1", "ok"), 1);
+}
+
+TEST(Controller, OfflinePilesCountedAtTheirMaximumCanBreakALimit) {
+  Rig rig;
+  const TimePoint t = local(5, 20, 0);
+  rig.controller.attach_driver("p3", drivers::Capabilities{});  // declares no failsafe
+  rig.online("p3", t, false);
+  rig.meter("tm", 12, t);
+  rig.meter("fm", 3, t);
+  rig.step(t);
+  // f1: 3 kW non-EV + p3 at its 7 kW maximum = 10 > 8.
+  ASSERT_TRUE(rig.controller.alarms().count("node:f1"));
+  EXPECT_EQ(rig.controller.alarms().at("node:f1").piles, std::vector<std::string>{"p3"});
+  EXPECT_THAT(rig.controller.alarms().at("node:f1").message, HasSubstr("p3 (offline, counted at 7.0 kW)"));
 }
 
 TEST(Controller, APileThatIgnoresItsLimitIsCountedAtItsPowerAndTheOthersCut) {

@@ -192,7 +192,32 @@ TEST(BuildProblem, BaseLoadFollowsTheMeterNowAndReservesUnsteerableChargers) {
   EXPECT_NEAR(root.base_load_kw[0], 44.14, 1e-6);  // fraction 1: planned at the slot start
   EXPECT_LT(pp.base_kw[40], 31);                   // the deviation fades
   EXPECT_GT(pp.base_kw[40], 29.9);
-  EXPECT_NEAR(pp.problem.nodes[1].base_load_kw[5], 4.14, 1e-9);
+  // feeder-1 has no meter and no assumed load: its share 20/100 of the forecast, plus p2.
+  EXPECT_NEAR(pp.problem.nodes[1].base_load_kw[5], 0.2 * pp.base_kw[5] + 4.14, 1e-9);
+}
+
+TEST(BuildProblem, AnUnmeteredNodeIsPlannedWithItsAssumedLoad) {
+  PlanningInput in;
+  in.now = local(5, 20, 0);
+  in.measured_base_kw = 40;
+  Config c = config();
+  c.capacity[0].assumed_load_kw = 7;
+  auto pp = build_problem(c, in);
+  EXPECT_NEAR(pp.problem.nodes[1].base_load_kw[3], 7, 1e-9);
+  c.capacity[0].assumed_load_kw.reset();
+  c.capacity[0].assumed_load_share = 0.5;
+  pp = build_problem(c, in);
+  EXPECT_NEAR(pp.problem.nodes[1].base_load_kw[3], 0.5 * pp.base_kw[3], 1e-9);
+  EXPECT_GT(pp.base_kw[3], 0);
+  // With a feeder meter the limiter holds the node on its measurement; the planner has no
+  // per-feeder forecast and leaves it at 0.
+  MeterConfig fm;
+  fm.id = "fm";
+  fm.role = MeterRole::feeder;
+  fm.node = "feeder-1";
+  c.meters.push_back(fm);
+  pp = build_problem(c, in);
+  EXPECT_EQ(pp.problem.nodes[1].base_load_kw[3], 0);
 }
 
 TEST(BaseLoadSlotsTest, SlotMeansAndRetention) {

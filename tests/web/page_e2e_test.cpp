@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "fake_application.hpp"
 #include "orderly/test/support.hpp"
 
@@ -150,6 +152,25 @@ TEST_F(PageE2E, InfeasiblePlanIsSaidPlainly) {
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find(R"(class="plan plan-bad">出发前无法充满：需 30 kWh，出发前最多 21 kWh<)"), std::string::npos)
       << run.out;
+}
+
+TEST_F(PageE2E, AlarmsAreShownWithTheirStateAndTheGatewaysWords) {
+  auto status = test::example_status();
+  status["alarms"] = nlohmann::json::array(
+      {{{"id", "control:load"}, {"state", "failsafe"}, {"level", "error"}, {"reason", "stale"},
+        {"message", "meter tm silent for 912 s; no headroom"}, {"meter", "tm"}, {"node", "transformer"},
+        {"piles", nlohmann::json::array()}, {"since", "2026-01-05T20:00:11+08:00"}}});
+  test::RunningServer server(test::test_options(), status);
+  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find(R"(<li class="alarm alarm-error" data-alarm="control:load"><strong>⚠ 失效保护：全部暂停充电 (control:load) </strong><span>meter tm silent for 912 s; no headroom</span></li>)"),
+            std::string::npos)
+      << run.out;
+  // No alarms: nothing shown.
+  test::RunningServer quiet(test::test_options(), test::example_status());
+  const auto calm = run_chromium(dir_, "--dump-dom", quiet.url("/"));
+  ASSERT_EQ(calm.exit_code, 0);
+  EXPECT_NE(calm.out.find(R"(<ul id="alarms" class="warning alarms" hidden="")"), std::string::npos) << calm.out;
 }
 
 // The shipped page with one extra script that types and clicks as a person would, served by a

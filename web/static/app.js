@@ -21,6 +21,13 @@
       private: '私人桩', shared: '公共桩', online_count: (on, all) => `${on}/${all} 在线`,
       devices_offline: (n) => `⚠ ${n} 台设备离线`, gateway_error: '网关暂时无法提供数据：',
       meter_offline: '⚠ 配变电表无响应，按最坏情况限制充电',
+      alarm: {
+        'suspect': '电表读数不可信',
+        'running-on-forecast': '按预测负荷限制充电',
+        'running-on-assumed-load': '按假定负荷限制充电',
+        'failsafe': '失效保护：全部暂停充电',
+        'limits-cannot-hold': '容量限值无法保持',
+      },
       chart_label: (n, max) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW`,
       tariff: { sharp: '尖峰', peak: '峰时', flat: '平时', valley: '谷时' },
       departure: '出发时间', energy_need: '需要电量 (kWh)', boost: '立即充电（接受峰时电价）',
@@ -59,6 +66,13 @@
       devices_offline: (n) => `⚠ ${n} device${n === 1 ? '' : 's'} offline`,
       gateway_error: 'The gateway cannot report right now: ',
       meter_offline: '⚠ Transformer meter not answering: charging is limited assuming the worst',
+      alarm: {
+        'suspect': 'Meter reading not believed',
+        'running-on-forecast': 'Charging limited on the forecast load',
+        'running-on-assumed-load': 'Charging limited on the assumed load',
+        'failsafe': 'Failsafe: every pile paused',
+        'limits-cannot-hold': 'A capacity limit cannot hold',
+      },
       chart_label: (n, max) => `Load over the last 24 hours, ${n} points, peak ${max} kW`,
       tariff: { sharp: 'Critical peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
       departure: 'Departure', energy_need: 'Energy needed (kWh)', boost: 'Charge now (peak price accepted)',
@@ -174,6 +188,7 @@
     offline.textContent = t('devices_offline')(status.devices_offline);
 
     $('meter-offline').hidden = site.meter_online !== false;
+    renderAlarms(Array.isArray(status.alarms) ? status.alarms : []);
 
     renderLoad(site);
     renderHistory(Array.isArray(status.history) ? status.history : []);
@@ -460,6 +475,18 @@
   }
 
   // ---- operator: demand-response events ------------------------------------------------------
+
+  // The gateway's message is in English with the figures; the state leads it in the page's language.
+  function renderAlarms(alarms) {
+    const list = $('alarms');
+    list.hidden = alarms.length === 0;
+    list.replaceChildren(...alarms.map((a) => {
+      const li = el('li', `alarm alarm-${a.level === 'error' ? 'error' : 'warn'}`);
+      li.dataset.alarm = a.id ?? '';
+      li.append(el('strong', '', `⚠ ${t('alarm')[a.state] || a.state} (${a.id}) `), el('span', '', a.message ?? ''));
+      return li;
+    }));
+  }
 
   function renderDrEvents(events) {
     $('dr-empty').hidden = events.length > 0;

@@ -53,6 +53,10 @@ struct TransformerConfig {
   std::array<std::optional<double>, 3> phase_limit_kw{};  // optional per-phase limits, A, B, C
   // How its non-EV load spreads over A, B, C when no per-phase meter says so (sums to 1).
   std::array<double, 3> base_load_phase_split{1.0 / 3, 1.0 / 3, 1.0 / 3};
+  // Non-EV load taken when no plausible meter reading nor forecast is there; unset: limit_kw
+  // (no headroom). docs/control.md, "No node without a load figure".
+  std::optional<double> assumed_load_kw;
+  double pv_peak_kw = 0;                              // PV behind the meter: it may read export
 };
 
 struct SiteConfig {
@@ -71,6 +75,10 @@ struct CapacityNodeConfig {
   std::array<std::optional<double>, 3> phase_limit_kw{};  // three-phase nodes: optional, A, B, C
   // Non-EV load over A, B, C without a per-phase meter; default: the transformer's split.
   std::optional<std::array<double, 3>> base_load_phase_split;
+  // Non-EV load on the node when it has no fresh plausible meter: a figure in kW, or a share of
+  // the transformer's non-EV load; neither: limit_kw / transformer limit_kw as the share.
+  std::optional<double> assumed_load_kw;
+  std::optional<double> assumed_load_share;
 };
 
 // ---- communication --------------------------------------------------------------------------
@@ -163,6 +171,15 @@ struct ControlConfig {
   double failsafe_current_a = 6;           // written to piles that support a fallback current
   int failsafe_timeout_s = 120;            // communication timeout configured on those piles
   double safety_margin_kw = 2;             // kept free below every capacity limit
+  // Meter plausibility (docs/control.md, "Implausible meters") and what the limiter does
+  // without a believable transformer reading: the forecast plus the margin, then the failsafe.
+  double meter_range_factor = 1.5;         // |reading| above factor x the node's rating
+  double meter_negative_tolerance_kw = 1;  // a consumption meter may read this far below 0
+  int meter_stuck_s = 60;                  // identical readings this long ...
+  double meter_stuck_change_kw = 3;        // ... while the chargers below change more than this
+  double meter_below_chargers_kw = 2;      // reading below the chargers' measured sum by more
+  double meter_fallback_margin_kw = 10;    // added to the forecast base load while running on it
+  int meter_fallback_s = 900;              // how long to run on the forecast before the failsafe
 };
 
 struct WebConfig {

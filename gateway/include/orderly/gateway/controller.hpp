@@ -20,6 +20,7 @@
 #include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
 #include "orderly/gateway/config.hpp"
+#include "orderly/gateway/meter_check.hpp"
 #include "orderly/gateway/planning.hpp"
 
 namespace orderly::gateway {
@@ -94,7 +95,8 @@ enum class LimitReason : std::uint8_t {
   asap,        // charge now or past its departure: full power while the limiter allows
   share,       // no plan entry yet: an equal share of what the planned cars leave
   cut,         // the limiter cut it below its ceiling to keep a capacity node inside its limit
-  no_meter,    // no fresh transformer reading: no headroom at all
+  no_meter,    // no believable transformer reading for too long (failsafe): no headroom at all
+  forecast,    // no believable transformer reading: limited on the forecast base load + margin
   keep_alive,  // unchanged, re-sent before half its validity passes
 };
 const char* to_string(LimitReason r);
@@ -112,6 +114,31 @@ struct ControlEvent {
   std::string message;
   bool store = true;    // into the event log the operator reads
   bool journal = true;  // into the journal; false where the driver has logged it already
+};
+
+// What the limiter takes as the transformer's non-EV load (docs/control.md).
+enum class LoadSource : std::uint8_t {
+  meter,     // the transformer meter: fresh and plausible
+  forecast,  // the meter is stale or implausible: the forecast + meter_fallback_margin_kw, for
+             // [control] meter_fallback_s
+  assumed,   // no transformer meter configured: [site.transformer] assumed_load_kw + the margin
+  failsafe,  // nothing believable: no headroom at all (LimitReason::no_meter)
+};
+const char* to_string(LoadSource s);  // "meter", "running-on-forecast", "running-on-assumed-load", "failsafe"
+
+// A condition the operator must see, for as long as it lasts: in the status (docs/web-api.md),
+// and each change of state as a ControlEvent (journal and store) under `id`.
+struct Alarm {
+  std::string id;                   // "meter:<id>", "control:load" or "node:<id>"
+  std::string state;                // "suspect", "running-on-forecast", "running-on-assumed-load",
+                                    // "failsafe", "limits-cannot-hold"
+  std::string level = "warn";       // "warn" or "error"
+  std::string reason;               // short, stable: "negative", "stale", "not-following", ...
+  std::string message;              // in words, with the figures
+  std::string meter_id;             // meter and load alarms
+  std::string node_id;              // the capacity node concerned
+  std::vector<std::string> piles;   // limits-cannot-hold: the piles at fault
+  TimePoint since{};
 };
 
 // One charger as the controller sees it.
@@ -192,10 +219,14 @@ class Controller {
   // What online chargers draw now, in total or (phase 0-2) known to be on one phase (a car on an
   // unknown phase is on none).
   double charging_w(int phase = -1) const;
-  bool meter_fresh(MonoPoint now) const;               // the transformer reading is recent
+  bool meter_fresh(MonoPoint now) const;               // a transformer reading, plausible or not
   double transformer_limit_kw(TimePoint now) const;    // the limit in force (DR applied)
   // The transformer's phase limits in force: configured ones lowered by DR in proportion.
   std::array<std::optional<double>, 3> transformer_phase_limit_kw(TimePoint now) const;
+  // What the last step took as the transformer's non-EV load, and since when.
+  LoadSource load_source() const { return load_source_; }
+  // Alarms in force, by id; cleared ones are gone (their end is a ControlEvent).
+  const std::map<std::string, Alarm>& alarms() const { return alarms_; }
 
  private:
   bool check_following(const std::string& id, ChargerControl& c, Instant now);
@@ -204,6 +235,22 @@ class Controller {
   double reserved_kw(const ChargerControl& c) const;
   Duration real(Duration d) const;
   void note(ControlEvent event);
+  // Meters and the load figure (docs/control.md, "Implausible meters").
+  struct WatchedMeter {
+    std::string node;    // the capacity node it measures
+    MeterCheck check;
+  };
+  double chargers_below_kw(const std::string& node) const;
+  void judge_meter(const std::string& meter_id, WatchedMeter& m, double power_kw, Instant now);
+  bool meter_usable(MonoPoint now) const;
+  std::optional<double> non_ev_kw(Instant now);  // nullopt: failsafe
+  void raise(Alarm alarm, Instant now);
+  void clear(const std::string& id, const std::string& message);
+  // The limiter's verdict that fixed load alone overloads a node: the piles to blame, alarms.
+  std::vector<ChargerControl*> check_limits_hold(const scheduler::LimiterResult& result,
+                                                 const std::vector<scheduler::LimitNode>& nodes,
+                                                 const std::vector<scheduler::ChargerSetpoint>& setpoints,
+                                                 const std::vector<ChargerControl*>& of, Instant now);
 
   const Config& config_;
   double clock_speed_;
@@ -224,6 +271,12 @@ class Controller {
   MonoPoint deviation_since_{};      // base load off the forecast since then
   std::optional<Period> last_period_;
   std::vector<ControlEvent> pending_events_;
+  std::map<std::string, WatchedMeter> meters_;         // transformer and feeder meters
+  bool transformer_metered_ = false;                   // a transformer meter is configured
+  LoadSource load_source_ = LoadSource::failsafe;
+  MonoPoint started_at_{};                             // the first step
+  MonoPoint unusable_since_{};                         // transformer reading not believable since
+  std::map<std::string, Alarm> alarms_;
 };
 
 }  // namespace orderly::gateway

@@ -24,6 +24,16 @@ struct MeterReading {
   double power_w = 0;                                    // total published
   double base_load_w = 0;                                // of which base load (function + offset)
   std::array<double, 3> power_w_phase{0, 0, 0};          // per phase L1..L3, as published
+  double true_power_w = 0;                               // the load really there (= power_w unless faulty)
+  bool published = true;                                 // false while the meter is silent
+};
+
+// How a real meter goes wrong, for tests of the gateway's plausibility checks.
+enum class MeterFault {
+  none,
+  fixed,   // publishes one value whatever the load (a reversed CT reading -50 kW, bad scaling)
+  frozen,  // repeats its last published values with new times (a frozen register)
+  silent,  // stays connected and publishes nothing
 };
 
 class SimMqttMeter {
@@ -42,6 +52,8 @@ class SimMqttMeter {
   double last_power_w() const;            // last published total (thread-safe)
   double chargers_power_w() const;        // sum of chargers' last reported power
   void set_base_load_offset_w(double offset_w);
+  // From the next reading on; the observer keeps seeing the true load (true_power_w).
+  void inject_fault(MeterFault fault, double fixed_w = 0);
   bool connected() const;
 
   // Called on the meter's own thread after every publish (a test records them; keep it short,
