@@ -766,7 +766,12 @@ TEST(ControllerClockStep, AWallStepBackDoesNotMakeASilentMeterLookFresh) {
   rig.plan(t + seconds(1) + rig.wall_step, {{"p1", {5.0, 5.0}}});
   EXPECT_TRUE(rig.controller.meter_fresh(rig.at(t + seconds(10)).mono));
   EXPECT_FALSE(rig.controller.meter_fresh(rig.at(t + seconds(11)).mono)) << "11 s without a reading";
-  const auto out = rig.step(t + seconds(11));
+  rig.step(t + seconds(11));
+  EXPECT_EQ(rig.controller.load_source(), LoadSource::forecast) << "a stale meter is not believed";
+  ASSERT_TRUE(rig.controller.alarms().count("meter:tm"));
+  EXPECT_EQ(rig.controller.alarms().at("meter:tm").reason, "silent");
+  // ... and after meter_fallback_s on the forecast, the failsafe takes the headroom away.
+  const auto out = rig.step(t + seconds(11 + 900));
   const auto* cmd = Rig::command(out, "p1");
   ASSERT_NE(cmd, nullptr) << "a stale meter must take the headroom away";
   EXPECT_EQ(cmd->limit.power_w, 0);
