@@ -84,6 +84,7 @@ void read_site(Section& root, Config& c) {
     x.rated_kva = tr.number("rated_kva", 1, 100000);
     const char* phase_keys[3] = {"phase_a_limit_kw", "phase_b_limit_kw", "phase_c_limit_kw"};
     for (int p = 0; p < 3; ++p) x.phase_limit_kw[p] = tr.number(phase_keys[p], 0.1, 100000);
+    x.base_load_peak_kw = tr.number("base_load_peak_kw", 0, 100000);
     if (x.rated_kva && x.limit_kw > *x.rated_kva) {
       tr.error(tt->get("limit_kw"), "limit_kw",
                "limit_kw " + number_text(x.limit_kw) + " exceeds rated_kva " +

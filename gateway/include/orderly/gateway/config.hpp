@@ -47,6 +47,9 @@ struct TransformerConfig {
   double limit_kw = 0;                                // required: what the site may draw in total
   std::optional<double> rated_kva;                    // nameplate; limit_kw must not exceed it
   std::array<std::optional<double>, 3> phase_limit_kw{};  // optional per-phase limits, A, B, C
+  // Peak non-EV load, for the failsafe budget when no forecast is at hand (check-config, or
+  // before the first plan); none = the budget counts the piles alone and says so.
+  std::optional<double> base_load_peak_kw;
 };
 
 struct SiteConfig {
