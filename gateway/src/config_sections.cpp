@@ -394,6 +394,19 @@ void read_control(Section& root, Config& c) {
                                     " is shorter than 3 control periods; piles would fall back "
                                     "to failsafe between updates");
   }
+  // Limits are refreshed at half their validity, checked once a control period; a pile that
+  // gives up on the gateway sooner (its communication timeout, docs/mqtt-protocol.md) would sit
+  // at its failsafe current between refreshes while the gateway runs.
+  const double keepalive_gap_s = x.limit_validity_s / 2.0 + 2 * x.control_period_s;
+  if (x.failsafe_timeout_s <= keepalive_gap_s) {
+    const toml::node* at = t->get("failsafe_timeout_s");
+    s.errors().add(at ? at->source() : t->source(),
+                   "control.failsafe_timeout_s: " + std::to_string(x.failsafe_timeout_s) +
+                       " s is not longer than the gap between limit refreshes (limit_validity_s / 2 + 2 "
+                       "control periods = " + number_text(keepalive_gap_s) +
+                       " s): piles would fall back to failsafe while the gateway runs; raise "
+                       "failsafe_timeout_s or lower limit_validity_s");
+  }
 }
 
 void read_web(Section& root, Config& c) {
