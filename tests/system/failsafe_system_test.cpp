@@ -22,10 +22,11 @@ using namespace std::chrono_literals;
 TEST(FailsafeSystem, PileDropsToItsFailsafeCurrentAfterTheTimeoutOnceTheGatewayStops) {
   test::TempDir dir;
   auto broker = sim::MosquittoBroker::start();
-  // The gateway runs on real time; the pile's own time is a manual clock, so "30 s without a
-  // limit" is a step of the test, not a wait. Frozen while the gateway runs, no limit lapses.
-  RealClock gateway_clock;
-  ManualClock pile_clock(std::chrono::sys_days(std::chrono::year{2026} / 1 / 5) + 12h);
+  // Gateway and pile share a manual clock, frozen at a Monday noon (site time) while the gateway
+  // runs, so no limit lapses and nothing depends on the time of day; "30 s without a limit" is
+  // then a step of the test, not a wait.
+  ManualClock pile_clock(std::chrono::sys_days(std::chrono::year{2026} / 1 / 5) + 4h);
+  const Clock& gateway_clock = pile_clock;
   // Limits valid for 50 s (refreshed every 25 s), piles told to give up after 30 s; c1 falls
   // back to 10 A, the [control] default being 8 A.
   const std::string config_text =
