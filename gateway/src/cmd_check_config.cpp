@@ -1,15 +1,75 @@
 // orderly check-config FILE: validate a configuration without touching any device, so an
 // installer can fix the file before (re)starting the service.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "orderly/gateway/commands.hpp"
 #include "orderly/drivers/profile.hpp"
 #include "orderly/gateway/config.hpp"
+#include "orderly/gateway/failsafe_budget.hpp"
 
 namespace orderly::gateway {
+namespace {
+
+std::string kw(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", std::round(v * 100.0) / 100.0);
+  return buf;
+}
+
+// The failsafe budget from the file alone (docs/control.md, "Failsafe budget"). check-config does
+// not open the store: it runs beside a live service and must not migrate or lock its database,
+// so the base load is the configured peak or, without one, left out and said so.
+void print_failsafe_budget(const std::string& file, const Config& config, const drivers::ProfileCatalog* catalog) {
+  bool guessed = false;  // a profile pile counted at its maximum because the profiles were not read
+  auto has_failsafe = [&](const ChargerConfig& c) {
+    if (c.driver == DriverKind::mqtt) return true;  // the gateway sets it (docs/mqtt-protocol.md)
+    const drivers::DeviceProfile* p = catalog ? catalog->find(c.profile) : nullptr;
+    if (!p) guessed = true;
+    return p && p->supports_failsafe();
+  };
+  FailsafeBaseLoad base;
+  base.transformer_peak_kw = config.site.transformer.base_load_peak_kw;
+  const FailsafeBudget budget = failsafe_budget(config, has_failsafe, base);
+
+  std::printf("  failsafe:    if the gateway died now: %s + every pile at its failsafe current "
+              "(no failsafe: its maximum)\n",
+              base.transformer_peak_kw
+                  ? ("base load peak " + kw(*base.transformer_peak_kw) + " kW ([site.transformer] base_load_peak_kw)").c_str()
+                  : "base load NOT included (set [site.transformer] base_load_peak_kw to the peak non-EV load to "
+                    "include it)");
+  for (const auto& l : budget.limits) {
+    std::string base_text;
+    if (!l.base_kw)
+      base_text = l.limit.rfind("capacity node", 0) == 0 ? ", piles only: no non-EV load figure below this node"
+                                                         : ", piles only";
+    else
+      base_text = ", base " + kw(*l.base_kw) + " kW";
+    std::printf("               %s: %s of %s kW (piles %s kW%s)%s\n", l.limit.c_str(), kw(l.load_kw()).c_str(),
+                kw(l.limit_kw).c_str(), kw(l.piles_kw).c_str(), base_text.c_str(), l.over() ? " OVER" : "");
+    if (l.over())
+      std::fprintf(stderr,
+                   "%s: warning: failsafe budget: %s would carry %s kW of its %s kW limit if the gateway died now "
+                   "(%s kW over); fix first: %s - give them a failsafe or a lower failsafe_current_a\n",
+                   file.c_str(), l.limit.c_str(), kw(l.load_kw()).c_str(), kw(l.limit_kw).c_str(),
+                   kw(l.excess_kw()).c_str(), describe_piles(l.to_fix).c_str());
+  }
+  std::vector<FailsafePileLoad> without;
+  for (const auto& p : budget.limits.front().piles)
+    if (!p.has_failsafe) without.push_back(p);
+  if (!without.empty()) std::printf("               without a failsafe: %s\n", describe_piles(without).c_str());
+  if (guessed)
+    std::fprintf(stderr,
+                 "%s: warning: failsafe budget: profile piles counted at their maximum because the device "
+                 "profiles were not read\n",
+                 file.c_str());
+}
+
+}  // namespace
 
 int cmd_check_config(const Args& args) {
   std::string file;
@@ -98,6 +158,7 @@ int cmd_check_config(const Args& args) {
   std::printf("  profiles:    %s\n", catalog ? profile_dir.c_str() : "not checked");
   std::printf("  platform:    %s\n",
               config.platform.enabled ? config.platform.url.c_str() : "disabled");
+  print_failsafe_budget(file, config, catalog ? &*catalog : nullptr);
   return 0;
 }
 

@@ -118,6 +118,7 @@ void read_site(Section& root, Config& c) {
     if (const auto split = read_phase_split(tr)) x.base_load_phase_split = *split;
     x.assumed_load_kw = tr.number("assumed_load_kw", 0, 100000);
     assign(x.pv_peak_kw, tr.number("pv_peak_kw", 0, 100000));
+    x.base_load_peak_kw = tr.number("base_load_peak_kw", 0, 100000);
     if (x.rated_kva && x.limit_kw > *x.rated_kva) {
       tr.error(tt->get("limit_kw"), "limit_kw",
                "limit_kw " + number_text(x.limit_kw) + " exceeds rated_kva " +
@@ -450,6 +451,19 @@ void read_control(Section& root, Config& c) {
     s.errors().add(t->source(), "control: limit_validity_s " + std::to_string(x.limit_validity_s) +
                                     " is shorter than 3 control periods; piles would fall back "
                                     "to failsafe between updates");
+  }
+  // Limits are refreshed at half their validity, checked once a control period; a pile that
+  // gives up on the gateway sooner (its communication timeout, docs/mqtt-protocol.md) would sit
+  // at its failsafe current between refreshes while the gateway runs.
+  const double keepalive_gap_s = x.limit_validity_s / 2.0 + 2 * x.control_period_s;
+  if (x.failsafe_timeout_s <= keepalive_gap_s) {
+    const toml::node* at = t->get("failsafe_timeout_s");
+    s.errors().add(at ? at->source() : t->source(),
+                   "control.failsafe_timeout_s: " + std::to_string(x.failsafe_timeout_s) +
+                       " s is not longer than the gap between limit refreshes (limit_validity_s / 2 + 2 "
+                       "control periods = " + number_text(keepalive_gap_s) +
+                       " s): piles would fall back to failsafe while the gateway runs; raise "
+                       "failsafe_timeout_s or lower limit_validity_s");
   }
 }
 

@@ -92,7 +92,8 @@ DeviceRegistry::DeviceRegistry(boost::asio::any_io_executor core, const Clock& c
     const std::string device = "charger '" + c.id + "'";
     std::shared_ptr<drivers::ChargerDriver> driver;
     if (c.driver == DriverKind::mqtt) {
-      driver = mqtt_->add_charger(c.id, configured_capabilities(c));
+      driver = mqtt_->add_charger(c.id, configured_capabilities(c),
+                                  drivers::FailsafeSettings{c.failsafe_current_a, seconds(config.control.failsafe_timeout_s)});
     } else {
       const auto& profile = profile_of(*catalog, device, c.profile);
       if (profile.transport == drivers::Transport::mqtt) {

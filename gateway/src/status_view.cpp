@@ -1,9 +1,11 @@
 #include "status_view.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 
+#include "orderly/gateway/failsafe_budget.hpp"
 #include "orderly/gateway/report.hpp"
 
 namespace orderly::gateway {
@@ -65,6 +67,52 @@ json session_json(const StatusSources& from, const std::string& charger_id, Time
           {"boost", record->boost},
           {"not_before", when(record->not_before)},
           {"plan", plan}};
+}
+
+// The load if the gateway died now (docs/control.md, "Failsafe budget"), with the highest
+// non-EV load the plan in force forecasts; before the first plan, the configured peak; without
+// either, the non-EV load measured now.
+json failsafe_budget_json(const StatusSources& from, Instant at) {
+  const TimePoint now = at.wall;
+  const Controller& controller = from.controller;
+  FailsafeBaseLoad base;
+  std::string source = "none";
+  if (const ActivePlan* plan = controller.plan(); plan && !plan->base_kw.empty()) {
+    base.transformer_peak_kw = *std::max_element(plan->base_kw.begin(), plan->base_kw.end());
+    source = "forecast";
+  } else if (from.config.site.transformer.base_load_peak_kw) {
+    base.transformer_peak_kw = from.config.site.transformer.base_load_peak_kw;
+    source = "configured";
+  } else if (controller.meter_fresh(at.mono)) {
+    base.transformer_peak_kw = controller.base_load_w() / 1000.0;
+    source = "measured";
+  }
+  // What the controller counts for a pile it cannot reach: its failsafe only if its driver
+  // declared one.
+  auto has_failsafe = [&](const ChargerConfig& c) {
+    const auto it = controller.chargers().find(c.id);
+    return it != controller.chargers().end() && it->second.has_driver && it->second.caps.failsafe;
+  };
+  const FailsafeBudget budget =
+      failsafe_budget(from.config, has_failsafe, base, controller.transformer_limit_kw(now));
+  auto piles_json = [](const std::vector<FailsafePileLoad>& piles) {
+    json out = json::array();
+    for (const auto& p : piles) out.push_back({{"id", p.id}, {"kw", round2(p.kw)}, {"failsafe", p.has_failsafe}});
+    return out;
+  };
+  json limits = json::array();
+  for (const auto& l : budget.limits)
+    limits.push_back({{"limit", l.limit},
+                      {"limit_kw", l.limit_kw},
+                      {"load_kw", round2(l.load_kw())},
+                      {"base_kw", l.base_kw ? json(round2(*l.base_kw)) : json(nullptr)},
+                      {"piles_kw", round2(l.piles_kw)},
+                      {"over", l.over()},
+                      {"to_fix", piles_json(l.to_fix)}});
+  return {{"base_load_peak_kw", base.transformer_peak_kw ? json(round2(*base.transformer_peak_kw)) : json(nullptr)},
+          {"base_load_source", source},
+          {"over", budget.over()},
+          {"limits", limits}};
 }
 
 }  // namespace
@@ -166,7 +214,8 @@ json status_json(const StatusSources& from, Instant at) {
             {"algorithm", p->algorithm}, {"capacity_short", p->capacity_short},
             {"slot_minutes", p->grid.slot.count()}, {"slot_start", format_local_time(p->grid.start, offset)}};
   return {{"time", format_local_time(now, offset)}, {"site", site}, {"history", history},
-          {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"alarms", alarms}, {"plan", plan}};
+          {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"alarms", alarms}, {"plan", plan},
+          {"failsafe_budget", failsafe_budget_json(from, at)}};
 }
 
 }  // namespace orderly::gateway

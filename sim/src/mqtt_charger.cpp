@@ -23,18 +23,28 @@ struct SimMqttCharger::Impl {
         topic_online(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "online")),
         topic_limit(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "limit")),
         topic_ack(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "ack")),
+        topic_failsafe(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "failsafe")),
         client({"orderly-sim-charger-" + options.id, options.host, options.port, topic_online,
                 std::string(drivers::mqtt::kOffline), 5},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
     car.last_update = clock.monotonic();
+    failsafe_power_w = options.failsafe_power_w;
   }
 
   // ---- physics, all under `mutex`, in the Clock's time
 
   double min_power_w() const { return options.min_current_a * options.voltage_v * options.phases; }
 
-  double effective_limit_w() const { return failsafe ? options.failsafe_power_w : limit_w; }
+  double effective_limit_w() const { return failsafe ? failsafe_power_w : limit_w; }
+
+  // The limit lapses at its validity's end or, with a communication timeout set, that long after
+  // the last limit heard, whichever comes first.
+  std::optional<MonoPoint> lapses_at() const {
+    if (!limit_expires) return std::nullopt;
+    if (!comm_timeout) return limit_expires;
+    return std::min(*limit_expires, last_limit_at + *comm_timeout);
+  }
 
   double power_locked() const {
     if (!car.wants_power()) return 0;
@@ -47,8 +57,8 @@ struct SimMqttCharger::Impl {
   void integrate_to(MonoPoint t) { car.integrate_to(t, power_locked()); }
 
   void advance_locked(MonoPoint now) {
-    if (!failsafe && limit_expires && *limit_expires <= now) {
-      integrate_to(*limit_expires);
+    if (const auto lapse = lapses_at(); !failsafe && lapse && *lapse <= now) {
+      integrate_to(*lapse);
       failsafe = true;  // the gateway went quiet: fall back to the safe load
       if (car.plugged) ++failsafe_entries;  // without a car nobody needs a limit
     }
@@ -86,11 +96,52 @@ struct SimMqttCharger::Impl {
 
   void on_connect() {
     client.subscribe(topic_limit, 1);
+    client.subscribe(topic_failsafe, 1);
     client.publish(topic_online, std::string(drivers::mqtt::kOnline), 1, true);
     publish_status();
   }
 
+  void on_failsafe(const std::string& payload) {
+    auto cmd = drivers::mqtt::decode_failsafe(payload);
+    if (!cmd) return;  // unreadable: dropped without an answer, as a limit is
+    drivers::mqtt::AckMessage ack;
+    ack.seq = cmd.value->seq;
+    std::string raw;  // an answer outside the protocol, for FailsafeAnswer::malformed
+    {
+      std::lock_guard lock(mutex);
+      ++failsafe_settings_received;
+      const double max_a = options.max_power_w / (options.voltage_v * options.phases);
+      const double current_a = std::min(cmd.value->current_a, max_a);
+      switch (failsafe_answer) {
+        case FailsafeAnswer::apply:
+          if (current_a > 0 && current_a < options.min_current_a) {
+            ack.error = "failsafe current below this pile's " + std::to_string(options.min_current_a) + " A minimum";
+            break;
+          }
+          advance_locked(clock.monotonic());
+          failsafe_power_w = current_a * options.voltage_v * options.phases;
+          comm_timeout = std::chrono::duration_cast<MonoClock::duration>(std::chrono::duration<double>(cmd.value->timeout_s));
+          ack.accepted = true;
+          ack.applied_current_a = current_a;
+          ack.applied_timeout_s = cmd.value->timeout_s;
+          break;
+        case FailsafeAnswer::refuse: ack.error = "failsafe settings are locked by the installer"; break;
+        case FailsafeAnswer::malformed:
+          raw = R"({"v":1,"seq":)" + std::to_string(ack.seq) + R"(,"accepted":"maybe"})";
+          break;
+        case FailsafeAnswer::overstate:
+          ack.accepted = true;
+          ack.applied_current_a = cmd.value->current_a + 10;
+          ack.applied_timeout_s = cmd.value->timeout_s;
+          break;
+      }
+    }
+    client.publish(topic_ack, raw.empty() ? drivers::mqtt::encode_ack(ack) : raw, 1, false);
+    publish_status();
+  }
+
   void on_message(const std::string& topic, const std::string& payload) {
+    if (topic == topic_failsafe) return on_failsafe(payload);
     if (topic != topic_limit) return;
     auto cmd = drivers::mqtt::decode_limit(payload);
     drivers::mqtt::AckMessage ack;
@@ -109,6 +160,7 @@ struct SimMqttCharger::Impl {
         advance_locked(now);
         limit_w = std::min(cmd.value->power_w, options.max_power_w);
         failsafe = false;
+        last_limit_at = now;
         limit_expires = now + std::chrono::duration_cast<MonoClock::duration>(std::chrono::duration<double>(cmd.value->valid_for_s));
         ack.accepted = true;
         ack.applied_w = limit_w;
@@ -134,13 +186,18 @@ struct SimMqttCharger::Impl {
 
   SimChargerOptions options;
   const Clock& clock;
-  std::string topic_status, topic_online, topic_limit, topic_ack;
+  std::string topic_status, topic_online, topic_limit, topic_ack, topic_failsafe;
 
   mutable std::mutex mutex;  // physics and fault flags below
   SimCar car;
   double limit_w = 0;
   bool failsafe = true;  // no limit heard yet: behave as after a gateway loss
   std::optional<MonoPoint> limit_expires;  // a validity is a duration: monotonic, as on a real pile
+  MonoPoint last_limit_at{};
+  double failsafe_power_w = 0;                 // options.failsafe_power_w until the gateway sets it
+  std::optional<MonoClock::duration> comm_timeout;  // set by a failsafe message
+  FailsafeAnswer failsafe_answer = FailsafeAnswer::apply;
+  std::uint64_t failsafe_settings_received = 0;
   bool ignore = false;
   bool silent = false;
   std::uint64_t limits_received = 0;
@@ -216,6 +273,21 @@ void SimMqttCharger::set_silent(bool silent) {
 }
 
 void SimMqttCharger::publish_garbage(const std::string& payload) { impl_->client.publish(impl_->topic_status, payload, 1, false); }
+
+void SimMqttCharger::answer_failsafe(FailsafeAnswer answer) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->failsafe_answer = answer;
+}
+
+double SimMqttCharger::failsafe_power_w() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->failsafe_power_w;
+}
+
+std::uint64_t SimMqttCharger::failsafe_settings_received() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->failsafe_settings_received;
+}
 
 const std::string& SimMqttCharger::id() const { return impl_->options.id; }
 

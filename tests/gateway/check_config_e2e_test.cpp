@@ -61,6 +61,52 @@ TEST(CheckConfig, ShippedExampleIsOk) {
   EXPECT_EQ(run.err, "");
 }
 
+// The shipped example's piles: three 6 A native piles (1.38 kW each), a 6 A Heidelberg on phase
+// A, and a 22 kW ABB without a failsafe (counted at its maximum, a third on each phase).
+TEST(CheckConfig, ShippedExampleReportsItsFailsafeBudget) {
+  orderly::test::TempDir dir;
+  const auto example = (orderly::test::source_dir() / "packaging" / "orderly.toml").string();
+  const Outcome run = check_config(dir, example);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out,
+              AllOf(HasSubstr("failsafe:    if the gateway died now: base load peak 180 kW ([site.transformer] "
+                              "base_load_peak_kw) + every pile at its failsafe current"),
+                    HasSubstr("transformer 'transformer': 207.5 of 500 kW (piles 27.52 kW, base 180 kW)\n"),
+                    HasSubstr("transformer 'transformer' phase A: 70.09 of 170 kW (piles 10.09 kW, base 60 kW)\n"),
+                    HasSubstr("transformer 'transformer' phase B: 68.71 of 170 kW"),
+                    HasSubstr("capacity node 'feeder-2': 22 of 80 kW (piles 22 kW, piles only: no non-EV load "
+                              "figure below this node)\n"),
+                    HasSubstr("without a failsafe: s-01 22 kW")));
+  EXPECT_EQ(run.err, "") << "within budget: no warning";
+}
+
+TEST(CheckConfig, FailsafeBudgetOverALimitWarnsWithThePilesToFix) {
+  orderly::test::TempDir dir;
+  const auto [file, line] = example_with(dir, "base_load_peak_kw = 180", "base_load_peak_kw = 490");
+  const Outcome run = check_config(dir, file);
+  EXPECT_EQ(run.exit_code, 0) << "a warning, not an error: the site may still run: " << run.err;
+  EXPECT_THAT(run.out, HasSubstr("transformer 'transformer': 517.5 of 500 kW (piles 27.52 kW, base 490 kW) OVER"));
+  // 17.52 kW over: the ABB alone (22 kW at its maximum) covers it. Phase A carries a third of the
+  // base (163.3 kW) plus 10.09 kW of piles: 3.43 kW over its 170 kW.
+  EXPECT_THAT(run.err,
+              AllOf(HasSubstr(file + ": warning: failsafe budget: transformer 'transformer' would carry 517.5 kW of "
+                                     "its 500 kW limit if the gateway died now (17.52 kW over); fix first: s-01 22 kW "
+                                     "(no failsafe: counted at its maximum) - give them a failsafe or a lower "
+                                     "failsafe_current_a\n"),
+                    HasSubstr("failsafe budget: transformer 'transformer' phase A would carry 173.4 kW of its 170 kW "
+                              "limit if the gateway died now (3.43 kW over); fix first: s-01 7.33 kW")));
+}
+
+TEST(CheckConfig, FailsafeBudgetWithoutABaseLoadFigureSaysItIsLeftOut) {
+  orderly::test::TempDir dir;
+  const auto [file, line] = example_with(dir, "base_load_peak_kw = 180\n", "");
+  const Outcome run = check_config(dir, file);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, AllOf(HasSubstr("base load NOT included (set [site.transformer] base_load_peak_kw to the peak "
+                                       "non-EV load to include it)"),
+                             HasSubstr("transformer 'transformer': 27.52 of 500 kW (piles 27.52 kW, piles only)")));
+}
+
 TEST(CheckConfig, TypoIsReportedWithFileLineAndKey) {
   orderly::test::TempDir dir;
   const auto [file, line] = example_with(dir, "\nlimit_kw = 500\n", "\nlimit_kww = 500\n");

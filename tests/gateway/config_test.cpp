@@ -386,6 +386,18 @@ level = "verbose"
   }
 }
 
+TEST(Config, FailsafeTimeoutShorterThanTheLimitRefreshIsAnError) {
+  const std::string control = "\n[control]\ncontrol_period_s = 1\nlimit_validity_s = 600\n";
+  EXPECT_THAT(errors_of(kMinimal + control + "failsafe_timeout_s = 300\n"),
+              ElementsAre(AllOf(StartsWith(at_line_of(kMinimal + control + "failsafe_timeout_s = 300\n",
+                                                      "failsafe_timeout_s")),
+                                HasSubstr("control.failsafe_timeout_s: 300 s is not longer than the gap between limit "
+                                          "refreshes (limit_validity_s / 2 + 2 control periods = 302 s)"))));
+  // The default timeout (120 s) against a long validity: said too, at the [control] table.
+  EXPECT_THAT(errors_of(kMinimal + control), ElementsAre(HasSubstr("control.failsafe_timeout_s: 120 s")));
+  EXPECT_THAT(errors_of(kMinimal + control + "failsafe_timeout_s = 303\n"), ::testing::IsEmpty());
+}
+
 TEST(Config, SyntaxErrorHasPosition) {
   const auto errors = errors_of("[site]\nname = \"x\nfoo\n");
   ASSERT_EQ(errors.size(), 1u);

@@ -203,6 +203,81 @@ TEST_F(MqttDevicesTest, ChargerFallsBackToFailsafeWhenValidityExpires) {
       << "the gateway never saw the failsafe limit in the status";
 }
 
+TEST_F(MqttDevicesTest, FailsafeIsSetWhenThePileComesOnlineAndHoldsAfterItsTimeout) {
+  ManualClock clock(std::chrono::sys_days(std::chrono::year{2026} / 11 / 23) + 22h);
+  MqttDevices devices(io_.get_executor(), clock, options(), rec_.events());
+  auto charger = devices.add_charger("p-120", caps_7kw(), FailsafeSettings{8, 30s});
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-120"), clock);
+  sim.start();
+  sim.plug_in(30000, 7000);
+  ASSERT_TRUE(pump_until([&] { return sim.failsafe_power_w() == 8 * 230.0; }))
+      << "the pile never applied the failsafe sent on coming online; broker log:\n" << broker_->log();
+  EXPECT_EQ(sim.failsafe_settings_received(), 1u);
+  EXPECT_DOUBLE_EQ(sim.power_w(), 8 * 230.0) << "before any limit it runs at its (new) failsafe power";
+
+  // A limit valid for 10 min, but the pile gives up after its 30 s communication timeout.
+  charger->apply_limit(PowerLimit{5000, 600s, 1});
+  ASSERT_TRUE(pump_until([&] { return rec_.ack_for(1).has_value(); }));
+  ASSERT_TRUE(rec_.ack_for(1)->accepted) << "a failsafe answer was taken for the limit's";
+  clock.advance(29s);
+  EXPECT_DOUBLE_EQ(sim.power_w(), 5000);
+  clock.advance(2s);
+  EXPECT_TRUE(sim.in_failsafe());
+  EXPECT_DOUBLE_EQ(sim.power_w(), 8 * 230.0);
+  EXPECT_NEAR(sim.session_energy_wh(), 5000.0 * 30 / 3600 + 8 * 230.0 * 1 / 3600, 1e-6);
+
+  // A change is sent at once to a pile that is online.
+  devices.set_failsafe("p-120", FailsafeSettings{10, 30s});
+  ASSERT_TRUE(pump_until([&] { return sim.failsafe_power_w() == 10 * 230.0; }));
+  EXPECT_EQ(sim.failsafe_settings_received(), 2u);
+  // Unchanged settings are not sent again; a pile that comes back is told again (it may have
+  // rebooted to its factory failsafe).
+  devices.set_failsafe("p-120", FailsafeSettings{10, 30s});
+  sim.set_offline(true);
+  ASSERT_TRUE(pump_until([&] { return !rec_.health["p-120"].online; }));
+  sim.set_offline(false);
+  ASSERT_TRUE(pump_until([&] { return sim.failsafe_settings_received() == 3u; }));
+  EXPECT_EQ(rec_.health["p-120"].errors, 0u) << rec_.health["p-120"].last_error;
+  EXPECT_EQ(rec_.health["p-120"].timeouts, 0u);
+  EXPECT_THROW(devices.set_failsafe("nobody", FailsafeSettings{}), std::invalid_argument);
+}
+
+TEST_F(MqttDevicesTest, RefusedOrOverstatedFailsafeIsAnErrorInHealth) {
+  MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
+  devices.add_charger("p-121", caps_7kw(), FailsafeSettings{6, 60s});
+  devices.add_charger("p-122", caps_7kw(), FailsafeSettings{6, 60s});
+  devices.start();
+  sim::SimMqttCharger refusing(charger_options("p-121"), clock_);
+  refusing.answer_failsafe(sim::FailsafeAnswer::refuse);
+  sim::SimMqttCharger overstating(charger_options("p-122"), clock_);
+  overstating.answer_failsafe(sim::FailsafeAnswer::overstate);
+  refusing.start();
+  overstating.start();
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-121"].errors > 0 && rec_.health["p-122"].errors > 0; }))
+      << "p-121: " << rec_.health["p-121"].last_error << "; p-122: " << rec_.health["p-122"].last_error;
+  EXPECT_EQ(rec_.health["p-121"].last_error,
+            "pile refused its failsafe settings: failsafe settings are locked by the installer");
+  EXPECT_EQ(rec_.health["p-122"].last_error, "pile acknowledged a failsafe current of 16 A, above the 6 A sent");
+  EXPECT_TRUE(rec_.health["p-121"].online) << "a refused failsafe does not make the pile unreachable";
+  EXPECT_TRUE(rec_.acks.empty()) << "a failsafe answer must not reach the core as a limit's";
+}
+
+TEST_F(MqttDevicesTest, MalformedFailsafeAckIsRejectedAndEndsInATimeout) {
+  auto o = options();
+  o.ack_timeout = 500ms;
+  MqttDevices devices(io_.get_executor(), clock_, o, rec_.events());
+  devices.add_charger("p-123", caps_7kw(), FailsafeSettings{6, 60s});
+  devices.start();
+  sim::SimMqttCharger sim(charger_options("p-123"), clock_);
+  sim.answer_failsafe(sim::FailsafeAnswer::malformed);
+  sim.start();
+  ASSERT_TRUE(pump_until([&] { return rec_.health["p-123"].timeouts == 1u; })) << rec_.health["p-123"].last_error;
+  EXPECT_GE(rec_.health["p-123"].errors, 1u) << "the malformed answer itself is counted";
+  EXPECT_EQ(rec_.health["p-123"].last_error, "failsafe settings: no acknowledgement within 0.5 s");
+  EXPECT_DOUBLE_EQ(sim.failsafe_power_w(), 1380) << "the pile kept its own failsafe";
+}
+
 TEST_F(MqttDevicesTest, CarStopsDrawingWhenItsEnergyNeedIsMet) {
   ManualClock clock(std::chrono::sys_days(std::chrono::year{2026} / 11 / 23) + 23h);
   MqttDevices devices(io_.get_executor(), clock, options(), rec_.events());

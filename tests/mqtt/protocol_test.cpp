@@ -133,6 +133,46 @@ TEST(MqttProtocol, LimitAndAckRoundTrip) {
   EXPECT_FALSE(decode_ack(R"({"v":1,"seq":1,"accepted":"yes"})"));
 }
 
+TEST(MqttProtocol, FailsafeAndItsAckRoundTrip) {
+  EXPECT_EQ(encode_failsafe({3, 6, 120}), R"({"current_a":6.0,"seq":3,"timeout_s":120.0,"v":1})");
+  auto f = decode_failsafe(encode_failsafe({3, 6, 120}));
+  ASSERT_TRUE(f) << f.error;
+  EXPECT_EQ(f.value->seq, 3u);
+  EXPECT_DOUBLE_EQ(f.value->current_a, 6);
+  EXPECT_DOUBLE_EQ(f.value->timeout_s, 120);
+
+  AckMessage applied{3, true, kNotMeasured, "", 6, 60};
+  auto ack = decode_ack(encode_ack(applied));
+  ASSERT_TRUE(ack) << ack.error;
+  EXPECT_TRUE(ack.value->accepted);
+  EXPECT_DOUBLE_EQ(ack.value->applied_current_a, 6);
+  EXPECT_DOUBLE_EQ(ack.value->applied_timeout_s, 60);
+  EXPECT_TRUE(std::isnan(ack.value->applied_w));
+  // A limit's answer carries no failsafe fields.
+  auto limit_ack = decode_ack(encode_ack({4, true, 3000, ""}));
+  ASSERT_TRUE(limit_ack);
+  EXPECT_TRUE(std::isnan(limit_ack.value->applied_current_a));
+}
+
+TEST(MqttProtocol, BadFailsafeCommandsAndAcksAreRejectedWithTheReason) {
+  const std::vector<std::pair<std::string, std::string>> commands = {
+      {R"({"v":1,"seq":1,"timeout_s":60})", "missing field \"current_a\""},
+      {R"({"v":1,"seq":1,"current_a":-1,"timeout_s":60})", "\"current_a\""},
+      {R"({"v":1,"seq":1,"current_a":600,"timeout_s":60})", "outside plausible range"},
+      {R"({"v":1,"seq":1,"current_a":6,"timeout_s":0})", "\"timeout_s\" must be positive"},
+      {R"({"v":1,"seq":1,"current_a":"6","timeout_s":60})", "must be a number"},
+      {R"({"v":2,"seq":1,"current_a":6,"timeout_s":60})", "protocol version 2"},
+      {R"({"v":1,"current_a":6,"timeout_s":60})", "missing field \"seq\""},
+  };
+  for (const auto& [payload, expect] : commands) {
+    auto d = decode_failsafe(payload);
+    EXPECT_FALSE(d) << payload;
+    EXPECT_NE(d.error.find(expect), std::string::npos) << payload << " gave: " << d.error;
+  }
+  EXPECT_FALSE(decode_ack(R"({"v":1,"seq":1,"accepted":true,"applied_current_a":"six"})"));
+  EXPECT_FALSE(decode_ack(R"({"v":1,"seq":1,"accepted":true,"applied_timeout_s":-5})"));
+}
+
 TEST(MqttProtocol, OnlineFlagIsExactlyTrueOrFalse) {
   EXPECT_EQ(decode_online("true").value, true);
   EXPECT_EQ(decode_online("false").value, false);

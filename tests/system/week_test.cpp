@@ -127,7 +127,7 @@ std::string week_config(int mqtt_port, const std::filesystem::path& db) {
     << "flat = [\"07:00-08:00\", \"11:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n"
     << "[mqtt]\nhost = \"127.0.0.1\"\nport = " << mqtt_port << "\n"
     << "[control]\nslot_minutes = 15\ncontrol_period_s = " << kControlPeriodS << "\nlimit_validity_s = " << kLimitValidityS
-    << "\nsafety_margin_kw = " << kMarginKw << "\n"
+    << "\nfailsafe_timeout_s = " << kLimitValidityS << "\nsafety_margin_kw = " << kMarginKw << "\n"
     << "[web]\nlisten = \"127.0.0.1\"\nport = " << test::free_tcp_port() << "\n"
     << "[store]\npath = \"" << db.string() << "\"\n"
     << "[log]\nlevel = \"warn\"\n"

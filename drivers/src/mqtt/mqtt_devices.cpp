@@ -54,6 +54,12 @@ std::string connect_failure_text(int rc) {
 
 constexpr int kMaxBufferedMessages = 16384;
 
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 
 }  // namespace
 
@@ -62,7 +68,15 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   struct PendingAck {
     std::uint64_t gateway_seq = 0;
     double requested_a = 0;  // profile chargers: the current sent
+    std::optional<FailsafeSettings> failsafe;  // set: this is a failsafe command, not a limit
     std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+
+  // A native charger's failsafe settings: what the gateway wants and what the pile confirmed.
+  struct FailsafeState {
+    FailsafeSettings wanted;
+    std::optional<FailsafeSettings> confirmed;
+    bool in_flight = false;
   };
 
   // A profile-described charger: what its [mqtt] section says, with {base} expanded. Immutable
@@ -96,6 +110,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::uint64_t reported_errors = 0;  // Health::errors in the last DeviceEvents::health
     std::map<std::uint64_t, PendingAck> pending;  // by wire seq
     std::unique_ptr<ProfileState> profile;        // set for profile-described chargers
+    std::optional<FailsafeState> failsafe;        // native chargers the gateway configures
   };
 
   class Charger final : public ChargerDriver {
@@ -250,6 +265,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       for (auto& [id, d] : *map) {
         for (auto& [seq, p] : d->pending) p.timer->cancel();
         d->pending.clear();
+        if (d->failsafe) d->failsafe->in_flight = false;
       }
     if (client_) {
       try {
@@ -654,17 +670,88 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     }
     it->second.timer->cancel();
     const std::uint64_t gateway_seq = it->second.gateway_seq;
+    const auto failsafe = it->second.failsafe;
     d.pending.erase(it);
+    if (failsafe) return on_failsafe_ack(d, *failsafe, ack);
     if (events_.limit_ack) events_.limit_ack(d.id, LimitAck{gateway_seq, ack.accepted, ack.applied_w, ack.error});
+  }
+
+  // ---- failsafe settings (core)
+
+  void send_failsafe(Device& d) {
+    FailsafeState& fs = *d.failsafe;
+    if (fs.in_flight || fs.confirmed == fs.wanted || !connected_ || !client_) return;
+    const std::uint64_t seq = ++wire_seq_;
+    const std::string payload = mqtt::encode_failsafe(
+        {seq, fs.wanted.current_a, static_cast<double>(fs.wanted.timeout.count())});
+    try {
+      client_->publish(mqtt::device_topic(options_.topic_prefix, DeviceKind::charger, d.id, "failsafe"), payload.data(),
+                       payload.size(), 1, false);
+    } catch (const ::mqtt::exception& e) {
+      spdlog::warn("mqtt publish failed charger={} error={}", q(d.id), q(e.what()));
+      return;
+    }
+    fs.in_flight = true;
+    auto& p = d.pending[seq];
+    p.failsafe = fs.wanted;
+    p.timer = std::make_unique<boost::asio::steady_timer>(core_, options_.ack_timeout);
+    p.timer->async_wait([w = weak_from_this(), &d, seq](boost::system::error_code ec) {
+      auto self = w.lock();
+      if (!self || ec || self->stopping_) return;
+      self->on_ack_timeout(d, seq);
+    });
+  }
+
+  // The pile may round down (a timeout it cannot hold, a current below its minimum pauses), but
+  // an answer above what was sent would leave more load than the failsafe budget counts.
+  static std::string check_failsafe_answer(const FailsafeSettings& sent, const mqtt::AckMessage& ack) {
+    if (!ack.accepted) return "pile refused its failsafe settings: " + ack.error;
+    if (std::isfinite(ack.applied_current_a) && ack.applied_current_a > sent.current_a + 1e-6)
+      return "pile acknowledged a failsafe current of " + number_text(ack.applied_current_a) + " A, above the " +
+             number_text(sent.current_a) + " A sent";
+    if (std::isfinite(ack.applied_timeout_s) && ack.applied_timeout_s > static_cast<double>(sent.timeout.count()) + 1e-6)
+      return "pile acknowledged a failsafe timeout of " + number_text(ack.applied_timeout_s) + " s, above the " +
+             std::to_string(sent.timeout.count()) + " s sent";
+    if (!std::isfinite(ack.applied_current_a) || !std::isfinite(ack.applied_timeout_s))
+      return "failsafe acknowledgement without applied_current_a and applied_timeout_s (an answer to a limit?)";
+    return {};
+  }
+
+  void on_failsafe_ack(Device& d, const FailsafeSettings& sent, const mqtt::AckMessage& ack) {
+    FailsafeState& fs = *d.failsafe;
+    fs.in_flight = false;
+    if (const std::string why = check_failsafe_answer(sent, ack); !why.empty()) {
+      ++d.health.errors;
+      d.health.last_error = why;
+      spdlog::error("mqtt failsafe not set charger={} current_a={} timeout_s={} error={} action={}", q(d.id),
+                    sent.current_a, sent.timeout.count(), q(why),
+                    q("the pile may draw more than the failsafe budget counts when the gateway stops; "
+                      "check its firmware, it is sent again when the pile reconnects"));
+      emit_health(d);
+      return;
+    }
+    fs.confirmed = sent;
+    spdlog::info("mqtt failsafe set charger={} current_a={} timeout_s={}", q(d.id), ack.applied_current_a,
+                 ack.applied_timeout_s);
+    send_failsafe(d);  // changed while this one was on its way
   }
 
   void on_ack_timeout(Device& d, std::uint64_t wire_seq) {
     auto it = d.pending.find(wire_seq);
     if (it == d.pending.end()) return;
     const std::uint64_t gateway_seq = it->second.gateway_seq;
+    const bool failsafe = it->second.failsafe.has_value();
     d.pending.erase(it);
     ++d.health.timeouts;
     const std::string why = "no acknowledgement within " + seconds_text(options_.ack_timeout) + " s";
+    if (failsafe) {
+      d.failsafe->in_flight = false;
+      d.health.last_error = "failsafe settings: " + why;
+      spdlog::error("mqtt failsafe not acknowledged charger={} error={} action={}", q(d.id), q(why),
+                    q("sent again when the pile reconnects"));
+      emit_health(d);
+      return;
+    }
     d.health.last_error = why;
     spdlog::warn("mqtt limit not acknowledged charger={} seq={} error={}", q(d.id), gateway_seq, q(why));
     if (events_.limit_ack) events_.limit_ack(d.id, LimitAck{gateway_seq, false, kNotMeasured, why});
@@ -700,6 +787,18 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       spdlog::info("mqtt device {} {}={}{}", online ? "online" : "offline",
                    d.kind == DeviceKind::charger ? "charger" : "meter", q(d.id), online ? "" : " reason=" + q(reason));
     emit_health(d);
+    // A pile that was away may have rebooted with its factory failsafe: tell it again.
+    if (d.failsafe && !online) {
+      // An answer still owed is not coming from a pile that is away; it is asked afresh on return.
+      d.failsafe->confirmed.reset();
+      d.failsafe->in_flight = false;
+      std::erase_if(d.pending, [](auto& entry) {
+        if (entry.second.failsafe) entry.second.timer->cancel();
+        return entry.second.failsafe.has_value();
+      });
+    } else if (d.failsafe && changed) {
+      send_failsafe(d);
+    }
   }
 
   void refresh_all() {
@@ -750,14 +849,27 @@ MqttDevices::MqttDevices(boost::asio::any_io_executor core, const Clock& clock, 
 
 MqttDevices::~MqttDevices() { impl_->shutdown(); }
 
-std::shared_ptr<ChargerDriver> MqttDevices::add_charger(const std::string& id, const Capabilities& caps) {
+std::shared_ptr<ChargerDriver> MqttDevices::add_charger(const std::string& id, const Capabilities& caps,
+                                                       std::optional<FailsafeSettings> failsafe) {
   // docs/mqtt-protocol.md: a 0 W limit pauses, a lapsed limit falls back to the pile's failsafe
   // power, and the status carries current_a per phase.
   Capabilities declared = caps;
   declared.pause = PauseMethod::protocol;
   declared.failsafe = true;
   declared.measures_phase_currents = true;
-  return std::make_shared<Impl::Charger>(impl_, impl_->add(Impl::DeviceKind::charger, id, declared));
+  auto& device = impl_->add(Impl::DeviceKind::charger, id, declared);
+  if (failsafe) device.failsafe = Impl::FailsafeState{*failsafe, std::nullopt, false};
+  return std::make_shared<Impl::Charger>(impl_, device);
+}
+
+void MqttDevices::set_failsafe(const std::string& charger_id, const FailsafeSettings& failsafe) {
+  auto it = impl_->chargers_.find(charger_id);
+  if (it == impl_->chargers_.end() || it->second->profile)
+    throw std::invalid_argument("MQTT charger \"" + charger_id + "\" is not a native charger of this connection");
+  auto& d = *it->second;
+  if (!d.failsafe) d.failsafe = Impl::FailsafeState{};
+  d.failsafe->wanted = failsafe;
+  if (d.health.online) impl_->send_failsafe(d);
 }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_profile_charger(const std::string& id, const DeviceProfile& profile,

@@ -300,12 +300,39 @@ Decoded<LimitCommand> decode_limit(std::string_view payload) {
   });
 }
 
+// IEC 61851-1 AC piles draw at most 80 A; 100 A leaves room for rounding, not for unit mix-ups.
+constexpr double kMaxFailsafeCurrentA = 100;
+constexpr double kMaxFailsafeTimeoutS = 86400;
+
+std::string encode_failsafe(const FailsafeCommand& c) {
+  return json{{"v", kProtocolVersion}, {"seq", c.seq}, {"current_a", c.current_a}, {"timeout_s", c.timeout_s}}.dump();
+}
+
+Decoded<FailsafeCommand> decode_failsafe(std::string_view payload) {
+  return decode<FailsafeCommand>([&] {
+    const json j = parse_object(payload);
+    check_version(j);
+    FailsafeCommand c;
+    c.seq = sequence(j);
+    c.current_a = number(j, "current_a", 0, kMaxFailsafeCurrentA);
+    c.timeout_s = number(j, "timeout_s", 0, kMaxFailsafeTimeoutS);
+    if (c.timeout_s <= 0) throw Reject{"field \"timeout_s\" must be positive"};
+    return c;
+  });
+}
+
 std::string encode_ack(const AckMessage& a) {
   json j{{"v", kProtocolVersion}, {"seq", a.seq}, {"accepted", a.accepted}};
-  if (a.accepted)
-    j["applied_w"] = number_or_null(a.applied_w);
-  else
+  if (a.accepted) {
+    if (std::isfinite(a.applied_current_a) || std::isfinite(a.applied_timeout_s)) {
+      j["applied_current_a"] = number_or_null(a.applied_current_a);
+      j["applied_timeout_s"] = number_or_null(a.applied_timeout_s);
+    } else {
+      j["applied_w"] = number_or_null(a.applied_w);
+    }
+  } else {
     j["error"] = a.error;
+  }
   return j.dump();
 }
 
@@ -320,6 +347,8 @@ Decoded<AckMessage> decode_ack(std::string_view payload) {
     a.accepted = acc->get<bool>();
     if (a.accepted) {
       a.applied_w = optional_number(j, "applied_w", -1e7, 1e7);
+      a.applied_current_a = optional_number(j, "applied_current_a", 0, kMaxFailsafeCurrentA);
+      a.applied_timeout_s = optional_number(j, "applied_timeout_s", 0, kMaxFailsafeTimeoutS);
     } else {
       auto e = j.find("error");
       a.error = (e != j.end() && e->is_string()) ? e->get<std::string>() : "refused without a reason";

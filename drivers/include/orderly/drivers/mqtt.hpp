@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "orderly/base/clock.hpp"
@@ -41,6 +42,14 @@ struct MqttOptions {
   std::chrono::milliseconds error_log_interval{10000};
 };
 
+// What a native pile falls back to when the gateway goes quiet (docs/mqtt-protocol.md,
+// "Failsafe settings"): at most `current_a` per phase once `timeout` passes without a limit.
+struct FailsafeSettings {
+  double current_a = 6;
+  std::chrono::seconds timeout{120};
+  bool operator==(const FailsafeSettings&) const = default;
+};
+
 class MqttDevices {
  public:
   MqttDevices(boost::asio::any_io_executor core, const Clock& clock, MqttOptions options, DeviceEvents events);
@@ -51,7 +60,15 @@ class MqttDevices {
   // Register devices before start(). Throws std::invalid_argument for an id that cannot be a
   // topic level or is registered twice. `caps` are the configured electrical fields; the driver
   // declares pause, failsafe and measures_phase_currents from the protocol or the profile.
-  std::shared_ptr<ChargerDriver> add_charger(const std::string& id, const Capabilities& caps);
+  // `failsafe`: sent to the pile whenever it comes online (it may have rebooted and forgotten
+  // them); a refusal, a malformed answer or none is logged and counted in its Health. Without
+  // it the pile keeps the failsafe it was configured with.
+  std::shared_ptr<ChargerDriver> add_charger(const std::string& id, const Capabilities& caps,
+                                             std::optional<FailsafeSettings> failsafe = std::nullopt);
+  // New failsafe settings for a native charger: sent at once when it is online and they differ
+  // from what it acknowledged, else when it comes online. Throws std::invalid_argument for an
+  // unknown or profile-described charger.
+  void set_failsafe(const std::string& charger_id, const FailsafeSettings& failsafe);
   std::shared_ptr<MeterDriver> add_meter(const std::string& id);
   // A charger that speaks its vendor's MQTT dialect, described by the [mqtt] section of its
   // profile (docs/device-profiles.md): read points are subscribed ({base} = `base_topic`, or the

@@ -25,7 +25,7 @@ struct Decoded {
   explicit operator bool() const { return value.has_value(); }
 };
 
-// ---- Topics: <prefix>/charger/<id>/{status,online,limit,ack}, <prefix>/meter/<id>/{status,online},
+// ---- Topics: <prefix>/charger/<id>/{status,online,limit,failsafe,ack}, <prefix>/meter/<id>/{status,online},
 // <prefix>/gateway/online.
 enum class DeviceKind { charger, meter };
 std::string device_topic(const std::string& prefix, DeviceKind kind, const std::string& id, std::string_view leaf);
@@ -34,7 +34,7 @@ std::string gateway_online_topic(const std::string& prefix);
 struct TopicRef {
   DeviceKind kind = DeviceKind::charger;
   std::string id;
-  std::string leaf;  // "status", "online", "ack", "limit"
+  std::string leaf;  // "status", "online", "ack", "limit", "failsafe"
 };
 // Splits a topic of this protocol; nullopt for anything else (other prefix, other shape).
 std::optional<TopicRef> parse_topic(const std::string& prefix, std::string_view topic);
@@ -70,11 +70,24 @@ struct LimitCommand {
 std::string encode_limit(const LimitCommand& c);
 Decoded<LimitCommand> decode_limit(std::string_view payload);
 
+// ---- Failsafe settings (gateway -> charger, QoS 1, not retained): the current the pile falls
+// back to, and after how long without a limit. Answered on the same ack topic as a limit; the
+// wire seq is shared, so an answer names exactly one command.
+struct FailsafeCommand {
+  std::uint64_t seq = 0;
+  double current_a = 6;
+  double timeout_s = 120;
+};
+std::string encode_failsafe(const FailsafeCommand& c);
+Decoded<FailsafeCommand> decode_failsafe(std::string_view payload);
+
 struct AckMessage {
   std::uint64_t seq = 0;
   bool accepted = false;
-  double applied_w = kNotMeasured;
+  double applied_w = kNotMeasured;          // a limit's answer
   std::string error;
+  double applied_current_a = kNotMeasured;  // a failsafe's answer: what the pile will fall back to
+  double applied_timeout_s = kNotMeasured;  // ... and after how long
 };
 std::string encode_ack(const AckMessage& a);
 Decoded<AckMessage> decode_ack(std::string_view payload);

@@ -57,6 +57,9 @@ struct TransformerConfig {
   // (no headroom). docs/control.md, "No node without a load figure".
   std::optional<double> assumed_load_kw;
   double pv_peak_kw = 0;                              // PV behind the meter: it may read export
+  // Peak non-EV load, for the failsafe budget when no forecast is at hand (check-config, or
+  // before the first plan); none = the budget counts the piles alone and says so.
+  std::optional<double> base_load_peak_kw;
 };
 
 struct SiteConfig {

@@ -23,8 +23,18 @@ struct SimChargerOptions {
   int phases = 1;
   double voltage_v = kNominalPhaseVoltageV;
   double min_current_a = 6;            // IEC 61851-1: below this the pile pauses instead
-  double failsafe_power_w = 1380;      // used when a limit's validity expires (and before the first)
+  // Used when a limit lapses (and before the first) until a failsafe message sets the current;
+  // that message also sets a communication timeout, without which only the validity counts.
+  double failsafe_power_w = 1380;
   std::chrono::milliseconds publish_period{1000};  // real time
+};
+
+// How the pile answers a failsafe message (fault injection for the gateway's error paths).
+enum class FailsafeAnswer {
+  apply,       // applies it and acknowledges what it applied
+  refuse,      // "accepted": false with a reason; keeps its previous failsafe
+  malformed,   // an acknowledgement the protocol does not allow; keeps its previous failsafe
+  overstate,   // acknowledges a current above the one sent (firmware bug); keeps its previous failsafe
 };
 
 // A limit the pile accepted and acknowledged (what a test compares with the gateway's audit log).
@@ -55,6 +65,7 @@ class SimMqttCharger {
   void set_offline(bool offline);                    // abrupt disconnect (last will fires) / reconnect
   void set_silent(bool silent);                      // stays connected, stops publishing status (hung firmware)
   void publish_garbage(const std::string& payload);  // raw payload on its status topic
+  void answer_failsafe(FailsafeAnswer answer);
 
   // Observations (thread-safe).
   const std::string& id() const;
@@ -64,6 +75,8 @@ class SimMqttCharger {
   std::uint64_t limits_received() const;
   bool connected() const;
   bool in_failsafe() const;
+  double failsafe_power_w() const;   // what it falls back to (the options' figure until set)
+  std::uint64_t failsafe_settings_received() const;
   // Times a limit's validity ran out with a car plugged in, so the pile fell back to its
   // failsafe power (the start, before any limit, does not count; nor does an idle pile's limit
   // running out, which the gateway has no reason to refresh).
