@@ -24,7 +24,7 @@ struct SimMqttCharger::Impl {
         topic_limit(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "limit")),
         topic_ack(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "ack")),
         client({"orderly-sim-charger-" + options.id, options.host, options.port, topic_online,
-                std::string(drivers::mqtt::kOffline), 5},
+                std::string(drivers::mqtt::kOffline), 5, options.tls},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
     car.last_update = clock.now();
