@@ -1,6 +1,9 @@
 // The section readers of orderly.toml, one per section in the order of docs/configuration.md;
 // the tariff is in tariff.cpp.
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -57,6 +60,24 @@ std::optional<std::chrono::minutes> parse_utc_offset(std::string_view s) {
   return std::chrono::minutes(s[0] == '-' ? -total : total);
 }
 
+
+// A TLS file named by [mqtt] must be there and be PEM when the gateway starts: Paho would only
+// say "TLS connection failed" at every reconnect, far from the line to fix.
+void check_pem_file(Section& s, const char* key, const std::filesystem::path& path, const std::string& what) {
+  if (path.empty()) return;
+  std::ifstream in(path);
+  if (!in) {
+    s.error(s.table().get(key), key,
+            "cannot read '" + path.string() + "' (" + std::strerror(errno) + "); give " + what +
+                " in PEM format, readable by the orderly user");
+    return;
+  }
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("-----BEGIN ", 0) == 0) return;
+  s.error(s.table().get(key), key,
+          "'" + path.string() + "' is not a PEM file (no \"-----BEGIN\" line); give " + what + " in PEM format");
+}
 
 }  // namespace
 
@@ -146,6 +167,11 @@ void read_mqtt(Section& root, Config& c) {
   }
   if (m.cert_file.empty() != m.key_file.empty()) {
     s.errors().add(t->source(), "mqtt: cert_file and key_file go together; give both or neither");
+  }
+  if (m.tls) {
+    check_pem_file(s, "ca_file", m.ca_file, "the certificate of the CA that signed the broker's certificate");
+    check_pem_file(s, "cert_file", m.cert_file, "the gateway's client certificate");
+    check_pem_file(s, "key_file", m.key_file, "the private key of cert_file");
   }
   assign(m.embedded_broker, s.boolean("embedded_broker"));
   s.finish();

@@ -457,6 +457,31 @@ TEST(Config, PlatformKeysRequiredWhenEnabled) {
                                   HasSubstr("platform.url: expected an https:// URL")));
 }
 
+TEST(Config, TlsFilesMustBeReadablePemAtLoad) {
+  orderly::test::TempDir dir;
+  const auto ca = orderly::test::write_file(dir / "ca.pem", "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n");
+  const auto der = orderly::test::write_file(dir / "client.der", std::string("\x30\x82\x01\x0a", 4));
+  const auto mqtt = [&](const std::string& keys) { return kMinimal + "\n[mqtt]\nport = 8883\ntls = true\n" + keys; };
+  const auto key = [](const char* name, const std::filesystem::path& p) {
+    return std::string(name) + " = \"" + p.string() + "\"\n";
+  };
+
+  const Config c = parse_config(mqtt(key("ca_file", ca)), "test.toml");
+  EXPECT_TRUE(c.mqtt.tls);
+  EXPECT_EQ(c.mqtt.ca_file, ca);
+  // Empty ca_file: the system trust store, nothing to read here.
+  EXPECT_TRUE(parse_config(mqtt(""), "test.toml").mqtt.ca_file.empty());
+
+  const auto errors = errors_of(mqtt(key("ca_file", dir / "absent.pem") + key("cert_file", der) + key("key_file", ca)));
+  // Lines of the [mqtt] table: 1 header, 2 port, 3 tls, 4 ca_file, 5 cert_file.
+  const int mqtt_line = static_cast<int>(std::count(kMinimal.begin(), kMinimal.end(), '\n')) + 2;
+  EXPECT_THAT(errors, ElementsAre(AllOf(StartsWith("test.toml:" + std::to_string(mqtt_line + 3) + ":"),
+                                        HasSubstr("mqtt.ca_file: cannot read '" + (dir / "absent.pem").string() + "'"),
+                                        HasSubstr("No such file"), HasSubstr("readable by the orderly user")),
+                                  AllOf(StartsWith("test.toml:" + std::to_string(mqtt_line + 4) + ":"),
+                                        HasSubstr("mqtt.cert_file: '" + der.string() + "' is not a PEM file"))));
+}
+
 TEST(Config, MissingFileSaysWhatToDo) {
   orderly::test::TempDir dir;
   try {
