@@ -173,7 +173,13 @@ void read_mqtt(Section& root, Config& c) {
     check_pem_file(s, "cert_file", m.cert_file, "the gateway's client certificate");
     check_pem_file(s, "key_file", m.key_file, "the private key of cert_file");
   }
-  assign(m.embedded_broker, s.boolean("embedded_broker"));
+  // Documented once as "start a private mosquitto", but the daemon never did: only `orderly
+  // demo` starts one, on its own. A key without an effect is an error, not a silent no.
+  if (const toml::node* n = s.take("embedded_broker")) {
+    s.error(n, "embedded_broker",
+            "is not supported; remove it (the gateway connects to the site's mosquitto at host:port; "
+            "`orderly demo` starts a private broker by itself)");
+  }
   s.finish();
 }
 
@@ -442,17 +448,12 @@ void read_platform(Section& root, Config& c) {
   if (auto f = s.string("secret_file")) p.secret_file = *f;
   assign(p.push_interval_s, s.integer("push_interval_s", 10, 86400));
   s.finish();
-  if (!p.enabled) return;
-  if (p.url.empty()) s.missing("url", "the platform's base URL, required when enabled = true");
-  if (p.operator_id.empty()) s.missing("operator_id", "required when enabled = true");
-  if (p.secret_file.empty()) s.missing("secret_file", "required when enabled = true");
-  if (!p.url.empty() && p.url.rfind("https://", 0) != 0) {
-    if (p.url.rfind("http://", 0) == 0) {
-      s.errors().warn(t->get("url")->source(),
-                      "platform.url uses plain http; the platform's data travels unencrypted");
-    } else {
-      s.error(t->get("url"), "url", "expected an https:// URL, got \"" + p.url + "\"");
-    }
+  // Until the sender exists, enabled = true would look like a site that reports to the city
+  // while nothing is sent.
+  if (p.enabled) {
+    s.error(t->get("enabled"), "enabled",
+            "is not supported yet: the city platform sync arrives with issue #15 [platform]; set "
+            "enabled = false (the other [platform] keys are accepted but have no effect until then)");
   }
 }
 

@@ -450,11 +450,19 @@ hours = { valley = ["23:00-7:00"], flat = ["07:00-23:00"] }
                           HasSubstr("expected a range \"HH:MM-HH:MM\"")));
 }
 
-TEST(Config, PlatformKeysRequiredWhenEnabled) {
-  const auto errors = errors_of(kMinimal + "\n[platform]\nenabled = true\nurl = \"ftp://x\"\n");
-  EXPECT_THAT(errors, ElementsAre(HasSubstr("missing required key 'operator_id'"),
-                                  HasSubstr("missing required key 'secret_file'"),
-                                  HasSubstr("platform.url: expected an https:// URL")));
+TEST(Config, PlatformCannotBeEnabledBeforeTheSenderExists) {
+  const auto errors = errors_of(kMinimal + "\n[platform]\nenabled = true\nurl = \"https://x\"\n");
+  EXPECT_THAT(errors, ElementsAre(AllOf(StartsWith("test.toml:"), HasSubstr("platform.enabled: is not supported yet"),
+                                        HasSubstr("issue #15"), HasSubstr("set enabled = false"))));
+  const Config c = parse_config(kMinimal + "\n[platform]\nenabled = false\nurl = \"https://x\"\n", "test.toml");
+  EXPECT_FALSE(c.platform.enabled);
+}
+
+TEST(Config, EmbeddedBrokerIsRefusedBecauseNothingStartsOne) {
+  for (const char* value : {"true", "false"}) {
+    EXPECT_THAT(errors_of(kMinimal + "\n[mqtt]\nembedded_broker = " + value + "\n"),
+                ElementsAre(AllOf(StartsWith("test.toml:"), HasSubstr("mqtt.embedded_broker: is not supported; remove it"))));
+  }
 }
 
 TEST(Config, TlsFilesMustBeReadablePemAtLoad) {

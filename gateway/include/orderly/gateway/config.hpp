@@ -79,7 +79,6 @@ struct MqttConfig {
   std::filesystem::path ca_file;           // tls only; empty = system trust store
   std::filesystem::path cert_file;         // tls client certificate, optional
   std::filesystem::path key_file;
-  bool embedded_broker = false;            // start a private mosquitto on host:port (demo)
 
   // password, or the first line of password_file. Throws ConfigError naming the file.
   std::string resolved_password() const;
