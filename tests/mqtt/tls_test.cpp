@@ -200,6 +200,20 @@ TEST_F(MqttTlsTest, PlainConnectionToTheTlsPortFailsClearly) {
               AllOf(HasSubstr("tcp://" + host_port()), HasSubstr("set [mqtt] tls = true")));
 }
 
+TEST_F(MqttTlsTest, BrokerDownIsUnreachableNotAHandshakeFailure) {
+  MqttOptions o = options();
+  broker_.reset();  // nobody listens on o.port any more
+  MqttDevices devices(io_.get_executor(), clock_, o, rec_.events());
+  devices.add_charger("p-208", caps_7kw());
+  devices.start();
+  const std::string where = "127.0.0.1:" + std::to_string(o.port);
+  const bool reported = pump_until([&] { return rec_.health["p-208"].last_error.find("cannot reach") != std::string::npos; });
+  ASSERT_TRUE(reported) << rec_.health["p-208"].last_error;
+  EXPECT_THAT(rec_.health["p-208"].last_error,
+              AllOf(HasSubstr("cannot reach " + where + " (connect: Connection refused)"),
+                    HasSubstr("check that mosquitto runs"), Not(HasSubstr("TLS handshake"))));
+}
+
 TEST_F(MqttTlsTest, PileWithoutACertificateIsNotAdmitted) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
   devices.add_charger("p-207", caps_7kw());

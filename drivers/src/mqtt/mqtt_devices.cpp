@@ -353,6 +353,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       return connect_failure_text(rc) +
              (rc < 0 ? "; if the broker's port is a TLS listener, set [mqtt] tls = true and its ca_file" : "");
     if (rc > 0) return connect_failure_text(rc);  // TLS held, the broker answered with a CONNACK code
+    if (mqtt_tls::unreachable(tls_failure))
+      return "cannot reach " + host_port_ + " (" + tls_failure + "); " + mqtt_tls::advice(tls_failure, options_.host);
     if (!tls_failure.empty())
       return "TLS handshake with " + host_port_ + " failed: " + tls_failure + "; " +
              mqtt_tls::advice(tls_failure, options_.host);

@@ -15,6 +15,9 @@
 namespace orderly::drivers::mqtt_tls {
 namespace {
 
+constexpr const char* kConnectPrefix = "connect: ";
+constexpr const char* kResolvePrefix = "cannot resolve host: ";
+
 // The reason part of OpenSSL's last queued error ("key values mismatch"), or `fallback`.
 std::string openssl_error(const std::string& fallback) {
   const unsigned long e = ERR_peek_last_error();
@@ -38,9 +41,9 @@ class Socket {
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
     if (const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0)
-      return std::string("cannot resolve host: ") + ::gai_strerror(rc);
+      return std::string(kResolvePrefix) + ::gai_strerror(rc);
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-    std::string why = "no address";
+    std::string why = std::string(kResolvePrefix) + "no address";
     for (const addrinfo* a = found; a; a = a->ai_next) {
       fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
       if (fd_ < 0) continue;
@@ -48,7 +51,7 @@ class Socket {
       ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
       ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       if (::connect(fd_, a->ai_addr, a->ai_addrlen) == 0) return {};
-      why = std::string("connect: ") + std::strerror(errno);
+      why = std::string(kConnectPrefix) + std::strerror(errno);
       ::close(fd_);
       fd_ = -1;
     }
@@ -116,6 +119,10 @@ std::string probe(const ProbeTarget& t, std::chrono::milliseconds timeout) {
   return {};
 }
 
+bool unreachable(const std::string& failure) {
+  return failure.rfind(kConnectPrefix, 0) == 0 || failure.rfind(kResolvePrefix, 0) == 0;
+}
+
 std::string advice(const std::string& failure, const std::string& host) {
   auto has = [&](const char* s) { return failure.find(s) != std::string::npos; };
   if (has("mismatch") && (has("hostname") || has("IP address")))
@@ -133,7 +140,7 @@ std::string advice(const std::string& failure, const std::string& host) {
   if (has("wrong version number") || has("packet length too long") || has("unexpected eof") ||
       has("record layer failure"))
     return "the broker's port does not speak TLS; check [mqtt] port (8883 is the usual TLS port) and the broker's listener";
-  if (has("connect:") || has("resolve")) return "check that mosquitto runs and [mqtt] host/port";
+  if (unreachable(failure)) return "check that mosquitto runs and [mqtt] host/port";
   return "check [mqtt] ca_file, cert_file and key_file";
 }
 

@@ -23,6 +23,9 @@ struct ProbeTarget {
 // Verifies the chain and the host name as the driver does. Waits at most about 2 x `timeout`.
 std::string probe(const ProbeTarget& target, std::chrono::milliseconds timeout);
 
+// Whether a probe result says the broker was not reached at all (no TLS was spoken).
+bool unreachable(const std::string& failure);
+
 // What to check for a probe result, naming the [mqtt] keys to look at.
 std::string advice(const std::string& failure, const std::string& host);
 
