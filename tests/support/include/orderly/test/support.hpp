@@ -42,7 +42,7 @@ struct SiteToml {
   std::string name = "test site";
   double limit_kw = 50;
   int mqtt_port = 1883;
-  std::string mqtt_extra;  // more [mqtt] lines, e.g. the TLS keys
+  std::string mqtt_extra{};  // more [mqtt] lines, e.g. the TLS keys
   std::filesystem::path db;
   std::string control = "control_period_s = 1\nlimit_validity_s = 60\nsafety_margin_kw = 2\n";
 };
