@@ -1,7 +1,7 @@
 #pragma once
-// What a DeviceEvents sink saw, for the MQTT driver's integration tests: the latest snapshot and
-// health of every device, every acknowledgement, and whether all of it arrived on the core
-// thread (the thread that constructed the recorder).
+// Shared by the MQTT driver's integration tests: what a DeviceEvents sink saw (the latest
+// snapshot and health of every device, every acknowledgement, and whether all of it arrived on
+// the core thread, the thread that constructed the recorder), and the pile they register.
 #include <map>
 #include <optional>
 #include <string>
@@ -53,5 +53,13 @@ struct Recorder {
     return std::nullopt;
   }
 };
+
+// A 7 kW pile with a failsafe, as the simulated chargers are by default.
+inline Capabilities caps_7kw() {
+  Capabilities c;
+  c.max_power_w = 7000;
+  c.failsafe = true;
+  return c;
+}
 
 }  // namespace orderly::drivers

@@ -67,13 +67,6 @@ class MqttDevicesTest : public ::testing::Test {
   std::uint16_t port_without_broker_ = 0;
 };
 
-Capabilities caps_7kw() {
-  Capabilities c;
-  c.max_power_w = 7000;
-  c.failsafe = true;
-  return c;
-}
-
 TEST_F(MqttDevicesTest, SnapshotsArriveOnTheCoreThreadAndHealthGoesOnline) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
   devices.add_charger("p-101", caps_7kw());

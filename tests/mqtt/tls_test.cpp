@@ -111,13 +111,6 @@ class MqttTlsTest : public ::testing::Test {
   Recorder rec_;
 };
 
-Capabilities caps_7kw() {
-  Capabilities c;
-  c.max_power_w = 7000;
-  c.failsafe = true;
-  return c;
-}
-
 TEST_F(MqttTlsTest, GatewayAndPileExchangeStatusAndLimitsOverTls) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());
   auto charger = devices.add_charger("p-201", caps_7kw());
