@@ -366,12 +366,15 @@ void read_meters(Section& root, Config& c, std::vector<const toml::table*>& wher
                                     true);
     assign(m.role, role);
     assign(m.node, read_id(s, "node", false, "a capacity node id"));
-    assign(m.household, s.string("household"));
-    if (role == MeterRole::household && m.household.empty()) {
-      s.missing("household", "the household measured, required for role = \"household\"");
+    // A household meter was polled and its readings dropped (the controller reads transformer
+    // and feeder meters only, nothing stores the rest): refused until something uses it.
+    if (role == MeterRole::household) {
+      s.error(t->get("role"), "role",
+              "\"household\" is not supported yet: nothing reads household meters; remove this [[meter]] "
+              "(a meter of a capacity node is role = \"feeder\")");
     }
-    if (role && role != MeterRole::household && t->contains("household")) {
-      s.error(t->get("household"), "household", "is used only with role = \"household\"");
+    if (const toml::node* n = s.take("household")) {
+      s.error(n, "household", "is not supported yet (it belongs to household meters); remove it");
     }
     const DeviceLink link = read_link(s);
     m.driver = link.driver;

@@ -42,8 +42,8 @@ TEST(Config, ShippedExampleParses) {
   EXPECT_EQ(c.chargers.size(), 5u);
   EXPECT_EQ(c.meters.size(), 3u);
   EXPECT_EQ(c.modbus_buses.size(), 4u);
-  EXPECT_EQ(c.find_meter("m-1-1-101")->address, "000012345678");
-  EXPECT_EQ(c.find_meter("m-1-1-101")->poll_interval_ms, 5000);
+  EXPECT_EQ(c.find_meter("m-feeder-1")->address, "000012345678");
+  EXPECT_EQ(c.find_meter("m-feeder-1")->poll_interval_ms, 5000);
   ASSERT_NE(c.find_bus("rs485-1"), nullptr);
   EXPECT_EQ(c.find_bus("rs485-1")->parity, 'E');
   EXPECT_EQ(c.find_bus("rs485-1")->transport, ModbusTransport::rtu);
@@ -463,6 +463,13 @@ TEST(Config, EmbeddedBrokerIsRefusedBecauseNothingStartsOne) {
     EXPECT_THAT(errors_of(kMinimal + "\n[mqtt]\nembedded_broker = " + value + "\n"),
                 ElementsAre(AllOf(StartsWith("test.toml:"), HasSubstr("mqtt.embedded_broker: is not supported; remove it"))));
   }
+}
+
+TEST(Config, HouseholdMetersAreRefusedBecauseNothingReadsThem) {
+  const auto errors = errors_of(kMinimal + "\n[[meter]]\nid = \"m-1\"\nrole = \"household\"\nhousehold = \"1-1-101\"\n");
+  EXPECT_THAT(errors, ElementsAre(AllOf(StartsWith("test.toml:"), HasSubstr("meter[1].role: \"household\" is not supported yet"),
+                                        HasSubstr("remove this [[meter]]")),
+                                  AllOf(StartsWith("test.toml:"), HasSubstr("meter[1].household: is not supported yet"))));
 }
 
 TEST(Config, TlsFilesMustBeReadablePemAtLoad) {

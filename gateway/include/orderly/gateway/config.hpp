@@ -127,7 +127,7 @@ struct ChargerConfig {
   double failsafe_current_a = 6;           // default: [control].failsafe_current_a
 };
 
-enum class MeterRole { transformer, feeder, household };
+enum class MeterRole { transformer, feeder, household };  // household: refused by the reader for now
 const char* to_string(MeterRole r);
 
 struct MeterConfig {
@@ -135,7 +135,6 @@ struct MeterConfig {
   std::string name;                        // default: id
   MeterRole role = MeterRole::transformer;
   std::string node;                        // capacity node measured; default: the transformer id
-  std::string household;                   // role == household
   DriverKind driver = DriverKind::mqtt;
   std::string profile;
   std::string bus;
