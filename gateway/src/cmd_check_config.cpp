@@ -149,8 +149,7 @@ int cmd_check_config(const Args& args) {
               config.modbus_buses.size() == 1 ? "" : "es", buses.empty() ? "" : ": ",
               buses.c_str());
   std::printf("  mqtt:        %s:%d, topics %s/...%s\n", config.mqtt.host.c_str(),
-              config.mqtt.port, config.mqtt.topic_prefix.c_str(),
-              config.mqtt.embedded_broker ? " (embedded broker)" : "");
+              config.mqtt.port, config.mqtt.topic_prefix.c_str(), config.mqtt.tls ? " (TLS)" : "");
   std::printf("  tariff:      %zu schedule%s\n", config.tariff.schedules.size(),
               config.tariff.schedules.size() == 1 ? "" : "s");
   std::printf("  web:         http://%s:%d/\n", config.web.listen.c_str(), config.web.port);

@@ -1,7 +1,10 @@
 // The section readers of orderly.toml, one per section in the order of docs/configuration.md;
 // the tariff is in tariff.cpp.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -89,6 +92,24 @@ std::optional<std::chrono::minutes> parse_utc_offset(std::string_view s) {
   return std::chrono::minutes(s[0] == '-' ? -total : total);
 }
 
+
+// A TLS file named by [mqtt] must be there and be PEM when the gateway starts: Paho would only
+// say "TLS connection failed" at every reconnect, far from the line to fix.
+void check_pem_file(Section& s, const char* key, const std::filesystem::path& path, const std::string& what) {
+  if (path.empty()) return;
+  std::ifstream in(path);
+  if (!in) {
+    s.error(s.table().get(key), key,
+            "cannot read '" + path.string() + "' (" + std::strerror(errno) + "); give " + what +
+                " in PEM format, readable by the orderly user");
+    return;
+  }
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("-----BEGIN ", 0) == 0) return;
+  s.error(s.table().get(key), key,
+          "'" + path.string() + "' is not a PEM file (no \"-----BEGIN\" line); give " + what + " in PEM format");
+}
 
 }  // namespace
 
@@ -199,7 +220,18 @@ void read_mqtt(Section& root, Config& c) {
   if (m.cert_file.empty() != m.key_file.empty()) {
     s.errors().add(t->source(), "mqtt: cert_file and key_file go together; give both or neither");
   }
-  assign(m.embedded_broker, s.boolean("embedded_broker"));
+  if (m.tls) {
+    check_pem_file(s, "ca_file", m.ca_file, "the certificate of the CA that signed the broker's certificate");
+    check_pem_file(s, "cert_file", m.cert_file, "the gateway's client certificate");
+    check_pem_file(s, "key_file", m.key_file, "the private key of cert_file");
+  }
+  // Documented once as "start a private mosquitto", but the daemon never did: only `orderly
+  // demo` starts one, on its own. A key without an effect is an error, not a silent no.
+  if (const toml::node* n = s.take("embedded_broker")) {
+    s.error(n, "embedded_broker",
+            "is not supported; remove it (the gateway connects to the site's mosquitto at host:port; "
+            "`orderly demo` starts a private broker by itself)");
+  }
   s.finish();
 }
 
@@ -386,12 +418,15 @@ void read_meters(Section& root, Config& c, std::vector<const toml::table*>& wher
                                     true);
     assign(m.role, role);
     assign(m.node, read_id(s, "node", false, "a capacity node id"));
-    assign(m.household, s.string("household"));
-    if (role == MeterRole::household && m.household.empty()) {
-      s.missing("household", "the household measured, required for role = \"household\"");
+    // A household meter was polled and its readings dropped (the controller reads transformer
+    // and feeder meters only, nothing stores the rest): refused until something uses it.
+    if (role == MeterRole::household) {
+      s.error(t->get("role"), "role",
+              "\"household\" is not supported yet: nothing reads household meters; remove this [[meter]] "
+              "(a meter of a capacity node is role = \"feeder\")");
     }
-    if (role && role != MeterRole::household && t->contains("household")) {
-      s.error(t->get("household"), "household", "is used only with role = \"household\"");
+    if (const toml::node* n = s.take("household")) {
+      s.error(n, "household", "is not supported yet (it belongs to household meters); remove it");
     }
     const DeviceLink link = read_link(s);
     m.driver = link.driver;
@@ -488,17 +523,12 @@ void read_platform(Section& root, Config& c) {
   if (auto f = s.string("secret_file")) p.secret_file = *f;
   assign(p.push_interval_s, s.integer("push_interval_s", 10, 86400));
   s.finish();
-  if (!p.enabled) return;
-  if (p.url.empty()) s.missing("url", "the platform's base URL, required when enabled = true");
-  if (p.operator_id.empty()) s.missing("operator_id", "required when enabled = true");
-  if (p.secret_file.empty()) s.missing("secret_file", "required when enabled = true");
-  if (!p.url.empty() && p.url.rfind("https://", 0) != 0) {
-    if (p.url.rfind("http://", 0) == 0) {
-      s.errors().warn(t->get("url")->source(),
-                      "platform.url uses plain http; the platform's data travels unencrypted");
-    } else {
-      s.error(t->get("url"), "url", "expected an https:// URL, got \"" + p.url + "\"");
-    }
+  // Until the sender exists, enabled = true would look like a site that reports to the city
+  // while nothing is sent.
+  if (p.enabled) {
+    s.error(t->get("enabled"), "enabled",
+            "is not supported yet: the city platform sync arrives with issue #15 [platform]; set "
+            "enabled = false (the other [platform] keys are accepted but have no effect until then)");
   }
 }
 

@@ -36,6 +36,10 @@ drivers::MqttOptions mqtt_options(const MqttConfig& c) {
   o.password = c.resolved_password();
   o.topic_prefix = c.topic_prefix;
   o.keepalive = seconds(c.keepalive_s);
+  o.tls = c.tls;
+  o.ca_file = c.ca_file.string();
+  o.cert_file = c.cert_file.string();
+  o.key_file = c.key_file.string();
   return o;
 }
 

@@ -88,6 +88,13 @@ void terminate(pid_t pid) {
 }  // namespace
 
 std::unique_ptr<MosquittoBroker> MosquittoBroker::start(std::uint16_t port) {
+  Options o;
+  o.port = port;
+  return start(o);
+}
+
+std::unique_ptr<MosquittoBroker> MosquittoBroker::start(const Options& options) {
+  const std::uint16_t port = options.port;
   const auto binary = mosquitto_binary();
   if (::access(binary.c_str(), X_OK) != 0)
     throw std::runtime_error("MosquittoBroker: " + binary.string() +
@@ -119,6 +126,13 @@ std::unique_ptr<MosquittoBroker> MosquittoBroker::start(std::uint16_t port) {
           // Without it Nagle's algorithm meets delayed ACKs and every limit round trip costs ~40 ms
           // per hop (mosquitto.conf(5), set_tcp_nodelay).
           << "set_tcp_nodelay true\n";
+      if (options.tls.enabled()) {
+        // Certificate options configure the listener above them (mosquitto.conf(5)).
+        out << "cafile " << options.tls.ca_file.string() << "\n"
+            << "certfile " << options.tls.cert_file.string() << "\n"
+            << "keyfile " << options.tls.key_file.string() << "\n"
+            << "require_certificate " << (options.require_certificate ? "true" : "false") << "\n";
+      }
       // As root, mosquitto would switch to the user "mosquitto", and that credential change
       // clears PR_SET_PDEATHSIG (prctl(2)): the broker would outlive a killed test.
       if (::geteuid() == 0) out << "user root\n";

@@ -52,6 +52,18 @@ MosquittoClient::MosquittoClient(Config config, ConnectHandler on_connect, Messa
   mosquitto_connect_callback_set(mosq_, &MosquittoClient::on_connect_cb);
   mosquitto_disconnect_callback_set(mosq_, &MosquittoClient::on_disconnect_cb);
   mosquitto_message_callback_set(mosq_, &MosquittoClient::on_message_cb);
+  if (config_.tls.enabled()) {
+    const auto& t = config_.tls;
+    const std::string cert = t.cert_file.string(), key = t.key_file.string();
+    const int rc = mosquitto_tls_set(mosq_, t.ca_file.c_str(), nullptr, cert.empty() ? nullptr : cert.c_str(),
+                                     key.empty() ? nullptr : key.c_str(), nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      mosquitto_destroy(mosq_);
+      ::close(wake_fd_);
+      throw std::runtime_error("libmosquitto client \"" + config_.client_id + "\": TLS files not usable (ca " +
+                               t.ca_file.string() + ", cert " + cert + ", key " + key + "): " + mosquitto_strerror(rc));
+    }
+  }
   if (!config_.will_topic.empty())
     mosquitto_will_set(mosq_, config_.will_topic.c_str(), static_cast<int>(config_.will_payload.size()),
                        config_.will_payload.data(), 1, true);

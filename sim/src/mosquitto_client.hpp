@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "orderly/sim/tls.hpp"
+
 struct mosquitto;
 struct mosquitto_message;
 
@@ -31,11 +33,13 @@ class MosquittoClient {
     std::string will_topic;    // empty = no last will
     std::string will_payload;
     int keepalive_s = 5;
+    TlsFiles tls;  // enabled: TLS with the broker's certificate and host name verified
   };
   // Both handlers run on the client's network thread; they may call publish() and subscribe().
   using ConnectHandler = std::function<void()>;
   using MessageHandler = std::function<void(const std::string& topic, const std::string& payload)>;
 
+  // Throws std::runtime_error naming the file when the TLS files cannot be used.
   MosquittoClient(Config config, ConnectHandler on_connect, MessageHandler on_message);
   ~MosquittoClient();
   MosquittoClient(const MosquittoClient&) = delete;

@@ -42,8 +42,8 @@ TEST(Config, ShippedExampleParses) {
   EXPECT_EQ(c.chargers.size(), 5u);
   EXPECT_EQ(c.meters.size(), 3u);
   EXPECT_EQ(c.modbus_buses.size(), 4u);
-  EXPECT_EQ(c.find_meter("m-1-1-101")->address, "000012345678");
-  EXPECT_EQ(c.find_meter("m-1-1-101")->poll_interval_ms, 5000);
+  EXPECT_EQ(c.find_meter("m-feeder-1")->address, "000012345678");
+  EXPECT_EQ(c.find_meter("m-feeder-1")->poll_interval_ms, 5000);
   ASSERT_NE(c.find_bus("rs485-1"), nullptr);
   EXPECT_EQ(c.find_bus("rs485-1")->parity, 'E');
   EXPECT_EQ(c.find_bus("rs485-1")->transport, ModbusTransport::rtu);
@@ -501,11 +501,51 @@ hours = { valley = ["23:00-7:00"], flat = ["07:00-23:00"] }
                           HasSubstr("expected a range \"HH:MM-HH:MM\"")));
 }
 
-TEST(Config, PlatformKeysRequiredWhenEnabled) {
-  const auto errors = errors_of(kMinimal + "\n[platform]\nenabled = true\nurl = \"ftp://x\"\n");
-  EXPECT_THAT(errors, ElementsAre(HasSubstr("missing required key 'operator_id'"),
-                                  HasSubstr("missing required key 'secret_file'"),
-                                  HasSubstr("platform.url: expected an https:// URL")));
+TEST(Config, PlatformCannotBeEnabledBeforeTheSenderExists) {
+  const auto errors = errors_of(kMinimal + "\n[platform]\nenabled = true\nurl = \"https://x\"\n");
+  EXPECT_THAT(errors, ElementsAre(AllOf(StartsWith("test.toml:"), HasSubstr("platform.enabled: is not supported yet"),
+                                        HasSubstr("issue #15"), HasSubstr("set enabled = false"))));
+  const Config c = parse_config(kMinimal + "\n[platform]\nenabled = false\nurl = \"https://x\"\n", "test.toml");
+  EXPECT_FALSE(c.platform.enabled);
+}
+
+TEST(Config, EmbeddedBrokerIsRefusedBecauseNothingStartsOne) {
+  for (const char* value : {"true", "false"}) {
+    EXPECT_THAT(errors_of(kMinimal + "\n[mqtt]\nembedded_broker = " + value + "\n"),
+                ElementsAre(AllOf(StartsWith("test.toml:"), HasSubstr("mqtt.embedded_broker: is not supported; remove it"))));
+  }
+}
+
+TEST(Config, HouseholdMetersAreRefusedBecauseNothingReadsThem) {
+  const auto errors = errors_of(kMinimal + "\n[[meter]]\nid = \"m-1\"\nrole = \"household\"\nhousehold = \"1-1-101\"\n");
+  EXPECT_THAT(errors, ElementsAre(AllOf(StartsWith("test.toml:"), HasSubstr("meter[1].role: \"household\" is not supported yet"),
+                                        HasSubstr("remove this [[meter]]")),
+                                  AllOf(StartsWith("test.toml:"), HasSubstr("meter[1].household: is not supported yet"))));
+}
+
+TEST(Config, TlsFilesMustBeReadablePemAtLoad) {
+  orderly::test::TempDir dir;
+  const auto ca = orderly::test::write_file(dir / "ca.pem", "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n");
+  const auto der = orderly::test::write_file(dir / "client.der", std::string("\x30\x82\x01\x0a", 4));
+  const auto mqtt = [&](const std::string& keys) { return kMinimal + "\n[mqtt]\nport = 8883\ntls = true\n" + keys; };
+  const auto key = [](const char* name, const std::filesystem::path& p) {
+    return std::string(name) + " = \"" + p.string() + "\"\n";
+  };
+
+  const Config c = parse_config(mqtt(key("ca_file", ca)), "test.toml");
+  EXPECT_TRUE(c.mqtt.tls);
+  EXPECT_EQ(c.mqtt.ca_file, ca);
+  // Empty ca_file: the system trust store, nothing to read here.
+  EXPECT_TRUE(parse_config(mqtt(""), "test.toml").mqtt.ca_file.empty());
+
+  const auto errors = errors_of(mqtt(key("ca_file", dir / "absent.pem") + key("cert_file", der) + key("key_file", ca)));
+  // Lines of the [mqtt] table: 1 header, 2 port, 3 tls, 4 ca_file, 5 cert_file.
+  const int mqtt_line = static_cast<int>(std::count(kMinimal.begin(), kMinimal.end(), '\n')) + 2;
+  EXPECT_THAT(errors, ElementsAre(AllOf(StartsWith("test.toml:" + std::to_string(mqtt_line + 3) + ":"),
+                                        HasSubstr("mqtt.ca_file: cannot read '" + (dir / "absent.pem").string() + "'"),
+                                        HasSubstr("No such file"), HasSubstr("readable by the orderly user")),
+                                  AllOf(StartsWith("test.toml:" + std::to_string(mqtt_line + 4) + ":"),
+                                        HasSubstr("mqtt.cert_file: '" + der.string() + "' is not a PEM file"))));
 }
 
 TEST(Config, MissingFileSaysWhatToDo) {

@@ -17,53 +17,13 @@
 #include "orderly/sim/mqtt_charger.hpp"
 #include "orderly/sim/mqtt_meter.hpp"
 #include "orderly/test/support.hpp"
+#include "device_recorder.hpp"
 
 namespace orderly::drivers {
 namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-
-struct Recorder {
-  std::thread::id core_thread = std::this_thread::get_id();
-  bool all_on_core = true;
-  std::map<std::string, ChargerSnapshot> charger;
-  std::map<std::string, MeterSnapshot> meter;
-  std::map<std::string, int> snapshots;
-  std::vector<std::pair<std::string, LimitAck>> acks;
-  std::map<std::string, Health> health;
-
-  void note_thread() { all_on_core = all_on_core && std::this_thread::get_id() == core_thread; }
-
-  DeviceEvents events() {
-    DeviceEvents e;
-    e.charger_snapshot = [this](const std::string& id, const ChargerSnapshot& s) {
-      note_thread();
-      charger[id] = s;
-      ++snapshots[id];
-    };
-    e.meter_snapshot = [this](const std::string& id, const MeterSnapshot& s) {
-      note_thread();
-      meter[id] = s;
-      ++snapshots[id];
-    };
-    e.limit_ack = [this](const std::string& id, const LimitAck& a) {
-      note_thread();
-      acks.emplace_back(id, a);
-    };
-    e.health = [this](const std::string& id, const Health& h) {
-      note_thread();
-      health[id] = h;
-    };
-    return e;
-  }
-
-  std::optional<LimitAck> ack_for(std::uint64_t seq) const {
-    for (auto& [id, a] : acks)
-      if (a.seq == seq) return a;
-    return std::nullopt;
-  }
-};
 
 class MqttDevicesTest : public ::testing::Test {
  protected:
@@ -106,13 +66,6 @@ class MqttDevicesTest : public ::testing::Test {
   std::unique_ptr<sim::MosquittoBroker> broker_;
   std::uint16_t port_without_broker_ = 0;
 };
-
-Capabilities caps_7kw() {
-  Capabilities c;
-  c.max_power_w = 7000;
-  c.failsafe = true;
-  return c;
-}
 
 TEST_F(MqttDevicesTest, SnapshotsArriveOnTheCoreThreadAndHealthGoesOnline) {
   MqttDevices devices(io_.get_executor(), clock_, options(), rec_.events());

@@ -2,6 +2,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
+#include <future>
 #include <map>
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 #include "orderly/drivers/mqtt_protocol.hpp"
 #include "orderly/drivers/mqtt_payload.hpp"
 #include "orderly/drivers/points.hpp"
+#include "tls_probe.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -154,7 +156,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
         clock_(clock),
         options_(std::move(options)),
         events_(std::move(events)),
-        uri_("tcp://" + options_.host + ":" + std::to_string(options_.port)),
+        host_port_(options_.host + ":" + std::to_string(options_.port)),
+        uri_((options_.tls ? "ssl://" : "tcp://") + host_port_),
         reconnect_timer_(core_),
         sweep_timer_(core_) {}
 
@@ -285,6 +288,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
 
   void shutdown() {
     stop();
+    if (probe_.valid()) probe_.wait();  // it posts to core_, which may not outlive us
     if (client_) {
       try {
         client_->disable_callbacks();
@@ -304,8 +308,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
    public:
     explicit ConnectListener(Impl& impl) : impl_(impl) {}
     void on_failure(const ::mqtt::token& tok) override {
-      std::string why = connect_failure_text(tok.get_return_code());
-      impl_.post([why](Impl& self) { self.on_connect_failed(why); });
+      const int rc = tok.get_return_code();
+      impl_.post([rc](Impl& self) { self.on_attempt_failed(rc); });
     }
     void on_success(const ::mqtt::token&) override {}
 
@@ -324,6 +328,19 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       opts.set_user_name(options_.username);
       opts.set_password(options_.password);
     }
+    if (options_.tls) {
+      ::mqtt::ssl_options ssl;
+      // Paho C leaves host name checking off by default (MQTTAsync_SSLOptions.verify = 0): a
+      // certificate of any host signed by the CA would pass, so turn it on.
+      ssl.set_enable_server_cert_auth(true);
+      ssl.set_verify(true);
+      if (!options_.ca_file.empty()) ssl.set_trust_store(options_.ca_file);  // else OpenSSL's default paths
+      if (!options_.cert_file.empty()) {
+        ssl.set_key_store(options_.cert_file);
+        ssl.set_private_key(options_.key_file);
+      }
+      opts.set_ssl(std::move(ssl));
+    }
     try {
       client_->connect(opts, nullptr, connect_listener_);
     } catch (const ::mqtt::exception& e) {
@@ -331,14 +348,51 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     }
   }
 
+  // Paho gives a TLS failure as return code -1 only: find out why with a handshake of our own,
+  // off the core thread (it blocks), then report and back off as for any failure.
+  void on_attempt_failed(int rc) {
+    if (stopping_) return;
+    if (!options_.tls || rc > 0) return on_connect_failed(connect_failure(rc, {}));
+    const mqtt_tls::ProbeTarget target{options_.host, options_.port, options_.ca_file, options_.cert_file,
+                                       options_.key_file};
+    // The previous probe has posted its result already, so this does not wait.
+    probe_ = std::async(std::launch::async, [target, rc, core = core_, w = weak_from_this()] {
+      std::string why = mqtt_tls::probe(target, 1500ms);
+      boost::asio::post(core, [w, rc, why = std::move(why)] {
+        if (auto self = w.lock(); self && !self->stopping_) self->on_connect_failed(self->connect_failure(rc, why));
+      });
+    });
+  }
+
+  // Why a connection attempt with Paho return code `rc` failed, with what to check; `tls_failure`
+  // is the probe's finding.
+  std::string connect_failure(int rc, const std::string& tls_failure) const {
+    if (!options_.tls)
+      return connect_failure_text(rc) +
+             (rc < 0 ? "; if the broker's port is a TLS listener, set [mqtt] tls = true and its ca_file" : "");
+    if (rc > 0) return connect_failure_text(rc);  // TLS held, the broker answered with a CONNACK code
+    if (mqtt_tls::unreachable(tls_failure))
+      return "cannot reach " + host_port_ + " (" + tls_failure + "); " + mqtt_tls::advice(tls_failure, options_.host);
+    if (!tls_failure.empty())
+      return "TLS handshake with " + host_port_ + " failed: " + tls_failure + "; " +
+             mqtt_tls::advice(tls_failure, options_.host);
+    return "TLS connection to " + host_port_ + " failed (Paho return code " + std::to_string(rc) +
+           ") although a test handshake with the same files succeeded; see the broker's log";
+  }
+
   void on_connect_failed(const std::string& why) {
     if (stopping_) return;
-    if (!failure_logged_) {
+    // Logged once per reason: a broker that stays down does not flood the log, a new reason
+    // (e.g. a certificate replaced by a wrong one) is still seen.
+    if (!failure_logged_ || why != last_failure_) {
       spdlog::warn("mqtt broker unreachable broker={} error={} action={}", uri_, q(why),
                    q("MQTT devices report offline; retrying in the background - check that mosquitto runs and "
-                     "[mqtt] host/port in the config"));
+                     "[mqtt] host/port" + std::string(options_.tls ? "/TLS files" : "") + " in the config"));
       failure_logged_ = true;
     }
+    const bool changed = why != last_failure_;
+    last_failure_ = why;
+    if (changed) refresh_all();  // the devices' offline reason carries it to the status
     schedule_reconnect();
   }
 
@@ -356,6 +410,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     spdlog::info("mqtt connected broker={} client_id={}{}", uri_, options_.client_id,
                  failure_logged_ ? " (connection restored)" : "");
     failure_logged_ = false;
+    last_failure_.clear();
     // Status and acks are taken at QoS 0: the broker runs on this box, so loopback TCP does not
     // lose them; a clean session drops in-flight QoS 1 messages on reconnect anyway; a lost
     // status is replaced within one period and a lost ack ends in the ack timeout. QoS 1 would
@@ -768,7 +823,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   void refresh(Device& d) {
     std::string reason;
     if (!connected_)
-      reason = "gateway not connected to the MQTT broker " + uri_;
+      reason = "gateway not connected to the MQTT broker " + uri_ + (last_failure_.empty() ? "" : ": " + last_failure_);
     else if (d.online_flag == false)
       reason = "device announced offline (online=false, e.g. its last will)";
     else if (!d.last_status)
@@ -829,7 +884,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   const Clock& clock_;
   MqttOptions options_;
   DeviceEvents events_;
-  std::string uri_;
+  std::string host_port_, uri_;
   std::map<std::string, std::unique_ptr<Device>> chargers_, meters_;
   std::map<std::string, Device*> profile_topics_;  // profile chargers' read and ack topics; immutable after start()
   // Declared before the client so it outlives it: Paho may still hold a pending connect.
@@ -841,6 +896,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   bool started_ = false;
   std::atomic<bool> stopping_{false};
   bool failure_logged_ = false;
+  std::string last_failure_;             // why the last connection attempt failed; empty once connected
+  std::future<void> probe_;              // the TLS failure probe under way, if any
   std::uint64_t wire_seq_ = 0;
 };
 

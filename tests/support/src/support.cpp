@@ -83,7 +83,7 @@ std::string site_toml(const SiteToml& site) {
     << "[tariff.schedule.season.price_yuan_per_kwh]\npeak = 1.0\nflat = 0.6\nvalley = 0.3\n"
     << "[tariff.schedule.season.hours]\npeak = [\"08:00-11:00\", \"18:00-23:00\"]\n"
     << "flat = [\"07:00-08:00\", \"11:00-18:00\"]\nvalley = [\"23:00-07:00\"]\n"
-    << "[mqtt]\nhost = \"127.0.0.1\"\nport = " << site.mqtt_port << "\n"
+    << "[mqtt]\nhost = \"127.0.0.1\"\nport = " << site.mqtt_port << "\n" << site.mqtt_extra
     << "[control]\n" << site.control
     << "[web]\nlisten = \"127.0.0.1\"\nport = " << free_tcp_port() << "\n"
     << "[store]\npath = \"" << site.db.string() << "\"\n"

@@ -28,6 +28,11 @@ struct MqttOptions {
   std::string username, password;  // empty username = anonymous
   std::string topic_prefix = "orderly/v1";
   std::chrono::seconds keepalive{30};
+  // TLS (ssl:// to host:port): the broker's certificate chain and its host name are always
+  // verified; there is no switch to turn that off. Empty ca_file = the system trust store;
+  // cert_file and key_file (PEM) = the client certificate the broker may demand.
+  bool tls = false;
+  std::string ca_file, cert_file, key_file;
   // Transport timings are real (wall-clock) durations, whatever the injected Clock's speed:
   // they describe the network, not the simulated world.
   std::chrono::milliseconds reconnect_min_delay{500};
@@ -79,8 +84,9 @@ class MqttDevices {
                                                      const std::string& base_topic, const Capabilities& caps);
 
   // Connects in the background, reconnecting with backoff, and (re)subscribes on every
-  // connection. Never throws for an unreachable broker: devices report offline and the failure
-  // is logged once (and once more when the connection comes back).
+  // connection. Never throws for an unreachable broker or a failed TLS handshake: devices
+  // report offline with the reason (e.g. the certificate the handshake refused) and the failure
+  // is logged once (again when the reason changes, and when the connection comes back).
   void start();
   // Publishes the gateway's online flag "false", disconnects cleanly, cancels timers.
   void stop();

@@ -99,7 +99,6 @@ struct MqttConfig {
   std::filesystem::path ca_file;           // tls only; empty = system trust store
   std::filesystem::path cert_file;         // tls client certificate, optional
   std::filesystem::path key_file;
-  bool embedded_broker = false;            // start a private mosquitto on host:port (demo)
 
   // password, or the first line of password_file. Throws ConfigError naming the file.
   std::string resolved_password() const;
@@ -148,7 +147,7 @@ struct ChargerConfig {
   double failsafe_current_a = 6;           // default: [control].failsafe_current_a
 };
 
-enum class MeterRole { transformer, feeder, household };
+enum class MeterRole { transformer, feeder, household };  // household: refused by the reader for now
 const char* to_string(MeterRole r);
 
 struct MeterConfig {
@@ -156,7 +155,6 @@ struct MeterConfig {
   std::string name;                        // default: id
   MeterRole role = MeterRole::transformer;
   std::string node;                        // capacity node measured; default: the transformer id
-  std::string household;                   // role == household
   DriverKind driver = DriverKind::mqtt;
   std::string profile;
   std::string bus;

@@ -1,13 +1,15 @@
 #pragma once
 // A real Mosquitto broker process for tests and the demo: Debian's /usr/sbin/mosquitto (or
 // $ORDERLY_MOSQUITTO) on 127.0.0.1 with a generated config in a temporary directory. Anonymous
-// access, no persistence. The process is terminated and reaped by the destructor, and is sent
+// access, no persistence; plain MQTT, or TLS only with Options::tls. The process is terminated and reaped by the destructor, and is sent
 // SIGTERM if the thread that started it exits first (so call start() from a long-lived thread).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <sys/types.h>
+
+#include "orderly/sim/tls.hpp"
 
 namespace orderly::sim {
 
@@ -17,6 +19,16 @@ class MosquittoBroker {
   // connections. Throws std::runtime_error naming the binary, port and the broker's log when it
   // is missing, exits, or does not listen within 10 s.
   static std::unique_ptr<MosquittoBroker> start(std::uint16_t port = 0);
+
+  // The listener is TLS-only when `tls` is enabled: cert_file/key_file are the broker's,
+  // ca_file verifies clients' certificates, which the broker demands when
+  // require_certificate is set (mosquitto.conf(5)).
+  struct Options {
+    std::uint16_t port = 0;  // 0 = a free one
+    TlsFiles tls;
+    bool require_certificate = true;
+  };
+  static std::unique_ptr<MosquittoBroker> start(const Options& options);
   ~MosquittoBroker();
   MosquittoBroker(const MosquittoBroker&) = delete;
   MosquittoBroker& operator=(const MosquittoBroker&) = delete;

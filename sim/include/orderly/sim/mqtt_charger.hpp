@@ -11,6 +11,7 @@
 
 #include "orderly/base/clock.hpp"
 #include "orderly/base/units.hpp"
+#include "orderly/sim/tls.hpp"
 
 namespace orderly::sim {
 
@@ -19,6 +20,7 @@ struct SimChargerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 1883;
   std::string topic_prefix = "orderly/v1";
+  TlsFiles tls;  // enabled: the pile talks to a TLS listener with its client certificate
   double max_power_w = 7000;
   int phases = 1;
   double voltage_v = kNominalPhaseVoltageV;

@@ -43,6 +43,7 @@ struct SiteToml {
   double limit_kw = 50;
   std::string transformer{};  // more [site.transformer] keys, e.g. "phase_a_limit_kw = 80\n"
   int mqtt_port = 1883;
+  std::string mqtt_extra{};  // more [mqtt] lines, e.g. the TLS keys
   std::filesystem::path db;
   std::string control = "control_period_s = 1\nlimit_validity_s = 60\nsafety_margin_kw = 2\n";
 };
