@@ -661,18 +661,28 @@ std::vector<SessionRecord> Store::closed_sessions(TimePoint since) const {
 }
 
 std::optional<PlanRecord> Store::latest_plan() const {
+  auto plans = recent_plans(1);
+  if (plans.empty()) return std::nullopt;
+  return std::move(plans.front());
+}
+
+std::vector<PlanRecord> Store::recent_plans(std::size_t limit) const {
   Stmt s(db_,
          "SELECT created_ms, slot_start_ms, slot_minutes, reason, plan_json FROM plans "
-         "ORDER BY id DESC LIMIT 1",
+         "ORDER BY id DESC LIMIT ?",
          path_);
-  if (!s.step()) return std::nullopt;
-  PlanRecord p;
-  p.created_at = s.time(0);
-  p.slot_start = s.time(1);
-  p.slot_minutes = static_cast<int>(s.integer(2));
-  p.reason = s.text(3);
-  p.plan_json = s.text(4);
-  return p;
+  s.bind(static_cast<std::int64_t>(limit));
+  std::vector<PlanRecord> out;
+  while (s.step()) {
+    PlanRecord p;
+    p.created_at = s.time(0);
+    p.slot_start = s.time(1);
+    p.slot_minutes = static_cast<int>(s.integer(2));
+    p.reason = s.text(3);
+    p.plan_json = s.text(4);
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 std::optional<TimePoint> Store::last_prune_at() const {

@@ -219,6 +219,7 @@ class Store {
   // Ended sessions that started at or after `since`, oldest first (household habits).
   std::vector<SessionRecord> closed_sessions(TimePoint since) const;
   std::optional<PlanRecord> latest_plan() const;                   // the last one written
+  std::vector<PlanRecord> recent_plans(std::size_t limit) const;   // newest first (the plan audit)
   // The newest timestamp among events and raw samples: the last wall time this store saw, the
   // reference the retention guard checks the wall clock against at start (clock_watch.hpp).
   std::optional<TimePoint> newest_record_at() const;
