@@ -481,6 +481,7 @@ void read_control(Section& root, Config& c) {
   assign(x.meter_below_chargers_kw, s.number("meter_below_chargers_kw", 0, 1000));
   assign(x.meter_fallback_margin_kw, s.number("meter_fallback_margin_kw", 0, 10000));
   assign(x.meter_fallback_s, s.integer("meter_fallback_s", 0, 86400));
+  assign(x.phase_lp_iterations, s.integer("phase_lp_iterations", 1, 100'000'000));
   s.finish();
   if (x.limit_validity_s < 3 * x.control_period_s) {
     s.errors().add(t->source(), "control: limit_validity_s " + std::to_string(x.limit_validity_s) +

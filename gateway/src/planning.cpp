@@ -8,7 +8,8 @@
 
 #include "orderly/base/units.hpp"
 #include "orderly/gateway/meter_check.hpp"
-#include "orderly/scheduler/plan.hpp"
+#include "orderly/scheduler/kpi.hpp"
+#include "orderly/scheduler/planner.hpp"
 #include "orderly/scheduler/validate.hpp"
 
 namespace orderly::gateway {
@@ -427,7 +428,23 @@ PlanAttempt plan_now(const Config& config, const PlanningInput& input, const std
     attempt.evs = planning.problem.evs.size();
     if (const auto problems = scheduler::problems(planning.problem); !problems.empty())
       throw std::runtime_error("the planning problem is malformed: " + problems.front());
-    const auto plan = scheduler::make_plan(planning.problem, scheduler::Algorithm::optimal);
+    scheduler::OptimalOptions options;
+    options.phase_lp_iteration_limit = config.control.phase_lp_iterations;
+    scheduler::Plan plan;
+    try {
+      plan = scheduler::plan_optimal(planning.problem, options);
+    } catch (const scheduler::PhaseLpIterationLimit&) {
+      // The exact phase LP would hold the core thread for seconds. The plan without phase
+      // limits keeps every other objective (valley, departures, node limits); the per-phase
+      // limiter cuts the piles of a phase over its limit in real time.
+      for (auto& node : planning.problem.nodes)
+        for (auto& limit : node.phase_limit_kw) limit.clear();
+      plan = scheduler::plan_optimal(planning.problem, options);
+      attempt.notes.push_back("the phase LP needs more than [control] phase_lp_iterations = " +
+                              std::to_string(config.control.phase_lp_iterations) +
+                              " simplex iterations; planned without phase limits, the limiter keeps them");
+    }
+    scheduler::complete_plan(planning.problem, plan);
     attempt.plan = make_active_plan(planning, plan, input.now, reason, "optimal");
   } catch (const std::exception& e) {
     attempt.plan = ActivePlan{};

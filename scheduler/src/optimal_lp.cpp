@@ -91,7 +91,7 @@ class Lp {
       status = simplex();
     }
     if (status == GLP_EITLIM)
-      throw std::runtime_error("plan_optimal: the phase LP needs more than phase_lp_iteration_limit simplex iterations");
+      throw PhaseLpIterationLimit("plan_optimal: the phase LP needs more than phase_lp_iteration_limit simplex iterations");
     return status == 0 && glp_get_status(lp_) == GLP_OPT;
   }
   double value() const { return glp_get_obj_val(lp_); }

@@ -462,5 +462,42 @@ TEST(Phases, ConfigRejectsPhaseKeysThatCannotApply) {
   EXPECT_NE(broken("[0.5, 0.25, 0.25]", "[0.9, 0.25, 0.25]").find("summing to 1"), std::string::npos);
 }
 
+// Six phase-A cars want 240 kWh by 07:00; phase A takes 28 kW, so the flow's
+// optimum breaks it and the exact phase LP plans. Capped below what that LP needs, the plan
+// drops the phase limits (the limiter keeps them) instead of holding the core thread.
+TEST(Phases, PhaseLpPastItsIterationsPlansWithoutPhaseLimits) {
+  std::string text = kPhaseConfig;
+  for (int i = 0; i < 6; ++i)
+    text += "\n[[charger]]\nid = \"a" + std::to_string(i) + "\"\nkind = \"private\"\nhousehold = \"2-" +
+            std::to_string(i) + "\"\nphase = \"A\"\nmax_power_kw = 7\n";
+  PlanningInput in;
+  in.now = local(5, 20, 0);
+  in.measured_base_kw = 40;  // now; no history: the forecast after slot 0 is 0
+  for (int i = 0; i < 6; ++i) in.sessions.push_back(session("a" + std::to_string(i), 40, local(6, 7, 0)));
+  const auto phase_a_peak = [&](const ActivePlan& plan) {
+    double peak = 0;
+    for (std::size_t t = 0; t < plan.base_kw.size(); ++t) {
+      double kw = 0;
+      for (int i = 0; i < 6; ++i) kw += plan.chargers.at("a" + std::to_string(i)).kw[t];
+      peak = std::max(peak, kw);
+    }
+    return peak;
+  };
+
+  const auto exact = plan_now(parse_config(text, "phase.toml"), in, "test");
+  ASSERT_EQ(exact.error, "");
+  EXPECT_TRUE(exact.notes.empty());
+  EXPECT_LE(phase_a_peak(exact.plan), 28 + 1e-6);  // phase A 30 kW less the margin
+
+  std::string capped_text = text;
+  capped_text.replace(capped_text.find("safety_margin_kw = 2"), 20, "safety_margin_kw = 2\nphase_lp_iterations = 1");
+  const auto capped = plan_now(parse_config(capped_text, "phase.toml"), in, "test");
+  ASSERT_EQ(capped.error, "");
+  EXPECT_EQ(capped.plan.algorithm, "optimal");
+  ASSERT_EQ(capped.notes.size(), 1u) << capped.evs << " cars, phase A peak " << phase_a_peak(capped.plan);
+  EXPECT_NE(capped.notes[0].find("phase_lp_iterations = 1"), std::string::npos) << capped.notes[0];
+  EXPECT_GT(phase_a_peak(capped.plan), 28 + 1);  // the limiter, not the plan, keeps phase A
+}
+
 }  // namespace
 }  // namespace orderly::gateway

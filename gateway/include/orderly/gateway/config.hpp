@@ -181,6 +181,9 @@ struct ControlConfig {
   double meter_below_chargers_kw = 2;      // reading below the chargers' measured sum by more
   double meter_fallback_margin_kw = 10;    // added to the forecast base load while running on it
   int meter_fallback_s = 900;              // how long to run on the forecast before the failsafe
+  // Simplex iterations the exact phase LP may take on the core thread before the plan drops
+  // its phase limits to the per-phase limiter (docs/control.md, "When the planner fails").
+  long phase_lp_iterations = 50'000;
 };
 
 struct WebConfig {

@@ -16,6 +16,7 @@
 // a car's last increment may overshoot its request (it stops drawing there), and kpi.hpp
 // counts its energy up to the request only. plan.status is the exact plan's.
 #include <cstdint>
+#include <stdexcept>
 
 #include "orderly/scheduler/problem.hpp"
 
@@ -44,10 +45,15 @@ struct OptimalOptions {
   // exceeded by quantisation) and needs floored too (so no EV gets more than it asked).
   double energy_unit_wh = 1.0;
   // Simplex iterations the phase LP (docs/scheduler.md, "Phase limits") may take over all its
-  // stages; 0 = no limit. Past it solve_optimal throws std::runtime_error, so a caller that
+  // stages; 0 = no limit. Past it solve_optimal throws PhaseLpIterationLimit, so a caller that
   // cannot wait seconds (the gateway plans on its core thread) can fall back to something
   // safe. Iterations, not time, so the same input still gives the same answer on every box.
   long phase_lp_iteration_limit = 0;
+};
+
+// Thrown by solve_optimal when the phase LP would need more than phase_lp_iteration_limit.
+struct PhaseLpIterationLimit : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 struct OptimalResult {
