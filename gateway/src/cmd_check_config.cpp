@@ -45,7 +45,8 @@ void print_failsafe_budget(const std::string& file, const Config& config, const 
   for (const auto& l : budget.limits) {
     std::string base_text;
     if (!l.base_kw)
-      base_text = l.limit.rfind("capacity node", 0) == 0 ? ", piles only: no non-EV load figure below this node"
+      base_text = l.limit.rfind("capacity node", 0) == 0 ? ", piles only: no non-EV load figure below this node (set base_load_peak_kw or its "
+                                                           "assumed_load_kw)"
                                                          : ", piles only";
     else
       base_text = ", base " + kw(*l.base_kw) + " kW";

@@ -74,8 +74,8 @@ TEST(CheckConfig, ShippedExampleReportsItsFailsafeBudget) {
                     HasSubstr("transformer 'transformer': 207.5 of 500 kW (piles 27.52 kW, base 180 kW)\n"),
                     HasSubstr("transformer 'transformer' phase A: 70.09 of 170 kW (piles 10.09 kW, base 60 kW)\n"),
                     HasSubstr("transformer 'transformer' phase B: 68.71 of 170 kW"),
-                    HasSubstr("capacity node 'feeder-2': 22 of 80 kW (piles 22 kW, piles only: no non-EV load "
-                              "figure below this node)\n"),
+                    // No meter nor assumed load: its share by default, limit_kw over the transformer's (80 / 500 x 180 kW).
+                    HasSubstr("capacity node 'feeder-2': 50.8 of 80 kW (piles 22 kW, base 28.8 kW)\n"),
                     HasSubstr("without a failsafe: s-01 22 kW")));
   EXPECT_EQ(run.err, "") << "within budget: no warning";
 }

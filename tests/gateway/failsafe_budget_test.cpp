@@ -89,8 +89,10 @@ TEST(FailsafeBudget, EveryLimitCountsThePilesBelowIt) {
   // The board's pile loads the feeder above it too; the transformer's pile loads neither.
   EXPECT_NEAR(limit_named(budget, "capacity node 'board'").piles_kw, single, 1e-9);
   EXPECT_NEAR(limit_named(budget, "capacity node 'feeder'").piles_kw, 2 * single, 1e-9);
-  // No figure for the non-EV load below a node: said, not taken as 0.
-  EXPECT_FALSE(limit_named(budget, "capacity node 'feeder'").base_kw.has_value());
+  // No meter figure below a node: its assumed share of the transformer's peak (limit_kw over
+  // the transformer's by default: 30 / 60 of 30 kW), never 0.
+  EXPECT_NEAR(*limit_named(budget, "capacity node 'feeder'").base_kw, 15, 1e-9);
+  EXPECT_NEAR(*limit_named(budget, "capacity node 'board'").base_kw, 5, 1e-9);
   EXPECT_FALSE(budget.over());
 }
 
@@ -145,6 +147,36 @@ TEST(FailsafeBudget, NodeBaseLoadComesFromTheCallerWhenKnown) {
   EXPECT_NEAR(board.load_kw(), 4 + 7, 1e-9);
   EXPECT_TRUE(board.over());
   EXPECT_FALSE(limit_named(budget, "capacity node 'feeder'").over());
+}
+
+TEST(FailsafeBudget, PhaseBaseLoadFollowsTheSplitAndNodesHaveTheirPhaseLimits) {
+  std::string site = kSite;
+  const auto after = [&site](const std::string& line, const std::string& added) {
+    site.insert(site.find(line) + line.size(), added);
+  };
+  after("phase_c_limit_kw = 20\n", "base_load_phase_split = [0.5, 0.25, 0.25]\n");
+  after("id = \"feeder\"\nlimit_kw = 30\n", "phase_a_limit_kw = 9\nbase_load_phase_split = [0.2, 0.4, 0.4]\n");
+  const Config config = parse_config(site + pile("a1", "A", "board", 7) + pile("t1", "ABC", "feeder", 11), "test.toml");
+  FailsafeBaseLoad base;
+  base.transformer_peak_kw = 30;
+  base.node_peak_kw = [](const std::string& id) -> std::optional<double> {
+    return id == "feeder" ? std::optional<double>(20.0) : std::nullopt;
+  };
+  const auto budget = failsafe_budget(config, all_failsafe, base);
+  // The transformer's 30 kW split 50/25/25, not in thirds.
+  EXPECT_NEAR(*limit_named(budget, "transformer 'T1' phase A").base_kw, 15, 1e-9);
+  EXPECT_NEAR(*limit_named(budget, "transformer 'T1' phase B").base_kw, 7.5, 1e-9);
+  // The feeder's phase A: its 20 kW split by its own 20 % on A, the board's phase-A pile in full
+  // (it hangs below) and a third of the three-phase pile: 4 + 1.38 + 1.38 = 6.76 of 9.
+  const auto& fa = limit_named(budget, "capacity node 'feeder' phase A");
+  EXPECT_NEAR(*fa.base_kw, 4, 1e-9);
+  EXPECT_NEAR(fa.piles_kw, 1.38 + 4.14 / 3, 1e-9);
+  EXPECT_FALSE(fa.over());
+  // Listed right after its node.
+  for (std::size_t i = 0; i + 1 < budget.limits.size(); ++i)
+    if (budget.limits[i].limit == "capacity node 'feeder'") {
+      EXPECT_EQ(budget.limits[i + 1].limit, fa.limit);
+    }
 }
 
 }  // namespace

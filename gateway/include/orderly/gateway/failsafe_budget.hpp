@@ -41,7 +41,7 @@ struct FailsafeLimitBudget {
 };
 
 struct FailsafeBudget {
-  std::vector<FailsafeLimitBudget> limits;  // transformer, its phases (when configured), nodes in config order
+  std::vector<FailsafeLimitBudget> limits;  // transformer, its phases (when configured), nodes in config order, each followed by its phases
   bool over() const;
 };
 
@@ -49,10 +49,13 @@ struct FailsafeBudget {
 struct FailsafeBaseLoad {
   // Peak non-EV load on the transformer, kW; nullopt = unknown (piles alone are counted).
   std::optional<double> transformer_peak_kw;
-  // The same per phase A, B, C; each nullopt = a third of transformer_peak_kw (the planner's
-  // convention when no per-phase base load is known).
+  // The same per phase A, B, C; each nullopt = transformer_peak_kw x the transformer's
+  // base_load_phase_split (the planner's convention when no per-phase base load is known).
+  // Phase limits of [[capacity]] nodes split node_peak_kw by the node's split the same way.
   std::array<std::optional<double>, 3> phase_peak_kw{};
-  // Non-EV load peak below a [[capacity]] node by id; a node not listed counts its piles only.
+  // Non-EV load peak below a [[capacity]] node by id; a node not listed (or no function) takes
+  // its assumed load (assumed_load_kw, or its share of transformer_peak_kw: meter_check.hpp);
+  // with neither figure it counts its piles only.
   std::function<std::optional<double>(const std::string& node_id)> node_peak_kw;
 };
 
