@@ -22,6 +22,7 @@
 #include "orderly/sim/mqtt_meter.hpp"
 #include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
+#include "sim_piles.hpp"
 
 namespace orderly {
 namespace {
@@ -31,7 +32,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using sim::MeterReading;
 using sim::MosquittoBroker;
-using sim::SimChargerOptions;
 using sim::SimMqttCharger;
 using sim::SimMqttMeter;
 using steady = std::chrono::steady_clock;
@@ -94,14 +94,7 @@ class ClockStep : public ::testing::Test {
       readings_.push_back(r);
     });
     meter_->start();
-    for (int i = 0; i < kPiles; ++i) {
-      SimChargerOptions o;
-      o.id = "c" + std::to_string(i + 1);
-      o.port = broker_->port();
-      o.max_power_w = kPileW;
-      piles_.push_back(std::make_unique<SimMqttCharger>(o, clock_));
-      piles_.back()->start();
-    }
+    piles_ = test::start_mqtt_piles(kPiles, broker_->port(), kPileW, clock_);
   }
   void TearDown() override {
     for (auto& p : piles_) p->stop();

@@ -22,6 +22,7 @@
 #include "orderly/sim/mqtt_meter.hpp"
 #include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
+#include "sim_piles.hpp"
 
 namespace orderly {
 namespace {
@@ -30,7 +31,6 @@ using namespace std::chrono_literals;
 using sim::MeterFault;
 using sim::MeterReading;
 using sim::MosquittoBroker;
-using sim::SimChargerOptions;
 using sim::SimMqttCharger;
 using sim::SimMqttMeter;
 
@@ -73,14 +73,7 @@ class MeterFaults : public ::testing::Test {
       readings_.push_back(r);
     });
     meter_->start();
-    for (int i = 0; i < site.piles; ++i) {
-      SimChargerOptions o;
-      o.id = "c" + std::to_string(i + 1);
-      o.port = broker_->port();
-      o.max_power_w = kPileW;
-      piles_.push_back(std::make_unique<SimMqttCharger>(o, clock_));
-      piles_.back()->start();
-    }
+    piles_ = test::start_mqtt_piles(site.piles, broker_->port(), kPileW, clock_);
   }
 
   void TearDown() override {

@@ -21,6 +21,7 @@
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
+#include "sim_piles.hpp"
 
 namespace orderly {
 namespace {
@@ -28,7 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using sim::MeterReading;
 using sim::MosquittoBroker;
-using sim::SimChargerOptions;
 using sim::SimMqttCharger;
 using sim::SimMqttMeter;
 using steady = std::chrono::steady_clock;
@@ -62,14 +62,7 @@ class Overload : public ::testing::Test {
       readings_.push_back(r);
     });
     meter_->start();
-    for (int i = 0; i < kPiles; ++i) {
-      SimChargerOptions o;
-      o.id = "c" + std::to_string(i + 1);
-      o.port = broker_->port();
-      o.max_power_w = kPileW;
-      piles_.push_back(std::make_unique<SimMqttCharger>(o, clock_));
-      piles_.back()->start();
-    }
+    piles_ = test::start_mqtt_piles(kPiles, broker_->port(), kPileW, clock_);
   }
 
   void TearDown() override {
