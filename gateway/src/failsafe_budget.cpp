@@ -99,11 +99,9 @@ FailsafeBudget failsafe_budget(const Config& config, const std::function<bool(co
     b.limit_kw = n.limit_kw;
     if (base.node_peak_kw) b.base_kw = base.node_peak_kw(n.id);
     // No figure from the caller: the node's assumed load, as the limiter takes it for a node
-    // without a meter (its kW, or its share of the transformer's peak).
-    if (!b.base_kw && n.assumed_load_kw)
-      b.base_kw = *n.assumed_load_kw;
-    else if (!b.base_kw && base.transformer_peak_kw)
-      b.base_kw = assumed_load_kw(config, n.id, *base.transformer_peak_kw);
+    // without a meter (its kW, or its share of the transformer's peak, when that is known).
+    if (!b.base_kw && (n.assumed_load_kw || base.transformer_peak_kw))
+      b.base_kw = assumed_load_kw(config, n.id, base.transformer_peak_kw.value_or(0.0));
     node_index[n.id] = nodes.size();
     node_phases.push_back(phase_budgets(b.limit, n.phase_limit_kw, {}, b.base_kw,
                                         n.base_load_phase_split.value_or(tr.base_load_phase_split)));
