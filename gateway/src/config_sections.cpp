@@ -315,7 +315,7 @@ struct DeviceLink {
   DriverKind driver = DriverKind::mqtt;
   std::string profile;
   std::string bus;
-  int unit_id = 1;
+  std::optional<int> unit_id;
   int poll_interval_ms = 1000;
 };
 
@@ -325,13 +325,15 @@ DeviceLink read_link(Section& s) {
   assign(l.driver, s.choice("driver", kDrivers));
   auto profile = s.string("profile", false, "a device profile name like \"abb-terra-ac\"");
   auto bus = read_id(s, "bus", false, "a [[modbus.bus]] id");
-  auto unit = s.integer("unit_id", 1, 247);
+  // 0-255 as Modbus TCP carries it: piles answering on their own IP often use 255 (KEBA,
+  // Webasto), RS-485 gateways the RTU addresses 1-247 behind them.
+  auto unit = s.integer("unit_id", 0, 255);
   auto poll = s.integer("poll_interval_ms", 100, 60000);
   if (l.driver == DriverKind::profile) {
     if (!profile) s.missing("profile", "the device profile name, required with driver = \"profile\"");
     assign(l.profile, profile);
     assign(l.bus, bus);
-    assign(l.unit_id, unit);
+    if (unit) l.unit_id = static_cast<int>(*unit);
     assign(l.poll_interval_ms, poll);
   } else {
     for (const char* key : {"profile", "bus", "unit_id", "poll_interval_ms"}) {

@@ -69,7 +69,7 @@ const drivers::DeviceProfile& profile_of(const drivers::ProfileCatalog& catalog,
   }
 }
 
-drivers::ModbusDeviceOptions modbus_options(const Config& config, const std::string& id, int unit_id,
+drivers::ModbusDeviceOptions modbus_options(const Config& config, const std::string& id, std::optional<int> unit_id,
                                             const std::string& bus_id, int poll_ms) {
   drivers::ModbusDeviceOptions o;
   o.id = id;

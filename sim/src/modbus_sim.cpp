@@ -53,6 +53,7 @@ struct Device {
   MonoPoint last_write{};
   bool no_answer = false, garbage = false, ignore_limits = false;
   int exception = 0;
+  std::vector<std::string> not_available;  // points held at their first sentinel
 
   ~Device() {
     if (map != nullptr) modbus_mapping_free(map);
@@ -101,6 +102,13 @@ struct Device {
   void set_word(const std::string& point, const std::string& word) {
     const PointDef* p = profile.point(point);
     if (p == nullptr) return;
+    if (p->type == ValueType::string) {
+      std::string text = word;
+      for (const auto& [t, w] : p->text_map)
+        if (w == word) text = t;
+      set_words(*p, encode_string(*p, text));
+      return;
+    }
     for (const auto& [raw, w] : p->value_map)
       if (w == word) {
         set(point, static_cast<double>(raw));
@@ -164,6 +172,10 @@ struct Device {
       set("import_energy_wh", import_wh);
       set("export_energy_wh", export_wh);
     }
+    for (const auto& name : not_available) {
+      const PointDef* p = profile.point(name);
+      if (p != nullptr && !p->sentinels.empty()) set_words(*p, encode_raw(*p, p->sentinels.front()));
+    }
   }
 };
 
@@ -173,7 +185,9 @@ struct ModbusSimServer::Impl {
   const Clock& clock;
   std::uint16_t port;
   mutable std::mutex m;
-  std::map<int, std::unique_ptr<Device>> devices;
+  // A device whose profile puts points on units of their own (a station unit) is found at each.
+  std::map<int, std::shared_ptr<Device>> devices;
+  int unknown_unit_exception = 0;
   std::vector<SimRequest> log;
   bool refuse = false;
   bool drop_clients = false;
@@ -301,6 +315,10 @@ struct ModbusSimServer::Impl {
         }
       }
       r.answered = true;
+    } else if (it == devices.end() && unknown_unit_exception != 0) {
+      r.replied = Steady::now();
+      modbus_reply_exception(ctx, q, static_cast<unsigned>(unknown_unit_exception));
+      r.answered = true;
     } else {
       r.replied = r.received;
     }
@@ -312,7 +330,7 @@ ModbusSimServer::ModbusSimServer(const Clock& clock, std::uint16_t port) : impl_
 ModbusSimServer::~ModbusSimServer() { impl_->stop(); }
 
 void ModbusSimServer::add_device(int unit_id, const DeviceProfile& profile) {
-  auto d = std::make_unique<Device>();
+  auto d = std::make_shared<Device>();
   d->profile = profile;
   d->charger = profile.kind == DeviceKind::charger;
   Range bits, in_bits, regs, in_regs;
@@ -336,6 +354,13 @@ void ModbusSimServer::add_device(int unit_id, const DeviceProfile& profile) {
   if (d->charger && profile.control.pause == PauseMethod::enable_register) d->set("enable", profile.control.enable_on);
   d->update(now);
   std::lock_guard lk(impl_->m);
+  for (const auto& [name, p] : profile.points) {
+    if (!p.unit_id || *p.unit_id == unit_id) continue;
+    if (auto other = impl_->devices.find(*p.unit_id); other != impl_->devices.end() && other->second != d)
+      throw std::invalid_argument("simulator: unit id " + std::to_string(*p.unit_id) + " of point " + name +
+                                  " is taken by another device");
+    impl_->devices[*p.unit_id] = d;
+  }
   impl_->devices[unit_id] = std::move(d);
 }
 
@@ -379,6 +404,18 @@ void ModbusSimServer::set_ignore_limits(int unit_id, bool on) {
   impl_->change(unit_id, [&](Device& d) { d.ignore_limits = on; });
 }
 
+
+void ModbusSimServer::set_not_available(int unit_id, const std::string& point, bool on) {
+  impl_->change(unit_id, [&](Device& d) {
+    std::erase(d.not_available, point);
+    if (on) d.not_available.push_back(point);
+  });
+}
+
+void ModbusSimServer::set_unknown_unit_exception(int code) {
+  std::lock_guard lk(impl_->m);
+  impl_->unknown_unit_exception = code;
+}
 
 void ModbusSimServer::set_refuse_connections(bool on) {
   std::lock_guard lk(impl_->m);

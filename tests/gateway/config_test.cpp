@@ -213,6 +213,33 @@ bus = "rs485-1"
   for (const auto& w : c.warnings) EXPECT_THAT(w, ::testing::Not(HasSubstr("heidelberg")));
 }
 
+// Modbus TCP carries unit ids 0-255 and piles answering on their own address use 255 (KEBA,
+// Webasto): the site may set any of them, and where it sets none the profile's stands.
+TEST(Config, UnitIdIsTheProfilesUnlessTheSiteSetsOneFrom0To255) {
+  const auto profiles = shipped_profiles();
+  auto charger = [](const std::string& id, const std::string& unit_line) {
+    return "[[charger]]\nid = \"" + id + "\"\nkind = \"shared\"\nphase = \"ABC\"\nmax_power_kw = 11\n"
+           "driver = \"profile\"\nprofile = \"keba-p30\"\nbus = \"lan\"\n" + unit_line;
+  };
+  const std::string bus = "[[modbus.bus]]\nid = \"lan\"\ntransport = \"tcp\"\nhost = \"10.0.0.2\"\n";
+  const Config c = parse_config(kMinimal + bus + charger("p0", "unit_id = 0\n") + charger("p255", "unit_id = 255\n") +
+                                    charger("profile-unit", ""),
+                                "test.toml", &profiles);
+  EXPECT_EQ(c.chargers[0].unit_id, 0);
+  EXPECT_EQ(c.chargers[1].unit_id, 255);
+  EXPECT_FALSE(c.chargers[2].unit_id.has_value()) << "no unit_id: the profile's (255 for the KEBA P30) stands";
+
+  const std::string text = kMinimal + bus + charger("p256", "unit_id = 256\n");
+  try {
+    parse_config(text, "test.toml", &profiles);
+    FAIL() << "unit_id 256 accepted";
+  } catch (const ConfigError& e) {
+    ASSERT_EQ(e.errors().size(), 1u);
+    EXPECT_THAT(e.errors()[0], AllOf(StartsWith(at_line_of(text, "unit_id = 256")), HasSubstr("charger[1].unit_id"),
+                                     HasSubstr("0 and 255")));
+  }
+}
+
 TEST(Config, ChargerFailsafeDefaultsToControlSection) {
   const Config c = parse_config(kMinimal + R"(
 [[charger]]

@@ -1,5 +1,7 @@
 // Profiles: every shipped profile loads and cites its documents; malformed profiles fail with
 // every problem at once, each with file:line:column: key and what to do.
+#include <cmath>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -201,6 +203,72 @@ TEST(Profiles, UnknownSectionIsRejected) {
     EXPECT_THAT(e.what(), HasSubstr("sec.toml:11:2: unknown key 'capabilites' in the top level; expected one of: "
                                     "device, transport, capabilities,"));
     EXPECT_THAT(e.what(), HasSubstr("(did you mean 'capabilities'?)"));
+  }
+}
+
+// The typo the issue names: a misspelt key is refused wherever it stands, [defaults] and the
+// MQTT sections included, not left to make the point big-endian in silence.
+TEST(Profiles, AMisspeltKeyIsRefusedInEverySection) {
+  auto expect_refused = [](const std::string& text, const std::string& where) {
+    try {
+      parse_profile(text, "t.toml");
+      ADD_FAILURE() << "a misspelt key passed in " << where;
+    } catch (const ProfileError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("unknown key 'word_ordr' in " + where)) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr("(did you mean 'word_order'?)"));
+    }
+  };
+  expect_refused(std::string(kMinimalMeter) + "word_ordr = \"little\"\n", "[points.power_w]");
+  expect_refused(std::string(kMinimalMeter) + "[defaults]\nword_ordr = \"little\"\n", "[defaults]");
+  const std::string mqtt = R"(
+[device]
+kind = "charger"
+manufacturer = "x"
+model = "y"
+documents = ["z"]
+[transport]
+type = "mqtt"
+[mqtt]
+base_topic = "b"
+[mqtt.read.power_w]
+topic = "{base}/power"
+)";
+  try {
+    parse_profile(mqtt + "jsn_path = \"p\"\n", "m.toml");
+    ADD_FAILURE() << "a misspelt key passed in [mqtt.read.power_w]";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("m.toml:13:1: unknown key 'jsn_path' in [mqtt.read.power_w]"));
+  }
+}
+
+// A station unit beside a socket unit, a state as text, "not available" as NaN.
+TEST(Profiles, PointUnitStringStatesAndNanSentinelParse) {
+  std::string text = kMinimalMeter;
+  text += "type = \"float32\"\nsentinels = [nan, -1]\nunit_id = 200\n"
+          "[points.state]\naddress = 10\ntype = \"string\"\nregisters = 5\n"
+          "map = { \"Charging\" = \"charging\", \"Available\" = \"unplugged\" }\n";
+  const auto p = parse_profile(text, "x.toml");
+  const PointDef& power = p.points.at("power_w");
+  ASSERT_EQ(power.unit_id, 200);
+  EXPECT_TRUE(power.not_available(std::nan("")));
+  EXPECT_TRUE(power.not_available(-1));
+  EXPECT_FALSE(power.not_available(0));
+  const PointDef& state = p.points.at("state");
+  EXPECT_FALSE(state.unit_id.has_value()) << "a point without unit_id is on the device's unit";
+  EXPECT_EQ(state.text_map.at("Charging"), "charging");
+  EXPECT_TRUE(state.value_map.empty());
+}
+
+TEST(Profiles, NanSentinelOnIntegersAndUnitsOutOfRangeAreRefused) {
+  std::string text = kMinimalMeter;
+  text += "sentinels = [nan]\nunit_id = 256\n";
+  try {
+    parse_profile(text, "x.toml");
+    FAIL() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("x.toml:11:13: points.power_w.sentinels: nan is a sentinel of float32 and "
+                                    "float64 points only"));
+    EXPECT_THAT(e.what(), HasSubstr("x.toml:12:11: points.power_w.unit_id: must be an integer 0..255"));
   }
 }
 

@@ -108,7 +108,12 @@ struct ModbusBusWorker::Impl final : ModbusLink {
         r.message = why;
         return r;
       }
-      modbus_set_slave(ctx, unit_id);
+      if (modbus_set_slave(ctx, unit_id) != 0) {
+        // libmodbus 3.1 takes 0-247, and 255 over TCP; asking anyway would go to the last unit.
+        r.error = ModbusErrorKind::invalid;
+        r.message = "unit id " + std::to_string(unit_id) + " cannot be addressed on this bus (0-247, or 255 over TCP)";
+        return r;
+      }
       const int rc = op(ctx);
       const int err = errno;
       last_end = Steady::now();

@@ -139,11 +139,25 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       ++health_w.reads_ok;
       return true;
     }
-    if (r.error == ModbusErrorKind::timeout || r.error == ModbusErrorKind::connection) ++health_w.timeouts;
+    const bool silent = unanswered(r);
+    if (silent) ++health_w.timeouts;
     else ++health_w.errors;
-    note_error(p.name, where(p) + ": " + describe(r, bus.endpoint().response_timeout));
-    return r.error != ModbusErrorKind::timeout && r.error != ModbusErrorKind::connection;
+    note_error(p.name, where(p) + " on unit " + std::to_string(unit_of(p)) + ": " +
+                           describe(r, bus.endpoint().response_timeout));
+    return !silent;
   }
+
+  // Exceptions 10 and 11 come from a Modbus TCP/RTU gateway in front of the device, not from
+  // the device (Modbus Application Protocol v1.1b3, 7): nobody answered at that unit id, so a
+  // pile behind a gateway at a wrong unit id must not count as online.
+  static bool unanswered(const ModbusResult& r) {
+    return r.error == ModbusErrorKind::timeout || r.error == ModbusErrorKind::connection ||
+           (r.error == ModbusErrorKind::exception && (r.exception_code == 10 || r.exception_code == 11));
+  }
+
+  // A point on a unit of its own (a station unit beside the socket's) keeps it whatever the
+  // site sets for the device.
+  int unit_of(const PointDef& p) const { return p.unit_id.value_or(unit); }
 
   int retries() const { return health_w.online ? opt.retries.value_or(profile.modbus.retries) : 0; }
 
@@ -151,7 +165,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     const PointDef* p = profile.point(name);
     if (p == nullptr || !p->writable) return false;
     const double raw = engineering_to_raw(*p, value, round_down);
-    ModbusResult r = link.write(unit, p->write_function, p->address, encode_raw(*p, raw), retries());
+    ModbusResult r = link.write(unit_of(*p), p->write_function, p->address, encode_raw(*p, raw), retries());
     record(*p, r);
     return r.ok();
   }
@@ -214,7 +228,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     bool answered = false, unreachable = false, clean = true;
     for (const PointDef* p : reads) {
       const auto count = p->type == ValueType::coil ? std::uint16_t{1} : p->register_count();
-      ModbusResult r = link.read(unit, p->read_function(), p->address, count, retries());
+      ModbusResult r = link.read(unit_of(*p), p->read_function(), p->address, count, retries());
       if (!record(*p, r)) {
         unreachable = true;
         clean = false;
@@ -227,11 +241,23 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       }
       answered = true;
       if (p->type == ValueType::string) {
-        values.words[p->name] = decode_string(*p, r.registers);
+        std::string text = decode_string(*p, r.registers);
+        if (!p->text_map.empty()) {
+          auto it = p->text_map.find(text);
+          if (it == p->text_map.end()) {
+            ++health_w.errors;
+            clean = false;
+            note_error(p->name, where(*p) + ": text \"" + text + "\" is not in the profile's map; rejected");
+            continue;
+          }
+          text = it->second;
+        }
+        note_good(p->name);
+        values.words[p->name] = text;
         continue;
       }
       const double raw = decode_raw(*p, r.registers);
-      if (std::find(p->sentinels.begin(), p->sentinels.end(), raw) != p->sentinels.end()) continue;
+      if (p->not_available(raw)) continue;
       const double v = raw_to_engineering(*p, raw);
       std::string bad;
       if (!std::isfinite(v)) bad = "value " + std::to_string(v) + " is not a number; rejected";
@@ -313,7 +339,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       ack.accepted = true;
       ack.applied_limit_w = current * volts_per_amp();
       if (const PointDef* rb = profile.point("applied_current_a"); rb != nullptr && rb->readable) {
-        ModbusResult r = link.read(unit, rb->read_function(), rb->address, rb->register_count(), retries());
+        ModbusResult r = link.read(unit_of(*rb), rb->read_function(), rb->address, rb->register_count(), retries());
         if (record(*rb, r)) {
           if (r.ok()) {
             const double v = raw_to_engineering(*rb, decode_raw(*rb, r.registers));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -76,6 +77,11 @@ int PointDef::read_function() const {
     case RegisterTable::input: return 4;
   }
   return 3;
+}
+
+bool PointDef::not_available(double raw) const {
+  return std::any_of(sentinels.begin(), sentinels.end(),
+                     [raw](double s) { return s == raw || (std::isnan(s) && std::isnan(raw)); });
 }
 
 const PointDef* DeviceProfile::point(const std::string& name) const {
@@ -191,7 +197,18 @@ PointDef read_point(const std::string& name, Section& s, const PointDefaults& de
   p.min = s.any_number("min");
   p.max = s.any_number("max");
   assign(p.sentinels, s.numbers("sentinels"));
-  assign(p.value_map, s.integer_keyed_table("map"));
+  const bool is_float = p.type == ValueType::float32 || p.type == ValueType::float64;
+  if (!is_float && std::any_of(p.sentinels.begin(), p.sentinels.end(), [](double v) { return std::isnan(v); }))
+    s.error(t.get("sentinels"), "sentinels", "nan is a sentinel of float32 and float64 points only");
+  // A string point's states are its texts ("Charging"), a number's its raw values.
+  if (is_string) assign(p.text_map, s.string_table("map"));
+  else assign(p.value_map, s.integer_keyed_table("map"));
+  if (const auto unit = s.any_number("unit_id")) {
+    if (*unit < 0 || *unit > 255 || *unit != static_cast<int>(*unit))
+      s.error(t.get("unit_id"), "unit_id", "must be an integer 0..255 (the unit this point lives on)");
+    else
+      p.unit_id = static_cast<int>(*unit);
+  }
   if (const auto access = s.string("access")) {
     if (*access != "r" && *access != "w" && *access != "rw") {
       s.error(t.get("access"), "access", "must be \"r\", \"w\" or \"rw\"");

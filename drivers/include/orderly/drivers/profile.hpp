@@ -47,8 +47,10 @@ struct PointDef {
   double offset = 0.0;
   unsigned shift = 0;
   std::uint64_t mask = 0;               // 0 = all bits
-  std::vector<double> sentinels;        // raw values meaning "not available"
+  std::vector<double> sentinels;        // raw values meaning "not available"; may hold NaN (floats)
   std::map<std::int64_t, std::string> value_map;  // raw value -> word (states)
+  std::map<std::string, std::string> text_map;    // text of a `string` point -> word (states)
+  std::optional<int> unit_id;           // a unit of its own (station beside socket); else the device's
   std::optional<double> min, max;       // plausible engineering range; outside = device error
   bool readable = true;
   bool writable = false;
@@ -57,6 +59,7 @@ struct PointDef {
 
   std::uint16_t register_count() const;
   int read_function() const;            // 1, 2, 3 or 4
+  bool not_available(double raw) const; // raw is one of the sentinels (NaN matches NaN)
 };
 
 struct SerialSettings {

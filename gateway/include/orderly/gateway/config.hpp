@@ -138,7 +138,7 @@ struct ChargerConfig {
   DriverKind driver = DriverKind::mqtt;
   std::string profile;                     // driver == profile: device profile name
   std::string bus;                         // driver == profile: [[modbus.bus]] id
-  int unit_id = 1;                         // Modbus unit (slave) id
+  std::optional<int> unit_id;              // Modbus unit (slave) id; unset = the profile's
   int poll_interval_ms = 1000;             // driver == profile: time between polls
   std::string mqtt_base_topic;             // MQTT profiles: {base} in its topics; default: the profile's
   double max_power_kw = 7;
@@ -158,7 +158,7 @@ struct MeterConfig {
   DriverKind driver = DriverKind::mqtt;
   std::string profile;
   std::string bus;
-  int unit_id = 1;
+  std::optional<int> unit_id;              // unset = the profile's
   int poll_interval_ms = 1000;
   std::string address;                     // DL/T 645 meters: 12 digits from the nameplate
 };

@@ -1,7 +1,9 @@
 #pragma once
 // A Modbus TCP device simulator for the demo and the tests: a libmodbus server on its own thread
 // that serves any profile's register map, one device per unit id (like an RS-485 gateway with
-// several devices behind it), with a small physical model and fault injection.
+// several devices behind it), with a small physical model and fault injection. A profile's
+// points on units of their own (`unit_id` per point) are served from the same register map at
+// those units.
 //
 // Model: a charger draws min(limit, car maximum) on its phases when a car is plugged and the
 // limit is at least 6 A (IEC 61851), energy integrates over the injected Clock; a charger whose
@@ -52,6 +54,11 @@ class ModbusSimServer {
   void set_exception(int unit_id, int code);           // 0 = off; e.g. 2 illegal data address
   void set_garbage(int unit_id, bool on);              // NaN floats, all-ones integers
   void set_ignore_limits(int unit_id, bool on);        // draws the car's maximum whatever the limit
+  // The point holds its first sentinel (e.g. NaN): the device's "not available".
+  void set_not_available(int unit_id, const std::string& point, bool on);
+  // Answers requests to unit ids without a device with this exception, as an RS-485 gateway
+  // does (11 = gateway target device failed to respond); 0 = no answer at all (the default).
+  void set_unknown_unit_exception(int code);
   void set_refuse_connections(bool on);                // accept and close at once
   void disconnect_clients();                           // drop every open connection now
 
