@@ -261,6 +261,12 @@ void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatal
     check("charger[" + std::to_string(i + 1) + "]", drivers::DeviceKind::charger, ch.profile,
           ch.bus, nullptr, charger_where[i]);
     const drivers::DeviceProfile* p = catalog.find(ch.profile);
+    if (p && charger_where[i]->contains("failsafe_timeout_s") &&
+        p->failsafe.mechanism != drivers::FailsafeMechanism::timeout_register) {
+      errors.add(at_key(charger_where[i], "failsafe_timeout_s"),
+                 "charger[" + std::to_string(i + 1) + "].failsafe_timeout_s: " + p->manufacturer + " " + p->model +
+                     " (profile '" + ch.profile + "') has no communication-timeout register to set; remove it");
+    }
     if (p && !ch.mqtt_base_topic.empty() && p->transport != drivers::Transport::mqtt) {
       errors.add(at_key(charger_where[i], "mqtt_base_topic"),
                  "charger[" + std::to_string(i + 1) + "].mqtt_base_topic: profile '" + ch.profile + "' speaks " +

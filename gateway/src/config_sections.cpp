@@ -348,12 +348,27 @@ DeviceLink read_link(Section& s) {
 
 }  // namespace
 
+// Limits are refreshed at half their validity, checked once a control period; a pile that
+// gives up on the gateway sooner (its communication timeout, docs/mqtt-protocol.md) would sit
+// at its failsafe current between refreshes while the gateway runs.
+static void check_failsafe_timeout(Errors& errors, const ControlConfig& control, int timeout_s, const toml::node* at,
+                            const std::string& key) {
+  const double keepalive_gap_s = control.limit_validity_s / 2.0 + 2 * control.control_period_s;
+  if (timeout_s > keepalive_gap_s) return;
+  errors.add(at->source(), key + ": " + std::to_string(timeout_s) +
+                               " s is not longer than the gap between limit refreshes (limit_validity_s / 2 + 2 "
+                               "control periods = " + number_text(keepalive_gap_s) +
+                               " s): piles would fall back to failsafe while the gateway runs; raise "
+                               "failsafe_timeout_s or lower limit_validity_s");
+}
+
 void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& where) {
   int index = 0;
   for (const toml::table* t : root.tables("charger")) {
     Section s = root.element("charger", ++index, *t);
     ChargerConfig ch;
     ch.failsafe_current_a = c.control.failsafe_current_a;
+    ch.failsafe_timeout_s = c.control.failsafe_timeout_s;
     assign(ch.id, read_id(s, "id", true, "the charger's id, used in topics and the UI"));
     assign(ch.name, s.string("name"));
     if (ch.name.empty()) ch.name = ch.id;
@@ -387,7 +402,13 @@ void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& wh
     assign(ch.min_current_a, s.number("min_current_a", 1, 80));
     assign(ch.bidirectional, s.boolean("bidirectional"));
     assign(ch.failsafe_current_a, s.number("failsafe_current_a", 0, 80));
+    // One pile may need a longer communication timeout than the rest (a slow RS-485 bus, a
+    // pile whose register counts in coarse steps); whether it has one is checked with its profile.
+    const auto timeout = s.integer("failsafe_timeout_s", 10, 3600);
+    if (timeout) ch.failsafe_timeout_s = static_cast<int>(*timeout);
     s.finish();
+    if (timeout) check_failsafe_timeout(s.errors(), c.control, ch.failsafe_timeout_s, t->get("failsafe_timeout_s"),
+                                        s.key_path("failsafe_timeout_s"));
     // 32 A on one phase: the most a single-phase residential connection delivers (GB/T 18487.1).
     if (ch.phase != Phase::ABC && ch.max_power_kw > kSinglePhaseMaxKw) {
       s.errors().warn(t->source(), s.path() + ": max_power_kw " + number_text(ch.max_power_kw) +
@@ -490,19 +511,8 @@ void read_control(Section& root, Config& c) {
                                     " is shorter than 3 control periods; piles would fall back "
                                     "to failsafe between updates");
   }
-  // Limits are refreshed at half their validity, checked once a control period; a pile that
-  // gives up on the gateway sooner (its communication timeout, docs/mqtt-protocol.md) would sit
-  // at its failsafe current between refreshes while the gateway runs.
-  const double keepalive_gap_s = x.limit_validity_s / 2.0 + 2 * x.control_period_s;
-  if (x.failsafe_timeout_s <= keepalive_gap_s) {
-    const toml::node* at = t->get("failsafe_timeout_s");
-    s.errors().add(at ? at->source() : t->source(),
-                   "control.failsafe_timeout_s: " + std::to_string(x.failsafe_timeout_s) +
-                       " s is not longer than the gap between limit refreshes (limit_validity_s / 2 + 2 "
-                       "control periods = " + number_text(keepalive_gap_s) +
-                       " s): piles would fall back to failsafe while the gateway runs; raise "
-                       "failsafe_timeout_s or lower limit_validity_s");
-  }
+  const toml::node* at = t->get("failsafe_timeout_s");
+  check_failsafe_timeout(s.errors(), x, x.failsafe_timeout_s, at ? at : t, "control.failsafe_timeout_s");
 }
 
 void read_web(Section& root, Config& c) {

@@ -97,7 +97,7 @@ DeviceRegistry::DeviceRegistry(boost::asio::any_io_executor core, const Clock& c
     std::shared_ptr<drivers::ChargerDriver> driver;
     if (c.driver == DriverKind::mqtt) {
       driver = mqtt_->add_charger(c.id, configured_capabilities(c),
-                                  drivers::FailsafeSettings{c.failsafe_current_a, seconds(config.control.failsafe_timeout_s)});
+                                  drivers::FailsafeSettings{c.failsafe_current_a, seconds(c.failsafe_timeout_s)});
     } else {
       const auto& profile = profile_of(*catalog, device, c.profile);
       if (profile.transport == drivers::Transport::mqtt) {
@@ -105,6 +105,7 @@ DeviceRegistry::DeviceRegistry(boost::asio::any_io_executor core, const Clock& c
       } else if (is_modbus(profile.transport)) {
         auto o = modbus_options(config, c.id, c.unit_id, c.bus, c.poll_interval_ms);
         o.failsafe_current_a = c.failsafe_current_a;
+        o.failsafe_timeout = seconds(c.failsafe_timeout_s);
         auto modbus = std::make_shared<drivers::ModbusCharger>(o, profile, *modbus_buses_.at(c.bus), core, events, clock);
         modbus_chargers_.push_back(modbus);
         driver = modbus;

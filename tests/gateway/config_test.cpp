@@ -240,6 +240,36 @@ TEST(Config, UnitIdIsTheProfilesUnlessTheSiteSetsOneFrom0To255) {
   }
 }
 
+// A pile's own communication timeout, where its profile has a register for it.
+TEST(Config, ChargerFailsafeTimeoutOverridesControlWhereThePileHasOne) {
+  const auto profiles = shipped_profiles();
+  auto charger = [](const std::string& id, const std::string& profile, const std::string& extra) {
+    return "[[charger]]\nid = \"" + id + "\"\nkind = \"shared\"\nphase = \"ABC\"\nmax_power_kw = 11\n"
+           "driver = \"profile\"\nprofile = \"" + profile + "\"\nbus = \"lan\"\n" + extra;
+  };
+  const std::string base = kMinimal + "[control]\nlimit_validity_s = 60\nfailsafe_timeout_s = 120\n"
+                           "[[modbus.bus]]\nid = \"lan\"\ntransport = \"tcp\"\nhost = \"10.0.0.2\"\n";
+  const Config c = parse_config(base + charger("k", "keba-p30", "failsafe_timeout_s = 300\n") +
+                                    charger("w", "webasto-next", ""),
+                                "test.toml", &profiles);
+  EXPECT_EQ(c.chargers[0].failsafe_timeout_s, 300);
+  EXPECT_EQ(c.chargers[1].failsafe_timeout_s, 120) << "without its own: [control]'s";
+
+  const std::string text = base + charger("a", "abb-terra-ac", "failsafe_timeout_s = 300\n") +
+                           charger("k", "keba-p30", "failsafe_timeout_s = 20\n");
+  try {
+    parse_config(text, "test.toml", &profiles);
+    FAIL() << "expected errors";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.errors(), ::testing::ElementsAre(
+                                AllOf(StartsWith(at_line_of(text, "failsafe_timeout_s = 300")),
+                                      HasSubstr("charger[1].failsafe_timeout_s: ABB Terra AC"),
+                                      HasSubstr("has no communication-timeout register to set")),
+                                AllOf(StartsWith(at_line_of(text, "failsafe_timeout_s = 20")),
+                                      HasSubstr("charger[2].failsafe_timeout_s: 20 s is not longer than the gap"))));
+  }
+}
+
 TEST(Config, ChargerFailsafeDefaultsToControlSection) {
   const Config c = parse_config(kMinimal + R"(
 [[charger]]

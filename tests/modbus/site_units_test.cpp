@@ -53,7 +53,9 @@ TEST(SiteUnits, EveryShippedModbusChargerIsReachedAtItsProfilesUnitAndAWrongUnit
     auto s = std::make_unique<sim::ModbusSimServer>(clock);
     s->add_device(p.modbus.unit_id, p);
     s->start();
-    devices += bus_toml("bus-" + id, s->port()) + charger_toml(id, id, "bus-" + id, p);
+    // One pile's communication timeout set by the site, beside [control]'s 120 s for the rest.
+    devices += bus_toml("bus-" + id, s->port()) +
+               charger_toml(id, id, "bus-" + id, p, id == "keba-p30" ? "failsafe_timeout_s = 45\n" : "");
     units[id] = p.modbus.unit_id;
     sims.emplace(id, std::move(s));
   }
@@ -109,6 +111,12 @@ TEST(SiteUnits, EveryShippedModbusChargerIsReachedAtItsProfilesUnitAndAWrongUnit
     for (const auto& r : s->request_log()) asked_at_profile_unit |= r.answered && r.unit_id == units.at(id);
     EXPECT_TRUE(asked_at_profile_unit) << id << " was never answered at unit " << units.at(id);
   }
+
+  EXPECT_TRUE(test::wait_until([&] {
+    return sims.at("keba-p30")->point_value(255, "failsafe_timeout_s") == 45 &&
+           sims.at("keba-p40")->point_value(255, "failsafe_timeout_s") == 120;
+  }, 10s)) << "KEBA P30 timeout " << sims.at("keba-p30")->point_value(255, "failsafe_timeout_s") << " s, P40 "
+           << sims.at("keba-p40")->point_value(255, "failsafe_timeout_s") << " s";
 
   // The wrong-unit pile was asked all this time and answered by its gateway only with exceptions.
   ASSERT_TRUE(test::wait_until([&] { return !chargers()["wrong-unit"].value("error", std::string()).empty(); }, 10s));

@@ -145,6 +145,7 @@ struct ChargerConfig {
   double min_current_a = 6;                // IEC 61851-1: AC charging below 6 A is not allowed
   bool bidirectional = false;
   double failsafe_current_a = 6;           // default: [control].failsafe_current_a
+  int failsafe_timeout_s = 120;            // default: [control].failsafe_timeout_s
 };
 
 enum class MeterRole { transformer, feeder, household };  // household: refused by the reader for now
