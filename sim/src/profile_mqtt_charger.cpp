@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -23,7 +25,8 @@ struct SimProfileMqttCharger::Impl {
       : options(std::move(o)),
         profile(p),
         clock(c),
-        client({"orderly-sim-profile-" + options.id, options.host, options.port, {}, {}, 5, {}},
+        client({"orderly-sim-profile-" + options.id, options.host, options.port, will_topic(options, p),
+                will_payload(p), 5, {}, options.username, options.password},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
     if (!profile.mqtt) throw std::invalid_argument("simulated pile '" + options.id + "': profile '" + profile.id + "' has no [mqtt]");
@@ -38,10 +41,24 @@ struct SimProfileMqttCharger::Impl {
     for (const auto& [name, point] : def.read) {
       MqttPointDef rp = point;
       rp.topic = mq::expand_base(rp.topic, base);
-      reads.push_back(rp);
+      reads[rp.topic].push_back(rp);
     }
+    if (auto en = def.write.find("enable"); en != def.write.end() && profile.control.pause == PauseMethod::enable_register) {
+      enable = en->second;
+      enable->topic = mq::expand_base(enable->topic, base);
+    }
+    availability_topic = will_topic(options, profile);
     claimed_a = profile.capabilities.max_current_a;
     car.last_update = clock.monotonic();
+  }
+
+  static std::string will_topic(const SimProfileChargerOptions& o, const DeviceProfile& p) {
+    if (!p.mqtt || p.mqtt->availability.topic.empty()) return {};
+    return mq::expand_base(p.mqtt->availability.topic, o.base_topic.empty() ? p.mqtt->base_topic : o.base_topic);
+  }
+  static std::string will_payload(const DeviceProfile& p) {
+    if (!p.mqtt) return {};
+    return mq::encode_value(p.mqtt->availability.json_path, p.mqtt->availability.offline);
   }
 
   int phases() const { return std::clamp(profile.capabilities.phases, 1, 3); }
@@ -51,7 +68,7 @@ struct SimProfileMqttCharger::Impl {
     if (!car.wants_power()) return 0;
     if (ignore) return car.max_power_w;
     // IEC 61851-1: no PWM duty cycle below 6 A, so a claim under the minimum pauses.
-    if (claimed_a < profile.capabilities.min_current_a) return 0;
+    if (claimed_a < profile.capabilities.min_current_a || !enabled_) return 0;
     return std::min(claimed_a * w_per_a(), car.max_power_w);
   }
 
@@ -85,9 +102,15 @@ struct SimProfileMqttCharger::Impl {
       std::lock_guard lock(mutex);
       if (silent) return;
       advance_locked(clock.monotonic());
-      for (const auto& p : reads) {
-        auto v = value_locked(p);
-        if (!v.is_null()) out.emplace_back(p.topic, mq::encode_value(p.json_path, v));
+      for (const auto& [topic, points] : reads) {
+        nlohmann::json doc;
+        for (const auto& p : points) {
+          auto v = value_locked(p);
+          if (v.is_null()) continue;
+          if (p.json_path.empty()) doc = v;
+          else mq::set_value(doc, p.json_path, v);
+        }
+        if (!doc.is_null()) out.emplace_back(topic, doc.is_string() ? doc.get<std::string>() : doc.dump());
       }
     }
     for (const auto& [topic, payload] : out) client.publish(topic, payload, 0, false);
@@ -95,24 +118,54 @@ struct SimProfileMqttCharger::Impl {
 
   void on_connect() {
     client.subscribe(set_current.topic, 1);
+    if (enable && enable->topic != set_current.topic) client.subscribe(enable->topic, 1);
+    if (!availability_topic.empty())
+      client.publish(availability_topic,
+                     mq::encode_value(profile.mqtt->availability.json_path, profile.mqtt->availability.online), 1, true);
     publish_all();
   }
 
+  // The enable point's word as sent: "true"/"false" or what its map makes of them.
+  std::optional<bool> enable_word(const std::string& text) const {
+    for (const char* key : {"true", "false"}) {
+      auto m = enable->value_map.find(key);
+      if (text == (m != enable->value_map.end() ? m->second : std::string(key))) return std::string(key) == "true";
+    }
+    return std::nullopt;
+  }
+
   void on_message(const std::string& topic, const std::string& payload) {
-    if (topic != set_current.topic) return;
+    const bool current_topic = topic == set_current.topic;
+    const bool enable_topic = enable && topic == enable->topic;
+    if (!current_topic && !enable_topic) return;
     std::string error;
-    auto text = mq::extract_value(payload, set_current.json_path, error);
-    auto amps = text ? mq::parse_number(*text) : std::nullopt;
-    if (!amps) return;  // a claim it cannot read is ignored, as the firmware does
+    std::optional<double> amps;
+    if (current_topic) {
+      auto text = mq::extract_value(payload, set_current.json_path, error);
+      amps = text ? mq::parse_number(*text) : std::nullopt;
+    }
+    std::optional<bool> on;
+    if (enable_topic)
+      if (auto text = mq::extract_value(payload, enable->json_path, error)) on = enable_word(*text);
+    if (!amps && !on) return;  // a command it cannot read is ignored, as the firmware does
     double applied = 0;
+    bool refused = false;
     {
       std::lock_guard lock(mutex);
       advance_locked(clock.monotonic());
       ++claims;
-      claimed_a = std::clamp(std::floor(*amps * set_current.scale), 0.0, profile.capabilities.max_current_a);
-      applied = claimed_a;
+      refused = refuse;
+      if (!refused && amps)
+        claimed_a = std::clamp(std::floor(*amps * set_current.scale), 0.0, profile.capabilities.max_current_a);
+      if (!refused && on) enabled_ = *on;
+      applied = enabled_ ? claimed_a : 0;
     }
-    if (!ack_topic.empty()) client.publish(ack_topic, mq::encode_value(profile.mqtt->ack_json_path, applied), 0, false);
+    const auto& def = *profile.mqtt;
+    if (!ack_topic.empty())
+      client.publish(ack_topic,
+                     def.ack_success.empty() ? mq::encode_value(def.ack_json_path, applied)
+                                             : mq::encode_value(def.ack_json_path, refused ? "refused" : def.ack_success),
+                     0, false);
     publish_all();
   }
 
@@ -121,13 +174,15 @@ struct SimProfileMqttCharger::Impl {
   const Clock& clock;
   std::string base;
   MqttPointDef set_current;
+  std::optional<MqttPointDef> enable;
   std::string ack_topic;
-  std::vector<MqttPointDef> reads;
+  std::string availability_topic;
+  std::map<std::string, std::vector<MqttPointDef>> reads;  // by topic
 
   mutable std::mutex mutex;
   SimCar car;
   double claimed_a = 0;
-  bool ignore = false, silent = false;
+  bool ignore = false, silent = false, refuse = false, enabled_ = true;
   std::uint64_t claims = 0;
 
   Ticker ticker;
@@ -185,6 +240,21 @@ void SimProfileMqttCharger::set_silent(bool silent) {
 
 void SimProfileMqttCharger::publish_raw(const std::string& topic_leaf, const std::string& payload) {
   impl_->client.publish(impl_->base + "/" + topic_leaf, payload, 0, false);
+}
+
+void SimProfileMqttCharger::refuse_commands(bool refuse) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->refuse = refuse;
+}
+
+void SimProfileMqttCharger::vanish() {
+  impl_->ticker.stop();
+  impl_->client.drop();
+}
+
+bool SimProfileMqttCharger::enabled() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->enabled_;
 }
 
 double SimProfileMqttCharger::claimed_current_a() const {

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "orderly/drivers/mqtt_payload.hpp"
 #include "orderly/drivers/profile.hpp"
 #include "orderly/test/support.hpp"
 
@@ -239,6 +240,83 @@ topic = "{base}/power"
   } catch (const ProfileError& e) {
     EXPECT_THAT(e.what(), HasSubstr("m.toml:13:1: unknown key 'jsn_path' in [mqtt.read.power_w]"));
   }
+  try {
+    parse_profile(mqtt + "[mqtt.availability]\ntopik = \"x\"\n", "m.toml");
+    ADD_FAILURE() << "a misspelt key passed in [mqtt.availability]";
+  } catch (const ProfileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("m.toml:14:1: unknown key 'topik' in [mqtt.availability]"));
+  }
+}
+
+const std::string kMqttCharger = R"(
+[device]
+kind = "charger"
+manufacturer = "x"
+model = "y"
+documents = ["z"]
+[transport]
+type = "mqtt"
+[mqtt]
+base_topic = "b"
+[mqtt.read.power_w]
+topic = "{base}/data"
+json_path = "values[11]"
+[mqtt.write.set_current_a]
+topic = "{base}/set"
+json_path = "amp"
+)";
+
+std::string profile_errors(const std::string& text) {
+  try {
+    parse_profile(text, "m.toml");
+  } catch (const ProfileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Nothing the MQTT driver sends is assumed: a profile says how its pile pauses, and a write
+// point the driver would never send is refused rather than parsed without effect.
+TEST(Profiles, MqttChargerSaysHowItPausesAndWritesOnlyWhatIsSent) {
+  EXPECT_THAT(profile_errors(kMqttCharger),
+              HasSubstr("m.toml:1:1: control.pause: an MQTT charger profile must say how the pile pauses"));
+  const auto zero = parse_profile(kMqttCharger + "[control]\npause = \"zero-current\"\n", "m.toml");
+  EXPECT_EQ(zero.control.pause, PauseMethod::zero_current);
+  EXPECT_EQ(zero.mqtt->read.at("power_w").json_path, "values[11]");
+
+  const std::string enable = "[mqtt.write.enable]\ntopic = \"{base}/set\"\njson_path = \"mode\"\n";
+  EXPECT_THAT(profile_errors(kMqttCharger + "[control]\npause = \"zero-current\"\n" + enable),
+              HasSubstr("m.toml:19:1: mqtt.write.enable: is sent only with [control] pause = \"enable-register\""));
+  EXPECT_THAT(profile_errors(kMqttCharger + "[control]\npause = \"enable-register\"\n"),
+              HasSubstr("control.pause: \"enable-register\" needs an [mqtt.write.enable] point"));
+  EXPECT_EQ(profile_errors(kMqttCharger + "[control]\npause = \"enable-register\"\n" + enable), "");
+  EXPECT_THAT(profile_errors(kMqttCharger + "[control]\npause = \"enable-register\"\n" + enable +
+                             "map = { \"on\" = \"charge\" }\n"),
+              HasSubstr("mqtt.write.enable.map: keys are \"true\" (charging allowed) and \"false\" (paused), not 'on'"));
+  EXPECT_THAT(profile_errors(kMqttCharger + "[control]\npause = \"zero-current\"\n[mqtt.write.phases]\ntopic = \"p\"\n"),
+              HasSubstr("mqtt.write.phases: the driver writes only set_current_a and enable"));
+}
+
+TEST(Profiles, MqttPathsAckAndAvailabilityAreChecked) {
+  const std::string base = kMqttCharger + "[control]\npause = \"zero-current\"\n";
+  std::string text = kMqttCharger;
+  text.replace(text.find("\"values[11]\""), 12, "\"values[x]\"");
+  EXPECT_THAT(profile_errors(text + "[control]\npause = \"zero-current\"\n"),
+              HasSubstr("m.toml:13:13: mqtt.read.power_w.json_path: 'values[x]' is not a path"));
+  text = kMqttCharger;
+  text.replace(text.find("\"amp\""), 5, "\"amp[0]\"");
+  EXPECT_THAT(profile_errors(text + "[control]\npause = \"zero-current\"\n"),
+              HasSubstr("mqtt.write.set_current_a.json_path: array indices are for reading"));
+  text = base;
+  const std::string topic_line = "base_topic = \"b\"\n";
+  text.replace(text.find(topic_line), topic_line.size(), topic_line + "ack_success = \"OK\"\n");
+  EXPECT_THAT(profile_errors(text), HasSubstr("mqtt.ack_success: needs the ack_topic the result is published on"));
+  const auto p = parse_profile(base + "[mqtt.availability]\ntopic = \"{base}/lwt\"\noffline = \"0\"\nonline = \"1\"\n",
+                               "m.toml");
+  EXPECT_EQ(p.mqtt->availability.topic, "{base}/lwt");
+  EXPECT_EQ(p.mqtt->availability.offline, "0");
+  EXPECT_THAT(profile_errors(base + "[mqtt.availability]\ntopic = \"t\"\noffline = \"online\"\n"),
+              HasSubstr("mqtt.availability.offline: must differ from online"));
 }
 
 // A station unit beside a socket unit, a state as text, "not available" as NaN.
@@ -270,6 +348,24 @@ TEST(Profiles, NanSentinelOnIntegersAndUnitsOutOfRangeAreRefused) {
                                     "float64 points only"));
     EXPECT_THAT(e.what(), HasSubstr("x.toml:12:11: points.power_w.unit_id: must be an integer 0..255"));
   }
+}
+
+TEST(MqttPayload, JsonPathsIndexArraysAndSharedPayloadsAreBuilt) {
+  std::string error;
+  const std::string payload = R"({"values":[230,231,229,0,160,0,0,0,0,0,0,3680],"car":2,"s":{"e":[{"wh":5}]}})";
+  EXPECT_EQ(mqtt::extract_value(payload, "values[11]", error), "3680");
+  EXPECT_EQ(mqtt::extract_value(payload, "s.e[0].wh", error), "5");
+  EXPECT_EQ(mqtt::extract_value("[1,[2,3]]", "[1][0]", error), "2") << "a payload that is an array";
+  EXPECT_FALSE(mqtt::extract_value(payload, "values[12]", error).has_value());
+  EXPECT_EQ(error, "JSON payload has no \"values[12]\"");
+  for (const char* bad : {"a..b", "a.", ".a", "a[", "a[]", "a[-1]", "a[1]x", ""})
+    EXPECT_FALSE(mqtt::parse_json_path(bad).has_value()) << bad;
+
+  nlohmann::json doc;
+  mqtt::set_value(doc, "amp", 10);
+  mqtt::set_value(doc, "mode", "charge");
+  mqtt::set_value(doc, "v[2]", 1);
+  EXPECT_EQ(doc.dump(), R"({"amp":10,"mode":"charge","v":[null,null,1]})");
 }
 
 TEST(Profiles, InputRegistersCannotBeWritable) {

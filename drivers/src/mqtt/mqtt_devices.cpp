@@ -87,8 +87,11 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::string base_topic;
     std::map<std::string, std::vector<MqttPointDef>> reads;  // by expanded topic
     MqttPointDef set_current;                                // topic expanded
+    std::optional<MqttPointDef> enable;                      // topic expanded; set = pauses by it
     std::string ack_topic;                                   // expanded; empty = no ack
     std::string ack_json_path;
+    std::string ack_success;                                 // set: the ack is a result text
+    MqttAvailabilityDef availability;                        // topic expanded; empty = none
     PointValues latest;                                      // last good value of every read point
   };
 
@@ -148,6 +151,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::optional<bool> online;
     PointValues profile_values;
     std::optional<double> profile_ack_a;
+    std::optional<std::string> profile_ack_result;
     std::string error;
   };
 
@@ -210,13 +214,28 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     st->set_current = set_it->second;
     st->set_current.topic = mqtt::expand_base(st->set_current.topic, st->base_topic);
     topic_ok(st->set_current.topic, "set_current_a");
+    if (auto en = def.write.find("enable"); en != def.write.end() && profile.control.pause == PauseMethod::enable_register) {
+      st->enable = en->second;
+      st->enable->topic = mqtt::expand_base(st->enable->topic, st->base_topic);
+      if (st->enable->topic != st->set_current.topic) topic_ok(st->enable->topic, "enable");
+    }
     if (!def.ack_topic.empty()) st->ack_topic = mqtt::expand_base(def.ack_topic, st->base_topic);
     st->ack_json_path = def.ack_json_path;
+    st->ack_success = def.ack_success;
     for (const auto& [topic, points] : st->reads) topic_ok(topic, "read point " + points.front().name);
     if (!st->ack_topic.empty() && !st->reads.count(st->ack_topic)) topic_ok(st->ack_topic, "ack");
+    st->availability = def.availability;
+    if (!st->availability.topic.empty()) {
+      st->availability.topic = mqtt::expand_base(st->availability.topic, st->base_topic);
+      topic_ok(st->availability.topic, "availability");
+      if (st->reads.count(st->availability.topic) || st->availability.topic == st->ack_topic)
+        throw std::invalid_argument(where + ": availability topic '" + st->availability.topic +
+                                    "' is also a read or ack topic; a presence word is not a measurement");
+    }
     // Failsafe is what the device does on its own when the gateway goes quiet: the profile says.
     caps.failsafe = profile.supports_failsafe();
-    caps.pause = PauseMethod::zero_current;  // a 0 A claim on set_current_a
+    // The profile says how (profile.cpp refuses an MQTT charger that does not).
+    caps.pause = profile.control.pause;
     caps.measures_phase_currents =
         reads_phase_currents(caps.phases, [&def](const std::string& name) { return def.read.count(name) > 0; });
     Device& d = add(DeviceKind::charger, id, caps);
@@ -224,6 +243,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     d.stale_after = std::max(options_.stale_after, std::chrono::milliseconds(static_cast<long>(3000 * def.publish_period_s)));
     for (const auto& [topic, points] : st->reads) profile_topics_[topic] = &d;
     if (!st->ack_topic.empty()) profile_topics_[st->ack_topic] = &d;
+    if (!st->availability.topic.empty()) profile_topics_[st->availability.topic] = &d;
     d.profile = std::move(st);
     return d;
   }
@@ -499,6 +519,22 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     in.device = &d;
     in.topic = topic;
     const ProfileState& st = *d.profile;
+    if (topic == st.availability.topic) {
+      std::string error;
+      const auto word = mqtt::extract_value(payload, st.availability.json_path, error);
+      if (word == st.availability.online || word == st.availability.offline) in.online = word == st.availability.online;
+      else in.error = "availability: " + (word ? "'" + word->substr(0, 40) + "' is neither '" + st.availability.online +
+                                                     "' nor '" + st.availability.offline + "'"
+                                               : error);
+      return in;
+    }
+    if (topic == st.ack_topic && !st.ack_success.empty()) {
+      std::string error;
+      auto text = mqtt::extract_value(payload, st.ack_json_path, error);
+      if (text) in.profile_ack_result = *text;
+      else in.error = "acknowledgement: " + error;
+      return in;
+    }
     if (topic == st.ack_topic) {
       std::string error;
       auto text = mqtt::extract_value(payload, st.ack_json_path, error);
@@ -563,7 +599,12 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
 
   void on_profile_inbound(Device& d, const Inbound& in) {
     const Instant now = clock_.instant();
-    if (in.profile_ack_a) on_profile_ack(d, *in.profile_ack_a);
+    if (in.online) {
+      d.online_flag = *in.online;
+      refresh(d);
+      return;
+    }
+    if (in.profile_ack_a || in.profile_ack_result) on_profile_ack(d, in.profile_ack_a, in.profile_ack_result);
     if (in.profile_values.numbers.empty() && in.profile_values.words.empty()) return;
     PointValues& latest = d.profile->latest;
     for (const auto& [name, value] : in.profile_values.numbers) latest.numbers[name] = value;
@@ -577,16 +618,21 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
   }
 
-  // The echo carries no sequence number: it acknowledges every command still pending, since
-  // each supersedes the one before (the device applies the last claim it heard).
-  void on_profile_ack(Device& d, double applied_a) {
+  // Neither an echo nor a result carries a sequence number: it answers every command still
+  // pending, since each supersedes the one before (the device applies the last one it heard).
+  // An echo says the current applied; a result only whether the command was carried out.
+  void on_profile_ack(Device& d, std::optional<double> echoed_a, const std::optional<std::string>& result) {
     if (d.pending.empty()) return;
-    const double applied_w = power_w_at_nominal(applied_a, std::max(1, d.caps.phases));
+    const bool accepted = !result || *result == d.profile->ack_success;
     auto pending = std::move(d.pending);
     d.pending.clear();
     for (auto& [seq, p] : pending) {
       p.timer->cancel();
-      if (events_.limit_ack) events_.limit_ack(d.id, LimitAck{p.gateway_seq, true, applied_w, {}});
+      const double applied_w = power_w_at_nominal(echoed_a.value_or(p.requested_a), std::max(1, d.caps.phases));
+      const std::string error = accepted ? std::string() : "the pile answered '" + result->substr(0, 80) + "', not '" +
+                                                               d.profile->ack_success + "'";
+      if (events_.limit_ack)
+        events_.limit_ack(d.id, LimitAck{p.gateway_seq, accepted, accepted ? applied_w : kNotMeasured, error});
     }
   }
 
@@ -702,13 +748,36 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     return amps < d.caps.min_current_a ? 0.0 : amps;
   }
 
+  // 0 A pauses: by the enable point where the profile pauses that way (then it alone is sent),
+  // else as a 0 A current. Going on, the enable point is switched on with the current, in one
+  // payload when both share a topic (a claim replaces the one before it).
   std::optional<std::uint64_t> publish_profile_current(Device& d, double amps) {
     if (!connected_ || !client_) return std::nullopt;
-    const MqttPointDef& w = d.profile->set_current;
-    const double raw = w.scale != 0 ? amps / w.scale : amps;
-    const std::string payload = mqtt::encode_value(w.json_path, nlohmann::json(static_cast<long long>(std::llround(raw))));
+    const ProfileState& st = *d.profile;
+    std::vector<std::pair<std::string, nlohmann::json>> messages;  // topic, document
+    auto add = [&](const MqttPointDef& w, const nlohmann::json& value) {
+      for (auto& [topic, doc] : messages)
+        if (topic == w.topic && !w.json_path.empty()) return mqtt::set_value(doc, w.json_path, value);
+      nlohmann::json doc;
+      if (w.json_path.empty()) doc = value;
+      else mqtt::set_value(doc, w.json_path, value);
+      messages.emplace_back(w.topic, std::move(doc));
+    };
+    if (st.enable) {
+      const char* on = amps > 0 ? "true" : "false";
+      auto mapped = st.enable->value_map.find(on);
+      add(*st.enable, mapped != st.enable->value_map.end() ? nlohmann::json(mapped->second) : nlohmann::json(amps > 0));
+    }
+    if (!st.enable || amps > 0) {
+      const MqttPointDef& w = st.set_current;
+      const double raw = w.scale != 0 ? amps / w.scale : amps;
+      add(w, nlohmann::json(static_cast<long long>(std::llround(raw))));
+    }
     try {
-      client_->publish(w.topic, payload.data(), payload.size(), 1, false);
+      for (const auto& [topic, doc] : messages) {
+        const std::string payload = doc.is_string() ? doc.get<std::string>() : doc.dump();
+        client_->publish(topic, payload.data(), payload.size(), 1, false);
+      }
     } catch (const ::mqtt::exception& e) {
       spdlog::warn("mqtt publish failed charger={} error={}", q(d.id), q(e.what()));
       return std::nullopt;
@@ -825,7 +894,8 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     if (!connected_)
       reason = "gateway not connected to the MQTT broker " + uri_ + (last_failure_.empty() ? "" : ": " + last_failure_);
     else if (d.online_flag == false)
-      reason = "device announced offline (online=false, e.g. its last will)";
+      reason = d.profile ? "device announced offline on " + d.profile->availability.topic + " (e.g. its last will)"
+                         : "device announced offline (online=false, e.g. its last will)";
     else if (!d.last_status)
       reason = "no status received yet";
     else if (const auto stale = d.stale_after.count() > 0 ? d.stale_after : options_.stale_after;

@@ -10,6 +10,7 @@
 
 #include "orderly/base/toml_section.hpp"
 #include "orderly/base/units.hpp"
+#include "orderly/drivers/mqtt_payload.hpp"
 
 namespace orderly::drivers {
 
@@ -236,13 +237,32 @@ PointDef read_point(const std::string& name, Section& s, const PointDefaults& de
   return p;
 }
 
+// A json_path as mqtt::extract_value reads it; written payloads take keys only (a command is
+// one object, not an array with a hole in it).
+std::string read_json_path(Section& s, const std::string& key, bool indices_allowed) {
+  const auto path = s.string(key);
+  if (!path || path->empty()) return {};
+  const auto steps = mqtt::parse_json_path(*path);
+  if (!steps) {
+    s.error(s.table().get(key), key,
+            "'" + *path + "' is not a path: dot-separated keys, each with optional [n] indices, e.g. \"values[11]\"");
+    return {};
+  }
+  if (!indices_allowed && std::any_of(steps->begin(), steps->end(), [](const auto& st) { return st.is_index(); })) {
+    s.error(s.table().get(key), key, "array indices are for reading; a written path takes keys only");
+    return {};
+  }
+  return *path;
+}
+
 std::map<std::string, MqttPointDef> read_mqtt_points(Section& mqtt, const std::string& which) {
   std::map<std::string, MqttPointDef> out;
   for (auto& [name, s] : mqtt.named_sections(which, "a table of [mqtt." + which + ".<name>] tables")) {
     MqttPointDef p;
     p.name = name;
+    p.line = static_cast<int>(s.table().source().begin.line);
     assign(p.topic, s.string("topic", true, "the MQTT topic; {base} is the device's base topic"));
-    assign(p.json_path, s.string("json_path"));
+    p.json_path = read_json_path(s, "json_path", which == "read");
     assign(p.scale, s.any_number("scale"));
     assign(p.value_map, s.string_table("map"));
     s.finish();
@@ -251,13 +271,30 @@ std::map<std::string, MqttPointDef> read_mqtt_points(Section& mqtt, const std::s
   return out;
 }
 
+MqttAvailabilityDef read_availability(Section& mqtt) {
+  MqttAvailabilityDef a;
+  auto s = mqtt.section("availability");
+  if (!s) return a;
+  assign(a.topic, s->string("topic", true, "the topic the device or its last will publishes its presence on"));
+  assign(a.online, s->string("online"));
+  assign(a.offline, s->string("offline"));
+  a.json_path = read_json_path(*s, "json_path", true);
+  if (a.online == a.offline) s->error(s->table().get("offline"), "offline", "must differ from online");
+  s->finish();
+  return a;
+}
+
 std::optional<MqttDef> read_mqtt(Section& root) {
   auto s = root.section("mqtt");
   if (!s) return std::nullopt;
   MqttDef m;
   assign(m.base_topic, s->string("base_topic"));
   assign(m.ack_topic, s->string("ack_topic"));
-  assign(m.ack_json_path, s->string("ack_json_path"));
+  m.ack_json_path = read_json_path(*s, "ack_json_path", true);
+  assign(m.ack_success, s->string("ack_success"));
+  if (!m.ack_success.empty() && m.ack_topic.empty())
+    s->error(s->table().get("ack_success"), "ack_success", "needs the ack_topic the result is published on");
+  m.availability = read_availability(*s);
   assign(m.publish_period_s, s->any_number("publish_period_s"));
   if (m.publish_period_s < 0 || m.publish_period_s > 3600)
     s->error(s->table().get("publish_period_s"), "publish_period_s", "must be between 0 and 3600 seconds");
@@ -291,6 +328,48 @@ std::map<std::string, Dlt645PointDef> read_dlt645_points(Section& root) {
   return out;
 }
 
+// The deepest node along `path` from `root`, for pointing at what a whole-profile check is about.
+const toml::node* deepest(const toml::table& root, std::initializer_list<const char*> path) {
+  const toml::node* at = &root;
+  for (const char* key : path) {
+    const toml::table* t = at->as_table();
+    const toml::node* next = t != nullptr ? t->get(key) : nullptr;
+    if (next == nullptr) break;
+    at = next;
+  }
+  return at;
+}
+
+// What the MQTT driver sends must be said, not assumed: how the pile pauses, and only points
+// it actually writes.
+void validate_mqtt_charger(const DeviceProfile& d, const toml::table& root, Errors& errors) {
+  const MqttDef& m = *d.mqtt;
+  auto report = [&](const toml::node* where, const std::string& what) { errors.add(where->source(), what); };
+  if (!m.write.count("set_current_a"))
+    report(deepest(root, {"mqtt", "write"}), "mqtt.write.set_current_a: an MQTT charger needs it to be limited");
+  for (const auto& [name, p] : m.write)
+    if (name != "set_current_a" && name != "enable")
+      report(deepest(root, {"mqtt", "write", name.c_str()}),
+             "mqtt.write." + name + ": the driver writes only set_current_a and enable; remove it");
+  if (!d.control.pause_given) {
+    report(deepest(root, {"control"}),
+           "control.pause: an MQTT charger profile must say how the pile pauses: \"zero-current\" (a 0 A "
+           "set_current_a pauses it, where its vendor says so) or \"enable-register\" ([mqtt.write.enable] switched off)");
+    return;
+  }
+  const auto enable = m.write.find("enable");
+  if (d.control.pause == PauseMethod::enable_register && enable == m.write.end())
+    report(deepest(root, {"control", "pause"}), "control.pause: \"enable-register\" needs an [mqtt.write.enable] point");
+  if (d.control.pause != PauseMethod::enable_register && enable != m.write.end())
+    report(deepest(root, {"mqtt", "write", "enable"}),
+           "mqtt.write.enable: is sent only with [control] pause = \"enable-register\"; set that or remove it");
+  if (enable != m.write.end())
+    for (const auto& [key, text] : enable->second.value_map)
+      if (key != "true" && key != "false")
+        report(deepest(root, {"mqtt", "write", "enable", "map"}),
+               "mqtt.write.enable.map: keys are \"true\" (charging allowed) and \"false\" (paused), not '" + key + "'");
+}
+
 // What a profile needs as a whole, beyond each key being well-formed.
 void validate(const DeviceProfile& d, const toml::table& root, Errors& errors) {
   const bool modbus = d.transport == Transport::modbus_tcp || d.transport == Transport::modbus_rtu;
@@ -308,6 +387,7 @@ void validate(const DeviceProfile& d, const toml::table& root, Errors& errors) {
     return;
   }
   if (d.transport == Transport::mqtt && !d.mqtt) report(&root, "mqtt", "an MQTT profile needs an [mqtt] table");
+  if (d.transport == Transport::mqtt && d.mqtt && d.kind == DeviceKind::charger) validate_mqtt_charger(d, root, errors);
   if (d.transport == Transport::dlt645 && d.dlt645_points.empty())
     report(&root, "dlt645", "a DL/T 645 profile needs [dlt645.<name>] tables");
   if (!modbus) return;
@@ -404,9 +484,11 @@ DeviceProfile read_profile(Section& root, const std::filesystem::path& file) {
   }
 
   if (auto cs = root.section("control")) {
-    assign(d.control.pause, choose<PauseMethod>(*cs, "pause",
-                                                {{"zero-current", PauseMethod::zero_current},
-                                                 {"enable-register", PauseMethod::enable_register}}));
+    const auto pause = choose<PauseMethod>(*cs, "pause",
+                                           {{"zero-current", PauseMethod::zero_current},
+                                            {"enable-register", PauseMethod::enable_register}});
+    assign(d.control.pause, pause);
+    d.control.pause_given = pause.has_value();
     assign(d.control.enable_on, cs->any_number("enable_on"));
     assign(d.control.enable_off, cs->any_number("enable_off"));
     cs->finish();

@@ -97,6 +97,7 @@ struct FailsafeDef {
 
 struct ControlDef {
   PauseMethod pause = PauseMethod::zero_current;  // zero_current or enable_register
+  bool pause_given = false;             // written in the profile (MQTT chargers must say it)
   double enable_on = 1;
   double enable_off = 0;
 };
@@ -105,9 +106,19 @@ struct ControlDef {
 struct MqttPointDef {
   std::string name;
   std::string topic;                    // may contain {base}
-  std::string json_path;                // empty = the payload is the value itself
+  std::string json_path;                // empty = the payload is the value itself; "a.b", "values[11]"
   double scale = 1.0;
+  // Reads: payload text -> word. The enable write point: "true" / "false" -> the text sent.
   std::map<std::string, std::string> value_map;
+  int line = 0;
+};
+
+// A topic the device (or the broker, from its last will) sets to say whether it is there.
+struct MqttAvailabilityDef {
+  std::string topic;                    // may contain {base}; empty = none
+  std::string online = "online";
+  std::string offline = "offline";
+  std::string json_path;                // empty = the payload is the word itself
 };
 
 struct MqttDef {
@@ -119,6 +130,10 @@ struct MqttDef {
   std::map<std::string, MqttPointDef> write;  // json_path = key to set in the command payload
   std::string ack_topic;
   std::string ack_json_path;
+  // Empty: the ack carries the applied current (an echo). Set: it carries a result text, and
+  // this one means the command was carried out (anything else is the device's refusal).
+  std::string ack_success;
+  MqttAvailabilityDef availability;
 };
 
 // A DL/T 645-2007 data item: identifier DI3..DI0 and its BCD layout.

@@ -2,8 +2,12 @@
 // A simulated charger speaking its vendor's MQTT dialect as described by a device profile's
 // [mqtt] section (e.g. drivers/profiles/openevse.toml): it publishes every read point on its
 // topic ({base} = base_topic), obeys the set_current_a write point (whole amps; below the
-// minimum it pauses) and echoes the applied current on the ack topic, as OpenEVSE echoes its
-// active claim. Its own libmosquitto client and thread; energy in the injected Clock's time.
+// minimum it pauses) and the enable write point where the profile pauses by it, and answers on
+// the ack topic: the applied current (as OpenEVSE echoes its active claim), or the profile's
+// ack_success text. Read points sharing a topic go out in one payload (json_path may index
+// arrays). With an [mqtt.availability] topic it publishes "online" there (retained) and leaves
+// the "offline" word as its last will. Its own libmosquitto client and thread; energy in the
+// injected Clock's time.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -22,6 +26,7 @@ struct SimProfileChargerOptions {
   std::string base_topic;              // empty = the profile's base_topic
   double voltage_v = kNominalPhaseVoltageV;
   std::chrono::milliseconds publish_period{1000};  // real time
+  std::string username, password;      // the broker login; empty = anonymous
 };
 
 class SimProfileMqttCharger {
@@ -44,9 +49,12 @@ class SimProfileMqttCharger {
   void ignore_limits(bool ignore);   // draws the car's max whatever the claim
   void set_silent(bool silent);      // stays connected, publishes nothing (hung firmware)
   void publish_raw(const std::string& topic_leaf, const std::string& payload);  // on {base}/<leaf>
+  void refuse_commands(bool refuse);  // answers a result ack with "refused", changing nothing
+  void vanish();                      // drops off the network: the broker publishes its last will
 
   // Observations (thread-safe).
   double claimed_current_a() const;  // last current claimed; the profile's max before any claim
+  bool enabled() const;              // the enable point's state (true before any command)
   double power_w() const;
   double session_energy_wh() const;
   std::uint64_t claims_received() const;
