@@ -52,7 +52,7 @@ struct ApiError {
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-web::ApiResponse json_answer(int status, const json& body) { return {status, kJsonType, dump(body), "", ""}; }
+web::ApiResponse json_answer(int status, const json& body) { return {status, kJsonType, dump(body), "", "", {}}; }
 
 std::vector<std::string_view> split_path(std::string_view rest) {
   std::vector<std::string_view> parts;
@@ -356,7 +356,7 @@ web::ApiResponse answer_store_read(const Config& config, const web::ApiRequest& 
       }
       if (csv) {
         return {200, "text/csv; charset=utf-8", statement_csv(rows),
-                "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", ""};
+                "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", "", {}};
       }
       return json_answer(200, {{"month", std::string(name.substr(0, 7))}, {"rows", to_json(rows)}});
     }

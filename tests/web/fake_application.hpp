@@ -21,6 +21,14 @@ nlohmann::json example_status();
 // The example with `chargers` chargers and `history_points` history entries (1440 = one a minute).
 nlohmann::json large_status(int chargers, int history_points);
 
+// The fake's accounts: the bearer token kTestToken and the browser session kTestSession (from
+// POST /api/v1/login {"link": kTestLoginLink}, the page's #login= link) are admins.
+inline constexpr std::string_view kTestToken = "test-admin-token";
+inline constexpr std::string_view kTestLoginLink = "test-login-link";
+inline constexpr std::string_view kTestSession = "test-session";
+inline constexpr std::string_view kTestCsrf = "test-csrf";
+std::optional<Principal> test_principal(const Credentials& credentials);
+
 // The API the page uses, answered with fixed examples shaped like docs/web-api.md: KPIs,
 // the statement CSV, and a 200 echo for PUT /api/v1/chargers/<id>/request.
 ApiResponse example_api(const ApiRequest& request);
@@ -29,6 +37,10 @@ class FakeApplication : public Application {
  public:
   explicit FakeApplication(nlohmann::json status) : status_(std::move(status)) {}
   nlohmann::json status() const override { return status_; }
+  std::optional<Principal> authenticate(const Credentials& credentials) override {
+    return accounts(credentials);
+  }
+  std::function<std::optional<Principal>(const Credentials&)> accounts = test_principal;
   void on_status_changed(std::function<void()> callback) override { callback_ = std::move(callback); }
 
   // Records the call (server thread) and answers with `api` (example_api by default).

@@ -131,7 +131,7 @@ TEST_F(PageE2E, KpiPanelInEnglishAndWhenTheApiHasNone) {
   server.on_server_thread([&] {
     server.app.api = [](const ApiRequest& request) {
       return ApiResponse{404, "application/json; charset=utf-8",
-                         nlohmann::json{{"error", "no store"}, {"path", request.path}}.dump(), "", ""};
+                         nlohmann::json{{"error", "no store"}, {"path", request.path}}.dump(), "", "", {}};
     };
   });
   const auto run = run_chromium(dir_, "--dump-dom", server.url("/?lang=en"));
