@@ -82,19 +82,6 @@ ApiResponse example_api(const ApiRequest& request) {
   auto json = [](int status, const nlohmann::json& body) {
     return ApiResponse{status, "application/json; charset=utf-8", body.dump(), "", "", {}};
   };
-  if (request.path == "/api/v1/login") {
-    const auto body = nlohmann::json::parse(request.body, nullptr, false);
-    if (!body.is_object() || body.value("link", "") != kTestLoginLink) {
-      return json(401, {{"error", "unknown login link"}, {"path", request.path}});
-    }
-    auto answer = json(200, {{"user", "admin"}, {"role", "admin"}, {"csrf_token", kTestCsrf}});
-    answer.session_cookie = std::string(kTestSession);
-    return answer;
-  }
-  if (request.path == "/api/v1/me" && request.caller) {
-    return json(200, {{"user", request.caller->user}, {"role", to_string(request.caller->role)},
-                      {"csrf_token", request.caller->csrf_token}});
-  }
   if (request.path == "/api/v1/kpi" && request.method == "GET") {
     return json(200, {{"from", "2026-01-01T00:00:00+08:00"},
                       {"to", "2026-01-05T20:15:00+08:00"},
@@ -138,6 +125,26 @@ ApiResponse example_api(const ApiRequest& request) {
     return json(200, {{"cancelled", request.path.substr(18)}});
   }
   return json(404, {{"error", "no such API; see docs/web-api.md"}, {"path", request.path}});
+}
+
+std::optional<ApiResponse> test_login_api(const ApiRequest& request) {
+  auto json = [](int status, const nlohmann::json& body) {
+    return ApiResponse{status, "application/json; charset=utf-8", body.dump(), "", "", {}};
+  };
+  if (request.path == "/api/v1/login") {
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (!body.is_object() || body.value("link", "") != kTestLoginLink) {
+      return json(401, {{"error", "unknown login link"}, {"path", request.path}});
+    }
+    auto answer = json(200, {{"user", "admin"}, {"role", "admin"}, {"csrf_token", kTestCsrf}});
+    answer.session_cookie = std::string(kTestSession);
+    return answer;
+  }
+  if (request.path == "/api/v1/me" && request.caller) {
+    return json(200, {{"user", request.caller->user}, {"role", to_string(request.caller->role)},
+                      {"csrf_token", request.caller->csrf_token}});
+  }
+  return std::nullopt;
 }
 
 std::optional<Principal> test_principal(const Credentials& credentials) {

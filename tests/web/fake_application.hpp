@@ -28,6 +28,8 @@ inline constexpr std::string_view kTestLoginLink = "test-login-link";
 inline constexpr std::string_view kTestSession = "test-session";
 inline constexpr std::string_view kTestCsrf = "test-csrf";
 std::optional<Principal> test_principal(const Credentials& credentials);
+// The fake's login and /api/v1/me; nullopt for every other path.
+std::optional<ApiResponse> test_login_api(const ApiRequest& request);
 
 // The API the page uses, answered with fixed examples shaped like docs/web-api.md: KPIs,
 // the statement CSV, and a 200 echo for PUT /api/v1/chargers/<id>/request.
@@ -44,7 +46,9 @@ class FakeApplication : public Application {
   void on_status_changed(std::function<void()> callback) override { callback_ = std::move(callback); }
 
   // Records the call (server thread) and answers with `api` (example_api by default).
+  // Login and /api/v1/me are answered by the fake's accounts, not recorded.
   ApiResponse handle_api(const ApiRequest& request) override {
+    if (auto answer = test_login_api(request)) return *answer;
     api_requests.push_back(request);
     return api(request);
   }
@@ -86,6 +90,8 @@ class RunningServer {
 
   std::uint16_t port() const { return port_; }
   std::string url(const std::string& path) const;
+  // The page logged in as the fake's admin through its #login= link (what `orderly demo` prints).
+  std::string page_url(const std::string& path) const { return url(path) + "#login=" + std::string(kTestLoginLink); }
   // Runs `change` on the server thread and waits for it to have run.
   void on_server_thread(const std::function<void()>& change);
   void set_status(nlohmann::json status);
