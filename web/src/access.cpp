@@ -200,9 +200,10 @@ Admission admit_api(const AccessPolicy& policy, const Request& request, std::str
   // A WebSocket is not bound by the same-origin policy: any page may open one to us, and the
   // browser attaches our cookie (cross-site WebSocket hijacking). Its Origin header tells.
   const bool upgrade = !request[http::field::upgrade].empty();
-  if (write) {
-    // A cross-site page can send text/plain or a form without a preflight; it cannot send
-    // application/json. Demanding it makes every write a CORS-preflighted request we never allow.
+  // A cross-site page can POST text/plain or a form without a preflight; it cannot send
+  // application/json. Demanding it makes every write a CORS-preflighted request we never allow
+  // (PUT and DELETE are preflighted anyway; a DELETE without a body needs no type).
+  if (write && (request.method() == http::verb::post || !request.body().empty())) {
     const std::string_view type = request[http::field::content_type];
     if (!type.starts_with("application/json")) {
       out.refusal = refuse(http::status::unsupported_media_type,
