@@ -24,6 +24,7 @@ PACKAGES=(
   nlohmann-json3-dev          # JSON for MQTT payloads, the REST API and scenario files
   libspdlog-dev libfmt-dev    # structured, levelled logging
   libsystemd-dev              # sd_notify (Type=notify, watchdog) and journald
+  libsodium-dev               # web accounts: Argon2id password hashes, random session ids and tokens
   liblemon-dev                # network simplex min-cost flow for the planner
   libglpk-dev                 # the planner's exact LP under phase limits (linked in the product; LEMON's default LP solver) and its tests' LP oracle
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -114,6 +114,31 @@ std::vector<sim::Timeline::Event> community_events(const std::vector<sim::SimMqt
 
 }  // namespace
 
+namespace {
+
+// The demo's people, made afresh each run (new passwords, so a --db kept between runs never has
+// a known one): an operator and the resident of the first private pile. Each line has the
+// password and a one-time login link.
+void print_demo_accounts(Accounts& accounts, const Config& config, const std::string& url) {
+  RealClock human;
+  std::vector<Account> people = {{"operator", web::Role::site_operator, "", {}}};
+  for (const auto& c : config.chargers) {
+    if (c.kind == ChargerKind::private_pile) {
+      people.push_back({"resident-" + c.household, web::Role::resident, c.household, {}});
+      break;
+    }
+  }
+  for (const auto& a : people) {
+    const std::string password = accounts.find(a.name) ? accounts.reset(a.name)
+                                                       : accounts.add(a.name, a.role, a.household, human.now());
+    const std::string link = accounts.create_link({"login", a.name, ""}, "demo", human.now() + std::chrono::hours(24));
+    std::printf("  %-8s user %-20s password %s   or open %s/#login=%s\n", std::string(web::to_string(a.role)).c_str(),
+                a.name.c_str(), password.c_str(), url.c_str(), link.c_str());
+  }
+}
+
+}  // namespace
+
 int cmd_demo(const Args& args) {
   DemoOptions o;
   try {
@@ -198,10 +223,12 @@ int cmd_demo(const Args& args) {
   community.emplace(clock, community_events(pile_ptrs, demo::generate_visits(o.chargers, 7000, start, start + days(60),
                                                                              offset, o.seed)));
 
+  const std::string url = "http://" + std::string(o.listen == "0.0.0.0" ? "127.0.0.1" : o.listen) + ":" +
+                          std::to_string(gateway.web_port());
   std::printf("Orderly demo: %d simulated chargers, %.0fx speed, broker %s:%d, database %s\n"
-              "Open http://%s:%u in a browser. Ctrl-C stops.\n",
-              o.chargers, o.speed, host.c_str(), mqtt_port, db.c_str(),
-              o.listen == "0.0.0.0" ? "127.0.0.1" : o.listen.c_str(), gateway.web_port());
+              "Open %s in a browser and log in (Ctrl-C stops):\n",
+              o.chargers, o.speed, host.c_str(), mqtt_port, db.c_str(), url.c_str());
+  print_demo_accounts(gateway.accounts(), config, url);
   std::fflush(stdout);
 
   run_until_signalled(io, gateway);

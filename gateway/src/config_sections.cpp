@@ -522,6 +522,7 @@ void read_web(Section& root, Config& c) {
   assign(c.web.listen, s.string("listen", false, "an address like \"0.0.0.0\""));
   assign(c.web.port, s.integer("port", 1, 65535));
   if (auto d = s.string("static_dir")) c.web.static_dir = *d;
+  assign(c.web.allowed_hosts, s.strings("allowed_hosts"));
   s.finish();
 }
 

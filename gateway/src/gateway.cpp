@@ -37,7 +37,8 @@ Gateway::Gateway(boost::asio::io_context& io, const Clock& clock, Config config,
       controller_(config_, clock_.speed()),
       sessions_(std::make_unique<SessionBook>(config_)),
       history_(std::make_unique<LoadHistory>()),
-      control_timer_(io) {}
+      control_timer_(io),
+      web_sessions_(session_clock(), options_.session_rules) {}
 
 Gateway::~Gateway() { stop(); }
 
@@ -55,6 +56,7 @@ void Gateway::start() {
     });
   };
   store_ = std::make_unique<StoreWriter>(config_.store.path, std::move(store_options));
+  accounts_ = std::make_unique<Accounts>(config_.store.path);
   restore(clock_.instant());
 
   drivers::DeviceEvents events;
@@ -71,6 +73,7 @@ void Gateway::start() {
   web::ServerOptions wo;
   wo.address = config_.web.listen;
   wo.port = static_cast<std::uint16_t>(config_.web.port);
+  wo.allowed_hosts = config_.web.allowed_hosts;
   wo.static_dir = !options_.static_dir.empty()      ? options_.static_dir
                   : !config_.web.static_dir.empty() ? config_.web.static_dir
                                                     : std::filesystem::path("/usr/share/orderly/web");

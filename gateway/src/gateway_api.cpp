@@ -25,6 +25,7 @@
 #include "orderly/gateway/report.hpp"
 #include "orderly/gateway/settlement.hpp"
 #include "orderly/gateway/store.hpp"
+#include "api_common.hpp"
 #include "status_view.hpp"
 
 namespace orderly::gateway {
@@ -33,26 +34,15 @@ namespace {
 using namespace std::chrono;
 using json = nlohmann::json;
 
-constexpr const char* kJsonType = "application/json; charset=utf-8";
 constexpr std::string_view kPrefix = "/api/v1/";
 // A year's KPIs take seconds (docs/kpi.md); longer periods would keep a worker, and one of the
 // box's two cores, busy for too long.
 constexpr days kLongestPeriod{366};
 constexpr std::size_t kMostSessions = 5000;
 
-// A request the API refuses: the status, the field at fault (empty: the path) and what to do.
-struct ApiError {
-  ApiError(int status_code, std::string at_field, std::string what, std::string allowed = {})
-      : status(status_code), field(std::move(at_field)), message(std::move(what)), allow(std::move(allowed)) {}
-  int status;
-  std::string field;
-  std::string message;
-  std::string allow;  // 405
-};
-
-std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-web::ApiResponse json_answer(int status, const json& body) { return {status, kJsonType, dump(body), "", ""}; }
+using api::ApiError;
+using api::dump;
+using api::json_answer;
 
 std::vector<std::string_view> split_path(std::string_view rest) {
   std::vector<std::string_view> parts;
@@ -289,6 +279,11 @@ DrEvent parse_dr_event(const std::string& body, TimePoint now, minutes site_offs
   return e;
 }
 
+// The caller when it is a resident (narrowed to their household), else null.
+const web::Principal* resident(const web::ApiRequest& request) {
+  return request.caller && request.caller->role == web::Role::resident ? &*request.caller : nullptr;
+}
+
 // The reads that only need the store and the config: KPIs, sessions, statements. Free of
 // gateway state, so they can run on a worker thread (Gateway::handle_api_async).
 bool is_store_read(const web::ApiRequest& request) {
@@ -318,13 +313,20 @@ web::ApiResponse answer_store_read(const Config& config, const web::ApiRequest& 
     if (parts.size() == 1 && parts[0] == "sessions") {
       require_method(request, "GET");
       const TimeRange p = query_period(request, now, offset, {"household", "charger"});
-      const auto household = request.query.find("household");
+      std::optional<std::string> household;
+      if (const auto h = request.query.find("household"); h != request.query.end()) household = h->second;
+      if (const auto* who = resident(request)) {
+        if (household && *household != who->household) {
+          throw ApiError{403, "household", "a resident sees only their own household's sessions (" + who->household + ")"};
+        }
+        household = who->household;
+      }
       const auto charger = request.query.find("charger");
       const Store store(config.store.path);
       json list = json::array();
       bool truncated = false;
       for (const auto& s : store.sessions(p.from, p.to)) {
-        if (household != request.query.end() && s.household != household->second) continue;
+        if (household && s.household != *household) continue;
         if (charger != request.query.end() && s.charger_id != charger->second) continue;
         if (list.size() == kMostSessions) {
           truncated = true;
@@ -349,14 +351,17 @@ web::ApiResponse answer_store_read(const Config& config, const web::ApiRequest& 
                                     "'; ask for /api/v1/statements/YYYY-MM.csv or .json, e.g. 2026-01.csv"};
       }
       const Store store(config.store.path);
-      const auto rows = month_statement(store, *month, offset);
+      auto rows = month_statement(store, *month, offset);
+      if (const auto* who = resident(request)) {
+        std::erase_if(rows, [&](const StatementRow& r) { return r.household != who->household; });
+      }
       if (rows.empty()) {
         throw ApiError{404, "", "no sessions started in " + std::string(name.substr(0, 7)) +
                                     " (local time); nothing to bill"};
       }
       if (csv) {
         return {200, "text/csv; charset=utf-8", statement_csv(rows),
-                "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", ""};
+                "orderly-statement-" + std::string(name.substr(0, 7)) + ".csv", "", {}};
       }
       return json_answer(200, {{"month", std::string(name.substr(0, 7))}, {"rows", to_json(rows)}});
     }
@@ -385,11 +390,16 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
   const minutes offset = config_.site.utc_offset;
   const TimePoint now = clock_.now();
   if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
+  if (answer_accounts(request, reply)) return;
   const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
 
   if (parts.size() == 3 && parts[0] == "chargers") {
     const std::string id(parts[1]);
     if (config_.find_charger(id) == nullptr) throw ApiError{404, "", "no charger '" + id + "' in the configuration"};
+    if (!may_use_charger(request.caller, id)) {
+      throw ApiError{403, "", "charger '" + id + "' is not a pile of household " + request.caller->household +
+                                  " nor running its session"};
+    }
     if (parts[2] == "session") {
       require_method(request, "GET");
       const auto open = sessions().open_session(id);
@@ -409,6 +419,7 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
       } catch (const RequestError& e) {
         throw ApiError{400, "", e.what()};
       }
+      audit(request, "request.set", id);
       return;
     }
   }
@@ -427,6 +438,7 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
       } catch (const std::invalid_argument& error) {
         throw ApiError{400, "", error.what()};
       }
+      audit(request, "dr-event.add", e.id);
       return;
     }
     throw ApiError{405, "", "method " + request.method + " not allowed here; use GET or POST", "GET, POST"};
@@ -438,6 +450,7 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
     const bool known = cancel_dr_event(
         id, [reply, body, path = request.path](const Durability& d) { reply(durable_answer(d, 200, body, path)); });
     if (!known) throw ApiError{404, "", "no demand-response event '" + id + "'"};
+    audit(request, "dr-event.cancel", id);
     return;
   }
 
@@ -480,6 +493,23 @@ struct Gateway::ApiReads {
   }
 };
 
+bool Gateway::beside_core(std::function<std::function<void()>()> work) {
+  if (!api_reads_) api_reads_ = std::make_shared<ApiReads>();
+  api_reads_->reap();
+  if (api_reads_->workers.size() >= ApiReads::kMostAtOnce) return false;
+  ApiReads::Worker worker;
+  // The work guard keeps io.run() from returning before the continuation is posted.
+  worker.thread = std::thread([work = std::move(work), guard = boost::asio::make_work_guard(io_),
+                               done = worker.done]() mutable {
+    std::function<void()> then = work();
+    boost::asio::post(guard.get_executor(), std::move(then));
+    guard.reset();
+    done->store(true);
+  });
+  api_reads_->workers.push_back(std::move(worker));
+  return true;
+}
+
 void Gateway::handle_api_async(const web::ApiRequest& request, std::function<void(web::ApiResponse)> reply) {
   if (!is_store_read(request)) {
     try {
@@ -489,17 +519,9 @@ void Gateway::handle_api_async(const web::ApiRequest& request, std::function<voi
     }
     return;
   }
-  if (!api_reads_) api_reads_ = std::make_shared<ApiReads>();
-  api_reads_->reap();
-  if (api_reads_->workers.size() >= ApiReads::kMostAtOnce) {
-    return reply(json_answer(503, {{"error", "the gateway is busy with other reports; try again in a few seconds"},
-                                   {"path", request.path}}));
-  }
-  ApiReads::Worker worker;
   // The worker has its own copy of the config and its own store connection; its answer is
-  // handed back to the core thread. The work guard keeps io.run() from returning before it is.
-  worker.thread = std::thread([config = config_, request, now = clock_.now(), reply = std::move(reply),
-                               work = boost::asio::make_work_guard(io_), done = worker.done]() mutable {
+  // handed back to the core thread.
+  const bool started = beside_core([config = config_, request, now = clock_.now(), reply]() {
     web::ApiResponse answer;
     try {
       answer = answer_store_read(config, request, now);
@@ -507,13 +529,12 @@ void Gateway::handle_api_async(const web::ApiRequest& request, std::function<voi
       spdlog::error("api: store read failed path={} error={}", request.path, e.what());
       answer = json_answer(500, {{"error", std::string("the report failed: ") + e.what()}, {"path", request.path}});
     }
-    boost::asio::post(work.get_executor(), [reply = std::move(reply), answer = std::move(answer)]() mutable {
-      reply(std::move(answer));
-    });
-    work.reset();
-    done->store(true);
+    return std::function<void()>([reply, answer = std::move(answer)] { reply(answer); });
   });
-  api_reads_->workers.push_back(std::move(worker));
+  if (!started) {
+    reply(json_answer(503, {{"error", "the gateway is busy with other reports; try again in a few seconds"},
+                            {"path", request.path}}));
+  }
 }
 
 }  // namespace orderly::gateway

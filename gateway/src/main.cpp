@@ -21,6 +21,8 @@ void usage(std::FILE* out) {
                "       [--algorithm optimal|uncontrolled|edf|llf]\n"
                "  capacity [options]       estimate how many more 7 kW private piles the\n"
                "                           transformer can host (see `orderly capacity --help`)\n"
+               "  user add|reset|list|remove  web accounts: the first admin, operators, platform\n"
+               "                           tokens (see `orderly user` without arguments)\n"
                "  --version                print the version\n"
                "  help                     this text\n");
 }
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     if (cmd == "check-config") return cmd_check_config(args);
     if (cmd == "plan") return cmd_plan(args);
     if (cmd == "capacity") return cmd_capacity(args);
+    if (cmd == "user") return cmd_user(args);
     std::fprintf(stderr, "orderly: unknown command '%s'\n\n", cmd.c_str());
     usage(stderr);
     return 2;

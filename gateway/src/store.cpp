@@ -14,10 +14,17 @@
 #include <sqlite3.h>
 
 #include "orderly/gateway/config.hpp"
+#include "store_sql.hpp"
 
 namespace orderly::gateway {
 
 namespace {
+
+using sql::exec;
+using sql::from_ms;
+using sql::Stmt;
+using sql::to_ms;
+using sql::Transaction;
 
 // Each step runs in its own transaction and bumps PRAGMA user_version by one. Append new steps;
 // never edit a released one, because boxes in the field have already applied it.
@@ -95,6 +102,22 @@ const std::vector<const char*>& migrations() {
         slot_start_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, samples INTEGER NOT NULL,
         energy_wh REAL, max_power_w REAL, PRIMARY KEY (charger_id, slot_start_ms));
       )sql",
+      // 4: web accounts (accounts.cpp): Argon2id password hashes, platform tokens and one-time
+      // links only as hashes; the audit log of operator and admin actions
+      R"sql(
+      CREATE TABLE users (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, household TEXT NOT NULL DEFAULT '',
+        password_hash TEXT NOT NULL DEFAULT '', token_hash TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL);
+      CREATE TABLE account_links (
+        token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, user TEXT NOT NULL DEFAULT '',
+        household TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL, expires_ms INTEGER NOT NULL,
+        used_ms INTEGER);
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
+      CREATE INDEX audit_by_time ON audit_log (ts_ms);
+      )sql",
   };
   return steps;
 }
@@ -102,128 +125,8 @@ const std::vector<const char*>& migrations() {
 constexpr const char* kTables[] = {"meta",      "chargers",          "meter_samples",
                                    "charger_samples",   "commands",  "events",
                                    "sessions",  "meter_aggregates",  "plans",
-                                   "dr_events", "charger_aggregates"};
-
-std::int64_t to_ms(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-TimePoint from_ms(std::int64_t ms) {
-  return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::milliseconds(ms)));
-}
-
-// One prepared statement; binds count from 1 in the order of bind() calls.
-class Stmt {
- public:
-  Stmt(sqlite3* db, std::string_view sql, const std::filesystem::path& path) : db_(db), path_(path) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
-        SQLITE_OK) {
-      fail("prepare");
-    }
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(double v) {
-    if (std::isnan(v)) {
-      sqlite3_bind_null(stmt_, ++index_);
-    } else {
-      sqlite3_bind_double(stmt_, ++index_, v);
-    }
-    return *this;
-  }
-  Stmt& bind(std::int64_t v) {
-    sqlite3_bind_int64(stmt_, ++index_, v);
-    return *this;
-  }
-  Stmt& bind(std::string_view v) {
-    sqlite3_bind_text(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(TimePoint t) { return bind(to_ms(t)); }
-  Stmt& bind(const std::optional<TimePoint>& t) {
-    if (!t) {
-      sqlite3_bind_null(stmt_, ++index_);
-      return *this;
-    }
-    return bind(*t);
-  }
-
-  // True while rows come back.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail("step");
-    return false;
-  }
-  void run() {
-    while (step()) {
-    }
-    reset();
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-    index_ = 0;
-  }
-
-  double real(int col) const {
-    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::numeric_limits<double>::quiet_NaN();
-    return sqlite3_column_double(stmt_, col);
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  TimePoint time(int col) const { return from_ms(integer(col)); }
-  std::optional<TimePoint> optional_time(int col) const {
-    if (is_null(col)) return std::nullopt;
-    return time(col);
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) {
-    throw StoreError(path_.string() + ": SQLite " + what + " failed: " + sqlite3_errmsg(db_));
-  }
-  sqlite3* db_;
-  const std::filesystem::path& path_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int index_ = 0;
-};
-
-void exec(sqlite3* db, const std::filesystem::path& path, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : sqlite3_errmsg(db);
-    sqlite3_free(message);
-    throw StoreError(path.string() + ": " + text);
-  }
-}
-
-// A transaction rolled back unless committed (exceptions unwind through it).
-class Transaction {
- public:
-  Transaction(sqlite3* db, const std::filesystem::path& path) : db_(db), path_(path) {
-    exec(db_, path_, "BEGIN IMMEDIATE");
-  }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    exec(db_, path_, "COMMIT");
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  const std::filesystem::path& path_;
-  bool done_ = false;
-};
+                                   "dr_events", "charger_aggregates", "users",
+                                   "account_links", "audit_log"};
 
 MeterSample read_meter_sample(const Stmt& s) {
   MeterSample m;

@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "orderly/test/support.hpp"
@@ -21,30 +24,66 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-// GET a URL over real HTTP; empty string when the server does not answer 200.
-std::string http_get(const std::string& url) {
-  CURL* curl = curl_easy_init();
-  std::string body;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  return rc == CURLE_OK && status == 200 ? body : std::string();
+// One client with libcurl's cookie engine, as a browser keeps the session cookie.
+class Client {
+ public:
+  Client() : curl_(curl_easy_init()) { curl_easy_setopt(curl_, CURLOPT_COOKIEFILE, ""); }
+  ~Client() { curl_easy_cleanup(curl_); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // The body when the server answers 200, else an empty string.
+  std::string call(const std::string& url, const std::string& post_json = {}) {
+    std::string body;
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+    if (post_json.empty()) {
+      curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+    } else {
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, post_json.c_str());
+    }
+    const CURLcode rc = curl_easy_perform(curl_);
+    long status = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    return rc == CURLE_OK && status == 200 ? body : std::string();
+  }
+
+ private:
+  CURL* curl_;
+};
+
+// The demo's account line for `role`: "  operator user operator password XYZ   or open URL".
+struct DemoAccount {
+  std::string user, password, link;
+};
+std::optional<DemoAccount> demo_account(const std::string& out, const std::string& role) {
+  const auto at = out.find("  " + role + " ");
+  if (at == std::string::npos) return std::nullopt;
+  std::istringstream line(out.substr(at, out.find('\n', at) - at));
+  std::string word;
+  DemoAccount a;
+  line >> word >> word >> a.user >> word >> a.password >> word >> word >> a.link;
+  if (a.link.empty()) return std::nullopt;
+  return a;
 }
 
 class Demo : public ::testing::Test {
  protected:
   void SetUp() override {
     port_ = test::free_tcp_port();
+    out_ = (dir_ / "demo-stdout.txt").string();
     const std::string port = std::to_string(port_);
     const std::string db = (dir_ / "demo.db").string();
     pid_ = ::fork();
     ASSERT_GE(pid_, 0);
+    std::fflush(stdout);
     if (pid_ == 0) {
+      if (!std::freopen(out_.c_str(), "w", stdout)) ::_exit(126);
       const std::string bin = test::orderly_binary().string();
       ::execl(bin.c_str(), bin.c_str(), "demo", "--port", port.c_str(), "--speed", "120", "--chargers", "6",
               "--db", db.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
@@ -68,12 +107,21 @@ class Demo : public ::testing::Test {
   }
 
   test::TempDir dir_;
+  std::string out_;  // the demo's stdout: its accounts and login links
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
 
 TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
   const std::string base = "http://127.0.0.1:" + std::to_string(port_);
+  // The demo prints an operator's password and login link; nothing is served without them.
+  std::optional<DemoAccount> op;
+  ASSERT_TRUE(test::wait_until([&] { return (op = demo_account(test::read_file(out_), "operator")).has_value(); }, 60s))
+      << test::read_file(out_);
+  Client client;
+  EXPECT_EQ(client.call(base + "/api/v1/status"), "") << "the status must need a login";
+  ASSERT_NE(client.call(base + "/api/v1/login",
+                        nlohmann::json{{"user", op->user}, {"password", op->password}}.dump()), "");
   nlohmann::json status;
   int exit_status = 0;
   const bool live = test::wait_until([&] {
@@ -81,7 +129,7 @@ TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
       pid_ = -1;
       return true;  // died: reported below
     }
-    const std::string body = http_get(base + "/api/v1/status");
+    const std::string body = client.call(base + "/api/v1/status");
     if (body.empty()) return false;
     status = nlohmann::json::parse(body);
     int online = 0;
@@ -96,7 +144,8 @@ TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
 
   // The page itself, rendered by a real browser: its script fetched the live status and drew
   // the site and every charger.
-  const auto page = test::run_chromium(dir_, "--dump-dom", base + "/");
+  // Logged in through the operator's one-time link, as a person clicking it would be.
+  const auto page = test::run_chromium(dir_, "--dump-dom", op->link);
   ASSERT_EQ(page.exit_code, 0) << test::read_file(dir_ / "chromium-stderr.txt");
   EXPECT_NE(page.out.find("幸福里小区"), std::string::npos) << page.out.substr(0, 2000);
   for (const char* id : {"p-01", "p-06"}) EXPECT_NE(page.out.find(id), std::string::npos) << id;
@@ -104,7 +153,7 @@ TEST_F(Demo, ServesLiveStatusOfTheSimulatedCommunityAndStopsCleanly) {
   // Simulated time moves: a later status has a later time.
   const std::string t0 = status["time"];
   ASSERT_TRUE(test::wait_until([&] {
-    const std::string body = http_get(base + "/api/v1/status");
+    const std::string body = client.call(base + "/api/v1/status");
     return !body.empty() && nlohmann::json::parse(body)["time"].get<std::string>() != t0;
   }, 10s));
 

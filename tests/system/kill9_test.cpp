@@ -66,6 +66,7 @@ class Kill9 : public ::testing::Test {
     broker_ = MosquittoBroker::start();
     const std::string text = site_config(broker_->port(), dir_ / "orderly.db");
     config_path_ = test::write_file(dir_ / "orderly.toml", text);
+    test::add_test_operator(dir_ / "orderly.db");
     web_port_ = gateway::parse_config(text, "orderly.toml").web.port;
     base_ = "http://127.0.0.1:" + std::to_string(web_port_);
 

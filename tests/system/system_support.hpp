@@ -9,8 +9,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "orderly/gateway/accounts.hpp"
 #include "orderly/test/support.hpp"
 
 namespace orderly::test {
@@ -26,9 +31,35 @@ inline size_t http_collect(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-// One HTTP request over real TCP. `body` is sent as JSON for PUT/POST.
-inline HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
-                       long timeout_ms = 5000) {
+// The API needs an account (docs/web-api.md "Accounts and roles"). System tests call it as an
+// operator they add to the store before the gateway starts (add_test_operator); http() logs in
+// once per gateway, and again when a restarted gateway has forgotten the session.
+inline constexpr const char* kTestOperator = "test-operator";
+inline constexpr const char* kTestPassword = "system-test-password";
+
+inline void add_test_operator(const std::filesystem::path& db) {
+  gateway::Accounts accounts(db);
+  if (!accounts.find(kTestOperator)) {
+    accounts.add(kTestOperator, web::Role::site_operator, "", {}, std::string(kTestPassword));
+  }
+}
+
+struct ApiSession {
+  std::string cookie;  // "orderly_session=..."
+  std::string csrf;
+};
+
+inline size_t http_cookie(char* data, size_t size, size_t n, void* out) {
+  const std::string line(data, size * n);
+  constexpr std::string_view kSetCookie = "Set-Cookie: ";
+  if (line.rfind(kSetCookie, 0) == 0) {
+    *static_cast<std::string*>(out) = line.substr(kSetCookie.size(), line.find(';') - kSetCookie.size());
+  }
+  return size * n;
+}
+
+inline HttpResult http_once(const std::string& method, const std::string& url, const std::string& body,
+                            long timeout_ms, const ApiSession* session, std::string* set_cookie = nullptr) {
   HttpResult r;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
@@ -42,18 +73,44 @@ inline HttpResult http(const std::string& method, const std::string& url, const 
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  if (method == "PUT" || method == "POST") {
+  if (set_cookie) {
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_cookie);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, set_cookie);
+  }
+  if (session && !session->cookie.empty()) {
+    headers = curl_slist_append(headers, ("Cookie: " + session->cookie).c_str());
+    headers = curl_slist_append(headers, ("X-CSRF-Token: " + session->csrf).c_str());
+  }
+  if (method == "PUT" || method == "POST" || method == "DELETE") {
     headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   const CURLcode rc = curl_easy_perform(curl);
   if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   else r.error = curl_easy_strerror(rc);
   if (headers) curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return r;
+}
+
+// One HTTP request over real TCP as the test operator. `body` is sent as JSON for PUT/POST.
+inline HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
+                       long timeout_ms = 5000) {
+  static std::mutex mutex;  // the week test calls from several threads
+  const std::lock_guard lock(mutex);
+  static std::map<std::string, ApiSession> sessions;  // by "http://host:port"
+  const std::string base = url.substr(0, url.find('/', url.find("://") + 3));
+  ApiSession& session = sessions[base];
+  HttpResult r = http_once(method, url, body, timeout_ms, &session);
+  if (r.status != 401) return r;
+  std::string cookie;
+  const nlohmann::json login = {{"user", kTestOperator}, {"password", kTestPassword}};
+  const HttpResult in = http_once("POST", base + "/api/v1/login", login.dump(), 10000, nullptr, &cookie);
+  if (in.status != 200) return r;
+  session = {cookie, nlohmann::json::parse(in.body).value("csrf_token", "")};
+  return http_once(method, url, body, timeout_ms, &session);
 }
 
 // `orderly run --config FILE` as a child process; stdout and stderr are appended to `log`.

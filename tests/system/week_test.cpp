@@ -238,6 +238,7 @@ TEST(Week, CommunityWeekStaysUnderTheLimitMeetsRequestsAndChargesPrivateCarsInTh
 
   const auto config = gateway::parse_config(week_config(broker->port(), dir / "orderly.db"), "week.toml");
   gateway::init_logging(config.log);
+  test::add_test_operator(dir / "orderly.db");
   test::RunningGateway site(clock, config);
   const std::string api = site.web_url();
 

@@ -80,7 +80,7 @@ nlohmann::json large_status(int chargers, int history_points) {
 
 ApiResponse example_api(const ApiRequest& request) {
   auto json = [](int status, const nlohmann::json& body) {
-    return ApiResponse{status, "application/json; charset=utf-8", body.dump(), "", ""};
+    return ApiResponse{status, "application/json; charset=utf-8", body.dump(), "", "", {}};
   };
   if (request.path == "/api/v1/kpi" && request.method == "GET") {
     return json(200, {{"from", "2026-01-01T00:00:00+08:00"},
@@ -101,12 +101,12 @@ ApiResponse example_api(const ApiRequest& request) {
   }
   if (request.path.starts_with("/api/v1/statements/") && request.path.ends_with(".csv")) {
     return {200, "text/csv; charset=utf-8", "\xEF\xBB\xBFmonth,household\r\n2026-01,3-1-101\r\n",
-            "orderly-statement-2026-01.csv", ""};
+            "orderly-statement-2026-01.csv", "", {}};
   }
   if (request.path.starts_with("/api/v1/chargers/") && request.path.ends_with("/request")) {
     if (request.method != "PUT") {
       return {405, "application/json; charset=utf-8",
-              nlohmann::json{{"error", "use PUT"}, {"path", request.path}}.dump(), "", "PUT"};
+              nlohmann::json{{"error", "use PUT"}, {"path", request.path}}.dump(), "", "PUT", {}};
     }
     const auto body = nlohmann::json::parse(request.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
@@ -125,6 +125,32 @@ ApiResponse example_api(const ApiRequest& request) {
     return json(200, {{"cancelled", request.path.substr(18)}});
   }
   return json(404, {{"error", "no such API; see docs/web-api.md"}, {"path", request.path}});
+}
+
+std::optional<ApiResponse> test_login_api(const ApiRequest& request) {
+  auto json = [](int status, const nlohmann::json& body) {
+    return ApiResponse{status, "application/json; charset=utf-8", body.dump(), "", "", {}};
+  };
+  if (request.path == "/api/v1/login") {
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (!body.is_object() || body.value("link", "") != kTestLoginLink) {
+      return json(401, {{"error", "unknown login link"}, {"path", request.path}});
+    }
+    auto answer = json(200, {{"user", "admin"}, {"role", "admin"}, {"csrf_token", kTestCsrf}});
+    answer.session_cookie = std::string(kTestSession);
+    return answer;
+  }
+  if (request.path == "/api/v1/me" && request.caller) {
+    return json(200, {{"user", request.caller->user}, {"role", to_string(request.caller->role)},
+                      {"csrf_token", request.caller->csrf_token}});
+  }
+  return std::nullopt;
+}
+
+std::optional<Principal> test_principal(const Credentials& credentials) {
+  if (credentials.bearer_token == kTestToken) return Principal{"test-admin", Role::admin, "", "", true};
+  if (credentials.session_id == kTestSession) return Principal{"admin", Role::admin, "", std::string(kTestCsrf), false};
+  return std::nullopt;
 }
 
 ServerOptions test_options() {

@@ -21,6 +21,16 @@ nlohmann::json example_status();
 // The example with `chargers` chargers and `history_points` history entries (1440 = one a minute).
 nlohmann::json large_status(int chargers, int history_points);
 
+// The fake's accounts: the bearer token kTestToken and the browser session kTestSession (from
+// POST /api/v1/login {"link": kTestLoginLink}, the page's #login= link) are admins.
+inline constexpr std::string_view kTestToken = "test-admin-token";
+inline constexpr std::string_view kTestLoginLink = "test-login-link";
+inline constexpr std::string_view kTestSession = "test-session";
+inline constexpr std::string_view kTestCsrf = "test-csrf";
+std::optional<Principal> test_principal(const Credentials& credentials);
+// The fake's login and /api/v1/me; nullopt for every other path.
+std::optional<ApiResponse> test_login_api(const ApiRequest& request);
+
 // The API the page uses, answered with fixed examples shaped like docs/web-api.md: KPIs,
 // the statement CSV, and a 200 echo for PUT /api/v1/chargers/<id>/request.
 ApiResponse example_api(const ApiRequest& request);
@@ -29,10 +39,16 @@ class FakeApplication : public Application {
  public:
   explicit FakeApplication(nlohmann::json status) : status_(std::move(status)) {}
   nlohmann::json status() const override { return status_; }
+  std::optional<Principal> authenticate(const Credentials& credentials) override {
+    return accounts(credentials);
+  }
+  std::function<std::optional<Principal>(const Credentials&)> accounts = test_principal;
   void on_status_changed(std::function<void()> callback) override { callback_ = std::move(callback); }
 
   // Records the call (server thread) and answers with `api` (example_api by default).
+  // Login and /api/v1/me are answered by the fake's accounts, not recorded.
   ApiResponse handle_api(const ApiRequest& request) override {
+    if (auto answer = test_login_api(request)) return *answer;
     api_requests.push_back(request);
     return api(request);
   }
@@ -74,6 +90,8 @@ class RunningServer {
 
   std::uint16_t port() const { return port_; }
   std::string url(const std::string& path) const;
+  // The page logged in as the fake's admin through its #login= link (what `orderly demo` prints).
+  std::string page_url(const std::string& path) const { return url(path) + "#login=" + std::string(kTestLoginLink); }
   // Runs `change` on the server thread and waits for it to have run.
   void on_server_thread(const std::function<void()>& change);
   void set_status(nlohmann::json status);

@@ -34,7 +34,7 @@ class PageE2E : public ::testing::Test {
 
 TEST_F(PageE2E, RendersStatusFromTheApiInChinese) {
   test::RunningServer server(test::test_options());
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/"));
   ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
   const std::string& dom = run.out;
   EXPECT_NE(dom.find(R"(id="site-name" data-i18n="site_unknown">幸福里小区 1# 台区<)"), std::string::npos)
@@ -55,7 +55,7 @@ TEST_F(PageE2E, EnglishViaUrlAndOverloadMarking) {
   status["site"]["load_kw"] = 388.8;
   status["chargers"][0]["state"] = "finished";
   test::RunningServer server(test::test_options(), status);
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/?lang=en"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/?lang=en"));
   ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
   EXPECT_NE(run.out.find(R"(<html lang="en")"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find(R"(id="load-kw" class="big">388.8<)"), std::string::npos) << run.out;
@@ -70,7 +70,7 @@ TEST_F(PageE2E, EmptySiteShowsNoDataStates) {
                                 {"chargers", nlohmann::json::array()},
                                 {"devices_offline", 0}};
   test::RunningServer server(test::test_options(), empty);
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/"));
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find(R"(空台区<)"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find(R"(id="chargers-empty" class="empty" data-i18n="no_chargers">暂无充电桩<)"),
@@ -83,7 +83,7 @@ TEST_F(PageE2E, EmptySiteShowsNoDataStates) {
 TEST_F(PageE2E, GatewayErrorShowsABannerNotABlankPage) {
   test::RunningServer server(test::test_options(),
                              {{"error", "status unavailable: store locked"}, {"path", "/api/v1/status"}});
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/"));
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find(R"(id="banner" class="banner" role="status" aria-live="polite">网关暂时无法提供数据：status unavailable: store locked<)"),
             std::string::npos) << run.out;
@@ -91,7 +91,7 @@ TEST_F(PageE2E, GatewayErrorShowsABannerNotABlankPage) {
 
 TEST_F(PageE2E, ResidentFormAndOperatorKpisFromTheApi) {
   test::RunningServer server(test::test_options());
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/"));
   ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
   const std::string& dom = run.out;
   // c02 has a car plugged in: its card carries the plan answer and the request form, filled
@@ -131,10 +131,10 @@ TEST_F(PageE2E, KpiPanelInEnglishAndWhenTheApiHasNone) {
   server.on_server_thread([&] {
     server.app.api = [](const ApiRequest& request) {
       return ApiResponse{404, "application/json; charset=utf-8",
-                         nlohmann::json{{"error", "no store"}, {"path", request.path}}.dump(), "", ""};
+                         nlohmann::json{{"error", "no store"}, {"path", request.path}}.dump(), "", "", {}};
     };
   });
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/?lang=en"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/?lang=en"));
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find(R"(id="kpi-empty" class="empty" data-i18n="kpi_waiting">No KPIs available<)"),
             std::string::npos) << run.out;
@@ -148,7 +148,7 @@ TEST_F(PageE2E, InfeasiblePlanIsSaidPlainly) {
   status["chargers"][1]["session"]["plan"]["feasible"] = false;
   status["chargers"][1]["session"]["plan"]["note"] = "需 30 kWh，出发前最多 21 kWh";
   test::RunningServer server(test::test_options(), status);
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/"));
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find(R"(class="plan plan-bad">出发前无法充满：需 30 kWh，出发前最多 21 kWh<)"), std::string::npos)
       << run.out;
@@ -161,7 +161,7 @@ TEST_F(PageE2E, AlarmsAreShownWithTheirStateAndTheGatewaysWords) {
         {"message", "meter tm silent for 912 s; no headroom"}, {"meter", "tm"}, {"node", "transformer"},
         {"piles", nlohmann::json::array()}, {"since", "2026-01-05T20:00:11+08:00"}}});
   test::RunningServer server(test::test_options(), status);
-  const auto run = run_chromium(dir_, "--dump-dom", server.url("/"));
+  const auto run = run_chromium(dir_, "--dump-dom", server.page_url("/"));
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find(R"(<li class="alarm alarm-error" data-alarm="control:load"><strong>⚠ 失效保护：全部暂停充电 (control:load) </strong><span>meter tm silent for 912 s; no headroom</span></li>)"),
             std::string::npos)
@@ -190,7 +190,7 @@ class ScriptedPage {
     server.emplace(options);
   }
   std::string run() {
-    const auto result = run_chromium(dir_, "--dump-dom", server->url("/e2e.html"));
+    const auto result = run_chromium(dir_, "--dump-dom", server->page_url("/e2e.html"));
     EXPECT_EQ(result.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
     return result.out;
   }
@@ -280,7 +280,7 @@ TEST_F(PageE2E, ScreenshotsAtPhoneAndDesktopWidth) {
     const auto png = dir_ / name;
     const auto run = run_chromium(dir_, "--screenshot=" + png.string() + " --window-size=" + size +
                                             " --hide-scrollbars",
-                                  server.url(path));
+                                  server.page_url(path));
     ASSERT_EQ(run.exit_code, 0) << orderly::test::read_file(dir_ / "chromium-stderr.txt");
     ASSERT_TRUE(std::filesystem::exists(png)) << name;
     // A blank page compresses to a few hundred bytes; the rendered page is tens of KiB.

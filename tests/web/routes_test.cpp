@@ -16,6 +16,8 @@ namespace http = boost::beast::http;
 Request make_request(http::verb method, std::string target) {
   Request request{method, target, 11};
   request.set(http::field::host, "localhost");
+  request.set(http::field::authorization, "Bearer " + std::string(test::kTestToken));
+  if (method != http::verb::get && method != http::verb::head) request.set(http::field::content_type, "application/json");
   return request;
 }
 
@@ -156,9 +158,9 @@ TEST_F(RoutesTest, ApplicationsMethodRefusalCarriesAllow) {
 
 TEST_F(RoutesTest, UnsafeDownloadNameAndBadStatusAreNeutralised) {
   app_.api = [](const ApiRequest&) {
-    return ApiResponse{1000, "", "x", "a\"b;c/../d.csv", ""};
+    return ApiResponse{1000, "", "x", "a\"b;c/../d.csv", "", {}};
   };
-  const auto response = get("/api/v1/anything");
+  const auto response = get("/api/v1/statements/2026-01.csv");
   EXPECT_EQ(response.result(), http::status::internal_server_error);
   EXPECT_EQ(response[http::field::content_disposition], R"(attachment; filename="a_b_c_.._d.csv")");
   EXPECT_EQ(response[http::field::content_type], "application/octet-stream");
@@ -244,13 +246,13 @@ TEST(StatusText, ApplicationFailureBecomesAnErrorObject) {
     nlohmann::json status() const override { throw std::runtime_error("store locked"); }
     void on_status_changed(std::function<void()>) override {}
   } failing;
-  const auto body = nlohmann::json::parse(status_text(failing));
+  const auto body = nlohmann::json::parse(status_text(failing, Principal{}));
   EXPECT_NE(body["error"].get<std::string>().find("store locked"), std::string::npos);
 }
 
 TEST(StatusText, InvalidUtf8IsReplacedNotThrown) {
   test::FakeApplication app{{{"site", {{"name", std::string("bad \xff name")}}}}};
-  EXPECT_NO_THROW(nlohmann::json::parse(status_text(app)));
+  EXPECT_NO_THROW(nlohmann::json::parse(status_text(app, Principal{})));
 }
 
 }  // namespace

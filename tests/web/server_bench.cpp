@@ -25,7 +25,7 @@ void BM_StatusText(benchmark::State& state) {
                                                        static_cast<int>(state.range(1)))};
   std::size_t bytes = 0;
   for (auto _ : state) {
-    const std::string text = orderly::web::status_text(app);
+    const std::string text = orderly::web::status_text(app, orderly::web::Principal{});
     bytes = text.size();
     benchmark::DoNotOptimize(text.data());
   }

@@ -47,6 +47,10 @@ HttpResult http_request(const std::string& url, const std::string& method = "GET
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  // These tests are about serving, not access (tests/auth is): they call as the fake's admin.
+  curl_slist* headers = curl_slist_append(nullptr, ("Authorization: Bearer " + std::string(test::kTestToken)).c_str());
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (!body.empty()) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
@@ -58,6 +62,7 @@ HttpResult http_request(const std::string& url, const std::string& method = "GET
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   if (type) result.content_type = type;
   curl_easy_cleanup(curl);
+  curl_slist_free_all(headers);
   return result;
 }
 
@@ -98,6 +103,9 @@ class LiveClient {
  public:
   explicit LiveClient(std::uint16_t port) : ws_(io_) {
     beast::get_lowest_layer(ws_).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+      request.set(beast::http::field::authorization, "Bearer " + std::string(test::kTestToken));
+    }));
     ws_.handshake("127.0.0.1:" + std::to_string(port), "/api/v1/live");
   }
 
@@ -181,7 +189,7 @@ TEST(WebServer, MalformedRequestGets400AndServerKeepsServing) {
   EXPECT_NE(answer.find("HTTP/1.1 400"), std::string::npos) << answer;
   EXPECT_NE(answer.find("\"error\""), std::string::npos) << answer;
   // A connection that closes mid-headers must not hurt either.
-  raw_exchange(server.port(), "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Half");
+  raw_exchange(server.port(), "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\nX-Half");
   EXPECT_EQ(http_request(server.url("/api/v1/health")).status, 200);
 }
 
@@ -189,7 +197,7 @@ TEST(WebServer, OversizedBodyIs413) {
   auto options = test::test_options();
   options.max_body_bytes = 1024;
   test::RunningServer server(options);
-  const std::string request = "POST /api/v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+  const std::string request = "POST /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\nContent-Length: 100000\r\n\r\n" +
                               std::string(4096, 'x');
   const std::string answer = raw_exchange(server.port(), request);
   EXPECT_NE(answer.find("HTTP/1.1 413"), std::string::npos) << answer;
@@ -207,7 +215,7 @@ TEST(WebServer, ApiPutWithBodyReachesTheApplicationAndOversizedIs413) {
   // The 413 is decided on Content-Length (70 KiB > the 64 KiB default); sending all of it would
   // race the server's close against the client's write.
   const std::string request =
-      "PUT /api/v1/chargers/c02/request HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+      "PUT /api/v1/chargers/c02/request HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\nContent-Length: " +
       std::to_string(70 * 1024) + "\r\n\r\n{\"note\": \"" + std::string(4096, 'x');
   const std::string answer = raw_exchange(server.port(), request);
   EXPECT_NE(answer.find("HTTP/1.1 413"), std::string::npos) << answer.substr(0, 300);
@@ -249,8 +257,8 @@ TEST(WebServer, IdleConnectionIsClosed) {
 
 TEST(WebServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   test::RunningServer server(test::test_options());
-  const std::string two = "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
-                          "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string two = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\n\r\n"
+                          "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\nConnection: close\r\n\r\n";
   const std::string answer = raw_exchange(server.port(), two);
   const auto first = answer.find("HTTP/1.1 200");
   ASSERT_NE(first, std::string::npos) << answer;
@@ -260,7 +268,7 @@ TEST(WebServer, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST(WebServer, HeadSendsHeadersOnly) {
   test::RunningServer server(test::test_options());
   const std::string answer =
-      raw_exchange(server.port(), "HEAD /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      raw_exchange(server.port(), "HEAD /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\nConnection: close\r\n\r\n");
   EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
   const auto end_of_headers = answer.find("\r\n\r\n");
   ASSERT_NE(end_of_headers, std::string::npos) << answer;
@@ -276,10 +284,10 @@ TEST(WebServer, ConnectionsBeyondTheLimitAreRefusedAndServiceResumes) {
   auto second = std::make_unique<LiveClient>(server.port());
   ASSERT_TRUE(first->next().has_value());
   ASSERT_TRUE(second->next().has_value());
-  EXPECT_EQ(raw_exchange(server.port(), "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  EXPECT_EQ(raw_exchange(server.port(), "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\n\r\n"), "");
   first.reset();
   EXPECT_TRUE(wait_until([&] {
-    return raw_exchange(server.port(), "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    return raw_exchange(server.port(), "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-admin-token\r\n\r\n")
                .find("HTTP/1.1 200") != std::string::npos;
   })) << "a slot should free up once a client leaves";
 }

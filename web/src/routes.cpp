@@ -1,5 +1,7 @@
 #include "routes.hpp"
 
+#include "access.hpp"
+
 #include <exception>
 #include <fstream>
 #include <iterator>
@@ -77,9 +79,9 @@ Response api_failure(const std::exception& e, const ApiRequest& api, const Reque
 
 }  // namespace
 
-std::string status_text(const Application& app) {
+std::string status_text(const Application& app, const Principal& who) {
   try {
-    return dump(app.status());
+    return dump(app.status_for(who));
   } catch (const std::exception& e) {
     spdlog::error("web: building the status failed: {}", e.what());
     return dump({{"error", std::string("status unavailable: ") + e.what()}, {"path", kStatusPath}});
@@ -238,35 +240,11 @@ Response api_response(const ApiResponse& api, const Request& request) {
   return finish_head(std::move(response), request);
 }
 
-Response handle_request(Application& app, const std::filesystem::path& static_dir,
-                        const Request& request) {
+namespace {
+
+Response static_response(const std::filesystem::path& static_dir, const Request& request) {
   const std::string_view raw_path = target_path(request.target());
   const bool keep_alive = request.keep_alive();
-
-  if (raw_path == kStatusPath || raw_path == kHealthPath || raw_path == kLivePath) {
-    if (!is_get_or_head(request)) return method_not_allowed(raw_path, request);
-    if (raw_path == kLivePath) {
-      return error_response(http::status::bad_request,
-                            "this path is a WebSocket: connect with ws://<host>/api/v1/live",
-                            raw_path, request.version(), keep_alive);
-    }
-    std::string body = raw_path == kStatusPath ? status_text(app) : std::string(R"({"ok":true})");
-    return finish_head(json_response(http::status::ok, std::move(body), request), request);
-  }
-  if (raw_path.starts_with(kApiPrefix)) {
-    // Tests and benchmarks call this without an event loop: the answer must come at once.
-    auto answer = std::make_shared<std::optional<Response>>();
-    handle_request_async(app, static_dir, request, [answer](Response r) { *answer = std::move(r); });
-    if (*answer) return std::move(**answer);
-    return error_response(http::status::internal_server_error,
-                          "the application answers later; serve it with handle_request_async",
-                          raw_path, request.version(), keep_alive);
-  }
-  if (raw_path.starts_with("/api/")) {
-    return error_response(http::status::not_found, "no such API; see docs/web-api.md", raw_path,
-                          request.version(), keep_alive);
-  }
-
   std::string decoded;
   if (!percent_decode(raw_path, decoded)) {
     return error_response(http::status::bad_request, "malformed percent-encoding in path", raw_path,
@@ -307,26 +285,56 @@ Response handle_request(Application& app, const std::filesystem::path& static_di
   return finish_head(std::move(response), request);
 }
 
+}  // namespace
+
+Response handle_request(Application& app, const std::filesystem::path& static_dir,
+                        const Request& request, const AccessPolicy& policy) {
+  // Tests and benchmarks call this without an event loop: the answer must come at once.
+  auto answer = std::make_shared<std::optional<Response>>();
+  handle_request_async(app, static_dir, request, [answer](Response r) { *answer = std::move(r); }, policy);
+  if (*answer) return std::move(**answer);
+  return error_response(http::status::internal_server_error,
+                        "the application answers later; serve it with handle_request_async",
+                        target_path(request.target()), request.version(), request.keep_alive());
+}
+
 void handle_request_async(Application& app, const std::filesystem::path& static_dir,
-                          const Request& request, std::function<void(Response)> done) {
+                          const Request& request, std::function<void(Response)> done,
+                          const AccessPolicy& policy, std::string_view client_address) {
   const std::string_view raw_path = target_path(request.target());
-  const bool api_call = raw_path.starts_with(kApiPrefix) && raw_path != kStatusPath &&
-                        raw_path != kHealthPath && raw_path != kLivePath;
-  if (!api_call) return done(handle_request(app, static_dir, request));
+  if (!raw_path.starts_with("/api/")) {
+    if (auto refused = admit_static(policy, request)) return done(std::move(*refused));
+    return done(static_response(static_dir, request));
+  }
   std::string error;
-  const auto api = api_request(request, error);
+  auto api = api_request(request, error);
   if (!api) {
     return done(error_response(http::status::bad_request, error, raw_path, request.version(),
                                request.keep_alive()));
   }
+  Admission admission = admit_api(policy, request, api->path, app);
+  if (admission.refusal) return done(std::move(*admission.refusal));
+  if (api->path == kHealthPath || api->path == kStatusPath) {
+    std::string body = api->path == kStatusPath ? status_text(app, *admission.caller) : std::string(R"({"ok":true})");
+    return done(finish_head(json_response(http::status::ok, std::move(body), request), request));
+  }
+  if (api->path == kLivePath) {
+    return done(error_response(http::status::bad_request,
+                               "this path is a WebSocket: connect with ws://<host>/api/v1/live",
+                               raw_path, request.version(), request.keep_alive()));
+  }
+  api->caller = std::move(admission.caller);
+  api->client_address = std::string(client_address);
   // The answer may come after `request` is gone: keep its header (version, keep-alive, HEAD).
   auto head = std::make_shared<Request>();
   head->base() = request.base();
   auto answered = std::make_shared<bool>(false);
   try {
-    app.handle_api_async(*api, [head, answered, done](ApiResponse answer) {
+    app.handle_api_async(*api, [head, answered, done, policy](ApiResponse answer) {
       *answered = true;
-      done(api_response(answer, *head));
+      Response response = api_response(answer, *head);
+      if (answer.session_cookie) response.set(http::field::set_cookie, session_cookie_header(policy, *answer.session_cookie));
+      done(std::move(response));
     });
   } catch (const std::exception& e) {
     if (!*answered) done(api_failure(e, *api, *head));

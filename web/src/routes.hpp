@@ -11,6 +11,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include "access.hpp"
 #include "orderly/web/application.hpp"
 
 namespace orderly::web {
@@ -22,11 +23,9 @@ inline constexpr std::string_view kLivePath = "/api/v1/live";
 // Everything else under here goes to Application::handle_api.
 inline constexpr std::string_view kApiPrefix = "/api/v1/";
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
-using Response = boost::beast::http::response<boost::beast::http::string_body>;
-
-// app.status() serialised; never throws (a failing application yields an {"error": ...} object).
-std::string status_text(const Application& app);
+// app.status_for(who) serialised; never throws (a failing application yields an {"error": ...}
+// object).
+std::string status_text(const Application& app, const Principal& who);
 
 // The path part of a request target: no query string, no fragment, still percent-encoded.
 std::string_view target_path(std::string_view target);
@@ -62,12 +61,13 @@ Response api_response(const ApiResponse& api, const Request& request);
 // Non-const: API calls (a resident's request) change the application's state. For callers
 // without an event loop (tests, benchmarks): an API answer the application defers is a 500.
 Response handle_request(Application& app, const std::filesystem::path& static_dir,
-                        const Request& request);
+                        const Request& request, const AccessPolicy& policy = {});
 
-// The same, for the server: API calls go through Application::handle_api_async and `done` is
-// called when the application answers (perhaps after this returns); everything else is answered
-// before this returns.
+// The same, for the server: every request passes the access checks (access.hpp) first; API
+// calls go through Application::handle_api_async and `done` is called when the application
+// answers (perhaps after this returns); everything else is answered before this returns.
 void handle_request_async(Application& app, const std::filesystem::path& static_dir,
-                          const Request& request, std::function<void(Response)> done);
+                          const Request& request, std::function<void(Response)> done,
+                          const AccessPolicy& policy = {}, std::string_view client_address = {});
 
 }  // namespace orderly::web

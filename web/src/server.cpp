@@ -52,11 +52,14 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         app(application),
         options(std::move(server_options)),
         acceptor(io_context),
-        push_timer(io_context) {}
+        push_timer(io_context) {
+    policy.allowed_hosts = options.allowed_hosts;
+  }
 
   net::io_context& io;
   Application& app;
   ServerOptions options;
+  AccessPolicy policy;
   tcp::acceptor acceptor;
   std::uint16_t bound_port = 0;
   bool running = false;
@@ -82,8 +85,10 @@ namespace {
 
 class LiveSession : public Closable, public std::enable_shared_from_this<LiveSession> {
  public:
-  LiveSession(tcp::socket&& socket, std::shared_ptr<Server::State> state)
-      : ws_(std::move(socket)), state_(std::move(state)), id_(state_->next_session_id++) {}
+  LiveSession(tcp::socket&& socket, std::shared_ptr<Server::State> state, Principal who)
+      : ws_(std::move(socket)), state_(std::move(state)), id_(state_->next_session_id++), who_(std::move(who)) {}
+
+  const Principal& who() const { return who_; }
 
   ~LiveSession() override {
     state_->sessions.erase(id_);
@@ -131,7 +136,7 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
       return;
     }
     open_ = true;
-    send(std::make_shared<const std::string>(status_text(state_->app)));
+    send(std::make_shared<const std::string>(status_text(state_->app, who_)));
     do_read();
   }
 
@@ -161,6 +166,7 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
   beast::flat_buffer buffer_;
   std::shared_ptr<Server::State> state_;
   std::uint64_t id_;
+  Principal who_;
   bool open_ = false;
   std::shared_ptr<const std::string> writing_;
   std::shared_ptr<const std::string> pending_;
@@ -218,8 +224,14 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     http::request<http::string_body> request = parser_->release();
     if (websocket::is_upgrade(request)) {
       if (target_path(request.target()) == kLivePath) {
+        Admission admission = admit_api(state_->policy, request, kLivePath, state_->app);
+        if (admission.refusal) {
+          admission.refusal->keep_alive(false);
+          return send(std::move(*admission.refusal));
+        }
         stream_.expires_never();
-        std::make_shared<LiveSession>(stream_.release_socket(), state_)->run(std::move(request));
+        std::make_shared<LiveSession>(stream_.release_socket(), state_, std::move(*admission.caller))
+            ->run(std::move(request));
         return;
       }
       return send(error_response(http::status::not_found, "no WebSocket at this path",
@@ -227,10 +239,13 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     }
     // API answers may come later (a long KPI query runs beside the core loop); the connection
     // reads its next request only after this one is answered.
+    beast::error_code ignored;
+    const auto peer = stream_.socket().remote_endpoint(ignored);
     handle_request_async(state_->app, state_->options.static_dir, request,
                          [self = shared_from_this()](http::response<http::string_body> response) {
                            self->send(std::move(response));
-                         });
+                         },
+                         state_->policy, ignored ? std::string() : peer.address().to_string());
   }
 
   void send(http::response<http::string_body> response) {
@@ -306,12 +321,20 @@ void Server::State::status_changed() {
 void Server::State::push_now() {
   last_push = std::chrono::steady_clock::now();
   if (live_sessions.empty()) return;  // nobody listening: do not build the status at all
-  auto text = std::make_shared<const std::string>(status_text(app));
+  // Staff and the platform share one full snapshot; residents one per household, so a resident
+  // never receives another household's piles.
+  std::shared_ptr<const std::string> full;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> by_household;
   std::vector<std::shared_ptr<LiveSession>> targets;
   for (auto& [id, weak] : live_sessions) {
     if (auto session = weak.lock()) targets.push_back(std::move(session));
   }
-  for (auto& session : targets) session->send(text);
+  for (auto& session : targets) {
+    const Principal& who = session->who();
+    auto& text = who.role == Role::resident ? by_household[who.household] : full;
+    if (!text) text = std::make_shared<const std::string>(status_text(app, who));
+    session->send(text);
+  }
 }
 
 Server::Server(net::io_context& io, Application& app, ServerOptions options)

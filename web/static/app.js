@@ -11,6 +11,9 @@
 
   const TEXT = {
     zh: {
+      login_title: '登录', login_user: '用户名', login_password: '密码', login_submit: '登录', logout: '退出',
+      login_failed: '登录失败：', invite_title: '设置您的用户名和密码（至少 8 位）', invite_submit: '创建账户',
+      invite_done: '账户已创建，请登录',
       site_unknown: '台区', load_title: '配变负载', of_limit: '限值', base_load: '居民用电',
       charging: '充电', headroom: '余量', limit: '限值', history_title: '近 24 小时负载',
       no_history: '暂无历史数据', chargers_title: '充电桩', no_chargers: '暂无充电桩',
@@ -54,6 +57,10 @@
       },
     },
     en: {
+      login_title: 'Log in', login_user: 'User name', login_password: 'Password', login_submit: 'Log in',
+      logout: 'Log out', login_failed: 'Login failed: ',
+      invite_title: 'Choose your user name and a password (8 characters or more)', invite_submit: 'Create account',
+      invite_done: 'Account created; log in',
       site_unknown: 'Site', load_title: 'Transformer load', of_limit: 'limit', base_load: 'Households',
       charging: 'Charging', headroom: 'Headroom', limit: 'Limit', history_title: 'Load, last 24 h',
       no_history: 'No history yet', chargers_title: 'Chargers', no_chargers: 'No chargers configured',
@@ -459,7 +466,7 @@
     let note;
     try {
       const response = await fetch(`/api/v1/chargers/${encodeURIComponent(c.id)}/request`, {
-        method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+        method: 'PUT', headers: writeHeaders(), body: JSON.stringify(body),
       });
       const answer = await response.json().catch(() => ({}));
       note = response.ok ? ['ok', t('saved')] : ['bad', t('save_failed') + (answer.error || response.status)];
@@ -514,7 +521,7 @@
     note.textContent = t('saving');
     try {
       const response = await fetch(path, {
-        method, headers: { 'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
+        method, headers: writeHeaders(), body: body ? JSON.stringify(body) : undefined,
       });
       const answer = await response.json().catch(() => ({}));
       note.className = `save-note save-${response.ok ? 'ok' : 'bad'}`;
@@ -666,6 +673,7 @@
   async function poll() {
     try {
       const response = await fetch('/api/v1/status', { cache: 'no-store' });
+      if (response.status === 401) return showLogin();
       if (response.ok) accept(await response.json(), socketOpen ? 'live' : 'polling');
     } catch (e) { /* gateway unreachable: the banner already says so; keep trying */ }
   }
@@ -717,7 +725,90 @@
     resizeTimer = setTimeout(() => render(lastStatus), 150);
   });
 
+  // ---- login: a session cookie the page cannot read, and the CSRF token it must send ----------
+
+  let csrfToken = '';
+  let started = false;
+
+  // Every write carries the session's CSRF token; the gateway refuses writes without it.
+  function writeHeaders() { return { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken }; }
+
+  async function postJson(path, body) {
+    const response = await fetch(path, { method: 'POST', headers: writeHeaders(), body: JSON.stringify(body) });
+    return { response, answer: await response.json().catch(() => ({})) };
+  }
+
+  function showLogin() {
+    stopPolling();
+    $('app-main').hidden = true;
+    $('logout').hidden = true;
+    $('login').hidden = false;
+  }
+
+  function loggedIn(answer) {
+    csrfToken = answer.csrf_token || '';
+    $('login').hidden = true;
+    $('app-main').hidden = false;
+    $('logout').hidden = false;
+    if (started) { poll(); return; }
+    started = true;
+    poll();
+    connect();
+  }
+
+  // A #login= link (the demo prints them) logs in once; #invite= shows the invite form; otherwise
+  // an existing session is picked up, or the login form shown.
+  async function signIn() {
+    const hash = new URLSearchParams(location.hash.slice(1));
+    history.replaceState(null, '', location.pathname + location.search);
+    if (hash.has('invite')) {
+      $('login').hidden = false;
+      $('invite-form').hidden = false;
+      $('invite-form').dataset.invite = hash.get('invite');
+      return;
+    }
+    try {
+      const { response, answer } = hash.has('login')
+        ? await postJson('/api/v1/login', { link: hash.get('login') })
+        : await fetch('/api/v1/me', { cache: 'no-store' }).then(async (r) => ({ response: r, answer: await r.json().catch(() => ({})) }));
+      if (response.ok) return loggedIn(answer);
+    } catch (e) { /* unreachable: the login form is the way back in */ }
+    showLogin();
+  }
+
+  $('login-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const note = $('login-note');
+    note.textContent = '';
+    const { response, answer } = await postJson('/api/v1/login',
+      { user: form.elements.user.value, password: form.elements.password.value });
+    form.elements.password.value = '';
+    if (response.ok) return loggedIn(answer);
+    note.className = 'save-note save-bad';
+    note.textContent = t('login_failed') + (answer.error || response.status);
+  });
+  $('invite-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const { response, answer } = await postJson('/api/v1/invites/redeem',
+      { invite: form.dataset.invite, user: form.elements.user.value, password: form.elements.password.value });
+    const note = $('login-note');
+    note.className = `save-note save-${response.ok ? 'ok' : 'bad'}`;
+    note.textContent = response.ok ? t('invite_done') : t('login_failed') + (answer.error || response.status);
+    if (response.ok) {
+      form.hidden = true;
+      $('login-form').elements.user.value = answer.user;
+    }
+  });
+  $('logout').addEventListener('click', async () => {
+    await postJson('/api/v1/logout', {}).catch(() => null);
+    csrfToken = '';
+    if (socket) { socket.onclose = null; socket.close(); socket = null; }
+    started = false;
+    showLogin();
+  });
+
   applyLanguage();
-  poll();
-  connect();
+  signIn();
 })();

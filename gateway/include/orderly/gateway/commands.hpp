@@ -12,6 +12,7 @@ int cmd_run(const Args& args);           // orderly run --config FILE      (the 
 int cmd_demo(const Args& args);          // orderly demo [--speed N] [--chargers N] [--port P]
 int cmd_check_config(const Args& args);  // orderly check-config FILE
 int cmd_plan(const Args& args);          // orderly plan SCENARIO.json [--algorithm ...]
-int cmd_capacity(const Args& args);      // orderly capacity [--config FILE] [--confidence P] ...
+int cmd_capacity(const Args& args);
+int cmd_user(const Args& args);          // orderly user add|reset|list|remove ... --config FILE      // orderly capacity [--config FILE] [--confidence P] ...
 
 }  // namespace orderly::gateway

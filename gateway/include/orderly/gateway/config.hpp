@@ -188,9 +188,12 @@ struct ControlConfig {
 };
 
 struct WebConfig {
+  // Every address: residents' phones on the community Wi-Fi are the page's users. Safe since
+  // every API route needs an account (docs/security.md "Web"); 127.0.0.1 keeps it on the box.
   std::string listen = "0.0.0.0";
   int port = 8080;
   std::filesystem::path static_dir;        // empty = the packaged UI
+  std::vector<std::string> allowed_hosts;  // DNS names of the box besides its IP addresses
 };
 
 struct PlatformConfig {

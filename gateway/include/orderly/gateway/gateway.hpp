@@ -20,6 +20,7 @@
 
 #include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
+#include "orderly/gateway/accounts.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/clock_watch.hpp"
 #include "orderly/gateway/controller.hpp"
@@ -47,6 +48,10 @@ struct GatewayOptions {
   std::function<std::map<std::string, std::shared_ptr<drivers::ChargerDriver>>(const drivers::DeviceEvents&)> devices;
   // Tests: the store writer's settings (e.g. a slow disk through before_commit).
   StoreWriterOptions store;
+  // Web session lifetimes and lock-outs count human time, not the demo's fast simulated time:
+  // null = real time. Tests give a manual clock.
+  const Clock* session_clock = nullptr;
+  SessionRules session_rules;
 };
 
 // Whether a write a person or the platform is waiting for reached the disk.
@@ -75,7 +80,13 @@ class Gateway final : public web::Application {
 
   // web::Application
   nlohmann::json status() const override;
+  // A resident sees only the piles of their household and the shared piles their household's
+  // session runs on (gateway_auth.cpp).
+  nlohmann::json status_for(const web::Principal& who) const override;
+  std::optional<web::Principal> authenticate(const web::Credentials& credentials) override;
   void on_status_changed(std::function<void()> callback) override;
+  // The accounts of the store file (open from start()).
+  Accounts& accounts() { return *accounts_; }
   // Defined in gateway_api.cpp (docs/web-api.md). Writes (a request, a DR event) are answered
   // once their record is committed, 503 if it cannot be; store reads (KPIs, sessions,
   // statements) on a worker thread, so a year's KPIs never hold the control loop.
@@ -127,6 +138,17 @@ class Gateway final : public web::Application {
   using Reply = std::function<void(web::ApiResponse)>;
   // gateway_api.cpp: every API call but the store reads; throws its ApiError for a refusal.
   void answer_on_core(const web::ApiRequest& request, const Reply& reply);
+  // gateway_auth.cpp: login, logout, me, invites and the audit log; false for other paths.
+  bool answer_accounts(const web::ApiRequest& request, const Reply& reply);
+  // Whether `who` may see and change the pile (staff and in-process callers: always).
+  bool may_use_charger(const std::optional<web::Principal>& who, const std::string& charger_id) const;
+  // Records an operator's or admin's action (residents' and the platform's are not audited here).
+  void audit(const web::ApiRequest& request, const std::string& action, const std::string& target);
+  // Runs `work` on a worker thread and the function it returns on the core thread; false (and
+  // nothing runs) when the workers are all busy (gateway_api.cpp).
+  bool beside_core(std::function<std::function<void()>()> work);
+  // Human time for sessions, lock-outs and link expiry (GatewayOptions::session_clock).
+  const Clock& session_clock() const { return options_.session_clock ? *options_.session_clock : real_clock_; }
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -150,6 +172,9 @@ class Gateway final : public web::Application {
   ClockWatch clock_watch_;
   std::optional<RetentionGuard> retention_guard_;  // from start()
   std::vector<std::function<void()>> status_listeners_;
+  RealClock real_clock_;
+  std::unique_ptr<Accounts> accounts_;          // from start()
+  WebSessions web_sessions_;
   struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
   std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed
 };

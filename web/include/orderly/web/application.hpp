@@ -4,11 +4,34 @@
 // includes gateway or drivers headers. Called on the core io_context thread only.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 namespace orderly::web {
+
+// Who may do what (docs/web-api.md "Roles"). The web server enforces each route's roles from
+// its route table (web/src/access.cpp); the application narrows a resident to their household.
+enum class Role { resident, site_operator, admin, platform };
+std::string_view to_string(Role role);  // "resident", "operator", "admin", "platform"
+std::optional<Role> role_from_string(std::string_view text);
+
+// The account behind a request, as Application::authenticate found it.
+struct Principal {
+  std::string user;
+  Role role = Role::resident;
+  std::string household;    // residents: the household they belong to
+  std::string csrf_token;   // browser sessions: what X-CSRF-Token must carry on writes
+  bool bearer = false;      // a platform token, not a browser session: no cookie, no CSRF
+};
+
+// What a request presents: the session cookie's value and/or an Authorization: Bearer token.
+struct Credentials {
+  std::string session_id;
+  std::string bearer_token;
+};
 
 // One API call as the application sees it: already parsed, size-limited and percent-decoded.
 struct ApiRequest {
@@ -16,6 +39,10 @@ struct ApiRequest {
   std::string path;                            // "/api/v1/chargers/p-101/request"
   std::map<std::string, std::string> query;    // decoded ?key=value pairs
   std::string body;                            // raw body (JSON for POST/PUT)
+  // Set by the web server after its route table allowed the call; empty for the public routes
+  // (login, invite redemption) and for in-process callers (tests, tools), which are trusted.
+  std::optional<Principal> caller;
+  std::string client_address;                  // the peer's IP (login rate limiting)
 };
 
 struct ApiResponse {
@@ -24,6 +51,9 @@ struct ApiResponse {
   std::string body;
   std::string download_name;                   // non-empty: sent as an attachment (CSV)
   std::string allow;                           // with 405: the methods the path accepts ("GET, PUT")
+  // Login sets the new session id, logout sets ""; the web server turns it into the cookie
+  // (HttpOnly, SameSite=Strict, Secure under TLS). Empty optional: no cookie change.
+  std::optional<std::string> session_cookie;
 };
 
 class Application {
@@ -34,6 +64,19 @@ class Application {
   // Schema in docs/web-api.md ("GET /api/v1/status").
   virtual nlohmann::json status() const = 0;
 
+  // The status as `who` may see it: a resident sees only their household's piles. Default: all.
+  virtual nlohmann::json status_for(const Principal& who) const {
+    (void)who;
+    return status();
+  }
+
+  // The account a request's credentials name, or nullopt (unknown, expired, logged out). The
+  // default knows no accounts, so every route but the public ones answers 401.
+  virtual std::optional<Principal> authenticate(const Credentials& credentials) {
+    (void)credentials;
+    return std::nullopt;
+  }
+
   // The web server asks to be told when status() changed, to push it to open WebSockets.
   // The callback runs on the core thread; the server throttles pushes itself.
   virtual void on_status_changed(std::function<void()> callback) = 0;
@@ -43,7 +86,7 @@ class Application {
   // field at fault. The default knows no API.
   virtual ApiResponse handle_api(const ApiRequest& request) {
     return {404, "application/json; charset=utf-8",
-            nlohmann::json{{"error", "no such API; see docs/web-api.md"}, {"path", request.path}}.dump(), "", ""};
+            nlohmann::json{{"error", "no such API; see docs/web-api.md"}, {"path", request.path}}.dump(), "", "", {}};
   }
 
   // What the web server calls: the answer may come later, so a slow read (KPIs over a year)

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -29,6 +30,9 @@ struct ServerOptions {
   // Open HTTP + WebSocket connections beyond this are closed on accept, so a misbehaving client
   // cannot exhaust the box's file descriptors and memory. A community is a few hundred phones.
   std::size_t max_connections = 512;
+  // Host names (besides IP literals and localhost) requests may name: a page on a rebinding DNS
+  // name carries that name in Host and is refused (421). E.g. {"orderly.local"}.
+  std::vector<std::string> allowed_hosts;
 };
 
 // Not thread-safe by design: construct, start() and stop() on the io_context's thread (or before

@@ -50,7 +50,7 @@ gateway::Durability pump_until_durable(boost::asio::io_context& io, Write write)
 inline web::ApiResponse pump_api(boost::asio::io_context& io, gateway::Gateway& gw, const web::ApiRequest& request) {
   std::optional<web::ApiResponse> answer;
   gw.handle_api_async(request, [&answer](web::ApiResponse r) { answer = std::move(r); });
-  if (!pump_until(io, [&] { return answer.has_value(); })) return {0, "", "no answer within 10 s", "", ""};
+  if (!pump_until(io, [&] { return answer.has_value(); })) return {0, "", "no answer within 10 s", "", "", {}};
   return *answer;
 }
 
