@@ -11,8 +11,9 @@ namespace orderly::scheduler::detail {
 // Rounds every charge-only EV's charging power down to what its pile accepts, then puts the
 // lost energy back where every node on the way to the root still has headroom (cheapest slots
 // first, higher priority first). A remainder below one accepted increment of an EV the exact
-// plan serves in full is placed as one increment that overshoots its need (a setpoint is a
-// ceiling; the car stops at its request). ev_kw is changed in place; returns the energy (kWh)
+// plan serves in full is placed as one increment and the surplus taken back from the EV's
+// other slots, down to min_kw: exact on piles continuous above min_kw, less than one step x
+// slot over on whole-amp piles (a setpoint is a ceiling). ev_kw is changed in place; returns the energy (kWh)
 // that could not be placed again. Bidirectional piles are left as solved: they are DC piles that take
 // fine setpoints, and moving their charge would move their state of charge under discharges.
 double round_setpoints(const Problem& problem, std::vector<std::vector<double>>& ev_kw);

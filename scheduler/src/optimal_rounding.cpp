@@ -6,8 +6,11 @@
 //
 // Accepted powers come in steps, so a need that is not a whole number of steps leaves a
 // remainder smaller than any step. A setpoint is a ceiling, not an order: the car stops drawing
-// once its request is met (IEC 61851-1: the EV, not the pile, ends charging), so one increment
-// may overshoot the need as long as its full power fits under every node in its slot.
+// once its request is met (IEC 61851-1: the EV, not the pile, ends charging), so a whole-amp
+// pile may end at most one step x slot above its need. Opening a slot at min_kw usually adds
+// far more than that; the surplus is then taken back from the car's other slots (down to
+// min_kw, never below), so a pile continuous above its minimum gets exactly its need and a
+// whole-amp pile less than one step over it.
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -37,6 +40,14 @@ double round_down(const EvRequest& ev, double kw) {
   if (ev.min_kw > 0 && kw >= ev.min_kw - kEpsKw) q = std::max(q, ev.min_kw);
   if (q < ev.min_kw - kEpsKw) q = 0;
   return std::max(0.0, q);
+}
+
+// Largest accepted power below kw that keeps the pile on (>= min_kw); kw when there is none.
+double step_below(const EvRequest& ev, double kw) {
+  if (kw <= ev.min_kw + kEpsKw) return kw;
+  if (ev.power_step_kw <= 0) return ev.min_kw;
+  const double q = (std::ceil(kw / ev.power_step_kw - 1e-6) - 1) * ev.power_step_kw;
+  return std::max(q, ev.min_kw);
 }
 
 // Smallest accepted power above kw, or kw itself when there is none.
@@ -181,31 +192,69 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   auto in_window = [](const EvRequest& ev, std::size_t t) {
     return static_cast<int>(t) >= ev.arrival_slot && static_cast<int>(t) < ev.departure_slot;
   };
-  // Pass 0: an EV rounded up beside a discharge gives whole steps back where that exports
-  // nothing, dearest slots first, so it ends at most one step above its plan.
-  for (std::size_t e : order) {
+  // The planned energy a pile may end above its need: none where it is continuous above its
+  // minimum, one whole-amp step over one slot where it has steps. A need below one slot at
+  // min_kw has no exact plan at all; there the one slot at min_kw is allowed (the car stops at
+  // its request), else such a car would get nothing.
+  auto allowed_over_kwh = [&](std::size_t e) {
     const auto& ev = problem.evs[e];
-    for (auto it = slot_order.rbegin(); it != slot_order.rend() && deficit_kwh[e] < -kEpsKwh; ++it) {
-      const std::size_t t = *it;
-      double& kw = ev_kw[e][t];
-      if (kw <= 0) continue;
-      const double surplus_kw = -deficit_kwh[e] / slot_h;
-      const auto& at = pile(e, t);
-      double lower = 0;
-      if (at.power_step_kw <= 0 && kw > at.min_kw + kEpsKw)
-        lower = std::max(at.min_kw, kw - surplus_kw);
-      else if (kw > at.min_kw + kEpsKw)
-        lower = round_down(at, kw - at.power_step_kw / 2);
-      if (kw - lower > surplus_kw + kEpsKw || !may_fall(ev.node, t, kw - lower)) continue;
-      charge_path(e, t, lower - kw);
-      deficit_kwh[e] += (kw - lower) * slot_h;
-      kw = lower;
+    return std::max(ev.power_step_kw * slot_h, ev.min_kw * slot_h - ev.energy_kwh);
+  };
+  // Takes a surplus back (deficit_kwh[e] < 0) from EV e's charging slots other than `keep`,
+  // dearest first, never below min_kw: a continuous pile by exactly the surplus, a whole-amp
+  // pile one step at a time while a step still fits in the surplus. Slots changed are appended
+  // to `changed` when given.
+  auto give_back = [&](std::size_t e, std::size_t keep, std::vector<std::size_t>* changed) {
+    const auto& ev = problem.evs[e];
+    bool lowered = true;
+    while (lowered && deficit_kwh[e] < -kEpsKwh) {
+      lowered = false;
+      for (auto it = slot_order.rbegin(); it != slot_order.rend() && deficit_kwh[e] < -kEpsKwh;
+           ++it) {
+        const std::size_t t = *it;
+        double& kw = ev_kw[e][t];
+        if (t == keep || kw <= 0) continue;
+        const auto& at = pile(e, t);
+        const double surplus_kw = -deficit_kwh[e] / slot_h;
+        const double lower = at.power_step_kw > 0 ? step_below(at, kw)
+                                                  : std::max(at.min_kw, kw - surplus_kw);
+        if (!(kw - lower > kEpsKw) || kw - lower > surplus_kw + kEpsKw ||
+            !may_fall(ev.node, t, kw - lower))
+          continue;
+        charge_path(e, t, lower - kw);
+        deficit_kwh[e] += (kw - lower) * slot_h;
+        kw = lower;
+        lowered = true;
+        if (changed) changed->push_back(t);
+      }
     }
-  }
-  // Pass 1: whole accepted increments that do not exceed what each EV lost.
-  for (std::size_t e : order) {
+  };
+  // How much give_back could take from EV e outside slot `keep` (kWh).
+  auto lowerable_kwh = [&](std::size_t e, std::size_t keep) {
     const auto& ev = problem.evs[e];
-    bool moved = deficit_kwh[e] > kEpsKwh;
+    double kwh = 0;
+    for (std::size_t t = 0; t < slots; ++t) {
+      const double over_min = ev_kw[e][t] - pile(e, t).min_kw;
+      if (t != keep && ev_kw[e][t] > 0 && over_min > kEpsKw && may_fall(ev.node, t, over_min))
+        kwh += over_min * slot_h;
+    }
+    return kwh;
+  };
+  // Whether raising EV e in slot t by add_kw leaves a surplus give_back can bring within what
+  // the pile may end above its need.
+  auto surplus_absorbed = [&](std::size_t e, std::size_t t, double add_kw) {
+    const double surplus = add_kw * slot_h - deficit_kwh[e];
+    return surplus <= allowed_over_kwh(e) + kEpsKwh ||
+           surplus - lowerable_kwh(e, t) <= allowed_over_kwh(e) + kEpsKwh;
+  };
+  // Pass 0: an EV rounded up beside a discharge gives the surplus back where that exports
+  // nothing.
+  for (std::size_t e : order) give_back(e, slots, nullptr);
+  // Pass 1: whole accepted increments that do not exceed what EV e lost. True when it placed
+  // some; slots changed are appended to `changed` when given.
+  auto place_steps = [&](std::size_t e, std::vector<std::size_t>* changed) {
+    const auto& ev = problem.evs[e];
+    bool any = false, moved = deficit_kwh[e] > kEpsKwh;
     while (moved && deficit_kwh[e] > kEpsKwh) {
       moved = false;
       for (std::size_t t : slot_order) {
@@ -224,38 +273,49 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
         charge_path(e, t, add_kw);
         kw = up;
         deficit_kwh[e] -= add_kw * slot_h;
-        moved = true;
+        moved = any = true;
+        if (changed) changed->push_back(t);
         if (deficit_kwh[e] <= kEpsKwh) break;
       }
     }
-  }
+    return any;
+  };
   // Pass 2, after every EV's whole increments so no overshoot takes room another EV's energy
-  // needed: each remainder below one increment becomes one increment that overshoots, in the
-  // cheapest slot, then the smallest increment (least capacity held beyond the need). Only for
+  // needed: what is left becomes accepted increments, each in the cheapest slot that takes it,
+  // then the smallest increment, and the surplus beyond the need is taken back from the car's
+  // other slots (give_back); a slot whose surplus cannot be taken back is not used. Only for
   // EVs the exact plan serves in full: the ceiling argument needs the car to reach its request.
-  for (std::size_t e : order) {
+  auto place_over = [&](std::size_t e, std::vector<std::size_t>* changed) {
     const auto& ev = problem.evs[e];
-    if (deficit_kwh[e] > kEpsKwh && exact_met[e]) {
+    bool any = false, placed = true;
+    while (placed && deficit_kwh[e] > kEpsKwh && exact_met[e]) {
+      placed = false;
       std::size_t best = slots;
       double best_up_kw = 0;
       for (std::size_t t : slot_order) {
         if (!in_window(ev, t)) continue;
         const double up = next_up(pile(e, t), ev_kw[e][t]);
         const double add_kw = up - ev_kw[e][t];
-        if (add_kw <= kEpsKw || !fits(e, t, add_kw)) continue;
+        if (add_kw <= kEpsKw || !fits(e, t, add_kw) || !surplus_absorbed(e, t, add_kw)) continue;
         if (best == slots || (problem.price_per_kwh[t] == problem.price_per_kwh[best] &&
                               add_kw < best_up_kw - ev_kw[e][best] - kEpsKw)) {
           best = t;
           best_up_kw = up;
         }
       }
-      if (best != slots) {
-        charge_path(e, best, best_up_kw - ev_kw[e][best]);
-        ev_kw[e][best] = best_up_kw;
-        deficit_kwh[e] = 0;
-      }
+      if (best == slots) break;
+      const double add_kw = best_up_kw - ev_kw[e][best];
+      charge_path(e, best, add_kw);
+      ev_kw[e][best] = best_up_kw;
+      deficit_kwh[e] -= add_kw * slot_h;
+      if (changed) changed->push_back(best);
+      give_back(e, best, changed);
+      placed = any = true;
     }
-  }
+    return any;
+  };
+  for (std::size_t e : order) place_steps(e, nullptr);
+  for (std::size_t e : order) place_over(e, nullptr);
 
   // Pass 3: where no slot has room for the next increment, make room. In a slot where the
   // EV's increment is short at some nodes, a whole-amp neighbour below the deepest of them
@@ -302,19 +362,31 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
   };
   auto make_room = [&](std::size_t e) {
     const auto& ev = problem.evs[e];
-    // The stuck EV takes the room made in slot t, going up to `up` (one increment).
+    // The stuck EV takes the room made in slot t, going up to `up` (one increment), and gives
+    // any surplus beyond its need back from its other slots.
     auto take_room = [&](std::size_t t, double up) {
       const double add_kw = up - ev_kw[e][t];
       charge_path(e, t, add_kw);
       ev_kw[e][t] = up;
-      deficit_kwh[e] = std::max(0.0, deficit_kwh[e] - add_kw * slot_h);
+      deficit_kwh[e] -= add_kw * slot_h;
       planned_kwh[e] += add_kw * slot_h;
+      const double before_kwh = deficit_kwh[e];
+      std::vector<std::size_t> changed;
+      give_back(e, t, &changed);
+      planned_kwh[e] -= deficit_kwh[e] - before_kwh;
+      for (std::size_t c : changed) slots_changed(c, c);
     };
     for (std::size_t t : slot_order) {
       if (!in_window(ev, t)) continue;
-      const double up = next_up(pile(e, t), ev_kw[e][t]);
+      const auto& at = pile(e, t);
+      // A pile continuous above its minimum asks for just what it misses (at least min_kw):
+      // one slot a little above the minimum may be the only exact plan for a small need.
+      const double up =
+          at.power_step_kw > 0
+              ? next_up(at, ev_kw[e][t])
+              : std::min(at.max_kw, std::max(at.min_kw, ev_kw[e][t] + deficit_kwh[e] / slot_h));
       const double add_kw = up - ev_kw[e][t];
-      if (add_kw <= kEpsKw) continue;
+      if (add_kw <= kEpsKw || !surplus_absorbed(e, t, add_kw)) continue;
       int deepest = -1;
       double short_kw = 0;
       for (int n = ev.node; n >= 0; n = problem.nodes[static_cast<std::size_t>(n)].parent) {
@@ -335,9 +407,8 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
                                  : round_down(at, kw_f - at.power_step_kw / 2);
         const double step_down = kw_f - lower;
         if (step_down < short_kw - kEpsKw || !may_fall(other.node, t, step_down)) continue;
-        // The neighbour may end above its request by less than one increment, as in pass 2.
-        const double spare_kwh =
-            other.energy_kwh + std::max(other.min_kw, other.power_step_kw) * slot_h - planned_kwh[f];
+        // The neighbour may end above its request by what pass 2 allows it.
+        const double spare_kwh = other.energy_kwh + allowed_over_kwh(f) - planned_kwh[f];
         for (std::size_t t2 : slot_order) {
           const double up2 = t2 == t ? 0.0 : regain_kw[f][t2];
           if (up2 <= 0) continue;
@@ -404,11 +475,23 @@ double round_setpoints(const Problem& problem, std::vector<std::vector<double>>&
     }
     return false;
   };
+  // Room made for one car (and surplus given back) can open slots to a car handled before it:
+  // a second round retries those.
+  std::vector<std::size_t> changed;
+  auto placed_again = [&](std::size_t e) {
+    changed.clear();
+    const double before_kwh = deficit_kwh[e];
+    const bool any = place_steps(e, &changed) || place_over(e, &changed);
+    planned_kwh[e] += before_kwh - deficit_kwh[e];
+    for (std::size_t c : changed) slots_changed(c, c);
+    return any;
+  };
+  for (int round = 0; round < 2 && any_stuck; ++round)
+    for (std::size_t e : order)
+      while (exact_met[e] && deficit_kwh[e] > kEpsKwh && (placed_again(e) || make_room(e))) {
+      }
   double lost_kwh = 0;
   for (std::size_t e : order) {
-    if (exact_met[e])
-      while (deficit_kwh[e] > kEpsKwh && make_room(e)) {
-      }
     if (deficit_kwh[e] > kEpsKwh) lost_kwh += deficit_kwh[e];
   }
   return lost_kwh;

@@ -1,7 +1,8 @@
 // Rounding to what AC piles accept (0 or >= 6 A, whole amps) never breaks a limit. A remainder
-// smaller than one accepted increment is placed as one increment that overshoots the request
-// (a setpoint is a ceiling; the car stops at its request), and is reported lost only when no
-// slot can take that increment under every limit.
+// smaller than one accepted increment is placed as one increment and the surplus taken back
+// from the car's other slots, so a plan ends at most one whole-amp step x slot above the
+// request (exactly on it where the pile is continuous above its minimum); the remainder is
+// reported lost only when no slot can take that increment under every limit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -88,9 +89,10 @@ TEST(OptimalRounding, SetpointsAreAcceptedAndLimitsHold) {
   }
 }
 
-TEST(OptimalRounding, RemainderBelowMinimumPowerIsPlacedAsACeiling) {
+TEST(OptimalRounding, OpeningASlotAtTheMinimumMovesPowerInsteadOfOverDelivering) {
   // The exact plan gives 7 kW in the cheap slot and 0.5 kW in the dear one; 0.5 kW is below
-  // the 1.38 kW minimum. The pile gets 1.38 kW there and the car stops after 0.5 kWh.
+  // the 1.38 kW minimum. The pile gets 1.38 kW there, and the cheap slot gives back whole amps
+  // until the plan is less than one step (0.23 kWh) above the 7.5 kWh: 6.21 + 1.38 kW.
   auto p = hourly(2, 100.0);
   p.price_per_kwh = {0.3, 0.6};
   auto car = ev("ac", 0, 2, 7.5, 7);
@@ -100,16 +102,55 @@ TEST(OptimalRounding, RemainderBelowMinimumPowerIsPlacedAsACeiling) {
   const auto result = scheduler::solve_optimal(p, {});
   expect_plan_valid(p, result.plan, "hand");
   expect_setpoints_accepted(p, result.plan, "hand");
-  EXPECT_NEAR(result.plan.ev_kw[0][0], 7.0, 1e-9);
+  EXPECT_NEAR(result.plan.ev_kw[0][0], 6.21, 1e-9);
   EXPECT_NEAR(result.plan.ev_kw[0][1], 1.38, 1e-9);
   EXPECT_EQ(result.rounding_loss_kwh, 0.0);
   EXPECT_EQ(result.plan.status, Plan::Status::optimal);
-  // Counted at the request, not at the ceiling: the cost is that of 7 + 0.5 kWh.
+  const double planned = planned_kwh(p, result.plan, 0);
+  EXPECT_GE(planned, 7.5 - 1e-9);
+  EXPECT_LE(planned, 7.5 + 0.23 + 1e-9);
+  // Counted at the request, not at the ceiling: 6.21 kWh cheap, the rest dear.
   const auto k = scheduler::compute_kpi(p, result.plan);
   EXPECT_NEAR(k.energy_delivered_kwh, 7.5, 1e-9);
   EXPECT_EQ(k.sessions_met, 1);
-  EXPECT_NEAR(k.cost_yuan, 7 * 0.3 + 0.5 * 0.6, 1e-9);
-  EXPECT_NEAR(scheduler::delivered_kwh(p, result.plan)[0], 7.5, 1e-9);
+  EXPECT_NEAR(k.cost_yuan, 6.21 * 0.3 + (7.5 - 6.21) * 0.6, 1e-9);
+}
+
+TEST(OptimalRounding, ContinuousAboveTheMinimumGetsExactlyItsRequest) {
+  // The same car on a pile continuous above 1.38 kW: the dear slot opens at the minimum and
+  // the cheap one gives back exactly the surplus, 6.12 + 1.38 = 7.5 kWh.
+  auto p = hourly(2, 100.0);
+  p.price_per_kwh = {0.3, 0.6};
+  auto car = ev("ac", 0, 2, 7.5, 7);
+  car.min_kw = 1.38;
+  p.evs = {car};
+  const auto result = scheduler::solve_optimal(p, {});
+  expect_plan_valid(p, result.plan, "hand");
+  EXPECT_NEAR(result.plan.ev_kw[0][0], 6.12, 1e-9);
+  EXPECT_NEAR(result.plan.ev_kw[0][1], 1.38, 1e-9);
+  EXPECT_NEAR(planned_kwh(p, result.plan, 0), 7.5, 1e-9);
+  EXPECT_EQ(result.rounding_loss_kwh, 0.0);
+}
+
+TEST(OptimalRounding, ANeedBelowOneSlotAtTheMinimumIsOneSlotAtTheMinimum) {
+  // 0.2 kWh on 15-minute slots with a 1.38 kW minimum (0.345 kWh a slot) has no exact plan;
+  // the car gets one slot at its minimum as a ceiling rather than nothing.
+  auto p = hourly(4, 100.0);
+  p.slot_minutes = 15;
+  auto car = ev("ac", 0, 4, 0.2, 7);
+  car.min_kw = 1.38;
+  p.evs = {car};
+  const auto result = scheduler::solve_optimal(p, {});
+  expect_plan_valid(p, result.plan, "hand");
+  int on = 0;
+  for (double kw : result.plan.ev_kw[0])
+    if (kw > 0) {
+      ++on;
+      EXPECT_NEAR(kw, 1.38, 1e-9);
+    }
+  EXPECT_EQ(on, 1);
+  EXPECT_EQ(result.rounding_loss_kwh, 0.0);
+  EXPECT_NEAR(scheduler::delivered_kwh(p, result.plan)[0], 0.2, 1e-9);
 }
 
 TEST(OptimalRounding, RemainderIsLostOnlyWhereNoIncrementFits) {

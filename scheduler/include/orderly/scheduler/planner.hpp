@@ -12,9 +12,11 @@
 //   5. optionally (smooth_setpoints), fewer setpoint changes: cars on one charger node charge
 //      in blocks, not alternately.
 // Then, optionally, setpoints are rounded to what AC piles accept (0 or >= min_kw, whole-amp
-// steps) and repaired without ever raising a node above its limit. A setpoint is a ceiling:
-// a car's last increment may overshoot its request (it stops drawing there), and kpi.hpp
-// counts its energy up to the request only. plan.status is the exact plan's.
+// steps) and repaired without ever raising a node above its limit, moving power between a
+// car's slots rather than over-delivering: a pile continuous above min_kw gets exactly its
+// request, a whole-amp pile less than one step x slot more (a setpoint is a ceiling: the car
+// stops drawing at its request; kpi.hpp counts its energy up to the request only).
+// plan.status is the exact plan's.
 #include <cstdint>
 #include <stdexcept>
 
