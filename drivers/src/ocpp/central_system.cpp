@@ -191,11 +191,14 @@ struct OcppCharger::State : std::enable_shared_from_this<OcppCharger::State> {
   }
 
   void opened(std::uint64_t gen, std::function<void(std::string)> send, std::function<void()> close) {
-    if (close_link) close_link();  // a pile reconnecting replaces its old link (4.2 of OCPP-J)
+    // A pile reconnecting replaces its old link; that link's closed() report then carries an
+    // old generation and is ignored.
+    auto old_close = std::move(close_link);
     drop_link("replaced by a new connection");
     generation = gen;
     send_text = std::move(send);
     close_link = std::move(close);
+    if (old_close) old_close();
     configured = false;
     health.online = true;
     health.last_error.clear();
