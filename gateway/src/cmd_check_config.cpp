@@ -28,6 +28,7 @@ void print_failsafe_budget(const std::string& file, const Config& config, const 
   bool guessed = false;  // a profile pile counted at its maximum because the profiles were not read
   auto has_failsafe = [&](const ChargerConfig& c) {
     if (c.driver == DriverKind::mqtt) return true;  // the gateway sets it (docs/mqtt-protocol.md)
+    if (c.driver == DriverKind::ocpp) return true;  // its TxDefaultProfile (docs/ocpp.md)
     const drivers::DeviceProfile* p = catalog ? catalog->find(c.profile) : nullptr;
     if (!p) guessed = true;
     return p && p->supports_failsafe();

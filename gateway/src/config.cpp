@@ -58,7 +58,14 @@ const char* to_string(Phase p) {
   return "ABC";
 }
 const char* to_string(ModbusTransport t) { return t == ModbusTransport::tcp ? "tcp" : "rtu"; }
-const char* to_string(DriverKind d) { return d == DriverKind::mqtt ? "mqtt" : "profile"; }
+const char* to_string(DriverKind d) {
+  switch (d) {
+    case DriverKind::mqtt: return "mqtt";
+    case DriverKind::profile: return "profile";
+    case DriverKind::ocpp: return "ocpp";
+  }
+  return "mqtt";
+}
 const char* to_string(ChargerKind k) {
   return k == ChargerKind::private_pile ? "private" : "shared";
 }
@@ -71,17 +78,26 @@ const char* to_string(MeterRole r) {
   return "feeder";
 }
 
-std::string MqttConfig::resolved_password() const {
-  if (password_file.empty()) return password;
-  std::ifstream in(password_file);
+namespace {
+// A secret given literally or as the first line of a file (which keeps it out of the config).
+std::string resolve_secret(const std::string& literal, const std::filesystem::path& file, const std::string& key) {
+  if (file.empty()) return literal;
+  std::ifstream in(file);
   if (!in) {
-    throw ConfigError({"mqtt.password_file: cannot read '" + password_file.string() +
+    throw ConfigError({key + ": cannot read '" + file.string() +
                        "'; check that it exists and is readable by the orderly user"});
   }
   std::string line;
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   return line;
+}
+}  // namespace
+
+std::string MqttConfig::resolved_password() const { return resolve_secret(password, password_file, "mqtt.password_file"); }
+
+std::string ChargerConfig::resolved_ocpp_password() const {
+  return resolve_secret(ocpp_password, ocpp_password_file, "charger '" + id + "' ocpp_password_file");
 }
 
 namespace {

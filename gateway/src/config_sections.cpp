@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -39,8 +40,8 @@ std::optional<std::string> read_id(Section& s, std::string_view key, bool requir
 
 const std::vector<std::pair<std::string, Phase>> kPhases = {
     {"A", Phase::A}, {"B", Phase::B}, {"C", Phase::C}, {"ABC", Phase::ABC}};
-const std::vector<std::pair<std::string, DriverKind>> kDrivers = {{"mqtt", DriverKind::mqtt},
-                                                                  {"profile", DriverKind::profile}};
+const std::vector<std::pair<std::string, DriverKind>> kDrivers = {
+    {"mqtt", DriverKind::mqtt}, {"profile", DriverKind::profile}, {"ocpp", DriverKind::ocpp}};
 
 // ---- site -----------------------------------------------------------------------------------
 
@@ -338,7 +339,8 @@ DeviceLink read_link(Section& s) {
   } else {
     for (const char* key : {"profile", "bus", "unit_id", "poll_interval_ms"}) {
       if (t.contains(key)) {
-        s.error(t.get(key), key, "is used only with driver = \"profile\" (this device uses mqtt)");
+        s.error(t.get(key), key,
+                std::string("is used only with driver = \"profile\" (this device uses ") + to_string(l.driver) + ")");
       }
     }
   }
@@ -362,7 +364,50 @@ static void check_failsafe_timeout(Errors& errors, const ControlConfig& control,
                                "failsafe_timeout_s or lower limit_validity_s");
 }
 
+namespace {
+
+// The ocpp_* keys of a [[charger]] (docs/ocpp.md); refused on other drivers.
+void read_ocpp_keys(Section& s, ChargerConfig& ch, std::set<std::string>& ocpp_ids) {
+  const toml::table& t = s.table();
+  auto id = read_id(s, "ocpp_id", false, "the charge point id at the end of its URL, /ocpp/<ocpp_id>");
+  auto password = s.string("ocpp_password", false, "the pile's basic-auth password");
+  auto password_file = s.string("ocpp_password_file", false, "a file path");
+  auto interval = s.integer("ocpp_meter_interval_s", 1, 3600);
+  auto tag = s.string("ocpp_remote_start_id_tag", false, "an idTag of at most 20 characters");
+  if (ch.driver != DriverKind::ocpp) {
+    for (const char* key : {"ocpp_id", "ocpp_password", "ocpp_password_file", "ocpp_meter_interval_s",
+                            "ocpp_remote_start_id_tag"})
+      if (t.contains(key))
+        s.error(t.get(key), key, std::string("is used only with driver = \"ocpp\" (this charger uses ") +
+                                     to_string(ch.driver) + ")");
+    return;
+  }
+  ch.ocpp_id = id.value_or(ch.id);
+  if (!ch.ocpp_id.empty() && !ocpp_ids.insert(ch.ocpp_id).second)
+    s.error(t.contains("ocpp_id") ? t.get("ocpp_id") : t.get("id"), "ocpp_id",
+            "charge point id '" + ch.ocpp_id + "' is used by another charger; give each OCPP pile its own");
+  assign(ch.ocpp_password, password);
+  if (password_file) ch.ocpp_password_file = *password_file;
+  if (!ch.ocpp_password.empty() && !ch.ocpp_password_file.empty()) {
+    s.error(t.get("ocpp_password_file"), "ocpp_password_file", "give either ocpp_password or ocpp_password_file, not both");
+  } else if (ch.ocpp_password.empty() && ch.ocpp_password_file.empty()) {
+    s.missing("ocpp_password", "the password the pile sends with HTTP basic auth (or ocpp_password_file); "
+                               "a pile without one is refused with 401");
+  }
+  assign(ch.ocpp_meter_interval_s, interval);
+  if (tag) {
+    if (tag->empty() || tag->size() > 20)
+      s.error(t.get("ocpp_remote_start_id_tag"), "ocpp_remote_start_id_tag",
+              "must be 1 to 20 characters (an OCPP idToken, CiString20Type)");
+    else
+      ch.ocpp_remote_start_id_tag = *tag;
+  }
+}
+
+}  // namespace
+
 void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& where) {
+  std::set<std::string> ocpp_ids;
   int index = 0;
   for (const toml::table* t : root.tables("charger")) {
     Section s = root.element("charger", ++index, *t);
@@ -406,6 +451,7 @@ void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& wh
     // pile whose register counts in coarse steps); whether it has one is checked with its profile.
     const auto timeout = s.integer("failsafe_timeout_s", 10, 3600);
     if (timeout) ch.failsafe_timeout_s = static_cast<int>(*timeout);
+    read_ocpp_keys(s, ch, ocpp_ids);
     s.finish();
     if (timeout) check_failsafe_timeout(s.errors(), c.control, ch.failsafe_timeout_s, t->get("failsafe_timeout_s"),
                                         s.key_path("failsafe_timeout_s"));
@@ -441,6 +487,8 @@ void read_meters(Section& root, Config& c, std::vector<const toml::table*>& wher
                                     true);
     assign(m.role, role);
     assign(m.node, read_id(s, "node", false, "a capacity node id"));
+    if (t->contains("driver") && t->get("driver")->value<std::string>() == std::string("ocpp"))
+      s.error(t->get("driver"), "driver", "\"ocpp\" is for chargers; a meter uses \"mqtt\" or \"profile\"");
     // A household meter was polled and its readings dropped (the controller reads transformer
     // and feeder meters only, nothing stores the rest): refused until something uses it.
     if (role == MeterRole::household) {

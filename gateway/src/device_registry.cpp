@@ -80,6 +80,20 @@ drivers::ModbusDeviceOptions modbus_options(const Config& config, const std::str
   return o;
 }
 
+drivers::ocpp::ChargePointSettings ocpp_settings(const ChargerConfig& c) {
+  drivers::ocpp::ChargePointSettings s;
+  s.id = c.id;
+  s.charge_point_id = c.ocpp_id.empty() ? c.id : c.ocpp_id;
+  s.password = c.resolved_ocpp_password();
+  s.caps = configured_capabilities(c);
+  s.failsafe_current_a = c.failsafe_current_a;
+  s.meter_value_interval = seconds(c.ocpp_meter_interval_s);
+  s.remote_start_id_tag = c.ocpp_remote_start_id_tag;
+  // Two missed heartbeats (60 s each), or three missed meter values while charging.
+  s.silence_timeout = std::max(seconds(150), 3 * s.meter_value_interval);
+  return s;
+}
+
 }  // namespace
 
 DeviceRegistry::DeviceRegistry(boost::asio::any_io_executor core, const Clock& clock, const Config& config,
@@ -95,7 +109,10 @@ DeviceRegistry::DeviceRegistry(boost::asio::any_io_executor core, const Clock& c
   for (const auto& c : config.chargers) {
     const std::string device = "charger '" + c.id + "'";
     std::shared_ptr<drivers::ChargerDriver> driver;
-    if (c.driver == DriverKind::mqtt) {
+    if (c.driver == DriverKind::ocpp) {
+      if (!ocpp_) ocpp_ = std::make_unique<drivers::ocpp::CentralSystem>(core, clock, drivers::ocpp::CentralSystemOptions{}, events);
+      driver = ocpp_->add_charger(ocpp_settings(c));
+    } else if (c.driver == DriverKind::mqtt) {
       driver = mqtt_->add_charger(c.id, configured_capabilities(c),
                                   drivers::FailsafeSettings{c.failsafe_current_a, seconds(c.failsafe_timeout_s)});
     } else {
@@ -221,6 +238,7 @@ void DeviceRegistry::stop() {
   for (auto& m : dlt645_meters_) m->stop();
   for (auto& [id, b] : modbus_buses_) b->stop();
   if (mqtt_) mqtt_->stop();
+  if (ocpp_) ocpp_->stop();
 }
 
 std::shared_ptr<drivers::ChargerDriver> DeviceRegistry::charger(const std::string& id) const {

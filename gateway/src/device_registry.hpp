@@ -1,7 +1,8 @@
 #pragma once
 // Every configured charger and meter, built from the site configuration in one place: native and
 // profile MQTT devices on one MqttDevices connection, Modbus TCP/RTU and DL/T 645 devices on one
-// worker per [[modbus.bus]]. Adding a charger model needs a profile file and a [[charger]] entry,
+// worker per [[modbus.bus]], OCPP piles on one local central system (their WebSocket is the web
+// server's, wired in gateway/src/ocpp_channel.cpp). Adding a charger model needs a profile file and a [[charger]] entry,
 // no code. Drivers report through the DeviceEvents they are given; the registry only owns them.
 #include <filesystem>
 #include <map>
@@ -16,6 +17,7 @@
 #include "orderly/drivers/dlt645.hpp"
 #include "orderly/drivers/modbus.hpp"
 #include "orderly/drivers/mqtt.hpp"
+#include "orderly/drivers/ocpp.hpp"
 #include "orderly/gateway/config.hpp"
 
 namespace orderly::gateway {
@@ -43,11 +45,14 @@ class DeviceRegistry {
 
   // The driver of a configured charger; null when there is none.
   std::shared_ptr<drivers::ChargerDriver> charger(const std::string& id) const;
+  // The OCPP central system; null when no charger uses driver = "ocpp".
+  drivers::ocpp::CentralSystem* ocpp() const { return ocpp_.get(); }
 
  private:
   void open_buses(const Config& config, const drivers::ProfileCatalog& catalog);
 
   std::unique_ptr<drivers::MqttDevices> mqtt_;
+  std::unique_ptr<drivers::ocpp::CentralSystem> ocpp_;
   // Before the devices that poll on them, so the devices are destroyed first.
   std::map<std::string, std::unique_ptr<drivers::ModbusBusWorker>> modbus_buses_;
   std::map<std::string, std::unique_ptr<drivers::dlt645::Dlt645Bus>> dlt645_buses_;

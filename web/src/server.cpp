@@ -19,7 +19,9 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "channel_session.hpp"
 #include "routes.hpp"
+#include "session_registry.hpp"
 
 namespace orderly::web {
 
@@ -35,12 +37,6 @@ namespace {
 constexpr std::uint32_t kHeaderLimitBytes = 16 * 1024;
 // Clients only ever send close frames or small pings on the live socket.
 constexpr std::size_t kWebSocketMessageLimitBytes = 4 * 1024;
-
-class Closable {
- public:
-  virtual ~Closable() = default;
-  virtual void close() = 0;
-};
 
 class LiveSession;
 
@@ -172,6 +168,15 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
   std::shared_ptr<const std::string> pending_;
 };
 
+SessionRegistry channel_registry(const std::shared_ptr<Server::State>& state) {
+  return {[state](std::weak_ptr<Closable> session) {
+            const auto id = state->next_session_id++;
+            state->sessions[id] = std::move(session);
+            return id;
+          },
+          [state](std::uint64_t id) { state->sessions.erase(id); }};
+}
+
 class HttpSession : public Closable, public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket&& socket, std::shared_ptr<Server::State> state)
@@ -234,8 +239,10 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
             ->run(std::move(request));
         return;
       }
-      return send(error_response(http::status::not_found, "no WebSocket at this path",
-                                 std::string(request.target()), request.version(), false));
+      // Any other path: the application's channels (OCPP charge points), 404 by default.
+      stream_.expires_never();
+      return start_channel_session(stream_.release_socket(), std::move(request), state_->app,
+                                   channel_registry(state_));
     }
     // API answers may come later (a long KPI query runs beside the core loop); the connection
     // reads its next request only after this one is answered.

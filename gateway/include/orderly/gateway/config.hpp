@@ -122,7 +122,7 @@ struct ModbusBusConfig {
   int retries = 2;
 };
 
-enum class DriverKind { mqtt, profile };
+enum class DriverKind { mqtt, profile, ocpp };
 const char* to_string(DriverKind d);
 
 enum class ChargerKind { private_pile, shared_pile };   // "private" / "shared" in the file
@@ -146,6 +146,16 @@ struct ChargerConfig {
   bool bidirectional = false;
   double failsafe_current_a = 6;           // default: [control].failsafe_current_a
   int failsafe_timeout_s = 120;            // default: [control].failsafe_timeout_s
+  // driver == ocpp (docs/ocpp.md): the pile connects to ws://<gateway>:<web port>/ocpp/<ocpp_id>
+  // with HTTP basic auth (user ocpp_id, this password).
+  std::string ocpp_id;                     // default: id
+  std::string ocpp_password;               // literal, or
+  std::filesystem::path ocpp_password_file;  // its first line, read at start
+  int ocpp_meter_interval_s = 10;          // MeterValueSampleInterval sent to the pile
+  std::string ocpp_remote_start_id_tag;    // non-empty: a plugged car is started with this idTag
+
+  // ocpp_password, or the first line of ocpp_password_file. Throws ConfigError naming the file.
+  std::string resolved_ocpp_password() const;
 };
 
 enum class MeterRole { transformer, feeder, household };  // household: refused by the reader for now

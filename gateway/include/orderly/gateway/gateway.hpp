@@ -94,6 +94,9 @@ class Gateway final : public web::Application {
   // The same for callers that need the answer at once: throws std::logic_error for a request
   // that is answered later (a write on a started gateway); use handle_api_async for those.
   web::ApiResponse handle_api(const web::ApiRequest& request) override;
+  // OCPP charge points at /ocpp/<ocpp_id> (gateway/src/ocpp_channel.cpp, docs/ocpp.md): the
+  // subprotocol ocpp1.6 and the pile's basic-auth password, else the upgrade is refused.
+  web::ChannelAnswer open_channel(const web::ChannelRequest& request, web::ChannelOutlet outlet) override;
 
   // A resident's request for the car on `charger_id`: validated (throws RequestError), in force
   // at once (a control step is posted), and `durable` is told when its record is committed.

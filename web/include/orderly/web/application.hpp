@@ -4,9 +4,11 @@
 // includes gateway or drivers headers. Called on the core io_context thread only.
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +58,36 @@ struct ApiResponse {
   std::optional<std::string> session_cookie;
 };
 
+// A WebSocket upgrade the live status socket does not take (e.g. an OCPP charge point at
+// /ocpp/<id>), as the application is asked to accept or refuse it.
+struct ChannelRequest {
+  std::string path;                          // still percent-encoded, no query
+  std::vector<std::string> subprotocols;     // Sec-WebSocket-Protocol, in the client's order
+  std::string authorization;                 // the Authorization header as sent; empty if none
+};
+
+// One accepted channel as the application sees it; called on the core thread.
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  virtual void on_text(std::string_view text) = 0;
+  virtual void on_closed() = 0;              // once, whoever closed it
+};
+
+// How the application writes to a channel: text frames, sent in order, and a close. Both do
+// nothing once the channel is closed.
+struct ChannelOutlet {
+  std::function<void(std::string)> send;
+  std::function<void()> close;
+};
+
+struct ChannelAnswer {
+  int status = 404;                          // 101 = accept; anything else refuses the upgrade
+  std::string message;                       // a refusal's reason, sent as {"error": ...}
+  std::string subprotocol;                   // accepted: the one chosen, echoed to the client
+  std::shared_ptr<Channel> channel;          // accepted: receives the channel's frames
+};
+
 class Application {
  public:
   virtual ~Application() = default;
@@ -94,6 +126,13 @@ class Application {
   // the core thread. The default answers at once with handle_api().
   virtual void handle_api_async(const ApiRequest& request, std::function<void(ApiResponse)> reply) {
     reply(handle_api(request));
+  }
+
+  // A WebSocket upgrade at any path but the live status. A 401 refusal carries a
+  // "WWW-Authenticate: Basic" challenge. The outlet may be used at once: what is sent before the
+  // handshake completes goes out right after it. The default serves no channel.
+  virtual ChannelAnswer open_channel(const ChannelRequest& /*request*/, ChannelOutlet /*outlet*/) {
+    return {404, "no WebSocket at this path", "", nullptr};
   }
 };
 
