@@ -24,6 +24,7 @@
 #include "orderly/gateway/clock_watch.hpp"
 #include "orderly/gateway/controller.hpp"
 #include "orderly/gateway/planning.hpp"
+#include "orderly/gateway/platform.hpp"
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/web/application.hpp"
@@ -36,6 +37,7 @@ namespace orderly::gateway {
 
 class DeviceRegistry;
 class LoadHistory;
+class PlatformSender;
 
 struct GatewayOptions {
   std::filesystem::path static_dir;   // web assets; empty = [web].static_dir or the packaged UI
@@ -47,6 +49,8 @@ struct GatewayOptions {
   std::function<std::map<std::string, std::shared_ptr<drivers::ChargerDriver>>(const drivers::DeviceEvents&)> devices;
   // Tests: the store writer's settings (e.g. a slow disk through before_commit).
   StoreWriterOptions store;
+  // Tests: the platform sender's (the jitter's source, the poll interval); on_status is the gateway's.
+  PlatformSenderOptions platform;
 };
 
 // Whether a write a person or the platform is waiting for reached the disk.
@@ -97,6 +101,11 @@ class Gateway final : public web::Application {
   bool cancel_dr_event(const std::string& id, OnDurable durable = {});
   std::vector<DrEvent> dr_events() const { return controller_.dr_book().events(); }
 
+  // The city platform's outbox as its sender last saw it (queued, oldest, last error): what the
+  // status JSON shows under "platform", for /metrics too. Empty before the first pass, or with
+  // [platform] enabled = false.
+  const std::optional<OutboxStatus>& platform_outbox() const { return platform_status_; }
+
   // The plan in force (null before the first one).
   const ActivePlan* plan() const { return controller_.plan(); }
 
@@ -127,6 +136,12 @@ class Gateway final : public web::Application {
   using Reply = std::function<void(web::ApiResponse)>;
   // gateway_api.cpp: every API call but the store reads; throws its ApiError for a refusal.
   void answer_on_core(const web::ApiRequest& request, const Reply& reply);
+  // platform_api.cpp: the T/CEC 102 interfaces the platform pulls (docs/platform-api.md).
+  web::ApiResponse answer_platform(const web::ApiRequest& request);
+  // Messages owed to the platform (none with [platform] enabled = false): a connector whose
+  // T/CEC status differs from the last one reported, and the periodic pushes when due.
+  std::vector<OutboxMessage> connector_reports(const std::string& charger_id, TimePoint now);
+  void push_periodic(Instant now);
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -150,6 +165,12 @@ class Gateway final : public web::Application {
   ClockWatch clock_watch_;
   std::optional<RetentionGuard> retention_guard_;  // from start()
   std::vector<std::function<void()>> status_listeners_;
+  std::unique_ptr<PlatformSender> platform_;
+  std::optional<OutboxStatus> platform_status_;
+  std::map<std::string, int> reported_status_;        // charger id -> T/CEC status last queued
+  MonoPoint periodic_pushed_at_{};
+  std::uint64_t platform_messages_ = 0;               // makes message ids unique within a run
+  std::map<std::string, TimePoint> platform_tokens_;  // issued to the platform -> expiry
   struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
   std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed
 };

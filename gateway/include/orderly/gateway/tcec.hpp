@@ -29,7 +29,7 @@ enum class Ret : int {
 };
 
 // One direction's secrets. The standard's keys are 16 ASCII characters; anything else is
-// refused where the secrets are read (platform_config.cpp), so here they are taken as given.
+// refused where the secrets are read (config_sections.cpp, read_platform), so here they are taken as given.
 struct Secrets {
   std::string operator_secret;  // what query_token presents (OperatorSecret)
   std::string data_secret;      // AES-128 key, 16 bytes

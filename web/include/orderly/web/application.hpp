@@ -16,6 +16,7 @@ struct ApiRequest {
   std::string path;                            // "/api/v1/chargers/p-101/request"
   std::map<std::string, std::string> query;    // decoded ?key=value pairs
   std::string body;                            // raw body (JSON for POST/PUT)
+  std::string authorization{};                 // the Authorization header as sent ("Bearer ...")
 };
 
 struct ApiResponse {
