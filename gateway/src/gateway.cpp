@@ -331,6 +331,8 @@ std::vector<OutboxMessage> Gateway::connector_reports(const std::string& charger
   if (!platform_) return {};
   const auto found = controller_.chargers().find(charger_id);
   if (found == controller_.chargers().end()) return {};
+  // A pile that answers but has not said whether a car is there yet: its first snapshot tells.
+  if (found->second.reachable() && found->second.snapshot.state == drivers::ChargerState::unknown) return {};
   const int status = platform_messages::connector_status(found->second);
   const auto [last, first] = reported_status_.try_emplace(charger_id, status);
   if (!first && last->second == status) return {};
