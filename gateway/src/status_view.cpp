@@ -219,7 +219,6 @@ json status_json(const StatusSources& from, Instant at) {
     platform["oldest_queued_age_s"] =
         o->oldest_queued_at ? json(duration_cast<seconds>(now - *o->oldest_queued_at).count()) : json(nullptr);
     platform["last_error"] = o->last_error;
-    platform["delivered"] = o->delivered;
     platform["last_delivered_at"] = o->last_delivered_at ? json(format_local_time(*o->last_delivered_at, offset))
                                                          : json(nullptr);
   }

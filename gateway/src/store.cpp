@@ -104,6 +104,7 @@ const std::vector<const char*>& migrations() {
         attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
         last_error TEXT NOT NULL DEFAULT '', delivered_ms INTEGER);
       CREATE INDEX platform_outbox_pending ON platform_outbox (kind, id) WHERE delivered_ms IS NULL;
+      CREATE INDEX platform_outbox_delivered ON platform_outbox (delivered_ms) WHERE delivered_ms IS NOT NULL;
       )sql",
   };
   return steps;
@@ -843,9 +844,12 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
     deleted += sqlite3_changes(db_);
   }
   {
-    // Delivered messages are kept as long as the raw samples, to answer "was it sent?".
-    Stmt del(db_, "DELETE FROM platform_outbox WHERE delivered_ms < ?", path_);
-    del.bind(cutoff).run();
+    // Delivered messages are kept as long as the raw samples, to answer "was it sent?"; the
+    // periodic snapshots (a supersede key) only a day, or they would outnumber everything else.
+    const std::int64_t day_ago = request.at == TimePoint{} ? 0 : to_ms(request.at) - 24LL * 3600 * 1000;
+    Stmt del(db_, "DELETE FROM platform_outbox WHERE delivered_ms IS NOT NULL AND (delivered_ms < ? OR "
+                  "(supersede_key != '' AND delivered_ms < ?))", path_);
+    del.bind(cutoff).bind(day_ago).run();
     deleted += sqlite3_changes(db_);
   }
   for (const char* table : {"meter_aggregates", "charger_aggregates"}) {
@@ -921,11 +925,8 @@ OutboxStatus Store::outbox_status() const {
     if (s.step()) out.last_error = s.text(0);
   }
   {
-    Stmt s(db_, "SELECT count(*), max(delivered_ms) FROM platform_outbox WHERE delivered_ms IS NOT NULL", path_);
-    if (s.step()) {
-      out.delivered = s.integer(0);
-      out.last_delivered_at = s.optional_time(1);
-    }
+    Stmt s(db_, "SELECT max(delivered_ms) FROM platform_outbox WHERE delivered_ms IS NOT NULL", path_);
+    if (s.step()) out.last_delivered_at = s.optional_time(0);
   }
   return out;
 }

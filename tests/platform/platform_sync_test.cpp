@@ -147,7 +147,7 @@ TEST(PlatformPush, StatusChangesAndTheOrderArriveWithChargeDetailsPerPeriod) {
   ASSERT_TRUE(wait_until([&] { return site.status()["platform"].value("queued", -1) == 0; }));
   const json status = site.status()["platform"];
   EXPECT_TRUE(status["enabled"]);
-  EXPECT_GE(status["delivered"].get<int>(), 5);
+  EXPECT_TRUE(status["last_delivered_at"].is_string());
   EXPECT_EQ(status["last_error"], "");
 }
 

@@ -59,7 +59,6 @@ struct OutboxStatus {
   std::int64_t queued = 0;
   std::optional<TimePoint> oldest_queued_at;
   std::string last_error;                  // of the most recent failed attempt still queued
-  std::int64_t delivered = 0;              // delivered messages still kept (raw retention)
   std::optional<TimePoint> last_delivered_at;
 };
 
