@@ -574,24 +574,97 @@ void read_web(Section& root, Config& c) {
   s.finish();
 }
 
+namespace {
+
+// One direction's secrets from the secret file. The standard's DataSecret and DataSecretIV are
+// the AES-128 key and IV themselves, so exactly 16 bytes.
+void read_secrets(Section& file, std::string_view key, tcec::Secrets& out, std::string* operator_id) {
+  auto s = file.section(key, true, "the secrets of one direction");
+  if (!s) return;
+  if (operator_id) assign(*operator_id, s->string("operator_id", true, "the platform's OperatorID"));
+  assign(out.operator_secret, s->string("operator_secret", true, "the OperatorSecret of query_token"));
+  assign(out.sig_secret, s->string("sig_secret", true, "the SigSecret (HMAC-MD5 key)"));
+  for (auto [name, field] : {std::pair{"data_secret", &out.data_secret}, {"data_secret_iv", &out.data_secret_iv}}) {
+    const auto value = s->string(name, true, "16 characters");
+    if (value && value->size() != 16) {
+      s->error(s->table().get(name), name,
+               "must be exactly 16 bytes (the AES-128 key or IV itself), got " + std::to_string(value->size()) +
+                   "; copy it as the platform issued it");
+    } else {
+      assign(*field, value);
+    }
+  }
+  s->finish();
+}
+
+// The secret file is TOML of its own (docs/configuration.md, "[platform]"), kept apart so the
+// main file can be shown and shared; its problems are reported at the secret_file key.
+void read_secret_file(Section& s, const toml::node* at, PlatformConfig& p) {
+  std::ifstream in(p.secret_file, std::ios::binary);
+  if (!in) {
+    s.error(at, "secret_file", "cannot read '" + p.secret_file.string() + "' (" + std::strerror(errno) +
+                                   "); it must be readable by the orderly user");
+    return;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Errors errors(p.secret_file.string());
+  if (const auto doc = toml_section::parse(text, errors)) {
+    Section file(errors, *doc, "", "the secret file");
+    read_secrets(file, "to_platform", p.to_platform, nullptr);
+    read_secrets(file, "from_platform", p.from_platform, &p.platform_operator_id);
+    file.finish();
+  }
+  for (const auto& e : errors.errors()) s.error(at, "secret_file", e);
+}
+
+}  // namespace
+
 void read_platform(Section& root, Config& c) {
   const toml::table* t = root.subtable("platform");
   if (!t) return;
   Section s(root.errors(), *t, "platform", "[platform]");
   auto& p = c.platform;
   assign(p.enabled, s.boolean("enabled"));
-  assign(p.url, s.string("url"));
+  assign(p.url, s.string("url", false, "the platform's base URL, \"https://...\""));
   assign(p.operator_id, s.string("operator_id"));
   if (auto f = s.string("secret_file")) p.secret_file = *f;
   assign(p.push_interval_s, s.integer("push_interval_s", 10, 86400));
+  assign(p.station_id, s.string("station_id"));
+  if (auto f = s.string("ca_file")) p.ca_file = *f;
+  if (auto f = s.string("client_cert_file")) p.client_cert_file = *f;
+  if (auto f = s.string("client_key_file")) p.client_key_file = *f;
+  assign(p.proxy, s.string("proxy", false, "a proxy URL like \"http://10.0.0.1:3128\""));
+  assign(p.connect_timeout_s, s.integer("connect_timeout_s", 1, 300));
+  assign(p.timeout_s, s.integer("timeout_s", 1, 600));
+  assign(p.retry_initial_s, s.integer("retry_initial_s", 1, 3600));
+  assign(p.retry_max_s, s.integer("retry_max_s", 1, 86400));
   s.finish();
-  // Until the sender exists, enabled = true would look like a site that reports to the city
-  // while nothing is sent.
-  if (p.enabled) {
-    s.error(t->get("enabled"), "enabled",
-            "is not supported yet: the city platform sync arrives with issue #15 [platform]; set "
-            "enabled = false (the other [platform] keys are accepted but have no effect until then)");
+  if (p.retry_max_s < p.retry_initial_s) {
+    s.error(t->get("retry_max_s"), "retry_max_s", "must be at least retry_initial_s (" +
+                                                      std::to_string(p.retry_initial_s) + ")");
   }
+  if (p.client_cert_file.empty() != p.client_key_file.empty()) {
+    s.error(t->get(p.client_cert_file.empty() ? "client_key_file" : "client_cert_file"),
+            p.client_cert_file.empty() ? "client_key_file" : "client_cert_file",
+            "give both client_cert_file and client_key_file, or neither");
+  }
+  // The other keys only matter when the sync runs; a disabled section may be half filled in.
+  if (!p.enabled) return;
+  const auto required = [&](std::string_view key, bool present, const char* what) {
+    if (!present) s.missing(key, what);
+  };
+  required("url", !p.url.empty(), "the platform's base URL, \"https://...\"");
+  required("operator_id", !p.operator_id.empty(), "the OperatorID the platform assigned to this operator");
+  required("station_id", !p.station_id.empty(), "the StationID the platform knows this site by");
+  required("secret_file", !p.secret_file.empty(), "the path of the file holding the pair's secrets");
+  if (!p.url.empty() && !p.url.starts_with("https://") && !p.url.starts_with("http://")) {
+    s.error(t->get("url"), "url", "must start with https:// (or http:// on a closed test network)");
+  } else if (p.url.starts_with("http://")) {
+    s.errors().warn(t->get("url")->source(),
+                    "platform.url is plain http://: Data is encrypted but the token and the metadata are not; "
+                    "use https:// outside a test network");
+  }
+  if (!p.secret_file.empty()) read_secret_file(s, t->get("secret_file"), p);
 }
 
 void read_store(Section& root, Config& c) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "device_registry.hpp"
+#include "platform_messages.hpp"
 #include "orderly/gateway/log.hpp"
 #include "orderly/gateway/report.hpp"
 #include "orderly/web/server.hpp"
@@ -58,6 +59,16 @@ void Gateway::start() {
   store_ = std::make_unique<StoreWriter>(config_.store.path, std::move(store_options));
   accounts_ = std::make_unique<Accounts>(config_.store.path);
   restore(clock_.instant());
+  if (config_.platform.enabled) {
+    PlatformSenderOptions platform_options = options_.platform;
+    platform_options.on_status = [this, alive = std::weak_ptr<bool>(alive_)](const OutboxStatus& status) {
+      boost::asio::post(io_, [this, alive, status] {
+        if (alive.lock()) platform_status_ = status;
+      });
+    };
+    platform_ = std::make_unique<PlatformSender>(clock_, config_, std::move(platform_options));
+    platform_->start();
+  }
 
   drivers::DeviceEvents events;
   events.charger_snapshot = [this](const std::string& id, const drivers::ChargerSnapshot& s) { on_charger_snapshot(id, s); };
@@ -96,6 +107,7 @@ void Gateway::stop() {
   if (devices_) devices_->stop();
   event({"info", "gateway", "stopped", true, false});
   if (store_) store_->stop();
+  if (platform_) platform_->stop();
   spdlog::info("gateway stopped");
 }
 
@@ -130,6 +142,7 @@ void Gateway::control_step() {
   prune_daily(now);
   if (const auto due = controller_.due_replans(now); !due.empty()) replan(now, due);
   send(controller_.limit(now), now.wall);
+  push_periodic(now);
   history_->record(now.wall, controller_);
   notify_status();
 }
@@ -256,7 +269,8 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   const Instant now = clock_.instant();
   const bool state_changed = charger.snapshot.state != s.state;
   bool step = controller_.on_charger_snapshot(id, s, now);
-  if (sample_due(id, now.mono, state_changed)) {
+  auto reports = connector_reports(id, now.wall);
+  if (sample_due(id, now.mono, state_changed || !reports.empty())) {
     ChargerSample cs;
     cs.at = s.at;
     cs.charger_id = id;
@@ -267,12 +281,19 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
     cs.total_energy_wh = s.total_energy_wh;
     cs.limit_w = charger.setpoint_w;
     cs.applied_limit_w = s.applied_limit_w;
+    cs.platform_reports = std::move(reports);
     store_->append(std::move(cs));
   }
   // Sessions: a car arriving or leaving is committed at once (it is what a resident's bill and
   // the restart rest on), then planned for.
   const auto before = sessions_->open_session(id);
-  for (const auto& r : sessions_->on_snapshot(id, s, charger.setpoint_w, now.wall)) store_->append(r);
+  for (auto& r : sessions_->on_snapshot(id, s, charger.setpoint_w, now.wall)) {
+    // The order report is written with the closing record: one is on disk exactly when the other is.
+    if (r.ended_at && platform_)
+      r.platform_reports.push_back(platform_messages::message(
+          "notification_charge_order_info", "order:" + r.id, platform_messages::charge_order_info(config_, r), now.wall));
+    store_->append(std::move(r));
+  }
   const auto after = sessions_->open_session(id);
   const bool opened = after && (!before || before->id != after->id);
   const bool closed = before && (!after || after->id != before->id);
@@ -301,7 +322,49 @@ void Gateway::on_limit_ack(const std::string& id, const drivers::LimitAck& ack) 
 }
 
 void Gateway::on_health(const std::string& id, const drivers::Health& h) {
-  if (controller_.on_health(id, h, clock_.instant())) wake();
+  const Instant now = clock_.instant();
+  const bool step = controller_.on_health(id, h, now);
+  for (auto& m : connector_reports(id, now.wall)) store_->append(std::move(m));
+  if (step) wake();
+}
+
+// ---- the city platform's pushes ----------------------------------------------------------------
+
+std::vector<OutboxMessage> Gateway::connector_reports(const std::string& charger_id, TimePoint now) {
+  if (!platform_) return {};
+  const auto found = controller_.chargers().find(charger_id);
+  if (found == controller_.chargers().end()) return {};
+  // A pile that answers but has not said whether a car is there yet: its first snapshot tells.
+  if (found->second.reachable() && found->second.snapshot.state == drivers::ChargerState::unknown) return {};
+  const int status = platform_messages::connector_status(found->second);
+  const auto [last, first] = reported_status_.try_emplace(charger_id, status);
+  if (!first && last->second == status) return {};
+  last->second = status;
+  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
+  return {platform_messages::message(
+      "notification_stationStatus",
+      "status:" + charger_id + ":" + std::to_string(ms) + ":" + std::to_string(++platform_messages_),
+      {{"ConnectorStatusInfo", platform_messages::connector_status_info(charger_id, found->second)}}, now)};
+}
+
+void Gateway::push_periodic(Instant now) {
+  if (!platform_) return;
+  if (periodic_pushed_at_ != MonoPoint{} && now.mono - periodic_pushed_at_ < seconds(config_.platform.push_interval_s))
+    return;
+  periodic_pushed_at_ = now.mono;
+  const auto stamp = std::to_string(duration_cast<milliseconds>(now.wall.time_since_epoch()).count()) + ":" +
+                     std::to_string(++platform_messages_);
+  for (const auto& [id, c] : controller_.chargers()) {
+    if (c.snapshot.state != drivers::ChargerState::charging) continue;
+    const auto session = sessions_->open_session(id);
+    if (!session) continue;
+    store_->append(platform_messages::message("notification_equip_charge_status", "equip:" + session->id + ":" + stamp,
+                                              platform_messages::equip_charge_status(config_, c, *session, now.wall),
+                                              now.wall, id));
+  }
+  store_->append(platform_messages::message("notification_realtime_power_info", "power:" + stamp,
+                                            platform_messages::realtime_power(config_, controller_, now.wall), now.wall,
+                                            "station"));
 }
 
 // ---- writes someone waits for ------------------------------------------------------------------
@@ -313,6 +376,7 @@ void Gateway::append_durable(StoreRecord record, OnDurable durable) {
 }
 
 void Gateway::on_commit(const CommitReport& report) {
+  if (platform_) platform_->poke();
   if (!report.committed)
     spdlog::error("store: records {}..{} not saved error={}", report.first_seq, report.last_seq, logfmt(report.error));
   for (auto it = durable_waiting_.lower_bound(report.first_seq);
@@ -377,7 +441,9 @@ void Gateway::notify_status() {
 }
 
 nlohmann::json Gateway::status() const {
-  return status_json({config_, controller_, *sessions_, *history_, options_.demo_speed}, clock_.instant());
+  return status_json({config_, controller_, *sessions_, *history_, options_.demo_speed,
+                      platform_status_ ? &*platform_status_ : nullptr},
+                     clock_.instant());
 }
 
 }  // namespace orderly::gateway

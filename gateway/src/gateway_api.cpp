@@ -35,6 +35,7 @@ using namespace std::chrono;
 using json = nlohmann::json;
 
 constexpr std::string_view kPrefix = "/api/v1/";
+constexpr std::string_view kPlatformPrefix = "/api/v1/tcec/";  // platform_api.cpp
 // A year's KPIs take seconds (docs/kpi.md); longer periods would keep a worker, and one of the
 // box's two cores, busy for too long.
 constexpr days kLongestPeriod{366};
@@ -390,6 +391,7 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
   const minutes offset = config_.site.utc_offset;
   const TimePoint now = clock_.now();
   if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
+  if (request.path.starts_with(kPlatformPrefix)) return reply(answer_platform(request));
   if (answer_accounts(request, reply)) return;
   const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
 

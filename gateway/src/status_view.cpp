@@ -213,9 +213,18 @@ json status_json(const StatusSources& from, Instant at) {
     plan = {{"created_at", format_local_time(p->created_at, offset)}, {"reason", p->reason},
             {"algorithm", p->algorithm}, {"capacity_short", p->capacity_short},
             {"slot_minutes", p->grid.slot.count()}, {"slot_start", format_local_time(p->grid.start, offset)}};
+  json platform = {{"enabled", config.platform.enabled}};
+  if (const OutboxStatus* o = from.platform) {
+    platform["queued"] = o->queued;
+    platform["oldest_queued_age_s"] =
+        o->oldest_queued_at ? json(duration_cast<seconds>(now - *o->oldest_queued_at).count()) : json(nullptr);
+    platform["last_error"] = o->last_error;
+    platform["last_delivered_at"] = o->last_delivered_at ? json(format_local_time(*o->last_delivered_at, offset))
+                                                         : json(nullptr);
+  }
   return {{"time", format_local_time(now, offset)}, {"site", site}, {"history", history},
           {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"alarms", alarms}, {"plan", plan},
-          {"failsafe_budget", failsafe_budget_json(from, at)}};
+          {"failsafe_budget", failsafe_budget_json(from, at)}, {"platform", platform}};
 }
 
 }  // namespace orderly::gateway

@@ -10,6 +10,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/controller.hpp"
 #include "orderly/gateway/sessions.hpp"
+#include "orderly/gateway/store.hpp"
 
 namespace orderly::gateway {
 
@@ -37,6 +38,7 @@ struct StatusSources {
   const SessionBook& sessions;
   const LoadHistory& history;
   double demo_speed = 0;  // > 0: shown on the page
+  const OutboxStatus* platform = nullptr;  // the platform outbox; null: sync off or not yet seen
 };
 
 nlohmann::json status_json(const StatusSources& from, Instant now);

@@ -118,6 +118,17 @@ const std::vector<const char*>& migrations() {
         action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
       CREATE INDEX audit_by_time ON audit_log (ts_ms);
       )sql",
+      // 5: the city platform's outbox (docs/platform-api.md): sent in id order per kind;
+      // message_id makes writing (and sending) the same message twice harmless
+      R"sql(
+      CREATE TABLE platform_outbox (
+        id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        data TEXT NOT NULL, created_ms INTEGER NOT NULL, supersede_key TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '', delivered_ms INTEGER);
+      CREATE INDEX platform_outbox_pending ON platform_outbox (kind, id) WHERE delivered_ms IS NULL;
+      CREATE INDEX platform_outbox_delivered ON platform_outbox (delivered_ms) WHERE delivered_ms IS NOT NULL;
+      )sql",
   };
   return steps;
 }
@@ -126,7 +137,7 @@ constexpr const char* kTables[] = {"meta",      "chargers",          "meter_samp
                                    "charger_samples",   "commands",  "events",
                                    "sessions",  "meter_aggregates",  "plans",
                                    "dr_events", "charger_aggregates", "users",
-                                   "account_links", "audit_log"};
+                                   "account_links", "audit_log", "platform_outbox"};
 
 MeterSample read_meter_sample(const Stmt& s) {
   MeterSample m;
@@ -335,10 +346,22 @@ std::string Store::integrity_check() const {
 void Store::write(const std::vector<StoreRecord>& records) {
   if (records.empty()) return;
   Transaction tx(db_, path_);
-  std::optional<Stmt> meter, charger, command, ack, event, session, plan, dr_event;
+  std::optional<Stmt> meter, charger, command, ack, event, session, plan, dr_event, outbox, supersede;
   auto prepared = [&](std::optional<Stmt>& s, const char* sql) -> Stmt& {
     if (!s) s.emplace(db_, sql, path_);
     return *s;
+  };
+  // In the transaction of the record it reports, so the report exists exactly when the data does.
+  const auto queue_report = [&](const OutboxMessage& m) {
+    if (!m.supersede_key.empty()) {
+      prepared(supersede, "DELETE FROM platform_outbox WHERE kind = ? AND supersede_key = ? AND "
+                          "delivered_ms IS NULL")
+          .bind(m.kind).bind(m.supersede_key).run();
+    }
+    prepared(outbox, "INSERT INTO platform_outbox (message_id, kind, data, created_ms, supersede_key, "
+                     "next_attempt_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (message_id) DO NOTHING")
+        .bind(m.message_id).bind(m.kind).bind(m.data).bind(m.created_at).bind(m.supersede_key)
+        .bind(m.created_at).run();
   };
   for (const auto& record : records) {
     std::visit(
@@ -359,6 +382,7 @@ void Store::write(const std::vector<StoreRecord>& records) {
             for (double v : r.current_a) s.bind(v);
             s.bind(r.session_energy_wh).bind(r.total_energy_wh).bind(r.limit_w)
                 .bind(r.applied_limit_w).run();
+            for (const auto& m : r.platform_reports) queue_report(m);
           } else if constexpr (std::is_same_v<T, CommandRecord>) {
             auto& s = prepared(command,
                                "INSERT INTO commands (ts_ms, charger_id, kind, payload, seq, "
@@ -381,6 +405,7 @@ void Store::write(const std::vector<StoreRecord>& records) {
             auto& s = prepared(session, sql.c_str());
             bind_session(s, r);
             s.run();
+            for (const auto& m : r.platform_reports) queue_report(m);
           } else if constexpr (std::is_same_v<T, PruneRequest>) {
             prune_in_transaction(r);
           } else if constexpr (std::is_same_v<T, PlanRecord>) {
@@ -398,6 +423,8 @@ void Store::write(const std::vector<StoreRecord>& records) {
                 "source = excluded.source, cancelled = excluded.cancelled");
             s.bind(r.id).bind(r.start).bind(r.end).bind(r.limit_kw).bind(r.source)
                 .bind(r.created_at).bind(std::int64_t{r.cancelled}).run();
+          } else if constexpr (std::is_same_v<T, OutboxMessage>) {
+            queue_report(r);
           } else {
             static_assert(sizeof(T) == 0, "every StoreRecord alternative needs a writer");
           }
@@ -719,6 +746,15 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
     del.bind(cutoff).run();
     deleted += sqlite3_changes(db_);
   }
+  {
+    // Delivered messages are kept as long as the raw samples, to answer "was it sent?"; the
+    // periodic snapshots (a supersede key) only a day, or they would outnumber everything else.
+    const std::int64_t day_ago = request.at == TimePoint{} ? 0 : to_ms(request.at) - 24LL * 3600 * 1000;
+    Stmt del(db_, "DELETE FROM platform_outbox WHERE delivered_ms IS NOT NULL AND (delivered_ms < ? OR "
+                  "(supersede_key != '' AND delivered_ms < ?))", path_);
+    del.bind(cutoff).bind(day_ago).run();
+    deleted += sqlite3_changes(db_);
+  }
   for (const char* table : {"meter_aggregates", "charger_aggregates"}) {
     Stmt old(db_, std::string("DELETE FROM ") + table + " WHERE slot_start_ms < ?", path_);
     old.bind(request.aggregate_before).run();
@@ -726,6 +762,76 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
   }
   if (request.at != TimePoint{}) set_meta(kLastPruneKey, std::to_string(to_ms(request.at)));
   return deleted;
+}
+
+// ---- the platform outbox (its sender's connection) ------------------------------------------
+
+namespace {
+constexpr const char* kOutboxColumns =
+    "id, message_id, kind, data, created_ms, attempts, next_attempt_ms, last_error, delivered_ms";
+
+OutboxEntry read_outbox_entry(const Stmt& s) {
+  OutboxEntry e;
+  e.row = s.integer(0);
+  e.message.message_id = s.text(1);
+  e.message.kind = s.text(2);
+  e.message.data = s.text(3);
+  e.message.created_at = s.time(4);
+  e.attempts = static_cast<int>(s.integer(5));
+  e.next_attempt_at = s.time(6);
+  e.last_error = s.text(7);
+  e.delivered_at = s.optional_time(8);
+  return e;
+}
+}  // namespace
+
+std::vector<OutboxEntry> Store::outbox_heads() const {
+  Stmt s(db_, std::string("SELECT ") + kOutboxColumns + " FROM platform_outbox WHERE id IN (SELECT min(id) FROM "
+                  "platform_outbox WHERE delivered_ms IS NULL GROUP BY kind) ORDER BY id", path_);
+  std::vector<OutboxEntry> out;
+  while (s.step()) out.push_back(read_outbox_entry(s));
+  return out;
+}
+
+std::vector<OutboxEntry> Store::outbox(std::size_t limit) const {
+  Stmt s(db_, std::string("SELECT ") + kOutboxColumns + " FROM platform_outbox ORDER BY id LIMIT ?", path_);
+  s.bind(static_cast<std::int64_t>(limit));
+  std::vector<OutboxEntry> out;
+  while (s.step()) out.push_back(read_outbox_entry(s));
+  return out;
+}
+
+void Store::outbox_delivered(std::int64_t row, TimePoint at) {
+  Stmt s(db_, "UPDATE platform_outbox SET delivered_ms = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
+         path_);
+  s.bind(at).bind(row).run();
+}
+
+void Store::outbox_failed(std::int64_t row, TimePoint next_attempt_at, std::string_view error) {
+  Stmt s(db_, "UPDATE platform_outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?",
+         path_);
+  s.bind(next_attempt_at).bind(error).bind(row).run();
+}
+
+OutboxStatus Store::outbox_status() const {
+  OutboxStatus out;
+  {
+    Stmt s(db_, "SELECT count(*), min(created_ms) FROM platform_outbox WHERE delivered_ms IS NULL", path_);
+    if (s.step()) {
+      out.queued = s.integer(0);
+      out.oldest_queued_at = s.optional_time(1);
+    }
+  }
+  {
+    Stmt s(db_, "SELECT last_error FROM platform_outbox WHERE delivered_ms IS NULL AND last_error != '' "
+                "ORDER BY next_attempt_ms DESC LIMIT 1", path_);
+    if (s.step()) out.last_error = s.text(0);
+  }
+  {
+    Stmt s(db_, "SELECT max(delivered_ms) FROM platform_outbox WHERE delivered_ms IS NOT NULL", path_);
+    if (s.step()) out.last_delivered_at = s.optional_time(0);
+  }
+  return out;
 }
 
 // ---- StoreWriter ----------------------------------------------------------------------------

@@ -125,6 +125,9 @@ const std::vector<Route>& route_table() {
       {"DELETE", "/api/v1/dr-events/*", kStaffAndPlatform},
       {"POST", "/api/v1/invites", kStaff},
       {"GET", "/api/v1/audit", roles({Role::admin})},
+      // T/CEC 102 authenticates each call itself: query_token, then its Bearer token and the
+      // envelope's HMAC (docs/platform-api.md); the gate only keeps Host and JSON rules for it.
+      {"POST", "/api/v1/tcec/*", kPublic},
   };
   return table;
 }

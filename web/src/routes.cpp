@@ -210,6 +210,7 @@ std::optional<ApiRequest> api_request(const Request& request, std::string& error
   }
   api.method = request.method() == http::verb::head ? "GET" : std::string(request.method_string());
   api.body = request.body();
+  api.authorization = std::string(request[http::field::authorization]);
   return api;
 }
 

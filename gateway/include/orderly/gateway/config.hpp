@@ -18,6 +18,7 @@
 #include "orderly/base/units.hpp"
 #include "orderly/gateway/log.hpp"
 #include "orderly/gateway/tariff.hpp"
+#include "orderly/gateway/tcec.hpp"
 
 namespace orderly::drivers {
 class ProfileCatalog;
@@ -206,12 +207,26 @@ struct WebConfig {
   std::vector<std::string> allowed_hosts;  // DNS names of the box besides its IP addresses
 };
 
+// [platform]: the city charging platform over T/CEC 102 (docs/platform-api.md).
 struct PlatformConfig {
   bool enabled = false;
-  std::string url;                         // required when enabled (https://...)
-  std::string operator_id;                 // required when enabled
-  std::filesystem::path secret_file;       // required when enabled
-  int push_interval_s = 60;
+  std::string url;                         // base URL; the interface name is appended ("/query_token")
+  std::string operator_id;                 // ours: the OperatorID our requests carry
+  std::filesystem::path secret_file;       // the pair's secrets, both directions (TOML)
+  int push_interval_s = 60;                // periodic pushes while charging
+  std::string station_id;                  // the StationID the platform knows this site by
+  std::filesystem::path ca_file;           // empty: the system's CA store
+  std::filesystem::path client_cert_file;  // PEM; with client_key_file, or neither
+  std::filesystem::path client_key_file;
+  std::string proxy;                       // empty: no proxy (the environment's is ignored)
+  int connect_timeout_s = 10;
+  int timeout_s = 30;                      // a whole request, answer included
+  int retry_initial_s = 10;                // first retry delay; doubles up to retry_max_s
+  int retry_max_s = 1800;
+  // From secret_file:
+  tcec::Secrets to_platform;               // issued by the platform: our pushes and query_token
+  std::string platform_operator_id;        // the platform's OperatorID on its pulls
+  tcec::Secrets from_platform;             // issued by us: what the platform's pulls use
 };
 
 struct StoreConfig {

@@ -25,6 +25,7 @@
 #include "orderly/gateway/clock_watch.hpp"
 #include "orderly/gateway/controller.hpp"
 #include "orderly/gateway/planning.hpp"
+#include "orderly/gateway/platform.hpp"
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/web/application.hpp"
@@ -37,6 +38,7 @@ namespace orderly::gateway {
 
 class DeviceRegistry;
 class LoadHistory;
+class PlatformSender;
 
 struct GatewayOptions {
   std::filesystem::path static_dir;   // web assets; empty = [web].static_dir or the packaged UI
@@ -52,6 +54,8 @@ struct GatewayOptions {
   // null = real time. Tests give a manual clock.
   const Clock* session_clock = nullptr;
   SessionRules session_rules;
+  // Tests: the platform sender's (the jitter's source, the poll interval); on_status is the gateway's.
+  PlatformSenderOptions platform;
 };
 
 // Whether a write a person or the platform is waiting for reached the disk.
@@ -111,6 +115,11 @@ class Gateway final : public web::Application {
   bool cancel_dr_event(const std::string& id, OnDurable durable = {});
   std::vector<DrEvent> dr_events() const { return controller_.dr_book().events(); }
 
+  // The city platform's outbox as its sender last saw it (queued, oldest, last error): what the
+  // status JSON shows under "platform", for /metrics too. Empty before the first pass, or with
+  // [platform] enabled = false.
+  const std::optional<OutboxStatus>& platform_outbox() const { return platform_status_; }
+
   // The plan in force (null before the first one).
   const ActivePlan* plan() const { return controller_.plan(); }
 
@@ -152,6 +161,12 @@ class Gateway final : public web::Application {
   bool beside_core(std::function<std::function<void()>()> work);
   // Human time for sessions, lock-outs and link expiry (GatewayOptions::session_clock).
   const Clock& session_clock() const { return options_.session_clock ? *options_.session_clock : real_clock_; }
+  // platform_api.cpp: the T/CEC 102 interfaces the platform pulls (docs/platform-api.md).
+  web::ApiResponse answer_platform(const web::ApiRequest& request);
+  // Messages owed to the platform (none with [platform] enabled = false): a connector whose
+  // T/CEC status differs from the last one reported, and the periodic pushes when due.
+  std::vector<OutboxMessage> connector_reports(const std::string& charger_id, TimePoint now);
+  void push_periodic(Instant now);
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -178,6 +193,12 @@ class Gateway final : public web::Application {
   RealClock real_clock_;
   std::unique_ptr<Accounts> accounts_;          // from start()
   WebSessions web_sessions_;
+  std::unique_ptr<PlatformSender> platform_;
+  std::optional<OutboxStatus> platform_status_;
+  std::map<std::string, int> reported_status_;        // charger id -> T/CEC status last queued
+  MonoPoint periodic_pushed_at_{};
+  std::uint64_t platform_messages_ = 0;               // makes message ids unique within a run
+  std::map<std::string, TimePoint> platform_tokens_;  // issued to the platform -> expiry
   struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
   std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed
 };

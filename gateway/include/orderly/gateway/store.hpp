@@ -34,6 +34,34 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A message owed to the city platform (docs/platform-api.md), queued in the platform outbox.
+struct OutboxMessage {
+  std::string message_id;                  // unique: the same id written again is ignored
+  std::string kind;                        // the T/CEC 102 interface, "notification_stationStatus"
+  std::string data;                        // its business JSON, in the clear (encrypted per send)
+  TimePoint created_at{};
+  // Non-empty for a snapshot that only matters at its newest (the periodic pushes): replaces the
+  // undelivered message of the same kind and key, so an outage queues one, not one a minute.
+  std::string supersede_key;
+};
+
+// An outbox row as its sender sees it.
+struct OutboxEntry {
+  std::int64_t row = 0;                    // write order; sent in this order per kind
+  OutboxMessage message;
+  int attempts = 0;
+  TimePoint next_attempt_at{};
+  std::string last_error;                  // of the last failed attempt; "" after delivery
+  std::optional<TimePoint> delivered_at;   // when the platform answered Ret=0
+};
+
+struct OutboxStatus {
+  std::int64_t queued = 0;
+  std::optional<TimePoint> oldest_queued_at;
+  std::string last_error;                  // of the most recent failed attempt still queued
+  std::optional<TimePoint> last_delivered_at;
+};
+
 struct MeterSample {
   TimePoint at{};
   std::string meter_id;
@@ -55,6 +83,7 @@ struct ChargerSample {
   double total_energy_wh = 0;
   double limit_w = 0;                      // what the gateway last commanded
   double applied_limit_w = 0;              // what the device reports following
+  std::vector<OutboxMessage> platform_reports;  // written in the same transaction (not read back)
 };
 
 // Audit log of every command sent to a device.
@@ -109,6 +138,7 @@ struct SessionRecord {
   // Last counter reading settled: settlement continues from here after a restart.
   std::optional<TimePoint> last_reading_at;
   double last_reading_wh = 0;
+  std::vector<OutboxMessage> platform_reports;  // written in the same transaction (not read back)
 };
 
 // A plan as computed by the control loop (audit, and resumed after a restart until re-planned).
@@ -172,7 +202,7 @@ struct PruneRequest {
 
 using StoreRecord = std::variant<MeterSample, ChargerSample, CommandRecord, CommandAck,
                                  EventRecord, SessionRecord, PruneRequest, PlanRecord,
-                                 DrEventRecord>;
+                                 DrEventRecord, OutboxMessage>;
 
 class Store {
  public:
@@ -239,6 +269,14 @@ class Store {
   // Rows in one of the gateway's tables (tests, diagnostics). Throws for an unknown table.
   std::int64_t row_count(std::string_view table) const;
 
+  // The platform outbox, for its sender (platform.hpp), which owns the delivery columns on a
+  // connection of its own. The oldest undelivered message of each kind, by row:
+  std::vector<OutboxEntry> outbox_heads() const;
+  std::vector<OutboxEntry> outbox(std::size_t limit) const;  // every row, oldest first (tests)
+  void outbox_delivered(std::int64_t row, TimePoint at);
+  void outbox_failed(std::int64_t row, TimePoint next_attempt_at, std::string_view error);
+  OutboxStatus outbox_status() const;
+
   // Applies a PruneRequest in one transaction. Returns the rows deleted.
   std::int64_t prune(const PruneRequest& request);
 
@@ -297,6 +335,7 @@ class StoreWriter {
   std::uint64_t append(PruneRequest p) { return append(StoreRecord{p}); }
   std::uint64_t append(PlanRecord p) { return append(StoreRecord{std::move(p)}); }
   std::uint64_t append(DrEventRecord e) { return append(StoreRecord{std::move(e)}); }
+  std::uint64_t append(OutboxMessage m) { return append(StoreRecord{std::move(m)}); }
 
   // Asks for everything queued now to be committed at once rather than at the next interval
   // (a person waits for the answer); returns without waiting.

@@ -45,6 +45,7 @@ struct ApiRequest {
   // (login, invite redemption) and for in-process callers (tests, tools), which are trusted.
   std::optional<Principal> caller;
   std::string client_address;                  // the peer's IP (login rate limiting)
+  std::string authorization{};                 // the Authorization header as sent ("Bearer ...")
 };
 
 struct ApiResponse {

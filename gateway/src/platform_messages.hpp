@@ -1,0 +1,38 @@
+#pragma once
+// The business Data of the T/CEC 102 messages the gateway sends and serves
+// (docs/platform-api.md has every field), built from the core's state on the core thread. Pure:
+// nothing here sends, stores or reads a clock.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "orderly/gateway/config.hpp"
+#include "orderly/gateway/controller.hpp"
+#include "orderly/gateway/store.hpp"
+
+namespace orderly::gateway::platform_messages {
+
+// ConnectorStatus: 0 offline, 1 idle, 2 occupied (not charging), 3 charging, 255 fault.
+int connector_status(const ChargerControl& charger);
+nlohmann::json connector_status_info(const std::string& charger_id, const ChargerControl& charger);
+// query_stations_info's answer (one station: this site), page 1 of 1.
+nlohmann::json stations_info(const Config& config);
+// One StationStatusInfo: the station and every connector.
+nlohmann::json station_status(const Config& config, const Controller& controller);
+// notification_equip_charge_status / query_equip_charge_status for a session in progress.
+nlohmann::json equip_charge_status(const Config& config, const ChargerControl& charger, const SessionRecord& session,
+                                   TimePoint now);
+// notification_charge_order_info for a closed session, ChargeDetails one per tariff period.
+nlohmann::json charge_order_info(const Config& config, const SessionRecord& session);
+// notification_realtime_power_info: the transformer's load and every connector's power.
+nlohmann::json realtime_power(const Config& config, const Controller& controller, TimePoint now);
+// query_station_stats's answer: energy per station, equipment and connector over [from, to)
+// from the sessions that started in it.
+nlohmann::json station_stats(const Config& config, const std::vector<SessionRecord>& sessions, TimePoint from,
+                             TimePoint to);
+
+OutboxMessage message(std::string kind, std::string message_id, const nlohmann::json& data, TimePoint at,
+                      std::string supersede_key = {});
+
+}  // namespace orderly::gateway::platform_messages

@@ -1,0 +1,172 @@
+#include "platform_site.hpp"
+
+namespace orderly::test {
+namespace {
+
+using namespace std::chrono;
+
+// A pile that takes whatever limit it is sent; the test reports what it draws.
+class PassiveCharger final : public drivers::ChargerDriver {
+ public:
+  explicit PassiveCharger(std::string id) : id_(std::move(id)) {
+    caps_.max_power_w = 7000;
+    caps_.failsafe = true;
+  }
+  const std::string& id() const override { return id_; }
+  drivers::Capabilities capabilities() const override { return caps_; }
+  void apply_limit(const drivers::PowerLimit&) override {}
+
+ private:
+  std::string id_;
+  drivers::Capabilities caps_;
+};
+
+std::string site_text(const TempDir& dir, const std::string& platform_url) {
+  write_file(dir / "platform.secrets", R"(
+[to_platform]
+operator_secret = "PlatformIssued01"
+data_secret = "1234567890abcdef"
+data_secret_iv = "fedcba0987654321"
+sig_secret = "SigSecret0123456"
+[from_platform]
+operator_id = "MA0CITY01"
+operator_secret = "GatewayIssued001"
+data_secret = "abcdef1234567890"
+data_secret_iv = "0987654321fedcba"
+sig_secret = "SigSecretPull001"
+)");
+  return R"(
+[site]
+name = "Platform test community"
+[site.transformer]
+id = "tx"
+limit_kw = 100
+
+[tariff]
+[[tariff.schedule]]
+effective_from = 2024-01-01
+[[tariff.schedule.season]]
+price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
+hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+
+[web]
+listen = "127.0.0.1"
+
+[platform]
+enabled = true
+url = ")" + platform_url + R"("
+operator_id = "MA59J8YL8"
+station_id = "S-001"
+secret_file = ")" + (dir / "platform.secrets").string() + R"("
+push_interval_s = 60
+retry_initial_s = 10
+retry_max_s = 1800
+timeout_s = 5
+connect_timeout_s = 2
+
+[store]
+path = ")" + (dir / "orderly.db").string() + R"("
+
+[log]
+level = "warn"
+
+[[meter]]
+id = "tx-meter"
+role = "transformer"
+
+[[charger]]
+id = "p1"
+kind = "private"
+household = "1-1-101"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "p2"
+kind = "private"
+household = "1-1-102"
+phase = "B"
+max_power_kw = 7
+)";
+}
+
+}  // namespace
+
+PlatformSite::PlatformSite() {
+  platform.start();
+  config = gateway::parse_config(site_text(dir, platform.url()), "platform_site.toml");
+  config.web.port = 0;
+  start_gateway();
+}
+
+PlatformSite::~PlatformSite() { stop_gateway(); }
+
+void PlatformSite::start_gateway() {
+  gateway::GatewayOptions options;
+  options.platform.poll_interval = milliseconds(20);
+  options.platform.uniform01 = [] { return 0.5; };
+  options.devices = [this](const drivers::DeviceEvents& events) {
+    events_ = events;
+    std::map<std::string, std::shared_ptr<drivers::ChargerDriver>> out;
+    for (const char* id : {"p1", "p2"}) out[id] = std::make_shared<PassiveCharger>(id);
+    return out;
+  };
+  gateway_ = std::make_unique<RunningGateway>(clock, config, std::move(options));
+}
+
+void PlatformSite::stop_gateway() { gateway_.reset(); }
+
+void PlatformSite::online(const std::string& charger_id) {
+  on_core(gateway_->io(), [&] {
+    drivers::Health h;
+    h.online = true;
+    h.last_good = clock.now();
+    events_.health(charger_id, h);
+  });
+  car(charger_id, drivers::ChargerState::unplugged, 0, 0);
+}
+
+void PlatformSite::car(const std::string& charger_id, drivers::ChargerState state, double power_w, double energy_wh) {
+  on_core(gateway_->io(), [&] {
+    drivers::ChargerSnapshot s;
+    s.at = clock.now();
+    s.state = state;
+    s.power_w = power_w;
+    s.session_energy_wh = energy_wh;
+    events_.charger_snapshot(charger_id, s);
+  });
+}
+
+void PlatformSite::meter(double power_kw) {
+  on_core(gateway_->io(), [&] {
+    drivers::MeterSnapshot m;
+    m.at = clock.now();
+    m.power_w = power_kw * 1000;
+    events_.meter_snapshot("tx-meter", m);
+  });
+}
+
+std::string PlatformSite::session(const std::string& charger_id, double energy_kwh) {
+  using drivers::ChargerState;
+  car(charger_id, ChargerState::plugged, 0, 0);
+  double wh = 0;
+  while (wh < energy_kwh * 1000) {
+    clock.advance(minutes(5));
+    wh = std::min(wh + 7000.0 * 5 / 60, energy_kwh * 1000);
+    car(charger_id, ChargerState::charging, 7000, wh);
+    meter(20 + 7);
+  }
+  const std::string id = on_core(gateway_->io(), [&] { return gateway().sessions().open_session(charger_id)->id; });
+  car(charger_id, ChargerState::unplugged, 0, wh);
+  return id;
+}
+
+std::vector<gateway::OutboxEntry> PlatformSite::outbox() const {
+  return gateway::Store(config.store.path).outbox(100000);
+}
+
+nlohmann::json PlatformSite::status() {
+  return on_core(gateway_->io(), [&] { return gateway().status(); });
+}
+
+}  // namespace orderly::test
