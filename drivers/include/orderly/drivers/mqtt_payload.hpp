@@ -8,6 +8,9 @@
 #include <optional>
 #include <string>
 
+#include "orderly/base/bounded_json.hpp"
+#include "orderly/drivers/mqtt_protocol.hpp"
+
 namespace orderly::drivers::mqtt {
 
 inline std::string expand_base(std::string topic, const std::string& base) {
@@ -30,12 +33,13 @@ inline std::optional<std::string> extract_value(const std::string& payload, cons
     }
     return v;
   }
-  auto doc = nlohmann::json::parse(payload, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    error = "payload is not a JSON object (expected a value at \"" + json_path + "\")";
+  const auto parsed = bounded_json::parse(payload, {kMaxPayloadBytes});
+  if (!parsed.ok() || !parsed.value.is_object()) {
+    error = "payload is not a JSON object (expected a value at \"" + json_path + "\")" +
+            (parsed.ok() ? "" : ": " + parsed.error);
     return std::nullopt;
   }
-  const nlohmann::json* node = &doc;
+  const nlohmann::json* node = &parsed.value;
   std::string::size_type start = 0;
   while (true) {
     const auto dot = json_path.find('.', start);
