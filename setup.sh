@@ -27,6 +27,7 @@ PACKAGES=(
   liblemon-dev                # network simplex min-cost flow for the planner
   libglpk-dev                 # the planner's exact LP under phase limits (linked in the product; LEMON's default LP solver) and its tests' LP oracle
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev       # libFuzzer + its sanitizers for tests/fuzz (gcc has no libFuzzer); the runtimes are only Recommended by clang
   chromium                    # headless browser for the web UI end-to-end tests
   fonts-wqy-microhei          # a CJK font so chromium screenshots of the Chinese UI are legible
 )
