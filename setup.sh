@@ -3,6 +3,10 @@
 #
 #   ./setup.sh demo     install deps, build (Release), run the gateway in demo mode (web UI on :8080)
 #   ./setup.sh test     install deps, build (Debug, warnings as errors), run the whole CTest suite
+#   ./setup.sh sanitize ASan+UBSan build in build-asan/, run the unit and integration tests
+#   ./setup.sh tsan     ThreadSanitizer build in build-tsan/ of the tests whose code runs threads, run them
+#   ./setup.sh fuzz     every libFuzzer target for FUZZ_SECONDS (60) each (tests/fuzz/run.sh)
+#   (.ci/run runs test, sanitize, tsan and fuzz in turn; costs in docs/testing.md)
 #   ./setup.sh deps     only install the Debian packages (idempotent; runs apt-get update when needed)
 #   ./setup.sh build    deps + build only
 #
@@ -28,6 +32,7 @@ PACKAGES=(
   liblemon-dev                # network simplex min-cost flow for the planner
   libglpk-dev                 # the planner's exact LP under phase limits (linked in the product; LEMON's default LP solver) and its tests' LP oracle
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev       # libFuzzer + its sanitizers for tests/fuzz (gcc has no libFuzzer); the runtimes are only Recommended by clang
   chromium                    # headless browser for the web UI end-to-end tests
   fonts-wqy-microhei          # a CJK font so chromium screenshots of the Chinese UI are legible
 )
@@ -57,14 +62,23 @@ install_deps() {
 
 JOBS=${JOBS:-$(nproc)}
 
-build() { # $1 = build type, $2 = build dir, [$3 = only this target]
+build() { # $1 = build type, $2 = build dir, [$3... = only these targets]
   local type=$1 dir=$2 extra=() targets=()
+  shift 2
   [ "${ORDERLY_SANITIZE:-0}" = 1 ] && extra+=(-DORDERLY_SANITIZE=ON)
+  [ "${ORDERLY_TSAN:-0}" = 1 ] && extra+=(-DORDERLY_TSAN=ON)
   [ "${CI:-}" = true ] && extra+=(-DORDERLY_WERROR=ON)
-  [ -n "${3:-}" ] && targets+=(--target "$3")
+  [ $# -gt 0 ] && targets+=(--target "$@")
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "${extra[@]}"
   cmake --build "$dir" -j "$JOBS" "${targets[@]}"
 }
+
+# The tests whose code runs threads beside the core loop: Paho's (MQTT drivers), the RS-485 /
+# Modbus TCP bus workers, the store writer, the web server and the API's report workers, and the
+# whole gateway with all of them. ThreadSanitizer slows code 5-15x, so the rest (single-threaded
+# logic, already under ASan+UBSan) is not rebuilt for it.
+TSAN_TESTS=(mqtt_devices_test mqtt_profile_driver_test modbus_integration_test dlt645_integration_test
+  gateway_store_test web_server_test report_api_live system_gateway)
 
 cmd=${1:-help}
 case "$cmd" in
@@ -77,11 +91,33 @@ case "$cmd" in
     # shellcheck disable=SC2086
     ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$JOBS" -LE bench ${CTEST_ARGS:-}
     ;;
+  sanitize)
+    install_deps
+    ORDERLY_SANITIZE=1 build Debug "${BUILD_DIR:-build-asan}"
+    # e2e tests time the real binary and a browser, and the simulated week runs minutes even
+    # unsanitized: their code paths are the integration tests' code paths.
+    # shellcheck disable=SC2086
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "${BUILD_DIR:-build-asan}" --output-on-failure -j "$JOBS" -L 'unit|integration' \
+      -E system_week ${CTEST_ARGS:-}
+    ;;
+  tsan)
+    install_deps
+    ORDERLY_TSAN=1 build Debug "${BUILD_DIR:-build-tsan}" "${TSAN_TESTS[@]}"
+    regex="^($(IFS='|'; echo "${TSAN_TESTS[*]}"))\\."
+    # shellcheck disable=SC2086
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+      ctest --test-dir "${BUILD_DIR:-build-tsan}" --output-on-failure -j "$JOBS" -R "$regex" ${CTEST_ARGS:-}
+    ;;
+  fuzz)
+    install_deps
+    tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+    ;;
   demo)
     install_deps
     build Release "${BUILD_DIR:-build-release}" orderly   # the demo needs only the binary
     shift
     exec "${BUILD_DIR:-build-release}/orderly" demo "$@"
     ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 2 ;;
 esac

@@ -21,6 +21,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "orderly/base/bounded_json.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/report.hpp"
 #include "orderly/gateway/settlement.hpp"
@@ -34,6 +35,8 @@ namespace {
 using namespace std::chrono;
 using json = nlohmann::json;
 
+// web::ServerOptions::max_body_bytes' default; a server configured larger still gets this bound.
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 constexpr std::string_view kPrefix = "/api/v1/";
 constexpr std::string_view kPlatformPrefix = "/api/v1/tcec/";  // platform_api.cpp
 // A year's KPIs take seconds (docs/kpi.md); longer periods would keep a worker, and one of the
@@ -179,12 +182,19 @@ std::string describe(const json& value) {
   return text.size() > 40 ? text.substr(0, 37) + "..." : text;
 }
 
+// A request body as a JSON object, or a 400 saying why not and showing `example`. The web server
+// already refuses bodies over its max_body_bytes; the bounds here keep a body that fits from
+// nesting deep enough to overflow the stack in describe()'s dump().
+json parse_body(const std::string& body, const char* example) {
+  auto parsed = bounded_json::parse(body, {kMaxBodyBytes});
+  if (parsed.ok() && parsed.value.is_object()) return std::move(parsed.value);
+  throw ApiError{400, "", "the body must be a JSON object such as " + std::string(example) +
+                              (parsed.ok() ? "" : "; this one was refused: " + parsed.error)};
+}
+
 // The body of PUT /api/v1/chargers/<id>/request (docs/web-api.md).
 ChargeRequest parse_charge_request(const std::string& body, TimePoint now, minutes site_offset) {
-  const json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    throw ApiError{400, "", "the body must be a JSON object such as {\"departure\": \"07:30\", \"energy_kwh\": 20}"};
-  }
+  const json doc = parse_body(body, "{\"departure\": \"07:30\", \"energy_kwh\": 20}");
   auto time_field = [&](const std::string& field, const json& value) -> TimePoint {
     const auto text = value.is_string() ? value.get<std::string>() : std::string();
     std::optional<TimePoint> t = parse_clock_time(text, now, site_offset);
@@ -240,11 +250,8 @@ std::optional<year_month> parse_month(std::string_view text) {
 
 // The body of POST /api/v1/dr-events: {"id"?, "start", "end", "limit_kw"}.
 DrEvent parse_dr_event(const std::string& body, TimePoint now, minutes site_offset) {
-  const json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    throw ApiError{400, "", "the body must be a JSON object such as {\"start\": \"2026-01-05T18:00\", "
-                            "\"end\": \"2026-01-05T20:00\", \"limit_kw\": 300}"};
-  }
+  const json doc =
+      parse_body(body, "{\"start\": \"2026-01-05T18:00\", \"end\": \"2026-01-05T20:00\", \"limit_kw\": 300}");
   DrEvent e;
   e.source = "operator";
   bool have_start = false, have_end = false, have_limit = false;

@@ -7,7 +7,9 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
 
+#include "orderly/base/bounded_json.hpp"
 #include "orderly/scheduler/baselines.hpp"
 #include "orderly/scheduler/kpi.hpp"
 #include "orderly/scheduler/validate.hpp"
@@ -39,6 +41,8 @@ class Reader {
     errors_.push_back(source_ + ": " + (where.empty() ? "" : where + ": ") + what);
   }
   const std::vector<std::string>& errors() const { return errors_; }
+  // The capacity tree is read recursively; past the node limit it is said once, not per node.
+  bool node_limit_reported = false;
 
   void only_known(const json& obj, const std::string& where, std::initializer_list<const char*> known) {
     for (const auto& [key, value] : obj.items()) {
@@ -153,6 +157,12 @@ void read_node(Reader& r, const json& v, const std::string& where, int parent, i
                scheduler::Problem& problem) {
   if (!v.is_object()) {
     r.error(where, "a capacity node must be an object {\"id\", \"limit_kw\", \"children\"}, got " + describe(v));
+    return;
+  }
+  if (problem.nodes.size() >= kMaxScenarioNodes) {
+    if (!std::exchange(r.node_limit_reported, true))
+      r.error(where, "the capacity tree has more than " + std::to_string(kMaxScenarioNodes) +
+                         " nodes; split the site into several scenarios");
     return;
   }
   r.only_known(v, where, {"id", "limit_kw", "base_load_kw", "phase_limit_kw", "base_load_phase_kw", "children"});
@@ -287,13 +297,12 @@ std::vector<Period> periods_from_prices(const std::vector<double>& price) {
 
 scheduler::Problem parse_scenario(const std::string& json_text, const std::string& source_name) {
   Reader r(source_name);
-  json doc;
-  try {
-    doc = json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
+  auto parsed = bounded_json::parse(json_text, {kMaxScenarioBytes, bounded_json::kDefaultMaxDepth, /*allow_comments=*/true});
+  if (!parsed.ok()) {
+    if (parsed.error_byte == 0) throw ScenarioError({source_name + ": " + parsed.error});
     // Turn nlohmann's byte offset into line:column, which editors understand.
     std::size_t line = 1, column = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < json_text.size(); ++i) {
+    for (std::size_t i = 0; i + 1 < parsed.error_byte && i < json_text.size(); ++i) {
       if (json_text[i] == '\n') {
         ++line;
         column = 1;
@@ -301,14 +310,9 @@ scheduler::Problem parse_scenario(const std::string& json_text, const std::strin
         ++column;
       }
     }
-    // Drop nlohmann's "[json.exception.parse_error.101] parse error at line 3, column 10: ".
-    std::string what = e.what();
-    const auto column_at = what.find("column ");
-    const auto cut = column_at == std::string::npos ? std::string::npos : what.find(": ", column_at);
-    if (cut != std::string::npos) what = what.substr(cut + 2);
-    throw ScenarioError({source_name + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                         ": not valid JSON: " + what});
+    throw ScenarioError({source_name + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + parsed.error});
   }
+  const json doc = std::move(parsed.value);
   if (!doc.is_object()) throw ScenarioError({source_name + ": the scenario must be a JSON object, got " + describe(doc)});
 
   r.only_known(doc, "", {"start", "slot_minutes", "slots", "capacity", "base_load_kw", "base_load_phase_kw", "price_per_kwh", "period", "evs"});
@@ -318,7 +322,11 @@ scheduler::Problem parse_scenario(const std::string& json_text, const std::strin
   problem.slot_minutes = r.number(doc, "", "slot_minutes", false).value_or(15);
   const auto slots = r.integer(doc, "", "slots", true);
   if (slots && *slots <= 0) r.error("slots", "must be positive, got " + std::to_string(*slots));
-  if (!slots || *slots <= 0) throw ScenarioError(r.errors());  // every array length depends on it
+  if (slots && *slots > kMaxScenarioSlots)
+    r.error("slots", std::to_string(*slots) + " is more than the " + std::to_string(kMaxScenarioSlots) +
+                         " a scenario may plan (a week of 5-minute slots); plan a shorter horizon");
+  // Every array length depends on it.
+  if (!slots || *slots <= 0 || *slots > kMaxScenarioSlots) throw ScenarioError(r.errors());
   problem.slots = *slots;
 
   if (const json* capacity = r.field(doc, "", "capacity", true)) read_node(r, *capacity, "capacity", -1, *slots, problem);
@@ -366,6 +374,9 @@ scheduler::Problem parse_scenario(const std::string& json_text, const std::strin
   if (const json* evs = r.field(doc, "", "evs", true)) {
     if (!evs->is_array()) {
       r.error("evs", "must be an array of EVs, got " + describe(*evs));
+    } else if (evs->size() > kMaxScenarioEvs) {
+      r.error("evs", std::to_string(evs->size()) + " EVs are more than the " + std::to_string(kMaxScenarioEvs) +
+                         " a scenario may hold; split it into several scenarios");
     } else {
       for (std::size_t i = 0; i < evs->size(); ++i) read_ev(r, (*evs)[i], i, node_index, problem);
     }

@@ -76,5 +76,19 @@ TEST(Codec, ScaleOffsetMaskShift) {
   EXPECT_EQ(engineering_to_raw(s, 4), 0x0400);
 }
 
+// Found writing the modbus_registers fuzz target (its corpus keeps the input): a float register
+// read through a mask or a shift held a value no 64-bit integer can, and converting it was
+// undefined behaviour.
+TEST(Codec, MaskOnAValueBeyondSixtyFourBitsIsNotANumber) {
+  PointDef p = pt(ValueType::float64);
+  p.mask = 0xFF;
+  EXPECT_TRUE(std::isnan(raw_to_engineering(p, 1e300)));
+  EXPECT_TRUE(std::isnan(raw_to_engineering(p, -1e300)));
+  EXPECT_EQ(raw_to_engineering(p, 0x1234), 0x34);
+  PointDef q = pt(ValueType::u16);
+  q.shift = 8;
+  EXPECT_EQ(engineering_to_raw(q, -5), 0);  // a negative setpoint has no bits to shift
+}
+
 }  // namespace
 }  // namespace orderly::drivers

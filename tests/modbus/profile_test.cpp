@@ -111,6 +111,28 @@ TEST(Profiles, ErrorsNameFileLineAndKey) {
   }
 }
 
+// Found writing the profile_toml fuzz target (its corpus keeps the input): shift and mask were
+// read as any number and cast, so shift = -1 or 1e30 was undefined behaviour and shift = 64
+// shifted every value to garbage.
+TEST(Profiles, ShiftAndMaskMustBeBitLayouts) {
+  for (const char* bad : {"shift = -1", "shift = 64", "shift = 1e30", "shift = 2.5", "mask = -1", "mask = 1e30"}) {
+    std::string text = kMinimalMeter;
+    text += std::string("\n[points.status]\naddress = 2\n") + bad + "\n";
+    try {
+      parse_profile(text, "bits.toml");
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const ProfileError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("bits.toml:14:")) << bad;
+      EXPECT_THAT(e.what(), HasSubstr(std::string("points.status.") + (bad[0] == 's' ? "shift" : "mask"))) << bad;
+    }
+  }
+  std::string ok = kMinimalMeter;
+  ok += "\n[points.status]\naddress = 2\nshift = 63\nmask = 0xFF\n";
+  const auto p = parse_profile(ok, "bits.toml");
+  EXPECT_EQ(p.points.at("status").shift, 63u);
+  EXPECT_EQ(p.points.at("status").mask, 0xFFu);
+}
+
 TEST(Profiles, UnknownTypeListsTheChoices) {
   std::string text = kMinimalMeter;
   text += "type = \"int16\"\n";

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "orderly/drivers/mqtt_payload.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 
 namespace orderly::drivers::mqtt {
@@ -68,6 +69,23 @@ TEST(MqttProtocol, ChargerStatusRoundTrips) {
   EXPECT_TRUE(std::isnan(d.value->current_a[1]));
   EXPECT_DOUBLE_EQ(d.value->total_energy_wh, 98765);
   EXPECT_EQ(d.value->rfid, "04A1B2C3");
+}
+
+// Issue 16: a device's payload is bounded in size and nesting before anything walks it.
+TEST(MqttProtocol, OversizedOrDeeplyNestedPayloadIsRejectedWithTheLimit) {
+  const std::string deep = std::string(8000, '[') + std::string(8000, ']');
+  const auto d = decode_charger_status(charger_status(R"("state":"charging","power_w":1,"x":)" + deep), kBounds);
+  EXPECT_FALSE(d);
+  EXPECT_NE(d.error.find("nested deeper than 32 levels"), std::string::npos) << d.error;
+  const auto big = decode_meter_status(R"({"v":1,"pad":")" + std::string(kMaxPayloadBytes, 'x') + R"("})");
+  EXPECT_FALSE(big);
+  EXPECT_NE(big.error.find("over the limit of 16384 bytes"), std::string::npos) << big.error;
+  std::string error;
+  EXPECT_FALSE(extract_value("{\"a\":" + deep + "}", "a", error));
+  EXPECT_NE(error.find("nested deeper than 32 levels"), std::string::npos) << error;
+  EXPECT_FALSE(extract_value("{\"a\":\"" + std::string(kMaxPayloadBytes, '1') + "\"}", "a", error));
+  EXPECT_NE(error.find("over the limit"), std::string::npos) << error;
+  EXPECT_EQ(extract_value(R"({"claim":{"charge_current":16}})", "claim.charge_current", error), "16");
 }
 
 TEST(MqttProtocol, BadChargerStatusIsRejectedWithTheReason) {

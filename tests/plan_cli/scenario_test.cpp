@@ -163,6 +163,25 @@ TEST(Scenario, InvalidJsonGivesLineAndColumn) {
   EXPECT_THAT(error_of("[1, 2]"), HasSubstr("scenario.json: the scenario must be a JSON object"));
 }
 
+// Issue 16: a scenario may come from anywhere; its size is bounded before anything allocates.
+TEST(Scenario, SizesOverTheLimitsAreRefusedWithTheLimit) {
+  EXPECT_THAT(error_of(R"({"slots": 1000000000, "capacity": {"id": "t", "limit_kw": 5}, "price_per_kwh": [], "evs": []})"),
+              HasSubstr("scenario.json: slots: 1000000000 is more than the 2016 a scenario may plan"));
+  std::string evs = "[";
+  for (std::size_t i = 0; i <= kMaxScenarioEvs; ++i) evs += std::string(i ? "," : "") + "{}";
+  EXPECT_THAT(error_of(small(evs + "]")), HasSubstr("scenario.json: evs: 5001 EVs are more than the 5000"));
+  std::string children = "[";
+  for (std::size_t i = 0; i < kMaxScenarioNodes; ++i)
+    children += std::string(i ? "," : "") + R"({"id": "n)" + std::to_string(i) + R"(", "limit_kw": 1})";
+  const auto nodes = error_of(R"({"slots": 1, "capacity": {"id": "t", "limit_kw": 5, "children": )" + children +
+                              R"(]}, "price_per_kwh": [1], "evs": []})");
+  EXPECT_THAT(nodes, HasSubstr("capacity.children[999]: the capacity tree has more than 1000 nodes"));
+  EXPECT_EQ(nodes.find("children[998]:"), std::string::npos) << "said once, at the first node over";
+  EXPECT_THAT(error_of("{\"evs\": " + std::string(40, '[') + std::string(40, ']') + "}"),
+              HasSubstr("scenario.json: nested deeper than 32 levels"));
+  EXPECT_THAT(error_of(std::string(kMaxScenarioBytes + 1, ' ')), HasSubstr("over the limit of 33554432 bytes"));
+}
+
 TEST(Scenario, ReportsEveryProblemNotJustTheFirst) {
   try {
     parse_scenario(small(R"([{"id": "a", "arrival_slot": 0, "departure_slot": 4, "max_kw": 7},

@@ -215,6 +215,22 @@ TEST_F(ApiTest, RequestBodyErrorsNameTheField) {
   }
 }
 
+// Issue 16: a body that fits max_body_bytes but nests 32 Ki levels deep crashed a Debug build
+// when the error message quoted the value. Now it is a 400 naming the limit, for both bodies.
+TEST_F(ApiTest, DeeplyNestedBodyIsRefusedWithTheLimit) {
+  const std::string deep = std::string(32 * 1024, '[') + std::string(32 * 1024, ']');
+  for (const auto& [method, path] : {std::pair{"PUT", "/api/v1/chargers/p1/request"}, std::pair{"POST", "/api/v1/dr-events"}}) {
+    for (const std::string& b : {deep, "{\"energy_kwh\": " + deep.substr(16 * 1024, 32 * 1024) + "}"}) {
+      const auto r = call(method, path, {}, b);
+      EXPECT_EQ(r.status, 400) << path;
+      EXPECT_NE(body(r)["error"].get<std::string>().find("nested deeper than 32 levels"), std::string::npos) << r.body;
+    }
+  }
+  const auto big = call("PUT", "/api/v1/chargers/p1/request", {}, "{\"household\": \"" + std::string(70000, 'x') + "\"}");
+  EXPECT_EQ(big.status, 400);
+  EXPECT_NE(body(big)["error"].get<std::string>().find("over the limit of 65536 bytes"), std::string::npos) << big.body;
+}
+
 TEST_F(ApiTest, StoreReadsAreAnsweredFromAWorkerBackOnTheCoreThread) {
   const web::ApiRequest kpi{"GET", "/api/v1/kpi", {{"from", "2026-01-01"}}, ""};
   std::optional<web::ApiResponse> answer;

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "orderly/base/bounded_json.hpp"
 #include "orderly/drivers/mqtt_protocol.hpp"
 
 namespace orderly::drivers::mqtt {
@@ -19,16 +20,15 @@ struct Reject {
 };
 
 json parse_object(std::string_view payload) {
-  // allow_exceptions=false: a device's bytes must never throw through Paho's thread.
-  json j = json::parse(payload.begin(), payload.end(), nullptr, false);
-  if (j.is_discarded()) {
+  auto parsed = bounded_json::parse(payload, {kMaxPayloadBytes});
+  if (!parsed.ok()) {
     std::string head(payload.substr(0, 40));
     for (char& c : head)
       if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-    throw Reject{"not valid JSON (starts with \"" + head + "\")"};
+    throw Reject{"payload refused: " + parsed.error + " (starts with \"" + head + "\")"};
   }
-  if (!j.is_object()) throw Reject{"payload is JSON but not an object"};
-  return j;
+  if (!parsed.value.is_object()) throw Reject{"payload is JSON but not an object"};
+  return std::move(parsed.value);
 }
 
 void check_version(const json& j) {

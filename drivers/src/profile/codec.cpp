@@ -1,5 +1,6 @@
 // Register codec: the one place where Modbus words become numbers and back, shared by the
 // drivers and the simulator so both read a profile the same way.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -91,6 +92,9 @@ std::string decode_string(const PointDef& p, std::span<const std::uint16_t> regs
 double raw_to_engineering(const PointDef& p, double raw) {
   if (!std::isfinite(raw)) return raw;
   if (p.shift != 0 || p.mask != 0) {
+    // Bits of a value that fits no 64-bit integer (a float register read with a mask) mean
+    // nothing, and converting it would be undefined behaviour.
+    if (!(raw >= -0x1p63 && raw < 0x1p63)) return std::numeric_limits<double>::quiet_NaN();
     auto bits = static_cast<std::uint64_t>(static_cast<std::int64_t>(raw));
     bits >>= p.shift;
     if (p.mask != 0) bits &= p.mask;
@@ -104,7 +108,7 @@ double engineering_to_raw(const PointDef& p, double value, bool round_down) {
   if (p.type == ValueType::float32 || p.type == ValueType::float64) return raw;
   // A small epsilon so 16.0 A / 0.1 does not floor to 159 through binary rounding.
   raw = round_down ? std::floor(raw + 1e-9) : std::round(raw);
-  if (p.shift != 0) raw = static_cast<double>(static_cast<std::uint64_t>(raw) << p.shift);
+  if (p.shift != 0) raw = static_cast<double>(static_cast<std::uint64_t>(std::clamp(raw, 0.0, 0x1p64 - 2048)) << p.shift);
   return raw;
 }
 

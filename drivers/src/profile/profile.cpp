@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "orderly/base/toml_section.hpp"
@@ -193,8 +194,10 @@ PointDef read_point(const std::string& name, Section& s, const PointDefaults& de
   assign(p.scale, s.any_number("scale"));
   if (p.scale == 0) s.error(t.get("scale"), "scale", "must not be 0");
   assign(p.offset, s.any_number("offset"));
-  if (const auto shift = s.any_number("shift")) p.shift = static_cast<unsigned>(*shift);
-  if (const auto mask = s.any_number("mask")) p.mask = static_cast<std::uint64_t>(*mask);
+  // Shifts and masks work on the 64 bits a register value is assembled into; anything wider (or
+  // negative, or fractional) is no bit layout at all and would be undefined behaviour to apply.
+  if (const auto shift = s.integer("shift", 0, 63)) p.shift = static_cast<unsigned>(*shift);
+  if (const auto mask = s.integer("mask", 0, std::numeric_limits<std::int64_t>::max())) p.mask = static_cast<std::uint64_t>(*mask);
   p.min = s.any_number("min");
   p.max = s.any_number("max");
   assign(p.sentinels, s.numbers("sentinels"));

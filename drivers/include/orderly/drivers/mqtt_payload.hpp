@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "orderly/base/bounded_json.hpp"
+#include "orderly/drivers/mqtt_protocol.hpp"
+
 namespace orderly::drivers::mqtt {
 
 inline std::string expand_base(std::string topic, const std::string& base) {
@@ -68,12 +71,13 @@ inline std::optional<std::string> extract_value(const std::string& payload, cons
     return v;
   }
   const auto steps = parse_json_path(json_path);
-  auto doc = nlohmann::json::parse(payload, nullptr, false);
-  if (!steps || doc.is_discarded() || !(doc.is_object() || doc.is_array())) {
-    error = "payload is not JSON (expected a value at \"" + json_path + "\")";
+  const auto parsed = bounded_json::parse(payload, {kMaxPayloadBytes});
+  if (!steps || !parsed.ok() || !(parsed.value.is_object() || parsed.value.is_array())) {
+    error = "payload is not JSON (expected a value at \"" + json_path + "\")" +
+            (parsed.ok() ? "" : ": " + parsed.error);
     return std::nullopt;
   }
-  const nlohmann::json* node = &doc;
+  const nlohmann::json* node = &parsed.value;
   for (const JsonStep& step : *steps) {
     const bool found = step.is_index() ? node->is_array() && step.index < node->size()
                                        : node->is_object() && node->contains(step.key);

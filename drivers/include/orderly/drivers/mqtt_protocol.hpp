@@ -5,6 +5,7 @@
 //
 // Pure functions, no I/O, no clock reads: safe to call on any thread (the gateway calls the
 // decoders on Paho's callback threads).
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +17,10 @@
 namespace orderly::drivers::mqtt {
 
 inline constexpr int kProtocolVersion = 1;
+// The largest payload the gateway reads from a device, native or profile dialect. Real ones are
+// a few hundred bytes; the shipped Mosquitto config refuses packets above this size already
+// (packaging/mosquitto/orderly.conf max_packet_size), this holds where a broker does not.
+inline constexpr std::size_t kMaxPayloadBytes = 16 * 1024;
 
 // A decoded payload, or why it was rejected (one line, names the offending field).
 template <class T>

@@ -2,6 +2,7 @@
 // Scenario files for `orderly plan`: one planning problem as JSON (format and defaults in
 // docs/scenario-format.md), parsed and checked at the edge into scheduler::Problem, and a plan
 // written back as JSON.
+#include <cstddef>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -23,8 +24,18 @@ class ScenarioError : public std::runtime_error {
   std::vector<std::string> messages_;
 };
 
+// The largest problem a scenario may describe. A file may come from anywhere; without bounds
+// "slots": 1000000000 makes every per-slot array, and the planner, allocate until the box dies.
+// A week of 5-minute slots, a city district's EVs, a deep distribution tree: far above any real
+// community, far below what exhausts memory (EVs x slots doubles for the plan: about 80 MB).
+inline constexpr std::size_t kMaxScenarioBytes = 32 * 1024 * 1024;
+inline constexpr int kMaxScenarioSlots = 7 * 24 * 12;
+inline constexpr std::size_t kMaxScenarioEvs = 5000;
+inline constexpr std::size_t kMaxScenarioNodes = 1000;
+
 // Throws ScenarioError listing every problem found (JSON syntax, missing or unknown fields,
-// wrong types or lengths, unknown nodes, duplicate ids, and scheduler::problems()).
+// wrong types or lengths, unknown nodes, duplicate ids, sizes over the limits above, and
+// scheduler::problems()).
 scheduler::Problem parse_scenario(const std::string& json_text, const std::string& source_name);
 
 // Tariff periods when a scenario gives none: the cheapest price level is valley, the most
