@@ -63,14 +63,14 @@ web::ApiResponse Gateway::answer_platform(const web::ApiRequest& request) {
   constexpr const char* kJson = "application/json; charset=utf-8";
   const PlatformConfig& p = config_.platform;
   const auto plain_error = [&](int status, const std::string& message, std::string allow = {}) {
-    return web::ApiResponse{status, kJson, json{{"error", message}, {"path", request.path}}.dump(), "", std::move(allow)};
+    return web::ApiResponse{status, kJson, json{{"error", message}, {"path", request.path}}.dump(), "", std::move(allow), {}};
   };
   if (!p.enabled) return plain_error(404, "the T/CEC 102 interface is off: [platform] enabled = false");
   if (request.method != "POST") return plain_error(405, "T/CEC 102 interfaces take POST", "POST");
   const std::string interface = request.path.substr(request.path.rfind('/') + 1);
   const auto answer = [&](Ret ret, std::string msg, json data) {
     if (ret != Ret::ok) spdlog::warn("platform pull refused interface={} ret={} msg={}", interface, static_cast<int>(ret), logfmt(msg));
-    return web::ApiResponse{200, kJson, tcec::encode_response({ret, std::move(msg), std::move(data)}, p.from_platform), "", ""};
+    return web::ApiResponse{200, kJson, tcec::encode_response({ret, std::move(msg), std::move(data)}, p.from_platform), "", "", {}};
   };
   const TimePoint now = clock_.now();
   const auto decoded = tcec::decode_request(request.body, p.from_platform);
