@@ -4,6 +4,7 @@
 #include <cmath>
 #include <future>
 #include <map>
+#include <set>
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
@@ -997,6 +998,26 @@ void MqttDevices::set_failsafe(const std::string& charger_id, const FailsafeSett
   if (!d.failsafe) d.failsafe = Impl::FailsafeState{};
   d.failsafe->wanted = failsafe;
   if (d.health.online) impl_->send_failsafe(d);
+}
+
+std::string mosquitto_acl_for_profile_charger(const std::string& charger_id, const DeviceProfile& profile,
+                                              const std::string& base_topic, const std::string& gateway_user) {
+  if (!profile.mqtt)
+    throw std::invalid_argument("charger \"" + charger_id + "\": profile '" + profile.id + "' has no [mqtt] section");
+  const MqttDef& def = *profile.mqtt;
+  const std::string base = base_topic.empty() ? def.base_topic : base_topic;
+  std::set<std::string> published, commanded;  // by the pile; sets: one line per topic
+  for (const auto& [name, p] : def.read) published.insert(mqtt::expand_base(p.topic, base));
+  if (!def.ack_topic.empty()) published.insert(mqtt::expand_base(def.ack_topic, base));
+  if (!def.availability.topic.empty()) published.insert(mqtt::expand_base(def.availability.topic, base));
+  for (const auto& [name, p] : def.write) commanded.insert(mqtt::expand_base(p.topic, base));
+  std::string out = "# charger " + charger_id + " (profile " + profile.id + ") on its own topics\nuser " + gateway_user + "\n";
+  for (const auto& t : published) out += "topic read " + t + "\n";
+  for (const auto& t : commanded) out += "topic write " + t + "\n";
+  out += "user " + charger_id + "\n";
+  for (const auto& t : published) out += "topic write " + t + "\n";
+  for (const auto& t : commanded) out += "topic read " + t + "\n";
+  return out;
 }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_profile_charger(const std::string& id, const DeviceProfile& profile,
