@@ -94,6 +94,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::string ack_success;                                 // set: the ack is a result text
     MqttAvailabilityDef availability;                        // topic expanded; empty = none
     PointValues latest;                                      // last good value of every read point
+    SessionEnergyFromTotal session_energy;                   // on the core, as `latest`
   };
 
   // Everything about one device; touched on the core executor only, except `kind`, `id` and
@@ -615,6 +616,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     ++d.health.reads_ok;
     refresh(d);
     ChargerSnapshot s = charger_snapshot(latest, std::max(1, d.caps.phases));
+    d.profile->session_energy.apply(s);
     s.at = now.wall;
     if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
   }
