@@ -16,6 +16,7 @@
 #include "orderly/sim/mosquitto_broker.hpp"
 #include "orderly/sim/profile_mqtt_charger.hpp"
 #include "orderly/test/support.hpp"
+#include "pile_fixture.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -23,7 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class MqttProfileAcl : public ::testing::Test {
+class MqttProfileAcl : public testing::ProfilePileTest {
  protected:
   void SetUp() override {
     profile_ = load_profile(test::source_dir() / "drivers" / "profiles" / "openevse.toml");
@@ -51,46 +52,14 @@ class MqttProfileAcl : public ::testing::Test {
     DeviceEvents e;
     e.limit_ack = [this](const std::string&, const LimitAck& a) { acks[a.seq] = a; };
     e.health = [this](const std::string&, const Health& h) { health = h; };
-    devices_ = std::make_unique<MqttDevices>(io_.get_executor(), clock_, o, e);
-    Capabilities caps;
-    driver_ = devices_->add_profile_charger("evse-1", profile_, "openevse-1a2b", caps);
-    devices_->start();
-    sim::SimProfileChargerOptions so;
-    so.id = "evse-1";
-    so.port = broker_->port();
-    so.base_topic = "openevse-1a2b";
-    so.publish_period = 200ms;
-    so.username = "evse-1";
-    so.password = "pile-secret";
-    pile_ = std::make_unique<sim::SimProfileMqttCharger>(so, profile_, clock_);
-    pile_->start();
+    start_pile("evse-1", "openevse-1a2b", o, e, Capabilities{}, clock_, "evse-1", "pile-secret");
     ASSERT_TRUE(pump_until([&] { return pile_->connected() && devices_->connected(); }))
         << "logins refused; broker log:\n" << broker_->log();
-  }
-
-  void TearDown() override {
-    if (pile_) pile_->stop();
-    if (devices_) devices_->stop();
-  }
-
-  bool pump_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-    return test::wait_until([&] {
-      io_.poll();
-      return condition();
-    }, timeout);
   }
 
   test::TempDir dir_;
   std::filesystem::path passwd_;
   int sites_ = 0;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ = boost::asio::make_work_guard(io_);
-  RealClock clock_;
-  DeviceProfile profile_;
-  std::unique_ptr<sim::MosquittoBroker> broker_;
-  std::unique_ptr<MqttDevices> devices_;
-  std::shared_ptr<ChargerDriver> driver_;
-  std::unique_ptr<sim::SimProfileMqttCharger> pile_;
   std::map<std::uint64_t, LimitAck> acks;
   Health health;
 };
