@@ -65,6 +65,19 @@ MeterSnapshot meter_snapshot(const PointValues& values) {
   return s;
 }
 
+void SessionEnergyFromTotal::apply(ChargerSnapshot& s) {
+  if (std::isfinite(s.session_energy_wh)) return;
+  if (s.state == ChargerState::unplugged) {
+    plugged_at_wh_.reset();
+    return;
+  }
+  // Unknown (offline, or a state the pile did not give): neither a new session nor the end of one.
+  if (!std::isfinite(s.total_energy_wh) || s.state == ChargerState::unknown) return;
+  // A counter that went back was replaced or reset: the session counts on from its new value.
+  if (!plugged_at_wh_ || s.total_energy_wh < *plugged_at_wh_) plugged_at_wh_ = s.total_energy_wh;
+  s.session_energy_wh = s.total_energy_wh - *plugged_at_wh_;
+}
+
 bool reads_phase_currents(int phases, const std::function<bool(const std::string& point)>& readable) {
   for (int i = 0; i < phases; ++i)
     if (!readable(phase_point("current", i, "a"))) return false;

@@ -210,11 +210,40 @@ void check_factory_settings(Errors& errors, const std::string& path, const drive
                                       " as it leaves the factory; set the device or the bus so they match");
 }
 
+// The unit ids a Modbus device is asked at (its own and its points'), each addressable on its
+// bus and no other device's there: two devices at one unit answer each other's requests.
+void check_units(Errors& errors, std::map<std::pair<std::string, int>, std::string>& taken, const std::string& path,
+                 const drivers::DeviceProfile& p, const ModbusBusConfig& bus, std::optional<int> site_unit,
+                 const toml::table* t) {
+  const int device_unit = site_unit.value_or(p.modbus.unit_id);
+  std::set<int> units{device_unit};
+  for (const auto& [name, point] : p.points)
+    if (point.unit_id) units.insert(*point.unit_id);
+  const toml::source_region& at = site_unit ? at_key(t, "unit_id") : t->source();
+  const std::string whose = site_unit ? "" : " (the profile's)";
+  for (int unit : units) {
+    // libmodbus 3.1 addresses 0-247, and 255 over TCP; on RS-485, 0 is the broadcast nobody answers.
+    const bool rtu = bus.transport == ModbusTransport::rtu;
+    if ((unit > 247 && (rtu || unit != 255)) || (rtu && unit == 0)) {
+      errors.add(at, path + ".unit_id: unit " + std::to_string(unit) + whose + " cannot be asked on " +
+                         (rtu ? "RS-485" : "Modbus TCP") + " bus '" + bus.id + "' (" +
+                         (rtu ? "1-247" : "0-247 or 255") + "); set unit_id to the address set on the device");
+      continue;
+    }
+    const auto [it, fresh] = taken.emplace(std::pair(bus.id, unit), path);
+    if (!fresh)
+      errors.add(at, path + ".unit_id: unit " + std::to_string(unit) + whose + " on bus '" + bus.id + "' is " +
+                         it->second + "'s too; give each device on a bus its own unit id");
+  }
+}
+
 void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatalog& catalog,
                     const std::vector<const toml::table*>& charger_where,
                     const std::vector<const toml::table*>& meter_where) {
+  std::map<std::pair<std::string, int>, std::string> units_taken;  // (bus, unit) -> device path
   auto check = [&](const std::string& path, drivers::DeviceKind kind, const std::string& profile,
-                   const std::string& bus, const std::string* address, const toml::table* t) {
+                   const std::string& bus, std::optional<int> unit, const std::string* address,
+                   const toml::table* t) {
     const char* kind_name = kind == drivers::DeviceKind::charger ? "charger" : "meter";
     const drivers::DeviceProfile* p = catalog.find(profile);
     if (!p) {
@@ -244,7 +273,10 @@ void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatal
       errors.add(at_key(t, "bus"), path + ".bus: profile '" + profile +
                                        "' speaks MQTT through the broker; remove bus");
     }
-    if (const ModbusBusConfig* b = needs_bus ? c.find_bus(bus) : nullptr) check_factory_settings(errors, path, *p, *b, t);
+    if (const ModbusBusConfig* b = needs_bus ? c.find_bus(bus) : nullptr) {
+      check_factory_settings(errors, path, *p, *b, t);
+      if (p->transport != drivers::Transport::dlt645) check_units(errors, units_taken, path, *p, *b, unit, t);
+    }
     if (address && p->transport == drivers::Transport::dlt645 && address->empty()) {
       errors.add(t->source(), path + ": missing required key 'address' (the 12-digit DL/T 645 "
                                      "meter address from the nameplate)");
@@ -259,7 +291,7 @@ void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatal
     const auto& ch = c.chargers[i];
     if (ch.driver != DriverKind::profile || ch.profile.empty()) continue;
     check("charger[" + std::to_string(i + 1) + "]", drivers::DeviceKind::charger, ch.profile,
-          ch.bus, nullptr, charger_where[i]);
+          ch.bus, ch.unit_id, nullptr, charger_where[i]);
     const drivers::DeviceProfile* p = catalog.find(ch.profile);
     if (p && charger_where[i]->contains("failsafe_timeout_s") &&
         p->failsafe.mechanism != drivers::FailsafeMechanism::timeout_register) {
@@ -276,7 +308,7 @@ void check_profiles(Errors& errors, const Config& c, const drivers::ProfileCatal
   for (std::size_t i = 0; i < c.meters.size(); ++i) {
     const auto& m = c.meters[i];
     if (m.driver != DriverKind::profile || m.profile.empty()) continue;
-    check("meter[" + std::to_string(i + 1) + "]", drivers::DeviceKind::meter, m.profile, m.bus,
+    check("meter[" + std::to_string(i + 1) + "]", drivers::DeviceKind::meter, m.profile, m.bus, m.unit_id,
           &m.address, meter_where[i]);
   }
 }

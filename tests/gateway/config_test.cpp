@@ -202,6 +202,7 @@ max_power_kw = 7
 driver = "profile"
 profile = "heidelberg-energy-control"
 bus = "rs485-1"
+unit_id = 2
 )";
   const Config c = parse_config(kMinimal + devices, "test.toml", &profiles);
   ASSERT_EQ(c.warnings.size(), 2u) << ::testing::PrintToString(c.warnings);
@@ -223,8 +224,11 @@ TEST(Config, UnitIdIsTheProfilesUnlessTheSiteSetsOneFrom0To255) {
            "driver = \"profile\"\nprofile = \"keba-p30\"\nbus = \"lan\"\n" + unit_line;
   };
   const std::string bus = "[[modbus.bus]]\nid = \"lan\"\ntransport = \"tcp\"\nhost = \"10.0.0.2\"\n";
-  const Config c = parse_config(kMinimal + bus + charger("p0", "unit_id = 0\n") + charger("p255", "unit_id = 255\n") +
-                                    charger("profile-unit", ""),
+  const std::string bus2 = "[[modbus.bus]]\nid = \"lan2\"\ntransport = \"tcp\"\nhost = \"10.0.0.3\"\n";
+  std::string own_bus = charger("profile-unit", "");
+  own_bus.replace(own_bus.find("bus = \"lan\""), 11, "bus = \"lan2\"");
+  const Config c = parse_config(kMinimal + bus + bus2 + charger("p0", "unit_id = 0\n") +
+                                    charger("p255", "unit_id = 255\n") + own_bus,
                                 "test.toml", &profiles);
   EXPECT_EQ(c.chargers[0].unit_id, 0);
   EXPECT_EQ(c.chargers[1].unit_id, 255);
@@ -242,6 +246,31 @@ TEST(Config, UnitIdIsTheProfilesUnlessTheSiteSetsOneFrom0To255) {
 }
 
 // A pile's own communication timeout, where its profile has a register for it.
+// Each device on a bus at its own unit, and one the bus can address: the profile's unit counts
+// where the site sets none.
+TEST(Config, UnitIdsAreAddressableAndTakenOncePerBus) {
+  const auto profiles = shipped_profiles();
+  auto charger = [](const std::string& id, const std::string& profile, const std::string& bus, const std::string& unit) {
+    return "[[charger]]\nid = \"" + id + "\"\nkind = \"shared\"\nphase = \"ABC\"\nmax_power_kw = 11\n"
+           "driver = \"profile\"\nprofile = \"" + profile + "\"\nbus = \"" + bus + "\"\n" + unit;
+  };
+  const std::string buses =
+      "[[modbus.bus]]\nid = \"lan\"\ntransport = \"tcp\"\nhost = \"10.0.0.2\"\n"
+      "[[modbus.bus]]\nid = \"rs485\"\ntransport = \"rtu\"\ndevice = \"/dev/ttyS1\"\nbaud = 19200\nparity = \"even\"\n";
+  const std::string text = kMinimal + buses + charger("k1", "keba-p30", "lan", "") + charger("k2", "keba-p40", "lan", "") +
+                           charger("t", "abb-terra-ac", "lan", "unit_id = 250\n") +
+                           charger("h0", "heidelberg-energy-control", "rs485", "unit_id = 0\n") +
+                           charger("h1", "heidelberg-energy-control", "rs485", "unit_id = 7\n") +
+                           charger("h2", "heidelberg-energy-control", "rs485", "unit_id = 7\n");
+  const auto errors = errors_of(text, &profiles);
+  EXPECT_THAT(errors, ::testing::ElementsAre(
+                          HasSubstr("charger[2].unit_id: unit 255 (the profile's) on bus 'lan' is charger[1]'s too"),
+                          AllOf(StartsWith(at_line_of(text, "unit_id = 250")),
+                                HasSubstr("charger[3].unit_id: unit 250 cannot be asked on Modbus TCP bus 'lan' (0-247 or 255)")),
+                          HasSubstr("charger[4].unit_id: unit 0 cannot be asked on RS-485 bus 'rs485' (1-247)"),
+                          HasSubstr("charger[6].unit_id: unit 7 on bus 'rs485' is charger[5]'s too")));
+}
+
 TEST(Config, ChargerFailsafeTimeoutOverridesControlWhereThePileHasOne) {
   const auto profiles = shipped_profiles();
   auto charger = [](const std::string& id, const std::string& profile, const std::string& extra) {
@@ -251,7 +280,7 @@ TEST(Config, ChargerFailsafeTimeoutOverridesControlWhereThePileHasOne) {
   const std::string base = kMinimal + "[control]\nlimit_validity_s = 60\nfailsafe_timeout_s = 120\n"
                            "[[modbus.bus]]\nid = \"lan\"\ntransport = \"tcp\"\nhost = \"10.0.0.2\"\n";
   const Config c = parse_config(base + charger("k", "keba-p30", "failsafe_timeout_s = 300\n") +
-                                    charger("w", "webasto-next", ""),
+                                    charger("w", "webasto-next", "unit_id = 9\n"),
                                 "test.toml", &profiles);
   EXPECT_EQ(c.chargers[0].failsafe_timeout_s, 300);
   EXPECT_EQ(c.chargers[1].failsafe_timeout_s, 120) << "without its own: [control]'s";

@@ -35,9 +35,9 @@ inline TimePoint january_2026(int day, int hour, int minute, int second = 0) {
   return TimePoint(sys_days(year{2026} / January / day) + hours(hour) + minutes(minute) + seconds(second) - hours(8));
 }
 
-inline std::vector<std::string> errors_of(const std::string& text) {
+inline std::vector<std::string> errors_of(const std::string& text, const drivers::ProfileCatalog* profiles = nullptr) {
   try {
-    parse_config(text, "test.toml");
+    parse_config(text, "test.toml", profiles);
   } catch (const ConfigError& e) {
     return e.errors();
   }

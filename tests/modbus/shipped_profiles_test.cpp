@@ -115,6 +115,12 @@ TEST_P(ShippedModbusProfile, ReadsEveryPointWritesTheLimitAndSetsTheFailsafe) {
     EXPECT_TRUE(recorder.wait_charger([&](const ChargerSnapshot& s) { return near(s.applied_limit_w, 10 * volts, 1); }));
   }
 
+  // A session counter where the pile has one, else the lifetime counter's rise since plug-in.
+  if (profile.point("session_energy_wh") != nullptr || profile.point("total_energy_wh") != nullptr) {
+    EXPECT_TRUE(recorder.wait_charger([](const ChargerSnapshot& s) { return s.session_energy_wh > 0; }))
+        << "no session energy; last " << recorder.last_charger().session_energy_wh << " Wh";
+  }
+
   charger.apply_limit(PowerLimit{0, std::chrono::seconds(60), 8});
   ASSERT_TRUE(recorder.wait_ack(8).has_value());
   EXPECT_TRUE(orderly::test::wait_until([&] { return sim.drawn_current_a(unit) == 0; })) << "pause not obeyed";

@@ -16,6 +16,7 @@
 #include "orderly/sim/mosquitto_broker.hpp"
 #include "orderly/sim/profile_mqtt_charger.hpp"
 #include "orderly/test/support.hpp"
+#include "pile_fixture.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -70,7 +71,7 @@ json_path = "mode"
 map = { "true" = "charge", "false" = "stop" }
 )";
 
-class MqttDialectTest : public ::testing::Test {
+class MqttDialectTest : public testing::ProfilePileTest {
  protected:
   void SetUp() override {
     broker_ = sim::MosquittoBroker::start();
@@ -84,34 +85,13 @@ class MqttDialectTest : public ::testing::Test {
     e.charger_snapshot = [this](const std::string&, const ChargerSnapshot& s) { snapshot = s; };
     e.limit_ack = [this](const std::string&, const LimitAck& a) { acks[a.seq] = a; };
     e.health = [this](const std::string&, const Health& h) { health = h; };
-    devices_ = std::make_unique<MqttDevices>(io_.get_executor(), clock_, o, e);
     Capabilities caps;
     caps.max_current_a = 16;
     caps.max_power_w = 3680;
-    driver_ = devices_->add_profile_charger("wb-1", profile_, "wb-1", caps);
-    devices_->start();
-    sim::SimProfileChargerOptions so;
-    so.id = "wb-1";
-    so.port = broker_->port();
-    so.base_topic = "wb-1";
-    so.publish_period = 200ms;
-    pile_ = std::make_unique<sim::SimProfileMqttCharger>(so, profile_, clock_);
-    pile_->start();
+    start_pile("wb-1", "wb-1", o, e, caps, clock_);
     pile_->plug_in(50'000, 7'000);
     ASSERT_TRUE(pump_until([&] { return health.online && snapshot.state == ChargerState::charging; }))
         << "state " << to_string(snapshot.state) << ", " << health.last_error << "; broker log:\n" << broker_->log();
-  }
-
-  void TearDown() override {
-    if (pile_) pile_->stop();
-    if (devices_) devices_->stop();
-  }
-
-  bool pump_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-    return test::wait_until([&] {
-      io_.poll();
-      return condition();
-    }, timeout);
   }
 
   std::optional<LimitAck> ack(std::uint64_t seq) {
@@ -119,14 +99,6 @@ class MqttDialectTest : public ::testing::Test {
     return acks.at(seq);
   }
 
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ = boost::asio::make_work_guard(io_);
-  RealClock clock_;
-  std::unique_ptr<sim::MosquittoBroker> broker_;
-  DeviceProfile profile_;
-  std::unique_ptr<MqttDevices> devices_;
-  std::shared_ptr<ChargerDriver> driver_;
-  std::unique_ptr<sim::SimProfileMqttCharger> pile_;
   ChargerSnapshot snapshot;
   Health health;
   std::map<std::uint64_t, LimitAck> acks;

@@ -15,6 +15,7 @@
 #include "orderly/sim/mosquitto_broker.hpp"
 #include "orderly/sim/profile_mqtt_charger.hpp"
 #include "orderly/test/support.hpp"
+#include "pile_fixture.hpp"
 
 namespace orderly::drivers {
 namespace {
@@ -22,7 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class MqttProfileDriverTest : public ::testing::Test {
+class MqttProfileDriverTest : public testing::ProfilePileTest {
  protected:
   void SetUp() override {
     broker_ = sim::MosquittoBroker::start();
@@ -44,32 +45,11 @@ class MqttProfileDriverTest : public ::testing::Test {
     };
     e.limit_ack = [this](const std::string&, const LimitAck& a) { acks.push_back(a); };
     e.health = [this](const std::string& id, const Health& h) { health[id] = h; };
-    devices_ = std::make_unique<MqttDevices>(io_.get_executor(), clock_, o, e);
     Capabilities caps;
     caps.max_power_w = 7360;
     caps.max_current_a = 32;
     caps.failsafe = true;  // the profile must overrule this: OpenEVSE has no MQTT failsafe
-    driver_ = devices_->add_profile_charger("evse-1", profile_, "openevse-1a2b", caps);
-    devices_->start();
-    sim::SimProfileChargerOptions so;
-    so.id = "evse-1";
-    so.port = broker_->port();
-    so.base_topic = "openevse-1a2b";
-    so.publish_period = 200ms;
-    pile_ = std::make_unique<sim::SimProfileMqttCharger>(so, profile_, sim_clock_);
-    pile_->start();
-  }
-
-  void TearDown() override {
-    if (pile_) pile_->stop();
-    if (devices_) devices_->stop();
-  }
-
-  bool pump_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-    return test::wait_until([&] {
-      io_.poll();
-      return condition();
-    }, timeout);
+    start_pile("evse-1", "openevse-1a2b", o, e, caps, sim_clock_);
   }
 
   std::optional<LimitAck> ack_for(std::uint64_t seq) const {
@@ -78,16 +58,8 @@ class MqttProfileDriverTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ = boost::asio::make_work_guard(io_);
   std::thread::id core_thread_ = std::this_thread::get_id();
-  RealClock clock_;
   ManualClock sim_clock_{TimePoint{} + std::chrono::hours(24 * 365 * 56)};
-  std::unique_ptr<sim::MosquittoBroker> broker_;
-  DeviceProfile profile_;
-  std::unique_ptr<MqttDevices> devices_;
-  std::shared_ptr<ChargerDriver> driver_;
-  std::unique_ptr<sim::SimProfileMqttCharger> pile_;
   bool on_core = true;
   std::map<std::string, ChargerSnapshot> snapshot;
   std::map<std::string, Health> health;

@@ -107,5 +107,29 @@ TEST(WordPoints, AreTheStatesAndTheCard) {
   EXPECT_FALSE(is_word_point("power_w"));
 }
 
+// A pile with only a lifetime counter still gets a session energy: the counter's rise since
+// the car came; a session counter of its own wins; unplugging starts the next session afresh.
+TEST(SessionEnergyFromTotal, IsTheLifetimeCountersRiseSincePlugIn) {
+  SessionEnergyFromTotal from_total;
+  auto snap = [&](ChargerState state, double total_wh, double session_wh = kNotMeasured) {
+    ChargerSnapshot s;
+    s.state = state;
+    s.total_energy_wh = total_wh;
+    s.session_energy_wh = session_wh;
+    from_total.apply(s);
+    return s.session_energy_wh;
+  };
+  EXPECT_TRUE(std::isnan(snap(ChargerState::unplugged, 1000)));
+  EXPECT_EQ(snap(ChargerState::plugged, 1000), 0);
+  EXPECT_EQ(snap(ChargerState::charging, 1750), 750);
+  EXPECT_TRUE(std::isnan(snap(ChargerState::unknown, kNotMeasured))) << "offline: nothing to say";
+  EXPECT_EQ(snap(ChargerState::charging, 2000), 1000) << "an offline spell does not start a new session";
+  EXPECT_EQ(snap(ChargerState::charging, 2000, 321), 321) << "the pile's own session counter wins";
+  EXPECT_EQ(snap(ChargerState::charging, 50), 0) << "a counter that went back (meter swapped) counts on from there";
+  EXPECT_EQ(snap(ChargerState::charging, 80), 30);
+  EXPECT_TRUE(std::isnan(snap(ChargerState::unplugged, 80)));
+  EXPECT_EQ(snap(ChargerState::plugged, 80), 0) << "the next car starts at 0";
+}
+
 }  // namespace
 }  // namespace orderly::drivers

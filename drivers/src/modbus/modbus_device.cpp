@@ -86,6 +86,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
     std::uint64_t seq = 0;
   } limit;
   bool limit_expired_logged = false;
+  SessionEnergyFromTotal session_energy;
 
   static Capabilities declared_capabilities(const DeviceProfile& p) {
     Capabilities c = p.capabilities;
@@ -300,6 +301,7 @@ struct ModbusCharger::State : std::enable_shared_from_this<ModbusCharger::State>
       ChargerSnapshot s = charger_snapshot(values, profile.capabilities.phases);
       s.at = now;
       if (!health_w.online) s.state = ChargerState::unknown;
+      session_energy.apply(s);
       boost::asio::post(core, [self, s, h] {
         if (self->events.charger_snapshot) self->events.charger_snapshot(self->opt.id, s);
         if (self->events.health) self->events.health(self->opt.id, h);

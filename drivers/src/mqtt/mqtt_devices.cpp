@@ -4,6 +4,7 @@
 #include <cmath>
 #include <future>
 #include <map>
+#include <set>
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
@@ -93,6 +94,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     std::string ack_success;                                 // set: the ack is a result text
     MqttAvailabilityDef availability;                        // topic expanded; empty = none
     PointValues latest;                                      // last good value of every read point
+    SessionEnergyFromTotal session_energy;                   // on the core, as `latest`
   };
 
   // Everything about one device; touched on the core executor only, except `kind`, `id` and
@@ -614,6 +616,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     ++d.health.reads_ok;
     refresh(d);
     ChargerSnapshot s = charger_snapshot(latest, std::max(1, d.caps.phases));
+    d.profile->session_energy.apply(s);
     s.at = now.wall;
     if (events_.charger_snapshot) events_.charger_snapshot(d.id, s);
   }
@@ -997,6 +1000,26 @@ void MqttDevices::set_failsafe(const std::string& charger_id, const FailsafeSett
   if (!d.failsafe) d.failsafe = Impl::FailsafeState{};
   d.failsafe->wanted = failsafe;
   if (d.health.online) impl_->send_failsafe(d);
+}
+
+std::string mosquitto_acl_for_profile_charger(const std::string& charger_id, const DeviceProfile& profile,
+                                              const std::string& base_topic, const std::string& gateway_user) {
+  if (!profile.mqtt)
+    throw std::invalid_argument("charger \"" + charger_id + "\": profile '" + profile.id + "' has no [mqtt] section");
+  const MqttDef& def = *profile.mqtt;
+  const std::string base = base_topic.empty() ? def.base_topic : base_topic;
+  std::set<std::string> published, commanded;  // by the pile; sets: one line per topic
+  for (const auto& [name, p] : def.read) published.insert(mqtt::expand_base(p.topic, base));
+  if (!def.ack_topic.empty()) published.insert(mqtt::expand_base(def.ack_topic, base));
+  if (!def.availability.topic.empty()) published.insert(mqtt::expand_base(def.availability.topic, base));
+  for (const auto& [name, p] : def.write) commanded.insert(mqtt::expand_base(p.topic, base));
+  std::string out = "# charger " + charger_id + " (profile " + profile.id + ") on its own topics\nuser " + gateway_user + "\n";
+  for (const auto& t : published) out += "topic read " + t + "\n";
+  for (const auto& t : commanded) out += "topic write " + t + "\n";
+  out += "user " + charger_id + "\n";
+  for (const auto& t : published) out += "topic write " + t + "\n";
+  for (const auto& t : commanded) out += "topic read " + t + "\n";
+  return out;
 }
 
 std::shared_ptr<ChargerDriver> MqttDevices::add_profile_charger(const std::string& id, const DeviceProfile& profile,

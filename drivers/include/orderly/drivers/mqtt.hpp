@@ -55,6 +55,16 @@ struct FailsafeSettings {
   bool operator==(const FailsafeSettings&) const = default;
 };
 
+// The Mosquitto ACL lines a charger on its vendor's own topics needs beside the packaged
+// /etc/orderly/orderly.acl, which gives the gateway only <topic_prefix>/# and each device only its
+// orderly/v1/ topics: the gateway's user reads what the pile publishes and writes its command
+// topics, the pile's login (its charger id, as orderly-add-device makes it) the other way round.
+// Exact topics, no wildcards, so one pile cannot read or command another. `base_topic` as for
+// add_profile_charger (empty = the profile's). Throws std::invalid_argument for a profile
+// without [mqtt].
+std::string mosquitto_acl_for_profile_charger(const std::string& charger_id, const DeviceProfile& profile,
+                                              const std::string& base_topic, const std::string& gateway_user);
+
 class MqttDevices {
  public:
   MqttDevices(boost::asio::any_io_executor core, const Clock& clock, MqttOptions options, DeviceEvents events);

@@ -4,6 +4,7 @@
 // MQTT profiles). Drivers decode and validate; this only maps.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "orderly/drivers/device.hpp"
@@ -27,6 +28,19 @@ bool is_word_point(const std::string& name);
 // applied_limit_w at the nominal voltage on `phases` phases.
 ChargerSnapshot charger_snapshot(const PointValues& values, int phases);
 MeterSnapshot meter_snapshot(const PointValues& values);
+
+// A pile with a lifetime energy counter and no session counter (Webasto Next, Heidelberg):
+// the session's energy is what the lifetime counter rose since the car was plugged in, or since
+// the driver first saw it plugged (a gateway started mid-session counts from then). A pile
+// with its own session counter keeps it; one without either is left to integrate power.
+// One per device, fed every snapshot in order.
+class SessionEnergyFromTotal {
+ public:
+  void apply(ChargerSnapshot& s);
+
+ private:
+  std::optional<double> plugged_at_wh_;
+};
 
 // Whether `readable` holds for the current point of each of the pile's `phases` phases
 // (current_l1_a, ...): then the pile declares Capabilities::measures_phase_currents.

@@ -1,7 +1,8 @@
 #pragma once
 // A real Mosquitto broker process for tests and the demo: Debian's /usr/sbin/mosquitto (or
 // $ORDERLY_MOSQUITTO) on 127.0.0.1 with a generated config in a temporary directory. Anonymous
-// access, no persistence; plain MQTT, or TLS only with Options::tls. The process is terminated and reaped by the destructor, and is sent
+// access (or logins and ACLs with Options::password_file and acl_file), no persistence; plain
+// MQTT, or TLS only with Options::tls. The process is terminated and reaped by the destructor, and is sent
 // SIGTERM if the thread that started it exits first (so call start() from a long-lived thread).
 #include <cstdint>
 #include <filesystem>
@@ -27,6 +28,9 @@ class MosquittoBroker {
     std::uint16_t port = 0;  // 0 = a free one
     TlsFiles tls;
     bool require_certificate = true;
+    // Both set: logins from password_file (mosquitto_passwd), topics confined by acl_file, as
+    // the packaged packaging/mosquitto/orderly.conf runs it; no anonymous access.
+    std::filesystem::path password_file, acl_file;
   };
   static std::unique_ptr<MosquittoBroker> start(const Options& options);
   ~MosquittoBroker();
