@@ -1,10 +1,12 @@
 // `orderly demo`: the real gateway (drivers -> gateway -> scheduler -> drivers, web) on an
 // embedded simulated community: a private Mosquitto broker, simulated chargers (each its own
-// MQTT client, like real piles), a simulated transformer meter, and cars arriving and leaving
-// as residents' cars do, on an accelerated clock.
+// MQTT client, like real piles, and every eighth an OCPP 1.6J pile on the gateway's WebSocket),
+// a simulated transformer meter, and cars arriving and leaving as residents' cars do, on an
+// accelerated clock.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -16,6 +18,7 @@
 #include "orderly/sim/mosquitto_broker.hpp"
 #include "orderly/sim/mqtt_charger.hpp"
 #include "orderly/sim/mqtt_meter.hpp"
+#include "orderly/sim/ocpp_charge_point.hpp"
 #include "orderly/sim/timeline.hpp"
 #include "orderly/gateway/commands.hpp"
 #include "orderly/gateway/config.hpp"
@@ -60,6 +63,11 @@ T number(const std::string& opt, const std::string& v, T lo, T hi) {
   return *x;
 }
 
+// Every eighth pile speaks OCPP 1.6J (the sixth of each eight: a shared pile, so the card
+// presented at it names the session's owner); the demo's others speak MQTT.
+bool is_ocpp_pile(int index) { return index % 8 == 5; }
+std::string demo_ocpp_password(const std::string& id) { return "demo-" + id; }
+
 // The demo community as configuration text, so the demo goes through exactly the parser and
 // validation an installer's file does.
 std::string demo_config(const DemoOptions& o, const std::string& mqtt_host, int mqtt_port,
@@ -90,24 +98,38 @@ std::string demo_config(const DemoOptions& o, const std::string& mqtt_host, int 
     std::snprintf(id, sizeof id, "p-%02d", i + 1);
     // Buildings 1-4, units 1-2, floors from 1: "3-1-1201" = building 3, unit 1, flat 1201.
     std::snprintf(household, sizeof household, "%d-%d-%d%02d", i % 4 + 1, i / 4 % 2 + 1, i / 8 % 30 + 1, i % 2 + 1);
-    const bool shared = i % 3 == 2;
+    const bool ocpp = is_ocpp_pile(i);
+    const bool shared = ocpp || i % 3 == 2;  // OCPP piles take RFID cards: shared ones
     t << "\n[[charger]]\nid = \"" << id << "\"\nname = \"" << (shared ? std::string("公共桩 ") + id : household)
       << "\"\nkind = \"" << (shared ? "shared" : "private") << "\"\n";
     if (!shared) t << "household = \"" << household << "\"\n";
-    t << "phase = \"" << phases[i % 3] << "\"\ndriver = \"mqtt\"\nmax_power_kw = 7\n";
+    t << "phase = \"" << phases[i % 3] << "\"\nmax_power_kw = 7\n";
+    if (ocpp) {
+      // At 60x a simulated minute is a real second: meter values once a real second.
+      t << "driver = \"ocpp\"\nocpp_password = \"" << demo_ocpp_password(id) << "\"\nocpp_meter_interval_s = 60\n";
+    } else {
+      t << "driver = \"mqtt\"\n";
+    }
   }
   return t.str();
 }
 
 // The community's visits as the outside world plays them: cars plugged into and out of the
 // simulated piles on the accelerated clock.
-std::vector<sim::Timeline::Event> community_events(const std::vector<sim::SimMqttCharger*>& piles,
-                                                            const std::vector<demo::Visit>& visits) {
+// What the timeline does to a pile, whatever it speaks.
+struct DemoPile {
+  std::function<void(double energy_wh, int visit)> plug_in;
+  std::function<void()> unplug;
+};
+
+std::vector<sim::Timeline::Event> community_events(const std::vector<DemoPile>& piles,
+                                                   const std::vector<demo::Visit>& visits) {
   std::vector<sim::Timeline::Event> events;
+  int visit = 0;
   for (const auto& v : visits) {
-    auto* pile = piles[static_cast<std::size_t>(v.charger)];
-    events.push_back({v.arrive, [pile, energy_wh = v.energy_wh] { pile->plug_in(energy_wh, 7000); }});
-    events.push_back({v.depart, [pile] { pile->unplug(); }});
+    const DemoPile& pile = piles[static_cast<std::size_t>(v.charger)];
+    events.push_back({v.arrive, [&pile, energy_wh = v.energy_wh, n = visit++] { pile.plug_in(energy_wh, n); }});
+    events.push_back({v.depart, [&pile] { pile.unplug(); }});
   }
   return events;
 }
@@ -204,24 +226,45 @@ int cmd_demo(const Args& args) {
   gateway.start();
 
   std::vector<std::unique_ptr<sim::SimMqttCharger>> piles;
-  std::vector<sim::SimMqttCharger*> pile_ptrs;
+  std::vector<std::unique_ptr<sim::SimOcppChargePoint>> ocpp_piles;
+  std::vector<DemoPile> demo_piles;
   for (const auto& c : config.chargers) {
+    if (c.driver == DriverKind::ocpp) {
+      sim::SimOcppOptions so;
+      so.charge_point_id = c.ocpp_id;
+      so.port = gateway.web_port();
+      so.password = c.resolved_ocpp_password();
+      so.max_power_w = c.max_power_kw * 1000;
+      auto* pile = ocpp_piles.emplace_back(std::make_unique<sim::SimOcppChargePoint>(so, clock)).get();
+      pile->start();
+      // Residents' cards: a handful per shared pile, so statements show several owners.
+      demo_piles.push_back({[pile](double energy_wh, int visit) {
+                              pile->plug_in(energy_wh, 7000);
+                              pile->present_card("CARD-" + std::to_string(1001 + visit % 7));
+                            },
+                            [pile] { pile->unplug(); }});
+      continue;
+    }
     sim::SimChargerOptions so;
     so.id = c.id;
     so.host = host;
     so.port = static_cast<std::uint16_t>(mqtt_port);
     so.max_power_w = c.max_power_kw * 1000;
-    piles.push_back(std::make_unique<sim::SimMqttCharger>(so, clock));
-    piles.back()->start();
-    pile_ptrs.push_back(piles.back().get());
+    auto* pile = piles.emplace_back(std::make_unique<sim::SimMqttCharger>(so, clock)).get();
+    pile->start();
+    demo_piles.push_back({[pile](double energy_wh, int) { pile->plug_in(energy_wh, 7000); }, [pile] { pile->unplug(); }});
   }
-  sim::SimMqttMeter meter("tm-1", host, static_cast<std::uint16_t>(mqtt_port), clock,
-                                   [offset](TimePoint t) { return demo::base_load_w(t, offset, 300'000); });
+  // The meter adds the MQTT piles' power from their topics; the OCPP piles' it is told here.
+  sim::SimMqttMeter meter("tm-1", host, static_cast<std::uint16_t>(mqtt_port), clock, [&ocpp_piles, offset](TimePoint t) {
+    double w = demo::base_load_w(t, offset, 300'000);
+    for (const auto& p : ocpp_piles) w += p->power_w();
+    return w;
+  });
   meter.start();
 
   std::optional<sim::Timeline> community;
-  community.emplace(clock, community_events(pile_ptrs, demo::generate_visits(o.chargers, 7000, start, start + days(60),
-                                                                             offset, o.seed)));
+  community.emplace(clock, community_events(demo_piles, demo::generate_visits(o.chargers, 7000, start, start + days(60),
+                                                                              offset, o.seed)));
 
   const std::string url = "http://" + std::string(o.listen == "0.0.0.0" ? "127.0.0.1" : o.listen) + ":" +
                           std::to_string(gateway.web_port());
@@ -236,6 +279,7 @@ int cmd_demo(const Args& args) {
   community.reset();
   meter.stop();
   for (auto& p : piles) p->stop();
+  for (auto& p : ocpp_piles) p->stop();
   if (!tmp.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(tmp, ec);

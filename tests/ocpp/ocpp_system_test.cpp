@@ -2,10 +2,17 @@
 // a simulated OCPP 1.6J charge point over a real WebSocket on loopback, and a simulated
 // transformer meter on a real Mosquitto broker that measures the base load plus what the pile
 // draws. The verdicts come from what the simulated pile received and when.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <mutex>
 #include <sstream>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "orderly/drivers/ocpp.hpp"
 #include "orderly/gateway/config.hpp"
@@ -176,6 +183,48 @@ TEST_F(OcppSystem, TheUpgradeIsRefusedWithoutThePasswordOrForAnUnknownPile) {
   EXPECT_TRUE(test::wait_until([&] { return pile_->booted(); }, 10s));
   intruder->stop();
   stranger->stop();
+}
+
+// A bare WebSocket handshake, to see the HTTP answer itself.
+struct Handshake {
+  int status = 0;
+  std::string subprotocol;
+  std::string www_authenticate;
+};
+Handshake handshake(std::uint16_t port, const std::string& target, const std::string& protocol,
+                    const std::string& authorization) {
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  boost::asio::io_context io;
+  websocket::stream<beast::tcp_stream> ws(io);
+  beast::get_lowest_layer(ws).expires_after(5s);
+  beast::get_lowest_layer(ws).connect(
+      boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& r) {
+    if (!protocol.empty()) r.set(beast::http::field::sec_websocket_protocol, protocol);
+    if (!authorization.empty()) r.set(beast::http::field::authorization, authorization);
+  }));
+  websocket::response_type response;
+  beast::error_code ec;
+  ws.handshake(response, "127.0.0.1", target, ec);
+  return {static_cast<int>(response.result_int()), std::string(response[beast::http::field::sec_websocket_protocol]),
+          std::string(response[beast::http::field::www_authenticate])};
+}
+
+TEST_F(OcppSystem, TheHandshakeAnswersEachRefusalWithItsStatus) {
+  pile_->stop();  // the test's own handshakes replace the simulated pile's link
+  const auto port = site_->gateway().web_port();
+  const auto auth = drivers::ocpp::basic_authorization("CP-0001", "pile-secret");
+  const auto ok = handshake(port, "/ocpp/CP-0001", "ocpp1.6", auth);
+  EXPECT_EQ(ok.status, 101);
+  EXPECT_EQ(ok.subprotocol, "ocpp1.6");
+  const auto wrong = handshake(port, "/ocpp/CP-0001", "ocpp1.6", drivers::ocpp::basic_authorization("CP-0001", "x"));
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_THAT(wrong.www_authenticate, ::testing::StartsWith("Basic"));
+  EXPECT_EQ(handshake(port, "/ocpp/CP-0001", "ocpp1.6", "").status, 401);
+  EXPECT_EQ(handshake(port, "/ocpp/CP-0001", "ocpp2.0.1", auth).status, 400);  // only 1.6J spoken here
+  EXPECT_EQ(handshake(port, "/ocpp/CP-0001", "", auth).status, 400);
+  EXPECT_EQ(handshake(port, "/somewhere/else", "ocpp1.6", auth).status, 404);
 }
 
 }  // namespace
