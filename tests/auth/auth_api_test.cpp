@@ -385,5 +385,19 @@ TEST_F(AuthApi, TheLiveSocketNeedsASessionAndOurOrigin) {
   EXPECT_EQ(pushed["chargers"][0]["id"], "p1");
 }
 
+// The route table is the one truth; docs/openapi.yaml must describe each of its routes.
+TEST(RouteDocs, EveryRouteIsInTheOpenApiDocument) {
+  const std::string doc = test::read_file(test::source_dir() / "docs" / "openapi.yaml");
+  for (const auto& route : web::route_table()) {
+    const std::string_view pattern = route.pattern;
+    const std::string prefix(pattern.substr(0, pattern.find('*')));
+    const auto at = doc.find("\n  " + prefix);
+    ASSERT_NE(at, std::string::npos) << route.pattern << " is not in docs/openapi.yaml";
+    std::string method(route.method);
+    for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_NE(doc.find("    " + method + ":", at), std::string::npos) << route.method << " " << route.pattern;
+  }
+}
+
 }  // namespace
 }  // namespace orderly
