@@ -385,6 +385,21 @@ TEST_F(AuthApi, TheLiveSocketNeedsASessionAndOurOrigin) {
   EXPECT_EQ(pushed["chargers"][0]["id"], "p1");
 }
 
+TEST(WebConfig, AllowedHostsAndTlsFilesAreReadAndTlsNeedsBoth) {
+  const auto config = gateway::parse_config(gateway::testing::kMinimal + R"(
+[web]
+allowed_hosts = ["orderly.local", "box.lan"]
+tls_certificate = "/etc/orderly/web.pem"
+tls_key = "/etc/orderly/web.key"
+)", "web.toml");
+  EXPECT_EQ(config.web.allowed_hosts, (std::vector<std::string>{"orderly.local", "box.lan"}));
+  EXPECT_EQ(config.web.tls_key, "/etc/orderly/web.key");
+  const auto errors = gateway::testing::errors_of(gateway::testing::kMinimal + "[web]\ntls_certificate = \"/x.pem\"\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("tls_key"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find(":"), std::string::npos) << "file:line";
+}
+
 // The route table is the one truth; docs/openapi.yaml must describe each of its routes.
 TEST(RouteDocs, EveryRouteIsInTheOpenApiDocument) {
   const std::string doc = test::read_file(test::source_dir() / "docs" / "openapi.yaml");
