@@ -571,6 +571,12 @@ void read_web(Section& root, Config& c) {
   assign(c.web.port, s.integer("port", 1, 65535));
   if (auto d = s.string("static_dir")) c.web.static_dir = *d;
   assign(c.web.allowed_hosts, s.strings("allowed_hosts"));
+  if (auto f = s.string("tls_certificate")) c.web.tls_certificate = *f;
+  if (auto f = s.string("tls_key")) c.web.tls_key = *f;
+  if (c.web.tls_certificate.empty() != c.web.tls_key.empty()) {
+    const char* given = c.web.tls_key.empty() ? "tls_certificate" : "tls_key";
+    s.error(s.table().get(given), given, "HTTPS needs both tls_certificate and tls_key; give the other one or neither");
+  }
   s.finish();
 }
 

@@ -85,6 +85,8 @@ void Gateway::start() {
   wo.address = config_.web.listen;
   wo.port = static_cast<std::uint16_t>(config_.web.port);
   wo.allowed_hosts = config_.web.allowed_hosts;
+  wo.tls_certificate_file = config_.web.tls_certificate;
+  wo.tls_key_file = config_.web.tls_key;
   wo.static_dir = !options_.static_dir.empty()      ? options_.static_dir
                   : !config_.web.static_dir.empty() ? config_.web.static_dir
                                                     : std::filesystem::path("/usr/share/orderly/web");

@@ -8,15 +8,19 @@
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "channel_session.hpp"
@@ -38,7 +42,14 @@ constexpr std::uint32_t kHeaderLimitBytes = 16 * 1024;
 // Clients only ever send close frames or small pings on the live socket.
 constexpr std::size_t kWebSocketMessageLimitBytes = 4 * 1024;
 
-class LiveSession;
+// An open live socket, plain or TLS, as the push loop sees it.
+class LiveTarget : public Closable {
+ public:
+  virtual const Principal& who() const = 0;
+  virtual void send(std::shared_ptr<const std::string> text) = 0;
+};
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 }  // namespace
 
@@ -64,7 +75,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 
   std::uint64_t next_session_id = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<Closable>> sessions;
-  std::unordered_map<std::uint64_t, std::weak_ptr<LiveSession>> live_sessions;
+  std::unordered_map<std::uint64_t, std::weak_ptr<LiveTarget>> live_sessions;
+  std::optional<net::ssl::context> tls;  // set when [web] has a certificate and key
 
   // Pushes go through a steady timer (monotonic, not the domain Clock): the throttle is about
   // network load, not about simulated time, and must not speed up in the demo.
@@ -79,12 +91,14 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 
 namespace {
 
-class LiveSession : public Closable, public std::enable_shared_from_this<LiveSession> {
+// The live socket over `Stream`: beast::tcp_stream, or TlsStream under TLS.
+template <typename Stream>
+class LiveSession : public LiveTarget, public std::enable_shared_from_this<LiveSession<Stream>> {
  public:
-  LiveSession(tcp::socket&& socket, std::shared_ptr<Server::State> state, Principal who)
-      : ws_(std::move(socket)), state_(std::move(state)), id_(state_->next_session_id++), who_(std::move(who)) {}
+  LiveSession(Stream&& stream, std::shared_ptr<Server::State> state, Principal who)
+      : ws_(std::move(stream)), state_(std::move(state)), id_(state_->next_session_id++), who_(std::move(who)) {}
 
-  const Principal& who() const { return who_; }
+  const Principal& who() const override { return who_; }
 
   ~LiveSession() override {
     state_->sessions.erase(id_);
@@ -92,8 +106,8 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
   }
 
   void run(http::request<http::string_body> request) {
-    state_->sessions[id_] = weak_from_this();
-    state_->live_sessions[id_] = weak_from_this();
+    state_->sessions[id_] = this->weak_from_this();
+    state_->live_sessions[id_] = this->weak_from_this();
     // The handshake and idle pings use Beast's suggested server timeouts, so a phone that drops
     // off the Wi-Fi without a close frame is noticed and its session freed.
     beast::get_lowest_layer(ws_).expires_never();
@@ -102,12 +116,12 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
         [](websocket::response_type& response) { response.set(http::field::server, kServerName); }));
     ws_.read_message_max(kWebSocketMessageLimitBytes);
     ws_.text(true);
-    ws_.async_accept(request, beast::bind_front_handler(&LiveSession::on_accept, shared_from_this()));
+    ws_.async_accept(request, beast::bind_front_handler(&LiveSession::on_accept, this->shared_from_this()));
   }
 
   // Status snapshots supersede each other, so at most one waits behind the one being written:
   // a slow client gets the newest state, never a growing backlog.
-  void send(std::shared_ptr<const std::string> text) {
+  void send(std::shared_ptr<const std::string> text) override {
     if (!open_) return;
     if (writing_) {
       pending_ = std::move(text);
@@ -115,7 +129,7 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
     }
     writing_ = std::move(text);
     ws_.async_write(net::buffer(*writing_),
-                    beast::bind_front_handler(&LiveSession::on_write, shared_from_this()));
+                    beast::bind_front_handler(&LiveSession::on_write, this->shared_from_this()));
   }
 
   void close() override {
@@ -137,7 +151,7 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
   }
 
   void do_read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&LiveSession::on_read, shared_from_this()));
+    ws_.async_read(buffer_, beast::bind_front_handler(&LiveSession::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -158,7 +172,7 @@ class LiveSession : public Closable, public std::enable_shared_from_this<LiveSes
     if (pending_) send(std::exchange(pending_, nullptr));
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   std::shared_ptr<Server::State> state_;
   std::uint64_t id_;
@@ -177,32 +191,45 @@ SessionRegistry channel_registry(const std::shared_ptr<Server::State>& state) {
           [state](std::uint64_t id) { state->sessions.erase(id); }};
 }
 
-class HttpSession : public Closable, public std::enable_shared_from_this<HttpSession> {
+// One HTTP connection over `Stream` (beast::tcp_stream, or TlsStream after its handshake).
+template <typename Stream>
+class HttpSession : public Closable, public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<Server::State> state)
-      : stream_(std::move(socket)), state_(std::move(state)), id_(state_->next_session_id++) {}
+  HttpSession(Stream&& stream, std::shared_ptr<Server::State> state)
+      : stream_(std::move(stream)), state_(std::move(state)), id_(state_->next_session_id++) {}
 
   ~HttpSession() override { state_->sessions.erase(id_); }
 
   void run() {
-    state_->sessions[id_] = weak_from_this();
-    do_read();
+    state_->sessions[id_] = this->weak_from_this();
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return spdlog::debug("web: TLS handshake failed: {}", ec.message());
+                                self->do_read();
+                              });
+    } else {
+      do_read();
+    }
   }
 
   void close() override {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
   }
 
  private:
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+
   void do_read() {
     parser_.emplace();
     parser_->body_limit(state_->options.max_body_bytes);
     parser_->header_limit(kHeaderLimitBytes);
-    stream_.expires_after(state_->options.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+                     beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -234,22 +261,29 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
           admission.refusal->keep_alive(false);
           return send(std::move(*admission.refusal));
         }
-        stream_.expires_never();
-        std::make_shared<LiveSession>(stream_.release_socket(), state_, std::move(*admission.caller))
+        beast::get_lowest_layer(stream_).expires_never();
+        std::make_shared<LiveSession<Stream>>(std::move(stream_), state_, std::move(*admission.caller))
             ->run(std::move(request));
         return;
       }
       // Any other path: the application's channels (OCPP charge points), 404 by default.
-      stream_.expires_never();
-      return start_channel_session(stream_.release_socket(), std::move(request), state_->app,
-                                   channel_registry(state_));
+      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+        stream_.expires_never();
+        return start_channel_session(stream_.release_socket(), std::move(request), state_->app,
+                                     channel_registry(state_));
+      } else {
+        // docs/ocpp.md: OCPP over wss (security profiles 2 and 3) is not built yet.
+        return send(error_response(http::status::not_implemented,
+                                   "WebSocket channels (OCPP) are served only without [web] TLS for now; see docs/ocpp.md",
+                                   target_path(request.target()), request.version(), false));
+      }
     }
     // API answers may come later (a long KPI query runs beside the core loop); the connection
     // reads its next request only after this one is answered.
     beast::error_code ignored;
-    const auto peer = stream_.socket().remote_endpoint(ignored);
+    const auto peer = socket().remote_endpoint(ignored);
     handle_request_async(state_->app, state_->options.static_dir, request,
-                         [self = shared_from_this()](http::response<http::string_body> response) {
+                         [self = this->shared_from_this()](http::response<http::string_body> response) {
                            self->send(std::move(response));
                          },
                          state_->policy, ignored ? std::string() : peer.address().to_string());
@@ -257,9 +291,9 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
 
   void send(http::response<http::string_body> response) {
     response_ = std::make_shared<http::response<http::string_body>>(std::move(response));
-    stream_.expires_after(state_->options.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
     http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&HttpSession::on_write, shared_from_this(),
+                      beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(),
                                                 response_->keep_alive()));
   }
 
@@ -271,11 +305,17 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
   }
 
   void shutdown() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      // close_notify, so the client can tell the end of the answer from a truncation attack.
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::shared_ptr<Server::State> state_;
   std::uint64_t id_;
@@ -305,7 +345,11 @@ void Server::State::do_accept() {
           // behind an earlier unacknowledged write until the client's delayed ACK.
           beast::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
-          std::make_shared<HttpSession>(std::move(socket), self)->run();
+          if (self->tls) {
+            std::make_shared<HttpSession<TlsStream>>(TlsStream(std::move(socket), *self->tls), self)->run();
+          } else {
+            std::make_shared<HttpSession<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), self)->run();
+          }
         }
         self->do_accept();
       });
@@ -332,7 +376,7 @@ void Server::State::push_now() {
   // never receives another household's piles.
   std::shared_ptr<const std::string> full;
   std::unordered_map<std::string, std::shared_ptr<const std::string>> by_household;
-  std::vector<std::shared_ptr<LiveSession>> targets;
+  std::vector<std::shared_ptr<LiveTarget>> targets;
   for (auto& [id, weak] : live_sessions) {
     if (auto session = weak.lock()) targets.push_back(std::move(session));
   }
@@ -343,6 +387,36 @@ void Server::State::push_now() {
     session->send(text);
   }
 }
+
+namespace {
+
+// The certificate chain and key from [web]; throws naming the file and what to do.
+void load_tls(Server::State& s) {
+  const auto& o = s.options;
+  if (o.tls_certificate_file.empty() || o.tls_key_file.empty()) {
+    throw std::runtime_error("web server: TLS needs both [web] tls_certificate and tls_key (got only " +
+                             std::string(o.tls_certificate_file.empty() ? "tls_key" : "tls_certificate") + ")");
+  }
+  net::ssl::context context(net::ssl::context::tls_server);
+  // TLS 1.2 is the oldest any phone browser of the last years needs; older versions are broken.
+  context.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  context.use_certificate_chain_file(o.tls_certificate_file.string(), ec);
+  if (ec) {
+    throw std::runtime_error("web server: cannot use [web] tls_certificate '" + o.tls_certificate_file.string() +
+                             "' (" + ec.message() + "): give a PEM certificate chain readable by the orderly user");
+  }
+  context.use_private_key_file(o.tls_key_file.string(), net::ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("web server: cannot use [web] tls_key '" + o.tls_key_file.string() + "' (" +
+                             ec.message() + "): give the PEM private key of that certificate, readable by the orderly user");
+  }
+  s.tls.emplace(std::move(context));
+  s.policy.tls = true;
+}
+
+}  // namespace
 
 Server::Server(net::io_context& io, Application& app, ServerOptions options)
     : state_(std::make_shared<State>(io, app, std::move(options))) {}
@@ -360,6 +434,7 @@ void Server::start() {
                              ec.message() + "): set [web] address to an IP such as 127.0.0.1 or 0.0.0.0");
   }
   const tcp::endpoint endpoint{address, s.options.port};
+  if (!s.options.tls_certificate_file.empty() || !s.options.tls_key_file.empty()) load_tls(s);
   auto fail = [&](const char* step) {
     std::string hint;
     if (ec == net::error::address_in_use) {
@@ -394,8 +469,8 @@ void Server::start() {
       if (auto self = weak.lock()) self->status_changed();
     });
   }
-  spdlog::info("web: serving {} on http://{}:{}", s.options.static_dir.string(), s.options.address,
-               s.bound_port);
+  spdlog::info("web: serving {} on {}://{}:{}", s.options.static_dir.string(), s.tls ? "https" : "http",
+               s.options.address, s.bound_port);
   std::error_code missing;
   if (!std::filesystem::is_regular_file(s.options.static_dir / "index.html", missing)) {
     spdlog::warn("web: no index.html in '{}': the page will answer 404 (the API still works); "

@@ -205,6 +205,8 @@ struct WebConfig {
   int port = 8080;
   std::filesystem::path static_dir;        // empty = the packaged UI
   std::vector<std::string> allowed_hosts;  // DNS names of the box besides its IP addresses
+  std::filesystem::path tls_certificate;   // both set: HTTPS only (PEM chain and key)
+  std::filesystem::path tls_key;
 };
 
 // [platform]: the city charging platform over T/CEC 102 (docs/platform-api.md).

@@ -33,6 +33,10 @@ struct ServerOptions {
   // Host names (besides IP literals and localhost) requests may name: a page on a rebinding DNS
   // name carries that name in Host and is refused (421). E.g. {"orderly.local"}.
   std::vector<std::string> allowed_hosts;
+  // Both set: HTTPS and wss only, and the session cookie is Secure. PEM files; start() throws
+  // naming the file when one cannot be used.
+  std::filesystem::path tls_certificate_file;
+  std::filesystem::path tls_key_file;
 };
 
 // Not thread-safe by design: construct, start() and stop() on the io_context's thread (or before
