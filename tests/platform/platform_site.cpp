@@ -21,7 +21,7 @@ class PassiveCharger final : public drivers::ChargerDriver {
   drivers::Capabilities caps_;
 };
 
-std::string site_text(const TempDir& dir, const std::string& platform_url) {
+std::string site_text(const TempDir& dir, const std::string& platform_url, const std::string& platform_keys) {
   write_file(dir / "platform.secrets", R"(
 [to_platform]
 operator_secret = "PlatformIssued01"
@@ -61,9 +61,7 @@ secret_file = ")" + (dir / "platform.secrets").string() + R"("
 push_interval_s = 60
 retry_initial_s = 10
 retry_max_s = 1800
-timeout_s = 5
-connect_timeout_s = 2
-
+)" + platform_keys + R"(
 [store]
 path = ")" + (dir / "orderly.db").string() + R"("
 
@@ -92,9 +90,16 @@ max_power_kw = 7
 
 }  // namespace
 
-PlatformSite::PlatformSite() {
+PlatformSite::PlatformSite(PlatformSimOptions sim, const std::string& platform_keys, const std::string& url)
+    : platform(std::move(sim)) {
   platform.start();
-  config = gateway::parse_config(site_text(dir, platform.url()), "platform_site.toml");
+  const auto with_sim = [&](std::string text) {
+    const std::string sim_at = "127.0.0.1:" + std::to_string(platform.port());
+    for (auto at = text.find("{sim}"); at != std::string::npos; at = text.find("{sim}")) text.replace(at, 5, sim_at);
+    return text;
+  };
+  config = gateway::parse_config(site_text(dir, url.empty() ? platform.url() : with_sim(url), with_sim(platform_keys)),
+                                 "platform_site.toml");
   config.web.port = 0;
   start_gateway();
 }

@@ -32,7 +32,17 @@ class PlatformSite {
     return TimePoint(sys_days(year{2026} / January / 5) - hours(8));
   }
 
-  PlatformSite();
+  static PlatformSimOptions sim_options() {
+    PlatformSimOptions o;
+    o.to_platform = push_secrets();
+    o.from_platform = pull_secrets();
+    return o;
+  }
+
+  // `platform_keys`: more [platform] lines (TLS, proxy, timeouts); `url`: instead of the sim's.
+  // In both, "{sim}" stands for the simulator's "127.0.0.1:<port>".
+  explicit PlatformSite(PlatformSimOptions sim = sim_options(), const std::string& platform_keys = "",
+                        const std::string& url = "");
   ~PlatformSite();
 
   void start_gateway();
@@ -56,7 +66,7 @@ class PlatformSite {
 
   ManualClock clock{start_time()};
   TempDir dir;
-  PlatformSim platform{{"MA0CITY01", "MA59J8YL8", push_secrets(), pull_secrets(), 7200}};
+  PlatformSim platform;
   gateway::Config config;
 
  private:
