@@ -23,6 +23,20 @@ inline gateway::tcec::Secrets push_secrets() {
 inline gateway::tcec::Secrets pull_secrets() {
   return {"GatewayIssued001", "abcdef1234567890", "0987654321fedcba", "SigSecretPull001"};
 }
+// The same, as the secret file ([platform] secret_file) holds them.
+inline const std::string kPlatformSecretsToml = R"(
+[to_platform]
+operator_secret = "PlatformIssued01"
+data_secret = "1234567890abcdef"
+data_secret_iv = "fedcba0987654321"
+sig_secret = "SigSecret0123456"
+[from_platform]
+operator_id = "MA0CITY01"
+operator_secret = "GatewayIssued001"
+data_secret = "abcdef1234567890"
+data_secret_iv = "0987654321fedcba"
+sig_secret = "SigSecretPull001"
+)";
 
 class PlatformSite {
  public:
