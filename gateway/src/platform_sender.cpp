@@ -39,7 +39,8 @@ std::size_t collect(char* data, std::size_t size, std::size_t count, void* out) 
 // One libcurl handle, reused so the TLS session and the connection stay up between pushes.
 class HttpClient {
  public:
-  explicit HttpClient(const PlatformConfig& p) : platform_(p) {
+  // `abort`: set from another thread to end the request under way (stopping the gateway).
+  HttpClient(const PlatformConfig& p, const std::atomic<bool>& abort) : platform_(p), abort_(abort) {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     curl_ = curl_easy_init();
@@ -67,6 +68,13 @@ class HttpClient {
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);  // a thread of a multi-threaded process
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, static_cast<long>(platform_.connect_timeout_s));
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, static_cast<long>(platform_.timeout_s));
+    // A stop does not wait out timeout_s: the transfer is aborted at libcurl's next progress call.
+    curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, &abort_);
+    curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION,
+                     +[](void* abort, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+                       return static_cast<const std::atomic<bool>*>(abort)->load() ? 1 : 0;
+                     });
     // "" rather than unset: libcurl would otherwise take http_proxy from the environment, and a
     // systemd service's environment is not where an installer looks.
     curl_easy_setopt(curl_, CURLOPT_PROXY, platform_.proxy.c_str());
@@ -87,6 +95,7 @@ class HttpClient {
 
  private:
   const PlatformConfig& platform_;
+  const std::atomic<bool>& abort_;
   CURL* curl_ = nullptr;
 };
 
@@ -109,7 +118,7 @@ Duration retry_delay(int failed_attempts, Duration initial, Duration max, double
 struct PlatformSender::Impl {
   Impl(const Clock& c, const Config& config, PlatformSenderOptions o)
       : clock(c), platform(config.platform), utc_offset(config.site.utc_offset), store(config.store.path),
-        options(std::move(o)), http(platform) {
+        options(std::move(o)), http(platform, stopping) {
     if (!options.uniform01) {
       options.uniform01 = [rng = std::mt19937_64(std::random_device{}()),
                            dist = std::uniform_real_distribution<double>(0.0, 1.0)]() mutable { return dist(rng); };
@@ -127,6 +136,7 @@ struct PlatformSender::Impl {
   const minutes utc_offset;
   Store store;  // the sender thread's own connection
   PlatformSenderOptions options;
+  std::atomic<bool> stopping{false};
   HttpClient http;
   std::string token;
   TimePoint token_expires{};
@@ -135,7 +145,6 @@ struct PlatformSender::Impl {
   std::mutex mutex;
   std::condition_variable wake;
   bool poked = false;
-  bool stopping = false;
   std::thread thread;
 };
 
@@ -196,11 +205,13 @@ std::string PlatformSender::Impl::deliver(const OutboxMessage& m) {
 }
 
 void PlatformSender::Impl::pass() {
-  for (bool progress = true; progress;) {
+  for (bool progress = true; progress && !stopping;) {
     progress = false;
     for (const auto& head : store.outbox_heads()) {
+      if (stopping) return;  // what was not sent stays queued, as it is
       if (head.next_attempt_at > clock.now()) continue;
       const std::string error = deliver(head.message);
+      if (stopping && !error.empty()) return;  // aborted, not failed: no attempt counted
       if (error.empty()) {
         store.outbox_delivered(head.row, clock.now());
         progress = true;  // the next of its kind may go at once

@@ -56,6 +56,16 @@ const std::string* string_field(const json& body, const char* name, std::string&
   return &it->get_ref<const std::string&>();
 }
 
+// Several of them in order; false (the error naming the first at fault) when one is not there.
+bool string_fields(const json& body, std::initializer_list<std::pair<const char*, const std::string**>> fields,
+                   std::string& error) {
+  for (const auto& [name, out] : fields) {
+    *out = string_field(body, name, error);
+    if (!*out) return false;
+  }
+  return true;
+}
+
 // Data decrypted and parsed: a JSON object, or the 4004 reason.
 std::optional<json> open_data(const std::string& data, const Secrets& secrets, std::string& error) {
   const auto plain = decrypt_data(data, secrets);
@@ -194,12 +204,9 @@ Decoded<Request> decode_request(std::string_view body, const Secrets& secrets) {
     out.error = "the body is not a JSON object {OperatorID, Data, TimeStamp, Seq, Sig}";
     return out;
   }
-  const std::string* operator_id = string_field(parsed, "OperatorID", out.error);
-  const std::string* data = operator_id ? string_field(parsed, "Data", out.error) : nullptr;
-  const std::string* stamp = data ? string_field(parsed, "TimeStamp", out.error) : nullptr;
-  const std::string* seq = stamp ? string_field(parsed, "Seq", out.error) : nullptr;
-  const std::string* sig = seq ? string_field(parsed, "Sig", out.error) : nullptr;
-  if (!sig) {
+  const std::string *operator_id = nullptr, *data = nullptr, *stamp = nullptr, *seq = nullptr, *sig = nullptr;
+  if (!string_fields(parsed, {{"OperatorID", &operator_id}, {"Data", &data}, {"TimeStamp", &stamp}, {"Seq", &seq}, {"Sig", &sig}},
+                     out.error)) {
     out.ret = Ret::envelope;
     return out;
   }
@@ -231,10 +238,8 @@ Decoded<Response> decode_response(std::string_view body, const Secrets& secrets)
     out.error = "the answer is not a JSON object with an integer Ret";
     return out;
   }
-  const std::string* msg = string_field(parsed, "Msg", out.error);
-  const std::string* data = msg ? string_field(parsed, "Data", out.error) : nullptr;
-  const std::string* sig = data ? string_field(parsed, "Sig", out.error) : nullptr;
-  if (!sig) {
+  const std::string *msg = nullptr, *data = nullptr, *sig = nullptr;
+  if (!string_fields(parsed, {{"Msg", &msg}, {"Data", &data}, {"Sig", &sig}}, out.error)) {
     out.ret = Ret::envelope;
     return out;
   }

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace orderly::test {
 namespace {
@@ -12,6 +13,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using gateway::tcec::Ret;
@@ -38,14 +40,24 @@ std::string missing_field(const std::string& kind, const json& data) {
   return "";
 }
 
-void session(std::shared_ptr<tcp::socket> socket, std::shared_ptr<beast::flat_buffer> buffer,
-             std::function<http::response<http::string_body>(const http::request<http::string_body>&)> handle) {
+// Empty: do not answer (the platform hangs).
+using Handler = std::function<std::optional<http::response<http::string_body>>(const http::request<http::string_body>&)>;
+
+template <typename Stream>
+void session(std::shared_ptr<Stream> stream, std::shared_ptr<beast::flat_buffer> buffer, Handler handle) {
   auto request = std::make_shared<http::request<http::string_body>>();
-  http::async_read(*socket, *buffer, *request, [=](beast::error_code ec, std::size_t) {
+  http::async_read(*stream, *buffer, *request, [=](beast::error_code ec, std::size_t) {
     if (ec) return;
-    auto response = std::make_shared<http::response<http::string_body>>(handle(*request));
-    http::async_write(*socket, *response, [=](beast::error_code wec, std::size_t) {
-      if (!wec && response->keep_alive()) session(socket, buffer, handle);
+    auto answer = handle(*request);
+    if (!answer) {
+      // Held open, unanswered, until the server stops.
+      auto hold = std::make_shared<char>();
+      stream->async_read_some(asio::buffer(hold.get(), 1), [stream, hold](beast::error_code, std::size_t) {});
+      return;
+    }
+    auto response = std::make_shared<http::response<http::string_body>>(std::move(*answer));
+    http::async_write(*stream, *response, [=](beast::error_code wec, std::size_t) {
+      if (!wec && response->keep_alive()) session(stream, buffer, handle);
     });
   });
 }
@@ -55,12 +67,21 @@ void session(std::shared_ptr<tcp::socket> socket, std::shared_ptr<beast::flat_bu
 struct PlatformSim::Server {
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  std::optional<ssl::context> tls;
   std::thread thread;
 
-  void accept(const std::function<http::response<http::string_body>(const http::request<http::string_body>&)>& handle) {
+  void accept(const Handler& handle) {
     acceptor.async_accept([this, handle](beast::error_code ec, tcp::socket socket) {
       if (ec) return;
-      session(std::make_shared<tcp::socket>(std::move(socket)), std::make_shared<beast::flat_buffer>(), handle);
+      auto buffer = std::make_shared<beast::flat_buffer>();
+      if (!tls) {
+        session(std::make_shared<tcp::socket>(std::move(socket)), buffer, handle);
+      } else {
+        auto stream = std::make_shared<ssl::stream<tcp::socket>>(std::move(socket), *tls);
+        stream->async_handshake(ssl::stream_base::server, [stream, buffer, handle](beast::error_code hec) {
+          if (!hec) session(stream, buffer, handle);
+        });
+      }
       accept(handle);
     });
   }
@@ -79,7 +100,22 @@ void PlatformSim::start() {
   server->acceptor.bind(at);
   server->acceptor.listen();
   port_ = server->acceptor.local_endpoint().port();
-  server->accept([this](const http::request<http::string_body>& request) {
+  if (!options_.tls_cert_file.empty()) {
+    auto& tls = server->tls.emplace(ssl::context::tls_server);
+    tls.use_certificate_chain_file(options_.tls_cert_file.string());
+    tls.use_private_key_file(options_.tls_key_file.string(), ssl::context::pem);
+    if (!options_.tls_client_ca_file.empty()) {
+      tls.load_verify_file(options_.tls_client_ca_file.string());
+      tls.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    }
+  }
+  server->accept([this](const http::request<http::string_body>& request)
+                     -> std::optional<http::response<http::string_body>> {
+    {
+      std::lock_guard lock(mutex_);
+      ++requests_;
+      if (options_.stall) return std::nullopt;
+    }
     http::response<http::string_body> response{http::status::ok, request.version()};
     response.set(http::field::content_type, "application/json; charset=utf-8");
     const std::string target(request.target());
@@ -101,7 +137,20 @@ void PlatformSim::stop() {
   server_.reset();  // closes the listener and every connection with the io_context
 }
 
-std::string PlatformSim::url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/evcs/v1"; }
+std::string PlatformSim::url() const {
+  return (options_.tls_cert_file.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(port_) +
+         "/evcs/v1";
+}
+
+void PlatformSim::set_stall(bool stall) {
+  std::lock_guard lock(mutex_);
+  options_.stall = stall;
+}
+
+int PlatformSim::requests() const {
+  std::lock_guard lock(mutex_);
+  return requests_;
+}
 
 std::string PlatformSim::answer_push(const std::string& kind, const std::string& body, const std::string& authorization,
                                      const std::string& message_id) {

@@ -2,10 +2,13 @@
 // A city platform speaking T/CEC 102 over real HTTP on loopback, for the integration tests: it
 // issues tokens, verifies and records the gateway's pushes (deduplicating by the
 // Orderly-Message-Id header, as a platform that honours it would), and pulls from the gateway
-// as the platform does. start() / stop() play the platform coming and going; the port is kept,
-// so the gateway's configured URL stays right across an outage.
+// as the platform does; over HTTPS with a client certificate when asked to. start() / stop()
+// play the platform coming and going; the port is kept, so the gateway's configured URL stays
+// right across an outage. It also serves as an HTTP proxy: a request with an absolute URI is
+// answered like one to its own URL, which is how the tests see [platform] proxy take effect.
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +29,11 @@ struct PlatformSimOptions {
   gateway::tcec::Secrets to_platform;             // what the gateway's pushes use
   gateway::tcec::Secrets from_platform;           // what its pulls use
   int token_validity_s = 7200;
+  // HTTPS when set: the server's certificate and key (PEM), and the CA a client certificate
+  // must be signed by (empty: none asked for).
+  std::filesystem::path tls_cert_file, tls_key_file, tls_client_ca_file;
+  // Pushes are read but never answered (a platform that hangs), until this is set false again.
+  bool stall = false;
 };
 
 class PlatformSim {
@@ -51,6 +59,7 @@ class PlatformSim {
   // Closes the listener and every connection: the gateway's next request is refused.
   void stop();
   std::string url() const;  // the base URL the gateway is configured with
+  std::uint16_t port() const { return port_; }
 
   // Pushes accepted (Ret=0), first delivery of each message id only, in arrival order.
   std::vector<Push> pushes() const;
@@ -68,6 +77,8 @@ class PlatformSim {
   // A well-formed request envelope under the pull secrets.
   std::string envelope(const nlohmann::json& data) const;
   std::string pull_token() const { return pull_token_; }
+  void set_stall(bool stall);
+  int requests() const;       // every request read, answered or not
 
  private:
   struct Server;
@@ -83,6 +94,7 @@ class PlatformSim {
   std::set<std::string> tokens_;
   int duplicates_ = 0;
   int tokens_issued_ = 0;
+  int requests_ = 0;
   std::string pull_token_;    // the test thread's
 };
 

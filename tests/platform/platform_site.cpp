@@ -1,40 +1,14 @@
 #include "platform_site.hpp"
 
+#include "config_text.hpp"
+
 namespace orderly::test {
 namespace {
 
 using namespace std::chrono;
 
-// A pile that takes whatever limit it is sent; the test reports what it draws.
-class PassiveCharger final : public drivers::ChargerDriver {
- public:
-  explicit PassiveCharger(std::string id) : id_(std::move(id)) {
-    caps_.max_power_w = 7000;
-    caps_.failsafe = true;
-  }
-  const std::string& id() const override { return id_; }
-  drivers::Capabilities capabilities() const override { return caps_; }
-  void apply_limit(const drivers::PowerLimit&) override {}
-
- private:
-  std::string id_;
-  drivers::Capabilities caps_;
-};
-
-std::string site_text(const TempDir& dir, const std::string& platform_url) {
-  write_file(dir / "platform.secrets", R"(
-[to_platform]
-operator_secret = "PlatformIssued01"
-data_secret = "1234567890abcdef"
-data_secret_iv = "fedcba0987654321"
-sig_secret = "SigSecret0123456"
-[from_platform]
-operator_id = "MA0CITY01"
-operator_secret = "GatewayIssued001"
-data_secret = "abcdef1234567890"
-data_secret_iv = "0987654321fedcba"
-sig_secret = "SigSecretPull001"
-)");
+std::string site_text(const TempDir& dir, const std::string& platform_url, const std::string& platform_keys) {
+  write_file(dir / "platform.secrets", kPlatformSecretsToml);
   return R"(
 [site]
 name = "Platform test community"
@@ -42,12 +16,7 @@ name = "Platform test community"
 id = "tx"
 limit_kw = 100
 
-[tariff]
-[[tariff.schedule]]
-effective_from = 2024-01-01
-[[tariff.schedule.season]]
-price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+)" + gateway::testing::kSimpleTariff + R"(
 
 [web]
 listen = "127.0.0.1"
@@ -61,9 +30,7 @@ secret_file = ")" + (dir / "platform.secrets").string() + R"("
 push_interval_s = 60
 retry_initial_s = 10
 retry_max_s = 1800
-timeout_s = 5
-connect_timeout_s = 2
-
+)" + platform_keys + R"(
 [store]
 path = ")" + (dir / "orderly.db").string() + R"("
 
@@ -92,9 +59,16 @@ max_power_kw = 7
 
 }  // namespace
 
-PlatformSite::PlatformSite() {
+PlatformSite::PlatformSite(PlatformSimOptions sim, const std::string& platform_keys, const std::string& url)
+    : platform(std::move(sim)) {
   platform.start();
-  config = gateway::parse_config(site_text(dir, platform.url()), "platform_site.toml");
+  const auto with_sim = [&](std::string text) {
+    const std::string sim_at = "127.0.0.1:" + std::to_string(platform.port());
+    for (auto at = text.find("{sim}"); at != std::string::npos; at = text.find("{sim}")) text.replace(at, 5, sim_at);
+    return text;
+  };
+  config = gateway::parse_config(site_text(dir, url.empty() ? platform.url() : with_sim(url), with_sim(platform_keys)),
+                                 "platform_site.toml");
   config.web.port = 0;
   start_gateway();
 }
@@ -108,7 +82,7 @@ void PlatformSite::start_gateway() {
   options.devices = [this](const drivers::DeviceEvents& events) {
     events_ = events;
     std::map<std::string, std::shared_ptr<drivers::ChargerDriver>> out;
-    for (const char* id : {"p1", "p2"}) out[id] = std::make_shared<PassiveCharger>(id);
+    for (const char* id : {"p1", "p2"}) out[id] = std::make_shared<IdleCharger>(id);
     return out;
   };
   gateway_ = std::make_unique<RunningGateway>(clock, config, std::move(options));

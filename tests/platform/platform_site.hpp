@@ -23,6 +23,20 @@ inline gateway::tcec::Secrets push_secrets() {
 inline gateway::tcec::Secrets pull_secrets() {
   return {"GatewayIssued001", "abcdef1234567890", "0987654321fedcba", "SigSecretPull001"};
 }
+// The same, as the secret file ([platform] secret_file) holds them.
+inline const std::string kPlatformSecretsToml = R"(
+[to_platform]
+operator_secret = "PlatformIssued01"
+data_secret = "1234567890abcdef"
+data_secret_iv = "fedcba0987654321"
+sig_secret = "SigSecret0123456"
+[from_platform]
+operator_id = "MA0CITY01"
+operator_secret = "GatewayIssued001"
+data_secret = "abcdef1234567890"
+data_secret_iv = "0987654321fedcba"
+sig_secret = "SigSecretPull001"
+)";
 
 class PlatformSite {
  public:
@@ -32,7 +46,17 @@ class PlatformSite {
     return TimePoint(sys_days(year{2026} / January / 5) - hours(8));
   }
 
-  PlatformSite();
+  static PlatformSimOptions sim_options() {
+    PlatformSimOptions o;
+    o.to_platform = push_secrets();
+    o.from_platform = pull_secrets();
+    return o;
+  }
+
+  // `platform_keys`: more [platform] lines (TLS, proxy, timeouts); `url`: instead of the sim's.
+  // In both, "{sim}" stands for the simulator's "127.0.0.1:<port>".
+  explicit PlatformSite(PlatformSimOptions sim = sim_options(), const std::string& platform_keys = "",
+                        const std::string& url = "");
   ~PlatformSite();
 
   void start_gateway();
@@ -56,7 +80,7 @@ class PlatformSite {
 
   ManualClock clock{start_time()};
   TempDir dir;
-  PlatformSim platform{{"MA0CITY01", "MA59J8YL8", push_secrets(), pull_secrets(), 7200}};
+  PlatformSim platform;
   gateway::Config config;
 
  private:

@@ -23,18 +23,6 @@ namespace {
 using namespace std::chrono;
 using json = nlohmann::json;
 
-class IdleCharger final : public drivers::ChargerDriver {
- public:
-  explicit IdleCharger(std::string id) : id_(std::move(id)) { caps_.max_power_w = 7000; }
-  const std::string& id() const override { return id_; }
-  drivers::Capabilities capabilities() const override { return caps_; }
-  void apply_limit(const drivers::PowerLimit&) override {}
-
- private:
-  std::string id_;
-  drivers::Capabilities caps_;
-};
-
 // 2026-01-05 (a Monday) local time, +08:00.
 TimePoint local(int day, int hour, int minute = 0) { return testing::local(2026, 1, day, hour, minute); }
 
@@ -68,7 +56,7 @@ class ApiLive : public ::testing::Test {
     options.devices = [this](const drivers::DeviceEvents& events) {
       events_ = events;
       std::map<std::string, std::shared_ptr<drivers::ChargerDriver>> out;
-      for (const char* id : {"p1", "p2"}) out[id] = std::make_shared<IdleCharger>(id);
+      for (const char* id : {"p1", "p2"}) out[id] = std::make_shared<test::IdleCharger>(id);
       return out;
     };
     gateway_ = std::make_unique<Gateway>(io_, clock_, std::move(config), std::move(options));

@@ -44,7 +44,8 @@ class PlatformSender {
   void start();
   // New messages were committed: look at the outbox now rather than at the next poll.
   void poke();
-  // Finishes the request under way (bounded by [platform] timeout_s) and joins. Idempotent.
+  // Aborts the request under way (its message stays queued, no attempt counted) and joins.
+  // Idempotent.
   void stop();
 
  private:

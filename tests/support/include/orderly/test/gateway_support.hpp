@@ -18,6 +18,20 @@
 
 namespace orderly::test {
 
+// A 7 kW pile that takes whatever limit it is sent, for tests that report its snapshots
+// themselves (GatewayOptions::devices).
+class IdleCharger final : public drivers::ChargerDriver {
+ public:
+  explicit IdleCharger(std::string id) : id_(std::move(id)) { caps_.max_power_w = 7000; }
+  const std::string& id() const override { return id_; }
+  drivers::Capabilities capabilities() const override { return caps_; }
+  void apply_limit(const drivers::PowerLimit&) override {}
+
+ private:
+  std::string id_;
+  drivers::Capabilities caps_;
+};
+
 // Runs the handlers the gateway posted to `io` on the test thread, for a gateway driven there
 // (device reports mark the state dirty and post one control step; the store writer's commit
 // reports arrive as posted handlers too).
