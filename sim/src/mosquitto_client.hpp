@@ -34,6 +34,7 @@ class MosquittoClient {
     std::string will_payload;
     int keepalive_s = 5;
     TlsFiles tls;  // enabled: TLS with the broker's certificate and host name verified
+    std::string username, password;  // empty username = anonymous
   };
   // Both handlers run on the client's network thread; they may call publish() and subscribe().
   using ConnectHandler = std::function<void()>;

@@ -25,7 +25,7 @@ struct SimMqttMeter::Impl {
         prefix(std::move(prefix_)),
         topic_status(drivers::mqtt::device_topic(prefix, DeviceKind::meter, id, "status")),
         topic_online(drivers::mqtt::device_topic(prefix, DeviceKind::meter, id, "online")),
-        client({"orderly-sim-meter-" + id, std::move(host), port, topic_online, std::string(drivers::mqtt::kOffline), 5, {}},
+        client({"orderly-sim-meter-" + id, std::move(host), port, topic_online, std::string(drivers::mqtt::kOffline), 5, {}, {}, {}},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
     last_update = clock.monotonic();

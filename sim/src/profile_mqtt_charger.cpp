@@ -23,7 +23,7 @@ struct SimProfileMqttCharger::Impl {
       : options(std::move(o)),
         profile(p),
         clock(c),
-        client({"orderly-sim-profile-" + options.id, options.host, options.port, {}, {}, 5, {}},
+        client({"orderly-sim-profile-" + options.id, options.host, options.port, {}, {}, 5, {}, {}, {}},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
     if (!profile.mqtt) throw std::invalid_argument("simulated pile '" + options.id + "': profile '" + profile.id + "' has no [mqtt]");

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 #include "orderly/sim/tls.hpp"
 
@@ -27,6 +28,10 @@ class MosquittoBroker {
     std::uint16_t port = 0;  // 0 = a free one
     TlsFiles tls;
     bool require_certificate = true;
+    // More configuration lines after the listener's (so listener options apply to it), e.g. the
+    // shipped packaging/mosquitto/orderly.conf's limits; a key given here replaces the generated
+    // line of the same key (allow_anonymous false, say).
+    std::vector<std::string> config_lines;
   };
   static std::unique_ptr<MosquittoBroker> start(const Options& options);
   ~MosquittoBroker();
