@@ -192,8 +192,18 @@ void read_mqtt(Section& root, Config& c) {
   auto& m = c.mqtt;
   assign(m.host, s.string("host", false, "a host name or address"));
   assign(m.port, s.integer("port", 1, 65535));
-  assign(m.client_id, s.string("client_id"));
+  const auto client_id = s.string("client_id");
   assign(m.username, s.string("username"));
+  // The shipped Mosquitto config sets use_username_as_clientid, so the broker names every
+  // client after its login and a device cannot take the gateway's client id to kick it off.
+  // The gateway's own id is then its user name; a different one would be silently replaced.
+  if (client_id && !m.username.empty() && *client_id != m.username) {
+    s.error(t->get("client_id"), "client_id",
+            "must equal username \"" + m.username + "\" (the broker's use_username_as_clientid gives every "
+            "client its user name as id); remove client_id or set it to \"" + m.username + "\"");
+  }
+  if (client_id) m.client_id = *client_id;
+  else if (!m.username.empty()) m.client_id = m.username;
   assign(m.password, s.string("password"));
   if (auto f = s.string("password_file", false, "a file path")) m.password_file = *f;
   if (!m.password.empty() && !m.password_file.empty()) {

@@ -142,6 +142,11 @@ void Gateway::control_step() {
   const Instant now = clock_.instant();
   watch_clock(now);
   prune_daily(now);
+  for (const auto& [charger_id, why] : plug_replans_.due(now.mono)) {
+    spdlog::debug("plug re-plan held back for a flapping charger released charger={}", charger_id);
+    store_->commit_soon();
+    controller_.request_replan(why, now);
+  }
   if (const auto due = controller_.due_replans(now); !due.empty()) replan(now, due);
   send(controller_.limit(now), now.wall);
   push_periodic(now);
@@ -299,7 +304,7 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   const auto after = sessions_->open_session(id);
   const bool opened = after && (!before || before->id != after->id);
   const bool closed = before && (!after || after->id != before->id);
-  if (opened || closed) {
+  if ((opened || closed) && plug_replans_.admit(id, opened ? ReplanReason::plug_in : ReplanReason::unplug, now.mono)) {
     store_->commit_soon();
     controller_.request_replan(opened ? ReplanReason::plug_in : ReplanReason::unplug, now);
     step = true;

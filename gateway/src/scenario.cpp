@@ -45,7 +45,10 @@ class Reader {
   bool node_limit_reported = false;
 
   void only_known(const json& obj, const std::string& where, std::initializer_list<const char*> known) {
-    for (const auto& [key, value] : obj.items()) {
+    // Keys by name, not a structured binding: clang before 16 (Debian's, for the fuzz build)
+    // cannot capture a binding in a lambda.
+    for (const auto& item : obj.items()) {
+      const std::string& key = item.key();
       if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
         std::string list;
         for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);

@@ -65,7 +65,7 @@ MosquittoClient::MosquittoClient(Config config, ConnectHandler on_connect, Messa
     }
   }
   if (!config_.username.empty())
-    mosquitto_username_pw_set(mosq_, config_.username.c_str(), config_.password.c_str());
+    mosquitto_username_pw_set(mosq_, config_.username.c_str(), config_.password.empty() ? nullptr : config_.password.c_str());
   if (!config_.will_topic.empty())
     mosquitto_will_set(mosq_, config_.will_topic.c_str(), static_cast<int>(config_.will_payload.size()),
                        config_.will_payload.data(), 1, true);

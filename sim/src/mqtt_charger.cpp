@@ -25,7 +25,7 @@ struct SimMqttCharger::Impl {
         topic_ack(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "ack")),
         topic_failsafe(drivers::mqtt::device_topic(options.topic_prefix, DeviceKind::charger, options.id, "failsafe")),
         client({"orderly-sim-charger-" + options.id, options.host, options.port, topic_online,
-                std::string(drivers::mqtt::kOffline), 5, options.tls, {}, {}},
+                std::string(drivers::mqtt::kOffline), 5, options.tls, options.username, options.password},
                [this] { on_connect(); },
                [this](const std::string& topic, const std::string& payload) { on_message(topic, payload); }) {
     car.last_update = clock.monotonic();

@@ -1,6 +1,6 @@
 #pragma once
 // One started gateway for the HTTP and API fuzz targets, as `orderly run` would serve a
-// resident's phone: a site with a private and a shared pile (no drivers: no car is plugged in),
+// resident's phone: the API tests' site with a private and a shared pile (no drivers: no car is plugged in),
 // a store in a fresh directory, the web server on a free loopback port that no input uses.
 // Requests go in through the same calls the server makes; the io_context is run here until
 // each is answered, so writes reach the store writer and come back as they do in production.
@@ -18,13 +18,14 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/test/support.hpp"
+#include "../report/report_site.hpp"
 
 namespace orderly::fuzz {
 
 class Site {
  public:
   Site()
-      : clock_(TimePoint(std::chrono::sys_days(std::chrono::year{2026} / 1 / 20)) + std::chrono::hours(13)),
+      : clock_(gateway::testing::local(2026, 1, 20, 21)),
         gateway_(io_, clock_, gateway::parse_config(config_text(), "fuzz.toml"), options()) {
     // Refused requests are logged; millions of them would drown the fuzzer's own report.
     spdlog::set_level(spdlog::level::off);
@@ -47,33 +48,8 @@ class Site {
 
  private:
   std::string config_text() const {
-    return R"(
-[site]
-name = "fuzz"
-utc_offset = "+08:00"
-[site.transformer]
-limit_kw = 100
-[tariff]
-[[tariff.schedule]]
-effective_from = 2024-01-01
-[[tariff.schedule.season]]
-price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
-[[charger]]
-id = "p1"
-kind = "private"
-household = "1-101"
-phase = "A"
-max_power_kw = 7
-[[charger]]
-id = "s1"
-kind = "shared"
-phase = "B"
-max_power_kw = 7
-[web]
-listen = "127.0.0.1"
-port = )" + std::to_string(test::free_tcp_port()) +
-           "\n[store]\npath = \"" + (dir_ / "orderly.db").string() + "\"\n";
+    return gateway::testing::two_pile_site("[web]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(test::free_tcp_port()) +
+                                           "\n[store]\npath = \"" + (dir_ / "orderly.db").string() + "\"\n");
   }
   static gateway::GatewayOptions options() {
     gateway::GatewayOptions o;

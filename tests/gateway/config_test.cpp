@@ -650,6 +650,17 @@ TEST(Config, PasswordFileIsReadAtUse) {
               ElementsAre(HasSubstr("either password or password_file")));
 }
 
+// Issue 16: the shipped broker names every client after its login (use_username_as_clientid).
+TEST(Config, MqttClientIdIsTheUserName) {
+  EXPECT_EQ(parse_config(kMinimal + "\n[mqtt]\nusername = \"orderly\"\n", "test.toml").mqtt.client_id, "orderly");
+  EXPECT_EQ(parse_config(kMinimal + "\n[mqtt]\nusername = \"orderly\"\nclient_id = \"orderly\"\n", "test.toml").mqtt.client_id,
+            "orderly");
+  EXPECT_EQ(parse_config(kMinimal + "\n[mqtt]\nclient_id = \"bench\"\n", "test.toml").mqtt.client_id, "bench");
+  EXPECT_EQ(parse_config(kMinimal, "test.toml").mqtt.client_id, "orderly-gateway");
+  EXPECT_THAT(errors_of(kMinimal + "\n[mqtt]\nusername = \"orderly\"\nclient_id = \"orderly-gateway\"\n"),
+              ElementsAre(AllOf(HasSubstr("test.toml:"), HasSubstr("client_id"), HasSubstr("must equal username \"orderly\""))));
+}
+
 TEST(Config, ProfilesCheckedAgainstTheCatalog) {
   const auto profiles = shipped_profiles();
   const std::string text = kMinimal + R"(

@@ -1,7 +1,14 @@
 #pragma once
 // Shared by the MQTT driver's integration tests: what a DeviceEvents sink saw (the latest
 // snapshot and health of every device, every acknowledgement, and whether all of it arrived on
-// the core thread, the thread that constructed the recorder), and the pile they register.
+// the core thread, the thread that constructed the recorder), the pile they register, and the
+// fixture whose test thread is the core thread.
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -9,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "orderly/base/clock.hpp"
 #include "orderly/drivers/device.hpp"
+#include "orderly/test/support.hpp"
 
 namespace orderly::drivers {
 
@@ -61,5 +70,25 @@ inline Capabilities caps_7kw() {
   c.failsafe = true;
   return c;
 }
+
+// The test thread is the core thread: it polls the io_context while it waits, so every
+// DeviceEvents call must arrive here, and the driver is called from here as the gateway would.
+class CoreThreadTest : public ::testing::Test {
+ protected:
+  // Runs the core io_context on this thread until `condition` holds or the deadline passes.
+  bool pump_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return test::wait_until(
+        [&] {
+          io_.poll();
+          return condition();
+        },
+        timeout);
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ = boost::asio::make_work_guard(io_);
+  RealClock clock_;
+  Recorder rec_;
+};
 
 }  // namespace orderly::drivers

@@ -25,7 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class MqttDevicesTest : public ::testing::Test {
+class MqttDevicesTest : public CoreThreadTest {
  protected:
   void SetUp() override { broker_ = sim::MosquittoBroker::start(); }
 
@@ -49,20 +49,6 @@ class MqttDevicesTest : public ::testing::Test {
     return o;
   }
 
-  // Runs the core io_context on this thread until `condition` holds or the deadline passes.
-  bool pump_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-    return test::wait_until(
-        [&] {
-          io_.poll();
-          return condition();
-        },
-        timeout);
-  }
-
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ = boost::asio::make_work_guard(io_);
-  RealClock clock_;
-  Recorder rec_;
   std::unique_ptr<sim::MosquittoBroker> broker_;
   std::uint16_t port_without_broker_ = 0;
 };

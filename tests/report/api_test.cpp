@@ -26,20 +26,7 @@ constexpr minutes kOffset = testing::kSiteOffset;
 using testing::local;
 
 std::string config_text(const std::filesystem::path& db) {
-  return testing::report_site(50, R"(
-[[charger]]
-id = "p1"
-kind = "private"
-household = "1-101"
-phase = "A"
-max_power_kw = 7
-[[charger]]
-id = "s1"
-kind = "shared"
-phase = "B"
-max_power_kw = 7
-[store]
-path = ")" + db.string() + "\"\n");
+  return testing::two_pile_site("[store]\npath = \"" + db.string() + "\"\n");
 }
 
 class ApiTest : public ::testing::Test {

@@ -15,6 +15,24 @@ inline std::string report_site(int limit_kw, const std::string& more) {
          std::to_string(limit_kw) + "\n" + kSimpleTariff + "[[meter]]\nid = \"tm\"\nrole = \"transformer\"\n" + more;
 }
 
+// The API tests' site, also the fuzz targets' (tests/fuzz/fuzz_site.hpp): a private pile of
+// household 1-101 on phase A and a shared one on B, 7 kW each, 50 kW transformer.
+inline std::string two_pile_site(const std::string& more) {
+  return report_site(50, R"(
+[[charger]]
+id = "p1"
+kind = "private"
+household = "1-101"
+phase = "A"
+max_power_kw = 7
+[[charger]]
+id = "s1"
+kind = "shared"
+phase = "B"
+max_power_kw = 7
+)" + more);
+}
+
 inline constexpr std::chrono::minutes kSiteOffset{8 * 60};
 
 // A local (UTC+8) wall-clock time.

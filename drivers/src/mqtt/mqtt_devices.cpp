@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -8,6 +9,7 @@
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <utility>
 
 #include "orderly/base/units.hpp"
 #include "orderly/drivers/mqtt.hpp"
@@ -114,10 +116,18 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     MonoPoint last_error_log{};
     std::uint64_t suppressed_logs = 0;
     bool ever_logged = false;
-    std::uint64_t reported_errors = 0;  // Health::errors in the last DeviceEvents::health
+    std::uint64_t reported_errors = 0;   // Health::errors in the last DeviceEvents::health
+    std::uint64_t reported_dropped = 0;  // Health::dropped in the last DeviceEvents::health
     std::map<std::uint64_t, PendingAck> pending;  // by wire seq
     std::unique_ptr<ProfileState> profile;        // set for profile-described chargers
     std::optional<FailsafeState> failsafe;        // native chargers the gateway configures
+    // Paho's callback thread only: the message rate limit (MqttOptions::max_messages_per_s).
+    struct RateBucket {
+      double tokens = 0;
+      MonoPoint refilled{};         // {} = no message yet: the bucket starts full
+      std::uint64_t unreported = 0;  // dropped, not yet posted to the core
+      MonoPoint reported{};
+    } rate;
   };
 
   class Charger final : public ChargerDriver {
@@ -480,6 +490,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
 
   void on_message_paho(const std::string& topic, const std::string& payload) {
     if (auto pit = profile_topics_.find(topic); pit != profile_topics_.end()) {
+      if (!admit(*pit->second)) return;
       Inbound in = decode_profile(*pit->second, topic, payload);
       post([in = std::move(in)](Impl& self) { self.on_inbound(in); });
       return;
@@ -489,6 +500,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
     auto& map = ref->kind == DeviceKind::charger ? chargers_ : meters_;
     auto it = map.find(ref->id);
     if (it == map.end()) return;  // not ours (only registered devices are subscribed)
+    if (!admit(*it->second)) return;
     Inbound in;
     in.device = it->second.get();
     in.topic = topic;
@@ -513,6 +525,29 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       return;
     }
     post([in = std::move(in)](Impl& self) { self.on_inbound(in); });
+  }
+
+  // Paho thread: a token bucket per device, in real time like the transport's other timings
+  // (the simulators publish on real periods whatever the injected clock's speed). Drops are
+  // counted here and handed to the core at most once a second, and with the next message let
+  // through, so a flood costs the core one message per second, not one per message.
+  bool admit(Device& d) {
+    auto& r = d.rate;
+    const MonoPoint now = MonoClock::now();
+    const double burst = std::max(1.0, options_.message_burst);
+    r.tokens = r.refilled == MonoPoint{}
+                   ? burst
+                   : std::min(burst, r.tokens + std::chrono::duration<double>(now - r.refilled).count() *
+                                                    options_.max_messages_per_s);
+    r.refilled = now;
+    const bool admitted = r.tokens >= 1;
+    if (admitted) r.tokens -= 1;
+    else ++r.unreported;
+    if (r.unreported > 0 && (admitted || now - r.reported >= std::chrono::seconds(1))) {
+      r.reported = now;
+      post([&d, n = std::exchange(r.unreported, 0)](Impl& self) { self.record_dropped(d, n); });
+    }
+    return admitted;
   }
 
   // Paho thread: reads only immutable parts of `d` (caps, profile definitions).
@@ -681,12 +716,31 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
   void record_error(Device& d, const std::string& topic, const std::string& error) {
     ++d.health.errors;
     d.health.last_error = error;
+    log_throttled(d, [&](const std::string& suppressed) {
+      spdlog::warn("mqtt message rejected {}={} topic={} error={}{}", kind_name(d), q(d.id), q(topic), q(error),
+                   suppressed);
+    });
+  }
+
+  void record_dropped(Device& d, std::uint64_t n) {
+    d.health.dropped += n;
+    d.health.last_error = std::to_string(d.health.dropped) + " messages dropped over the rate limit of " +
+                          std::to_string(static_cast<int>(options_.max_messages_per_s)) + "/s";
+    log_throttled(d, [&](const std::string& suppressed) {
+      spdlog::warn("mqtt messages over the rate limit dropped {}={} dropped={} total_dropped={} limit_per_s={}{}",
+                   kind_name(d), q(d.id), n, d.health.dropped, options_.max_messages_per_s, suppressed);
+    });
+  }
+
+  static const char* kind_name(const Device& d) { return d.kind == DeviceKind::charger ? "charger" : "meter"; }
+
+  // A device's warnings are logged at most once per error_log_interval; the next line says how
+  // many were held back, and Health counts every one.
+  template <class Log>
+  void log_throttled(Device& d, Log&& log) {
     const MonoPoint now = clock_.monotonic();
     if (!d.ever_logged || now - d.last_error_log >= scaled(options_.error_log_interval)) {
-      std::string suppressed =
-          d.suppressed_logs ? " suppressed=" + std::to_string(d.suppressed_logs) : std::string();
-      spdlog::warn("mqtt message rejected {}={} topic={} error={}{}", d.kind == DeviceKind::charger ? "charger" : "meter",
-                   q(d.id), q(topic), q(error), suppressed);
+      log(d.suppressed_logs ? " suppressed=" + std::to_string(d.suppressed_logs) : std::string());
       d.ever_logged = true;
       d.last_error_log = now;
       d.suppressed_logs = 0;
@@ -936,6 +990,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
 
   void emit_health(Device& d) {
     d.reported_errors = d.health.errors;
+    d.reported_dropped = d.health.dropped;
     if (events_.health) events_.health(d.id, d.health);
   }
 
@@ -948,7 +1003,7 @@ struct MqttDevices::Impl : std::enable_shared_from_this<MqttDevices::Impl> {
       self->refresh_all();
       for (auto* map : {&self->chargers_, &self->meters_})
         for (auto& [id, d] : *map)
-          if (d->health.errors != d->reported_errors) self->emit_health(*d);
+          if (d->health.errors != d->reported_errors || d->health.dropped != d->reported_dropped) self->emit_health(*d);
       self->schedule_sweep();
     });
   }

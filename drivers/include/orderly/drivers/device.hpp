@@ -66,6 +66,7 @@ struct Health {
   std::uint64_t reads_ok = 0;
   std::uint64_t errors = 0;        // protocol errors, exceptions, malformed payloads
   std::uint64_t timeouts = 0;
+  std::uint64_t dropped = 0;       // messages over the device's rate limit, discarded unread (MQTT)
   std::string last_error;          // empty when healthy
 };
 

@@ -45,6 +45,13 @@ struct MqttOptions {
   // Validation errors of one device are logged at most once per this interval (the count of
   // suppressed lines is given with the next one); Health counts every one.
   std::chrono::milliseconds error_log_interval{10000};
+  // Per device, in real time: messages beyond `message_burst` at once and `max_messages_per_s`
+  // sustained are dropped unread on Paho's thread, counted in Health::dropped and logged
+  // (throttled as above) naming the device. A native pile publishes about once a second and a
+  // profile device a handful of topics at once; a broken or hostile one flooding the broker
+  // must not cost the core a decode, a snapshot and a re-plan per message.
+  double max_messages_per_s = 10;
+  double message_burst = 40;
 };
 
 // What a native pile falls back to when the gateway goes quiet (docs/mqtt-protocol.md,

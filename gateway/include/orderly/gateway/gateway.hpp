@@ -26,6 +26,7 @@
 #include "orderly/gateway/controller.hpp"
 #include "orderly/gateway/planning.hpp"
 #include "orderly/gateway/platform.hpp"
+#include "orderly/gateway/replan_debounce.hpp"
 #include "orderly/gateway/sessions.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/web/application.hpp"
@@ -185,6 +186,9 @@ class Gateway final : public web::Application {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   std::map<std::string, MonoPoint> sample_stored_at_;  // device id -> last 1-minute sample stored
+  // Plug-in and unplug re-plans (and their forced commits) per charger: a flapping contact
+  // re-plans once per interval, not once per flap.
+  ReplanDebounce plug_replans_{std::chrono::seconds(5)};
   std::map<std::uint64_t, OnDurable> durable_waiting_;  // store seq -> who waits for its commit
   std::int64_t last_prune_day_ = -1;
   ClockWatch clock_watch_;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 #include "orderly/sim/tls.hpp"
 
@@ -31,6 +32,10 @@ class MosquittoBroker {
     // Both set: logins from password_file (mosquitto_passwd), topics confined by acl_file, as
     // the packaged packaging/mosquitto/orderly.conf runs it; no anonymous access.
     std::filesystem::path password_file, acl_file;
+    // More configuration lines after the listener's (so listener options apply to it), e.g. the
+    // shipped packaging/mosquitto/orderly.conf's limits; a key given here replaces the generated
+    // line of the same key (allow_anonymous false, say).
+    std::vector<std::string> config_lines;
   };
   static std::unique_ptr<MosquittoBroker> start(const Options& options);
   ~MosquittoBroker();

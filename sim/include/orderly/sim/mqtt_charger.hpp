@@ -21,6 +21,9 @@ struct SimChargerOptions {
   std::uint16_t port = 1883;
   std::string topic_prefix = "orderly/v1";
   TlsFiles tls;  // enabled: the pile talks to a TLS listener with its client certificate
+  // Its login, as the shipped broker config demands (a device's user name is its id; the broker
+  // then names the client after it: use_username_as_clientid). Empty = anonymous.
+  std::string username, password;
   double max_power_w = 7000;
   int phases = 1;
   double voltage_v = kNominalPhaseVoltageV;
