@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api_common.hpp"
+#include "orderly/base/bounded_json.hpp"
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/report.hpp"
 
@@ -29,8 +30,10 @@ const std::string& decoy_hash() {
 }
 
 json body_object(const web::ApiRequest& request, const char* example) {
-  const json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
+  // Bounded like every API body (gateway_api.cpp parse_body): login is open to anyone on the LAN.
+  auto parsed = bounded_json::parse(request.body, {64 * 1024});
+  json body = parsed.ok() ? std::move(parsed.value) : json();
+  if (!body.is_object()) {
     throw ApiError{400, "", std::string("the body must be a JSON object such as ") + example};
   }
   return body;

@@ -1,5 +1,7 @@
 #include "orderly/gateway/tcec.hpp"
 
+#include "orderly/base/bounded_json.hpp"
+
 #include <array>
 #include <cstdio>
 #include <memory>
@@ -9,6 +11,15 @@
 
 namespace orderly::gateway::tcec {
 namespace {
+
+// Envelopes and their Data come from outside the box: bounded before anything walks them
+// (docs/security.md "Inputs and their bounds"). A day's station stats stay far below this.
+constexpr std::size_t kMaxTcecBytes = 1024 * 1024;
+nlohmann::json parse_outside(std::string_view text) {
+  auto parsed = bounded_json::parse(text, {kMaxTcecBytes});
+  return parsed.ok() ? std::move(parsed.value) : nlohmann::json(nlohmann::json::value_t::discarded);
+}
+
 
 using json = nlohmann::json;
 
@@ -73,7 +84,7 @@ std::optional<json> open_data(const std::string& data, const Secrets& secrets, s
     error = "Data cannot be decrypted with the DataSecret/DataSecretIV (not Base64 AES-128-CBC/PKCS#7)";
     return std::nullopt;
   }
-  json parsed = json::parse(*plain, nullptr, false);
+  json parsed = parse_outside(*plain);
   if (parsed.is_discarded() || !parsed.is_object()) {
     error = "Data decrypts to something that is not a JSON object";
     return std::nullopt;
@@ -198,7 +209,7 @@ std::string encode_response(const Response& response, const Secrets& secrets) {
 
 Decoded<Request> decode_request(std::string_view body, const Secrets& secrets) {
   Decoded<Request> out;
-  const json parsed = json::parse(body, nullptr, false);
+  const json parsed = parse_outside(body);
   if (parsed.is_discarded() || !parsed.is_object()) {
     out.ret = Ret::envelope;
     out.error = "the body is not a JSON object {OperatorID, Data, TimeStamp, Seq, Sig}";
@@ -231,7 +242,7 @@ Decoded<Request> decode_request(std::string_view body, const Secrets& secrets) {
 
 Decoded<Response> decode_response(std::string_view body, const Secrets& secrets) {
   Decoded<Response> out;
-  const json parsed = json::parse(body, nullptr, false);
+  const json parsed = parse_outside(body);
   const auto ret = parsed.is_object() ? parsed.find("Ret") : parsed.end();
   if (parsed.is_discarded() || !parsed.is_object() || ret == parsed.end() || !ret->is_number_integer()) {
     out.ret = Ret::envelope;

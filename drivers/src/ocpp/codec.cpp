@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "orderly/drivers/ocpp.hpp"
+#include "orderly/base/bounded_json.hpp"
 
 namespace orderly::drivers::ocpp {
 namespace {
@@ -47,7 +48,10 @@ std::optional<ErrorCode> error_code_from_string(std::string_view text) {
 }
 
 std::variant<Message, BadFrame> decode(std::string_view text) {
-  json frame = json::parse(text, nullptr, false);
+  // A charge point's frame is outside input: bounded as the web server bounds its WebSocket
+  // messages (64 KiB), and in depth, before anything recurses over it.
+  auto parsed = bounded_json::parse(text, {64 * 1024});
+  json frame = parsed.ok() ? std::move(parsed.value) : json(json::value_t::discarded);
   if (frame.is_discarded())
     return bad(kUnknownMessageId, ErrorCode::FormationViolation, "the frame is not JSON", true);
   if (!frame.is_array() || frame.size() < 3 || !frame[0].is_number_integer())

@@ -43,8 +43,8 @@ struct ApiRequest {
   std::string body;                            // raw body (JSON for POST/PUT)
   // Set by the web server after its route table allowed the call; empty for the public routes
   // (login, invite redemption) and for in-process callers (tests, tools), which are trusted.
-  std::optional<Principal> caller;
-  std::string client_address;                  // the peer's IP (login rate limiting)
+  std::optional<Principal> caller{};
+  std::string client_address{};                // the peer's IP (login rate limiting)
   std::string authorization{};                 // the Authorization header as sent ("Bearer ...")
 };
 
@@ -56,7 +56,7 @@ struct ApiResponse {
   std::string allow;                           // with 405: the methods the path accepts ("GET, PUT")
   // Login sets the new session id, logout sets ""; the web server turns it into the cookie
   // (HttpOnly, SameSite=Strict, Secure under TLS). Empty optional: no cookie change.
-  std::optional<std::string> session_cookie;
+  std::optional<std::string> session_cookie{};
 };
 
 // A WebSocket upgrade the live status socket does not take (e.g. an OCPP charge point at
