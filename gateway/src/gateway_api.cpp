@@ -86,7 +86,7 @@ constexpr const char* kTimeFormats =
 std::optional<TimePoint> parse_iso(std::string_view text, minutes site_offset) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   if (!read_int(text, 0, 4, y) || text.size() < 10 || text[4] != '-' || !read_int(text, 5, 2, mo) ||
-      text[7] != '-' || !read_int(text, 8, 2, d)) {
+      text[7] != '-' || !read_int(text, 8, 2, d) || !year_representable(y)) {
     return std::nullopt;
   }
   const year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
@@ -242,7 +242,7 @@ ChargeRequest parse_charge_request(const std::string& body, TimePoint now, minut
 std::optional<year_month> parse_month(std::string_view text) {
   int y = 0, m = 0;
   if (text.size() != 7 || !read_int(text, 0, 4, y) || text[4] != '-' || !read_int(text, 5, 2, m) || m < 1 ||
-      m > 12) {
+      m > 12 || !year_representable(y)) {
     return std::nullopt;
   }
   return year{y} / month{static_cast<unsigned>(m)};

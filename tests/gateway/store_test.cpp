@@ -58,9 +58,10 @@ void raw_exec(const std::filesystem::path& path, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << message;
 }
 
-// SQL turning a schema-3 file back into what schema 2 created (migration step 3 undone).
+// SQL turning a current file back into what schema 2 created (steps 5, 4 and 3 undone).
 std::string schema_3_undone() {
   std::string sql =
+      "DROP TABLE platform_outbox; DROP TABLE users; DROP TABLE account_links; DROP TABLE audit_log; "
       "DROP TABLE plans; DROP TABLE dr_events; DROP TABLE charger_aggregates; "
       "DROP INDEX sessions_open;";
   for (const char* column : {"is_private", "max_power_w", "departure_ms", "requested_wh",

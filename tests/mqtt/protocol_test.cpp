@@ -45,6 +45,9 @@ TEST(MqttProtocol, Iso8601RoundTripsWithMilliseconds) {
   EXPECT_EQ(*back, t);
   EXPECT_TRUE(parse_iso8601("2026-11-23T11:07:07Z"));
   EXPECT_FALSE(parse_iso8601("2026-02-30T11:07:07Z"));
+  // Found by the mqtt_native fuzz target: a year TimePoint cannot hold overflowed on conversion.
+  EXPECT_FALSE(parse_iso8601("3026-11-23T22:15:00.000Z"));
+  EXPECT_FALSE(parse_iso8601("0226-01-01T00:00:00Z"));
   EXPECT_FALSE(parse_iso8601("2026-11-23 11:07"));
   EXPECT_FALSE(parse_iso8601("2026-11-23T11:07:07+08:00"));
 }

@@ -204,6 +204,17 @@ TEST_F(ApiTest, RequestBodyErrorsNameTheField) {
 
 // Issue 16: a body that fits max_body_bytes but nests 32 Ki levels deep crashed a Debug build
 // when the error message quoted the value. Now it is a 400 naming the limit, for both bodies.
+// Found by the api_body and http_request fuzz targets: such years overflowed TimePoint.
+TEST_F(ApiTest, DatesBeyondTheRepresentableYearsAreRefused) {
+  const auto dr = call("POST", "/api/v1/dr-events", {},
+                       R"({"id": "evening-1", "start": "7228-01-20T18:00", "end": "2026-01-20T20:00", "limit_kw": 60})");
+  EXPECT_EQ(dr.status, 400) << dr.body;
+  const auto kpi = call("GET", "/api/v1/kpi", {{"from", "0226-01-01"}, {"to", "2026-01-20T21:00"}}, "");
+  EXPECT_EQ(kpi.status, 400) << kpi.body;
+  const auto statement = call("GET", "/api/v1/statements/9999-01.csv", {}, "");
+  EXPECT_EQ(statement.status, 404) << statement.body;
+}
+
 TEST_F(ApiTest, DeeplyNestedBodyIsRefusedWithTheLimit) {
   const std::string deep = std::string(32 * 1024, '[') + std::string(32 * 1024, ']');
   for (const auto& [method, path] : {std::pair{"PUT", "/api/v1/chargers/p1/request"}, std::pair{"POST", "/api/v1/dr-events"}}) {

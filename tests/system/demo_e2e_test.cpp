@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -77,6 +78,8 @@ class Demo : public ::testing::Test {
   void SetUp() override {
     port_ = test::free_tcp_port();
     out_ = (dir_ / "demo-stdout.txt").string();
+    // Made before the fork, so reading it never races the child's freopen (which truncates it).
+    std::ofstream(out_).close();
     const std::string port = std::to_string(port_);
     const std::string db = (dir_ / "demo.db").string();
     pid_ = ::fork();

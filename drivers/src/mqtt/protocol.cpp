@@ -194,7 +194,8 @@ std::optional<TimePoint> parse_iso8601(std::string_view s) {
     if (!all_digits(s.substr(pos, len))) return std::nullopt;
   const int year = to_int(s.substr(0, 4)), month = to_int(s.substr(5, 2)), day = to_int(s.substr(8, 2));
   const int hour = to_int(s.substr(11, 2)), minute = to_int(s.substr(14, 2)), second = to_int(s.substr(17, 2));
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  if (!year_representable(year) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60)
+    return std::nullopt;
   const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                                         std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return std::nullopt;

@@ -157,7 +157,7 @@ std::optional<TimePoint> parse_date_time(std::string_view s) {
   using namespace std::chrono;
   const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                            std::chrono::day{static_cast<unsigned>(day)}};
-  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  if (!year_representable(year) || !ymd.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
   const auto t = sys_days{ymd} + hours(hour) + minutes(minute) + seconds(second) - minutes(offset_minutes);
   return time_point_cast<TimePoint::duration>(t + duration_cast<TimePoint::duration>(fraction));
 }

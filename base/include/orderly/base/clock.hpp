@@ -15,6 +15,11 @@ using SysClock = std::chrono::system_clock;
 using TimePoint = SysClock::time_point;
 using Duration = SysClock::duration;
 
+// TimePoint counts nanoseconds in 64 bits, so it holds only the years 1678-2262; a date beyond
+// them overflows (undefined behaviour) when converted. Every date read from outside (MQTT,
+// OCPP, API queries) is refused unless its year is in this range, which no real reading leaves.
+inline constexpr bool year_representable(int year) { return year >= 1970 && year <= 2200; }
+
 // Time that only moves forward at the clock's rate: ages, timeouts and keep-alives are measured
 // on it, because the wall clock can step (an NTP correction after boot, an RTC that lost its
 // battery, an operator setting the date) and an age measured across a step is wrong by the step.
