@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -143,6 +144,10 @@ class ClockStep : public ::testing::Test {
   // what the limit leaves (never cut to nothing by a step).
   void expect_limits_hold_for(milliseconds span, const char* phase) {
     const auto from = steady::now();
+    // A reading measured just before the window but published inside it (a loaded machine
+    // delays the meter's publish) shows the piles still ramping down from before: judged by when
+    // it was measured, it is not this window's.
+    const TimePoint measured_from = clock_.now();
     double min_charging_w = kPileW * kPiles;
     while (steady::now() - from < span) {
       min_charging_w = std::min(min_charging_w, charging_w());
@@ -150,7 +155,10 @@ class ClockStep : public ::testing::Test {
     }
     const auto rs = readings_since(from);
     ASSERT_GE(rs.size(), static_cast<std::size_t>(duration_cast<seconds>(span).count() - 2)) << phase << ": meter silent";
-    for (const auto& r : rs) EXPECT_LE(r.power_w, kLimitW) << phase << ": over the limit";
+    for (const auto& r : rs) {
+      if (r.at < measured_from) continue;
+      EXPECT_LE(r.power_w, kLimitW) << phase << ": over the limit";
+    }
     // Half the headroom: a pile between two limits may dip while it follows the re-plan; a step
     // that cut charging would show 0.
     EXPECT_GE(min_charging_w, (kLimitW - kMarginW - kBaseW) / 2) << phase << ": charging cut by the step";
@@ -171,11 +179,19 @@ TEST_F(ClockStep, BackAnHourAndForwardThreeYearsWhileChargingUnderAnOverload) {
   for (auto& p : piles_) p->plug_in(40'000, kPileW);
   for (auto& p : piles_)
     ASSERT_EQ(test::boost_when_plugged(site_->io(), site_->gateway(), p->id()), "") << p->id() << ": boost not taken";
-  // Four boosted cars want 28 kW where 18 kW are left: the limiter shares it out.
+  // Four boosted cars want 28 kW where 18 kW are left: the limiter shares it out. The piles
+  // start at full power together, and the first second or two of converging can pass through
+  // the band on the way (a loaded machine stretches it): settled is in the band for 2 s.
+  std::optional<steady::time_point> in_band_since;
   ASSERT_TRUE(test::wait_until([&] {
     const double w = charging_w();
-    return w > 10'000 && w <= kLimitW - kMarginW - kBaseW + 500;
-  }, 20s)) << "charging never settled under the limit: " << charging_w() << " W";
+    if (w <= 10'000 || w > kLimitW - kMarginW - kBaseW + 500) {
+      in_band_since.reset();
+      return false;
+    }
+    if (!in_band_since) in_band_since = steady::now();
+    return steady::now() - *in_band_since >= 2s;
+  }, 30s)) << "charging never settled under the limit: " << charging_w() << " W";
   expect_limits_hold_for(3s, "before the steps");
   {
     const gateway::Store store(db_);
