@@ -93,24 +93,7 @@ allowed_hosts = ["orderly.local"]
 [store]
 path = ")" + db.string() + R"("
 
-[[meter]]
-id = "tx-meter"
-role = "transformer"
-
-[[charger]]
-id = "p1"
-kind = "private"
-household = "1-1-101"
-phase = "A"
-max_power_kw = 7
-
-[[charger]]
-id = "p2"
-kind = "private"
-household = "1-1-102"
-phase = "B"
-max_power_kw = 7
-)";
+)" + gateway::testing::kMeterAndTwoHomePiles;
 }
 
 gateway::SessionRecord past_session(const std::string& charger, const std::string& household) {

@@ -28,6 +28,28 @@ hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak 
 
 inline const std::string kMinimal = kMinimalSite + kSimpleTariff;
 
+// The transformer meter and two private 7 kW home piles, p1 (household 1-1-101, phase A) and
+// p2 (1-1-102, phase B): the devices the API tests share. Append it last: it ends in tables.
+inline const std::string kMeterAndTwoHomePiles = R"(
+[[meter]]
+id = "tx-meter"
+role = "transformer"
+
+[[charger]]
+id = "p1"
+kind = "private"
+household = "1-1-101"
+phase = "A"
+max_power_kw = 7
+
+[[charger]]
+id = "p2"
+kind = "private"
+household = "1-1-102"
+phase = "B"
+max_power_kw = 7
+)";
+
 // Local (+08:00) wall time on a day of January 2026 (the 5th is a Monday), as the sites above
 // keep it.
 inline TimePoint january_2026(int day, int hour, int minute, int second = 0) {

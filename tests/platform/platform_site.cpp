@@ -37,24 +37,7 @@ path = ")" + (dir / "orderly.db").string() + R"("
 [log]
 level = "warn"
 
-[[meter]]
-id = "tx-meter"
-role = "transformer"
-
-[[charger]]
-id = "p1"
-kind = "private"
-household = "1-1-101"
-phase = "A"
-max_power_kw = 7
-
-[[charger]]
-id = "p2"
-kind = "private"
-household = "1-1-102"
-phase = "B"
-max_power_kw = 7
-)";
+)" + gateway::testing::kMeterAndTwoHomePiles;
 }
 
 }  // namespace
