@@ -4,6 +4,7 @@
 #include <lemon/smart_graph.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -99,7 +100,6 @@ void check(const Problem& p, const OptimalOptions& o) {
   // More pieces than penalty steps would only repeat slopes.
   if (o.valley_pieces < 1 || o.valley_pieces > kPenaltyRange)
     reject("options.valley_pieces must be within 1..1000");
-  if (o.fairness_tiers < 1) reject("options.fairness_tiers must be at least 1");
 }
 
 double base_kw(const CapacityNode& node, int t) {
@@ -142,9 +142,9 @@ class FlowModel {
   }
 
   // Without bidirectional piles a residual path between two EVs passes the grid at most once,
-  // so its cost is within +-max |arc cost|, and a tier reward step above twice that makes
-  // shares strictly first and cost second in ONE solve (a residual cycle swapping one tier for
-  // another changes the path cost by less than a step).
+  // so its cost is within +-max |arc cost|, and a share reward step above twice that makes
+  // shares strictly first and cost second in ONE solve (a residual cycle swapping one share
+  // unit for another changes the path cost by less than a step).
   // With V2G a path may chain many discharges and no small step is safe: two solves then.
   bool can_share_in_one_solve() const {
     if (has_v2g_) return false;
@@ -164,7 +164,7 @@ class FlowModel {
     Graph::ArcMap<Units> cost(g_);
     for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a) cost[a] = cost_deliver_[a];
     for (const auto& ev : evs_)
-      for (int id : ev.tiers) {
+      for (int id : ev.shares) {
         const Graph::Arc a = g_.arcFromId(id);
         cost[a] = cost_share_[a] * (2 * max_cost_ + 1);
       }
@@ -175,7 +175,154 @@ class FlowModel {
     read_plan(solver, ev_kw);
   }
 
-  // Most energy that fits, higher priority first, then equal fractions of need (tiers).
+  // Lexicographically max-min fair served fractions (delivered / need), priority class by
+  // priority class, highest first (docs/scheduler.md, "Capacity short"). Progressive filling:
+  // the active cars' common fraction is raised as far as it fits, found by Newton steps on
+  // max flows (each a network simplex run with rewards: frozen cars' shares first, then the
+  // active cars'), the cars that then cannot get more (their battery node unreachable from
+  // the grid in the residual network) are frozen, and the rest go on. Sets each EV's fair
+  // share arc to its result and the rest arc to what remains of its need; counts its runs.
+  void fair_shares(int& solves) {
+    const std::size_t n = evs_.size();
+    Graph::NodeMap<Units> supply(g_, 0);
+    Units total = 0;
+    for (Units v : need_) total += v;
+    apply_battery_supplies(supply);
+    supply[source_] += total;
+    supply[sink_] -= total;
+    Graph::ArcMap<Units> upper(g_), cost(g_, 0);
+    for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a) upper[a] = upper_share_[a];
+    // The most each EV can take alone: its need, or what its pile passes in its window.
+    std::vector<Units> top(n), fair(n, 0);
+    enum class State { waiting, active, frozen };
+    std::vector<State> state(n, State::waiting);
+    std::vector<Units> ranks;
+    for (std::size_t e = 0; e < n; ++e) {
+      Units window = 0;
+      for (int id : evs_[e].charge) window += upper_deliver_[g_.arcFromId(id)];
+      top[e] = evs_[e].discharge.empty() ? std::min(need_[e], window) : need_[e];
+      upper[g_.arcFromId(evs_[e].shares[0])] = 0;
+      upper[g_.arcFromId(evs_[e].shares[1])] = 0;
+      if (top[e] == 0) state[e] = State::frozen;
+      ranks.push_back(evs_[e].rank);
+    }
+    std::sort(ranks.begin(), ranks.end(), std::greater<>());
+    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+    const Graph::Arc bypass = g_.arcFromId(bypass_);
+    Solver solver(g_);
+    Graph::NodeMap<char> reached(g_, 0);
+    std::vector<Graph::Node> queue;
+    // Which nodes the grid reaches in the residual network of the solver's flow.
+    auto reach = [&](const Graph::ArcMap<Units>& cap) {
+      for (Graph::NodeIt v(g_); v != lemon::INVALID; ++v) reached[v] = 0;
+      queue.assign(1, source_);
+      reached[source_] = 1;
+      for (std::size_t q = 0; q < queue.size(); ++q) {
+        const Graph::Node u = queue[q];
+        for (Graph::OutArcIt a(g_, u); a != lemon::INVALID; ++a)
+          if (a != bypass && solver.flow(a) < cap[a] && !reached[g_.target(a)]) {
+            reached[g_.target(a)] = 1;
+            queue.push_back(g_.target(a));
+          }
+        for (Graph::InArcIt a(g_, u); a != lemon::INVALID; ++a)
+          if (a != bypass && solver.flow(a) > 0 && !reached[g_.source(a)]) {
+            reached[g_.source(a)] = 1;
+            queue.push_back(g_.source(a));
+          }
+      }
+    };
+    for (Units rank : ranks) {
+      for (std::size_t e = 0; e < n; ++e)
+        if (evs_[e].rank == rank && state[e] == State::waiting) state[e] = State::active;
+      for (;;) {
+        std::vector<std::size_t> active;
+        for (std::size_t e = 0; e < n; ++e)
+          if (state[e] == State::active) active.push_back(e);
+        if (active.empty()) break;
+        // The fraction as an exact ratio num / den (both below 1e9 units, products below
+        // 1e18): every share is floored to whole units, so a fraction that fits stays fitting.
+        Units num = 1, den = 1;
+        auto cap_at = [&](std::size_t e) { return std::min(top[e], need_[e] * num / den); };
+        std::vector<std::size_t> bottleneck;  // the last set that bounded the fraction
+        for (int step = 0;; ++step) {
+          for (std::size_t e = 0; e < n; ++e) {
+            const Graph::Arc a = g_.arcFromId(evs_[e].shares[0]);
+            if (state[e] == State::frozen) {
+              upper[a] = fair[e];
+              cost[a] = -2;  // a frozen share is never traded for an active one
+            } else {
+              upper[a] = state[e] == State::active ? cap_at(e) : 0;
+              cost[a] = -1;
+            }
+          }
+          solver.upperMap(upper).costMap(cost).supplyMap(supply);
+          ++solves;
+          if (run(solver) != Solver::OPTIMAL)
+            throw std::logic_error("plan_optimal: the fair-share flow has no solution; this is a bug");
+          bool short_somewhere = false;
+          for (std::size_t e : active) {
+            const Graph::Arc a = g_.arcFromId(evs_[e].shares[0]);
+            short_somewhere = short_somewhere || solver.flow(a) < upper[a];
+          }
+          reach(upper);
+          // Newton steps strictly lower the fraction; the cap only guards against a bug.
+          constexpr int kNewtonSteps = 200;
+          if (!short_somewhere || step == kNewtonSteps) break;
+          // The cars cut off from the grid got the most their part of the network passes; the
+          // fraction that exactly shares it among them (those their own pile caps below it
+          // keeping their cap) is the next, lower, trial.
+          bottleneck.clear();
+          Units got = 0;
+          for (std::size_t e : active)
+            if (!reached[evs_[e].sink]) {
+              bottleneck.push_back(e);
+              got += solver.flow(g_.arcFromId(evs_[e].shares[0]));
+            }
+          std::vector<char> capped(n, 0);
+          Units rest = got, rest_need = 0;
+          for (bool changed = true; changed;) {
+            changed = false;
+            rest = got;
+            rest_need = 0;
+            for (std::size_t e : bottleneck) {
+              if (capped[e]) rest -= top[e];
+              else rest_need += need_[e];
+            }
+            if (rest_need == 0) break;
+            for (std::size_t e : bottleneck)
+              if (!capped[e] && top[e] * rest_need <= rest * need_[e]) capped[e] = changed = true;
+          }
+          if (rest_need == 0) break;
+          num = std::max<Units>(rest, 0);
+          den = rest_need;
+        }
+        // Freeze every car that cannot get more at this fraction: those cut off from the grid,
+        // and those at all they can take. Rounding to units can leave a bounding car reachable
+        // by a unit or two; then its bounding set is frozen, so every round freezes a car.
+        std::size_t frozen_now = 0;
+        for (std::size_t e : active) {
+          const Units c = cap_at(e);
+          if (c == top[e] || !reached[evs_[e].sink]) {
+            fair[e] = std::min(c, solver.flow(g_.arcFromId(evs_[e].shares[0])));
+            state[e] = State::frozen;
+            ++frozen_now;
+          }
+        }
+        if (frozen_now == 0)
+          for (std::size_t e : bottleneck.empty() ? active : bottleneck) {
+            fair[e] = std::min(cap_at(e), solver.flow(g_.arcFromId(evs_[e].shares[0])));
+            state[e] = State::frozen;
+          }
+      }
+    }
+    for (std::size_t e = 0; e < n; ++e) {
+      upper_share_.set(g_.arcFromId(evs_[e].shares[0]), fair[e]);
+      upper_share_.set(g_.arcFromId(evs_[e].shares[1]), need_[e] - fair[e]);
+    }
+  }
+
+  // Most energy that fits, higher priority first, then the fair shares (fair_shares())
+  // within it.
   std::vector<Units> shares() {
     Graph::NodeMap<Units> supply(g_, 0);
     Units total = 0;
@@ -189,7 +336,7 @@ class FlowModel {
       throw std::logic_error("plan_optimal: the sharing flow has no solution; this is a bug");
     std::vector<Units> got(evs_.size(), 0);
     for (std::size_t e = 0; e < evs_.size(); ++e)
-      for (int id : evs_[e].tiers) got[e] += solver.flow(g_.arcFromId(id));
+      for (int id : evs_[e].shares) got[e] += solver.flow(g_.arcFromId(id));
     return got;
   }
 
@@ -197,7 +344,9 @@ class FlowModel {
   struct EvArcs {
     std::vector<int> charge;     // arc id per slot of the window
     std::vector<int> discharge;  // bidirectional piles only
-    std::vector<int> tiers;      // fairness tiers to the sink (sharing solve only)
+    // To the sink (sharing solves only): [0] the fair share, [1] the rest of the need.
+    std::array<int, 2> shares{};
+    Units rank = 0;              // priority rank, 0 = lowest present
     Graph::Node sink;            // where the EV's delivered energy leaves the network
     Graph::Node first;           // bidirectional: battery node of the arrival slot
     Units battery_units = 0;     // bidirectional: energy above the floor at arrival
@@ -377,12 +526,11 @@ class FlowModel {
       }
     }
 
-    // Fairness ranks: every tier of a higher priority outranks every tier of a lower one.
+    // Priority ranks: the fair part of a higher priority outranks everything of a lower one.
     std::vector<int> priorities;
     for (const auto& ev : p_.evs) priorities.push_back(ev.priority);
     std::sort(priorities.begin(), priorities.end());
     priorities.erase(std::unique(priorities.begin(), priorities.end()), priorities.end());
-    const int tiers = o_.fairness_tiers;
 
     evs_.resize(n_evs);
     Units total_need = 0;
@@ -423,19 +571,17 @@ class FlowModel {
         arcs.sink = prev;
         if (len == 0) arcs.first = prev;
       }
-      const int rank_base =
-          static_cast<int>(std::lower_bound(priorities.begin(), priorities.end(), ev.priority) -
-                           priorities.begin()) *
-          tiers;
-      for (int k = 0; k < tiers; ++k) {
-        const Units cap = need_[e] * (k + 1) / tiers - need_[e] * k / tiers;
-        if (cap == 0) continue;
-        const Units reward = rank_base + (tiers - 1 - k) + 1;
-        arcs.tiers.push_back(g_.id(add_arc(arcs.sink, sink_, cap, 0, -reward, false, true)));
-      }
+      // Two arcs to the sink: the EV's fair share (set by fair_shares(), worth more) and the
+      // rest of its need (what floor rounding of the shares leaves), both ranked by priority.
+      const Units rank =
+          static_cast<Units>(std::lower_bound(priorities.begin(), priorities.end(), ev.priority) -
+                             priorities.begin());
+      arcs.shares[0] = g_.id(add_arc(arcs.sink, sink_, need_[e], 0, -(2 * rank + 2), false, true));
+      arcs.shares[1] = g_.id(add_arc(arcs.sink, sink_, 0, 0, -(2 * rank + 1), false, true));
+      arcs.rank = rank;
       total_need += need_[e];
     }
-    add_arc(source_, sink_, total_need, 0, 0, false, true);
+    bypass_ = g_.id(add_arc(source_, sink_, total_need, 0, 0, false, true));
     // A network simplex run that ends infeasible costs as much as a solve; catch the plain
     // cases (more need than the transformer can pass over the horizon) without one.
     if (total_need > root_energy) obviously_short_ = true;
@@ -450,10 +596,11 @@ class FlowModel {
   bool obviously_short_ = false;
   bool has_v2g_ = false;
   Units max_cost_ = 0;     // largest |arc cost| of the cost solve
-  Units max_reward_ = 0;   // largest tier reward of the sharing solve
+  Units max_reward_ = 0;   // largest share reward of the sharing solve
   Graph g_;
   Graph::ArcMap<Units> upper_deliver_, upper_share_, cost_deliver_, cost_share_;
   Graph::Node source_, sink_;
+  int bypass_ = -1;  // S -> T, takes what is not delivered in the sharing solves
   std::vector<EvArcs> evs_;
   std::vector<Units> need_;
   std::vector<Units> max_units_;    // per EV and slot
@@ -473,6 +620,7 @@ Plan solve_exact(const Problem& problem, const OptimalOptions& options, OptimalR
     ++result.solves;
     met = model.deliver(model.need(), plan.ev_kw);
   }
+  if (!met) model.fair_shares(result.solves);
   if (!met && model.can_share_in_one_solve()) {
     ++result.solves;
     model.share_and_deliver(plan.ev_kw);
