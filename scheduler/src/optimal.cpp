@@ -7,11 +7,16 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "optimal_internal.hpp"
+#include "residual_flow.hpp"
 #include "orderly/scheduler/kpi.hpp"
 #include "orderly/scheduler/planner.hpp"
 
@@ -178,59 +183,60 @@ class FlowModel {
   // Lexicographically max-min fair served fractions (delivered / need), priority class by
   // priority class, highest first (docs/scheduler.md, "Capacity short"). Progressive filling:
   // the active cars' common fraction is raised as far as it fits, found by Newton steps on
-  // max flows (each a network simplex run with rewards: frozen cars' shares first, then the
-  // active cars'), the cars that then cannot get more (their battery node unreachable from
+  // maximum flows (frozen cars held at their shares, the active cars' share arcs capped at the
+  // trial fraction), the cars that then cannot get more (their battery node unreachable from
   // the grid in the residual network) are frozen, and the rest go on. Sets each EV's fair
-  // share arc to its result and the rest arc to what remains of its need; counts its runs.
-  void fair_shares(int& solves) {
+  // share arc to its result and the rest arc to what remains of its need; counts its steps.
+  void fair_shares(int& solves, int& fair_share_flows) {
     const std::size_t n = evs_.size();
-    Graph::NodeMap<Units> supply(g_, 0);
-    Units total = 0;
-    for (Units v : need_) total += v;
-    apply_battery_supplies(supply);
-    supply[source_] += total;
-    supply[sink_] -= total;
-    Graph::ArcMap<Units> upper(g_), cost(g_, 0);
-    for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a) upper[a] = upper_share_[a];
     // The most each EV can take alone: its need, or what its pile passes in its window.
     std::vector<Units> top(n), fair(n, 0);
-    enum class State { waiting, active, frozen };
     std::vector<State> state(n, State::waiting);
     std::vector<Units> ranks;
     for (std::size_t e = 0; e < n; ++e) {
       Units window = 0;
       for (int id : evs_[e].charge) window += upper_deliver_[g_.arcFromId(id)];
       top[e] = evs_[e].discharge.empty() ? std::min(need_[e], window) : need_[e];
-      upper[g_.arcFromId(evs_[e].shares[0])] = 0;
-      upper[g_.arcFromId(evs_[e].shares[1])] = 0;
       if (top[e] == 0) state[e] = State::frozen;
       ranks.push_back(evs_[e].rank);
     }
     std::sort(ranks.begin(), ranks.end(), std::greater<>());
     ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-    const Graph::Arc bypass = g_.arcFromId(bypass_);
-    Solver solver(g_);
-    Graph::NodeMap<char> reached(g_, 0);
-    std::vector<Graph::Node> queue;
-    // Which nodes the grid reaches in the residual network of the solver's flow.
-    auto reach = [&](const Graph::ArcMap<Units>& cap) {
-      for (Graph::NodeIt v(g_); v != lemon::INVALID; ++v) reached[v] = 0;
-      queue.assign(1, source_);
-      reached[source_] = 1;
-      for (std::size_t q = 0; q < queue.size(); ++q) {
-        const Graph::Node u = queue[q];
-        for (Graph::OutArcIt a(g_, u); a != lemon::INVALID; ++a)
-          if (a != bypass && solver.flow(a) < cap[a] && !reached[g_.target(a)]) {
-            reached[g_.target(a)] = 1;
-            queue.push_back(g_.target(a));
-          }
-        for (Graph::InArcIt a(g_, u); a != lemon::INVALID; ++a)
-          if (a != bypass && solver.flow(a) > 0 && !reached[g_.source(a)]) {
-            reached[g_.source(a)] = 1;
-            queue.push_back(g_.source(a));
-          }
+    // One step: each EV's share arc capped at cap[e]; got[e] is what it receives in a maximum
+    // flow that keeps the frozen shares full, cut_off[e] whether the grid no longer reaches it.
+    std::vector<Units> cap(n, 0), got(n, 0);
+    std::vector<char> cut_off(n, 0);
+    const std::function<void()> step = has_v2g_ ? simplex_share_step(state, cap, got, cut_off)
+                                                : residual_share_step(cap, got, cut_off);
+    // The fraction that exactly shares `bound` units among `cars` (those their own pile caps
+    // below it keeping their cap), as num / den; den 0 when the caps alone use it up.
+    auto sharing_fraction = [&](const std::vector<std::size_t>& cars, Units bound) {
+      std::vector<char> capped(n, 0);
+      Units rest = bound, rest_need = 0;
+      for (bool changed = true; changed;) {
+        changed = false;
+        rest = bound;
+        rest_need = 0;
+        for (std::size_t e : cars) {
+          if (capped[e]) rest -= top[e];
+          else rest_need += need_[e];
+        }
+        if (rest_need == 0) break;
+        for (std::size_t e : cars)
+          if (!capped[e] && top[e] * rest_need <= rest * need_[e]) capped[e] = changed = true;
       }
+      return std::make_pair(std::max<Units>(rest, 0), rest_need);
     };
+    // Every set a step found cut off, with what its cars got then: the arcs into its part of
+    // the network passed no more, in any flow, so what is left of it after its cars frozen
+    // since is a bound on the rest of them, and the lowest such fraction bounds the next level
+    // from above. A round's Newton descent then starts there instead of at 1 and repeats none
+    // of the descents before it (1000 x 96 capacity short: 319 steps from 1, 49 rounds).
+    struct CutOff {
+      std::vector<std::size_t> cars;
+      Units bound;
+    };
+    std::vector<CutOff> cut_sets;
     for (Units rank : ranks) {
       for (std::size_t e = 0; e < n; ++e)
         if (evs_[e].rank == rank && state[e] == State::waiting) state[e] = State::active;
@@ -242,59 +248,61 @@ class FlowModel {
         // The fraction as an exact ratio num / den (both below 1e9 units, products below
         // 1e18): every share is floored to whole units, so a fraction that fits stays fitting.
         Units num = 1, den = 1;
+        for (auto it = cut_sets.begin(); it != cut_sets.end();) {
+          std::vector<std::size_t> left;
+          for (std::size_t e : it->cars) {
+            if (state[e] == State::active) left.push_back(e);
+            else it->bound -= fair[e];
+          }
+          it->cars = std::move(left);
+          if (it->cars.empty()) {
+            it = cut_sets.erase(it);
+            continue;
+          }
+          const auto [f_num, f_den] = sharing_fraction(it->cars, it->bound);
+          if (f_den > 0 && f_num * den < num * f_den) std::tie(num, den) = std::tie(f_num, f_den);
+          ++it;
+        }
+        bool from_one = num == den;
         auto cap_at = [&](std::size_t e) { return std::min(top[e], need_[e] * num / den); };
         std::vector<std::size_t> bottleneck;  // the last set that bounded the fraction
-        for (int step = 0;; ++step) {
-          for (std::size_t e = 0; e < n; ++e) {
-            const Graph::Arc a = g_.arcFromId(evs_[e].shares[0]);
-            if (state[e] == State::frozen) {
-              upper[a] = fair[e];
-              cost[a] = -2;  // a frozen share is never traded for an active one
-            } else {
-              upper[a] = state[e] == State::active ? cap_at(e) : 0;
-              cost[a] = -1;
-            }
-          }
-          solver.upperMap(upper).costMap(cost).supplyMap(supply);
-          ++solves;
-          if (run(solver) != Solver::OPTIMAL)
-            throw std::logic_error("plan_optimal: the fair-share flow has no solution; this is a bug");
-          bool short_somewhere = false;
+        for (int newton = 0;; ++newton) {
+          for (std::size_t e = 0; e < n; ++e)
+            cap[e] = state[e] == State::frozen   ? fair[e]
+                     : state[e] == State::active ? cap_at(e)
+                                                 : 0;
+          step();
+          ++(has_v2g_ ? solves : fair_share_flows);
+          bool short_somewhere = false, stops = false;
           for (std::size_t e : active) {
-            const Graph::Arc a = g_.arcFromId(evs_[e].shares[0]);
-            short_somewhere = short_somewhere || solver.flow(a) < upper[a];
+            short_somewhere = short_somewhere || got[e] < cap[e];
+            stops = stops || cut_off[e] || cap[e] == top[e];
           }
-          reach(upper);
           // Newton steps strictly lower the fraction; the cap only guards against a bug.
           constexpr int kNewtonSteps = 200;
-          if (!short_somewhere || step == kNewtonSteps) break;
-          // The cars cut off from the grid got the most their part of the network passes; the
-          // fraction that exactly shares it among them (those their own pile caps below it
-          // keeping their cap) is the next, lower, trial.
-          bottleneck.clear();
-          Units got = 0;
-          for (std::size_t e : active)
-            if (!reached[evs_[e].sink]) {
-              bottleneck.push_back(e);
-              got += solver.flow(g_.arcFromId(evs_[e].shares[0]));
-            }
-          std::vector<char> capped(n, 0);
-          Units rest = got, rest_need = 0;
-          for (bool changed = true; changed;) {
-            changed = false;
-            rest = got;
-            rest_need = 0;
-            for (std::size_t e : bottleneck) {
-              if (capped[e]) rest -= top[e];
-              else rest_need += need_[e];
-            }
-            if (rest_need == 0) break;
-            for (std::size_t e : bottleneck)
-              if (!capped[e] && top[e] * rest_need <= rest * need_[e]) capped[e] = changed = true;
+          if (newton == kNewtonSteps) break;
+          if (!short_somewhere) {
+            // Everyone fits and nobody is stopped below a bound: only floor rounding of the
+            // bound's units can do that; start again from 1.
+            if (stops || !bottleneck.empty() || from_one) break;
+            num = den = 1;
+            from_one = true;
+            continue;
           }
-          if (rest_need == 0) break;
-          num = std::max<Units>(rest, 0);
-          den = rest_need;
+          // The cars cut off from the grid got the most their part of the network passes; the
+          // fraction that exactly shares it among them is the next, lower, trial.
+          bottleneck.clear();
+          Units bound = 0;
+          for (std::size_t e : active)
+            if (cut_off[e]) {
+              bottleneck.push_back(e);
+              bound += got[e];
+            }
+          cut_sets.push_back({bottleneck, bound});
+          const auto [f_num, f_den] = sharing_fraction(bottleneck, bound);
+          if (f_den == 0) break;
+          num = f_num;
+          den = f_den;
         }
         // Freeze every car that cannot get more at this fraction: those cut off from the grid,
         // and those at all they can take. Rounding to units can leave a bounding car reachable
@@ -302,15 +310,15 @@ class FlowModel {
         std::size_t frozen_now = 0;
         for (std::size_t e : active) {
           const Units c = cap_at(e);
-          if (c == top[e] || !reached[evs_[e].sink]) {
-            fair[e] = std::min(c, solver.flow(g_.arcFromId(evs_[e].shares[0])));
+          if (c == top[e] || cut_off[e]) {
+            fair[e] = std::min(c, got[e]);
             state[e] = State::frozen;
             ++frozen_now;
           }
         }
         if (frozen_now == 0)
           for (std::size_t e : bottleneck.empty() ? active : bottleneck) {
-            fair[e] = std::min(cap_at(e), solver.flow(g_.arcFromId(evs_[e].shares[0])));
+            fair[e] = std::min(cap_at(e), got[e]);
             state[e] = State::frozen;
           }
       }
@@ -341,6 +349,88 @@ class FlowModel {
   }
 
  private:
+  enum class State { waiting, active, frozen };
+
+  // With bidirectional piles the batteries are supplies inside the network, not a flow from
+  // the grid alone: each step is a network simplex run with rewards (frozen shares 2 per unit,
+  // so never traded for an active one, active 1).
+  std::function<void()> simplex_share_step(const std::vector<State>& state,
+                                           const std::vector<Units>& cap, std::vector<Units>& got,
+                                           std::vector<char>& cut_off) {
+    auto supply = std::make_shared<Graph::NodeMap<Units>>(g_, 0);
+    Units total = 0;
+    for (Units v : need_) total += v;
+    apply_battery_supplies(*supply);
+    (*supply)[source_] += total;
+    (*supply)[sink_] -= total;
+    auto upper = std::make_shared<Graph::ArcMap<Units>>(g_);
+    auto cost = std::make_shared<Graph::ArcMap<Units>>(g_, 0);
+    for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a) (*upper)[a] = upper_share_[a];
+    for (const auto& ev : evs_) (*upper)[g_.arcFromId(ev.shares[1])] = 0;
+    auto solver = std::make_shared<Solver>(g_);
+    auto reached = std::make_shared<Graph::NodeMap<char>>(g_, 0);
+    const Graph::Arc bypass = g_.arcFromId(bypass_);
+    return [this, &state, &cap, &got, &cut_off, supply, upper, cost, solver, reached, bypass] {
+      for (std::size_t e = 0; e < evs_.size(); ++e) {
+        const Graph::Arc a = g_.arcFromId(evs_[e].shares[0]);
+        (*upper)[a] = cap[e];
+        (*cost)[a] = state[e] == State::frozen ? -2 : -1;
+      }
+      solver->upperMap(*upper).costMap(*cost).supplyMap(*supply);
+      if (run(*solver) != Solver::OPTIMAL)
+        throw std::logic_error("plan_optimal: the fair-share flow has no solution; this is a bug");
+      // Which nodes the grid reaches in the residual network of the solver's flow.
+      for (Graph::NodeIt v(g_); v != lemon::INVALID; ++v) (*reached)[v] = 0;
+      std::vector<Graph::Node> queue(1, source_);
+      (*reached)[source_] = 1;
+      for (std::size_t q = 0; q < queue.size(); ++q) {
+        const Graph::Node u = queue[q];
+        for (Graph::OutArcIt a(g_, u); a != lemon::INVALID; ++a)
+          if (a != bypass && solver->flow(a) < (*upper)[a] && !(*reached)[g_.target(a)]) {
+            (*reached)[g_.target(a)] = 1;
+            queue.push_back(g_.target(a));
+          }
+        for (Graph::InArcIt a(g_, u); a != lemon::INVALID; ++a)
+          if (a != bypass && solver->flow(a) > 0 && !(*reached)[g_.source(a)]) {
+            (*reached)[g_.source(a)] = 1;
+            queue.push_back(g_.source(a));
+          }
+      }
+      for (std::size_t e = 0; e < evs_.size(); ++e) {
+        got[e] = solver->flow(g_.arcFromId(evs_[e].shares[0]));
+        cut_off[e] = !(*reached)[evs_[e].sink];
+      }
+    };
+  }
+
+  // Charge-only: the grid is the only source, so each step is a plain maximum flow, kept
+  // between steps and re-augmented (residual_flow.hpp): lowering an active car's cap sends its
+  // surplus back to the grid, raising one augments, frozen shares stay full throughout.
+  std::function<void()> residual_share_step(const std::vector<Units>& cap,
+                                            std::vector<Units>& got, std::vector<char>& cut_off) {
+    auto net = std::make_shared<detail::ResidualFlow>(g_.maxNodeId() + 1);
+    std::vector<char> skip(static_cast<std::size_t>(g_.maxArcId()) + 1, 0);
+    skip[static_cast<std::size_t>(bypass_)] = 1;
+    for (const auto& ev : evs_)
+      for (int id : ev.shares) skip[static_cast<std::size_t>(id)] = 1;
+    for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a)
+      if (!skip[static_cast<std::size_t>(g_.id(a))] && upper_share_[a] > 0)
+        net->add_arc(g_.id(g_.source(a)), g_.id(g_.target(a)), upper_share_[a]);
+    auto share = std::make_shared<std::vector<int>>();
+    for (const auto& ev : evs_) share->push_back(net->add_arc(g_.id(ev.sink), g_.id(sink_), 0));
+    return [this, &cap, &got, &cut_off, net, share] {
+      const int grid = g_.id(source_), sink = g_.id(sink_);
+      for (std::size_t e = 0; e < evs_.size(); ++e) net->set_capacity((*share)[e], cap[e]);
+      net->drain_excess(grid, sink);
+      net->augment(grid, sink);
+      const auto& reached = net->reachable_from(grid);
+      for (std::size_t e = 0; e < evs_.size(); ++e) {
+        got[e] = net->flow((*share)[e]);
+        cut_off[e] = !reached[static_cast<std::size_t>(g_.id(evs_[e].sink))];
+      }
+    };
+  }
+
   struct EvArcs {
     std::vector<int> charge;     // arc id per slot of the window
     std::vector<int> discharge;  // bidirectional piles only
@@ -620,7 +710,7 @@ Plan solve_exact(const Problem& problem, const OptimalOptions& options, OptimalR
     ++result.solves;
     met = model.deliver(model.need(), plan.ev_kw);
   }
-  if (!met) model.fair_shares(result.solves);
+  if (!met) model.fair_shares(result.solves, result.fair_share_flows);
   if (!met && model.can_share_in_one_solve()) {
     ++result.solves;
     model.share_and_deliver(plan.ev_kw);

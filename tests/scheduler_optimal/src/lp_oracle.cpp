@@ -201,7 +201,10 @@ OracleResult solve(const Problem& p, const std::vector<double>* fixed_kwh,
         for (std::size_t e : active) {
           std::vector<double> mine(n_cols + 1, 0.0);
           energy_obj(e, mine);
-          if (lp.solve(GLP_MAX, mine) > level * p.evs[e].energy_kwh + 1e-6)
+          // 0.1 Wh, not 1e-6: GLPK keeps each of the others' fraction rows to ~1e-7, and a
+          // hundred such slacks let every car seem to get 1e-5 kWh more; then none froze and
+          // the stall rule below froze cars that could get far more (120 EVs, limit = base peak).
+          if (lp.solve(GLP_MAX, mine) > level * p.evs[e].energy_kwh + 1e-4)
             still.push_back(e);
         }
         if (still.size() == active.size()) still.clear();  // numerical stall: freeze them all

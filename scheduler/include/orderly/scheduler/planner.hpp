@@ -65,7 +65,10 @@ struct OptimalResult {
   int graph_arcs = 0;
   int solves = 0;                   // network simplex runs: 1 when every request fits;
                                     // when capacity is short 1-2 (3 with V2G piles); up to
-                                    // 4 more when rounding lost energy (the margin retry)
+                                    // 4 more when rounding lost energy (the margin retry);
+                                    // with V2G piles the fair-share steps too
+  int fair_share_flows = 0;         // capacity short without V2G piles: warm-started
+                                    // maximum flows of the fair-share search (one per step)
   int lp_solves = 0;                // exact plans made by the phase LP because the flow's
                                     // optimum broke a phase limit (docs/scheduler.md)
 };
