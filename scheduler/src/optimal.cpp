@@ -248,6 +248,7 @@ class FlowModel {
         // The fraction as an exact ratio num / den (both below 1e9 units, products below
         // 1e18): every share is floored to whole units, so a fraction that fits stays fitting.
         Units num = 1, den = 1;
+        std::vector<std::size_t> bottleneck;  // the last set that bounded the fraction
         for (auto it = cut_sets.begin(); it != cut_sets.end();) {
           std::vector<std::size_t> left;
           for (std::size_t e : it->cars) {
@@ -260,12 +261,13 @@ class FlowModel {
             continue;
           }
           const auto [f_num, f_den] = sharing_fraction(it->cars, it->bound);
-          if (f_den > 0 && f_num * den < num * f_den) std::tie(num, den) = std::tie(f_num, f_den);
+          if (f_den > 0 && f_num * den < num * f_den) {
+            std::tie(num, den) = std::tie(f_num, f_den);
+            bottleneck = it->cars;
+          }
           ++it;
         }
-        bool from_one = num == den;
         auto cap_at = [&](std::size_t e) { return std::min(top[e], need_[e] * num / den); };
-        std::vector<std::size_t> bottleneck;  // the last set that bounded the fraction
         for (int newton = 0;; ++newton) {
           for (std::size_t e = 0; e < n; ++e)
             cap[e] = state[e] == State::frozen   ? fair[e]
@@ -281,14 +283,7 @@ class FlowModel {
           // Newton steps strictly lower the fraction; the cap only guards against a bug.
           constexpr int kNewtonSteps = 200;
           if (newton == kNewtonSteps) break;
-          if (!short_somewhere) {
-            // Everyone fits and nobody is stopped below a bound: only floor rounding of the
-            // bound's units can do that; start again from 1.
-            if (stops || !bottleneck.empty() || from_one) break;
-            num = den = 1;
-            from_one = true;
-            continue;
-          }
+          if (!short_somewhere) break;
           // The cars cut off from the grid got the most their part of the network passes; the
           // fraction that exactly shares it among them is the next, lower, trial.
           bottleneck.clear();

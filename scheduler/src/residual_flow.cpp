@@ -32,6 +32,7 @@ void ResidualFlow::build_adjacency() {
   const std::size_t slots = 2 * ends_.size();
   head_.assign(slots, 0);
   residual_.assign(slots, 0);
+  mate_residual_.assign(slots, 0);
   mate_.assign(slots, 0);
   position_.assign(ends_.size(), 0);
   std::vector<int> fill(first_out_.begin(), first_out_.end() - 1);
@@ -42,6 +43,7 @@ void ResidualFlow::build_adjacency() {
     head_[static_cast<std::size_t>(forward)] = to;
     head_[static_cast<std::size_t>(backward)] = from;
     residual_[static_cast<std::size_t>(forward)] = initial_[a];
+    mate_residual_[static_cast<std::size_t>(backward)] = initial_[a];
     mate_[static_cast<std::size_t>(forward)] = backward;
     mate_[static_cast<std::size_t>(backward)] = forward;
     position_[a] = forward;
@@ -64,11 +66,11 @@ void ResidualFlow::set_capacity(int arc, Units capacity) {
   const auto backward = static_cast<std::size_t>(mate_[forward]);
   const Units flow_now = residual_[backward];
   if (capacity >= flow_now) {
-    residual_[forward] = capacity - flow_now;
+    residual_[forward] = mate_residual_[backward] = capacity - flow_now;
     return;
   }
-  residual_[forward] = 0;
-  residual_[backward] = capacity;
+  residual_[forward] = mate_residual_[backward] = 0;
+  residual_[backward] = mate_residual_[forward] = capacity;
   excess_[static_cast<std::size_t>(head_[backward])] += flow_now - capacity;
 }
 
@@ -81,8 +83,11 @@ ResidualFlow::Units ResidualFlow::push(int node, int to, Units amount) {
     const int v = head_[a];
     if (residual_[a] == 0 || level_[static_cast<std::size_t>(v)] != level_[u] - 1) continue;
     const Units got = push(v, to, std::min(amount - sent, residual_[a]));
+    const auto m = static_cast<std::size_t>(mate_[a]);
     residual_[a] -= got;
-    residual_[static_cast<std::size_t>(mate_[a])] += got;
+    mate_residual_[m] -= got;
+    residual_[m] += got;
+    mate_residual_[a] += got;
     sent += got;
     // The arc may carry more: stay on it for the next call.
     if (sent == amount) return sent;
@@ -108,7 +113,7 @@ void ResidualFlow::route(std::vector<std::pair<int, Units>>& sources, int to, in
       for (int i = first_out_[u]; i < first_out_[u + 1]; ++i) {
         const auto a = static_cast<std::size_t>(i);
         const int w = head_[a];
-        if (residual_[static_cast<std::size_t>(mate_[a])] == 0 || w == avoid ||
+        if (mate_residual_[a] == 0 || w == avoid ||
             level_[static_cast<std::size_t>(w)] >= 0)
           continue;
         level_[static_cast<std::size_t>(w)] = level_[u] + 1;

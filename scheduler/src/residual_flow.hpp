@@ -55,6 +55,9 @@ class ResidualFlow {
   // the opposite direction sits; position_ maps an added arc to its forward entry.
   std::vector<int> first_out_, head_, mate_, position_;
   std::vector<Units> residual_;
+  // residual_ of each entry's mate, kept beside it: the search towards a target reads arcs
+  // backwards, and jumping to the mate for every arc was half its time.
+  std::vector<Units> mate_residual_;
   std::vector<Units> excess_;  // per node, left by lowering a capacity
   std::vector<int> level_, next_out_;
   std::vector<char> reached_, is_source_;
