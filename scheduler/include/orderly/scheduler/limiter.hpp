@@ -44,8 +44,8 @@ struct ChargerSetpoint {
   double max_kw = 0;
   PhaseSet phases = PhaseSet::abc;       // how its power spreads over the phases
   int priority = 0;                      // higher keeps its minimum first when cut hard
-  std::int64_t pause_order = 0;          // equal priority: the larger pauses first (ShareRequest)
   bool responsive = true;                // follows setpoints; false = taken as fixed load
+  std::int64_t pause_order = 0;          // equal priority: the larger pauses first (ShareRequest)
 };
 
 // One limit that fixed load alone exceeds: the node total (phase -1) or one phase (0 = A).
