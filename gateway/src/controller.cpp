@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -31,6 +32,10 @@ constexpr auto kDeviationFor = minutes(5);
 // The planner runs on the core thread: a solve slower than this delays the limiter, so further
 // event re-plans wait for the next slot boundary (cars without a plan entry share the headroom).
 constexpr auto kPlannerBudget = milliseconds(2000);
+// When not every car fits at its minimum, one pauses for this long (real time: a pile's
+// contactor and the car are not switched every tick), then the longest charging one takes its
+// turn.
+constexpr auto kPauseTurn = minutes(5);
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
@@ -191,6 +196,18 @@ Controller::Controller(const Config& config, double clock_speed)
 }
 
 Duration Controller::real(Duration d) const { return duration_cast<Duration>(d * clock_speed_); }
+
+// The larger pauses first among equal priorities (scheduler::ShareRequest::pause_order): a car
+// paused less than a turn ago stays paused, one whose turn is over is the last to pause again,
+// and of the others the one charging longest since its last pause goes first. Without this the
+// same car, the last listed, paused tick after tick for as long as capacity was short.
+std::int64_t Controller::pause_order(const ChargerControl& c, MonoPoint now) const {
+  if (c.paused_since != MonoPoint{})
+    return now - c.paused_since < real(kPauseTurn) ? std::numeric_limits<std::int64_t>::max()
+                                                    : std::numeric_limits<std::int64_t>::min();
+  if (c.running_since == MonoPoint{}) return 0;
+  return duration_cast<milliseconds>(now - c.running_since).count();
+}
 
 void Controller::note(ControlEvent event) { pending_events_.push_back(std::move(event)); }
 
@@ -600,6 +617,7 @@ Controller::Limits Controller::limit(Instant now) {
   std::vector<ChargerControl*> of;          // per setpoint
   std::vector<LimitReason> ceiling_reason;  // per setpoint: where its ceiling came from
   std::vector<std::size_t> unplanned;       // setpoints without a plan entry
+  std::vector<double> wanted_kw;            // per setpoint: what it would take (for who paused)
   double reserved = 0;
   double planned = 0;
   for (auto& [id, c] : chargers_) {
@@ -619,9 +637,14 @@ Controller::Limits Controller::limit(Instant now) {
       setpoints.push_back(sp);
       of.push_back(&c);
       ceiling_reason.push_back(LimitReason::keep_alive);
+      wanted_kw.push_back(0);
       continue;
     }
-    if (c.snapshot.state == drivers::ChargerState::unplugged) continue;
+    if (c.snapshot.state == drivers::ChargerState::unplugged) {
+      c.paused_since = c.running_since = MonoPoint{};
+      continue;
+    }
+    sp.pause_order = pause_order(c, now.mono);
     if (plan_) {
       if (const auto ceiling = ceiling_kw(*plan_, id, now.wall)) {
         const bool asap = plan_->chargers.at(id).asap;
@@ -631,6 +654,7 @@ Controller::Limits Controller::limit(Instant now) {
         setpoints.push_back(sp);
         of.push_back(&c);
         ceiling_reason.push_back(asap ? LimitReason::asap : LimitReason::plan);
+        wanted_kw.push_back(*ceiling);
         continue;
       }
     }
@@ -638,6 +662,7 @@ Controller::Limits Controller::limit(Instant now) {
     setpoints.push_back(sp);
     of.push_back(&c);
     ceiling_reason.push_back(LimitReason::share);
+    wanted_kw.push_back(sp.max_kw);
   }
 
   // Cars the plan does not know yet (just plugged in, no session, or no plan) share what the
@@ -646,7 +671,8 @@ Controller::Limits Controller::limit(Instant now) {
     double headroom_kw = 0;
     if (base_kw) headroom_kw = nodes[0].limit_kw - *base_kw - reserved - planned;
     std::vector<scheduler::ShareRequest> requests;
-    for (const auto i : unplanned) requests.push_back({setpoints[i].max_kw, setpoints[i].min_kw, 0});
+    for (const auto i : unplanned)
+      requests.push_back({setpoints[i].max_kw, setpoints[i].min_kw, 0, setpoints[i].pause_order});
     const auto share = scheduler::share_headroom(headroom_kw, requests);
     for (std::size_t k = 0; k < unplanned.size(); ++k) setpoints[unplanned[k]].setpoint_kw = share[k];
   }
@@ -682,6 +708,20 @@ Controller::Limits Controller::limit(Instant now) {
     const auto result = scheduler::limit_setpoints(limited, setpoints);
     target_kw = result.setpoint_kw;
     to_cut = check_limits_hold(result, limited, setpoints, of, now);
+    // Who the limits paused although it wanted power, and who charges: the next pause_order.
+    for (std::size_t i = 0; i < setpoints.size(); ++i) {
+      if (!setpoints[i].responsive) continue;
+      auto& c = *of[i];
+      if (target_kw[i] > 0) {
+        if (c.running_since == MonoPoint{}) c.running_since = now.mono;
+        c.paused_since = MonoPoint{};
+      } else if (wanted_kw[i] > 0 && wanted_kw[i] >= setpoints[i].min_kw) {
+        if (c.paused_since == MonoPoint{}) c.paused_since = now.mono;
+        c.running_since = MonoPoint{};
+      } else {
+        c.paused_since = c.running_since = MonoPoint{};
+      }
+    }
   }
 
   const auto validity = seconds(config_.control.limit_validity_s);

@@ -37,8 +37,9 @@ std::vector<double> share_headroom(double headroom_kw, const std::vector<ShareRe
   std::stable_sort(by_max.begin(), by_max.end(),
                    [&](auto a, auto b) { return requests[a].max_kw < requests[b].max_kw; });
 
-  // Drop cars whose equal share falls below their minimum, lowest priority (then latest in
-  // the list) first, until every remaining car can run at or above its minimum.
+  // Drop cars whose equal share falls below their minimum, lowest priority first, then the
+  // largest pause order, then the latest in the list, until every remaining car can run at or
+  // above its minimum.
   for (;;) {
     auto share = water_fill(budget, requests, active, by_max);
     double total_max = 0;
@@ -51,7 +52,13 @@ std::vector<double> share_headroom(double headroom_kw, const std::vector<ShareRe
     std::ptrdiff_t drop = -1;
     for (std::size_t i = 0; i < requests.size(); ++i) {
       if (!active[i] || share[i] + 1e-9 >= requests[i].min_kw) continue;
-      if (drop < 0 || requests[i].priority <= requests[static_cast<std::size_t>(drop)].priority)
+      if (drop < 0) {
+        drop = static_cast<std::ptrdiff_t>(i);
+        continue;
+      }
+      const auto& d = requests[static_cast<std::size_t>(drop)];
+      if (requests[i].priority < d.priority ||
+          (requests[i].priority == d.priority && requests[i].pause_order >= d.pause_order))
         drop = static_cast<std::ptrdiff_t>(i);
     }
     if (drop < 0) return share;

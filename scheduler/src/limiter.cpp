@@ -117,7 +117,8 @@ LimiterResult limit_setpoints(const std::vector<LimitNode>& nodes, const std::ve
     requests.clear();
     for (std::size_t k = 0; k < members.size(); ++k) {
       const auto c = members[k];
-      requests.push_back({result.setpoint_kw[c] * weight[k], chargers[c].min_kw * weight[k], chargers[c].priority});
+      requests.push_back({result.setpoint_kw[c] * weight[k], chargers[c].min_kw * weight[k], chargers[c].priority,
+                          chargers[c].pause_order});
     }
     const auto share = share_headroom(headroom_kw, requests);
     for (std::size_t k = 0; k < members.size(); ++k)

@@ -4,13 +4,19 @@
 #include <lemon/smart_graph.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "optimal_internal.hpp"
+#include "residual_flow.hpp"
 #include "orderly/scheduler/kpi.hpp"
 #include "orderly/scheduler/planner.hpp"
 
@@ -99,7 +105,6 @@ void check(const Problem& p, const OptimalOptions& o) {
   // More pieces than penalty steps would only repeat slopes.
   if (o.valley_pieces < 1 || o.valley_pieces > kPenaltyRange)
     reject("options.valley_pieces must be within 1..1000");
-  if (o.fairness_tiers < 1) reject("options.fairness_tiers must be at least 1");
 }
 
 double base_kw(const CapacityNode& node, int t) {
@@ -142,9 +147,9 @@ class FlowModel {
   }
 
   // Without bidirectional piles a residual path between two EVs passes the grid at most once,
-  // so its cost is within +-max |arc cost|, and a tier reward step above twice that makes
-  // shares strictly first and cost second in ONE solve (a residual cycle swapping one tier for
-  // another changes the path cost by less than a step).
+  // so its cost is within +-max |arc cost|, and a share reward step above twice that makes
+  // shares strictly first and cost second in ONE solve (a residual cycle swapping one share
+  // unit for another changes the path cost by less than a step).
   // With V2G a path may chain many discharges and no small step is safe: two solves then.
   bool can_share_in_one_solve() const {
     if (has_v2g_) return false;
@@ -164,7 +169,7 @@ class FlowModel {
     Graph::ArcMap<Units> cost(g_);
     for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a) cost[a] = cost_deliver_[a];
     for (const auto& ev : evs_)
-      for (int id : ev.tiers) {
+      for (int id : ev.shares) {
         const Graph::Arc a = g_.arcFromId(id);
         cost[a] = cost_share_[a] * (2 * max_cost_ + 1);
       }
@@ -175,7 +180,152 @@ class FlowModel {
     read_plan(solver, ev_kw);
   }
 
-  // Most energy that fits, higher priority first, then equal fractions of need (tiers).
+  // Lexicographically max-min fair served fractions (delivered / need), priority class by
+  // priority class, highest first (docs/scheduler.md, "Capacity short"). Progressive filling:
+  // the active cars' common fraction is raised as far as it fits, found by Newton steps on
+  // maximum flows (frozen cars held at their shares, the active cars' share arcs capped at the
+  // trial fraction), the cars that then cannot get more (their battery node unreachable from
+  // the grid in the residual network) are frozen, and the rest go on. Sets each EV's fair
+  // share arc to its result and the rest arc to what remains of its need; counts its steps.
+  void fair_shares(int& solves, int& fair_share_flows) {
+    const std::size_t n = evs_.size();
+    // The most each EV can take alone: its need, or what its pile passes in its window.
+    std::vector<Units> top(n), fair(n, 0);
+    std::vector<State> state(n, State::waiting);
+    std::vector<Units> ranks;
+    for (std::size_t e = 0; e < n; ++e) {
+      Units window = 0;
+      for (int id : evs_[e].charge) window += upper_deliver_[g_.arcFromId(id)];
+      top[e] = evs_[e].discharge.empty() ? std::min(need_[e], window) : need_[e];
+      if (top[e] == 0) state[e] = State::frozen;
+      ranks.push_back(evs_[e].rank);
+    }
+    std::sort(ranks.begin(), ranks.end(), std::greater<>());
+    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+    // One step: each EV's share arc capped at cap[e]; got[e] is what it receives in a maximum
+    // flow that keeps the frozen shares full, cut_off[e] whether the grid no longer reaches it.
+    std::vector<Units> cap(n, 0), got(n, 0);
+    std::vector<char> cut_off(n, 0);
+    const std::function<void()> step = has_v2g_ ? simplex_share_step(state, cap, got, cut_off)
+                                                : residual_share_step(cap, got, cut_off);
+    // The fraction that exactly shares `bound` units among `cars` (those their own pile caps
+    // below it keeping their cap), as num / den; den 0 when the caps alone use it up.
+    auto sharing_fraction = [&](const std::vector<std::size_t>& cars, Units bound) {
+      std::vector<char> capped(n, 0);
+      Units rest = bound, rest_need = 0;
+      for (bool changed = true; changed;) {
+        changed = false;
+        rest = bound;
+        rest_need = 0;
+        for (std::size_t e : cars) {
+          if (capped[e]) rest -= top[e];
+          else rest_need += need_[e];
+        }
+        if (rest_need == 0) break;
+        for (std::size_t e : cars)
+          if (!capped[e] && top[e] * rest_need <= rest * need_[e]) capped[e] = changed = true;
+      }
+      return std::make_pair(std::max<Units>(rest, 0), rest_need);
+    };
+    // Every set a step found cut off, with what its cars got then: the arcs into its part of
+    // the network passed no more, in any flow, so what is left of it after its cars frozen
+    // since is a bound on the rest of them, and the lowest such fraction bounds the next level
+    // from above. A round's Newton descent then starts there instead of at 1 and repeats none
+    // of the descents before it (1000 x 96 capacity short: 319 steps from 1, 49 rounds).
+    struct CutOff {
+      std::vector<std::size_t> cars;
+      Units bound;
+    };
+    std::vector<CutOff> cut_sets;
+    for (Units rank : ranks) {
+      for (std::size_t e = 0; e < n; ++e)
+        if (evs_[e].rank == rank && state[e] == State::waiting) state[e] = State::active;
+      for (;;) {
+        std::vector<std::size_t> active;
+        for (std::size_t e = 0; e < n; ++e)
+          if (state[e] == State::active) active.push_back(e);
+        if (active.empty()) break;
+        // The fraction as an exact ratio num / den (both below 1e9 units, products below
+        // 1e18): every share is floored to whole units, so a fraction that fits stays fitting.
+        Units num = 1, den = 1;
+        std::vector<std::size_t> bottleneck;  // the last set that bounded the fraction
+        for (auto it = cut_sets.begin(); it != cut_sets.end();) {
+          std::vector<std::size_t> left;
+          for (std::size_t e : it->cars) {
+            if (state[e] == State::active) left.push_back(e);
+            else it->bound -= fair[e];
+          }
+          it->cars = std::move(left);
+          if (it->cars.empty()) {
+            it = cut_sets.erase(it);
+            continue;
+          }
+          const auto [f_num, f_den] = sharing_fraction(it->cars, it->bound);
+          if (f_den > 0 && f_num * den < num * f_den) {
+            std::tie(num, den) = std::tie(f_num, f_den);
+            bottleneck = it->cars;
+          }
+          ++it;
+        }
+        auto cap_at = [&](std::size_t e) { return std::min(top[e], need_[e] * num / den); };
+        for (int newton = 0;; ++newton) {
+          for (std::size_t e = 0; e < n; ++e)
+            cap[e] = state[e] == State::frozen   ? fair[e]
+                     : state[e] == State::active ? cap_at(e)
+                                                 : 0;
+          step();
+          ++(has_v2g_ ? solves : fair_share_flows);
+          bool short_somewhere = false, stops = false;
+          for (std::size_t e : active) {
+            short_somewhere = short_somewhere || got[e] < cap[e];
+            stops = stops || cut_off[e] || cap[e] == top[e];
+          }
+          // Newton steps strictly lower the fraction; the cap only guards against a bug.
+          constexpr int kNewtonSteps = 200;
+          if (newton == kNewtonSteps) break;
+          if (!short_somewhere) break;
+          // The cars cut off from the grid got the most their part of the network passes; the
+          // fraction that exactly shares it among them is the next, lower, trial.
+          bottleneck.clear();
+          Units bound = 0;
+          for (std::size_t e : active)
+            if (cut_off[e]) {
+              bottleneck.push_back(e);
+              bound += got[e];
+            }
+          cut_sets.push_back({bottleneck, bound});
+          const auto [f_num, f_den] = sharing_fraction(bottleneck, bound);
+          if (f_den == 0) break;
+          num = f_num;
+          den = f_den;
+        }
+        // Freeze every car that cannot get more at this fraction: those cut off from the grid,
+        // and those at all they can take. Rounding to units can leave a bounding car reachable
+        // by a unit or two; then its bounding set is frozen, so every round freezes a car.
+        std::size_t frozen_now = 0;
+        for (std::size_t e : active) {
+          const Units c = cap_at(e);
+          if (c == top[e] || cut_off[e]) {
+            fair[e] = std::min(c, got[e]);
+            state[e] = State::frozen;
+            ++frozen_now;
+          }
+        }
+        if (frozen_now == 0)
+          for (std::size_t e : bottleneck.empty() ? active : bottleneck) {
+            fair[e] = std::min(cap_at(e), got[e]);
+            state[e] = State::frozen;
+          }
+      }
+    }
+    for (std::size_t e = 0; e < n; ++e) {
+      upper_share_.set(g_.arcFromId(evs_[e].shares[0]), fair[e]);
+      upper_share_.set(g_.arcFromId(evs_[e].shares[1]), need_[e] - fair[e]);
+    }
+  }
+
+  // Most energy that fits, higher priority first, then the fair shares (fair_shares())
+  // within it.
   std::vector<Units> shares() {
     Graph::NodeMap<Units> supply(g_, 0);
     Units total = 0;
@@ -189,15 +339,99 @@ class FlowModel {
       throw std::logic_error("plan_optimal: the sharing flow has no solution; this is a bug");
     std::vector<Units> got(evs_.size(), 0);
     for (std::size_t e = 0; e < evs_.size(); ++e)
-      for (int id : evs_[e].tiers) got[e] += solver.flow(g_.arcFromId(id));
+      for (int id : evs_[e].shares) got[e] += solver.flow(g_.arcFromId(id));
     return got;
   }
 
  private:
+  enum class State { waiting, active, frozen };
+
+  // With bidirectional piles the batteries are supplies inside the network, not a flow from
+  // the grid alone: each step is a network simplex run with rewards (frozen shares 2 per unit,
+  // so never traded for an active one, active 1).
+  std::function<void()> simplex_share_step(const std::vector<State>& state,
+                                           const std::vector<Units>& cap, std::vector<Units>& got,
+                                           std::vector<char>& cut_off) {
+    auto supply = std::make_shared<Graph::NodeMap<Units>>(g_, 0);
+    Units total = 0;
+    for (Units v : need_) total += v;
+    apply_battery_supplies(*supply);
+    (*supply)[source_] += total;
+    (*supply)[sink_] -= total;
+    auto upper = std::make_shared<Graph::ArcMap<Units>>(g_);
+    auto cost = std::make_shared<Graph::ArcMap<Units>>(g_, 0);
+    for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a) (*upper)[a] = upper_share_[a];
+    for (const auto& ev : evs_) (*upper)[g_.arcFromId(ev.shares[1])] = 0;
+    auto solver = std::make_shared<Solver>(g_);
+    auto reached = std::make_shared<Graph::NodeMap<char>>(g_, 0);
+    const Graph::Arc bypass = g_.arcFromId(bypass_);
+    return [this, &state, &cap, &got, &cut_off, supply, upper, cost, solver, reached, bypass] {
+      for (std::size_t e = 0; e < evs_.size(); ++e) {
+        const Graph::Arc a = g_.arcFromId(evs_[e].shares[0]);
+        (*upper)[a] = cap[e];
+        (*cost)[a] = state[e] == State::frozen ? -2 : -1;
+      }
+      solver->upperMap(*upper).costMap(*cost).supplyMap(*supply);
+      if (run(*solver) != Solver::OPTIMAL)
+        throw std::logic_error("plan_optimal: the fair-share flow has no solution; this is a bug");
+      // Which nodes the grid reaches in the residual network of the solver's flow.
+      for (Graph::NodeIt v(g_); v != lemon::INVALID; ++v) (*reached)[v] = 0;
+      std::vector<Graph::Node> queue(1, source_);
+      (*reached)[source_] = 1;
+      for (std::size_t q = 0; q < queue.size(); ++q) {
+        const Graph::Node u = queue[q];
+        for (Graph::OutArcIt a(g_, u); a != lemon::INVALID; ++a)
+          if (a != bypass && solver->flow(a) < (*upper)[a] && !(*reached)[g_.target(a)]) {
+            (*reached)[g_.target(a)] = 1;
+            queue.push_back(g_.target(a));
+          }
+        for (Graph::InArcIt a(g_, u); a != lemon::INVALID; ++a)
+          if (a != bypass && solver->flow(a) > 0 && !(*reached)[g_.source(a)]) {
+            (*reached)[g_.source(a)] = 1;
+            queue.push_back(g_.source(a));
+          }
+      }
+      for (std::size_t e = 0; e < evs_.size(); ++e) {
+        got[e] = solver->flow(g_.arcFromId(evs_[e].shares[0]));
+        cut_off[e] = !(*reached)[evs_[e].sink];
+      }
+    };
+  }
+
+  // Charge-only: the grid is the only source, so each step is a plain maximum flow, kept
+  // between steps and re-augmented (residual_flow.hpp): lowering an active car's cap sends its
+  // surplus back to the grid, raising one augments, frozen shares stay full throughout.
+  std::function<void()> residual_share_step(const std::vector<Units>& cap,
+                                            std::vector<Units>& got, std::vector<char>& cut_off) {
+    auto net = std::make_shared<detail::ResidualFlow>(g_.maxNodeId() + 1);
+    std::vector<char> skip(static_cast<std::size_t>(g_.maxArcId()) + 1, 0);
+    skip[static_cast<std::size_t>(bypass_)] = 1;
+    for (const auto& ev : evs_)
+      for (int id : ev.shares) skip[static_cast<std::size_t>(id)] = 1;
+    for (Graph::ArcIt a(g_); a != lemon::INVALID; ++a)
+      if (!skip[static_cast<std::size_t>(g_.id(a))] && upper_share_[a] > 0)
+        net->add_arc(g_.id(g_.source(a)), g_.id(g_.target(a)), upper_share_[a]);
+    auto share = std::make_shared<std::vector<int>>();
+    for (const auto& ev : evs_) share->push_back(net->add_arc(g_.id(ev.sink), g_.id(sink_), 0));
+    return [this, &cap, &got, &cut_off, net, share] {
+      const int grid = g_.id(source_), sink = g_.id(sink_);
+      for (std::size_t e = 0; e < evs_.size(); ++e) net->set_capacity((*share)[e], cap[e]);
+      net->drain_excess(grid, sink);
+      net->augment(grid, sink);
+      const auto& reached = net->reachable_from(grid);
+      for (std::size_t e = 0; e < evs_.size(); ++e) {
+        got[e] = net->flow((*share)[e]);
+        cut_off[e] = !reached[static_cast<std::size_t>(g_.id(evs_[e].sink))];
+      }
+    };
+  }
+
   struct EvArcs {
     std::vector<int> charge;     // arc id per slot of the window
     std::vector<int> discharge;  // bidirectional piles only
-    std::vector<int> tiers;      // fairness tiers to the sink (sharing solve only)
+    // To the sink (sharing solves only): [0] the fair share, [1] the rest of the need.
+    std::array<int, 2> shares{};
+    Units rank = 0;              // priority rank, 0 = lowest present
     Graph::Node sink;            // where the EV's delivered energy leaves the network
     Graph::Node first;           // bidirectional: battery node of the arrival slot
     Units battery_units = 0;     // bidirectional: energy above the floor at arrival
@@ -377,12 +611,11 @@ class FlowModel {
       }
     }
 
-    // Fairness ranks: every tier of a higher priority outranks every tier of a lower one.
+    // Priority ranks: the fair part of a higher priority outranks everything of a lower one.
     std::vector<int> priorities;
     for (const auto& ev : p_.evs) priorities.push_back(ev.priority);
     std::sort(priorities.begin(), priorities.end());
     priorities.erase(std::unique(priorities.begin(), priorities.end()), priorities.end());
-    const int tiers = o_.fairness_tiers;
 
     evs_.resize(n_evs);
     Units total_need = 0;
@@ -423,19 +656,17 @@ class FlowModel {
         arcs.sink = prev;
         if (len == 0) arcs.first = prev;
       }
-      const int rank_base =
-          static_cast<int>(std::lower_bound(priorities.begin(), priorities.end(), ev.priority) -
-                           priorities.begin()) *
-          tiers;
-      for (int k = 0; k < tiers; ++k) {
-        const Units cap = need_[e] * (k + 1) / tiers - need_[e] * k / tiers;
-        if (cap == 0) continue;
-        const Units reward = rank_base + (tiers - 1 - k) + 1;
-        arcs.tiers.push_back(g_.id(add_arc(arcs.sink, sink_, cap, 0, -reward, false, true)));
-      }
+      // Two arcs to the sink: the EV's fair share (set by fair_shares(), worth more) and the
+      // rest of its need (what floor rounding of the shares leaves), both ranked by priority.
+      const Units rank =
+          static_cast<Units>(std::lower_bound(priorities.begin(), priorities.end(), ev.priority) -
+                             priorities.begin());
+      arcs.shares[0] = g_.id(add_arc(arcs.sink, sink_, need_[e], 0, -(2 * rank + 2), false, true));
+      arcs.shares[1] = g_.id(add_arc(arcs.sink, sink_, 0, 0, -(2 * rank + 1), false, true));
+      arcs.rank = rank;
       total_need += need_[e];
     }
-    add_arc(source_, sink_, total_need, 0, 0, false, true);
+    bypass_ = g_.id(add_arc(source_, sink_, total_need, 0, 0, false, true));
     // A network simplex run that ends infeasible costs as much as a solve; catch the plain
     // cases (more need than the transformer can pass over the horizon) without one.
     if (total_need > root_energy) obviously_short_ = true;
@@ -450,10 +681,11 @@ class FlowModel {
   bool obviously_short_ = false;
   bool has_v2g_ = false;
   Units max_cost_ = 0;     // largest |arc cost| of the cost solve
-  Units max_reward_ = 0;   // largest tier reward of the sharing solve
+  Units max_reward_ = 0;   // largest share reward of the sharing solve
   Graph g_;
   Graph::ArcMap<Units> upper_deliver_, upper_share_, cost_deliver_, cost_share_;
   Graph::Node source_, sink_;
+  int bypass_ = -1;  // S -> T, takes what is not delivered in the sharing solves
   std::vector<EvArcs> evs_;
   std::vector<Units> need_;
   std::vector<Units> max_units_;    // per EV and slot
@@ -473,6 +705,7 @@ Plan solve_exact(const Problem& problem, const OptimalOptions& options, OptimalR
     ++result.solves;
     met = model.deliver(model.need(), plan.ev_kw);
   }
+  if (!met) model.fair_shares(result.solves, result.fair_share_flows);
   if (!met && model.can_share_in_one_solve()) {
     ++result.solves;
     model.share_and_deliver(plan.ev_kw);

@@ -2,8 +2,8 @@
 // load takes a third of its power from each phase (an any_one load all of it from each), so one
 // unit of flow sits in three phase constraints at once and no tree network carries them. The
 // same lexicographic objectives as the flow (docs/scheduler.md) become a sequence of LPs,
-// each optimum fixed as a constraint before the next: delivered energy per priority, fair
-// shares, cost, valley filling. Solved with GLPK's simplex through its C API: LEMON's LP layer
+// each optimum fixed as a constraint before the next: delivered energy per priority, max-min
+// fair shares, cost, valley filling. Solved with GLPK's simplex through its C API: LEMON's LP layer
 // (lemon/lp.h) would do the same, but it lives in liblemon, which cross builds cannot link
 // (packaging/setup-cross.sh: liblemon-dev is not Multi-Arch: same); libglpk is.
 #include <glpk.h>
@@ -96,6 +96,8 @@ class Lp {
   }
   double value() const { return glp_get_obj_val(lp_); }
   double primal(int col) const { return glp_get_col_prim(lp_, col); }
+  double dual(int row) const { return glp_get_row_dual(lp_, row); }
+  void col_bounds(int col, double lo, double hi) { glp_set_col_bnds(lp_, col, type(lo, hi), lo, hi); }
 
  private:
   int simplex() {
@@ -167,30 +169,54 @@ class PhaseLp {
 
  private:
   // Capacity short: the most energy priority by priority (each class total fixed before the
-  // next), then within those the flow's fairness tiers, then each EV's share fixed.
+  // next), then within those the max-min fair served fractions as the flow finds them
+  // (docs/scheduler.md), then each EV's share fixed.
   void share() {
     std::map<int, Expr, std::greater<>> classes;
-    for (std::size_t e = 0; e < p_.evs.size(); ++e) classes[p_.evs[e].priority] += net_[e];
+    std::map<int, std::vector<std::size_t>, std::greater<>> members;
+    for (std::size_t e = 0; e < p_.evs.size(); ++e) {
+      classes[p_.evs[e].priority] += net_[e];
+      members[p_.evs[e].priority].push_back(e);
+    }
     for (const auto& [priority, total] : classes) {
       if (!lp_.optimum(total, GLP_MAX)) throw std::logic_error("plan_optimal: the phase LP has no delivery optimum; this is a bug");
       const double got = lp_.value();
       lp_.add_row(got - slack(got), total, kInf);
     }
-    // Tier k of an EV's need is worth more than anyone's tier k + 1: equal fractions of need
-    // within what the class totals allow (the flow's fairness, docs/scheduler.md).
-    const int tiers = o_.fairness_tiers;
-    Expr reward;
-    for (std::size_t e = 0; e < p_.evs.size(); ++e) {
-      if (!(need_[e] > 0)) continue;
-      Expr tiers_sum;
-      for (int k = 0; k < tiers; ++k) {
-        const int tier = lp_.add_col(0, need_[e] / tiers);
-        tiers_sum += tier;
-        reward.add(tier, static_cast<double>(tiers - k));
+    // Progressive filling, class by class: the active cars' common fraction as high as it
+    // goes; a car whose row (net - fraction x need >= 0) has a non-zero dual is at that
+    // fraction in every optimum, so it cannot get more and is frozen there; the rest go on.
+    // Every round freezes at least one car (the fraction's objective is covered by the duals).
+    const int fraction = lp_.add_col(0, 1);
+    Expr raise;
+    raise.add(fraction, 1.0);
+    for (const auto& [priority, cars] : members) {
+      std::vector<std::size_t> active;
+      std::vector<int> row(p_.evs.size(), 0);
+      for (std::size_t e : cars) {
+        if (!(need_[e] > 0)) continue;
+        active.push_back(e);
+        row[e] = lp_.add_row(0, Expr(net_[e]).add(fraction, -need_[e]), kInf);
       }
-      lp_.add_row(0, tiers_sum.add(net_[e], -1.0), 0);
+      while (!active.empty()) {
+        if (!lp_.optimum(raise, GLP_MAX)) throw std::logic_error("plan_optimal: the phase LP has no fair share; this is a bug");
+        const double level = lp_.value();
+        std::vector<std::size_t> still;
+        for (std::size_t e : active)
+          if (std::abs(lp_.dual(row[e])) <= 1e-9) still.push_back(e);
+        if (still.size() == active.size()) still.clear();  // numerical stall: freeze them all
+        for (std::size_t e : active) {
+          if (std::find(still.begin(), still.end(), e) != still.end()) continue;
+          // A lower bound is enough: the car cannot get more while the others keep theirs, and
+          // a range as narrow as the slack made GLPK's primal simplex stall.
+          const double got = std::clamp(level * need_[e], 0.0, need_[e]);
+          lp_.row_bounds(energy_row_[e], std::max(0.0, got - slack(got) - 1e-6), need_[e]);
+          lp_.row_bounds(row[e], -kInf, kInf);
+        }
+        active = std::move(still);
+      }
     }
-    if (!lp_.optimum(reward, GLP_MAX)) throw std::logic_error("plan_optimal: the phase LP has no fair share; this is a bug");
+    if (!lp_.optimum(raise, GLP_MAX)) throw std::logic_error("plan_optimal: the phase LP lost its fair shares; this is a bug");
     for (std::size_t e = 0; e < p_.evs.size(); ++e) {
       double got = 0;
       for (std::size_t t = 0; t < charge_[e].size(); ++t) {

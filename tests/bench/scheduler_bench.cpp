@@ -89,6 +89,7 @@ void run_planner(benchmark::State& state, double tightness, OptimalOptions o,
   state.counters["arcs"] = r.graph_arcs;
   state.counters["nodes"] = r.graph_nodes;
   state.counters["solves"] = r.solves;
+  state.counters["fair_share_flows"] = r.fair_share_flows;
   state.counters["root_binding_slots"] = binding;
   state.counters["met"] = r.plan.status == orderly::scheduler::Plan::Status::optimal;
   state.counters["rounding_loss_kwh"] = r.rounding_loss_kwh;

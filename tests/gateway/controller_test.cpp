@@ -527,6 +527,49 @@ TEST(Controller, WhenLimitsCannotHoldTheOthersArePausedAndThePilesAtFaultNamed) 
   EXPECT_EQ(events_of(out, "node:f1", "ok"), 1);
 }
 
+TEST(Controller, WhenOnlyOneCarFitsAtItsMinimumThePauseRotates) {
+  Rig rig;
+  const TimePoint t0 = local(5, 20, 0);
+  rig.plug("p1", t0);
+  rig.plug("p2", t0);
+  rig.plan(t0, {{"p1", std::vector<double>(32, 7.0)}, {"p2", std::vector<double>(32, 7.0)}});
+  // 30 - 2 margin - 25.5 base leaves 2.5 kW: one car at 6 A (1.38 kW), not two.
+  constexpr double kBaseKw = 25.5;
+  std::map<std::string, double> limit_w{{"p1", 0}, {"p2", 0}};
+  std::map<std::string, int> paused_steps{{"p1", 0}, {"p2", 0}};
+  std::string paused_before;
+  std::vector<int> turn_changes_at_s;
+  for (int s = 0; s <= 30 * 60; s += 30) {
+    const TimePoint now = t0 + seconds(s);
+    // The cars draw what they were last allowed; the meter sees the base plus the cars.
+    double cars_kw = 0;
+    for (const auto& [id, w] : limit_w) {
+      rig.car(id, drivers::ChargerState::charging, w, now);
+      cars_kw += w / 1000.0;
+    }
+    rig.meter("tm", kBaseKw + cars_kw, now);
+    const auto out = rig.step(now);
+    for (const auto& c : out.commands) limit_w[c.charger_id] = c.limit.power_w;
+    ASSERT_LE(limit_w["p1"] + limit_w["p2"], 2500 + 1) << "at " << s << " s";
+    std::string paused;
+    for (const auto& [id, w] : limit_w)
+      if (w == 0) {
+        paused = id;
+        ++paused_steps[id];
+      }
+    ASSERT_FALSE(paused.empty()) << "one of the two must pause at " << s << " s";
+    ASSERT_TRUE(limit_w["p1"] > 0 || limit_w["p2"] > 0) << "one of the two charges at " << s << " s";
+    if (!paused_before.empty() && paused != paused_before) turn_changes_at_s.push_back(s);
+    paused_before = paused;
+  }
+  // Turns of 5 minutes: the pause moves at 5, 10, ... 30 minutes, never sooner.
+  ASSERT_GE(turn_changes_at_s.size(), 5u);
+  for (std::size_t k = 1; k < turn_changes_at_s.size(); ++k)
+    EXPECT_GE(turn_changes_at_s[k] - turn_changes_at_s[k - 1], 5 * 60);
+  EXPECT_GE(paused_steps["p1"], 25) << "both take turns, not the last listed only";
+  EXPECT_GE(paused_steps["p2"], 25);
+}
+
 TEST(Controller, OfflinePilesCountedAtTheirMaximumCanBreakALimit) {
   Rig rig;
   const TimePoint t = local(5, 20, 0);

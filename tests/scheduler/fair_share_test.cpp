@@ -30,6 +30,20 @@ TEST(FairShare, BelowMinimumTheLowestPriorityIsSwitchedOffNotTrickled) {
   EXPECT_DOUBLE_EQ(s[2], 1.5);
 }
 
+TEST(FairShare, AmongEqualPrioritiesTheLargestPauseOrderPausesFirst) {
+  // 3 kW for three equal piles: one pauses. Not the last listed: the one whose turn it is.
+  const auto s = share_headroom(3.0, {{7.0, 1.4, 0, 5}, {7.0, 1.4, 0, 9}, {7.0, 1.4, 0, 1}});
+  EXPECT_DOUBLE_EQ(s[0], 1.5);
+  EXPECT_DOUBLE_EQ(s[1], 0.0);
+  EXPECT_DOUBLE_EQ(s[2], 1.5);
+  // Priority still comes first: a higher-priority car keeps its minimum whatever its order.
+  const auto p = share_headroom(3.0, {{7.0, 1.4, 1, 9}, {7.0, 1.4, 0, 0}, {7.0, 1.4, 1, 1}});
+  EXPECT_DOUBLE_EQ(p[1], 0.0);
+  // Equal orders: the latest listed, as before.
+  const auto e = share_headroom(3.0, {{7.0, 1.4, 0, 2}, {7.0, 1.4, 0, 2}, {7.0, 1.4, 0, 2}});
+  EXPECT_DOUBLE_EQ(e[2], 0.0);
+}
+
 TEST(FairShare, NegativeHeadroomGivesNothing) {
   const auto s = share_headroom(-5.0, {{7.0, 0, 0}, {7.0, 1.4, 0}});
   EXPECT_EQ(s, (std::vector<double>{0.0, 0.0}));

@@ -57,6 +57,7 @@ class Lp {
     return glp_get_obj_val(lp_);
   }
   double value(int j) const { return glp_get_col_prim(lp_, j); }
+  glp_prob* raw() { return lp_; }
   int cols() const { return glp_get_num_cols(lp_); }
 
  private:
@@ -68,7 +69,12 @@ class Lp {
 }  // namespace
 
 namespace {
-OracleResult solve(const Problem& p, const std::vector<double>* fixed_kwh) {
+// fixed_kwh: minimum cost given each EV's delivery. fair_kwh: instead of the cost stages, the
+// lexicographically max-min fair deliveries (served fraction delivered / need), priority by
+// priority, by progressive filling: maximise the active cars' common fraction, freeze every car
+// that cannot get more with the others held at it (one LP per car), repeat.
+OracleResult solve(const Problem& p, const std::vector<double>* fixed_kwh,
+                   std::vector<double>* fair_kwh = nullptr) {
   const double h = p.slot_hours();
   const auto slots = static_cast<std::size_t>(p.slots);
   const std::size_t n_evs = p.evs.size();
@@ -156,7 +162,60 @@ OracleResult solve(const Problem& p, const std::vector<double>* fixed_kwh) {
       for (std::size_t t = 0; t < slots; ++t) net_terms(e, t, terms);
     class_row[prio] = lp.add_row(terms, GLP_FR, 0, 0);
   }
+  // Fairness: the common fraction and, per EV, delivered - fraction x need (>= 0 while active).
+  const int fraction = fair_kwh ? lp.add_col(0, 1) : 0;
+  std::vector<int> fraction_row(n_evs, 0);
+  for (std::size_t e = 0; fair_kwh && e < n_evs; ++e) {
+    std::vector<std::pair<int, double>> terms;
+    for (std::size_t t = 0; t < slots; ++t) net_terms(e, t, terms);
+    terms.emplace_back(fraction, -p.evs[e].energy_kwh);
+    fraction_row[e] = lp.add_row(terms, GLP_FR, 0, 0);
+  }
   lp.load();
+  if (fair_kwh) {
+    const auto n_cols = static_cast<std::size_t>(lp.cols());
+    fair_kwh->assign(n_evs, 0.0);
+    auto energy_obj = [&](std::size_t e, std::vector<double>& obj) {
+      for (std::size_t t = 0; t < slots; ++t) {
+        if (c[e][t]) obj[static_cast<std::size_t>(c[e][t])] = 1;
+        if (d[e][t]) obj[static_cast<std::size_t>(d[e][t])] = -1;
+      }
+    };
+    auto freeze = [&](std::size_t e, double kwh) {
+      (*fair_kwh)[e] = kwh;
+      lp.bounds(energy_row[e], GLP_DB, std::max(0.0, kwh - 1e-7), kwh + 1e-7);
+      lp.bounds(fraction_row[e], GLP_FR, 0, 0);
+    };
+    for (auto it = classes.rbegin(); it != classes.rend(); ++it) {
+      std::vector<std::size_t> active;
+      for (std::size_t e : it->second)
+        if (p.evs[e].energy_kwh > 0) active.push_back(e);
+      while (!active.empty()) {
+        for (std::size_t e : active) lp.bounds(fraction_row[e], GLP_LO, 0, 0);
+        glp_set_col_bnds(lp.raw(), fraction, GLP_DB, 0, 1);
+        std::vector<double> obj(n_cols + 1, 0.0);
+        obj[static_cast<std::size_t>(fraction)] = 1;
+        const double level = lp.solve(GLP_MAX, obj);
+        glp_set_col_bnds(lp.raw(), fraction, GLP_FX, level - 1e-9, level - 1e-9);
+        std::vector<std::size_t> still;
+        for (std::size_t e : active) {
+          std::vector<double> mine(n_cols + 1, 0.0);
+          energy_obj(e, mine);
+          // 0.1 Wh, not 1e-6: GLPK keeps each of the others' fraction rows to ~1e-7, and a
+          // hundred such slacks let every car seem to get 1e-5 kWh more; then none froze and
+          // the stall rule below froze cars that could get far more (120 EVs, limit = base peak).
+          if (lp.solve(GLP_MAX, mine) > level * p.evs[e].energy_kwh + 1e-4)
+            still.push_back(e);
+        }
+        if (still.size() == active.size()) still.clear();  // numerical stall: freeze them all
+        for (std::size_t e : active)
+          if (std::find(still.begin(), still.end(), e) == still.end())
+            freeze(e, level * p.evs[e].energy_kwh);
+        active = still;
+      }
+    }
+    return OracleResult{};
+  }
 
   OracleResult out;
   const auto n_cols = static_cast<std::size_t>(lp.cols());
@@ -179,8 +238,10 @@ OracleResult solve(const Problem& p, const std::vector<double>* fixed_kwh) {
   }
   out.all_met = out.delivered_kwh >= total_need - 1e-6;
   if (fixed_kwh) {
+    // Within a µWh: the planner's LP fallback reads its plan off GLPK's primal values, which
+    // sit on their bounds only to GLPK's tolerance.
     for (std::size_t e = 0; e < n_evs; ++e)
-      lp.bounds(energy_row[e], GLP_FX, (*fixed_kwh)[e], (*fixed_kwh)[e]);
+      lp.bounds(energy_row[e], GLP_DB, std::max(0.0, (*fixed_kwh)[e] - 1e-6), (*fixed_kwh)[e] + 1e-6);
   } else if (out.all_met) {
     for (std::size_t e = 0; e < n_evs; ++e)
       lp.bounds(energy_row[e], GLP_FX, p.evs[e].energy_kwh, p.evs[e].energy_kwh);
@@ -210,6 +271,12 @@ OracleResult lp_oracle(const Problem& p) { return solve(p, nullptr); }
 
 double lp_min_cost_given(const Problem& p, const std::vector<double>& delivered_kwh) {
   return solve(p, &delivered_kwh).cost_yuan;
+}
+
+std::vector<double> lp_max_min_fair(const Problem& p) {
+  std::vector<double> fair;
+  solve(p, nullptr, &fair);
+  return fair;
 }
 
 }  // namespace orderly::test

@@ -155,6 +155,11 @@ struct ChargerControl {
   std::uint64_t seq = 0;              // of the last limit sent
   MonoPoint over_limit_since{};       // drawing clearly above its limit since; {} = following
   bool not_following = false;         // confirmed: counted at what it draws until it follows
+  // Whose turn it is to pause when not every car can charge at its minimum (docs/control.md,
+  // "Who pauses"): paused by the limiter although it wanted power since / given power since;
+  // {} = not.
+  MonoPoint paused_since{};
+  MonoPoint running_since{};
   // What a three-phase pile's currents showed in this session (planning.hpp phases_shown()).
   std::optional<scheduler::PhaseSet> shown_phases;
 
@@ -234,6 +239,7 @@ class Controller {
   void check_forecast(Instant now);
   double reserved_kw(const ChargerControl& c) const;
   Duration real(Duration d) const;
+  std::int64_t pause_order(const ChargerControl& c, MonoPoint now) const;
   void note(ControlEvent event);
   // Meters and the load figure (docs/control.md, "Implausible meters").
   struct WatchedMeter {

@@ -15,6 +15,7 @@
 // else base_load_kw / 3. A phase limit cuts only the chargers that load that phase (a phase-A
 // pile for phase A, a three-phase pile for any of its phases); the node total cuts them all.
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct ChargerSetpoint {
   PhaseSet phases = PhaseSet::abc;       // how its power spreads over the phases
   int priority = 0;                      // higher keeps its minimum first when cut hard
   bool responsive = true;                // follows setpoints; false = taken as fixed load
+  std::int64_t pause_order = 0;          // equal priority: the larger pauses first (ShareRequest)
 };
 
 // One limit that fixed load alone exceeds: the node total (phase -1) or one phase (0 = A).
@@ -66,7 +68,7 @@ struct LimiterResult {
 
 // Never raises a setpoint; cuts responsive chargers by water filling (equal power levels,
 // minimum power respected: a charger whose share would fall below its minimum is switched off,
-// lowest priority first), bottom-up so that cutting for a parent never breaks a child.
+// lowest priority first, then the largest pause_order), bottom-up so that cutting for a parent never breaks a child.
 LimiterResult limit_setpoints(const std::vector<LimitNode>& nodes, const std::vector<ChargerSetpoint>& chargers);
 
 // The tree of a problem at one slot, without measurements (base loads from the problem).

@@ -6,7 +6,8 @@
 // Objectives, strictly in this order:
 //   1. no capacity node (transformer, phase, feeder, cabinet) above its limit in any slot;
 //   2. every EV's energy by its departure; when capacity is short, the most energy that fits,
-//      higher priority first, then fair shares (equal fractions of need) within a priority;
+//      higher priority first, then within a priority the lexicographically max-min fair served
+//      fractions (delivered / need: the smallest as large as possible, then the next, ...);
 //   3. lowest energy cost under the time-of-use tariff (V2G discharge where it pays);
 //   4. among equally cheap plans, the flattest transformer load (valley filling);
 //   5. optionally (smooth_setpoints), fewer setpoint changes: cars on one charger node charge
@@ -31,9 +32,6 @@ struct OptimalOptions {
   // base load and the highest load the EVs could cause: the peak is flattest to within one
   // piece width (about (max limit - min base) / pieces); 1..1000. More pieces, flatter but slower; see docs/benchmarks.md.
   int valley_pieces = 16;
-  // Fair shares when capacity is short: each EV's need is cut into this many equal tiers and
-  // every EV of a priority gets its tier k before any gets tier k + 1.
-  int fairness_tiers = 8;
   // Objective 5: re-deal each slot's energy among the cars on the same charger node so each
   // car charges in an early block instead of alternating with its neighbours. Changes nothing
   // else (node loads, energy per car, cost, valley filling). Halves the setpoint changes but
@@ -67,7 +65,10 @@ struct OptimalResult {
   int graph_arcs = 0;
   int solves = 0;                   // network simplex runs: 1 when every request fits;
                                     // when capacity is short 1-2 (3 with V2G piles); up to
-                                    // 4 more when rounding lost energy (the margin retry)
+                                    // 4 more when rounding lost energy (the margin retry);
+                                    // with V2G piles the fair-share steps too
+  int fair_share_flows = 0;         // capacity short without V2G piles: warm-started
+                                    // maximum flows of the fair-share search (one per step)
   int lp_solves = 0;                // exact plans made by the phase LP because the flow's
                                     // optimum broke a phase limit (docs/scheduler.md)
 };

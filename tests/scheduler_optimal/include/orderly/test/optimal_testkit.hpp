@@ -62,4 +62,9 @@ OracleResult lp_oracle(const scheduler::Problem& problem);
 double lp_min_cost_given(const scheduler::Problem& problem,
                          const std::vector<double>& delivered_kwh);
 
+// Each EV's delivery (kWh) in the lexicographically max-min fair plan: priority by priority,
+// highest first, the smallest served fraction (delivered / need) as large as possible, then
+// the next smallest, and so on (progressive filling, one LP per car and round).
+std::vector<double> lp_max_min_fair(const scheduler::Problem& problem);
+
 }  // namespace orderly::test
