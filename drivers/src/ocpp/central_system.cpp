@@ -473,7 +473,7 @@ struct OcppCharger::State : std::enable_shared_from_this<OcppCharger::State> {
     if (!timestamp.is_string()) return;
     const auto t = parse_date_time(timestamp.get<std::string>());
     if (!t) return;
-    const auto offset = duration_cast<seconds>(*t - clock.now());
+    const auto offset = round<seconds>(*t - clock.now());
     const bool skewed = offset > settings.clock_tolerance || -offset > settings.clock_tolerance;
     if (skewed && !clock_skewed)
       count_error("clock off by " + std::to_string(offset.count()) + " s (tolerance " +
