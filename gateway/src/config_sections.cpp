@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -376,26 +377,41 @@ static void check_failsafe_timeout(Errors& errors, const ControlConfig& control,
 
 namespace {
 
+// The first [[charger]] of each charge point, to hold its other connectors' keys against.
+struct OcppStation {
+  std::string first_id;
+  std::string keys;  // ocpp_station_keys of the first
+  std::set<int> connectors;
+};
+
+// The keys of the charge point as a whole, as its connectors' [[charger]] entries give them.
+std::string ocpp_station_keys(const ChargerConfig& ch) {
+  return ch.ocpp_password + "\n" + ch.ocpp_password_file.string() + "\n" + std::to_string(ch.ocpp_meter_interval_s) +
+         "\n" + std::to_string(ch.ocpp_clock_tolerance_s) + "\n" +
+         (ch.ocpp_station_max_power_kw ? number_text(*ch.ocpp_station_max_power_kw) : std::string("-"));
+}
+
 // The ocpp_* keys of a [[charger]] (docs/ocpp.md); refused on other drivers.
-void read_ocpp_keys(Section& s, ChargerConfig& ch, std::set<std::string>& ocpp_ids) {
+void read_ocpp_keys(Section& s, ChargerConfig& ch, std::map<std::string, OcppStation>& stations) {
   const toml::table& t = s.table();
   auto id = read_id(s, "ocpp_id", false, "the charge point id at the end of its URL, /ocpp/<ocpp_id>");
   auto password = s.string("ocpp_password", false, "the pile's basic-auth password");
   auto password_file = s.string("ocpp_password_file", false, "a file path");
   auto interval = s.integer("ocpp_meter_interval_s", 1, 3600);
   auto tag = s.string("ocpp_remote_start_id_tag", false, "an idTag of at most 20 characters");
+  auto connector = s.integer("ocpp_connector", 1, 99);
+  auto station_max = s.number("ocpp_station_max_power_kw", 1.4, 1000, false, "the charge point's ceiling");
+  auto tolerance = s.integer("ocpp_clock_tolerance_s", 1, 86400);
   if (ch.driver != DriverKind::ocpp) {
     for (const char* key : {"ocpp_id", "ocpp_password", "ocpp_password_file", "ocpp_meter_interval_s",
-                            "ocpp_remote_start_id_tag"})
+                            "ocpp_remote_start_id_tag", "ocpp_connector", "ocpp_station_max_power_kw",
+                            "ocpp_clock_tolerance_s"})
       if (t.contains(key))
         s.error(t.get(key), key, std::string("is used only with driver = \"ocpp\" (this charger uses ") +
                                      to_string(ch.driver) + ")");
     return;
   }
   ch.ocpp_id = id.value_or(ch.id);
-  if (!ch.ocpp_id.empty() && !ocpp_ids.insert(ch.ocpp_id).second)
-    s.error(t.contains("ocpp_id") ? t.get("ocpp_id") : t.get("id"), "ocpp_id",
-            "charge point id '" + ch.ocpp_id + "' is used by another charger; give each OCPP pile its own");
   assign(ch.ocpp_password, password);
   if (password_file) ch.ocpp_password_file = *password_file;
   if (!ch.ocpp_password.empty() && !ch.ocpp_password_file.empty()) {
@@ -412,12 +428,33 @@ void read_ocpp_keys(Section& s, ChargerConfig& ch, std::set<std::string>& ocpp_i
     else
       ch.ocpp_remote_start_id_tag = *tag;
   }
+  if (connector) ch.ocpp_connector = static_cast<int>(*connector);
+  if (station_max) ch.ocpp_station_max_power_kw = *station_max;
+  if (tolerance) ch.ocpp_clock_tolerance_s = static_cast<int>(*tolerance);
+  if (ch.ocpp_id.empty()) return;
+  OcppStation& station = stations[ch.ocpp_id];
+  const toml::node* at = t.contains("ocpp_connector") ? t.get("ocpp_connector")
+                         : t.contains("ocpp_id")      ? t.get("ocpp_id")
+                                                      : t.get("id");
+  if (!station.connectors.insert(ch.ocpp_connector).second) {
+    s.error(at, "ocpp_connector",
+            "charge point '" + ch.ocpp_id + "' connector " + std::to_string(ch.ocpp_connector) +
+                " is used by another charger; give each connector its own ocpp_connector (1, 2, ...)");
+  } else if (station.first_id.empty()) {
+    station.first_id = ch.id;
+    station.keys = ocpp_station_keys(ch);
+  } else if (station.keys != ocpp_station_keys(ch)) {
+    s.error(at, "ocpp_id",
+            "charge point '" + ch.ocpp_id + "' is also charger '" + station.first_id +
+                "': its connectors share one connection, so give them the same ocpp_password (or "
+                "ocpp_password_file), ocpp_meter_interval_s, ocpp_clock_tolerance_s and ocpp_station_max_power_kw");
+  }
 }
 
 }  // namespace
 
 void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& where) {
-  std::set<std::string> ocpp_ids;
+  std::map<std::string, OcppStation> ocpp_stations;
   int index = 0;
   for (const toml::table* t : root.tables("charger")) {
     Section s = root.element("charger", ++index, *t);
@@ -461,7 +498,7 @@ void read_chargers(Section& root, Config& c, std::vector<const toml::table*>& wh
     // pile whose register counts in coarse steps); whether it has one is checked with its profile.
     const auto timeout = s.integer("failsafe_timeout_s", 10, 3600);
     if (timeout) ch.failsafe_timeout_s = static_cast<int>(*timeout);
-    read_ocpp_keys(s, ch, ocpp_ids);
+    read_ocpp_keys(s, ch, ocpp_stations);
     s.finish();
     if (timeout) check_failsafe_timeout(s.errors(), c.control, ch.failsafe_timeout_s, t->get("failsafe_timeout_s"),
                                         s.key_path("failsafe_timeout_s"));

@@ -89,6 +89,9 @@ drivers::ocpp::ChargePointSettings ocpp_settings(const ChargerConfig& c) {
   s.failsafe_current_a = c.failsafe_current_a;
   s.meter_value_interval = seconds(c.ocpp_meter_interval_s);
   s.remote_start_id_tag = c.ocpp_remote_start_id_tag;
+  s.connector_id = c.ocpp_connector;
+  if (c.ocpp_station_max_power_kw) s.station_max_power_w = *c.ocpp_station_max_power_kw * 1000;
+  s.clock_tolerance = seconds(c.ocpp_clock_tolerance_s);
   // Two missed heartbeats (60 s each), or three missed meter values while charging.
   s.silence_timeout = std::max(seconds(150), 3 * s.meter_value_interval);
   return s;

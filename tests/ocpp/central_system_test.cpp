@@ -19,11 +19,19 @@ using namespace std::chrono_literals;
 class CentralSystemTest : public ::testing::Test {
  protected:
   void SetUp() override { make(ChargePointSettings{}); }
+  // Requests still pending fail on stop and report to the collections below: stop first.
+  void TearDown() override { central.reset(); }
 
   void make(ChargePointSettings s) {
     DeviceEvents events;
-    events.charger_snapshot = [this](const std::string&, const ChargerSnapshot& snap) { snapshots.push_back(snap); };
-    events.limit_ack = [this](const std::string&, const LimitAck& a) { acks.push_back(a); };
+    events.charger_snapshot = [this](const std::string& id, const ChargerSnapshot& snap) {
+      snapshots.push_back(snap);
+      latest[id] = snap;
+    };
+    events.limit_ack = [this](const std::string& id, const LimitAck& a) {
+      acks.push_back(a);
+      acked_by.push_back(id);
+    };
     events.health = [this](const std::string&, const Health& h) { health = h; };
     CentralSystemOptions o;
     o.call_timeout = 200ms;
@@ -71,23 +79,29 @@ class CentralSystemTest : public ::testing::Test {
 
   void answer(const Call& c, json payload) { link->receive(encode(CallResult{c.id, std::move(payload)})); }
 
+  // Answers the configuration the central system sends on a link's first message.
+  void answer_configuration(int default_profiles = 1) {
+    answer(next_call("ChangeConfiguration"), {{"status", "Accepted"}});
+    answer(next_call("ClearChargingProfile"), {{"status", "Accepted"}});
+    answer(next_call("ClearChargingProfile"), {{"status", "Unknown"}});
+    for (int i = 0; i < default_profiles + 1; ++i) answer(next_call("SetChargingProfile"), {{"status", "Accepted"}});
+  }
+
+  std::string now_text(std::chrono::seconds off = 0s) const { return format_date_time(clock.now() + off); }
+
   // Boots and answers the configuration the central system sends on every link.
   void boot_and_configure() {
     connect();
     const auto r = std::get<CallResult>(cp_call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}}));
     EXPECT_EQ(r.payload["status"], "Accepted");
-    answer(next_call("ChangeConfiguration"), {{"status", "Accepted"}});
-    answer(next_call("ClearChargingProfile"), {{"status", "Accepted"}});
-    answer(next_call("ClearChargingProfile"), {{"status", "Unknown"}});
-    answer(next_call("SetChargingProfile"), {{"status", "Accepted"}});
-    answer(next_call("SetChargingProfile"), {{"status", "Accepted"}});
+    answer_configuration();
     EXPECT_TRUE(sent.empty());
   }
 
   int start_transaction(const std::string& id_tag) {
     cp_call("StatusNotification", {{"connectorId", 1}, {"errorCode", "NoError"}, {"status", "Preparing"}});
     const auto r = std::get<CallResult>(cp_call("StartTransaction", {{"connectorId", 1}, {"idTag", id_tag},
-                                                                      {"meterStart", 1000}, {"timestamp", "2026-12-07T08:00:00Z"}}));
+                                                                      {"meterStart", 1000}, {"timestamp", now_text()}}));
     EXPECT_EQ(r.payload["idTagInfo"]["status"], "Accepted");
     return r.payload["transactionId"].get<int>();
   }
@@ -101,7 +115,9 @@ class CentralSystemTest : public ::testing::Test {
   int closes = 0;
   int cp_ids = 0;
   std::vector<ChargerSnapshot> snapshots;
+  std::map<std::string, ChargerSnapshot> latest;  // by charger id
   std::vector<LimitAck> acks;
+  std::vector<std::string> acked_by;
   Health health;
 };
 
@@ -306,6 +322,175 @@ TEST_F(CentralSystemTest, APluggedCarIsRemoteStartedWhenTheSiteAsksForIt) {
   EXPECT_EQ(stop.payload["transactionId"], tx);
   answer(stop, {{"status", "Accepted"}});
   EXPECT_EQ(stopped, true);
+}
+
+TEST_F(CentralSystemTest, AReconnectedPileIsAskedForItsStateAndGetsItsTxProfileAgain) {
+  boot_and_configure();
+  const int tx = start_transaction("CARD-1");
+  charger->apply_limit(PowerLimit{4600, 60s, 1});
+  answer(next_call("SetChargingProfile"), {{"status", "Accepted"}});
+
+  // The link drops and the pile comes back without booting and without telling its status.
+  link->closed();
+  connect();
+  cp_call("Heartbeat", json::object());
+  answer_configuration();
+  const auto status = next_call("TriggerMessage");
+  EXPECT_EQ(status.payload["requestedMessage"], "StatusNotification");
+  EXPECT_EQ(status.payload["connectorId"], 1);
+  answer(status, {{"status", "Accepted"}});
+  const auto meter = next_call("TriggerMessage");
+  EXPECT_EQ(meter.payload["requestedMessage"], "MeterValues");
+  answer(meter, {{"status", "Accepted"}});
+  // The TxProfile may have run out while the pile was away: the limit in force goes again.
+  const auto again = next_call("SetChargingProfile");
+  EXPECT_EQ(again.payload["csChargingProfiles"]["transactionId"], tx);
+  EXPECT_EQ(again.payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"], 20.0);
+  answer(again, {{"status", "Accepted"}});
+  EXPECT_TRUE(sent.empty());
+  EXPECT_EQ(charger->transaction_id(), tx);
+
+  // A pile that tells its status on its own is not asked for it.
+  link->closed();
+  connect();
+  cp_call("StatusNotification", {{"connectorId", 1}, {"errorCode", "NoError"}, {"status", "Charging"}});
+  cp_call("MeterValues", {{"connectorId", 1}, {"transactionId", tx},
+                          {"meterValue", {{{"timestamp", now_text()}, {"sampledValue", {{{"value", "1200"}}}}}}}});
+  answer_configuration();
+  EXPECT_EQ(next_call("SetChargingProfile").payload["csChargingProfiles"]["transactionId"], tx);
+}
+
+TEST_F(CentralSystemTest, ATransactionAGatewayNeverSawIsTakenOnFromTheMeterValues) {
+  // A restarted gateway: the pile kept charging in transaction 4711 and reconnects.
+  connect();
+  cp_call("StatusNotification", {{"connectorId", 1}, {"errorCode", "NoError"}, {"status", "Charging"}});
+  EXPECT_EQ(latest["p-1"].state, ChargerState::charging);
+  answer_configuration();
+  const auto meter = next_call("TriggerMessage");
+  EXPECT_EQ(meter.payload["requestedMessage"], "MeterValues");
+  answer(meter, {{"status", "Accepted"}});
+  EXPECT_TRUE(sent.empty());
+  charger->apply_limit(PowerLimit{2300, 60s, 3});  // before it is known: remembered
+  cp_call("MeterValues", {{"connectorId", 1}, {"transactionId", 4711},
+                          {"meterValue", {{{"timestamp", now_text()}, {"sampledValue", {{{"value", "5000"}}}}}}}});
+  EXPECT_EQ(charger->transaction_id(), 4711);
+  EXPECT_EQ(latest["p-1"].state, ChargerState::charging);
+  EXPECT_DOUBLE_EQ(latest["p-1"].total_energy_wh, 5000);
+  EXPECT_TRUE(std::isnan(latest["p-1"].session_energy_wh));  // its meterStart is not known
+  const auto tx_profile = next_call("SetChargingProfile");
+  EXPECT_EQ(tx_profile.payload["csChargingProfiles"]["transactionId"], 4711);
+  answer(tx_profile, {{"status", "Accepted"}});
+  cp_call("StopTransaction", {{"transactionId", 4711}, {"meterStop", 6000}, {"timestamp", now_text()}});
+  EXPECT_EQ(charger->transaction_id(), std::nullopt);
+}
+
+TEST_F(CentralSystemTest, EachConnectorIsItsOwnChargerUnderTheStationsCeiling) {
+  ChargePointSettings first;
+  first.id = "p-1";
+  first.charge_point_id = "CP-1";
+  first.password = "s3cret";
+  first.caps.phases = 1;
+  first.caps.max_power_w = 7000;
+  first.station_max_power_w = 11000;
+  make(first);
+  ChargePointSettings second = first;
+  second.id = "p-2";
+  second.connector_id = 2;
+  second.failsafe_current_a = 8;
+  auto charger2 = central->add_charger(second);
+  EXPECT_EQ(charger2->id(), "p-2");
+  second.id = "p-3";
+  EXPECT_THROW(central->add_charger(second), std::invalid_argument);  // connector 2 again
+  second.connector_id = 3;
+  second.password = "other";
+  EXPECT_THROW(central->add_charger(second), std::invalid_argument);  // one link, one password
+
+  connect();
+  cp_call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  answer(next_call("ChangeConfiguration"), {{"status", "Accepted"}});
+  answer(next_call("ClearChargingProfile"), {{"status", "Accepted"}});
+  answer(next_call("ClearChargingProfile"), {{"status", "Accepted"}});
+  // Each connector its own failsafe; the ceiling on connector 0 for the station as a whole.
+  for (const auto& [connector, amps] : {std::pair{1, 6.0}, std::pair{2, 8.0}}) {
+    const auto d = next_call("SetChargingProfile");
+    EXPECT_EQ(d.payload["connectorId"], connector);
+    EXPECT_EQ(d.payload["csChargingProfiles"]["chargingProfilePurpose"], "TxDefaultProfile");
+    EXPECT_EQ(d.payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"], amps);
+    answer(d, {{"status", "Accepted"}});
+  }
+  const auto ceiling = next_call("SetChargingProfile");
+  EXPECT_EQ(ceiling.payload["connectorId"], 0);
+  EXPECT_EQ(ceiling.payload["csChargingProfiles"]["chargingProfilePurpose"], "ChargePointMaxProfile");
+  EXPECT_DOUBLE_EQ(ceiling.payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"].get<double>(),
+                   limit_current_a(11000, 1));
+  answer(ceiling, {{"status", "Accepted"}});
+  EXPECT_TRUE(sent.empty());
+
+  // Status, transactions and limits per connector, each reported as its own charger.
+  cp_call("StatusNotification", {{"connectorId", 2}, {"errorCode", "NoError"}, {"status", "Preparing"}});
+  cp_call("StatusNotification", {{"connectorId", 1}, {"errorCode", "NoError"}, {"status", "Available"}});
+  EXPECT_EQ(latest["p-2"].state, ChargerState::plugged);
+  EXPECT_EQ(latest["p-1"].state, ChargerState::unplugged);
+  const auto r = std::get<CallResult>(cp_call("StartTransaction", {{"connectorId", 2}, {"idTag", "CARD-2"},
+                                                                   {"meterStart", 0}, {"timestamp", now_text()}}));
+  const int tx2 = r.payload["transactionId"].get<int>();
+  EXPECT_EQ(charger2->transaction_id(), tx2);
+  EXPECT_EQ(charger->transaction_id(), std::nullopt);
+  EXPECT_EQ(latest["p-2"].rfid, "CARD-2");
+  cp_call("MeterValues", {{"connectorId", 2}, {"transactionId", tx2},
+                          {"meterValue", {{{"timestamp", now_text()}, {"sampledValue", {{{"value", "250"}}}}}}}});
+  EXPECT_DOUBLE_EQ(latest["p-2"].session_energy_wh, 250);
+  charger2->apply_limit(PowerLimit{2300, 60s, 5});
+  const auto tx_profile = next_call("SetChargingProfile");
+  EXPECT_EQ(tx_profile.payload["connectorId"], 2);
+  EXPECT_EQ(tx_profile.payload["csChargingProfiles"]["transactionId"], tx2);
+  answer(tx_profile, {{"status", "Accepted"}});
+  EXPECT_EQ(acked_by.back(), "p-2");
+  EXPECT_TRUE(acks.back().accepted);
+
+  // A connector the site has no charger for may not draw: the gateway could not limit it.
+  const auto stray = std::get<CallResult>(cp_call("StartTransaction", {{"connectorId", 3}, {"idTag", "CARD-3"},
+                                                                       {"meterStart", 0}, {"timestamp", now_text()}}));
+  EXPECT_EQ(stray.payload["idTagInfo"]["status"], "Invalid");
+  EXPECT_NE(health.last_error.find("connector 3"), std::string::npos) << health.last_error;
+
+  cp_call("StopTransaction", {{"transactionId", tx2}, {"meterStop", 300}, {"timestamp", now_text()}});
+  EXPECT_EQ(charger2->transaction_id(), std::nullopt);
+  EXPECT_DOUBLE_EQ(latest["p-2"].total_energy_wh, 300);
+}
+
+TEST_F(CentralSystemTest, APileWhoseClockIsOffIsWarnedAndTheGatewayBooksAtItsReceiveTime) {
+  boot_and_configure();
+  const int tx = start_transaction("CARD-1");
+  auto meter_values = [&](std::chrono::seconds pile_clock_off, const std::string& wh) {
+    cp_call("MeterValues", {{"connectorId", 1}, {"transactionId", tx},
+                            {"meterValue", {{{"timestamp", now_text(pile_clock_off)}, {"sampledValue", {{{"value", wh}}}}}}}});
+  };
+  const auto errors = health.errors;
+  meter_values(-5s, "1100");  // within the tolerance (60 s): no warning
+  EXPECT_EQ(health.errors, errors);
+  EXPECT_EQ(latest["p-1"].at, clock.now());
+
+  // Ten minutes ahead: one warning, and the reading still at the gateway's receive time.
+  clock.advance(10s);
+  meter_values(600s, "1200");
+  EXPECT_EQ(latest["p-1"].at, clock.now());
+  EXPECT_EQ(health.errors, errors + 1);
+  EXPECT_NE(health.last_error.find("clock off by 600 s"), std::string::npos) << health.last_error;
+  clock.advance(10s);
+  meter_values(-600s, "1300");
+  EXPECT_EQ(latest["p-1"].at, clock.now());
+  EXPECT_EQ(health.errors, errors + 1);  // warned once while it stays off
+
+  // The Heartbeat answer carries the gateway's time, for the pile to set its clock by; once it
+  // has, and drifts off again, it is warned again.
+  const auto beat = std::get<CallResult>(cp_call("Heartbeat", json::object()));
+  EXPECT_EQ(parse_date_time(beat.payload["currentTime"].get<std::string>()),
+            std::chrono::floor<std::chrono::milliseconds>(clock.now()));
+  meter_values(-1s, "1400");
+  cp_call("StatusNotification", {{"connectorId", 1}, {"errorCode", "NoError"}, {"status", "Charging"},
+                                 {"timestamp", now_text(-120s)}});
+  EXPECT_EQ(health.errors, errors + 2);
 }
 
 }  // namespace

@@ -21,6 +21,12 @@ std::string ocpp_charger(const std::string& keys) {
          keys;
 }
 
+// A second [[charger]] on charge point "CP" with the password "pw".
+std::string second_connector(const std::string& keys) {
+  return "[[charger]]\nid = \"op-2\"\nkind = \"shared\"\nphase = \"B\"\nmax_power_kw = 7\ndriver = \"ocpp\"\n"
+         "ocpp_password = \"pw\"\nocpp_id = \"CP\"\n" + keys;
+}
+
 TEST(OcppConfig, DefaultsAndKeys) {
   const Config c = parse_config(ocpp_charger("ocpp_password = \"pw\"\n"), "test.toml");
   const ChargerConfig& ch = c.chargers.at(0);
@@ -30,6 +36,9 @@ TEST(OcppConfig, DefaultsAndKeys) {
   EXPECT_EQ(ch.resolved_ocpp_password(), "pw");
   EXPECT_EQ(ch.ocpp_meter_interval_s, 10);
   EXPECT_EQ(ch.ocpp_remote_start_id_tag, "");
+  EXPECT_EQ(ch.ocpp_connector, 1);
+  EXPECT_EQ(ch.ocpp_station_max_power_kw, std::nullopt);
+  EXPECT_EQ(ch.ocpp_clock_tolerance_s, 60);
 
   const Config d = parse_config(ocpp_charger("ocpp_id = \"CP-0001\"\nocpp_password = \"pw\"\nocpp_meter_interval_s = 5\n"
                                              "ocpp_remote_start_id_tag = \"HOUSE-1201\"\n"),
@@ -55,11 +64,38 @@ TEST(OcppConfig, WrongValuesNameTheKey) {
               ElementsAre(HasSubstr("ocpp_meter_interval_s")));
   EXPECT_THAT(errors_of(ocpp_charger("ocpp_password = \"pw\"\nocpp_remote_start_id_tag = \"123456789012345678901\"\n")),
               ElementsAre(HasSubstr("ocpp_remote_start_id_tag: must be 1 to 20 characters")));
-  // Two piles on one charge point id.
+  // Two chargers on one connector of one charge point.
+  EXPECT_THAT(errors_of(ocpp_charger("ocpp_password = \"pw\"\nocpp_id = \"CP\"\n") + second_connector("")),
+              ElementsAre(HasSubstr("charge point 'CP' connector 1 is used by another charger")));
+  EXPECT_THAT(errors_of(ocpp_charger("ocpp_password = \"pw\"\nocpp_connector = 0\n")),
+              ElementsAre(HasSubstr("ocpp_connector")));
+  EXPECT_THAT(errors_of(ocpp_charger("ocpp_password = \"pw\"\nocpp_clock_tolerance_s = 0\n")),
+              ElementsAre(HasSubstr("ocpp_clock_tolerance_s")));
+}
+
+TEST(OcppConfig, TheConnectorsOfOneChargePointAreChargersThatAgreeOnItsKeys) {
+  const Config c = parse_config(ocpp_charger("ocpp_password = \"pw\"\nocpp_id = \"CP\"\nocpp_station_max_power_kw = 11\n"
+                                             "ocpp_clock_tolerance_s = 30\n") +
+                                    second_connector("ocpp_connector = 2\nocpp_station_max_power_kw = 11\n"
+                                                     "ocpp_clock_tolerance_s = 30\n"),
+                                "test.toml");
+  ASSERT_EQ(c.chargers.size(), 2u);
+  EXPECT_EQ(c.chargers[0].ocpp_connector, 1);  // the default
+  EXPECT_EQ(c.chargers[1].ocpp_connector, 2);
+  EXPECT_EQ(c.chargers[1].ocpp_id, "CP");
+  EXPECT_EQ(c.chargers[1].ocpp_station_max_power_kw, 11);
+  EXPECT_EQ(c.chargers[1].ocpp_clock_tolerance_s, 30);
+
+  // One connection, one password, one interval: a connector that says otherwise is refused at
+  // its line, naming the charger it disagrees with.
+  const std::string text = ocpp_charger("ocpp_password = \"pw\"\nocpp_id = \"CP\"\n") +
+                           second_connector("ocpp_connector = 2\nocpp_meter_interval_s = 30\n");
+  const auto line = std::count(text.begin(), text.begin() + static_cast<long>(text.find("ocpp_connector = 2")), '\n') + 1;
+  EXPECT_THAT(errors_of(text), ElementsAre(AllOf(StartsWith("test.toml:" + std::to_string(line) + ":"),
+                                                 HasSubstr("is also charger 'op-1'"), HasSubstr("ocpp_meter_interval_s"))));
   EXPECT_THAT(errors_of(ocpp_charger("ocpp_password = \"pw\"\nocpp_id = \"CP\"\n") +
-                        "[[charger]]\nid = \"op-2\"\nkind = \"shared\"\nphase = \"B\"\nmax_power_kw = 7\ndriver = \"ocpp\"\n"
-                        "ocpp_password = \"pw\"\nocpp_id = \"CP\"\n"),
-              ElementsAre(HasSubstr("charge point id 'CP' is used by another charger")));
+                        second_connector("ocpp_connector = 2\nocpp_station_max_power_kw = 11\n")),
+              ElementsAre(HasSubstr("ocpp_station_max_power_kw")));
 }
 
 TEST(OcppConfig, OcppKeysBelongToOcppChargersOnly) {

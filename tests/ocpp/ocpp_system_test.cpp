@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <sstream>
 
@@ -22,6 +23,7 @@
 #include "orderly/sim/ocpp_charge_point.hpp"
 #include "orderly/test/gateway_support.hpp"
 #include "orderly/test/support.hpp"
+#include "orderly/test/test_pki.hpp"
 
 namespace orderly {
 namespace {
@@ -35,24 +37,36 @@ constexpr double kPileW = 7'000;
 constexpr double kFailsafeA = 6;
 constexpr int kValidityS = 10;  // the shortest [control] allows: the TxProfile's duration
 
-std::string site_config(int mqtt_port, const std::filesystem::path& db) {
+// A shared OCPP charger on charge point CP-0001 with the password "pile-secret".
+std::string ocpp_charger(const std::string& id, const std::string& phase, const std::string& keys = "") {
   std::ostringstream t;
-  t << test::site_toml({.limit_kw = kLimitW / 1000, .mqtt_port = mqtt_port, .db = db,
-                        .control = "control_period_s = 1\nlimit_validity_s = " + std::to_string(kValidityS) +
-                                   "\nsafety_margin_kw = 2\n"})
-    << "[[meter]]\nid = \"tm-1\"\nrole = \"transformer\"\ndriver = \"mqtt\"\n"
-    << "[[charger]]\nid = \"op-1\"\nkind = \"shared\"\nphase = \"A\"\ndriver = \"ocpp\"\nocpp_id = \"CP-0001\"\n"
-    << "ocpp_password = \"pile-secret\"\nocpp_meter_interval_s = 1\nmax_power_kw = 7\nfailsafe_current_a = "
-    << kFailsafeA << "\n";
+  t << "[[charger]]\nid = \"" << id << "\"\nkind = \"shared\"\nphase = \"" << phase << "\"\ndriver = \"ocpp\"\n"
+    << "ocpp_id = \"CP-0001\"\nocpp_password = \"pile-secret\"\nocpp_meter_interval_s = 1\nmax_power_kw = 7\n"
+    << "failsafe_current_a = " << kFailsafeA << "\n" << keys;
   return t.str();
+}
+
+// `chargers` after the site and its transformer meter; `web_keys` added to [web].
+std::string site_config(int mqtt_port, const std::filesystem::path& db, const std::string& chargers,
+                        const std::string& web_keys) {
+  std::string site = test::site_toml({.limit_kw = kLimitW / 1000, .mqtt_port = mqtt_port, .db = db,
+                                      .control = "control_period_s = 1\nlimit_validity_s = " + std::to_string(kValidityS) +
+                                                 "\nsafety_margin_kw = 2\n"});
+  site.replace(site.find("[web]\n"), 6, "[web]\n" + web_keys);
+  return site + "[[meter]]\nid = \"tm-1\"\nrole = \"transformer\"\ndriver = \"mqtt\"\n" + chargers;
 }
 
 class OcppSystem : public ::testing::Test {
  protected:
+  // What the fixtures below change: the site's chargers, [web] keys, the simulated pile.
+  virtual std::string chargers() const { return ocpp_charger("op-1", "A"); }
+  virtual std::string web_keys() const { return ""; }
+  virtual void set_up_pile(sim::SimOcppOptions&) const {}
+
   void SetUp() override {
     broker_ = sim::MosquittoBroker::start();
-    site_ = std::make_unique<test::RunningGateway>(
-        clock_, gateway::parse_config(site_config(broker_->port(), dir_ / "orderly.db"), "ocpp.toml"));
+    config_text_ = site_config(broker_->port(), dir_ / "orderly.db", chargers(), web_keys());
+    start_gateway();
     pile_ = make_pile("pile-secret");
     meter_ = std::make_unique<sim::SimMqttMeter>("tm-1", "127.0.0.1", broker_->port(), clock_,
                                                  [this](TimePoint) { return kBaseW + pile_->power_w(); }, 250ms);
@@ -69,15 +83,71 @@ class OcppSystem : public ::testing::Test {
     site_.reset();
   }
 
-  std::unique_ptr<sim::SimOcppChargePoint> make_pile(const std::string& password, const std::string& id = "CP-0001") {
+  // The same configuration, store and port: a restarted gateway.
+  void start_gateway() {
+    site_ = std::make_unique<test::RunningGateway>(clock_, gateway::parse_config(config_text_, "ocpp.toml"));
+  }
+
+  std::unique_ptr<sim::SimOcppChargePoint> make_pile(const std::string& password, const std::string& id = "CP-0001",
+                                                     const std::function<void(sim::SimOcppOptions&)>& more = {}) {
     sim::SimOcppOptions o;
     o.charge_point_id = id;
     o.port = site_->gateway().web_port();
     o.password = password;
     o.max_power_w = kPileW;
+    set_up_pile(o);
+    if (more) more(o);
     auto pile = std::make_unique<sim::SimOcppChargePoint>(o, clock_);
     pile->start();
     return pile;
+  }
+
+  // A car on `connector` started with `card` and boosted ("charge now", so the time of day does
+  // not matter): returns once the pile draws `car_w` under a TxProfile.
+  void charge(const std::string& charger_id, const std::string& card, int connector = 1, double car_w = kPileW) {
+    pile_->plug_in(30'000, car_w, connector);
+    pile_->present_card(card, connector);
+    ASSERT_TRUE(test::wait_until([&] { return pile_->transaction_id(connector).has_value(); }, 10s))
+        << "no transaction on connector " << connector;
+    std::string household;
+    ASSERT_TRUE(test::wait_until([&] {
+      household = test::on_core(site_->io(), [&] {
+        const auto s = site_->gateway().sessions().open_session(charger_id);
+        return s ? s->household : std::string();
+      });
+      return household == "rfid:" + card;
+    }, 10s)) << charger_id << " session owner: '" << household << "'";
+    ASSERT_EQ(test::boost_when_plugged(site_->io(), site_->gateway(), charger_id), "");
+    // A pile still being configured draws its own maximum at first: wait for the TxProfile too.
+    ASSERT_TRUE(test::wait_until([&] {
+      return tx_profile_since({}, connector) && pile_->power_w(connector) > car_w - 100;
+    }, 15s)) << "connector " << connector << " at " << pile_->power_w(connector) << " W under '"
+             << pile_->limiting_profile(connector) << "'";
+    // ... and for its StatusNotification Charging to have arrived, so none is still on its way.
+    ASSERT_TRUE(test::wait_until([&] { return charger_status(charger_id)["state"] == "charging"; }, 10s))
+        << charger_status(charger_id).dump();
+  }
+
+  // The charger as the status page shows it.
+  nlohmann::json charger_status(const std::string& id) {
+    const auto status = test::on_core(site_->io(), [&] { return site_->gateway().status(); });
+    for (const auto& c : status["chargers"])
+      if (c["id"] == id) return c;
+    return nullptr;
+  }
+
+  // A TxProfile for `connector`'s running transaction received after `since`.
+  std::optional<sim::ReceivedProfile> tx_profile_since(steady::time_point since, int connector = 1) const {
+    for (const auto& p : pile_->profiles())
+      if (p.purpose == "TxProfile" && p.received_at > since && p.connector_id == connector &&
+          p.transaction_id == pile_->transaction_id(connector))
+        return p;
+    return std::nullopt;
+  }
+
+  bool triggered(const std::string& what) const {
+    const auto t = pile_->triggers();
+    return std::find(t.begin(), t.end(), what) != t.end();
   }
 
   std::optional<sim::ReceivedProfile> last_profile(const std::string& purpose) const {
@@ -88,6 +158,7 @@ class OcppSystem : public ::testing::Test {
   }
 
   test::TempDir dir_;
+  std::string config_text_;
   RealClock clock_;
   std::unique_ptr<sim::MosquittoBroker> broker_;
   std::unique_ptr<test::RunningGateway> site_;
@@ -105,23 +176,8 @@ TEST_F(OcppSystem, BootsStartsFromACardFollowsAnOverloadAndFallsBackToItsTxDefau
   EXPECT_DOUBLE_EQ(last_profile("ChargePointMaxProfile")->limit_a, drivers::ocpp::limit_current_a(kPileW, 1));
   EXPECT_EQ(pile_->meter_value_interval(), 1s);
 
-  // An RFID card starts the transaction and becomes the shared pile's session owner.
-  pile_->plug_in(30'000, kPileW);
-  pile_->present_card("CARD-0042");
-  ASSERT_TRUE(test::wait_until([&] { return pile_->transaction_id().has_value(); }, 10s)) << "no transaction";
-  std::string household;
-  ASSERT_TRUE(test::wait_until([&] {
-    household = test::on_core(site_->io(), [&] {
-      const auto s = site_->gateway().sessions().open_session("op-1");
-      return s ? s->household : std::string();
-    });
-    return household == "rfid:CARD-0042";
-  }, 10s)) << "session owner: '" << household << "'";
-
-  // Charge now, so the pile draws its full power whatever the time of day.
-  ASSERT_EQ(test::boost_when_plugged(site_->io(), site_->gateway(), "op-1"), "");
-  ASSERT_TRUE(test::wait_until([&] { return pile_->power_w() > kPileW - 100; }, 15s))
-      << "pile at " << pile_->power_w() << " W under " << pile_->limiting_profile();
+  // An RFID card starts the transaction and becomes the shared pile's session owner; charge now.
+  ASSERT_NO_FATAL_FAILURE(charge("op-1", "CARD-0042"));
   EXPECT_EQ(pile_->limiting_profile(), "TxProfile");
   const auto tx_profile = last_profile("TxProfile");
   ASSERT_TRUE(tx_profile);
@@ -225,6 +281,158 @@ TEST_F(OcppSystem, TheHandshakeAnswersEachRefusalWithItsStatus) {
   EXPECT_EQ(handshake(port, "/ocpp/CP-0001", "ocpp2.0.1", auth).status, 400);  // only 1.6J spoken here
   EXPECT_EQ(handshake(port, "/ocpp/CP-0001", "", auth).status, 400);
   EXPECT_EQ(handshake(port, "/somewhere/else", "ocpp1.6", auth).status, 404);
+}
+
+// A pile that tells its status only after a boot or a change, as some do.
+class OcppQuietPile : public OcppSystem {
+ protected:
+  void set_up_pile(sim::SimOcppOptions& o) const override { o.status_on_connect = false; }
+};
+
+TEST_F(OcppQuietPile, AReconnectedPileIsAskedForItsStateAndKeepsItsTxProfile) {
+  ASSERT_NO_FATAL_FAILURE(charge("op-1", "CARD-0007"));
+  const int tx = *pile_->transaction_id();
+  const auto dropped = steady::now();
+  pile_->drop_connection();
+  ASSERT_TRUE(test::wait_until([&] { return pile_->connections() >= 2 && pile_->connected(); }, 10s));
+  // Its periodic MeterValues may come before the gateway asks: only the status is sure to be asked for.
+  EXPECT_TRUE(test::wait_until([&] { return triggered("StatusNotification:1"); }, 10s))
+      << "the gateway did not ask the reconnected pile for its status";
+  EXPECT_TRUE(test::wait_until([&] { return tx_profile_since(dropped).has_value(); }, 10s))
+      << "no TxProfile after the reconnection";
+  EXPECT_EQ(pile_->transaction_id(), tx);
+  EXPECT_EQ(pile_->limiting_profile(), "TxProfile");
+  const auto status = charger_status("op-1");
+  EXPECT_EQ(status["state"], "charging") << status.dump();
+  EXPECT_TRUE(status["online"].get<bool>());
+}
+
+TEST_F(OcppQuietPile, APileChargingThroughAGatewayRestartIsTakenOnWithItsTransaction) {
+  ASSERT_NO_FATAL_FAILURE(charge("op-1", "CARD-0008"));
+  const int tx = *pile_->transaction_id();
+  site_.reset();
+  ASSERT_TRUE(test::wait_until([&] { return !pile_->connected(); }, 5s));
+  const auto restarted = steady::now();
+  start_gateway();  // same port, same store
+  ASSERT_TRUE(test::wait_until([&] { return pile_->connected(); }, 10s)) << "the pile did not reconnect";
+  EXPECT_FALSE(pile_->profiles().empty());
+  // It does not boot again and says nothing of its own: asked, it names its transaction in its
+  // MeterValues, and the new gateway limits that transaction.
+  EXPECT_TRUE(test::wait_until([&] { return triggered("StatusNotification:1"); }, 10s));
+  nlohmann::json status;
+  EXPECT_TRUE(test::wait_until([&] {
+    status = charger_status("op-1");
+    return status["state"] == "charging";
+  }, 10s)) << status.dump();
+  EXPECT_TRUE(test::wait_until([&] { return tx_profile_since(restarted).has_value(); }, 10s))
+      << "no TxProfile for transaction " << tx << " from the restarted gateway";
+  EXPECT_EQ(pile_->transaction_id(), tx);
+}
+
+// One charge point, two connectors, each its own charger, under an 11 kW station ceiling.
+class OcppTwinPile : public OcppSystem {
+ protected:
+  std::string chargers() const override {
+    return ocpp_charger("op-1", "A", "ocpp_station_max_power_kw = 11\n") +
+           ocpp_charger("op-2", "B", "ocpp_connector = 2\nocpp_station_max_power_kw = 11\n");
+  }
+  void set_up_pile(sim::SimOcppOptions& o) const override { o.connectors = 2; }
+};
+
+TEST_F(OcppTwinPile, EachConnectorIsAPileWithItsOwnTransactionAndProfiles) {
+  ASSERT_TRUE(test::wait_until([&] { return pile_->booted(); }, 10s));
+  auto profile_on = [&](const std::string& purpose, int connector) {
+    std::optional<sim::ReceivedProfile> out;
+    for (const auto& p : pile_->profiles())
+      if (p.purpose == purpose && p.connector_id == connector) out = p;
+    return out;
+  };
+  ASSERT_TRUE(test::wait_until([&] { return profile_on("ChargePointMaxProfile", 0).has_value(); }, 10s));
+  EXPECT_DOUBLE_EQ(profile_on("ChargePointMaxProfile", 0)->limit_a, drivers::ocpp::limit_current_a(11'000, 1));
+  ASSERT_TRUE(profile_on("TxDefaultProfile", 1));
+  ASSERT_TRUE(profile_on("TxDefaultProfile", 2));
+
+  // 2 x 5 kW stays under the ceiling: each car has its own connector's TxProfile (connector 2
+  // is then capped by what the ceiling leaves, 11 - 5 kW, above what its car takes).
+  ASSERT_NO_FATAL_FAILURE(charge("op-1", "CARD-A", 1, 5'000));
+  ASSERT_NO_FATAL_FAILURE(charge("op-2", "CARD-B", 2, 5'000));
+  EXPECT_NE(pile_->transaction_id(1), pile_->transaction_id(2));
+  EXPECT_TRUE(tx_profile_since({}, 1));
+  EXPECT_TRUE(tx_profile_since({}, 2));
+  EXPECT_TRUE(test::wait_until([&] {
+    return charger_status("op-1")["state"] == "charging" && charger_status("op-2")["state"] == "charging" &&
+           charger_status("op-2")["power_kw"].get<double>() > 4.9;
+  }, 10s)) << charger_status("op-2").dump();
+
+  // The car on connector 2 leaves: its session ends, connector 1 charges on.
+  pile_->unplug(2);
+  EXPECT_TRUE(test::wait_until([&] {
+    return test::on_core(site_->io(), [&] { return !site_->gateway().sessions().open_session("op-2"); });
+  }, 10s)) << "op-2's session still open";
+  EXPECT_EQ(charger_status("op-2")["state"], "unplugged");
+  EXPECT_EQ(charger_status("op-1")["state"], "charging");
+  EXPECT_TRUE(test::on_core(site_->io(), [&] { return site_->gateway().sessions().open_session("op-1").has_value(); }));
+}
+
+// [web] with a certificate: the pile connects over wss (security profile 2).
+class OcppOverTls : public OcppSystem {
+ protected:
+  OcppOverTls() {
+    ca_ = pki_.make_ca("ocpp-ca");
+    cert_ = pki_.server(ca_, "orderly-box", "IP:127.0.0.1,DNS:localhost");
+  }
+  std::string web_keys() const override {
+    return "tls_certificate = \"" + cert_.cert_file.string() + "\"\ntls_key = \"" + cert_.key_file.string() + "\"\n";
+  }
+  void set_up_pile(sim::SimOcppOptions& o) const override { o.tls_ca_file = ca_.cert_file.string(); }
+  test::TestPki pki_;
+  test::TestPki::Issued ca_, cert_;
+};
+
+TEST_F(OcppOverTls, APileBootsAndChargesOverWssWithBasicAuth) {
+  ASSERT_TRUE(test::wait_until([&] { return pile_->booted(); }, 10s)) << "no boot over wss";
+  ASSERT_TRUE(test::wait_until([&] { return last_profile("TxDefaultProfile").has_value(); }, 10s));
+  ASSERT_NO_FATAL_FAILURE(charge("op-1", "CARD-0009"));
+  // The password is still checked inside TLS.
+  auto intruder = make_pile("guess");
+  EXPECT_TRUE(test::wait_until([&] { return intruder->upgrades_refused() >= 1; }, 10s));
+  EXPECT_FALSE(intruder->booted());
+  intruder->stop();
+}
+
+// A pile without NTP, ten minutes ahead.
+class OcppSkewedClock : public OcppSystem {
+ protected:
+  void set_up_pile(sim::SimOcppOptions& o) const override { o.clock_offset = 600s; }
+};
+
+TEST_F(OcppSkewedClock, IsWarnedAndItsSessionIsBookedAtTheGatewaysTime) {
+  nlohmann::json status;
+  ASSERT_TRUE(test::wait_until([&] {
+    status = charger_status("op-1");
+    return status["error"].get<std::string>().find("clock off by 600 s") != std::string::npos;
+  }, 10s)) << status.dump();
+  const auto before = clock_.now();
+  pile_->plug_in(30'000, kPileW);
+  pile_->present_card("CARD-0010");
+  std::optional<gateway::SessionRecord> session;
+  ASSERT_TRUE(test::wait_until([&] {
+    session = test::on_core(site_->io(), [&] { return site_->gateway().sessions().open_session("op-1"); });
+    return session && session->household == "rfid:CARD-0010";
+  }, 10s));
+  EXPECT_GE(session->started_at, before);
+  EXPECT_LE(session->started_at, clock_.now());  // not the pile's ten minutes ahead
+  // Why it matters: to this pile every TxProfile (from the gateway's now, for 10 s) is over
+  // before it starts, so it charges on its failsafe.
+  ASSERT_TRUE(test::wait_until([&] { return tx_profile_since({}).has_value(); }, 10s));
+  EXPECT_EQ(pile_->limiting_profile(), "TxDefaultProfile");
+
+  // A pile that takes the time from the central system's answers is corrected by its boot.
+  pile_->stop();
+  auto corrected = make_pile("pile-secret", "CP-0001", [](sim::SimOcppOptions& o) { o.clock_from_central_system = true; });
+  ASSERT_TRUE(test::wait_until([&] { return corrected->booted(); }, 10s));
+  EXPECT_LE(std::chrono::abs(corrected->clock_offset()), 2s);
+  corrected->stop();
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include <utility>
 
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "routes.hpp"
@@ -39,22 +41,25 @@ std::vector<std::string> split_protocols(std::string_view header) {
   return out;
 }
 
-class ChannelSession : public Closable, public std::enable_shared_from_this<ChannelSession> {
+// Over `Stream`: beast::tcp_stream, or the TLS stream of a [web] with a certificate (OCPP
+// security profile 2: basic auth inside TLS).
+template <typename Stream>
+class ChannelSession : public Closable, public std::enable_shared_from_this<ChannelSession<Stream>> {
  public:
-  ChannelSession(tcp::socket&& socket, SessionRegistry registry)
-      : ws_(std::move(socket)), registry_(std::move(registry)) {}
+  ChannelSession(Stream&& stream, SessionRegistry registry)
+      : ws_(std::move(stream)), registry_(std::move(registry)) {}
 
   ~ChannelSession() override {
     if (registry_.remove) registry_.remove(id_);
   }
 
   void run(http::request<http::string_body> request, Application& app) {
-    id_ = registry_.add(weak_from_this());
+    id_ = registry_.add(this->weak_from_this());
     ChannelRequest cr;
     cr.path = std::string(target_path(request.target()));
     cr.subprotocols = split_protocols(request[http::field::sec_websocket_protocol]);
     cr.authorization = std::string(request[http::field::authorization]);
-    std::weak_ptr<ChannelSession> weak = weak_from_this();
+    std::weak_ptr<ChannelSession> weak = this->weak_from_this();
     ChannelOutlet outlet{[weak](std::string text) {
                            if (auto self = weak.lock()) self->send(std::move(text));
                          },
@@ -78,7 +83,7 @@ class ChannelSession : public Closable, public std::enable_shared_from_this<Chan
     }));
     ws_.read_message_max(kChannelMessageLimitBytes);
     ws_.text(true);
-    ws_.async_accept(request, beast::bind_front_handler(&ChannelSession::on_accept, shared_from_this()));
+    ws_.async_accept(request, beast::bind_front_handler(&ChannelSession::on_accept, this->shared_from_this()));
   }
 
   void close() override {
@@ -99,10 +104,15 @@ class ChannelSession : public Closable, public std::enable_shared_from_this<Chan
                        std::string(target_path(request.target())), request.version(), false));
     if (status == http::status::unauthorized) response->set(http::field::www_authenticate, "Basic realm=\"orderly\"");
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
-    http::async_write(beast::get_lowest_layer(ws_), *response,
-                      [self = shared_from_this(), response](beast::error_code, std::size_t) {
-                        beast::error_code ignored;
-                        beast::get_lowest_layer(self->ws_).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    http::async_write(ws_.next_layer(), *response,
+                      [self = this->shared_from_this(), response](beast::error_code, std::size_t) {
+                        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                          beast::error_code ignored;
+                          beast::get_lowest_layer(self->ws_).socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        } else {
+                          // close_notify, so the pile tells the end of the refusal from a truncation.
+                          self->ws_.next_layer().async_shutdown([self](beast::error_code) {});
+                        }
                       });
   }
 
@@ -125,7 +135,7 @@ class ChannelSession : public Closable, public std::enable_shared_from_this<Chan
   void write_next() {
     if (!open_ || writing_ || queue_.empty()) return;
     writing_ = true;
-    ws_.async_write(net::buffer(queue_.front()), beast::bind_front_handler(&ChannelSession::on_write, shared_from_this()));
+    ws_.async_write(net::buffer(queue_.front()), beast::bind_front_handler(&ChannelSession::on_write, this->shared_from_this()));
   }
 
   void on_write(beast::error_code ec, std::size_t) {
@@ -135,7 +145,7 @@ class ChannelSession : public Closable, public std::enable_shared_from_this<Chan
     write_next();
   }
 
-  void do_read() { ws_.async_read(buffer_, beast::bind_front_handler(&ChannelSession::on_read, shared_from_this())); }
+  void do_read() { ws_.async_read(buffer_, beast::bind_front_handler(&ChannelSession::on_read, this->shared_from_this())); }
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return close();
@@ -155,7 +165,7 @@ class ChannelSession : public Closable, public std::enable_shared_from_this<Chan
     if (auto channel = std::exchange(channel_, nullptr)) channel->on_closed();
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   SessionRegistry registry_;
   std::uint64_t id_ = 0;
   std::shared_ptr<Channel> channel_;
@@ -168,9 +178,16 @@ class ChannelSession : public Closable, public std::enable_shared_from_this<Chan
 
 }  // namespace
 
-void start_channel_session(tcp::socket&& socket, http::request<http::string_body> request, Application& app,
+void start_channel_session(beast::tcp_stream&& stream, http::request<http::string_body> request, Application& app,
                            SessionRegistry registry) {
-  std::make_shared<ChannelSession>(std::move(socket), std::move(registry))->run(std::move(request), app);
+  std::make_shared<ChannelSession<beast::tcp_stream>>(std::move(stream), std::move(registry))
+      ->run(std::move(request), app);
+}
+
+void start_channel_session(beast::ssl_stream<beast::tcp_stream>&& stream, http::request<http::string_body> request,
+                           Application& app, SessionRegistry registry) {
+  std::make_shared<ChannelSession<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream), std::move(registry))
+      ->run(std::move(request), app);
 }
 
 }  // namespace orderly::web

@@ -267,16 +267,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
         return;
       }
       // Any other path: the application's channels (OCPP charge points), 404 by default.
-      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-        stream_.expires_never();
-        return start_channel_session(stream_.release_socket(), std::move(request), state_->app,
-                                     channel_registry(state_));
-      } else {
-        // docs/ocpp.md: OCPP over wss (security profiles 2 and 3) is not built yet.
-        return send(error_response(http::status::not_implemented,
-                                   "WebSocket channels (OCPP) are served only without [web] TLS for now; see docs/ocpp.md",
-                                   target_path(request.target()), request.version(), false));
-      }
+      beast::get_lowest_layer(stream_).expires_never();
+      return start_channel_session(std::move(stream_), std::move(request), state_->app, channel_registry(state_));
     }
     // API answers may come later (a long KPI query runs beside the core loop); the connection
     // reads its next request only after this one is answered.

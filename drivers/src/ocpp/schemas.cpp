@@ -144,6 +144,13 @@ const std::map<std::string, ActionSchemas, std::less<>>& schemas() {
     m["RemoteStopTransaction"] = {object({req("transactionId", integer())}), status_only({"Accepted", "Rejected"})};
     m["ChangeConfiguration"] = {object({req("key", text(50)), req("value", text(500))}),
                                 status_only({"Accepted", "Rejected", "RebootRequired", "NotSupported"})};
+    // 5.17: asks the pile to send one of its own messages now (its state after a reconnect).
+    m["TriggerMessage"] = {
+        object({req("requestedMessage", choice({"BootNotification", "DiagnosticsStatusNotification",
+                                                "FirmwareStatusNotification", "Heartbeat", "MeterValues",
+                                                "StatusNotification"})),
+                opt("connectorId", integer())}),
+        status_only({"Accepted", "Rejected", "NotImplemented"})};
     return m;
   }();
   return all;

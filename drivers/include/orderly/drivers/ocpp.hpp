@@ -99,9 +99,13 @@ struct CentralSystemOptions {
   std::chrono::milliseconds call_timeout{10000};
 };
 
+// One connector of a charge point is one charger of the gateway. The connectors of one charge
+// point share its link; its own settings (password, intervals, tolerance, ceiling) are taken
+// from the first connector added.
 struct ChargePointSettings {
   std::string id;                   // the gateway's charger id
   std::string charge_point_id;      // the last path segment the pile connects to (/ocpp/<id>)
+  int connector_id = 1;             // OCPP connectorId, 1..N (0 is the charge point as a whole)
   std::string password;             // HTTP basic auth; empty = no password accepted (refused)
   Capabilities caps;                // configured electrical fields
   double failsafe_current_a = 6;    // TxDefaultProfile: what a transaction draws with no gateway
@@ -112,9 +116,15 @@ struct ChargePointSettings {
   // Marks a pile offline when nothing arrived for this long (a pile reports at least every
   // meter_value_interval while charging and every heartbeat otherwise).
   std::chrono::seconds silence_timeout{150};
+  // ChargePointMaxProfile on connector 0; not finite = the sum of its connectors' max_power_w.
+  double station_max_power_w = kNotMeasured;
+  // A pile whose timestamps are further off than this from the gateway's time is warned about
+  // (health). Its timestamps are never used: the gateway books at its receive time.
+  std::chrono::seconds clock_tolerance{60};
 };
 
 class CentralSystem;
+struct ConnectorState;
 
 // The OCPP pile as the gateway's controller sees it: limits become SetChargingProfile.
 class OcppCharger : public ChargerDriver {
@@ -130,10 +140,11 @@ class OcppCharger : public ChargerDriver {
   std::optional<int> transaction_id() const;
 
   struct State;
-  explicit OcppCharger(std::shared_ptr<State> state);
+  OcppCharger(std::shared_ptr<State> state, int connector_id);
 
  private:
   std::shared_ptr<State> state_;
+  ConnectorState* connector_;  // owned by state_
 };
 
 class CentralSystem {

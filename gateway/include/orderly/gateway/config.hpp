@@ -154,6 +154,12 @@ struct ChargerConfig {
   std::filesystem::path ocpp_password_file;  // its first line, read at start
   int ocpp_meter_interval_s = 10;          // MeterValueSampleInterval sent to the pile
   std::string ocpp_remote_start_id_tag;    // non-empty: a plugged car is started with this idTag
+  // A charge point with several connectors is one [[charger]] per connector, all with its
+  // ocpp_id; the keys of the charge point itself (password, interval, tolerance, station
+  // ceiling) must then be the same on each.
+  int ocpp_connector = 1;                  // OCPP connectorId, 1..N
+  std::optional<double> ocpp_station_max_power_kw;  // ChargePointMaxProfile; default: the connectors' sum
+  int ocpp_clock_tolerance_s = 60;         // beyond this the pile's timestamps are not trusted
 
   // ocpp_password, or the first line of ocpp_password_file. Throws ConfigError naming the file.
   std::string resolved_ocpp_password() const;
