@@ -195,6 +195,32 @@ json station_stats(const Config& config, const std::vector<SessionRecord>& sessi
             {"EquipmentStatsInfos", equipment}}}};
 }
 
+json dr_result(const Config& config, const DrResult& r) {
+  const auto kw = [](const std::optional<double>& v) { return v ? json(round2(*v)) : json(nullptr); };
+  json slots = json::array();
+  for (const auto& s : r.slots) {
+    const auto actual = s.actual_kw();
+    slots.push_back({{"StartTime", business_time(config, s.from)},
+                     {"EndTime", business_time(config, s.to)},
+                     {"BaselinePower", kw(s.baseline_kw)},
+                     {"ActualPower", kw(actual)},
+                     {"DeliveredReduction", s.baseline_kw && actual ? json(round2(*s.baseline_kw - *actual)) : json(nullptr)},
+                     {"MeasuredSeconds", duration_cast<seconds>(s.measured_for).count()}});
+  }
+  return {{"EventID", r.request.id},
+          {"EventType", r.request.kind == DrKind::peak_shaving ? 1 : 2},
+          {"StationID", config.platform.station_id},
+          {"StartTime", business_time(config, r.request.start)},
+          {"EndTime", business_time(config, r.ended_at)},
+          {"Cancelled", r.cancelled ? 1 : 0},
+          {"PowerLimit", round2(r.limit_kw)},
+          {"SlotMinutes", config.control.slot_minutes},
+          {"Slots", slots},
+          {"BaselineEnergy", round2(r.baseline_kwh)},
+          {"ActualEnergy", round2(r.actual_kwh)},
+          {"DeliveredEnergy", round2(r.delivered_kwh())}};
+}
+
 OutboxMessage message(std::string kind, std::string message_id, const json& data, TimePoint at,
                       std::string supersede_key) {
   return {std::move(message_id), std::move(kind), data.dump(-1, ' ', false, json::error_handler_t::replace), at,

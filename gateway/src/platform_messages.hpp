@@ -10,6 +10,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/controller.hpp"
 #include "orderly/gateway/store.hpp"
+#include "demand_response.hpp"
 
 namespace orderly::gateway::platform_messages {
 
@@ -31,6 +32,10 @@ nlohmann::json realtime_power(const Config& config, const Controller& controller
 // from the sessions that started in it.
 nlohmann::json station_stats(const Config& config, const std::vector<SessionRecord>& sessions, TimePoint from,
                              TimePoint to);
+
+// orderly_notification_dr_result: a platform DR event's baseline, load and reduction per slot
+// and in total.
+nlohmann::json dr_result(const Config& config, const DrResult& result);
 
 OutboxMessage message(std::string kind, std::string message_id, const nlohmann::json& data, TimePoint at,
                       std::string supersede_key = {});
