@@ -376,6 +376,15 @@ void Gateway::push_periodic(Instant now) {
   store_->append(platform_messages::message("notification_realtime_power_info", "power:" + stamp,
                                             platform_messages::realtime_power(config_, controller_, now.wall), now.wall,
                                             "station"));
+  if (!config_.platform.push_extensions) return;
+  store_->append(platform_messages::message("orderly_notification_area_load", "area:" + stamp,
+                                            platform_messages::area_load(config_, controller_, now.wall), now.wall,
+                                            "station"));
+  store_->append(platform_messages::message("orderly_notification_charging_plan", "plan:" + stamp,
+                                            platform_messages::charging_plan(config_, controller_), now.wall, "station"));
+  store_->append(platform_messages::message("orderly_notification_flexibility", "flex:" + stamp,
+                                            platform_messages::flexibility(config_, controller_, now.wall), now.wall,
+                                            "station"));
 }
 
 // ---- writes someone waits for ------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include "orderly/gateway/store.hpp"
 #include "api_common.hpp"
 #include "demand_response.hpp"
+#include "platform_messages.hpp"
 #include "status_view.hpp"
 
 namespace orderly::gateway {
@@ -442,6 +443,25 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
       audit(request, "request.set", id);
       return;
     }
+  }
+
+  if (parts.size() == 2 && parts[0] == "platform") {
+    require_method(request, "GET");
+    const std::string_view what = parts[1];
+    if (what == "stations") return reply(json_answer(200, platform_messages::stations_info(config_)));
+    if (what == "station-status")
+      return reply(json_answer(200, platform_messages::station_status(config_, controller_)));
+    if (what == "area-load") return reply(json_answer(200, platform_messages::area_load(config_, controller_, now)));
+    if (what == "plan") return reply(json_answer(200, platform_messages::charging_plan(config_, controller_)));
+    if (what == "flexibility")
+      return reply(json_answer(200, platform_messages::flexibility(config_, controller_, now)));
+    if (what == "dr-results") {
+      json results = json::array();
+      for (const auto& r : dr_ledger().results()) results.push_back(platform_messages::dr_result(config_, r));
+      return reply(json_answer(200, {{"results", results}}));
+    }
+    throw ApiError{404, "", "no platform data '" + std::string(what) +
+                                "'; served: stations, station-status, area-load, plan, flexibility, dr-results"};
   }
 
   if (parts.size() == 1 && parts[0] == "dr-events") {

@@ -168,6 +168,12 @@ std::optional<web::ApiResponse> Gateway::answer_platform_now(const web::ApiReque
       const Store store(config_.store.path);
       return answer(Ret::ok, "", platform_messages::station_stats(config_, store.sessions(from, to), from, to));
     }
+    if (interface == "orderly_query_area_load")
+      return answer(Ret::ok, "", platform_messages::area_load(config_, controller_, now));
+    if (interface == "orderly_query_charging_plan")
+      return answer(Ret::ok, "", platform_messages::charging_plan(config_, controller_));
+    if (interface == "orderly_query_flexibility")
+      return answer(Ret::ok, "", platform_messages::flexibility(config_, controller_, now));
     if (interface == "orderly_dr_event" || interface == "orderly_dr_cancel") {
       // Acknowledged once the event's record is on disk: a platform told Ret 0 may rely on it
       // surviving a restart.
@@ -207,7 +213,8 @@ std::optional<web::ApiResponse> Gateway::answer_platform_now(const web::ApiReque
   }
   return plain_error(404, "no T/CEC 102 interface '" + interface +
                               "' here; served: query_token, query_stations_info, query_station_status, "
-                              "query_equip_charge_status, query_station_stats, orderly_dr_event, orderly_dr_cancel "
+                              "query_equip_charge_status, query_station_stats, orderly_query_area_load, "
+                              "orderly_query_charging_plan, orderly_query_flexibility, orderly_dr_event, orderly_dr_cancel "
                               "(docs/platform-api.md)");
 }
 

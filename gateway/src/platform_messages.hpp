@@ -33,6 +33,18 @@ nlohmann::json realtime_power(const Config& config, const Controller& controller
 nlohmann::json station_stats(const Config& config, const std::vector<SessionRecord>& sessions, TimePoint from,
                              TimePoint to);
 
+// Orderly's extension messages (docs/platform-api.md, "Transformer area, plan and flexibility"),
+// pulled as orderly_query_<name> and pushed as orderly_notification_<name>, per slot of the plan
+// in force (empty arrays before the first plan).
+// area_load: the transformer's measured load now, the base-load forecast, the planned load and
+// the limit (DR applied) per slot.
+nlohmann::json area_load(const Config& config, const Controller& controller, TimePoint now);
+// charging_plan: every planned car's power per slot.
+nlohmann::json charging_plan(const Config& config, const Controller& controller);
+// flexibility: how far the charging could go up (headroom the planned cars could still take)
+// and down (planned charging that could be paused) per slot.
+nlohmann::json flexibility(const Config& config, const Controller& controller, TimePoint now);
+
 // orderly_notification_dr_result: a platform DR event's baseline, load and reduction per slot
 // and in total.
 nlohmann::json dr_result(const Config& config, const DrResult& result);

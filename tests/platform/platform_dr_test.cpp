@@ -1,12 +1,16 @@
-// Demand response from the city platform, over real HTTP on loopback with the platform
-// simulator (docs/platform-api.md, "Demand response"): the T/CEC extension interfaces
-// orderly_dr_event / orderly_dr_cancel, the DR drill (a 2 h peak-shaving event followed in every
-// slot on a simulated clock, its result pushed exactly once), cancel and overlapping events, and
-// the notice a resident whose plan changed sees.
+// Orderly's extensions to T/CEC 102 and the plain JSON API, over real HTTP on loopback with the
+// platform simulator (docs/platform-api.md): demand response from the platform
+// (orderly_dr_event / orderly_dr_cancel, the DR drill: a 2 h peak-shaving event followed in every
+// slot on a simulated clock, its result pushed exactly once; cancel and overlapping events; the
+// notice a resident whose plan changed sees), the area load, plan and flexibility messages pulled
+// and pushed, and the REST API a platform account reads with its token.
+#include <curl/curl.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "config_text.hpp"
+#include "orderly/gateway/accounts.hpp"
 #include "platform_site.hpp"
 
 namespace orderly::test {
@@ -24,7 +28,7 @@ constexpr double kBaseKw = 20;
 // and the transformer meter reads the base load plus that, one simulated minute at a time.
 class DrSite {
  public:
-  DrSite() {
+  explicit DrSite(const std::string& platform_keys = "") : site(PlatformSite::sim_options(), platform_keys) {
     site.online("p1");
     site.online("p2");
     site.clock.set(gateway::testing::january_2026(5, 17, 0));
@@ -272,6 +276,156 @@ TEST(PlatformDr, AResidentWhosePlanChangesSeesANotice) {
   drill.site.car("p1", ChargerState::plugged, 0, 0);
   const auto next = on_core(drill.site.running().io(), [&] { return drill.site.gateway().status(); });
   EXPECT_TRUE(next["chargers"][0]["dr_notice"].is_null());
+}
+
+// The sum of every car's planned power in slot k of a charging_plan message.
+double planned_cars_kw(const json& plan, std::size_t k) {
+  double kw = 0;
+  for (const json& e : plan["EquipmentPlans"]) kw += e["Powers"][k].get<double>();
+  return kw;
+}
+
+// The three per-slot messages agree with each other and with the limit in force in each slot.
+void expect_consistent(const json& area, const json& plan, const json& flex, double limit_in_window_kw) {
+  const std::size_t slots = area["ForecastBasePower"].size();
+  ASSERT_GE(slots, 96u) << "24 h of 15-minute slots at least";
+  ASSERT_EQ(area["PlannedPower"].size(), slots);
+  ASSERT_EQ(area["PowerLimits"].size(), slots);
+  ASSERT_EQ(flex["UpPower"].size(), slots);
+  ASSERT_EQ(flex["DownPower"].size(), slots);
+  ASSERT_EQ(plan["EquipmentPlans"].size(), 2u);
+  EXPECT_EQ(area["SlotStart"], "2026-01-05 17:00:00");
+  EXPECT_EQ(plan["SlotStart"], area["SlotStart"]);
+  for (std::size_t k = 0; k < slots; ++k) {
+    const double cars = planned_cars_kw(plan, k);
+    EXPECT_NEAR(area["PlannedPower"][k].get<double>(), area["ForecastBasePower"][k].get<double>() + cars, 0.03) << k;
+    EXPECT_NEAR(flex["DownPower"][k].get<double>(), cars, 0.03) << k;
+    // Up: what the limit (less the 2 kW safety margin) leaves, at most what the cars could add.
+    const double limit = area["PowerLimits"][k];
+    const double headroom = limit - 2 - area["PlannedPower"][k].get<double>();
+    const double cars_room = 14 - cars;
+    EXPECT_NEAR(flex["UpPower"][k].get<double>(), std::clamp(headroom, 0.0, cars_room), 0.05) << k;
+    // 18:00-19:00 local is slots 4..7 of a grid starting at 17:00.
+    EXPECT_DOUBLE_EQ(limit, k >= 4 && k < 8 ? limit_in_window_kw : 100.0) << k;
+  }
+}
+
+TEST(PlatformExtension, AreaLoadPlanAndFlexibilityArePulledAndPushed) {
+  DrSite drill("push_extensions = true");
+  drill.minute();
+  ASSERT_EQ(drill.send("orderly_dr_event", peak_shaving("e", "2026-01-05 18:00:00", "2026-01-05 19:00:00", 22))
+                .decoded.value.ret,
+            Ret::ok);
+  drill.minute();
+  const auto pulled = [&](const std::string& interface) {
+    const auto a = drill.send(interface, json::object());
+    EXPECT_EQ(a.decoded.value.ret, Ret::ok) << interface << ": " << a.decoded.value.msg;
+    EXPECT_LT(a.took, seconds(1));
+    return a.decoded.value.data;
+  };
+  const json area = pulled("orderly_query_area_load");
+  EXPECT_EQ(area["StationID"], "S-001");
+  EXPECT_DOUBLE_EQ(area["MeasuredPower"], 34);
+  EXPECT_DOUBLE_EQ(area["PowerLimit"], 100);
+  const json plan = pulled("orderly_query_charging_plan");
+  EXPECT_EQ(plan["EquipmentPlans"][0]["EquipmentID"], "p1");
+  EXPECT_EQ(plan["EquipmentPlans"][0]["ChargeNow"], 1);
+  expect_consistent(area, plan, pulled("orderly_query_flexibility"), 22);
+
+  // Pushed every push_interval_s, newest only like the other snapshots.
+  for (int i = 0; i < 2; ++i) drill.minute();
+  for (const char* kind : {"orderly_notification_area_load", "orderly_notification_charging_plan",
+                           "orderly_notification_flexibility"})
+    EXPECT_TRUE(wait_until([&] { return !drill.site.platform.pushes(kind).empty(); })) << kind;
+  const json pushed = drill.site.platform.pushes("orderly_notification_flexibility").back().data;
+  EXPECT_EQ(pushed["StationID"], "S-001");
+  EXPECT_FALSE(pushed["UpPower"].empty());
+}
+
+TEST(PlatformExtension, AStandardPlatformIsNotPushedTheExtensions) {
+  DrSite drill;  // push_extensions off: the default
+  for (int i = 0; i < 3; ++i) drill.minute();
+  ASSERT_TRUE(wait_until([&] { return !drill.site.platform.pushes("notification_realtime_power_info").empty(); }))
+      << "the periodic pushes ran";
+  ASSERT_TRUE(wait_until([&] { return drill.site.status()["platform"].value("queued", -1) == 0; }));
+  for (const auto& push : drill.site.platform.pushes()) EXPECT_FALSE(push.kind.starts_with("orderly_")) << push.kind;
+}
+
+struct Reply {
+  long status = 0;
+  json body;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// One request of the platform's, with its token.
+Reply call(const std::string& method, const std::string& url, const std::string& token, const std::string& body = {}) {
+  std::string text;
+  Reply r;
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, ("Authorization: Bearer " + token).c_str());
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  if (!body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  EXPECT_EQ(curl_easy_perform(curl), CURLE_OK) << method << " " << url;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  r.body = json::parse(text, nullptr, false);
+  return r;
+}
+
+TEST(PlatformRest, APlatformTokenReadsTheSameDataAndSendsDrEvents) {
+  DrSite drill;
+  const std::string token = gateway::Accounts(drill.site.config.store.path).add("city", web::Role::platform, "", {});
+  const std::string api = drill.site.web_url() + "/api/v1";
+  drill.minute();
+
+  EXPECT_EQ(call("GET", api + "/platform/area-load", "forged").status, 401);
+  const Reply stations = call("GET", api + "/platform/stations", token);
+  ASSERT_EQ(stations.status, 200) << stations.body;
+  EXPECT_EQ(stations.body["StationInfos"][0]["StationID"], "S-001");
+  const Reply status = call("GET", api + "/platform/station-status", token);
+  ASSERT_EQ(status.status, 200);
+  EXPECT_EQ(status.body["ConnectorStatusInfos"][0]["Status"], 3);
+  EXPECT_EQ(call("GET", api + "/platform/nothing", token).status, 404);
+  EXPECT_EQ(call("POST", api + "/platform/plan", token, "{}").status, 405);
+
+  // A DR event as the platform: a reduction with a type; the same books as over T/CEC.
+  const Reply added = call("POST", api + "/dr-events", token,
+                           R"({"id": "rest-1", "type": "peak-shaving", "start": "2026-01-05T18:00",
+                               "end": "2026-01-05T19:00", "limit_kw": 22})");
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(added.body["event"]["source"], "platform");
+  EXPECT_EQ(call("POST", api + "/dr-events", token,
+                 R"({"start": "2026-01-05T18:00", "end": "2026-01-05T19:00", "limit_kw": 5, "reduction_kw": 5})")
+                .status,
+            400);
+  drill.minute();
+  const Reply area = call("GET", api + "/platform/area-load", token);
+  const Reply plan = call("GET", api + "/platform/plan", token);
+  const Reply flex = call("GET", api + "/platform/flexibility", token);
+  ASSERT_EQ(area.status, 200);
+  expect_consistent(area.body, plan.body, flex.body, 22);
+
+  while (drill.site.clock.now() < gateway::testing::january_2026(5, 19, 1)) drill.minute();
+  const Reply results = call("GET", api + "/platform/dr-results", token);
+  ASSERT_EQ(results.status, 200);
+  ASSERT_EQ(results.body["results"].size(), 1u);
+  EXPECT_EQ(results.body["results"][0]["EventID"], "rest-1");
+  EXPECT_EQ(results.body["results"][0]["Slots"].size(), 4u);
+  ASSERT_TRUE(wait_until([&] { return drill.site.platform.pushes(kResult).size() == 1; })) << "and pushed";
 }
 
 }  // namespace
