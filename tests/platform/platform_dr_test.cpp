@@ -4,13 +4,13 @@
 // slot on a simulated clock, its result pushed exactly once; cancel and overlapping events; the
 // notice a resident whose plan changed sees), the area load, plan and flexibility messages pulled
 // and pushed, and the REST API a platform account reads with its token.
-#include <curl/curl.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "config_text.hpp"
 #include "orderly/gateway/accounts.hpp"
+#include "orderly/test/http_call.hpp"
 #include "platform_site.hpp"
 
 namespace orderly::test {
@@ -356,34 +356,11 @@ struct Reply {
   json body;
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 // One request of the platform's, with its token.
 Reply call(const std::string& method, const std::string& url, const std::string& token, const std::string& body = {}) {
-  std::string text;
-  Reply r;
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, ("Authorization: Bearer " + token).c_str());
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-  if (!body.empty()) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  EXPECT_EQ(curl_easy_perform(curl), CURLE_OK) << method << " " << url;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  r.body = json::parse(text, nullptr, false);
-  return r;
+  const HttpReply answer =
+      http_call(method, url, body, {"Authorization: Bearer " + token, "Content-Type: application/json"});
+  return {answer.status, json::parse(answer.body, nullptr, false)};
 }
 
 TEST(PlatformRest, APlatformTokenReadsTheSameDataAndSendsDrEvents) {
