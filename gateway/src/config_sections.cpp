@@ -682,6 +682,7 @@ void read_platform(Section& root, Config& c) {
   assign(p.operator_id, s.string("operator_id"));
   if (auto f = s.string("secret_file")) p.secret_file = *f;
   assign(p.push_interval_s, s.integer("push_interval_s", 10, 86400));
+  assign(p.push_extensions, s.boolean("push_extensions"));
   assign(p.station_id, s.string("station_id"));
   if (auto f = s.string("ca_file")) p.ca_file = *f;
   if (auto f = s.string("client_cert_file")) p.client_cert_file = *f;

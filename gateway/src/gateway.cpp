@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "demand_response.hpp"
 #include "device_registry.hpp"
 #include "platform_messages.hpp"
 #include "orderly/gateway/log.hpp"
@@ -39,7 +40,8 @@ Gateway::Gateway(boost::asio::io_context& io, const Clock& clock, Config config,
       sessions_(std::make_unique<SessionBook>(config_)),
       history_(std::make_unique<LoadHistory>()),
       control_timer_(io),
-      web_sessions_(session_clock(), options_.session_rules) {}
+      web_sessions_(session_clock(), options_.session_rules),
+      dr_ledger_(std::make_unique<DrLedger>()) {}
 
 Gateway::~Gateway() { stop(); }
 
@@ -149,6 +151,7 @@ void Gateway::control_step() {
   }
   if (const auto due = controller_.due_replans(now); !due.empty()) replan(now, due);
   send(controller_.limit(now), now.wall);
+  account_dr(now);
   push_periodic(now);
   history_->record(now.wall, controller_);
   notify_status();
@@ -170,6 +173,7 @@ void Gateway::replan(Instant now, const ReplanReasons& reasons) {
                 duration_cast<milliseconds>(took).count());
   store_->append(PlanRecord{now.wall, attempt.plan.grid.start, config_.control.slot_minutes, reason,
                             active_plan_to_json(attempt.plan)});
+  if (reasons.contains(ReplanReason::dr_event)) note_dr_changes(now, controller_.plan(), attempt.plan);
   controller_.set_plan(std::move(attempt.plan), took);
 }
 
@@ -372,6 +376,15 @@ void Gateway::push_periodic(Instant now) {
   store_->append(platform_messages::message("notification_realtime_power_info", "power:" + stamp,
                                             platform_messages::realtime_power(config_, controller_, now.wall), now.wall,
                                             "station"));
+  if (!config_.platform.push_extensions) return;
+  store_->append(platform_messages::message("orderly_notification_area_load", "area:" + stamp,
+                                            platform_messages::area_load(config_, controller_, now.wall), now.wall,
+                                            "station"));
+  store_->append(platform_messages::message("orderly_notification_charging_plan", "plan:" + stamp,
+                                            platform_messages::charging_plan(config_, controller_), now.wall, "station"));
+  store_->append(platform_messages::message("orderly_notification_flexibility", "flex:" + stamp,
+                                            platform_messages::flexibility(config_, controller_, now.wall), now.wall,
+                                            "station"));
 }
 
 // ---- writes someone waits for ------------------------------------------------------------------
@@ -426,12 +439,58 @@ bool Gateway::cancel_dr_event(const std::string& id, OnDurable durable) {
   if (!e) return false;
   const Instant now = clock_.instant();
   controller_.dr_book().cancel(id);
+  dr_ledger_->cancel(id, now.wall);
   append_durable(DrEventRecord{e->id, e->start, e->end, e->limit_kw, e->source, now.wall, true}, std::move(durable));
   event({"info", "dr:" + id, "cancelled", true, false});
   spdlog::info("DR event cancelled id={}", id);
   controller_.request_replan(ReplanReason::dr_event, now);
   wake();
   return true;
+}
+
+DrEvent Gateway::add_platform_dr_event(const PlatformDrRequest& request, OnDurable durable) {
+  const TimePoint now = clock_.now();
+  if (request.end <= now) throw std::invalid_argument("DR event " + request.id + ": its end has passed");
+  auto slots = dr_slots(controller_.plan(), request.start, request.end, minutes(config_.control.slot_minutes),
+                        config_.site.utc_offset);
+  const DrEvent e = dr_event_for(request, slots);
+  add_dr_event(e, std::move(durable));
+  dr_ledger_->open(request, e.limit_kw, std::move(slots));
+  return e;
+}
+
+void Gateway::account_dr(Instant now) {
+  const auto& meter = controller_.transformer();
+  const bool believable = meter && controller_.meter_fresh(now.mono) && std::isfinite(meter->power_w);
+  dr_ledger_->measure(now.wall, believable ? std::optional<double>(meter->power_w / 1000.0) : std::nullopt);
+  for (const DrResult& r : dr_ledger_->take_due(now.wall)) {
+    const std::string id = r.request.id;
+    event({"info", "dr:" + id,
+           std::string(r.cancelled ? "cancelled; " : "") + "result: " + std::to_string(r.delivered_kwh()) +
+               " kWh below the baseline over " + std::to_string(r.slots.size()) + " slots",
+           true, true});
+    if (!platform_) continue;
+    const auto start_ms = duration_cast<milliseconds>(r.request.start.time_since_epoch()).count();
+    store_->append(platform_messages::message("orderly_notification_dr_result",
+                                              "dr-result:" + id + ":" + std::to_string(start_ms),
+                                              platform_messages::dr_result(config_, r), now.wall));
+  }
+}
+
+void Gateway::note_dr_changes(Instant now, const ActivePlan* before, const ActivePlan& after) {
+  std::vector<std::string> events;
+  for (const auto& e : controller_.dr_book().events()) events.push_back(e.id);
+  for (const auto& [charger_id, planned] : after.chargers) {
+    const auto session = sessions_->open_session(charger_id);
+    if (!session) continue;
+    const PlanOutlook was = before && before->chargers.count(charger_id) ? outlook(*before, charger_id, now.wall)
+                                                                          : PlanOutlook{};
+    const PlanOutlook is = outlook(after, charger_id, now.wall);
+    // The resident plans by when the car is full and how much it gets; a reshuffle within the
+    // same finish and energy is not worth telling them.
+    if (was.finish == is.finish && std::fabs(was.expected_kwh - is.expected_kwh) < 0.05) continue;
+    dr_notices_[charger_id] = {session->id, now.wall, events, was.finish, is.finish, was.expected_kwh, is.expected_kwh};
+  }
 }
 
 // ---- what the page shows -----------------------------------------------------------------------
@@ -448,9 +507,27 @@ void Gateway::notify_status() {
 }
 
 nlohmann::json Gateway::status() const {
-  return status_json({config_, controller_, *sessions_, *history_, options_.demo_speed,
-                      platform_status_ ? &*platform_status_ : nullptr},
-                     clock_.instant());
+  nlohmann::json s = status_json({config_, controller_, *sessions_, *history_, options_.demo_speed,
+                                  platform_status_ ? &*platform_status_ : nullptr},
+                                 clock_.instant());
+  const auto offset = config_.site.utc_offset;
+  const auto when = [&](const std::optional<TimePoint>& t) {
+    return t ? nlohmann::json(format_local_time(*t, offset)) : nlohmann::json(nullptr);
+  };
+  for (auto& c : s["chargers"]) {
+    c["dr_notice"] = nullptr;
+    const auto notice = dr_notices_.find(c["id"].get<std::string>());
+    const auto session = notice == dr_notices_.end() ? std::nullopt : sessions_->open_session(notice->first);
+    if (!session || session->id != notice->second.session_id) continue;
+    const DrNotice& n = notice->second;
+    c["dr_notice"] = {{"at", format_local_time(n.at, offset)},
+                      {"dr_events", n.events},
+                      {"finish_before", when(n.finish_before)},
+                      {"finish_after", when(n.finish_after)},
+                      {"expected_kwh_before", std::round(n.expected_kwh_before * 100) / 100},
+                      {"expected_kwh_after", std::round(n.expected_kwh_after * 100) / 100}};
+  }
+  return s;
 }
 
 }  // namespace orderly::gateway

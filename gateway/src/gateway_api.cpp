@@ -27,6 +27,8 @@
 #include "orderly/gateway/settlement.hpp"
 #include "orderly/gateway/store.hpp"
 #include "api_common.hpp"
+#include "demand_response.hpp"
+#include "platform_messages.hpp"
 #include "status_view.hpp"
 
 namespace orderly::gateway {
@@ -248,41 +250,51 @@ std::optional<year_month> parse_month(std::string_view text) {
   return year{y} / month{static_cast<unsigned>(m)};
 }
 
-// The body of POST /api/v1/dr-events: {"id"?, "start", "end", "limit_kw"}.
-DrEvent parse_dr_event(const std::string& body, TimePoint now, minutes site_offset) {
+// The body of POST /api/v1/dr-events: {"id"?, "start", "end", "limit_kw" | "reduction_kw", "type"?}.
+// The platform's events (the caller's role) may give a reduction and a type; an operator's a
+// limit only.
+PlatformDrRequest parse_dr_event(const std::string& body, TimePoint now, minutes site_offset, bool platform) {
   const json doc =
       parse_body(body, "{\"start\": \"2026-01-05T18:00\", \"end\": \"2026-01-05T20:00\", \"limit_kw\": 300}");
-  DrEvent e;
-  e.source = "operator";
-  bool have_start = false, have_end = false, have_limit = false;
+  PlatformDrRequest e;
+  bool have_start = false, have_end = false;
+  const std::string accepted = platform ? "id, start, end, limit_kw, reduction_kw, type" : "id, start, end, limit_kw";
   for (const auto& [key, value] : doc.items()) {
     if (key == "start" || key == "end") {
       const auto t = value.is_string() ? parse_iso(value.get<std::string>(), site_offset) : std::nullopt;
       if (!t) throw ApiError{400, key, key + ": " + describe(value) + " is not " + kTimeFormats};
       (key == "start" ? e.start : e.end) = *t;
       (key == "start" ? have_start : have_end) = true;
-    } else if (key == "limit_kw") {
+    } else if (key == "limit_kw" || (platform && key == "reduction_kw")) {
       if (!value.is_number() || !(value.get<double>() > 0)) {
-        throw ApiError{400, key, "limit_kw: " + describe(value) + " is not a positive number of kW"};
+        throw ApiError{400, key, key + ": " + describe(value) + " is not a positive number of kW"};
       }
-      e.limit_kw = value.get<double>();
-      have_limit = true;
+      (key == "limit_kw" ? e.cap_kw : e.reduction_kw) = value.get<double>();
+    } else if (platform && key == "type") {
+      if (value != "peak-shaving" && value != "valley-filling")
+        throw ApiError{400, key, "type: " + describe(value) + " is not \"peak-shaving\" or \"valley-filling\""};
+      e.kind = value == "peak-shaving" ? DrKind::peak_shaving : DrKind::valley_filling;
     } else if (key == "id") {
       if (!value.is_string() || value.get<std::string>().empty()) {
         throw ApiError{400, key, "id: " + describe(value) + " is not a non-empty string"};
       }
       e.id = value.get<std::string>();
     } else {
-      throw ApiError{400, key, "unknown field '" + key + "'; accepted: id, start, end, limit_kw"};
+      throw ApiError{400, key, "unknown field '" + key + "'; accepted: " + accepted};
     }
   }
   if (!have_start) throw ApiError{400, "start", "start is missing; give when the limit begins"};
   if (!have_end) throw ApiError{400, "end", "end is missing; give when the limit ends"};
-  if (!have_limit) throw ApiError{400, "limit_kw", "limit_kw is missing; give the site limit in kW"};
+  if (e.cap_kw.has_value() == e.reduction_kw.has_value()) {
+    if (!platform) throw ApiError{400, "limit_kw", "limit_kw is missing; give the site limit in kW"};
+    throw ApiError{400, "limit_kw", std::string("give exactly one of limit_kw and reduction_kw, not ") +
+                                        (e.cap_kw ? "both" : "neither")};
+  }
   if (e.end <= e.start) throw ApiError{400, "end", "end must be after start"};
   if (e.end <= now) throw ApiError{400, "end", "end is in the past; the event would never apply"};
   if (e.id.empty()) {
-    e.id = "operator-" + std::to_string(duration_cast<milliseconds>(e.start.time_since_epoch()).count());
+    e.id = (platform ? "platform-" : "operator-") +
+           std::to_string(duration_cast<milliseconds>(e.start.time_since_epoch()).count());
   }
   return e;
 }
@@ -398,7 +410,7 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
   const minutes offset = config_.site.utc_offset;
   const TimePoint now = clock_.now();
   if (!request.path.starts_with(kPrefix)) throw ApiError{404, "", "no such API; see docs/web-api.md"};
-  if (request.path.starts_with(kPlatformPrefix)) return reply(answer_platform(request));
+  if (request.path.starts_with(kPlatformPrefix)) return answer_platform(request, reply);
   if (answer_accounts(request, reply)) return;
   const auto parts = split_path(std::string_view(request.path).substr(kPrefix.size()));
 
@@ -433,6 +445,25 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
     }
   }
 
+  if (parts.size() == 2 && parts[0] == "platform") {
+    require_method(request, "GET");
+    const std::string_view what = parts[1];
+    if (what == "stations") return reply(json_answer(200, platform_messages::stations_info(config_)));
+    if (what == "station-status")
+      return reply(json_answer(200, platform_messages::station_status(config_, controller_)));
+    if (what == "area-load") return reply(json_answer(200, platform_messages::area_load(config_, controller_, now)));
+    if (what == "plan") return reply(json_answer(200, platform_messages::charging_plan(config_, controller_)));
+    if (what == "flexibility")
+      return reply(json_answer(200, platform_messages::flexibility(config_, controller_, now)));
+    if (what == "dr-results") {
+      json results = json::array();
+      for (const auto& r : dr_ledger().results()) results.push_back(platform_messages::dr_result(config_, r));
+      return reply(json_answer(200, {{"results", results}}));
+    }
+    throw ApiError{404, "", "no platform data '" + std::string(what) +
+                                "'; served: stations, station-status, area-load, plan, flexibility, dr-results"};
+  }
+
   if (parts.size() == 1 && parts[0] == "dr-events") {
     if (request.method == "GET") {
       json list = json::array();
@@ -440,14 +471,25 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
       return reply(json_answer(200, {{"events", list}}));
     }
     if (request.method == "POST") {
-      const DrEvent e = parse_dr_event(request.body, now, offset);
-      const json body = {{"event", dr_event_json(e, now, offset)}};
+      const bool platform = request.caller && request.caller->role == web::Role::platform;
+      const PlatformDrRequest wanted = parse_dr_event(request.body, now, offset, platform);
+      // Filled before the commit can be reported: that comes by message, after this returns.
+      auto body = std::make_shared<json>();
+      const auto when_durable = [reply, body, path = request.path](const Durability& d) {
+        reply(durable_answer(d, 201, *body, path));
+      };
       try {
-        add_dr_event(e, [reply, body, path = request.path](const Durability& d) { reply(durable_answer(d, 201, body, path)); });
+        if (platform) {
+          *body = {{"event", dr_event_json(add_platform_dr_event(wanted, when_durable), now, offset)}};
+        } else {
+          const DrEvent e{wanted.id, wanted.start, wanted.end, *wanted.cap_kw, "operator"};
+          *body = {{"event", dr_event_json(e, now, offset)}};
+          add_dr_event(e, when_durable);
+        }
       } catch (const std::invalid_argument& error) {
         throw ApiError{400, "", error.what()};
       }
-      audit(request, "dr-event.add", e.id);
+      audit(request, "dr-event.add", wanted.id);
       return;
     }
     throw ApiError{405, "", "method " + request.method + " not allowed here; use GET or POST", "GET, POST"};

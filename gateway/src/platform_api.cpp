@@ -8,6 +8,7 @@
 #include "orderly/gateway/gateway.hpp"
 #include "orderly/gateway/log.hpp"
 #include "orderly/gateway/tcec.hpp"
+#include "demand_response.hpp"
 #include "platform_messages.hpp"
 
 namespace orderly::gateway {
@@ -57,9 +58,47 @@ TimePoint required_date(const json& data, const char* name, minutes offset) {
   return *t;
 }
 
+// orderly_dr_event's Data (docs/platform-api.md, "Demand response").
+PlatformDrRequest read_dr_request(const json& data, minutes offset) {
+  PlatformDrRequest r;
+  r.id = required(data, "EventID", json::value_t::string, "the event's id, a non-empty string").get<std::string>();
+  if (r.id.empty()) throw Refusal{Ret::data, "Data.EventID is invalid; expected the event's id, a non-empty string"};
+  const auto type = data.find("EventType");
+  if (type == data.end() || !type->is_number_integer() || (*type != 1 && *type != 2))
+    throw Refusal{Ret::data, std::string("Data.EventType is ") + (type == data.end() ? "missing" : "invalid") +
+                                 "; expected 1 (peak shaving) or 2 (valley filling)"};
+  r.kind = *type == 1 ? DrKind::peak_shaving : DrKind::valley_filling;
+  const auto time = [&](const char* name) {
+    const auto& text = required(data, name, json::value_t::string, "\"yyyy-MM-dd HH:mm:ss\"").get_ref<const std::string&>();
+    const auto t = tcec::parse_business_time(text, offset);
+    if (!t) throw Refusal{Ret::data, std::string("Data.") + name + " is invalid; expected \"yyyy-MM-dd HH:mm:ss\""};
+    return *t;
+  };
+  r.start = time("StartTime");
+  r.end = time("EndTime");
+  if (r.end <= r.start) throw Refusal{Ret::data, "Data.EndTime must be after Data.StartTime"};
+  const auto power = [&](const char* name) -> std::optional<double> {
+    const auto it = data.find(name);
+    if (it == data.end()) return std::nullopt;
+    if (!it->is_number() || !(it->get<double>() > 0))
+      throw Refusal{Ret::data, std::string("Data.") + name + " is invalid; expected a positive number of kW"};
+    return it->get<double>();
+  };
+  r.cap_kw = power("CapPower");
+  r.reduction_kw = power("ReductionPower");
+  if (r.cap_kw.has_value() == r.reduction_kw.has_value())
+    throw Refusal{Ret::data, std::string("Data.CapPower and Data.ReductionPower: give exactly one, not ") +
+                                 (r.cap_kw ? "both" : "neither")};
+  return r;
+}
+
 }  // namespace
 
-web::ApiResponse Gateway::answer_platform(const web::ApiRequest& request) {
+void Gateway::answer_platform(const web::ApiRequest& request, const Reply& reply) {
+  if (auto now_answer = answer_platform_now(request, reply)) reply(std::move(*now_answer));
+}
+
+std::optional<web::ApiResponse> Gateway::answer_platform_now(const web::ApiRequest& request, const Reply& reply) {
   constexpr const char* kJson = "application/json; charset=utf-8";
   const PlatformConfig& p = config_.platform;
   const auto plain_error = [&](int status, const std::string& message, std::string allow = {}) {
@@ -129,6 +168,43 @@ web::ApiResponse Gateway::answer_platform(const web::ApiRequest& request) {
       const Store store(config_.store.path);
       return answer(Ret::ok, "", platform_messages::station_stats(config_, store.sessions(from, to), from, to));
     }
+    if (interface == "orderly_query_area_load")
+      return answer(Ret::ok, "", platform_messages::area_load(config_, controller_, now));
+    if (interface == "orderly_query_charging_plan")
+      return answer(Ret::ok, "", platform_messages::charging_plan(config_, controller_));
+    if (interface == "orderly_query_flexibility")
+      return answer(Ret::ok, "", platform_messages::flexibility(config_, controller_, now));
+    if (interface == "orderly_dr_event" || interface == "orderly_dr_cancel") {
+      // Acknowledged once the event's record is on disk: a platform told Ret 0 may rely on it
+      // surviving a restart.
+      auto acknowledged = std::make_shared<json>();
+      const auto when_durable = [this, reply, acknowledged, interface](const Durability& d) {
+        const Ret ret = d.committed ? Ret::ok : Ret::internal;
+        std::string msg = d.committed ? "" : "the gateway could not save this (" + d.error + "); send it again";
+        if (!d.committed) spdlog::warn("platform DR refused interface={} msg={}", interface, logfmt(msg));
+        reply(web::ApiResponse{200, "application/json; charset=utf-8",
+                               tcec::encode_response({ret, std::move(msg), d.committed ? *acknowledged : json(nullptr)},
+                                                     config_.platform.from_platform),
+                               "", "", {}});
+      };
+      if (interface == "orderly_dr_cancel") {
+        const std::string id = required(data, "EventID", json::value_t::string, "the event's EventID").get<std::string>();
+        const auto known = controller_.dr_book().find(id);
+        if (!known || known->source != "platform")
+          throw Refusal{Ret::data, "Data.EventID '" + id + "' is no demand-response event of the platform's here"};
+        *acknowledged = {{"EventID", id}, {"SuccStat", 0}, {"FailReason", 0}};
+        cancel_dr_event(id, when_durable);
+        return std::nullopt;
+      }
+      const PlatformDrRequest wanted = read_dr_request(data, config_.site.utc_offset);
+      try {
+        const DrEvent e = add_platform_dr_event(wanted, when_durable);
+        *acknowledged = {{"EventID", e.id}, {"SuccStat", 0}, {"FailReason", 0}, {"PowerLimit", e.limit_kw}};
+      } catch (const std::invalid_argument& e) {
+        throw Refusal{Ret::data, e.what()};
+      }
+      return std::nullopt;
+    }
   } catch (const Refusal& r) {
     return answer(r.ret, r.msg, nullptr);
   } catch (const std::exception& e) {
@@ -137,7 +213,9 @@ web::ApiResponse Gateway::answer_platform(const web::ApiRequest& request) {
   }
   return plain_error(404, "no T/CEC 102 interface '" + interface +
                               "' here; served: query_token, query_stations_info, query_station_status, "
-                              "query_equip_charge_status, query_station_stats (docs/platform-api.md)");
+                              "query_equip_charge_status, query_station_stats, orderly_query_area_load, "
+                              "orderly_query_charging_plan, orderly_query_flexibility, orderly_dr_event, orderly_dr_cancel "
+                              "(docs/platform-api.md)");
 }
 
 }  // namespace orderly::gateway

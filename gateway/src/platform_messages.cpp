@@ -1,5 +1,6 @@
 #include "platform_messages.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -193,6 +194,119 @@ json station_stats(const Config& config, const std::vector<SessionRecord>& sessi
             {"EndTime", business_time(config, to - seconds(1)).substr(0, 10)},
             {"StationElectricity", round2(total)},
             {"EquipmentStatsInfos", equipment}}}};
+}
+
+namespace {
+
+// The fields every per-slot extension message starts with.
+json slot_header(const Config& config, const ActivePlan* plan, TimePoint now) {
+  return {{"StationID", config.platform.station_id},
+          {"Time", business_time(config, now)},
+          {"SlotMinutes", config.control.slot_minutes},
+          {"SlotStart", plan ? json(business_time(config, plan->grid.start)) : json(nullptr)},
+          {"PlanTime", plan ? json(business_time(config, plan->created_at)) : json(nullptr)}};
+}
+
+double planned_charging_kw(const ActivePlan& plan, std::size_t k) {
+  double kw = 0;
+  for (const auto& [id, c] : plan.chargers)
+    if (k < c.kw.size()) kw += c.kw[k];
+  return kw;
+}
+
+std::size_t slot_count(const ActivePlan& plan) {
+  return std::min(static_cast<std::size_t>(std::max(plan.grid.slots, 0)), plan.base_kw.size());
+}
+
+}  // namespace
+
+json area_load(const Config& config, const Controller& controller, TimePoint now) {
+  const ActivePlan* plan = controller.plan();
+  const auto& meter = controller.transformer();
+  json out = slot_header(config, plan, now);
+  out["MeasuredPower"] = meter && std::isfinite(meter->power_w) ? json(round2(meter->power_w / 1000.0)) : json(nullptr);
+  out["BasePower"] = round2(controller.base_load_w() / 1000.0);
+  out["ChargingPower"] = round2(controller.charging_w() / 1000.0);
+  out["PowerLimit"] = controller.transformer_limit_kw(now);
+  json forecast = json::array(), planned = json::array(), limits = json::array();
+  if (plan) {
+    const auto windows = controller.dr_book().windows();
+    for (std::size_t k = 0; k < slot_count(*plan); ++k) {
+      forecast.push_back(round2(plan->base_kw[k]));
+      planned.push_back(round2(plan->base_kw[k] + planned_charging_kw(*plan, k)));
+      limits.push_back(transformer_limit_kw(config, windows, plan->grid.slot_start(static_cast<int>(k))));
+    }
+  }
+  out["ForecastBasePower"] = forecast;
+  out["PlannedPower"] = planned;
+  out["PowerLimits"] = limits;
+  return out;
+}
+
+json charging_plan(const Config& config, const Controller& controller) {
+  const ActivePlan* plan = controller.plan();
+  json out = slot_header(config, plan, plan ? plan->created_at : TimePoint{});
+  out.erase("Time");
+  out["Reason"] = plan ? json(plan->reason) : json(nullptr);
+  json equipment = json::array();
+  if (plan) {
+    for (const auto& [id, c] : plan->chargers) {
+      json kw = json::array();
+      for (std::size_t k = 0; k < slot_count(*plan); ++k) kw.push_back(k < c.kw.size() ? round2(c.kw[k]) : 0.0);
+      equipment.push_back({{"EquipmentID", id}, {"ConnectorID", id}, {"StartChargeSeq", c.session_id},
+                           {"ChargeNow", c.asap ? 1 : 0}, {"Powers", kw}});
+    }
+  }
+  out["EquipmentPlans"] = equipment;
+  return out;
+}
+
+json flexibility(const Config& config, const Controller& controller, TimePoint now) {
+  const ActivePlan* plan = controller.plan();
+  json out = slot_header(config, plan, now);
+  json up = json::array(), down = json::array();
+  if (plan) {
+    const auto windows = controller.dr_book().windows();
+    for (std::size_t k = 0; k < slot_count(*plan); ++k) {
+      const double charging = planned_charging_kw(*plan, k);
+      double cars_could_take = 0;
+      for (const auto& [id, c] : plan->chargers)
+        if (k < c.kw.size()) cars_could_take += std::max(0.0, c.max_kw - c.kw[k]);
+      const double headroom = transformer_limit_kw(config, windows, plan->grid.slot_start(static_cast<int>(k))) -
+                              config.control.safety_margin_kw - plan->base_kw[k] - charging;
+      up.push_back(round2(std::clamp(headroom, 0.0, cars_could_take)));
+      down.push_back(round2(charging));
+    }
+  }
+  out["UpPower"] = up;
+  out["DownPower"] = down;
+  return out;
+}
+
+json dr_result(const Config& config, const DrResult& r) {
+  const auto kw = [](const std::optional<double>& v) { return v ? json(round2(*v)) : json(nullptr); };
+  json slots = json::array();
+  for (const auto& s : r.slots) {
+    const auto actual = s.actual_kw();
+    slots.push_back({{"StartTime", business_time(config, s.from)},
+                     {"EndTime", business_time(config, s.to)},
+                     {"BaselinePower", kw(s.baseline_kw)},
+                     {"ActualPower", kw(actual)},
+                     {"DeliveredReduction", s.baseline_kw && actual ? json(round2(*s.baseline_kw - *actual)) : json(nullptr)},
+                     {"MeasuredSeconds", duration_cast<seconds>(s.measured_for).count()}});
+  }
+  return {{"EventID", r.request.id},
+          {"EventType", r.request.kind == DrKind::peak_shaving ? 1 : 2},
+          {"StationID", config.platform.station_id},
+          {"StartTime", business_time(config, r.request.start)},
+          {"EndTime", business_time(config, r.ended_at)},
+          {"Cancelled", r.cancelled ? 1 : 0},
+          {"PowerLimit", round2(r.limit_kw)},
+          {"SlotMinutes", config.control.slot_minutes},
+          {"Slots", slots},
+          {"BaselineEnergy", round2(r.baseline_kwh)},
+          {"ActualEnergy", round2(r.actual_kwh)},
+          {"DeliveredEnergy", round2(r.delivered_kwh())}};
 }
 
 OutboxMessage message(std::string kind, std::string message_id, const json& data, TimePoint at,

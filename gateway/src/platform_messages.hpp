@@ -10,6 +10,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/controller.hpp"
 #include "orderly/gateway/store.hpp"
+#include "demand_response.hpp"
 
 namespace orderly::gateway::platform_messages {
 
@@ -31,6 +32,22 @@ nlohmann::json realtime_power(const Config& config, const Controller& controller
 // from the sessions that started in it.
 nlohmann::json station_stats(const Config& config, const std::vector<SessionRecord>& sessions, TimePoint from,
                              TimePoint to);
+
+// Orderly's extension messages (docs/platform-api.md, "Transformer area, plan and flexibility"),
+// pulled as orderly_query_<name> and pushed as orderly_notification_<name>, per slot of the plan
+// in force (empty arrays before the first plan).
+// area_load: the transformer's measured load now, the base-load forecast, the planned load and
+// the limit (DR applied) per slot.
+nlohmann::json area_load(const Config& config, const Controller& controller, TimePoint now);
+// charging_plan: every planned car's power per slot.
+nlohmann::json charging_plan(const Config& config, const Controller& controller);
+// flexibility: how far the charging could go up (headroom the planned cars could still take)
+// and down (planned charging that could be paused) per slot.
+nlohmann::json flexibility(const Config& config, const Controller& controller, TimePoint now);
+
+// orderly_notification_dr_result: a platform DR event's baseline, load and reduction per slot
+// and in total.
+nlohmann::json dr_result(const Config& config, const DrResult& result);
 
 OutboxMessage message(std::string kind, std::string message_id, const nlohmann::json& data, TimePoint at,
                       std::string supersede_key = {});

@@ -3,7 +3,6 @@
 // token; a resident stays inside their household; cross-site text/plain, a wrong Origin, a
 // foreign Host and a missing CSRF token are refused; lock-out after failed logins; bad JSON is
 // a 400 naming the field; invites are one-time; the audit log records staff actions.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -20,6 +19,7 @@
 #include "orderly/gateway/accounts.hpp"
 #include "orderly/gateway/store.hpp"
 #include "orderly/test/gateway_support.hpp"
+#include "orderly/test/http_call.hpp"
 
 namespace orderly {
 namespace {
@@ -33,42 +33,11 @@ struct Reply {
   std::string set_cookie;  // "orderly_session=..." when the answer set one
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-std::size_t cookie_header(char* data, std::size_t size, std::size_t n, void* out) {
-  const std::string line(data, size * n);
-  if (line.rfind("Set-Cookie: ", 0) == 0) *static_cast<std::string*>(out) = line.substr(12, line.find('\r') - 12);
-  return size * n;
-}
-
 // One request. `headers` are sent as given ("Content-Type: ..." included); nothing is implied.
 Reply call(const std::string& method, const std::string& url, const std::string& body = {},
            const std::vector<std::string>& headers = {}) {
-  Reply r;
-  std::string text;
-  CURL* curl = curl_easy_init();
-  curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, cookie_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.set_cookie);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-  if (!body.empty()) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  EXPECT_EQ(curl_easy_perform(curl), CURLE_OK) << method << " " << url;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  r.body = json::parse(text, nullptr, false);
-  return r;
+  const test::HttpReply answer = test::http_call(method, url, body, headers);
+  return {answer.status, json::parse(answer.body, nullptr, false), answer.set_cookie};
 }
 
 const std::string kJson = "Content-Type: application/json";

@@ -37,6 +37,9 @@ std::string missing_field(const std::string& kind, const json& data) {
                        {"ChargeDetails"}})
       if (!either(data, names)) return std::string(*names.begin());
   }
+  if (kind == "orderly_notification_dr_result")
+    for (const char* name : {"EventID", "Slots", "BaselineEnergy", "ActualEnergy", "DeliveredEnergy"})
+      if (!data.contains(name)) return name;
   return "";
 }
 

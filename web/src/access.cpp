@@ -123,6 +123,9 @@ const std::vector<Route>& route_table() {
       {"GET", "/api/v1/dr-events", kStaffAndPlatform},
       {"POST", "/api/v1/dr-events", kStaffAndPlatform},
       {"DELETE", "/api/v1/dr-events/*", kStaffAndPlatform},
+      // The city platform's plain JSON API (docs/platform-api.md, "REST API"): the T/CEC data
+      // without the envelope, for platforms that speak JSON over HTTPS with a token.
+      {"GET", "/api/v1/platform/*", kStaffAndPlatform},
       {"POST", "/api/v1/invites", kStaff},
       {"GET", "/api/v1/audit", roles({Role::admin})},
       // T/CEC 102 authenticates each call itself: query_token, then its Bearer token and the

@@ -222,6 +222,7 @@ struct PlatformConfig {
   std::string operator_id;                 // ours: the OperatorID our requests carry
   std::filesystem::path secret_file;       // the pair's secrets, both directions (TOML)
   int push_interval_s = 60;                // periodic pushes while charging
+  bool push_extensions = false;            // also push the orderly_notification_* area messages
   std::string station_id;                  // the StationID the platform knows this site by
   std::filesystem::path ca_file;           // empty: the system's CA store
   std::filesystem::path client_cert_file;  // PEM; with client_key_file, or neither

@@ -38,8 +38,10 @@ class Server;
 namespace orderly::gateway {
 
 class DeviceRegistry;
+class DrLedger;
 class LoadHistory;
 class PlatformSender;
+struct PlatformDrRequest;
 
 struct GatewayOptions {
   std::filesystem::path static_dir;   // web assets; empty = [web].static_dir or the packaged UI
@@ -115,6 +117,13 @@ class Gateway final : public web::Application {
   void add_dr_event(const DrEvent& event, OnDurable durable = {});
   bool cancel_dr_event(const std::string& id, OnDurable durable = {});
   std::vector<DrEvent> dr_events() const { return controller_.dr_book().events(); }
+  // Demand response the city platform asks for (T/CEC orderly_dr_event or POST
+  // /api/v1/dr-events as the platform): its cap, or the baseline's highest slot minus its
+  // reduction, put in force through add_dr_event; the result is pushed once the window has passed
+  // (docs/platform-api.md). Throws std::invalid_argument naming what is wrong.
+  DrEvent add_platform_dr_event(const PlatformDrRequest& request, OnDurable durable = {});
+  // The platform's events: the books of those open and the results of those past.
+  const DrLedger& dr_ledger() const { return *dr_ledger_; }
 
   // The city platform's outbox as its sender last saw it (queued, oldest, last error): what the
   // status JSON shows under "platform", for /metrics too. Empty before the first pass, or with
@@ -163,11 +172,19 @@ class Gateway final : public web::Application {
   // Human time for sessions, lock-outs and link expiry (GatewayOptions::session_clock).
   const Clock& session_clock() const { return options_.session_clock ? *options_.session_clock : real_clock_; }
   // platform_api.cpp: the T/CEC 102 interfaces the platform pulls (docs/platform-api.md).
-  web::ApiResponse answer_platform(const web::ApiRequest& request);
+  // A DR event is answered once its record is committed; the rest at once.
+  void answer_platform(const web::ApiRequest& request, const Reply& reply);
+  // The answer when it can be given at once; nullopt when `reply` will be called later.
+  std::optional<web::ApiResponse> answer_platform_now(const web::ApiRequest& request, const Reply& reply);
   // Messages owed to the platform (none with [platform] enabled = false): a connector whose
   // T/CEC status differs from the last one reported, and the periodic pushes when due.
   std::vector<OutboxMessage> connector_reports(const std::string& charger_id, TimePoint now);
   void push_periodic(Instant now);
+  // The platform's DR events: the load measured into their slots, the results of those past
+  // queued for the platform.
+  void account_dr(Instant now);
+  // After a DR re-plan: a notice on every pile whose car's plan it changed, for its resident.
+  void note_dr_changes(Instant now, const ActivePlan* before, const ActivePlan& after);
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -203,6 +220,16 @@ class Gateway final : public web::Application {
   MonoPoint periodic_pushed_at_{};
   std::uint64_t platform_messages_ = 0;               // makes message ids unique within a run
   std::map<std::string, TimePoint> platform_tokens_;  // issued to the platform -> expiry
+  std::unique_ptr<DrLedger> dr_ledger_;
+  // Charger id -> what the last DR re-plan changed in its car's plan (shown while that session runs).
+  struct DrNotice {
+    std::string session_id;
+    TimePoint at{};
+    std::vector<std::string> events;
+    std::optional<TimePoint> finish_before, finish_after;
+    double expected_kwh_before = 0, expected_kwh_after = 0;
+  };
+  std::map<std::string, DrNotice> dr_notices_;
   struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
   std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed
 };
