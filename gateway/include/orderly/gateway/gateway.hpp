@@ -24,6 +24,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/clock_watch.hpp"
 #include "orderly/gateway/controller.hpp"
+#include "orderly/gateway/core_metrics.hpp"
 #include "orderly/gateway/planning.hpp"
 #include "orderly/gateway/platform.hpp"
 #include "orderly/gateway/replan_debounce.hpp"
@@ -89,6 +90,13 @@ class Gateway final : public web::Application {
   // session runs on (gateway_auth.cpp).
   nlohmann::json status_for(const web::Principal& who) const override;
   std::optional<web::Principal> authenticate(const web::Credentials& credentials) override;
+  // gateway/src/health_metrics.cpp (docs/web-api.md): the core loop's heartbeat, the
+  // transformer meter, the store writer and, when enabled, the platform outbox.
+  std::vector<web::HealthCheck> health() const override;
+  std::string metrics_text() const override;
+  // The drivers', store writer's and control loop's counts, as the status shows them under
+  // "counters".
+  nlohmann::json counters_json() const;
   void on_status_changed(std::function<void()> callback) override;
   // The accounts of the store file (open from start()).
   Accounts& accounts() { return *accounts_; }
@@ -168,6 +176,8 @@ class Gateway final : public web::Application {
   // T/CEC status differs from the last one reported, and the periodic pushes when due.
   std::vector<OutboxMessage> connector_reports(const std::string& charger_id, TimePoint now);
   void push_periodic(Instant now);
+  // "mqtt", "bus" (a [[modbus.bus]] device: Modbus or DL/T 645) or "ocpp": the metrics' link label.
+  const std::string& link_of(const std::string& device_id) const;
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -203,6 +213,8 @@ class Gateway final : public web::Application {
   MonoPoint periodic_pushed_at_{};
   std::uint64_t platform_messages_ = 0;               // makes message ids unique within a run
   std::map<std::string, TimePoint> platform_tokens_;  // issued to the platform -> expiry
+  CoreMetrics metrics_;
+  std::map<std::string, std::string> device_links_;  // device id -> link_of()
   struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
   std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed
 };
