@@ -15,9 +15,8 @@ CONNECTIONS=8
 ORDERLY=$BUILD/orderly
 FLOOD=$BUILD/tests/bench/pile_flood
 MOSQUITTO=${ORDERLY_MOSQUITTO:-/usr/sbin/mosquitto}
-for tool in curl "$MOSQUITTO" "$ORDERLY" "$FLOOD"; do
-  command -v "$tool" >/dev/null || { echo "mqtt_load: $tool missing (build orderly and pile_flood)" >&2; exit 2; }
-done
+source "$(dirname "$0")/load_common.sh"
+require_tools curl python3 "$MOSQUITTO" "$ORDERLY" "$FLOOD"
 
 WORK=$(mktemp -d)
 BROKER_PID=""
@@ -28,7 +27,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 MQTT_PORT=$(free_port)
 WEB_PORT=$(free_port)
@@ -61,16 +59,14 @@ reports() {
   curl -s -H "Authorization: Bearer $TOKEN" "$URL/metrics" |
     awk '/^orderly_device_reports_total\{link="mqtt",type="charger_snapshot"\}/ {print $2; found = 1} END {if (!found) print 0}'
 }
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$GATEWAY_PID/stat"; }
 
 "$FLOOD" 127.0.0.1 "$MQTT_PORT" "$PILES" "$CONNECTIONS" $((WARMUP + WINDOW + 2)) >"$WORK/flood.log" 2>&1 &
 FLOOD_PID=$!
 sleep "$WARMUP"
-r0=$(reports); c0=$(cpu_s); t0=$(date +%s.%N)
+r0=$(reports); c0=$(cpu_s "$GATEWAY_PID"); t0=$(date +%s.%N)
 sleep "$WINDOW"
-r1=$(reports); c1=$(cpu_s); t1=$(date +%s.%N)
-rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$GATEWAY_PID/status")
-hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$GATEWAY_PID/status")
+r1=$(reports); c1=$(cpu_s "$GATEWAY_PID"); t1=$(date +%s.%N)
+read -r rss_kb hwm_kb < <(rss_kb "$GATEWAY_PID")
 online=$(curl -s -H "Authorization: Bearer $TOKEN" "$URL/metrics" |
   awk '/^orderly_devices_online\{link="mqtt",kind="shared_charger"\}/ {print $2}')
 health=$(curl -s "$URL/healthz")

@@ -13,9 +13,8 @@ CLIENTS=50
 CONNECTIONS=50
 ORDERLY=$BUILD/orderly
 WS_CLIENTS=$BUILD/tests/bench/ws_clients
-for tool in wrk curl "$ORDERLY" "$WS_CLIENTS"; do
-  command -v "$tool" >/dev/null || { echo "web_load: $tool missing (setup.sh installs wrk; build orderly and ws_clients)" >&2; exit 2; }
-done
+source "$(dirname "$0")/load_common.sh"
+require_tools wrk curl python3 "$ORDERLY" "$WS_CLIENTS"
 
 WORK=$(mktemp -d)
 DEMO_PID=""
@@ -27,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 "$ORDERLY" demo --port "$PORT" --listen 127.0.0.1 --db "$WORK/orderly.db" --log-level warn >"$WORK/demo.log" 2>&1 &
 DEMO_PID=$!
 for _ in $(seq 100); do grep -q '^  operator' "$WORK/demo.log" && break; sleep 0.2; done
@@ -38,21 +37,17 @@ curl -sf -c "$WORK/cookies" -H 'Content-Type: application/json' \
   -d "{\"user\":\"$USER\",\"password\":\"$PASSWORD\"}" "$URL/api/v1/login" >/dev/null
 COOKIE="orderly_session=$(awk '$6 == "orderly_session" {print $7}' "$WORK/cookies")"
 
-# CPU seconds (user + system) of the demo process so far.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$DEMO_PID/stat"; }
-
 "$WS_CLIENTS" 127.0.0.1 "$PORT" "$COOKIE" "$CLIENTS" $((2 * SECONDS_PER_WINDOW + 10)) >"$WORK/ws.log" 2>&1 &
 WS_PID=$!
 sleep 5  # the sockets connect and the first pushes go out
 
-cpu0=$(cpu_s)
+cpu0=$(cpu_s "$DEMO_PID")
 sleep "$SECONDS_PER_WINDOW"
-cpu1=$(cpu_s)
+cpu1=$(cpu_s "$DEMO_PID")
 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_WINDOW}s" --latency -H "Cookie: $COOKIE" "$URL/api/v1/status" >"$WORK/wrk.log"
-cpu2=$(cpu_s)
+cpu2=$(cpu_s "$DEMO_PID")
 status_bytes=$(curl -s -H "Cookie: $COOKIE" "$URL/api/v1/status" | wc -c)
-rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$DEMO_PID/status")
-hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$DEMO_PID/status")
+read -r rss_kb hwm_kb < <(rss_kb "$DEMO_PID")
 wait "$WS_PID" || true
 WS_PID=""
 

@@ -31,31 +31,15 @@ using namespace std::chrono;
 using json = nlohmann::json;
 namespace beast = boost::beast;
 
+// A private pile (household 1-1-101, phase A), a shared one (phase B) and the transformer meter.
 std::string site_config(const std::filesystem::path& db) {
-  return gateway::testing::kMinimal + R"(
-[web]
-listen = "127.0.0.1"
-
-[store]
-path = ")" + db.string() + R"("
-
-[[meter]]
-id = "tx-meter"
-role = "transformer"
-
-[[charger]]
-id = "p1"
-kind = "private"
-household = "1-1-101"
-phase = "A"
-max_power_kw = 7
-
-[[charger]]
-id = "p2"
-kind = "shared"
-phase = "B"
-max_power_kw = 7
-)";
+  test::SiteToml site;
+  site.db = db;
+  site.limit_kw = 100;
+  std::string text = test::site_toml(site) + "[[meter]]\nid = \"tx-meter\"\nrole = \"transformer\"\n";
+  text += "[[charger]]\nid = \"p1\"\nkind = \"private\"\nhousehold = \"1-1-101\"\nphase = \"A\"\nmax_power_kw = 7\n";
+  text += "[[charger]]\nid = \"p2\"\nkind = \"shared\"\nphase = \"B\"\nmax_power_kw = 7\n";
+  return text;
 }
 
 std::string joined(const std::vector<std::string>& errors) {
