@@ -35,6 +35,7 @@ PACKAGES=(
   clang libclang-rt-dev       # libFuzzer + its sanitizers for tests/fuzz (gcc has no libFuzzer); the runtimes are only Recommended by clang
   chromium                    # headless browser for the web UI end-to-end tests
   fonts-wqy-microhei          # a CJK font so chromium screenshots of the Chinese UI are legible
+  wrk                         # HTTP load for the web benchmark (tests/bench/web_load.sh)
 )
 
 install_deps() {

@@ -41,7 +41,19 @@ Gateway::Gateway(boost::asio::io_context& io, const Clock& clock, Config config,
       history_(std::make_unique<LoadHistory>()),
       control_timer_(io),
       web_sessions_(session_clock(), options_.session_rules),
-      dr_ledger_(std::make_unique<DrLedger>()) {}
+      dr_ledger_(std::make_unique<DrLedger>()) {
+  const auto link = [](DriverKind driver, const std::string& bus) {
+    return driver == DriverKind::ocpp ? "ocpp" : !bus.empty() ? "bus" : "mqtt";
+  };
+  for (const auto& c : config_.chargers) device_links_[c.id] = link(c.driver, c.bus);
+  for (const auto& m : config_.meters) device_links_[m.id] = link(m.driver, m.bus);
+}
+
+const std::string& Gateway::link_of(const std::string& device_id) const {
+  static const std::string unknown = "unknown";
+  const auto found = device_links_.find(device_id);
+  return found == device_links_.end() ? unknown : found->second;
+}
 
 Gateway::~Gateway() { stop(); }
 
@@ -124,6 +136,8 @@ void Gateway::schedule_control_tick() {
   control_timer_.expires_after(wait);
   control_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || !running_) return;
+    // Real time, as the timer runs on it: how long the loop was busy with other work.
+    metrics_.loop_latency.observe(duration<double>(steady_clock::now() - control_timer_.expiry()).count());
     control_step();
     schedule_control_tick();
   });
@@ -142,6 +156,8 @@ void Gateway::wake() {
 void Gateway::control_step() {
   if (!running_) return;
   const Instant now = clock_.instant();
+  metrics_.last_step = now.mono;
+  ++metrics_.control_steps;
   watch_clock(now);
   prune_daily(now);
   for (const auto& [charger_id, why] : plug_replans_.due(now.mono)) {
@@ -162,6 +178,10 @@ void Gateway::replan(Instant now, const ReplanReasons& reasons) {
   const auto t0 = std::chrono::steady_clock::now();
   auto attempt = plan_now(config_, controller_.planning_input(now, sessions_->active(now.wall)), reason);
   const auto took = std::chrono::steady_clock::now() - t0;
+  metrics_.planner.observe(duration<double>(took).count());
+  for (auto r = ReplanReason::start; r <= ReplanReason::phases; r = static_cast<ReplanReason>(static_cast<int>(r) + 1))
+    if (reasons.contains(r)) ++metrics_.replans[to_string(r)];
+  if (!attempt.error.empty()) ++metrics_.planner_failures;
   for (const auto& note : attempt.notes) spdlog::warn("planning: {}", note);
   if (!attempt.error.empty()) {
     spdlog::error("planner failed; sharing the headroom until the next plan reason={} error={}", reason,
@@ -183,6 +203,7 @@ void Gateway::send(const Controller::Limits& limits, TimePoint now) {
     const auto driver = devices_->charger(cmd.charger_id);
     if (!driver) continue;  // the controller only commands chargers with a driver
     driver->apply_limit(cmd.limit);
+    ++metrics_.limits_sent[{link_of(cmd.charger_id), to_string(cmd.reason)}];
     store_->append(CommandRecord{now, cmd.charger_id, "limit",
                                  nlohmann::json{{"power_w", cmd.limit.power_w},
                                                 {"valid_for_s", cmd.limit.valid_for.count()},
@@ -257,6 +278,7 @@ void Gateway::restore(Instant at) {
 
 void Gateway::on_meter_snapshot(const std::string& id, const drivers::MeterSnapshot& s) {
   const Instant now = clock_.instant();
+  ++metrics_.reports[{link_of(id), "meter_snapshot"}];
   if (!controller_.on_meter_snapshot(id, s, now)) return;
   if (sample_due(id, now.mono, false)) {
     MeterSample ms;
@@ -278,6 +300,7 @@ void Gateway::on_charger_snapshot(const std::string& id, const drivers::ChargerS
   if (known == controller_.chargers().end()) return;
   const ChargerControl& charger = known->second;
   const Instant now = clock_.instant();
+  ++metrics_.reports[{link_of(id), "charger_snapshot"}];
   const bool state_changed = charger.snapshot.state != s.state;
   bool step = controller_.on_charger_snapshot(id, s, now);
   auto reports = connector_reports(id, now.wall);
@@ -327,6 +350,7 @@ bool Gateway::sample_due(const std::string& device_id, MonoPoint now, bool state
 }
 
 void Gateway::on_limit_ack(const std::string& id, const drivers::LimitAck& ack) {
+  ++metrics_.reports[{link_of(id), ack.accepted ? "limit_ack" : "limit_rejected"}];
   const std::string result = ack.accepted ? "accepted" : "rejected: " + ack.error;
   if (!ack.accepted) spdlog::warn("limit not applied charger={} seq={} error={}", id, ack.seq, logfmt(ack.error));
   store_->append(CommandAck{id, ack.seq, clock_.now(), result});
@@ -397,6 +421,8 @@ void Gateway::append_durable(StoreRecord record, OnDurable durable) {
 
 void Gateway::on_commit(const CommitReport& report) {
   if (platform_) platform_->poke();
+  metrics_.last_commit = report;
+  if (!report.committed) ++metrics_.failed_reports;
   if (!report.committed)
     spdlog::error("store: records {}..{} not saved error={}", report.first_seq, report.last_seq, logfmt(report.error));
   for (auto it = durable_waiting_.lower_bound(report.first_seq);
@@ -527,6 +553,7 @@ nlohmann::json Gateway::status() const {
                       {"expected_kwh_before", std::round(n.expected_kwh_before * 100) / 100},
                       {"expected_kwh_after", std::round(n.expected_kwh_after * 100) / 100}};
   }
+  s["counters"] = counters_json();
   return s;
 }
 

@@ -195,6 +195,11 @@ json status_json(const StatusSources& from, Instant at) {
         {"session_energy_kwh", round2(finite_or(c.snapshot.session_energy_wh, 0.0) / 1000.0)},
         {"failsafe", c.caps.failsafe},
         {"session", session_json(from, id, now)},
+        // The driver's counts since start: protocol errors or malformed payloads, silent polls,
+        // messages over the MQTT rate limit discarded unread.
+        {"errors", c.health.errors},
+        {"timeouts", c.health.timeouts},
+        {"dropped", c.health.dropped},
         // Derived, not stored in health: the driver's next health report would overwrite it.
         {"error", c.not_following ? "not following its limit; counted at its measured power, others cut to compensate"
                                   : c.health.last_error},

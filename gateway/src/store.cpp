@@ -932,6 +932,10 @@ std::uint64_t StoreWriter::committed_records() const { return impl_->committed_r
 std::uint64_t StoreWriter::transactions() const { return impl_->transactions.load(); }
 std::uint64_t StoreWriter::failures() const { return impl_->failures.load(); }
 std::uint64_t StoreWriter::dropped_records() const { return impl_->dropped_records.load(); }
+std::size_t StoreWriter::queued() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->queue.size();
+}
 
 void StoreWriter::Impl::run() {
   std::vector<StoreRecord> batch;

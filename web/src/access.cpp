@@ -111,6 +111,10 @@ const std::vector<Route>& route_table() {
       {"POST", "/api/v1/login", kPublic},
       {"POST", "/api/v1/invites/redeem", kPublic},
       {"GET", "/api/v1/health", kPublic},
+      // Monitoring: health is public and names no household or person; the metrics count
+      // residents' use of the API, so only staff and a platform (scraper) token read them.
+      {"GET", "/healthz", kPublic},
+      {"GET", "/metrics", kStaffAndPlatform},
       {"POST", "/api/v1/logout", kPeople},
       {"GET", "/api/v1/me", kAnyAccount},
       {"GET", "/api/v1/status", kAnyAccount},
@@ -148,6 +152,14 @@ std::optional<Route> find_route(std::string_view method, std::string_view path, 
     }
   }
   return std::nullopt;
+}
+
+std::string_view route_label(std::string_view path) {
+  if (!path.starts_with("/api/") && path != "/healthz" && path != "/metrics") return "static";
+  for (const Route& route : route_table()) {
+    if (segments_match(route.pattern, path)) return route.pattern;
+  }
+  return "unmatched";
 }
 
 std::string host_name(std::string_view host_header) {

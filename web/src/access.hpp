@@ -40,6 +40,11 @@ const std::vector<Route>& route_table();
 // does take (empty: no such path).
 std::optional<Route> find_route(std::string_view method, std::string_view path, std::string& allow);
 
+// What a response is counted under in GET /metrics: the route's pattern, "static" for the
+// page's files, "unmatched" for an API path no route takes. Few and fixed, so a client cannot
+// make up new series by inventing paths.
+std::string_view route_label(std::string_view path);
+
 // What the access checks need from the server's options.
 struct AccessPolicy {
   std::vector<std::string> allowed_hosts;  // besides IP literals and localhost

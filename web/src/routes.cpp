@@ -77,7 +77,64 @@ Response api_failure(const std::exception& e, const ApiRequest& api, const Reque
                         target_path(request.target()), request.version(), request.keep_alive());
 }
 
+Response metrics_response(const Application& app, const ServerCounters* counters, const Request& request) {
+  prometheus::Text text;
+  std::string body;
+  try {
+    body = app.metrics_text();
+  } catch (const std::exception& e) {
+    // A scrape that fails entirely shows as a gap; a partial one would read as zeros.
+    spdlog::error("web: building the metrics failed: {}", e.what());
+    return error_response(http::status::internal_server_error, std::string("metrics unavailable: ") + e.what(),
+                          kMetricsPath, request.version(), request.keep_alive());
+  }
+  if (counters) append_server_metrics(text, *counters);
+  body += text.str();
+  Response response{http::status::ok, request.version()};
+  add_common_headers(response);
+  response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
 }  // namespace
+
+std::pair<http::status, std::string> health_answer(const Application& app) {
+  nlohmann::json checks = nlohmann::json::array();
+  nlohmann::json failing = nlohmann::json::array();
+  try {
+    for (const HealthCheck& c : app.health()) {
+      checks.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+      if (!c.ok) failing.push_back(c.name);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("web: the health checks failed: {}", e.what());
+    checks.push_back({{"name", "health_checks"}, {"ok", false}, {"detail", e.what()}});
+    failing.push_back("health_checks");
+  }
+  const bool ok = failing.empty();
+  return {ok ? http::status::ok : http::status::service_unavailable,
+          dump({{"ok", ok}, {"failing", std::move(failing)}, {"checks", std::move(checks)}})};
+}
+
+void append_server_metrics(prometheus::Text& text, const ServerCounters& counters) {
+  text.family("orderly_http_responses_total", "counter",
+              "HTTP responses sent, by method, route (the route table's pattern, static for the page's files) and status");
+  for (const auto& [key, count] : counters.responses) {
+    const auto& [method, route, status] = key;
+    text.sample(static_cast<double>(count), {{"method", method}, {"route", route}, {"code", std::to_string(status)}});
+  }
+  text.counter("orderly_http_connections_refused_total",
+               "connections closed on accept because [web] max_connections were open",
+               static_cast<double>(counters.connections_refused));
+  text.gauge("orderly_http_connections", "open HTTP, live status and channel (OCPP) connections",
+             static_cast<double>(counters.connections));
+  text.gauge("orderly_websocket_clients", "live status WebSockets (/api/v1/live) open",
+             static_cast<double>(counters.live_clients));
+}
 
 std::string status_text(const Application& app, const Principal& who) {
   try {
@@ -301,9 +358,10 @@ Response handle_request(Application& app, const std::filesystem::path& static_di
 
 void handle_request_async(Application& app, const std::filesystem::path& static_dir,
                           const Request& request, std::function<void(Response)> done,
-                          const AccessPolicy& policy, std::string_view client_address) {
+                          const AccessPolicy& policy, std::string_view client_address,
+                          const ServerCounters* counters) {
   const std::string_view raw_path = target_path(request.target());
-  if (!raw_path.starts_with("/api/")) {
+  if (!raw_path.starts_with("/api/") && raw_path != kHealthzPath && raw_path != kMetricsPath) {
     if (auto refused = admit_static(policy, request)) return done(std::move(*refused));
     return done(static_response(static_dir, request));
   }
@@ -315,10 +373,14 @@ void handle_request_async(Application& app, const std::filesystem::path& static_
   }
   Admission admission = admit_api(policy, request, api->path, app);
   if (admission.refusal) return done(std::move(*admission.refusal));
-  if (api->path == kHealthPath || api->path == kStatusPath) {
-    std::string body = api->path == kStatusPath ? status_text(app, *admission.caller) : std::string(R"({"ok":true})");
-    return done(finish_head(json_response(http::status::ok, std::move(body), request), request));
+  if (api->path == kStatusPath) {
+    return done(finish_head(json_response(http::status::ok, status_text(app, *admission.caller), request), request));
   }
+  if (api->path == kHealthPath || api->path == kHealthzPath) {
+    auto [status, body] = health_answer(app);
+    return done(finish_head(json_response(status, std::move(body), request), request));
+  }
+  if (api->path == kMetricsPath) return done(finish_head(metrics_response(app, counters, request), request));
   if (api->path == kLivePath) {
     return done(error_response(http::status::bad_request,
                                "this path is a WebSocket: connect with ws://<host>/api/v1/live",

@@ -8,10 +8,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 #include <boost/beast/http.hpp>
 
 #include "access.hpp"
+#include "orderly/base/prometheus.hpp"
 #include "orderly/web/application.hpp"
 
 namespace orderly::web {
@@ -20,6 +23,9 @@ inline constexpr std::string_view kServerName = "orderly";
 inline constexpr std::string_view kStatusPath = "/api/v1/status";
 inline constexpr std::string_view kHealthPath = "/api/v1/health";
 inline constexpr std::string_view kLivePath = "/api/v1/live";
+// Outside /api/v1 where monitoring tools look for them; /api/v1/health answers as /healthz does.
+inline constexpr std::string_view kHealthzPath = "/healthz";
+inline constexpr std::string_view kMetricsPath = "/metrics";
 // Everything else under here goes to Application::handle_api.
 inline constexpr std::string_view kApiPrefix = "/api/v1/";
 
@@ -58,6 +64,20 @@ std::optional<ApiRequest> api_request(const Request& request, std::string& error
 // the application named a download.
 Response api_response(const ApiResponse& api, const Request& request);
 
+// The web server's own part of GET /metrics (docs/web-api.md), counted on the core thread.
+struct ServerCounters {
+  // (method, route pattern or "static" / "unmatched" / "unparsed", status code) -> responses
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> responses;
+  std::uint64_t connections_refused = 0;  // closed on accept at max_connections
+  std::size_t connections = 0;            // open now: HTTP, live and channel sockets
+  std::size_t live_clients = 0;           // live status WebSockets open now
+};
+void append_server_metrics(prometheus::Text& text, const ServerCounters& counters);
+
+// {"ok": ..., "failing": [names], "checks": [...]} for GET /healthz and /api/v1/health, and
+// the status it is answered with (200, or 503 when a check fails).
+std::pair<boost::beast::http::status, std::string> health_answer(const Application& app);
+
 // Non-const: API calls (a resident's request) change the application's state. For callers
 // without an event loop (tests, benchmarks): an API answer the application defers is a 500.
 Response handle_request(Application& app, const std::filesystem::path& static_dir,
@@ -68,6 +88,7 @@ Response handle_request(Application& app, const std::filesystem::path& static_di
 // answers (perhaps after this returns); everything else is answered before this returns.
 void handle_request_async(Application& app, const std::filesystem::path& static_dir,
                           const Request& request, std::function<void(Response)> done,
-                          const AccessPolicy& policy = {}, std::string_view client_address = {});
+                          const AccessPolicy& policy = {}, std::string_view client_address = {},
+                          const ServerCounters* counters = nullptr);
 
 }  // namespace orderly::web

@@ -72,6 +72,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   bool running = false;
   bool callback_registered = false;
   bool at_connection_limit = false;  // logged once per episode, not once per refused client
+  ServerCounters counters;            // GET /metrics; gauges filled in when it is asked
 
   std::uint64_t next_session_id = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<Closable>> sessions;
@@ -254,6 +255,8 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     if (ec) return;  // timeout, reset or stop(): nothing to answer
 
     http::request<http::string_body> request = parser_->release();
+    method_ = request.method() == http::verb::unknown ? "other" : std::string(request.method_string());
+    route_ = std::string(route_label(target_path(request.target())));
     if (websocket::is_upgrade(request)) {
       if (target_path(request.target()) == kLivePath) {
         Admission admission = admit_api(state_->policy, request, kLivePath, state_->app);
@@ -274,14 +277,18 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     // reads its next request only after this one is answered.
     beast::error_code ignored;
     const auto peer = socket().remote_endpoint(ignored);
+    state_->counters.connections = state_->sessions.size();
+    state_->counters.live_clients = state_->live_sessions.size();
     handle_request_async(state_->app, state_->options.static_dir, request,
                          [self = this->shared_from_this()](http::response<http::string_body> response) {
                            self->send(std::move(response));
                          },
-                         state_->policy, ignored ? std::string() : peer.address().to_string());
+                         state_->policy, ignored ? std::string() : peer.address().to_string(), &state_->counters);
   }
 
   void send(http::response<http::string_body> response) {
+    ++state_->counters.responses[{std::exchange(method_, "other"), std::exchange(route_, "unparsed"),
+                                  static_cast<int>(response.result_int())}];
     response_ = std::make_shared<http::response<http::string_body>>(std::move(response));
     beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
     http::async_write(stream_, *response_,
@@ -313,6 +320,10 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
   std::uint64_t id_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
+  // What the response to the request being answered is counted under; a refusal before the
+  // request was parsed (413, 431, 400) counts as unparsed.
+  std::string method_ = "other";
+  std::string route_ = "unparsed";
 };
 
 }  // namespace
@@ -329,6 +340,7 @@ void Server::State::do_accept() {
                          "max_connections if this is legitimate", self->sessions.size());
           }
           self->at_connection_limit = true;
+          ++self->counters.connections_refused;
           beast::error_code ignored;
           socket.close(ignored);
         } else {

@@ -220,6 +220,7 @@ class Controller {
   const std::map<std::string, ChargerControl>& chargers() const { return chargers_; }
   const ActivePlan* plan() const { return plan_ ? &*plan_ : nullptr; }
   const std::optional<drivers::MeterSnapshot>& transformer() const { return transformer_; }
+  const std::map<std::string, drivers::Health>& meter_health() const { return meter_health_; }
   double base_load_w() const { return base_load_w_; }  // transformer load minus measured charging
   // What online chargers draw now, in total or (phase 0-2) known to be on one phase (a car on an
   // unknown phase is on none).

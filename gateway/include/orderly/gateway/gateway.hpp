@@ -24,6 +24,7 @@
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/clock_watch.hpp"
 #include "orderly/gateway/controller.hpp"
+#include "orderly/gateway/core_metrics.hpp"
 #include "orderly/gateway/planning.hpp"
 #include "orderly/gateway/platform.hpp"
 #include "orderly/gateway/replan_debounce.hpp"
@@ -91,6 +92,13 @@ class Gateway final : public web::Application {
   // session runs on (gateway_auth.cpp).
   nlohmann::json status_for(const web::Principal& who) const override;
   std::optional<web::Principal> authenticate(const web::Credentials& credentials) override;
+  // gateway/src/health_metrics.cpp (docs/web-api.md): the core loop's heartbeat, the
+  // transformer meter, the store writer and, when enabled, the platform outbox.
+  std::vector<web::HealthCheck> health() const override;
+  std::string metrics_text() const override;
+  // The drivers', store writer's and control loop's counts, as the status shows them under
+  // "counters".
+  nlohmann::json counters_json() const;
   void on_status_changed(std::function<void()> callback) override;
   // The accounts of the store file (open from start()).
   Accounts& accounts() { return *accounts_; }
@@ -185,6 +193,8 @@ class Gateway final : public web::Application {
   void account_dr(Instant now);
   // After a DR re-plan: a notice on every pile whose car's plan it changed, for its resident.
   void note_dr_changes(Instant now, const ActivePlan* before, const ActivePlan& after);
+  // "mqtt", "bus" (a [[modbus.bus]] device: Modbus or DL/T 645) or "ocpp": the metrics' link label.
+  const std::string& link_of(const std::string& device_id) const;
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -230,6 +240,8 @@ class Gateway final : public web::Application {
     double expected_kwh_before = 0, expected_kwh_after = 0;
   };
   std::map<std::string, DrNotice> dr_notices_;
+  CoreMetrics metrics_;
+  std::map<std::string, std::string> device_links_;  // device id -> link_of()
   struct ApiReads;                              // gateway_api.cpp: the worker threads of store reads
   std::shared_ptr<ApiReads> api_reads_;         // joined when the gateway is destroyed
 };

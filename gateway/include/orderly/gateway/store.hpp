@@ -350,6 +350,7 @@ class StoreWriter {
   std::uint64_t transactions() const;
   std::uint64_t failures() const;          // failed attempts at a transaction (retried)
   std::uint64_t dropped_records() const;   // given up on: failed, overflowed, after stop()
+  std::size_t queued() const;               // appended, not yet taken into a transaction
 
  private:
   struct Impl;

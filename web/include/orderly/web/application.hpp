@@ -89,6 +89,14 @@ struct ChannelAnswer {
   std::shared_ptr<Channel> channel;          // accepted: receives the channel's frames
 };
 
+// One check behind GET /healthz (docs/web-api.md): what it looked at, in words that name no
+// household or person, because the route is public.
+struct HealthCheck {
+  std::string name;    // "core_loop", "transformer_meter", "store", "platform_outbox"
+  bool ok = true;
+  std::string detail;  // "last control step 0.3 s ago", "3 failed attempts: disk I/O error"
+};
+
 class Application {
  public:
   virtual ~Application() = default;
@@ -102,6 +110,14 @@ class Application {
     (void)who;
     return status();
   }
+
+  // The checks GET /healthz answers with: 200 when all pass, 503 naming the failing ones. The
+  // default has none (the web server being up is all it knows).
+  virtual std::vector<HealthCheck> health() const { return {}; }
+
+  // The application's part of GET /metrics in the Prometheus text format (the web server adds
+  // its own families: HTTP requests, WebSocket clients). The default has none.
+  virtual std::string metrics_text() const { return {}; }
 
   // The account a request's credentials name, or nullopt (unknown, expired, logged out). The
   // default knows no accounts, so every route but the public ones answers 401.
