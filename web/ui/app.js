@@ -3,6 +3,8 @@
 // WebSocket /api/v1/live; while the socket is down the page polls the status instead.
 'use strict';
 
+import { TimeChart, wallSeconds } from './chart.js';
+
 (function () {
   const POLL_MS = 5000;
   const RECONNECT_MIN_MS = 1000;
@@ -229,85 +231,27 @@
     $('bar-charging').style.width = haveRatio ? width(charging) : '0%';
   }
 
+  let historyChart = null;
+
+  // Households and charging stacked (the total filled in the charging colour, households drawn
+  // over its lower part), the limit dashed.
   function renderHistory(points) {
-    const canvas = $('history-chart');
-    const valid = points.filter((p) => p && typeof p.load_kw === 'number');
+    const box = $('history-chart');
+    const valid = points.filter((p) => p && typeof p.load_kw === 'number' && wallSeconds(p.time) !== null);
     $('history-empty').hidden = valid.length >= 2;
-    canvas.hidden = valid.length < 2;
+    box.hidden = valid.length < 2;
     if (valid.length < 2) return;
     const max = valid.reduce((m, p) => Math.max(m, p.load_kw, p.limit_kw || 0), 0);
-    canvas.setAttribute('aria-label', t('chart_label')(valid.length, max.toFixed(0)));
-    drawChart(canvas, valid);
-  }
-
-  function drawChart(canvas, points) {
-    const ratio = window.devicePixelRatio || 1;
-    const cssWidth = canvas.clientWidth || 320;
-    const cssHeight = canvas.clientHeight || 180;
-    canvas.width = Math.round(cssWidth * ratio);
-    canvas.height = Math.round(cssHeight * ratio);
-    const g = canvas.getContext('2d');
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, cssWidth, cssHeight);
-
-    const css = getComputedStyle(document.documentElement);
-    const colour = (name) => css.getPropertyValue(name).trim();
-    const pad = { left: 40, right: 8, top: 8, bottom: 22 };
-    const w = cssWidth - pad.left - pad.right;
-    const h = cssHeight - pad.top - pad.bottom;
-    const top = niceCeiling(points.reduce((m, p) => Math.max(m, p.load_kw, p.limit_kw || 0), 1) * 1.05);
-    const x = (i) => pad.left + (w * i) / (points.length - 1);
-    const y = (kw) => pad.top + h - (h * Math.max(0, kw)) / top;
-
-    g.font = '11px system-ui, sans-serif';
-    g.fillStyle = colour('--muted');
-    g.strokeStyle = colour('--grid');
-    g.lineWidth = 1;
-    g.textAlign = 'right';
-    g.textBaseline = 'middle';
-    for (let i = 0; i <= 4; ++i) {
-      const kw = (top * i) / 4;
-      const yy = Math.round(y(kw)) + 0.5;
-      g.beginPath(); g.moveTo(pad.left, yy); g.lineTo(pad.left + w, yy); g.stroke();
-      g.fillText(kw.toFixed(0), pad.left - 4, yy);
-    }
-    g.textAlign = 'center';
-    g.textBaseline = 'top';
-    const labels = Math.min(6, points.length);
-    for (let i = 0; i < labels; ++i) {
-      const index = Math.round(((points.length - 1) * i) / (labels - 1));
-      const clock = siteClock(points[index].time);
-      if (clock) g.fillText(clock.time, Math.min(Math.max(x(index), pad.left + 14), pad.left + w - 14), pad.top + h + 5);
-    }
-
-    const area = (upper, lower, fill) => {
-      g.beginPath();
-      points.forEach((p, i) => (i ? g.lineTo(x(i), y(upper(p))) : g.moveTo(x(i), y(upper(p)))));
-      for (let i = points.length - 1; i >= 0; --i) g.lineTo(x(i), y(lower(points[i])));
-      g.closePath();
-      g.fillStyle = fill;
-      g.fill();
-    };
-    const chargingOf = (p) => (typeof p.charging_kw === 'number' ? p.charging_kw : 0);
-    area((p) => p.load_kw - chargingOf(p), () => 0, colour('--base'));
-    area((p) => p.load_kw, (p) => p.load_kw - chargingOf(p), colour('--charging'));
-
-    const withLimit = points.map((p, i) => [i, p.limit_kw]).filter(([, v]) => typeof v === 'number');
-    if (withLimit.length) {
-      g.beginPath();
-      g.setLineDash([6, 4]);
-      g.strokeStyle = colour('--limit');
-      g.lineWidth = 2;
-      withLimit.forEach(([i, v], n) => (n ? g.lineTo(x(i), y(v)) : g.moveTo(x(i), y(v))));
-      g.stroke();
-      g.setLineDash([]);
-    }
-  }
-
-  function niceCeiling(value) {
-    const step = Math.pow(10, Math.floor(Math.log10(value)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= value) return m * step;
-    return 10 * step;
+    box.setAttribute('aria-label', t('chart_label')(valid.length, max.toFixed(0)));
+    const series = [{ label: t('charging'), colour: '--charging', fill: true },
+                    { label: t('base_load'), colour: '--base', fill: true },
+                    { label: t('limit'), colour: '--limit', dash: true }];
+    historyChart = historyChart || new TimeChart(box, series, box.clientWidth > 600 ? 220 : 190);
+    historyChart.setSeries(series);
+    const charging = (p) => (typeof p.charging_kw === 'number' ? p.charging_kw : 0);
+    historyChart.setData([valid.map((p) => wallSeconds(p.time)), valid.map((p) => p.load_kw),
+                          valid.map((p) => p.load_kw - charging(p)),
+                          valid.map((p) => (typeof p.limit_kw === 'number' ? p.limit_kw : null))]);
   }
 
   function renderChargers(chargers) {
