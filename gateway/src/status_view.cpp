@@ -22,6 +22,11 @@ constexpr auto kPushedPointEvery = minutes(5);
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 double round1(double v) { return std::round(v * 10.0) / 10.0; }
 double round2(double v) { return std::round(v * 100.0) / 100.0; }
+json rounded(const std::vector<double>& values) {
+  json out = json::array();
+  for (const double v : values) out.push_back(round2(v));
+  return out;
+}
 
 json session_json(const StatusSources& from, const std::string& charger_id, TimePoint now) {
   const auto record = from.sessions.open_session(charger_id);
@@ -36,8 +41,7 @@ json session_json(const StatusSources& from, const std::string& charger_id, Time
   const ActivePlan* active = from.controller.plan();
   if (active && active->chargers.count(charger_id)) {
     const auto o = outlook(*active, charger_id, now);
-    json next = json::array();
-    for (const double kw : o.next_kw) next.push_back(round2(kw));
+    const json next = rounded(o.next_kw);
     // Met when what is delivered plus what the plan still gives reaches the request (50 Wh slack
     // for the planner's whole-Wh and whole-amp rounding).
     const bool feasible = requested_kwh <= 0 || delivered_kwh + o.expected_kwh >= requested_kwh - 0.05;
@@ -54,7 +58,13 @@ json session_json(const StatusSources& from, const std::string& charger_id, Time
             {"feasible", feasible},
             {"note", note},
             {"slot_minutes", active->grid.slot.count()},
-            {"next_kw", next}};
+            {"next_kw", next},
+            {"charge_now_cost_yuan", round2(o.charge_now_cost_yuan)},
+            {"charge_now_finish", when(o.charge_now_finish)},
+            {"saving_yuan", round2(o.charge_now_cost_yuan - o.expected_cost_yuan)},
+            {"timeline", {{"start", format_local_time(o.timeline_start, offset)},
+                          {"kw", rounded(o.timeline_kw)},
+                          {"price_per_kwh", rounded(o.timeline_price_per_kwh)}}}};
   }
   return {{"id", record->id},
           {"household", record->household},
