@@ -42,6 +42,15 @@ import { TimeChart, wallSeconds } from './chart.js';
       plan_ok: (start, finish, kwh) => `计划 ${start} 开始充电，${finish} 前充入 ${kwh} kWh`,
       plan_cost: (yuan) => `，预计本次电费 ¥${yuan}`,
       plan_boost: '立即以最大功率充电', plan_none: '等待排程', plan_infeasible: '出发前无法充满：',
+      plan_summary: (finish, cost) => `预计 ${finish} 充好，本次电费约 ¥${cost}`,
+      plan_saving: (yuan) => `，比立即充电省 ¥${yuan}`,
+      plan_chart: '充电计划 (kW)', plan_chart_label: (n) => `充电计划，${n} 个时段`,
+      charge_now: (price, cost, finish) => `立即充电：当前 ¥${price}/kWh，约 ¥${cost}${finish ? `，${finish} 前充好` : ''}`,
+      charge_now_off: '取消立即充电，按计划充', mode: '方式', mode_energy: '出发时充入指定电量', mode_full: '出发前充满',
+      my_history: '我的充电记录', my_history_empty: '本月暂无充电记录', month_total: (n, kwh, yuan) => `本月 ${n} 次，${kwh} kWh，¥${yuan}`,
+      history_row: (date, pile, kwh, yuan) => `${date} ${pile} · ${kwh} kWh · ¥${yuan}`,
+      qr_title: (pile) => `公共桩 ${pile}`, qr_plug_first: '请先插好充电枪，再刷新本页', qr_taken: '此桩正在为其他住户充电',
+      qr_start: '开始充电', qr_started: '已开始：这辆车的充电记在您的户号下', retry: '刷新',
       kpi_title: '运营指标', kpi_this_month: '本月', kpi_last_month: '上月', kpi_last_7_days: '近 7 天',
       kpi_waiting: '正在计算指标…', kpi_unavailable: '暂无指标', kpi_valley_all: '谷时充电占比（全部桩）',
       kpi_valley_private: '谷时充电占比（私人桩）', kpi_peak: '配变最高负载', kpi_over: '超限分钟数',
@@ -92,6 +101,18 @@ import { TimeChart, wallSeconds } from './chart.js';
       plan_cost: (yuan) => `, about ¥${yuan} for this session`,
       plan_boost: 'Charging now at full power', plan_none: 'Waiting to be planned',
       plan_infeasible: 'Cannot be full by departure: ',
+      plan_summary: (finish, cost) => `Ready by ${finish}, about ¥${cost} for this session`,
+      plan_saving: (yuan) => `, ¥${yuan} less than charging now`,
+      plan_chart: 'Charging plan (kW)', plan_chart_label: (n) => `Charging plan, ${n} slots`,
+      charge_now: (price, cost, finish) => `Charge now: ¥${price}/kWh now, about ¥${cost}${finish ? `, ready by ${finish}` : ''}`,
+      charge_now_off: 'Stop charging now, follow the plan', mode: 'Mode', mode_energy: 'This much energy by departure',
+      mode_full: 'Full by departure',
+      my_history: 'My charging', my_history_empty: 'No charging this month yet',
+      month_total: (n, kwh, yuan) => `This month: ${n} sessions, ${kwh} kWh, ¥${yuan}`,
+      history_row: (date, pile, kwh, yuan) => `${date} ${pile} · ${kwh} kWh · ¥${yuan}`,
+      qr_title: (pile) => `Shared pile ${pile}`, qr_plug_first: 'Plug the car in first, then reload this page',
+      qr_taken: 'This pile is charging another household\'s car', qr_start: 'Start charging',
+      qr_started: 'Started: this car\'s charging is billed to your household', retry: 'Reload',
       kpi_title: 'KPIs', kpi_this_month: 'This month', kpi_last_month: 'Last month', kpi_last_7_days: 'Last 7 days',
       kpi_waiting: 'Computing KPIs…', kpi_unavailable: 'No KPIs available', kpi_valley_all: 'Valley share (all piles)',
       kpi_valley_private: 'Valley share (private piles)', kpi_peak: 'Transformer peak', kpi_over: 'Minutes above limit',
@@ -272,6 +293,76 @@ import { TimeChart, wallSeconds } from './chart.js';
     next.forEach((node, i) => {
       if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
     });
+    drawPlanCharts();
+  }
+
+  // ---- resident: the plan of my car --------------------------------------------------------------
+
+  // uPlot measures its container, so plan charts are drawn once their card is in the page.
+  const planCharts = new Map();   // chart box -> TimeChart
+  const pendingPlanCharts = [];   // [box, data] waiting for drawPlanCharts()
+
+  function drawPlanCharts() {
+    for (const [box, chart] of [...planCharts]) {
+      if (!box.isConnected) { chart.destroy(); planCharts.delete(box); }
+    }
+    for (const [box, data] of pendingPlanCharts.splice(0)) {
+      if (!box.isConnected) continue;
+      const chart = new TimeChart(box, [{ label: t('charging'), colour: '--charging', fill: true, step: true }], 140);
+      chart.setData(data);
+      planCharts.set(box, chart);
+    }
+  }
+
+  // The plan's timeline from the slot of now until an hour past departure (or the last planned
+  // slot, whichever is later), as uPlot columns.
+  function planTimeline(session) {
+    const timeline = session.plan && session.plan.timeline;
+    const start = timeline && wallSeconds(timeline.start);
+    const slotS = 60 * (session.plan.slot_minutes || 15);
+    if (start === null || !timeline || !Array.isArray(timeline.kw) || !timeline.kw.length) return null;
+    let last = timeline.kw.length - 1;
+    const departure = wallSeconds(session.departure);
+    let lastPlanned = -1;
+    timeline.kw.forEach((kw, i) => { if (kw > 0) lastPlanned = i; });
+    if (departure !== null) last = Math.min(last, Math.max(lastPlanned + 1, Math.ceil((departure + 3600 - start) / slotS)));
+    const xs = [];
+    const kws = [];
+    for (let i = 0; i <= last; ++i) { xs.push(start + i * slotS); kws.push(timeline.kw[i]); }
+    xs.push(start + (last + 1) * slotS);  // the last step's end
+    kws.push(null);
+    return [xs, kws];
+  }
+
+  function money(value) { return typeof value === 'number' ? value.toFixed(2) : '—'; }
+
+  // Finish, cost and saving; the chart; "charge now" with what it costs.
+  function planDetails(c, box) {
+    const session = c.session;
+    const plan = session.plan && typeof session.plan === 'object' ? session.plan : null;
+    if (!plan) return;
+    if (plan.finish && typeof plan.total_cost_yuan === 'number') {
+      let text = t('plan_summary')(clockOf(plan.finish), money(plan.total_cost_yuan));
+      if (!session.boost && plan.saving_yuan > 0.005) text += t('plan_saving')(money(plan.saving_yuan));
+      box.append(el('p', 'plan-summary', text));
+    }
+    const data = planTimeline(session);
+    if (data) {
+      const chart = el('div', 'plan-chart');
+      chart.setAttribute('role', 'img');
+      chart.setAttribute('aria-label', t('plan_chart_label')(data[0].length - 1));
+      box.append(el('span', 'plan-chart-title', t('plan_chart')), chart);
+      pendingPlanCharts.push([chart, data]);
+    }
+    const now = el('button', `charge-now${session.boost ? ' charge-now-on' : ''}`);
+    now.type = 'button';
+    const price = lastStatus && lastStatus.site ? lastStatus.site.price_per_kwh : null;
+    now.textContent = session.boost
+      ? t('charge_now_off')
+      : t('charge_now')(money(price), money((session.cost_yuan || 0) + (plan.charge_now_cost_yuan || 0)),
+                        clockOf(plan.charge_now_finish));
+    now.addEventListener('click', () => sendRequest(c, { boost: !session.boost }, null, now));
+    box.append(now);
   }
 
   function el(tag, className, text) {
@@ -343,6 +434,7 @@ import { TimeChart, wallSeconds } from './chart.js';
     const box = el('div', 'session');
     const [planClass, planText] = planLine(session);
     box.append(el('p', `plan ${planClass}`, planText));
+    planDetails(c, box);
 
     const form = el('form', 'request');
     form.dataset.charger = c.id;
@@ -366,11 +458,20 @@ import { TimeChart, wallSeconds } from './chart.js';
       form.append(el('span', 'tag request-source', (t('source') || {})[session.request_source] || session.request_source));
     }
     field(t('departure'), input('time', 'departure', clockOf(session.departure), { required: true }));
-    field(t('energy_need'), input('number', 'energy_kwh',
+    const mode = document.createElement('select');
+    mode.name = 'mode';
+    for (const value of ['energy', 'full']) {
+      const option = el('option', '', t(`mode_${value}`));
+      option.value = value;
+      mode.append(option);
+    }
+    field(t('mode'), mode);
+    const energyInput = field(t('energy_need'), input('number', 'energy_kwh',
       typeof session.requested_kwh === 'number' ? String(Math.round(session.requested_kwh)) : '',
       { min: '1', max: '200', step: '1', inputMode: 'numeric' }));
+    mode.addEventListener('change', () => { energyInput.closest('label').hidden = mode.value === 'full'; });
     field(t('not_before'), input('time', 'not_before', clockOf(session.not_before)));
-    if (c.kind === 'shared') field(t('household_claim'), input('text', 'household', session.household || ''));
+    if (c.kind === 'shared' && me.role !== 'resident') field(t('household_claim'), input('text', 'household', session.household || ''));
     const boost = el('label', 'field field-check');
     boost.append(input('checkbox', 'boost', session.boost), el('span', 'field-label', t('boost')));
     form.append(boost);
@@ -393,6 +494,18 @@ import { TimeChart, wallSeconds } from './chart.js';
     return box;
   }
 
+  // "Full by departure" asks for what the pile can give until then, at most FULL_KWH: the car
+  // stops drawing when its battery is full, and the gateway gives the headroom to the others.
+  const FULL_KWH = 100;
+  function fullByKwh(c, departure) {
+    const now = lastStatus && wallSeconds(lastStatus.time);
+    const [h, m] = departure.split(':').map(Number);
+    if (now === null || !(c.max_kw > 0) || Number.isNaN(h)) return FULL_KWH;
+    let until = Math.floor(now / 86400) * 86400 + h * 3600 + m * 60;
+    if (until <= now) until += 86400;
+    return Math.max(1, Math.min(FULL_KWH, Math.floor((c.max_kw * (until - now)) / 3600)));
+  }
+
   async function saveRequest(c, noteKey, form, status, button) {
     const data = new FormData(form);
     const energy = Number(data.get('energy_kwh'));
@@ -402,27 +515,33 @@ import { TimeChart, wallSeconds } from './chart.js';
       boost: form.elements.boost.checked,
       not_before: data.get('not_before') || null,
     };
-    if (c.kind === 'shared') body.household = data.get('household') || '';
+    if (data.get('mode') === 'full' && body.departure) body.energy_kwh = fullByKwh(c, body.departure);
+    if (c.kind === 'shared' && data.get('household')) body.household = data.get('household');
     if (body.departure === null) delete body.departure;
-    button.disabled = true;
-    status.className = 'save-note';
-    status.textContent = t('saving');
-    let note;
+    await sendRequest(c, body, [noteKey, status], button);
+  }
+
+  // PUT the request; `note` = [key, element] shows how it went under the form.
+  async function sendRequest(c, body, note, button) {
+    const [noteKey, status] = note || [`${c.id}|${(c.session && c.session.id) || ''}`, null];
+    if (status) { status.className = 'save-note'; status.textContent = t('saving'); }
+    let result;
     try {
       const response = await fetch(`/api/v1/chargers/${encodeURIComponent(c.id)}/request`, {
         method: 'PUT', headers: writeHeaders(), body: JSON.stringify(body),
       });
       const answer = await response.json().catch(() => ({}));
-      note = response.ok ? ['ok', t('saved')] : ['bad', t('save_failed') + (answer.error || response.status)];
+      result = response.ok ? ['ok', t('saved')] : ['bad', t('save_failed') + (answer.error || response.status)];
     } catch (e) {
-      note = ['bad', t('save_failed') + t('no_data')];
+      result = ['bad', t('save_failed') + t('no_data')];
     }
     button.disabled = false;
-    saveNotes.set(noteKey, note);
-    status.className = `save-note save-${note[0]}`;
-    status.textContent = note[1];
+    saveNotes.set(noteKey, result);
+    if (status) { status.className = `save-note save-${result[0]}`; status.textContent = result[1]; }
     // Saved: the next status push shows the new plan. Refused: keep the form for correction.
-    if (note[0] === 'ok') editing.delete(c.id);
+    if (result[0] === 'ok') editing.delete(c.id);
+    else if (!status) render(lastStatus);
+    return result[0] === 'ok';
   }
 
   // ---- operator: demand-response events ------------------------------------------------------
@@ -511,6 +630,7 @@ import { TimeChart, wallSeconds } from './chart.js';
   }
 
   async function loadKpis(force) {
+    if (me.role === 'resident') return;  // the operator's figures; a resident has their history
     const q = lastStatus && kpiQuery(kpiPeriod, lastStatus.time);
     if (!q) return;
     const key = `${kpiPeriod}|${q.query}`;
@@ -592,7 +712,111 @@ import { TimeChart, wallSeconds } from './chart.js';
     render(status);
     renderFooter();
     updateBanner();
+    if (me.role === 'resident') { loadMyHistory(false); renderQrPile(); }
   }
+
+  // ---- resident: my sessions this month, and the shared pile a QR code opened ------------------
+
+  let historyMonth = '';
+  let myHistory = null;   // {sessions, rows} of historyMonth
+
+  async function loadMyHistory(force) {
+    const q = lastStatus && kpiQuery('this_month', lastStatus.time);
+    if (!q || (!force && q.month === historyMonth)) return;
+    historyMonth = q.month;
+    try {
+      const [sessions, statement] = await Promise.all([
+        fetch(`/api/v1/sessions?${q.query}`, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)),
+        fetch(`/api/v1/statements/${q.month}.json`, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)),
+      ]);
+      myHistory = { sessions: (sessions && sessions.sessions) || [], rows: (statement && statement.rows) || [] };
+    } catch (e) {
+      myHistory = null;
+    }
+    renderMyHistory();
+  }
+
+  function renderMyHistory() {
+    const sessions = myHistory ? myHistory.sessions.filter((x) => x.ended_at) : [];
+    const rows = myHistory ? myHistory.rows : [];
+    const total = rows.reduce((sum, r) => ({ n: sum.n + (r.sessions || 0), kwh: sum.kwh + (r.energy_kwh || 0),
+                                             yuan: sum.yuan + (r.cost_yuan || 0) }), { n: 0, kwh: 0, yuan: 0 });
+    setText('my-month', rows.length ? t('month_total')(total.n, num(total.kwh, 1), money(total.yuan))
+                                    : t('my_history_empty'));
+    $('my-history').replaceChildren(...sessions.slice(-10).reverse().map((x) => {
+      const k = siteClock(x.started_at);
+      const li = el('li', 'my-session', t('history_row')(k ? `${k.date.slice(5)} ${k.time}` : '—', x.charger || '',
+                                                      num(x.energy_kwh, 1), money(x.cost_yuan)));
+      li.dataset.session = x.id || '';
+      return li;
+    }));
+    const link = $('my-statement');
+    link.hidden = !rows.length;
+    link.href = `/api/v1/statements/${historyMonth}.csv`;
+    link.textContent = t('statement')(historyMonth);
+  }
+
+  let qrPile = '';          // the pile id of a #pile= link (the QR code on a shared pile)
+  let qrSession;            // undefined: not asked yet; null: no car; else the open session
+
+  async function loadQrPile() {
+    if (!qrPile) return;
+    try {
+      const response = await fetch(`/api/v1/chargers/${encodeURIComponent(qrPile)}/session`, { cache: 'no-store' });
+      const answer = await response.json().catch(() => ({}));
+      qrSession = response.ok ? answer.session : { taken: true, error: answer.error || String(response.status) };
+    } catch (e) {
+      qrSession = { taken: true, error: t('no_data') };
+    }
+    renderQrPile();
+  }
+
+  // Shown until the pile is in my status (claimed by my household): then its card says the rest.
+  function renderQrPile() {
+    const card = $('qr-pile');
+    const mine = lastStatus && Array.isArray(lastStatus.chargers) &&
+      lastStatus.chargers.some((c) => c && c.id === qrPile && c.session);
+    card.hidden = !qrPile || qrSession === undefined || Boolean(mine);
+    if (card.hidden) return;
+    setText('qr-title', t('qr_title')(qrPile));
+    const form = $('qr-form');
+    const note = $('qr-note');
+    if (qrSession === null || (qrSession && qrSession.taken)) {
+      form.hidden = true;
+      $('qr-retry').hidden = false;
+      note.className = 'save-note save-bad';
+      note.textContent = qrSession === null ? t('qr_plug_first') : `${t('qr_taken')} (${qrSession.error})`;
+      return;
+    }
+    $('qr-retry').hidden = true;
+    form.hidden = false;
+    if (!form.elements.departure.value) form.elements.departure.value = clockOf(qrSession.departure);
+    if (!form.elements.energy_kwh.value && typeof qrSession.requested_kwh === 'number') {
+      form.elements.energy_kwh.value = String(Math.round(qrSession.requested_kwh));
+    }
+  }
+
+  $('qr-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const note = $('qr-note');
+    const button = form.querySelector('button');
+    // The gateway bills the session to the caller's household: the claim needs no household field.
+    const ok = await sendRequest({ id: qrPile, session: qrSession },
+                                 { departure: form.elements.departure.value, energy_kwh: Number(form.elements.energy_kwh.value) },
+                                 [`qr|${qrPile}`, note], button);
+    if (ok) { note.textContent = t('qr_started'); poll(); }
+  });
+  $('qr-retry').addEventListener('click', () => loadQrPile());
+  // A QR code scanned while the page is open changes only the hash: no reload, no signIn().
+  window.addEventListener('hashchange', () => {
+    const pile = new URLSearchParams(location.hash.slice(1)).get('pile');
+    if (!pile) return;
+    history.replaceState(null, '', location.pathname + location.search);
+    qrPile = pile;
+    qrSession = undefined;
+    if (me.role === 'resident') loadQrPile();
+  });
 
   function renderFooter() {
     if (!lastUpdate) return;
@@ -673,6 +897,7 @@ import { TimeChart, wallSeconds } from './chart.js';
 
   let csrfToken = '';
   let started = false;
+  let me = { role: '', household: '' };
 
   // Every write carries the session's CSRF token; the gateway refuses writes without it.
   function writeHeaders() { return { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken }; }
@@ -691,6 +916,10 @@ import { TimeChart, wallSeconds } from './chart.js';
 
   function loggedIn(answer) {
     csrfToken = answer.csrf_token || '';
+    me = { role: answer.role || '', household: answer.household || '' };
+    document.body.dataset.role = me.role;
+    $('my-history-card').hidden = me.role !== 'resident';
+    if (me.role === 'resident') { historyMonth = ''; loadMyHistory(true); loadQrPile(); }
     $('login').hidden = true;
     $('app-main').hidden = false;
     $('logout').hidden = false;
@@ -705,6 +934,7 @@ import { TimeChart, wallSeconds } from './chart.js';
   async function signIn() {
     const hash = new URLSearchParams(location.hash.slice(1));
     history.replaceState(null, '', location.pathname + location.search);
+    qrPile = hash.get('pile') || '';
     if (hash.has('invite')) {
       $('login').hidden = false;
       $('invite-form').hidden = false;

@@ -24,6 +24,12 @@ export class TimeChart {
     window.addEventListener('resize', this.resize);
   }
 
+  destroy() {
+    window.removeEventListener('resize', this.resize);
+    if (this.plot) this.plot.destroy();
+    this.plot = null;
+  }
+
   width() { return Math.max(200, this.container.clientWidth || 320); }
 
   options() {
