@@ -92,6 +92,7 @@ nlohmann::json Gateway::status_for(const web::Principal& who) const {
   // Which piles alarm and how the failsafe budget stands is the operator's business.
   s.erase("alarms");
   s.erase("failsafe_budget");
+  s.erase("transformer_outlook");
   return s;
 }
 

@@ -160,6 +160,33 @@ TEST_F(ApiLive, ThePlanCarriesItsTimelineAndTheSavingAgainstChargingNow) {
   EXPECT_NEAR(planned_kwh, 14.0, 0.05);
 }
 
+// The operator's transformer chart: the next 24 h slot by slot from the plan in force.
+TEST_F(ApiLive, TheStatusCarriesTheTransformersNext24Hours) {
+  plug("p1");
+  ASSERT_EQ(call("PUT", "/api/v1/chargers/p1/request", R"({"departure": "07:30", "energy_kwh": 14})").status, 200);
+  json ahead;
+  ASSERT_TRUE(test::pump_until(io_, [&] {
+    ahead = gateway_->status()["transformer_outlook"];
+    if (!ahead.is_object()) return false;
+    double kwh = 0;
+    for (const auto& kw : ahead["planned_kw"]) kwh += kw.get<double>() * 0.25;
+    return kwh > 13.9;
+  })) << gateway_->status()["transformer_outlook"];
+  EXPECT_EQ(ahead["slot_start"], "2026-01-05T20:00:00+08:00");
+  EXPECT_EQ(ahead["slot_minutes"], 15);
+  ASSERT_EQ(ahead["base_kw"].size(), ahead["planned_kw"].size());
+  ASSERT_EQ(ahead["limit_kw"].size(), ahead["planned_kw"].size());
+  EXPECT_GE(ahead["planned_kw"].size(), 40u);  // to the plan's horizon, at most 24 h
+  EXPECT_LE(ahead["planned_kw"].size(), 96u);
+  EXPECT_EQ(ahead["limit_kw"][0], 40.0);
+  EXPECT_EQ(ahead["planned_kw"][0], 0.0);  // peak now: the car waits for the valley
+  EXPECT_TRUE(ahead["phase_limit_kw"]["A"][0].is_null());  // no phase limits configured
+  // The meter here reports no phases: the history says so per point instead of plotting zeros.
+  const json history = gateway_->status()["history"];
+  ASSERT_FALSE(history.empty());
+  EXPECT_TRUE(history.back()["phase_load_kw"][0].is_null()) << history.back();
+}
+
 // The QR code on a shared pile opens the page at #pile=s1: whoever is logged in claims the car
 // plugged in there for their household, and after that it is theirs alone.
 TEST_F(ApiLive, AResidentClaimsAnUnclaimedSharedPileForTheirOwnHousehold) {

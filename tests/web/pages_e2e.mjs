@@ -125,8 +125,18 @@ async function operator(browser) {
   }, before, { timeout: WAIT_MS });
   assert.match(await page.locator('#source').innerText(), /实时推送/);
   assert.ok((await points()) > before);
+  // The next 24 h of the plan are on the same chart, and the platform's sync state beside it.
+  assert.match((await chart.getAttribute('aria-label')) || '', /未来 \d+ 个计划时段/);
+  assert.match(await page.locator('#platform').innerText(), /未启用/);
   assert.equal(await page.locator('#chargers li').count(), 2, 'the operator sees every pile');
   assert.equal(await page.locator('.kpi-card').isVisible(), true);
+  // Both cars in the sessions table, the shared one billed to the resident who claimed it.
+  await page.locator('#sessions tr[data-charger="s1"]', { hasText: '1-1-101' }).waitFor({ timeout: WAIT_MS });
+  assert.equal(await page.locator('#sessions tbody tr').count(), 2);
+  // A household's invite: a one-time link the operator hands over.
+  await page.locator('#invite-create select[name=household]').selectOption('1-1-101');
+  await page.locator('#invite-create button[type=submit]').click();
+  await page.locator('#invite-link .invite-url', { hasText: '#invite=' }).waitFor({ timeout: WAIT_MS });
   await checkLayouts(page, 'operator');
   await context.close();
 }

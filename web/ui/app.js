@@ -18,6 +18,14 @@ import { TimeChart, wallSeconds } from './chart.js';
       invite_done: '账户已创建，请登录',
       site_unknown: '台区', load_title: '配变负载', of_limit: '限值', base_load: '居民用电',
       charging: '充电', headroom: '余量', limit: '限值', history_title: '近 24 小时负载',
+      outlook_title: '配变负载：过去 24 小时与未来 24 小时', forecast: '预测居民用电', planned: '计划总负载',
+      phase_load: '分相负载',
+      platform_title: '市级平台同步', platform_off: '未启用', platform_queued: '待发送消息',
+      platform_oldest: '最早待发', platform_error: '最近错误', platform_delivered: '最近送达',
+      platform_none: '无', seconds_ago: (n) => `${n} 秒前`,
+      sessions_title: '当前充电会话', sessions_none: '暂无插枪车辆', col_pile: '充电桩', col_household: '户号',
+      col_plugged: '插枪', col_departure: '出发', col_energy: '已充 / 需求 kWh', col_finish: '计划充好',
+      invite_heading: '邀请住户', invite_create: '生成邀请链接', invite_made: (until) => `一次性链接，${until} 前有效：`,
       no_history: '暂无历史数据', chargers_title: '充电桩', no_chargers: '暂无充电桩',
       waiting_data: '等待数据…', tariff_title: '当前电价时段', toggle: 'English',
       updated: '更新于', live: '实时推送', polling: '轮询中', lost: '连接中断，正在重连…',
@@ -33,7 +41,7 @@ import { TimeChart, wallSeconds } from './chart.js';
         'failsafe': '失效保护：全部暂停充电',
         'limits-cannot-hold': '容量限值无法保持',
       },
-      chart_label: (n, max) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW`,
+      chart_label: (n, max, slots) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW${slots ? `；未来 ${slots} 个计划时段` : ''}`,
       tariff: { sharp: '尖峰', peak: '峰时', flat: '平时', valley: '谷时' },
       departure: '出发时间', energy_need: '需要电量 (kWh)', boost: '立即充电（接受峰时电价）',
       not_before: '暂缓充电至', household_claim: '户号', save: '保存', saving: '正在保存…', saved: '已保存',
@@ -74,6 +82,15 @@ import { TimeChart, wallSeconds } from './chart.js';
       invite_done: 'Account created; log in',
       site_unknown: 'Site', load_title: 'Transformer load', of_limit: 'limit', base_load: 'Households',
       charging: 'Charging', headroom: 'Headroom', limit: 'Limit', history_title: 'Load, last 24 h',
+      outlook_title: 'Transformer: last 24 h and next 24 h', forecast: 'Forecast households', planned: 'Planned total',
+      phase_load: 'per phase',
+      platform_title: 'City platform sync', platform_off: 'not enabled', platform_queued: 'Messages queued',
+      platform_oldest: 'Oldest queued', platform_error: 'Last error', platform_delivered: 'Last delivered',
+      platform_none: 'none', seconds_ago: (n) => `${n} s ago`,
+      sessions_title: 'Cars plugged in', sessions_none: 'No car plugged in', col_pile: 'Pile', col_household: 'Household',
+      col_plugged: 'Plugged in', col_departure: 'Departure', col_energy: 'Delivered / wanted kWh', col_finish: 'Planned ready',
+      invite_heading: 'Invite a resident', invite_create: 'Make an invite link',
+      invite_made: (until) => `One-time link, valid until ${until}: `,
       no_history: 'No history yet', chargers_title: 'Chargers', no_chargers: 'No chargers configured',
       waiting_data: 'Waiting for data…', tariff_title: 'Current tariff period', toggle: '中文',
       updated: 'Updated', live: 'live', polling: 'polling', lost: 'Connection lost, reconnecting…',
@@ -91,7 +108,7 @@ import { TimeChart, wallSeconds } from './chart.js';
         'failsafe': 'Failsafe: every pile paused',
         'limits-cannot-hold': 'A capacity limit cannot hold',
       },
-      chart_label: (n, max) => `Load over the last 24 hours, ${n} points, peak ${max} kW`,
+      chart_label: (n, max, slots) => `Load over the last 24 hours, ${n} points, peak ${max} kW${slots ? `; ${slots} planned slots ahead` : ''}`,
       tariff: { sharp: 'Critical peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
       departure: 'Departure', energy_need: 'Energy needed (kWh)', boost: 'Charge now (peak price accepted)',
       not_before: 'Do not charge until', household_claim: 'Household', save: 'Save', saving: 'Saving…',
@@ -221,7 +238,9 @@ import { TimeChart, wallSeconds } from './chart.js';
     renderAlarms(Array.isArray(status.alarms) ? status.alarms : []);
 
     renderLoad(site);
-    renderHistory(Array.isArray(status.history) ? status.history : []);
+    renderHistory(Array.isArray(status.history) ? status.history : [], status.transformer_outlook);
+    renderPlatform(status.platform);
+    if (me.role !== 'resident') renderSessions(Array.isArray(status.chargers) ? status.chargers : []);
     renderChargers(Array.isArray(status.chargers) ? status.chargers : []);
     renderKpis();
     loadKpis(false);
@@ -254,25 +273,113 @@ import { TimeChart, wallSeconds } from './chart.js';
 
   let historyChart = null;
 
-  // Households and charging stacked (the total filled in the charging colour, households drawn
-  // over its lower part), the limit dashed.
-  function renderHistory(points) {
+  const PHASES = ['A', 'B', 'C'];
+
+  // The transformer: measured households and charging stacked over the last 24 h (the total
+  // filled in the charging colour, households over its lower part), the limit dashed; for the
+  // operator also the next 24 h of the plan in force (forecast households dashed, planned total
+  // stepped, the limit on) and each phase's measured load where the meter gives it.
+  function renderHistory(points, ahead) {
     const box = $('history-chart');
     const valid = points.filter((p) => p && typeof p.load_kw === 'number' && wallSeconds(p.time) !== null);
+    const future = ahead && typeof ahead === 'object' && Array.isArray(ahead.planned_kw) ? ahead : null;
     $('history-empty').hidden = valid.length >= 2;
     box.hidden = valid.length < 2;
+    setText('history-title', t(future ? 'outlook_title' : 'history_title'));
     if (valid.length < 2) return;
     const max = valid.reduce((m, p) => Math.max(m, p.load_kw, p.limit_kw || 0), 0);
-    box.setAttribute('aria-label', t('chart_label')(valid.length, max.toFixed(0)));
+    const phased = valid.some((p) => Array.isArray(p.phase_load_kw) && p.phase_load_kw.some((kw) => typeof kw === 'number'));
+    document.querySelector('.phase-legend').hidden = !phased;
     const series = [{ label: t('charging'), colour: '--charging', fill: true },
                     { label: t('base_load'), colour: '--base', fill: true },
                     { label: t('limit'), colour: '--limit', dash: true }];
-    historyChart = historyChart || new TimeChart(box, series, box.clientWidth > 600 ? 220 : 190);
+    if (future) {
+      series.push({ label: t('forecast'), colour: '--forecast', dash: true },
+                  { label: t('planned'), colour: '--planned', step: true });
+    }
+    if (phased) PHASES.forEach((ph) => series.push({ label: `${t('phase_load')} ${ph}`, colour: `--phase-${ph.toLowerCase()}` }));
+    historyChart = historyChart || new TimeChart(box, series, box.clientWidth > 600 ? 240 : 190);
     historyChart.setSeries(series);
+
+    const value = (v) => (typeof v === 'number' ? v : null);
     const charging = (p) => (typeof p.charging_kw === 'number' ? p.charging_kw : 0);
-    historyChart.setData([valid.map((p) => wallSeconds(p.time)), valid.map((p) => p.load_kw),
-                          valid.map((p) => p.load_kw - charging(p)),
-                          valid.map((p) => (typeof p.limit_kw === 'number' ? p.limit_kw : null))]);
+    const rows = valid.map((p) => ({ x: wallSeconds(p.time), total: p.load_kw, base: p.load_kw - charging(p),
+                                     limit: value(p.limit_kw), phases: p.phase_load_kw || [] }));
+    if (future) {
+      const start = wallSeconds(future.slot_start);
+      const slotS = 60 * (future.slot_minutes || 15);
+      const lastPast = rows[rows.length - 1].x;
+      future.planned_kw.forEach((kw, i) => {
+        const x = start + i * slotS;
+        if (start === null || x <= lastPast) return;
+        const base = value(future.base_kw[i]);
+        rows.push({ x, limit: value(future.limit_kw[i]), forecast: base,
+                    planned: base === null ? null : base + (kw || 0) });
+      });
+    }
+    const column = (f) => rows.map((r) => (r[f] === undefined ? null : r[f]));
+    const data = [column('x'), column('total'), column('base'), column('limit')];
+    if (future) data.push(column('forecast'), column('planned'));
+    if (phased) PHASES.forEach((ph, i) => data.push(rows.map((r) => (r.phases ? value(r.phases[i]) : null))));
+    historyChart.setData(data);
+    box.setAttribute('aria-label', t('chart_label')(valid.length, max.toFixed(0), rows.length - valid.length));
+  }
+
+  // The operator's table of open sessions, from the status (so live), and the households an
+  // invite can be made for (those the configuration gives a pile).
+  function renderSessions(chargers) {
+    const open = chargers.filter((c) => c && c.session && typeof c.session === 'object');
+    $('sessions-empty').hidden = open.length > 0;
+    $('sessions').hidden = open.length === 0;
+    const when = (iso) => { const k = siteClock(iso); return k ? `${k.date.slice(5)} ${k.time}` : '—'; };
+    $('sessions').tBodies[0].replaceChildren(...open.map((c) => {
+      const x = c.session;
+      const tr = document.createElement('tr');
+      tr.dataset.charger = c.id;
+      for (const text of [c.name || c.id, x.household || '—', when(x.plugged_at), when(x.departure),
+                          `${num(x.delivered_kwh, 1)} / ${num(x.requested_kwh, 1)}`,
+                          x.plan && x.plan.finish ? when(x.plan.finish) : '—']) {
+        tr.append(el('td', '', text));
+      }
+      return tr;
+    }));
+    const select = $('invite-create').elements.household;
+    const households = [...new Set(chargers.map((c) => c && c.household).filter(Boolean))].sort();
+    if (select.options.length !== households.length) {
+      select.replaceChildren(...households.map((h) => { const o = el('option', '', h); o.value = h; return o; }));
+    }
+  }
+
+  $('invite-create').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const note = $('invite-link');
+    const { response, answer } = await postJson('/api/v1/invites', { household: event.target.elements.household.value });
+    note.className = `save-note save-${response.ok ? 'ok' : 'bad'}`;
+    if (!response.ok) { note.textContent = t('save_failed') + (answer.error || response.status); return; }
+    const until = siteClock(answer.expires_at);
+    note.textContent = t('invite_made')(until ? `${until.date} ${until.time}` : '');
+    const link = el('a', 'invite-url', location.origin + answer.link);
+    link.href = answer.link;
+    note.append(link);
+  });
+
+  // The city platform's outbox as the status reports it (docs/platform-api.md, "The outbox").
+  function renderPlatform(platform) {
+    const list = $('platform');
+    if (!platform || typeof platform !== 'object') { list.replaceChildren(); return; }
+    const item = (label, text, bad) => {
+      const div = el('div', bad ? 'platform-bad' : '');
+      div.append(el('dt', '', label), el('dd', '', text));
+      return div;
+    };
+    if (!platform.enabled) { list.replaceChildren(item(t('platform_title'), t('platform_off'))); return; }
+    const delivered = siteClock(platform.last_delivered_at);
+    list.replaceChildren(
+      item(t('platform_queued'), typeof platform.queued === 'number' ? String(platform.queued) : '—', platform.queued > 0),
+      item(t('platform_oldest'), typeof platform.oldest_queued_age_s === 'number'
+        ? t('seconds_ago')(platform.oldest_queued_age_s) : t('platform_none')),
+      item(t('platform_error'), platform.last_error || t('platform_none'), Boolean(platform.last_error)),
+      item(t('platform_delivered'), delivered ? `${delivered.date} ${delivered.time}` : t('platform_none')));
   }
 
   function renderChargers(chargers) {
