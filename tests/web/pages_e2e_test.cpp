@@ -22,17 +22,7 @@ namespace {
 using namespace std::chrono;
 
 std::string site_config(const std::filesystem::path& db) {
-  return gateway::testing::kMinimal + R"(
-[web]
-listen = "127.0.0.1"
-
-[store]
-path = ")" + db.string() + R"("
-
-[[meter]]
-id = "tx-meter"
-role = "transformer"
-
+  return gateway::testing::kMinimal + gateway::testing::loopback_store_and_meter(db) + R"(
 [[charger]]
 id = "p1"
 name = "1-1-101"
