@@ -7,7 +7,7 @@
 #   ./setup.sh tsan     ThreadSanitizer build in build-tsan/ of the tests whose code runs threads, run them
 #   ./setup.sh fuzz     every libFuzzer target for FUZZ_SECONDS (60) each (tests/fuzz/run.sh)
 #   (.ci/run runs test, sanitize, tsan and fuzz in turn; costs in docs/testing.md)
-#   ./setup.sh deps     only install the Debian packages (idempotent; runs apt-get update when needed)
+#   ./setup.sh deps     only install the Debian packages and web/'s npm modules (idempotent; apt-get update when needed)
 #   ./setup.sh build    deps + build only
 #
 # Environment: BUILD_DIR (default build/ or build-release/), ORDERLY_SANITIZE=1 for ASan+UBSan,
@@ -37,6 +37,20 @@ PACKAGES=(
   fonts-wqy-microhei          # a CJK font so chromium screenshots of the Chinese UI are legible
   wrk                         # HTTP load for the web benchmark (tests/bench/web_load.sh)
 )
+# Node.js builds the pages (web/build.mjs: esbuild, uPlot) and runs their Playwright test. A node
+# from elsewhere (nodesource, nvm) is used as it is; Debian's is installed only when none is found.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+
+# The web pages' npm modules, exactly as web/package-lock.json pins them. Skipped when node_modules
+# already matches the lock, so the test run after it needs no network.
+install_npm_deps() {
+  local stamp=web/node_modules/.package-lock.json
+  if [ -f "$stamp" ] && [ "$stamp" -nt web/package-lock.json ]; then
+    echo "setup: web/node_modules matches web/package-lock.json"
+    return
+  fi
+  npm ci --prefix web --no-audit --no-fund
+}
 
 install_deps() {
   local missing=()
@@ -45,6 +59,7 @@ install_deps() {
   done
   if [ ${#missing[@]} -eq 0 ]; then
     echo "setup: all ${#PACKAGES[@]} Debian packages present"
+    install_npm_deps
     return
   fi
   echo "setup: installing ${missing[*]}"
@@ -59,6 +74,7 @@ install_deps() {
     $SUDO apt-get update || echo "setup: apt-get update reported errors (above); installing from the lists it has"
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+  install_npm_deps
 }
 
 JOBS=${JOBS:-$(nproc)}

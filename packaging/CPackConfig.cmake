@@ -9,7 +9,8 @@ set(ORDERLY_PKG_DIR ${ORDERLY_SOURCE_DIR}/packaging)
 
 # Assets and profiles may be absent in an early checkout; OPTIONAL keeps `cmake --install`
 # working, and packaging/test-install.sh checks the built package does contain them.
-install(DIRECTORY ${ORDERLY_SOURCE_DIR}/web/static/ DESTINATION share/orderly/web OPTIONAL)
+# The pages as web/build.mjs bundled them (the orderly_web_assets target), not their sources.
+install(DIRECTORY ${ORDERLY_WEB_ASSETS_DIR}/ DESTINATION share/orderly/web OPTIONAL)
 install(DIRECTORY ${ORDERLY_SOURCE_DIR}/drivers/profiles/ DESTINATION share/orderly/profiles OPTIONAL)
 install(FILES ${ORDERLY_PKG_DIR}/orderly.toml DESTINATION /etc/orderly OPTIONAL)
 install(FILES ${ORDERLY_PKG_DIR}/mosquitto/orderly.conf DESTINATION /etc/mosquitto/conf.d)

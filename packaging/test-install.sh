@@ -68,6 +68,7 @@ check "apt-get install ./$(basename "$DEB") resolves dependencies" \
 echo "# files, owners, user"
 check "/usr/bin/orderly runs --version" /usr/bin/orderly --version
 check "web assets in /usr/share/orderly/web" test -n "$(ls -A /usr/share/orderly/web 2>/dev/null)"
+check "the page is the bundle (uPlot inside app.js)" grep -q u-over /usr/share/orderly/web/app.js
 check "device profiles in /usr/share/orderly/profiles" test -n "$(ls -A /usr/share/orderly/profiles 2>/dev/null)"
 check "config $CONF installed" test -s "$CONF"
 for doc in $(grep -o '/usr/share/doc/orderly/[A-Za-z0-9._-]*' "$CONF" | sort -u); do

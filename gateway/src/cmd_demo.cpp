@@ -220,8 +220,8 @@ int cmd_demo(const Args& args) {
   boost::asio::io_context io;
   GatewayOptions go;
   go.demo_speed = o.speed;
-  const std::filesystem::path source_static = std::filesystem::path(ORDERLY_SOURCE_DIR) / "web" / "static";
-  go.static_dir = std::filesystem::exists(source_static) ? source_static : "/usr/share/orderly/web";
+  const std::filesystem::path built_pages = ORDERLY_WEB_ASSETS_DIR;
+  go.static_dir = std::filesystem::exists(built_pages) ? built_pages : "/usr/share/orderly/web";
   Gateway gateway(io, clock, config, go);
   gateway.start();
 

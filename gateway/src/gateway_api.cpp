@@ -428,7 +428,15 @@ void Gateway::answer_on_core(const web::ApiRequest& request, const Reply& reply)
     }
     if (parts[2] == "request") {
       require_method(request, "PUT");
-      const ChargeRequest wanted = parse_charge_request(request.body, now, offset);
+      ChargeRequest wanted = parse_charge_request(request.body, now, offset);
+      if (const web::Principal* who = resident(request)) {
+        if (!wanted.household.empty() && wanted.household != who->household) {
+          throw ApiError{403, "household", "a resident claims sessions only for their own household (" +
+                                               who->household + ")"};
+        }
+        // A resident's request on a shared pile is their claim on it (may_use_charger let them in).
+        if (config_.find_charger(id)->kind == ChargerKind::shared_pile) wanted.household = who->household;
+      }
       // Filled before the commit can be reported: that comes by message, after this returns.
       auto saved = std::make_shared<json>();
       try {

@@ -92,6 +92,7 @@ nlohmann::json Gateway::status_for(const web::Principal& who) const {
   // Which piles alarm and how the failsafe budget stands is the operator's business.
   s.erase("alarms");
   s.erase("failsafe_budget");
+  s.erase("transformer_outlook");
   return s;
 }
 
@@ -100,8 +101,10 @@ bool Gateway::may_use_charger(const std::optional<web::Principal>& who, const st
   const ChargerConfig* c = config_.find_charger(charger_id);
   if (c == nullptr) return false;
   if (c->kind == ChargerKind::private_pile) return c->household == who->household;
+  // An unclaimed session on a shared pile is open to any resident: scanning the pile's QR code
+  // (the page's #pile= link) is how the one standing at it claims the car for their household.
   const auto open = sessions().open_session(charger_id);
-  return open && open->household == who->household;
+  return open && (open->household == who->household || open->household.empty());
 }
 
 void Gateway::audit(const web::ApiRequest& request, const std::string& action, const std::string& target) {

@@ -493,13 +493,29 @@ PlanOutlook outlook(const ActivePlan& plan, const std::string& charger_id, TimeP
     const TimePoint from = std::max(now, g.slot_start(k));
     const double hours = duration<double>(g.slot_start(k + 1) - from).count() / 3600.0;
     const double kwh = std::max(power_kw * std::min(hours, h), 0.0);
+    const double price = static_cast<std::size_t>(k) < plan.price_per_kwh.size()
+                             ? plan.price_per_kwh[static_cast<std::size_t>(k)] : 0.0;
     if (static_cast<int>(o.next_kw.size()) < next_slots) o.next_kw.push_back(power_kw);
+    if (o.timeline_kw.empty()) o.timeline_start = g.slot_start(k);
+    o.timeline_kw.push_back(power_kw);
+    o.timeline_price_per_kwh.push_back(price);
     if (kwh <= 1e-6) continue;
     if (!o.start) o.start = from;
     o.finish = g.slot_start(k + 1);
     o.expected_kwh += kwh;
-    if (static_cast<std::size_t>(k) < plan.price_per_kwh.size())
-      o.expected_cost_yuan += kwh * plan.price_per_kwh[static_cast<std::size_t>(k)];
+    o.expected_cost_yuan += kwh * price;
+  }
+  const double full_kw = it->second.max_kw;
+  double left_kwh = o.expected_kwh;
+  for (int k = first; k < g.slots && left_kwh > 1e-6 && full_kw > 0; ++k) {
+    const TimePoint from = std::max(now, g.slot_start(k));
+    const double hours = duration<double>(g.slot_start(k + 1) - from).count() / 3600.0;
+    const double kwh = std::min(left_kwh, full_kw * std::max(hours, 0.0));
+    const auto index = static_cast<std::size_t>(k - first);
+    if (index < o.timeline_price_per_kwh.size()) o.charge_now_cost_yuan += kwh * o.timeline_price_per_kwh[index];
+    left_kwh -= kwh;
+    // To the second: the slots' energies summed back carry a few microseconds of rounding.
+    if (left_kwh <= 1e-6) o.charge_now_finish = from + std::chrono::round<seconds>(duration<double>(3600.0 * kwh / full_kw));
   }
   return o;
 }

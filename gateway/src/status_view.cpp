@@ -22,6 +22,11 @@ constexpr auto kPushedPointEvery = minutes(5);
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 double round1(double v) { return std::round(v * 10.0) / 10.0; }
 double round2(double v) { return std::round(v * 100.0) / 100.0; }
+json rounded(const std::vector<double>& values) {
+  json out = json::array();
+  for (const double v : values) out.push_back(round2(v));
+  return out;
+}
 
 json session_json(const StatusSources& from, const std::string& charger_id, TimePoint now) {
   const auto record = from.sessions.open_session(charger_id);
@@ -36,8 +41,7 @@ json session_json(const StatusSources& from, const std::string& charger_id, Time
   const ActivePlan* active = from.controller.plan();
   if (active && active->chargers.count(charger_id)) {
     const auto o = outlook(*active, charger_id, now);
-    json next = json::array();
-    for (const double kw : o.next_kw) next.push_back(round2(kw));
+    const json next = rounded(o.next_kw);
     // Met when what is delivered plus what the plan still gives reaches the request (50 Wh slack
     // for the planner's whole-Wh and whole-amp rounding).
     const bool feasible = requested_kwh <= 0 || delivered_kwh + o.expected_kwh >= requested_kwh - 0.05;
@@ -54,7 +58,13 @@ json session_json(const StatusSources& from, const std::string& charger_id, Time
             {"feasible", feasible},
             {"note", note},
             {"slot_minutes", active->grid.slot.count()},
-            {"next_kw", next}};
+            {"next_kw", next},
+            {"charge_now_cost_yuan", round2(o.charge_now_cost_yuan)},
+            {"charge_now_finish", when(o.charge_now_finish)},
+            {"saving_yuan", round2(o.charge_now_cost_yuan - o.expected_cost_yuan)},
+            {"timeline", {{"start", format_local_time(o.timeline_start, offset)},
+                          {"kw", rounded(o.timeline_kw)},
+                          {"price_per_kwh", rounded(o.timeline_price_per_kwh)}}}};
   }
   return {{"id", record->id},
           {"household", record->household},
@@ -121,7 +131,9 @@ void LoadHistory::record(TimePoint now, const Controller& controller) {
   const auto& meter = controller.transformer();
   if (!meter) return;
   if (!points_.empty() && now - points_.back().at < kPointEvery) return;
-  points_.push_back({now, meter->power_w / 1000.0, controller.charging_w() / 1000.0, controller.transformer_limit_kw(now)});
+  Point p{now, meter->power_w / 1000.0, controller.charging_w() / 1000.0, controller.transformer_limit_kw(now), {}};
+  for (std::size_t ph = 0; ph < 3; ++ph) p.phase_load_kw[ph] = meter->power_w_phase[ph] / 1000.0;
+  points_.push_back(p);
   while (!points_.empty() && now - points_.front().at > kHistorySpan) points_.pop_front();
 }
 
@@ -133,6 +145,38 @@ json dr_event_json(const DrEvent& e, TimePoint now, minutes site_offset) {
           {"source", e.source},
           {"active", e.start <= now && now < e.end}};
 }
+
+namespace {
+
+// The next 24 h of the transformer from the plan in force, slot by slot: the forecast non-EV
+// load, what the plan charges (every pile), and the limit then (DR events applied, per phase
+// where configured). null before the first plan.
+json transformer_outlook_json(const Controller& controller, TimePoint now, minutes offset) {
+  const ActivePlan* plan = controller.plan();
+  if (plan == nullptr || plan->grid.slots <= 0) return nullptr;
+  const auto& g = plan->grid;
+  const int first = std::max(g.slot_of(now), 0);
+  const int last = std::min(g.slots, first + static_cast<int>(hours(24) / g.slot));
+  json base = json::array(), planned = json::array(), limit = json::array();
+  std::array<json, 3> phase_limit{json::array(), json::array(), json::array()};
+  for (int k = first; k < last; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    base.push_back(i < plan->base_kw.size() ? json(round1(plan->base_kw[i])) : json(nullptr));
+    double kw = 0;
+    for (const auto& [id, cp] : plan->chargers)
+      if (i < cp.kw.size()) kw += std::max(cp.kw[i], 0.0);
+    planned.push_back(round1(kw));
+    const TimePoint at = std::max(now, g.slot_start(k));
+    limit.push_back(controller.transformer_limit_kw(at));
+    const auto by_phase = controller.transformer_phase_limit_kw(at);
+    for (std::size_t ph = 0; ph < 3; ++ph) phase_limit[ph].push_back(by_phase[ph] ? json(*by_phase[ph]) : json(nullptr));
+  }
+  return {{"slot_start", format_local_time(g.slot_start(first), offset)}, {"slot_minutes", g.slot.count()},
+          {"base_kw", base}, {"planned_kw", planned}, {"limit_kw", limit},
+          {"phase_limit_kw", {{"A", phase_limit[0]}, {"B", phase_limit[1]}, {"C", phase_limit[2]}}}};
+}
+
+}  // namespace
 
 json status_json(const StatusSources& from, Instant at) {
   const TimePoint now = at.wall;
@@ -170,8 +214,11 @@ json status_json(const StatusSources& from, Instant at) {
   for (const auto& p : points) {
     if (!history.empty() && p.at - last < kPushedPointEvery && &p != &points.back()) continue;
     last = p.at;
+    json by_phase = json::array();
+    for (const double kw : p.phase_load_kw) by_phase.push_back(std::isfinite(kw) ? json(round1(kw)) : json(nullptr));
     history.push_back({{"time", format_local_time(p.at, offset)}, {"load_kw", round1(p.load_kw)},
-                       {"charging_kw", round1(p.charging_kw)}, {"limit_kw", p.limit_kw}});
+                       {"charging_kw", round1(p.charging_kw)}, {"limit_kw", p.limit_kw},
+                       {"phase_load_kw", std::move(by_phase)}});
   }
 
   json chargers = json::array();
@@ -219,6 +266,7 @@ json status_json(const StatusSources& from, Instant at) {
             {"algorithm", p->algorithm}, {"capacity_short", p->capacity_short},
             {"slot_minutes", p->grid.slot.count()}, {"slot_start", format_local_time(p->grid.start, offset)}};
   json platform = {{"enabled", config.platform.enabled}};
+  json ahead = transformer_outlook_json(controller, now, offset);
   if (const OutboxStatus* o = from.platform) {
     platform["queued"] = o->queued;
     platform["oldest_queued_age_s"] =
@@ -229,7 +277,7 @@ json status_json(const StatusSources& from, Instant at) {
   }
   return {{"time", format_local_time(now, offset)}, {"site", site}, {"history", history},
           {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"alarms", alarms}, {"plan", plan},
-          {"failsafe_budget", failsafe_budget_json(from, at)}, {"platform", platform}};
+          {"transformer_outlook", ahead}, {"failsafe_budget", failsafe_budget_json(from, at)}, {"platform", platform}};
 }
 
 }  // namespace orderly::gateway

@@ -2,6 +2,7 @@
 // The live status the web page and the city platform read (docs/web-api.md, "GET /api/v1/status"),
 // built from the core's state: the controller (load, limit, chargers, plan, DR events), the
 // session book and the last day's load history. Read-only; runs on the core thread.
+#include <array>
 #include <deque>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@ class LoadHistory {
     double load_kw = 0;
     double charging_kw = 0;
     double limit_kw = 0;
+    std::array<double, 3> phase_load_kw{};   // NaN where the meter does not measure its phases
   };
   // Adds a point when a minute has passed since the last one. Until the meter has answered
   // there is no load to plot: a 0 would read as a real trough.

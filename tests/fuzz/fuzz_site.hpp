@@ -53,7 +53,7 @@ class Site {
   }
   static gateway::GatewayOptions options() {
     gateway::GatewayOptions o;
-    o.static_dir = test::source_dir() / "web" / "static";
+    o.static_dir = test::web_assets_dir();
     o.devices = [](const drivers::DeviceEvents&) { return std::map<std::string, std::shared_ptr<drivers::ChargerDriver>>{}; };
     return o;
   }

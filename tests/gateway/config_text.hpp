@@ -2,6 +2,7 @@
 // A minimal valid configuration for tests to extend, and a helper that returns the errors a
 // text produces (empty when it parses).
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,22 @@ household = "1-1-102"
 phase = "B"
 max_power_kw = 7
 )";
+
+// A whole gateway on loopback for tests over HTTP: the web server on 127.0.0.1, the store in
+// `db`, a transformer meter "tx-meter" (the piles follow in the caller's text).
+inline std::string loopback_store_and_meter(const std::filesystem::path& db) {
+  return R"(
+[web]
+listen = "127.0.0.1"
+
+[store]
+path = ")" + db.string() + R"("
+
+[[meter]]
+id = "tx-meter"
+role = "transformer"
+)";
+}
 
 // Local (+08:00) wall time on a day of January 2026 (the 5th is a Monday), as the sites above
 // keep it.

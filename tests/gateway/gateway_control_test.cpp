@@ -60,15 +60,7 @@ limit_kw = 30
 [control]
 safety_margin_kw = 2
 
-[web]
-listen = "127.0.0.1"
-
-[store]
-path = ")" + db.string() + R"("
-
-[[meter]]
-id = "tx-meter"
-role = "transformer"
+)" + testing::loopback_store_and_meter(db) + R"(
 
 [[charger]]
 id = "p1"

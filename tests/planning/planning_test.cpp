@@ -254,6 +254,17 @@ TEST(Plan, ValleyHoursChosenCeilingsAndOutlook) {
   EXPECT_NEAR(o.expected_kwh, 20, 0.01);
   EXPECT_NEAR(o.expected_cost_yuan, 6.0, 0.01);  // all at the 0.30 valley price
   EXPECT_EQ(o.next_kw.size(), 8u);
+  // The timeline runs from the slot of now (20:00) to the grid's end, kW and price per slot.
+  EXPECT_EQ(o.timeline_start, local(5, 20, 0));
+  ASSERT_EQ(o.timeline_kw.size(), o.timeline_price_per_kwh.size());
+  EXPECT_EQ(static_cast<int>(o.timeline_kw.size()), a.grid.slots);
+  EXPECT_DOUBLE_EQ(o.timeline_price_per_kwh[0], 1.0);   // 20:00 peak
+  EXPECT_DOUBLE_EQ(o.timeline_price_per_kwh[12], 0.3);  // 23:00 valley
+  EXPECT_DOUBLE_EQ(o.timeline_kw[0], 0);
+  // Charging now instead: 20 kWh at 7 kW from 20:05 is 2 h 51 min 26 s, all at the peak price.
+  EXPECT_NEAR(o.charge_now_cost_yuan, 20.0, 0.01);
+  ASSERT_TRUE(o.charge_now_finish);
+  EXPECT_NEAR(duration<double>(*o.charge_now_finish - local(5, 22, 56, 26)).count(), 0, 1);
 
   const auto back = active_plan_from_json(active_plan_to_json(a));
   EXPECT_EQ(back.grid.start, a.grid.start);

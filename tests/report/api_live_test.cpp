@@ -44,6 +44,11 @@ kind = "private"
 household = "1-102"
 phase = "B"
 max_power_kw = 7
+[[charger]]
+id = "s1"
+kind = "shared"
+phase = "C"
+max_power_kw = 7
 )");
 }
 
@@ -56,7 +61,7 @@ class ApiLive : public ::testing::Test {
     options.devices = [this](const drivers::DeviceEvents& events) {
       events_ = events;
       std::map<std::string, std::shared_ptr<drivers::ChargerDriver>> out;
-      for (const char* id : {"p1", "p2"}) out[id] = std::make_shared<test::IdleCharger>(id);
+      for (const char* id : {"p1", "p2", "s1"}) out[id] = std::make_shared<test::IdleCharger>(id);
       return out;
     };
     gateway_ = std::make_unique<Gateway>(io_, clock_, std::move(config), std::move(options));
@@ -121,6 +126,85 @@ TEST_F(ApiLive, RequestIsCommittedBeforeTheAnswerAndShowsInTheStatus) {
   const auto status = gateway_->status();
   EXPECT_EQ(status["chargers"][0]["session"]["requested_kwh"], 25.0);
   EXPECT_EQ(status["chargers"][0]["session"]["request_source"], "resident");
+}
+
+web::ApiRequest as_resident(const std::string& household, std::string method, std::string path, std::string body = {}) {
+  web::ApiRequest r{std::move(method), std::move(path), {}, std::move(body)};
+  r.caller = web::Principal{"resident-" + household, web::Role::resident, household, "csrf"};
+  return r;
+}
+
+// The resident page's plan view: the timeline per slot, and what charging now would cost instead.
+TEST_F(ApiLive, ThePlanCarriesItsTimelineAndTheSavingAgainstChargingNow) {
+  plug("p1");
+  ASSERT_EQ(call("PUT", "/api/v1/chargers/p1/request", R"({"departure": "07:30", "energy_kwh": 14})").status, 200);
+  json plan;
+  ASSERT_TRUE(test::pump_until(io_, [&] {
+    plan = gateway_->status()["chargers"][0]["session"]["plan"];
+    return plan.is_object() && plan.value("expected_kwh", 0.0) > 13.9;
+  })) << gateway_->status()["chargers"][0];
+  // 20:00 is peak (1.0): now, 14 kWh at 7 kW costs 14 and is done by 22:00; the plan waits for
+  // the valley (0.3) after 23:00.
+  EXPECT_NEAR(plan["total_cost_yuan"].get<double>(), 4.2, 0.01) << plan;
+  EXPECT_NEAR(plan["charge_now_cost_yuan"].get<double>(), 14.0, 0.01) << plan;
+  EXPECT_NEAR(plan["saving_yuan"].get<double>(), 9.8, 0.01) << plan;
+  EXPECT_EQ(plan["charge_now_finish"], "2026-01-05T22:00:00+08:00");
+  const json timeline = plan["timeline"];
+  EXPECT_EQ(timeline["start"], "2026-01-05T20:00:00+08:00");
+  ASSERT_EQ(timeline["kw"].size(), timeline["price_per_kwh"].size());
+  ASSERT_GT(timeline["kw"].size(), 44u);  // to 07:30 at least, in 15-minute slots
+  EXPECT_EQ(timeline["price_per_kwh"][0], 1.0);
+  EXPECT_EQ(timeline["price_per_kwh"][12], 0.3);
+  double planned_kwh = 0;
+  for (const auto& kw : timeline["kw"]) planned_kwh += kw.get<double>() * 0.25;
+  EXPECT_NEAR(planned_kwh, 14.0, 0.05);
+}
+
+// The operator's transformer chart: the next 24 h slot by slot from the plan in force.
+TEST_F(ApiLive, TheStatusCarriesTheTransformersNext24Hours) {
+  plug("p1");
+  ASSERT_EQ(call("PUT", "/api/v1/chargers/p1/request", R"({"departure": "07:30", "energy_kwh": 14})").status, 200);
+  json ahead;
+  ASSERT_TRUE(test::pump_until(io_, [&] {
+    ahead = gateway_->status()["transformer_outlook"];
+    if (!ahead.is_object()) return false;
+    double kwh = 0;
+    for (const auto& kw : ahead["planned_kw"]) kwh += kw.get<double>() * 0.25;
+    return kwh > 13.9;
+  })) << gateway_->status()["transformer_outlook"];
+  EXPECT_EQ(ahead["slot_start"], "2026-01-05T20:00:00+08:00");
+  EXPECT_EQ(ahead["slot_minutes"], 15);
+  ASSERT_EQ(ahead["base_kw"].size(), ahead["planned_kw"].size());
+  ASSERT_EQ(ahead["limit_kw"].size(), ahead["planned_kw"].size());
+  EXPECT_GE(ahead["planned_kw"].size(), 40u);  // to the plan's horizon, at most 24 h
+  EXPECT_LE(ahead["planned_kw"].size(), 96u);
+  EXPECT_EQ(ahead["limit_kw"][0], 40.0);
+  EXPECT_EQ(ahead["planned_kw"][0], 0.0);  // peak now: the car waits for the valley
+  EXPECT_TRUE(ahead["phase_limit_kw"]["A"][0].is_null());  // no phase limits configured
+  // The meter here reports no phases: the history says so per point instead of plotting zeros.
+  const json history = gateway_->status()["history"];
+  ASSERT_FALSE(history.empty());
+  EXPECT_TRUE(history.back()["phase_load_kw"][0].is_null()) << history.back();
+}
+
+// The QR code on a shared pile opens the page at #pile=s1: whoever is logged in claims the car
+// plugged in there for their household, and after that it is theirs alone.
+TEST_F(ApiLive, AResidentClaimsAnUnclaimedSharedPileForTheirOwnHousehold) {
+  plug("s1");
+  const auto look = test::pump_api(io_, *gateway_, as_resident("1-101", "GET", "/api/v1/chargers/s1/session"));
+  ASSERT_EQ(look.status, 200) << look.body;
+  EXPECT_EQ(body(look)["session"]["household"], "");
+  const auto other = test::pump_api(io_, *gateway_, as_resident("1-101", "PUT", "/api/v1/chargers/s1/request",
+                                                                R"({"household": "1-102", "energy_kwh": 5})"));
+  EXPECT_EQ(other.status, 403) << other.body;
+  EXPECT_EQ(body(other)["field"], "household");
+
+  const auto claim = test::pump_api(io_, *gateway_, as_resident("1-101", "PUT", "/api/v1/chargers/s1/request",
+                                                                R"({"departure": "07:00", "energy_kwh": 10})"));
+  ASSERT_EQ(claim.status, 200) << claim.body;
+  EXPECT_EQ(body(claim)["session"]["household"], "1-101");
+  EXPECT_EQ(test::pump_api(io_, *gateway_, as_resident("1-102", "GET", "/api/v1/chargers/s1/session")).status, 403);
+  EXPECT_EQ(test::pump_api(io_, *gateway_, as_resident("1-101", "GET", "/api/v1/chargers/s1/session")).status, 200);
 }
 
 TEST_F(ApiLive, RequestWithoutACarIsRefusedWithTheReason) {

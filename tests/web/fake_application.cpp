@@ -157,7 +157,7 @@ ServerOptions test_options() {
   ServerOptions options;
   options.address = "127.0.0.1";
   options.port = 0;
-  options.static_dir = orderly::test::source_dir() / "web" / "static";
+  options.static_dir = orderly::test::web_assets_dir();
   options.push_interval = std::chrono::milliseconds(50);
   return options;
 }

@@ -179,7 +179,7 @@ class ScriptedPage {
  public:
   ScriptedPage(const orderly::test::TempDir& dir, const std::string& script) : dir_(dir) {
     const auto static_dir = dir / "static";
-    std::filesystem::copy(orderly::test::source_dir() / "web" / "static", static_dir);
+    std::filesystem::copy(orderly::test::web_assets_dir(), static_dir);
     std::string page = orderly::test::read_file(static_dir / "index.html");
     const std::string app = R"(<script src="app.js" defer></script>)";
     page.replace(page.find(app), app.size(), app + R"(<script src="e2e.js" defer></script>)");

@@ -194,6 +194,14 @@ struct PlanOutlook {
   double expected_kwh = 0;                 // planned energy from now on
   double expected_cost_yuan = 0;           // at the tariff of each slot
   std::vector<double> next_kw;             // planned kW for the next slots, slot of `now` first
+  // Every remaining slot of the grid from the slot of `now`: the resident page's timeline.
+  TimePoint timeline_start{};              // start of the slot of `now`
+  std::vector<double> timeline_kw;         // planned kW per slot
+  std::vector<double> timeline_price_per_kwh;
+  // The same expected_kwh at the pile's full power from now on ("charge now"), at each slot's
+  // tariff: what the resident saves by the plan. No finish when the grid ends first.
+  double charge_now_cost_yuan = 0;
+  std::optional<TimePoint> charge_now_finish;
 };
 PlanOutlook outlook(const ActivePlan& plan, const std::string& charger_id, TimePoint now, int next_slots = 8);
 

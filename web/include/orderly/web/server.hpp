@@ -18,7 +18,7 @@ namespace orderly::web {
 struct ServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080;  // 0 = let the OS pick (tests); read the result from Server::port()
-  // web/static in the source tree, /usr/share/orderly/web when installed.
+  // <build>/web/static (bundled from web/ui by web/build.mjs), /usr/share/orderly/web when installed.
   std::filesystem::path static_dir;
   // Pushes to WebSocket clients are coalesced to at most one per interval, so a burst of status
   // changes (every meter reading) does not flood a phone on community Wi-Fi.

@@ -105,7 +105,7 @@ class RunningGateway {
 
  private:
   static gateway::GatewayOptions with_static_dir(gateway::GatewayOptions o) {
-    if (o.static_dir.empty()) o.static_dir = source_dir() / "web" / "static";
+    if (o.static_dir.empty()) o.static_dir = web_assets_dir();
     return o;
   }
   boost::asio::io_context io_;

@@ -64,5 +64,7 @@ inline constexpr const char* kChromium = "/usr/bin/chromium";
 // The source tree (for shipped profiles, config examples, shared data) and the orderly binary.
 inline std::filesystem::path source_dir() { return ORDERLY_SOURCE_DIR; }
 inline std::filesystem::path orderly_binary() { return ORDERLY_BINARY; }
+// The pages as web/build.mjs bundled them (what a server's static_dir points at).
+inline std::filesystem::path web_assets_dir() { return ORDERLY_WEB_ASSETS_DIR; }
 
 }  // namespace orderly::test

@@ -3,6 +3,8 @@
 // WebSocket /api/v1/live; while the socket is down the page polls the status instead.
 'use strict';
 
+import { TimeChart, wallSeconds } from './chart.js';
+
 (function () {
   const POLL_MS = 5000;
   const RECONNECT_MIN_MS = 1000;
@@ -16,6 +18,14 @@
       invite_done: '账户已创建，请登录',
       site_unknown: '台区', load_title: '配变负载', of_limit: '限值', base_load: '居民用电',
       charging: '充电', headroom: '余量', limit: '限值', history_title: '近 24 小时负载',
+      outlook_title: '配变负载：过去 24 小时与未来 24 小时', forecast: '预测居民用电', planned: '计划总负载',
+      phase_load: '分相负载',
+      platform_title: '市级平台同步', platform_off: '未启用', platform_queued: '待发送消息',
+      platform_oldest: '最早待发', platform_error: '最近错误', platform_delivered: '最近送达',
+      platform_none: '无', seconds_ago: (n) => `${n} 秒前`,
+      sessions_title: '当前充电会话', sessions_none: '暂无插枪车辆', col_pile: '充电桩', col_household: '户号',
+      col_plugged: '插枪', col_departure: '出发', col_energy: '已充 / 需求 kWh', col_finish: '计划充好',
+      invite_heading: '邀请住户', invite_create: '生成邀请链接', invite_made: (until) => `一次性链接，${until} 前有效：`,
       no_history: '暂无历史数据', chargers_title: '充电桩', no_chargers: '暂无充电桩',
       waiting_data: '等待数据…', tariff_title: '当前电价时段', toggle: 'English',
       updated: '更新于', live: '实时推送', polling: '轮询中', lost: '连接中断，正在重连…',
@@ -31,7 +41,7 @@
         'failsafe': '失效保护：全部暂停充电',
         'limits-cannot-hold': '容量限值无法保持',
       },
-      chart_label: (n, max) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW`,
+      chart_label: (n, max, slots) => `近 24 小时负载曲线，${n} 个数据点，最高 ${max} kW${slots ? `；未来 ${slots} 个计划时段` : ''}`,
       tariff: { sharp: '尖峰', peak: '峰时', flat: '平时', valley: '谷时' },
       departure: '出发时间', energy_need: '需要电量 (kWh)', boost: '立即充电（接受峰时电价）',
       not_before: '暂缓充电至', household_claim: '户号', save: '保存', saving: '正在保存…', saved: '已保存',
@@ -40,6 +50,15 @@
       plan_ok: (start, finish, kwh) => `计划 ${start} 开始充电，${finish} 前充入 ${kwh} kWh`,
       plan_cost: (yuan) => `，预计本次电费 ¥${yuan}`,
       plan_boost: '立即以最大功率充电', plan_none: '等待排程', plan_infeasible: '出发前无法充满：',
+      plan_summary: (finish, cost) => `预计 ${finish} 充好，本次电费约 ¥${cost}`,
+      plan_saving: (yuan) => `，比立即充电省 ¥${yuan}`,
+      plan_chart: '充电计划 (kW)', plan_chart_label: (n) => `充电计划，${n} 个时段`,
+      charge_now: (price, cost, finish) => `立即充电：当前 ¥${price}/kWh，约 ¥${cost}${finish ? `，${finish} 前充好` : ''}`,
+      charge_now_off: '取消立即充电，按计划充', mode: '方式', mode_energy: '出发时充入指定电量', mode_full: '出发前充满',
+      my_history: '我的充电记录', my_history_empty: '本月暂无充电记录', month_total: (n, kwh, yuan) => `本月 ${n} 次，${kwh} kWh，¥${yuan}`,
+      history_row: (date, pile, kwh, yuan) => `${date} ${pile} · ${kwh} kWh · ¥${yuan}`,
+      qr_title: (pile) => `公共桩 ${pile}`, qr_plug_first: '请先插好充电枪，再刷新本页', qr_taken: '此桩正在为其他住户充电',
+      qr_start: '开始充电', qr_started: '已开始：这辆车的充电记在您的户号下', retry: '刷新',
       kpi_title: '运营指标', kpi_this_month: '本月', kpi_last_month: '上月', kpi_last_7_days: '近 7 天',
       kpi_waiting: '正在计算指标…', kpi_unavailable: '暂无指标', kpi_valley_all: '谷时充电占比（全部桩）',
       kpi_valley_private: '谷时充电占比（私人桩）', kpi_peak: '配变最高负载', kpi_over: '超限分钟数',
@@ -63,6 +82,15 @@
       invite_done: 'Account created; log in',
       site_unknown: 'Site', load_title: 'Transformer load', of_limit: 'limit', base_load: 'Households',
       charging: 'Charging', headroom: 'Headroom', limit: 'Limit', history_title: 'Load, last 24 h',
+      outlook_title: 'Transformer: last 24 h and next 24 h', forecast: 'Forecast households', planned: 'Planned total',
+      phase_load: 'per phase',
+      platform_title: 'City platform sync', platform_off: 'not enabled', platform_queued: 'Messages queued',
+      platform_oldest: 'Oldest queued', platform_error: 'Last error', platform_delivered: 'Last delivered',
+      platform_none: 'none', seconds_ago: (n) => `${n} s ago`,
+      sessions_title: 'Cars plugged in', sessions_none: 'No car plugged in', col_pile: 'Pile', col_household: 'Household',
+      col_plugged: 'Plugged in', col_departure: 'Departure', col_energy: 'Delivered / wanted kWh', col_finish: 'Planned ready',
+      invite_heading: 'Invite a resident', invite_create: 'Make an invite link',
+      invite_made: (until) => `One-time link, valid until ${until}: `,
       no_history: 'No history yet', chargers_title: 'Chargers', no_chargers: 'No chargers configured',
       waiting_data: 'Waiting for data…', tariff_title: 'Current tariff period', toggle: '中文',
       updated: 'Updated', live: 'live', polling: 'polling', lost: 'Connection lost, reconnecting…',
@@ -80,7 +108,7 @@
         'failsafe': 'Failsafe: every pile paused',
         'limits-cannot-hold': 'A capacity limit cannot hold',
       },
-      chart_label: (n, max) => `Load over the last 24 hours, ${n} points, peak ${max} kW`,
+      chart_label: (n, max, slots) => `Load over the last 24 hours, ${n} points, peak ${max} kW${slots ? `; ${slots} planned slots ahead` : ''}`,
       tariff: { sharp: 'Critical peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
       departure: 'Departure', energy_need: 'Energy needed (kWh)', boost: 'Charge now (peak price accepted)',
       not_before: 'Do not charge until', household_claim: 'Household', save: 'Save', saving: 'Saving…',
@@ -90,6 +118,18 @@
       plan_cost: (yuan) => `, about ¥${yuan} for this session`,
       plan_boost: 'Charging now at full power', plan_none: 'Waiting to be planned',
       plan_infeasible: 'Cannot be full by departure: ',
+      plan_summary: (finish, cost) => `Ready by ${finish}, about ¥${cost} for this session`,
+      plan_saving: (yuan) => `, ¥${yuan} less than charging now`,
+      plan_chart: 'Charging plan (kW)', plan_chart_label: (n) => `Charging plan, ${n} slots`,
+      charge_now: (price, cost, finish) => `Charge now: ¥${price}/kWh now, about ¥${cost}${finish ? `, ready by ${finish}` : ''}`,
+      charge_now_off: 'Stop charging now, follow the plan', mode: 'Mode', mode_energy: 'This much energy by departure',
+      mode_full: 'Full by departure',
+      my_history: 'My charging', my_history_empty: 'No charging this month yet',
+      month_total: (n, kwh, yuan) => `This month: ${n} sessions, ${kwh} kWh, ¥${yuan}`,
+      history_row: (date, pile, kwh, yuan) => `${date} ${pile} · ${kwh} kWh · ¥${yuan}`,
+      qr_title: (pile) => `Shared pile ${pile}`, qr_plug_first: 'Plug the car in first, then reload this page',
+      qr_taken: 'This pile is charging another household\'s car', qr_start: 'Start charging',
+      qr_started: 'Started: this car\'s charging is billed to your household', retry: 'Reload',
       kpi_title: 'KPIs', kpi_this_month: 'This month', kpi_last_month: 'Last month', kpi_last_7_days: 'Last 7 days',
       kpi_waiting: 'Computing KPIs…', kpi_unavailable: 'No KPIs available', kpi_valley_all: 'Valley share (all piles)',
       kpi_valley_private: 'Valley share (private piles)', kpi_peak: 'Transformer peak', kpi_over: 'Minutes above limit',
@@ -198,7 +238,9 @@
     renderAlarms(Array.isArray(status.alarms) ? status.alarms : []);
 
     renderLoad(site);
-    renderHistory(Array.isArray(status.history) ? status.history : []);
+    renderHistory(Array.isArray(status.history) ? status.history : [], status.transformer_outlook);
+    renderPlatform(status.platform);
+    if (me.role !== 'resident') renderSessions(Array.isArray(status.chargers) ? status.chargers : []);
     renderChargers(Array.isArray(status.chargers) ? status.chargers : []);
     renderKpis();
     loadKpis(false);
@@ -229,85 +271,115 @@
     $('bar-charging').style.width = haveRatio ? width(charging) : '0%';
   }
 
-  function renderHistory(points) {
-    const canvas = $('history-chart');
-    const valid = points.filter((p) => p && typeof p.load_kw === 'number');
+  let historyChart = null;
+
+  const PHASES = ['A', 'B', 'C'];
+
+  // The transformer: measured households and charging stacked over the last 24 h (the total
+  // filled in the charging colour, households over its lower part), the limit dashed; for the
+  // operator also the next 24 h of the plan in force (forecast households dashed, planned total
+  // stepped, the limit on) and each phase's measured load where the meter gives it.
+  function renderHistory(points, ahead) {
+    const box = $('history-chart');
+    const valid = points.filter((p) => p && typeof p.load_kw === 'number' && wallSeconds(p.time) !== null);
+    const future = ahead && typeof ahead === 'object' && Array.isArray(ahead.planned_kw) ? ahead : null;
     $('history-empty').hidden = valid.length >= 2;
-    canvas.hidden = valid.length < 2;
+    box.hidden = valid.length < 2;
+    setText('history-title', t(future ? 'outlook_title' : 'history_title'));
     if (valid.length < 2) return;
     const max = valid.reduce((m, p) => Math.max(m, p.load_kw, p.limit_kw || 0), 0);
-    canvas.setAttribute('aria-label', t('chart_label')(valid.length, max.toFixed(0)));
-    drawChart(canvas, valid);
+    const phased = valid.some((p) => Array.isArray(p.phase_load_kw) && p.phase_load_kw.some((kw) => typeof kw === 'number'));
+    document.querySelector('.phase-legend').hidden = !phased;
+    const series = [{ label: t('charging'), colour: '--charging', fill: true },
+                    { label: t('base_load'), colour: '--base', fill: true },
+                    { label: t('limit'), colour: '--limit', dash: true }];
+    if (future) {
+      series.push({ label: t('forecast'), colour: '--forecast', dash: true },
+                  { label: t('planned'), colour: '--planned', step: true });
+    }
+    if (phased) PHASES.forEach((ph) => series.push({ label: `${t('phase_load')} ${ph}`, colour: `--phase-${ph.toLowerCase()}` }));
+    historyChart = historyChart || new TimeChart(box, series, box.clientWidth > 600 ? 240 : 190);
+    historyChart.setSeries(series);
+
+    const value = (v) => (typeof v === 'number' ? v : null);
+    const charging = (p) => (typeof p.charging_kw === 'number' ? p.charging_kw : 0);
+    const rows = valid.map((p) => ({ x: wallSeconds(p.time), total: p.load_kw, base: p.load_kw - charging(p),
+                                     limit: value(p.limit_kw), phases: p.phase_load_kw || [] }));
+    if (future) {
+      const start = wallSeconds(future.slot_start);
+      const slotS = 60 * (future.slot_minutes || 15);
+      const lastPast = rows[rows.length - 1].x;
+      future.planned_kw.forEach((kw, i) => {
+        const x = start + i * slotS;
+        if (start === null || x <= lastPast) return;
+        const base = value(future.base_kw[i]);
+        rows.push({ x, limit: value(future.limit_kw[i]), forecast: base,
+                    planned: base === null ? null : base + (kw || 0) });
+      });
+    }
+    const column = (f) => rows.map((r) => (r[f] === undefined ? null : r[f]));
+    const data = [column('x'), column('total'), column('base'), column('limit')];
+    if (future) data.push(column('forecast'), column('planned'));
+    if (phased) PHASES.forEach((ph, i) => data.push(rows.map((r) => (r.phases ? value(r.phases[i]) : null))));
+    historyChart.setData(data);
+    box.setAttribute('aria-label', t('chart_label')(valid.length, max.toFixed(0), rows.length - valid.length));
   }
 
-  function drawChart(canvas, points) {
-    const ratio = window.devicePixelRatio || 1;
-    const cssWidth = canvas.clientWidth || 320;
-    const cssHeight = canvas.clientHeight || 180;
-    canvas.width = Math.round(cssWidth * ratio);
-    canvas.height = Math.round(cssHeight * ratio);
-    const g = canvas.getContext('2d');
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, cssWidth, cssHeight);
-
-    const css = getComputedStyle(document.documentElement);
-    const colour = (name) => css.getPropertyValue(name).trim();
-    const pad = { left: 40, right: 8, top: 8, bottom: 22 };
-    const w = cssWidth - pad.left - pad.right;
-    const h = cssHeight - pad.top - pad.bottom;
-    const top = niceCeiling(points.reduce((m, p) => Math.max(m, p.load_kw, p.limit_kw || 0), 1) * 1.05);
-    const x = (i) => pad.left + (w * i) / (points.length - 1);
-    const y = (kw) => pad.top + h - (h * Math.max(0, kw)) / top;
-
-    g.font = '11px system-ui, sans-serif';
-    g.fillStyle = colour('--muted');
-    g.strokeStyle = colour('--grid');
-    g.lineWidth = 1;
-    g.textAlign = 'right';
-    g.textBaseline = 'middle';
-    for (let i = 0; i <= 4; ++i) {
-      const kw = (top * i) / 4;
-      const yy = Math.round(y(kw)) + 0.5;
-      g.beginPath(); g.moveTo(pad.left, yy); g.lineTo(pad.left + w, yy); g.stroke();
-      g.fillText(kw.toFixed(0), pad.left - 4, yy);
+  // The operator's table of open sessions, from the status (so live), and the households an
+  // invite can be made for (those the configuration gives a pile).
+  function renderSessions(chargers) {
+    const open = chargers.filter((c) => c && c.session && typeof c.session === 'object');
+    $('sessions-empty').hidden = open.length > 0;
+    $('sessions').hidden = open.length === 0;
+    const when = (iso) => { const k = siteClock(iso); return k ? `${k.date.slice(5)} ${k.time}` : '—'; };
+    $('sessions').tBodies[0].replaceChildren(...open.map((c) => {
+      const x = c.session;
+      const tr = document.createElement('tr');
+      tr.dataset.charger = c.id;
+      for (const text of [c.name || c.id, x.household || '—', when(x.plugged_at), when(x.departure),
+                          `${num(x.delivered_kwh, 1)} / ${num(x.requested_kwh, 1)}`,
+                          x.plan && x.plan.finish ? when(x.plan.finish) : '—']) {
+        tr.append(el('td', '', text));
+      }
+      return tr;
+    }));
+    const select = $('invite-create').elements.household;
+    const households = [...new Set(chargers.map((c) => c && c.household).filter(Boolean))].sort();
+    if (select.options.length !== households.length) {
+      select.replaceChildren(...households.map((h) => { const o = el('option', '', h); o.value = h; return o; }));
     }
-    g.textAlign = 'center';
-    g.textBaseline = 'top';
-    const labels = Math.min(6, points.length);
-    for (let i = 0; i < labels; ++i) {
-      const index = Math.round(((points.length - 1) * i) / (labels - 1));
-      const clock = siteClock(points[index].time);
-      if (clock) g.fillText(clock.time, Math.min(Math.max(x(index), pad.left + 14), pad.left + w - 14), pad.top + h + 5);
-    }
+  }
 
-    const area = (upper, lower, fill) => {
-      g.beginPath();
-      points.forEach((p, i) => (i ? g.lineTo(x(i), y(upper(p))) : g.moveTo(x(i), y(upper(p)))));
-      for (let i = points.length - 1; i >= 0; --i) g.lineTo(x(i), y(lower(points[i])));
-      g.closePath();
-      g.fillStyle = fill;
-      g.fill();
+  $('invite-create').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const note = $('invite-link');
+    const { response, answer } = await postJson('/api/v1/invites', { household: event.target.elements.household.value });
+    note.className = `save-note save-${response.ok ? 'ok' : 'bad'}`;
+    if (!response.ok) { note.textContent = t('save_failed') + (answer.error || response.status); return; }
+    const until = siteClock(answer.expires_at);
+    note.textContent = t('invite_made')(until ? `${until.date} ${until.time}` : '');
+    const link = el('a', 'invite-url', location.origin + answer.link);
+    link.href = answer.link;
+    note.append(link);
+  });
+
+  // The city platform's outbox as the status reports it (docs/platform-api.md, "The outbox").
+  function renderPlatform(platform) {
+    const list = $('platform');
+    if (!platform || typeof platform !== 'object') { list.replaceChildren(); return; }
+    const item = (label, text, bad) => {
+      const div = el('div', bad ? 'platform-bad' : '');
+      div.append(el('dt', '', label), el('dd', '', text));
+      return div;
     };
-    const chargingOf = (p) => (typeof p.charging_kw === 'number' ? p.charging_kw : 0);
-    area((p) => p.load_kw - chargingOf(p), () => 0, colour('--base'));
-    area((p) => p.load_kw, (p) => p.load_kw - chargingOf(p), colour('--charging'));
-
-    const withLimit = points.map((p, i) => [i, p.limit_kw]).filter(([, v]) => typeof v === 'number');
-    if (withLimit.length) {
-      g.beginPath();
-      g.setLineDash([6, 4]);
-      g.strokeStyle = colour('--limit');
-      g.lineWidth = 2;
-      withLimit.forEach(([i, v], n) => (n ? g.lineTo(x(i), y(v)) : g.moveTo(x(i), y(v))));
-      g.stroke();
-      g.setLineDash([]);
-    }
-  }
-
-  function niceCeiling(value) {
-    const step = Math.pow(10, Math.floor(Math.log10(value)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= value) return m * step;
-    return 10 * step;
+    if (!platform.enabled) { list.replaceChildren(item(t('platform_title'), t('platform_off'))); return; }
+    const delivered = siteClock(platform.last_delivered_at);
+    list.replaceChildren(
+      item(t('platform_queued'), typeof platform.queued === 'number' ? String(platform.queued) : '—', platform.queued > 0),
+      item(t('platform_oldest'), typeof platform.oldest_queued_age_s === 'number'
+        ? t('seconds_ago')(platform.oldest_queued_age_s) : t('platform_none')),
+      item(t('platform_error'), platform.last_error || t('platform_none'), Boolean(platform.last_error)),
+      item(t('platform_delivered'), delivered ? `${delivered.date} ${delivered.time}` : t('platform_none')));
   }
 
   function renderChargers(chargers) {
@@ -328,6 +400,76 @@
     next.forEach((node, i) => {
       if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
     });
+    drawPlanCharts();
+  }
+
+  // ---- resident: the plan of my car --------------------------------------------------------------
+
+  // uPlot measures its container, so plan charts are drawn once their card is in the page.
+  const planCharts = new Map();   // chart box -> TimeChart
+  const pendingPlanCharts = [];   // [box, data] waiting for drawPlanCharts()
+
+  function drawPlanCharts() {
+    for (const [box, chart] of [...planCharts]) {
+      if (!box.isConnected) { chart.destroy(); planCharts.delete(box); }
+    }
+    for (const [box, data] of pendingPlanCharts.splice(0)) {
+      if (!box.isConnected) continue;
+      const chart = new TimeChart(box, [{ label: t('charging'), colour: '--charging', fill: true, step: true }], 140);
+      chart.setData(data);
+      planCharts.set(box, chart);
+    }
+  }
+
+  // The plan's timeline from the slot of now until an hour past departure (or the last planned
+  // slot, whichever is later), as uPlot columns.
+  function planTimeline(session) {
+    const timeline = session.plan && session.plan.timeline;
+    const start = timeline && wallSeconds(timeline.start);
+    const slotS = 60 * (session.plan.slot_minutes || 15);
+    if (start === null || !timeline || !Array.isArray(timeline.kw) || !timeline.kw.length) return null;
+    let last = timeline.kw.length - 1;
+    const departure = wallSeconds(session.departure);
+    let lastPlanned = -1;
+    timeline.kw.forEach((kw, i) => { if (kw > 0) lastPlanned = i; });
+    if (departure !== null) last = Math.min(last, Math.max(lastPlanned + 1, Math.ceil((departure + 3600 - start) / slotS)));
+    const xs = [];
+    const kws = [];
+    for (let i = 0; i <= last; ++i) { xs.push(start + i * slotS); kws.push(timeline.kw[i]); }
+    xs.push(start + (last + 1) * slotS);  // the last step's end
+    kws.push(null);
+    return [xs, kws];
+  }
+
+  function money(value) { return typeof value === 'number' ? value.toFixed(2) : '—'; }
+
+  // Finish, cost and saving; the chart; "charge now" with what it costs.
+  function planDetails(c, box) {
+    const session = c.session;
+    const plan = session.plan && typeof session.plan === 'object' ? session.plan : null;
+    if (!plan) return;
+    if (plan.finish && typeof plan.total_cost_yuan === 'number') {
+      let text = t('plan_summary')(clockOf(plan.finish), money(plan.total_cost_yuan));
+      if (!session.boost && plan.saving_yuan > 0.005) text += t('plan_saving')(money(plan.saving_yuan));
+      box.append(el('p', 'plan-summary', text));
+    }
+    const data = planTimeline(session);
+    if (data) {
+      const chart = el('div', 'plan-chart');
+      chart.setAttribute('role', 'img');
+      chart.setAttribute('aria-label', t('plan_chart_label')(data[0].length - 1));
+      box.append(el('span', 'plan-chart-title', t('plan_chart')), chart);
+      pendingPlanCharts.push([chart, data]);
+    }
+    const now = el('button', `charge-now${session.boost ? ' charge-now-on' : ''}`);
+    now.type = 'button';
+    const price = lastStatus && lastStatus.site ? lastStatus.site.price_per_kwh : null;
+    now.textContent = session.boost
+      ? t('charge_now_off')
+      : t('charge_now')(money(price), money((session.cost_yuan || 0) + (plan.charge_now_cost_yuan || 0)),
+                        clockOf(plan.charge_now_finish));
+    now.addEventListener('click', () => sendRequest(c, { boost: !session.boost }, null, now));
+    box.append(now);
   }
 
   function el(tag, className, text) {
@@ -399,6 +541,7 @@
     const box = el('div', 'session');
     const [planClass, planText] = planLine(session);
     box.append(el('p', `plan ${planClass}`, planText));
+    planDetails(c, box);
 
     const form = el('form', 'request');
     form.dataset.charger = c.id;
@@ -422,11 +565,20 @@
       form.append(el('span', 'tag request-source', (t('source') || {})[session.request_source] || session.request_source));
     }
     field(t('departure'), input('time', 'departure', clockOf(session.departure), { required: true }));
-    field(t('energy_need'), input('number', 'energy_kwh',
+    const mode = document.createElement('select');
+    mode.name = 'mode';
+    for (const value of ['energy', 'full']) {
+      const option = el('option', '', t(`mode_${value}`));
+      option.value = value;
+      mode.append(option);
+    }
+    field(t('mode'), mode);
+    const energyInput = field(t('energy_need'), input('number', 'energy_kwh',
       typeof session.requested_kwh === 'number' ? String(Math.round(session.requested_kwh)) : '',
       { min: '1', max: '200', step: '1', inputMode: 'numeric' }));
+    mode.addEventListener('change', () => { energyInput.closest('label').hidden = mode.value === 'full'; });
     field(t('not_before'), input('time', 'not_before', clockOf(session.not_before)));
-    if (c.kind === 'shared') field(t('household_claim'), input('text', 'household', session.household || ''));
+    if (c.kind === 'shared' && me.role !== 'resident') field(t('household_claim'), input('text', 'household', session.household || ''));
     const boost = el('label', 'field field-check');
     boost.append(input('checkbox', 'boost', session.boost), el('span', 'field-label', t('boost')));
     form.append(boost);
@@ -449,6 +601,18 @@
     return box;
   }
 
+  // "Full by departure" asks for what the pile can give until then, at most FULL_KWH: the car
+  // stops drawing when its battery is full, and the gateway gives the headroom to the others.
+  const FULL_KWH = 100;
+  function fullByKwh(c, departure) {
+    const now = lastStatus && wallSeconds(lastStatus.time);
+    const [h, m] = departure.split(':').map(Number);
+    if (now === null || !(c.max_kw > 0) || Number.isNaN(h)) return FULL_KWH;
+    let until = Math.floor(now / 86400) * 86400 + h * 3600 + m * 60;
+    if (until <= now) until += 86400;
+    return Math.max(1, Math.min(FULL_KWH, Math.floor((c.max_kw * (until - now)) / 3600)));
+  }
+
   async function saveRequest(c, noteKey, form, status, button) {
     const data = new FormData(form);
     const energy = Number(data.get('energy_kwh'));
@@ -458,27 +622,33 @@
       boost: form.elements.boost.checked,
       not_before: data.get('not_before') || null,
     };
-    if (c.kind === 'shared') body.household = data.get('household') || '';
+    if (data.get('mode') === 'full' && body.departure) body.energy_kwh = fullByKwh(c, body.departure);
+    if (c.kind === 'shared' && data.get('household')) body.household = data.get('household');
     if (body.departure === null) delete body.departure;
-    button.disabled = true;
-    status.className = 'save-note';
-    status.textContent = t('saving');
-    let note;
+    await sendRequest(c, body, [noteKey, status], button);
+  }
+
+  // PUT the request; `note` = [key, element] shows how it went under the form.
+  async function sendRequest(c, body, note, button) {
+    const [noteKey, status] = note || [`${c.id}|${(c.session && c.session.id) || ''}`, null];
+    if (status) { status.className = 'save-note'; status.textContent = t('saving'); }
+    let result;
     try {
       const response = await fetch(`/api/v1/chargers/${encodeURIComponent(c.id)}/request`, {
         method: 'PUT', headers: writeHeaders(), body: JSON.stringify(body),
       });
       const answer = await response.json().catch(() => ({}));
-      note = response.ok ? ['ok', t('saved')] : ['bad', t('save_failed') + (answer.error || response.status)];
+      result = response.ok ? ['ok', t('saved')] : ['bad', t('save_failed') + (answer.error || response.status)];
     } catch (e) {
-      note = ['bad', t('save_failed') + t('no_data')];
+      result = ['bad', t('save_failed') + t('no_data')];
     }
     button.disabled = false;
-    saveNotes.set(noteKey, note);
-    status.className = `save-note save-${note[0]}`;
-    status.textContent = note[1];
+    saveNotes.set(noteKey, result);
+    if (status) { status.className = `save-note save-${result[0]}`; status.textContent = result[1]; }
     // Saved: the next status push shows the new plan. Refused: keep the form for correction.
-    if (note[0] === 'ok') editing.delete(c.id);
+    if (result[0] === 'ok') editing.delete(c.id);
+    else if (!status) render(lastStatus);
+    return result[0] === 'ok';
   }
 
   // ---- operator: demand-response events ------------------------------------------------------
@@ -567,6 +737,7 @@
   }
 
   async function loadKpis(force) {
+    if (me.role === 'resident') return;  // the operator's figures; a resident has their history
     const q = lastStatus && kpiQuery(kpiPeriod, lastStatus.time);
     if (!q) return;
     const key = `${kpiPeriod}|${q.query}`;
@@ -648,7 +819,111 @@
     render(status);
     renderFooter();
     updateBanner();
+    if (me.role === 'resident') { loadMyHistory(false); renderQrPile(); }
   }
+
+  // ---- resident: my sessions this month, and the shared pile a QR code opened ------------------
+
+  let historyMonth = '';
+  let myHistory = null;   // {sessions, rows} of historyMonth
+
+  async function loadMyHistory(force) {
+    const q = lastStatus && kpiQuery('this_month', lastStatus.time);
+    if (!q || (!force && q.month === historyMonth)) return;
+    historyMonth = q.month;
+    try {
+      const [sessions, statement] = await Promise.all([
+        fetch(`/api/v1/sessions?${q.query}`, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)),
+        fetch(`/api/v1/statements/${q.month}.json`, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)),
+      ]);
+      myHistory = { sessions: (sessions && sessions.sessions) || [], rows: (statement && statement.rows) || [] };
+    } catch (e) {
+      myHistory = null;
+    }
+    renderMyHistory();
+  }
+
+  function renderMyHistory() {
+    const sessions = myHistory ? myHistory.sessions.filter((x) => x.ended_at) : [];
+    const rows = myHistory ? myHistory.rows : [];
+    const total = rows.reduce((sum, r) => ({ n: sum.n + (r.sessions || 0), kwh: sum.kwh + (r.energy_kwh || 0),
+                                             yuan: sum.yuan + (r.cost_yuan || 0) }), { n: 0, kwh: 0, yuan: 0 });
+    setText('my-month', rows.length ? t('month_total')(total.n, num(total.kwh, 1), money(total.yuan))
+                                    : t('my_history_empty'));
+    $('my-history').replaceChildren(...sessions.slice(-10).reverse().map((x) => {
+      const k = siteClock(x.started_at);
+      const li = el('li', 'my-session', t('history_row')(k ? `${k.date.slice(5)} ${k.time}` : '—', x.charger || '',
+                                                      num(x.energy_kwh, 1), money(x.cost_yuan)));
+      li.dataset.session = x.id || '';
+      return li;
+    }));
+    const link = $('my-statement');
+    link.hidden = !rows.length;
+    link.href = `/api/v1/statements/${historyMonth}.csv`;
+    link.textContent = t('statement')(historyMonth);
+  }
+
+  let qrPile = '';          // the pile id of a #pile= link (the QR code on a shared pile)
+  let qrSession;            // undefined: not asked yet; null: no car; else the open session
+
+  async function loadQrPile() {
+    if (!qrPile) return;
+    try {
+      const response = await fetch(`/api/v1/chargers/${encodeURIComponent(qrPile)}/session`, { cache: 'no-store' });
+      const answer = await response.json().catch(() => ({}));
+      qrSession = response.ok ? answer.session : { taken: true, error: answer.error || String(response.status) };
+    } catch (e) {
+      qrSession = { taken: true, error: t('no_data') };
+    }
+    renderQrPile();
+  }
+
+  // Shown until the pile is in my status (claimed by my household): then its card says the rest.
+  function renderQrPile() {
+    const card = $('qr-pile');
+    const mine = lastStatus && Array.isArray(lastStatus.chargers) &&
+      lastStatus.chargers.some((c) => c && c.id === qrPile && c.session);
+    card.hidden = !qrPile || qrSession === undefined || Boolean(mine);
+    if (card.hidden) return;
+    setText('qr-title', t('qr_title')(qrPile));
+    const form = $('qr-form');
+    const note = $('qr-note');
+    if (qrSession === null || (qrSession && qrSession.taken)) {
+      form.hidden = true;
+      $('qr-retry').hidden = false;
+      note.className = 'save-note save-bad';
+      note.textContent = qrSession === null ? t('qr_plug_first') : `${t('qr_taken')} (${qrSession.error})`;
+      return;
+    }
+    $('qr-retry').hidden = true;
+    form.hidden = false;
+    if (!form.elements.departure.value) form.elements.departure.value = clockOf(qrSession.departure);
+    if (!form.elements.energy_kwh.value && typeof qrSession.requested_kwh === 'number') {
+      form.elements.energy_kwh.value = String(Math.round(qrSession.requested_kwh));
+    }
+  }
+
+  $('qr-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const note = $('qr-note');
+    const button = form.querySelector('button');
+    // The gateway bills the session to the caller's household: the claim needs no household field.
+    const ok = await sendRequest({ id: qrPile, session: qrSession },
+                                 { departure: form.elements.departure.value, energy_kwh: Number(form.elements.energy_kwh.value) },
+                                 [`qr|${qrPile}`, note], button);
+    if (ok) { note.textContent = t('qr_started'); poll(); }
+  });
+  $('qr-retry').addEventListener('click', () => loadQrPile());
+  // A QR code scanned while the page is open changes only the hash: no reload, no signIn().
+  window.addEventListener('hashchange', () => {
+    const pile = new URLSearchParams(location.hash.slice(1)).get('pile');
+    if (!pile) return;
+    history.replaceState(null, '', location.pathname + location.search);
+    qrPile = pile;
+    qrSession = undefined;
+    if (me.role === 'resident') loadQrPile();
+  });
 
   function renderFooter() {
     if (!lastUpdate) return;
@@ -729,6 +1004,7 @@
 
   let csrfToken = '';
   let started = false;
+  let me = { role: '', household: '' };
 
   // Every write carries the session's CSRF token; the gateway refuses writes without it.
   function writeHeaders() { return { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken }; }
@@ -747,6 +1023,10 @@
 
   function loggedIn(answer) {
     csrfToken = answer.csrf_token || '';
+    me = { role: answer.role || '', household: answer.household || '' };
+    document.body.dataset.role = me.role;
+    $('my-history-card').hidden = me.role !== 'resident';
+    if (me.role === 'resident') { historyMonth = ''; loadMyHistory(true); loadQrPile(); }
     $('login').hidden = true;
     $('app-main').hidden = false;
     $('logout').hidden = false;
@@ -761,6 +1041,7 @@
   async function signIn() {
     const hash = new URLSearchParams(location.hash.slice(1));
     history.replaceState(null, '', location.pathname + location.search);
+    qrPile = hash.get('pile') || '';
     if (hash.has('invite')) {
       $('login').hidden = false;
       $('invite-form').hidden = false;
