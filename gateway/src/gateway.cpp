@@ -422,9 +422,26 @@ void Gateway::append_durable(StoreRecord record, OnDurable durable) {
 void Gateway::on_commit(const CommitReport& report) {
   if (platform_) platform_->poke();
   metrics_.last_commit = report;
-  if (!report.committed) ++metrics_.failed_reports;
-  if (!report.committed)
+  if (!report.committed) {
+    ++metrics_.failed_reports;
     spdlog::error("store: records {}..{} not saved error={}", report.first_seq, report.last_seq, logfmt(report.error));
+    if (!store_failing_since_) {
+      store_failing_since_ = clock_.now();
+      store_failing_error_ = report.error;
+      event({"error", "store", "records could not be saved (" + report.error +
+                                   "); writes are answered 503 until the disk takes them again: check free space "
+                                   "and the storage device", true, false});
+    }
+  } else if (store_failing_since_) {
+    // The error event above went to a failing disk; this one says it again once it can be kept.
+    const auto stats = store_->stats();
+    event({"warn", "store", "saving again after failing since " + format_local_time(*store_failing_since_, config_.site.utc_offset) +
+                                " (" + store_failing_error_ + "); " + std::to_string(stats.dropped_records) +
+                                " records lost since start, open sessions written again", true, false});
+    store_failing_since_.reset();
+    // A session record given up on is superseded by its newest state, which the book still holds.
+    for (auto& r : sessions_->open_sessions()) store_->append(std::move(r));
+  }
   for (auto it = durable_waiting_.lower_bound(report.first_seq);
        it != durable_waiting_.end() && it->first <= report.last_seq;) {
     const OnDurable done = std::move(it->second);
@@ -521,6 +538,11 @@ void Gateway::note_dr_changes(Instant now, const ActivePlan* before, const Activ
 
 // ---- what the page shows -----------------------------------------------------------------------
 
+std::optional<StoreWriterStats> Gateway::store_stats() const {
+  if (!store_) return std::nullopt;
+  return store_->stats();
+}
+
 void Gateway::event(const ControlEvent& e) {
   if (e.journal) spdlog::log(log_level(e.level), "{}: {}", e.source, e.message);
   if (e.store && store_) store_->append(EventRecord{clock_.now(), e.level, e.source, e.message});
@@ -533,8 +555,10 @@ void Gateway::notify_status() {
 }
 
 nlohmann::json Gateway::status() const {
+  const std::optional<StoreWriterStats> stats = store_stats();
   nlohmann::json s = status_json({config_, controller_, *sessions_, *history_, options_.demo_speed,
-                                  platform_status_ ? &*platform_status_ : nullptr},
+                                  platform_status_ ? &*platform_status_ : nullptr, stats ? &*stats : nullptr,
+                                  store_failing_since_},
                                  clock_.instant());
   const auto offset = config_.site.utc_offset;
   const auto when = [&](const std::optional<TimePoint>& t) {

@@ -260,6 +260,21 @@ json status_json(const StatusSources& from, Instant at) {
                       {"message", a.message}, {"meter", a.meter_id.empty() ? json(nullptr) : json(a.meter_id)},
                       {"node", a.node_id.empty() ? json(nullptr) : json(a.node_id)}, {"piles", a.piles},
                       {"since", format_local_time(a.since, offset)}});
+  if (from.store_failing_since && from.store) {
+    alarms.push_back({{"id", "store"}, {"state", "failing"}, {"level", "error"}, {"reason", "write-failed"},
+                      {"message", "records cannot be saved (" + from.store->last_error +
+                                      "); writes are answered 503 until the disk takes them again: check free "
+                                      "space and the storage device"},
+                      {"meter", nullptr}, {"node", nullptr}, {"piles", json::array()},
+                      {"since", format_local_time(*from.store_failing_since, offset)}});
+  }
+  json store = nullptr;
+  if (const StoreWriterStats* s = from.store)
+    store = {{"state", from.store_failing_since || s->failing ? "failing" : "ok"},
+             {"committed_records", s->committed_records}, {"transactions", s->transactions},
+             {"failures", s->failures}, {"dropped_records", s->dropped_records},
+             {"shed_records", s->shed_records}, {"queued_records", s->queued_records},
+             {"last_error", s->last_error}};
   json plan = nullptr;
   if (const ActivePlan* p = controller.plan())
     plan = {{"created_at", format_local_time(p->created_at, offset)}, {"reason", p->reason},
@@ -277,7 +292,7 @@ json status_json(const StatusSources& from, Instant at) {
   }
   return {{"time", format_local_time(now, offset)}, {"site", site}, {"history", history},
           {"chargers", chargers}, {"devices_offline", offline}, {"dr_events", dr}, {"alarms", alarms}, {"plan", plan},
-          {"transformer_outlook", ahead}, {"failsafe_budget", failsafe_budget_json(from, at)}, {"platform", platform}};
+          {"transformer_outlook", ahead}, {"failsafe_budget", failsafe_budget_json(from, at)}, {"platform", platform}, {"store", store}};
 }
 
 }  // namespace orderly::gateway

@@ -4,6 +4,7 @@
 // session book and the last day's load history. Read-only; runs on the core thread.
 #include <array>
 #include <deque>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,9 @@ struct StatusSources {
   const LoadHistory& history;
   double demo_speed = 0;  // > 0: shown on the page
   const OutboxStatus* platform = nullptr;  // the platform outbox; null: sync off or not yet seen
+  const StoreWriterStats* store = nullptr;  // the store writer's counters; null: not started
+  // Since when records could not be saved (a failed report not yet followed by a commit).
+  std::optional<TimePoint> store_failing_since;
 };
 
 nlohmann::json status_json(const StatusSources& from, Instant now);

@@ -129,6 +129,11 @@ const std::vector<const char*>& migrations() {
       CREATE INDEX platform_outbox_pending ON platform_outbox (kind, id) WHERE delivered_ms IS NULL;
       CREATE INDEX platform_outbox_delivered ON platform_outbox (delivered_ms) WHERE delivered_ms IS NOT NULL;
       )sql",
+      // 6: retention for the device command log (a limit is re-sent every 30 s per pile), which
+      // prune() deletes by time
+      R"sql(
+      CREATE INDEX commands_by_time ON commands (ts_ms);
+      )sql",
   };
   return steps;
 }
@@ -278,9 +283,10 @@ Store::Store(const std::filesystem::path& path) : path_(path) {
       throw StoreError(path.string() + ": could not switch to WAL journal mode (got '" + mode +
                        "'); the file system may not support shared memory");
     }
-    // NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file
-    // (https://www.sqlite.org/pragma.html#pragma_synchronous) - the right trade for flash.
-    exec(db_, path_, "PRAGMA synchronous=NORMAL");
+    // FULL: in WAL mode NORMAL would let a power cut undo commits already answered for (the WAL
+    // is fsynced only at checkpoints, https://www.sqlite.org/pragma.html#pragma_synchronous).
+    // FULL costs one fsync per transaction, and the writer batches samples into one a second.
+    exec(db_, path_, "PRAGMA synchronous=FULL");
     exec(db_, path_, "PRAGMA foreign_keys=ON");
     migrate();
   } catch (...) {
@@ -736,16 +742,21 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
     agg.bind(cutoff).run();
   }
   std::int64_t deleted = 0;
-  for (const char* table : {"meter_samples", "charger_samples"}) {
-    Stmt del(db_, std::string("DELETE FROM ") + table + " WHERE ts_ms < ?", path_);
-    del.bind(cutoff).run();
+  const auto delete_before = [&](const char* sql, std::int64_t before_ms) {
+    Stmt del(db_, sql, path_);
+    del.bind(before_ms).run();
     deleted += sqlite3_changes(db_);
-  }
-  {
-    Stmt del(db_, "DELETE FROM plans WHERE created_ms < ?", path_);
-    del.bind(cutoff).run();
-    deleted += sqlite3_changes(db_);
-  }
+  };
+  delete_before("DELETE FROM meter_samples WHERE ts_ms < ?", cutoff);
+  delete_before("DELETE FROM charger_samples WHERE ts_ms < ?", cutoff);
+  delete_before("DELETE FROM plans WHERE created_ms < ?", cutoff);
+  delete_before("DELETE FROM commands WHERE ts_ms < ?", cutoff);
+  delete_before("DELETE FROM account_links WHERE expires_ms < ?", cutoff);
+  const std::int64_t aggregate_before = to_ms(request.aggregate_before);
+  delete_before("DELETE FROM events WHERE ts_ms < ?", aggregate_before);
+  delete_before("DELETE FROM audit_log WHERE ts_ms < ?", aggregate_before);
+  delete_before("DELETE FROM sessions WHERE ended_ms IS NOT NULL AND ended_ms < ?", aggregate_before);
+  delete_before("DELETE FROM dr_events WHERE end_ms < ?", aggregate_before);
   {
     // Delivered messages are kept as long as the raw samples, to answer "was it sent?"; the
     // periodic snapshots (a supersede key) only a day, or they would outnumber everything else.
@@ -755,11 +766,8 @@ std::int64_t Store::prune_in_transaction(const PruneRequest& request) {
     del.bind(cutoff).bind(day_ago).run();
     deleted += sqlite3_changes(db_);
   }
-  for (const char* table : {"meter_aggregates", "charger_aggregates"}) {
-    Stmt old(db_, std::string("DELETE FROM ") + table + " WHERE slot_start_ms < ?", path_);
-    old.bind(request.aggregate_before).run();
-    deleted += sqlite3_changes(db_);
-  }
+  delete_before("DELETE FROM meter_aggregates WHERE slot_start_ms < ?", aggregate_before);
+  delete_before("DELETE FROM charger_aggregates WHERE slot_start_ms < ?", aggregate_before);
   if (request.at != TimePoint{}) set_meta(kLastPruneKey, std::to_string(to_ms(request.at)));
   return deleted;
 }
@@ -840,37 +848,59 @@ namespace {
 constexpr const char* kStoppedError = "the store writer has stopped";
 constexpr const char* kOverflowError =
     "dropped unwritten: more than StoreWriterOptions::max_queue records waited for the disk";
+
+// Which records a full queue gives up first: samples (the next minute brings another), then the
+// logs (events, commands, plans), and only then what a bill, the platform or a person rests on.
+int shed_rank(const StoreRecord& record) {
+  if (std::holds_alternative<MeterSample>(record)) return 0;
+  if (const auto* c = std::get_if<ChargerSample>(&record)) return c->platform_reports.empty() ? 0 : 2;
+  if (std::holds_alternative<EventRecord>(record) || std::holds_alternative<CommandRecord>(record) ||
+      std::holds_alternative<CommandAck>(record) || std::holds_alternative<PlanRecord>(record))
+    return 1;
+  return 2;
+}
+
+struct Queued {
+  std::uint64_t seq = 0;
+  StoreRecord record;
+};
 }  // namespace
 
 struct StoreWriter::Impl {
   Impl(const std::filesystem::path& path, StoreWriterOptions o)
       : store(path), options(std::move(o)) {
     if (options.max_batch == 0) options.max_batch = 1;
+    if (options.max_queue == 0) options.max_queue = 1;
   }
 
   void run();
+  void shed_one();
   std::optional<std::string> attempt(const std::vector<StoreRecord>& batch, int attempt_number);
   void count_and_call(const CommitReport& report);
   void report(const CommitReport& report, std::unique_lock<std::mutex>& lock);
 
   Store store;
   StoreWriterOptions options;
-  std::mutex mutex;
+  mutable std::mutex mutex;
   std::condition_variable wake;
   std::condition_variable reported_changed;
-  // Guarded by mutex. The queue holds the records front_seq, front_seq + 1, ...; the unreported
-  // ones below front_seq are in the batch being written or were dropped at overflow.
-  std::deque<StoreRecord> queue;
-  std::uint64_t front_seq = 1;
+  // Guarded by mutex. The queue holds records in seq order; a seq missing between reported and
+  // the front, or between two queued records, was shed at overflow (or is in the batch being
+  // written, which always starts at reported + 1).
+  std::deque<Queued> queue;
+  std::uint64_t last_queued = 0;           // the last seq put in the queue
   std::uint64_t appended = 0;              // the last seq handed out
   std::uint64_t reported = 0;              // every seq up to this one has had its report
   std::uint64_t commit_requested = 0;      // commit without waiting for the interval up to here
   bool stopping = false;
   bool exited = false;
+  bool failing = false;
+  std::string last_error;
   std::atomic<std::uint64_t> committed_records{0};
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> dropped_records{0};
+  std::atomic<std::uint64_t> shed_records{0};
   std::thread thread;
 };
 
@@ -890,16 +920,27 @@ std::uint64_t StoreWriter::append(StoreRecord record) {
     return seq;
   }
   if (impl_->stopping) return seq;  // not queued; the writer reports it as it exits
-  impl_->queue.push_back(std::move(record));
-  if (impl_->queue.size() > impl_->options.max_queue) {
-    // The disk has been failing for a long time: keep the newest data.
-    impl_->queue.pop_front();
-    ++impl_->front_seq;
-  }
+  impl_->queue.push_back({seq, std::move(record)});
+  impl_->last_queued = seq;
+  if (impl_->queue.size() > impl_->options.max_queue) impl_->shed_one();
   const bool batch_waiting = impl_->queue.size() >= impl_->options.max_batch;
   lock.unlock();
   if (batch_waiting) impl_->wake.notify_one();
   return seq;
+}
+
+// The disk has been failing for a long time: keep the newest data, and the data that matters.
+void StoreWriter::Impl::shed_one() {
+  auto victim = queue.begin();
+  int victim_rank = shed_rank(victim->record);
+  for (auto it = queue.begin(); it != queue.end() && victim_rank > 0; ++it) {
+    if (const int rank = shed_rank(it->record); rank < victim_rank) {
+      victim = it;
+      victim_rank = rank;
+    }
+  }
+  queue.erase(victim);
+  shed_records.fetch_add(1);
 }
 
 void StoreWriter::commit_soon() {
@@ -937,6 +978,21 @@ std::size_t StoreWriter::queued() const {
   return impl_->queue.size();
 }
 
+StoreWriterStats StoreWriter::stats() const {
+  StoreWriterStats out;
+  // transactions before committed_records, the reverse of count_and_call's order.
+  out.transactions = impl_->transactions.load();
+  out.committed_records = impl_->committed_records.load();
+  out.failures = impl_->failures.load();
+  out.dropped_records = impl_->dropped_records.load();
+  out.shed_records = impl_->shed_records.load();
+  std::lock_guard lock(impl_->mutex);
+  out.queued_records = impl_->queue.size();
+  out.failing = impl_->failing;
+  out.last_error = impl_->last_error;
+  return out;
+}
+
 void StoreWriter::Impl::run() {
   std::vector<StoreRecord> batch;
   std::uint64_t batch_first_seq = 0;
@@ -950,24 +1006,28 @@ void StoreWriter::Impl::run() {
     });
     for (;;) {
       if (batch.empty()) {
-        if (front_seq - 1 > reported) {
-          report({reported + 1, front_seq - 1, false, kOverflowError}, lock);
+        const std::uint64_t shed_up_to = queue.empty() ? last_queued : queue.front().seq - 1;
+        if (shed_up_to > reported) {
+          report({reported + 1, shed_up_to, false, kOverflowError}, lock);
           continue;
         }
         // Woken only because max_batch records wait: commit whole batches and leave the rest for
         // the interval, so a steady stream costs one transaction per batch, not per wake-up.
         const bool drain = interval_elapsed || stopping || commit_requested > reported;
         if (queue.empty() || (!drain && queue.size() < options.max_batch)) break;
-        batch_first_seq = front_seq;
-        while (batch.size() < options.max_batch && !queue.empty()) {
-          batch.push_back(std::move(queue.front()));
+        batch_first_seq = queue.front().seq;
+        // A batch ends at a shed record, so that each report covers one unbroken range.
+        while (batch.size() < options.max_batch && !queue.empty() &&
+               queue.front().seq == batch_first_seq + batch.size()) {
+          batch.push_back(std::move(queue.front().record));
           queue.pop_front();
-          ++front_seq;
         }
       }
       lock.unlock();
       const std::optional<std::string> error = attempt(batch, attempts + 1);
       lock.lock();
+      failing = error.has_value();
+      if (error) last_error = *error;
       if (error && ++attempts < 3 && !stopping) break;
       const CommitReport outcome{batch_first_seq, batch_first_seq + batch.size() - 1, !error,
                                  error.value_or("")};
@@ -975,7 +1035,7 @@ void StoreWriter::Impl::run() {
       attempts = 0;
       report(outcome, lock);
     }
-    if (stopping && batch.empty() && queue.empty()) break;
+    if (stopping && batch.empty() && queue.empty() && reported >= last_queued) break;
   }
   // What was appended while stopping was never queued; more may come while on_commit runs.
   while (appended > reported) report({reported + 1, appended, false, kStoppedError}, lock);

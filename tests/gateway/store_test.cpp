@@ -46,6 +46,8 @@ MeterSample meter_sample(const std::string& id, TimePoint at, double power_w) {
   return m;
 }
 
+std::int64_t sql_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
+
 // Runs SQL on the file behind the store's back (simulating an older or newer orderly).
 void raw_exec(const std::filesystem::path& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -58,12 +60,12 @@ void raw_exec(const std::filesystem::path& path, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << message;
 }
 
-// SQL turning a current file back into what schema 2 created (steps 5, 4 and 3 undone).
+// SQL turning a current file back into what schema 2 created (steps 6, 5, 4 and 3 undone).
 std::string schema_3_undone() {
   std::string sql =
       "DROP TABLE platform_outbox; DROP TABLE users; DROP TABLE account_links; DROP TABLE audit_log; "
       "DROP TABLE plans; DROP TABLE dr_events; DROP TABLE charger_aggregates; "
-      "DROP INDEX sessions_open;";
+      "DROP INDEX sessions_open; DROP INDEX commands_by_time;";
   for (const char* column : {"is_private", "max_power_w", "departure_ms", "requested_wh",
                              "request_source", "boost", "not_before_ms", "discharged_wh",
                              "compensation_yuan", "met_ms", "last_reading_ms", "last_reading_wh"}) {
@@ -416,6 +418,43 @@ TEST(Store, PruneFoldsOldSamplesIntoAggregates) {
   // Aggregates expire too; the first slot starts at kT0.
   EXPECT_EQ(store.prune({kT0, kT0 + minutes(15)}), 1);
   EXPECT_EQ(store.row_count("meter_aggregates"), 1);
+}
+
+// Every table that grows with time has a horizon: the command log (a limit every 30 s per pile)
+// and expired links with the raw samples, the logs and ended sessions with the aggregates. Open
+// sessions stay whatever their age.
+TEST(Store, PruneGivesEveryGrowingTableItsHorizon) {
+  orderly::test::TempDir dir;
+  Store store(dir / "orderly.db");
+  const TimePoint old = kT0 - days(10);
+  SessionRecord ended;
+  ended.id = "ended";
+  ended.charger_id = "c1";
+  ended.started_at = old;
+  ended.ended_at = old + hours(1);
+  SessionRecord open = ended;
+  open.id = "open";
+  open.ended_at.reset();
+  store.write({CommandRecord{old, "c1", "limit", "{}", 1, {}, ""}, CommandRecord{kT0, "c1", "limit", "{}", 2, {}, ""},
+               EventRecord{old, "info", "test", "old"}, EventRecord{kT0, "info", "test", "new"}, ended, open,
+               DrEventRecord{"dr-old", old, old + hours(1), 50, "operator", old, false}});
+  raw_exec(dir / "orderly.db",
+           "INSERT INTO audit_log (ts_ms, user, role, action, target, detail) VALUES (" +
+               std::to_string(sql_ms(old)) + ", 'op', 'operator', 'x', 'y', '');"
+               "INSERT INTO account_links VALUES ('h', 'invite', '', '', 'op', " + std::to_string(sql_ms(old)) + ", NULL)");
+  // Raw horizon between the old rows and now, aggregate horizon far back: commands and links go.
+  store.prune({kT0 - days(1), kT0 - days(100)});
+  EXPECT_EQ(store.row_count("commands"), 1);
+  EXPECT_EQ(store.row_count("account_links"), 0);
+  EXPECT_EQ(store.row_count("events"), 2);
+  EXPECT_EQ(store.row_count("sessions"), 2);
+  // The aggregate horizon passes them too: the logs, the ended session and the DR event go.
+  store.prune({kT0 - days(1), kT0 - days(1)});
+  EXPECT_EQ(store.row_count("events"), 1);
+  EXPECT_EQ(store.row_count("audit_log"), 0);
+  EXPECT_EQ(store.row_count("dr_events"), 0);
+  EXPECT_FALSE(store.session("ended"));
+  EXPECT_TRUE(store.session("open"));
 }
 
 TEST(StoreWriter, PruneRequestRunsOnTheWriterThread) {

@@ -138,6 +138,12 @@ class Gateway final : public web::Application {
   // [platform] enabled = false.
   const std::optional<OutboxStatus>& platform_outbox() const { return platform_status_; }
 
+  // The store writer's counters (empty before start()): the status JSON's "store", for
+  // /metrics and /healthz too. store_failing_since() is set from the first record given up on until
+  // the next commit; it is the status's `store` alarm.
+  std::optional<StoreWriterStats> store_stats() const;
+  const std::optional<TimePoint>& store_failing_since() const { return store_failing_since_; }
+
   // The plan in force (null before the first one).
   const ActivePlan* plan() const { return controller_.plan(); }
 
@@ -217,6 +223,8 @@ class Gateway final : public web::Application {
   // re-plans once per interval, not once per flap.
   ReplanDebounce plug_replans_{std::chrono::seconds(5)};
   std::map<std::uint64_t, OnDurable> durable_waiting_;  // store seq -> who waits for its commit
+  std::optional<TimePoint> store_failing_since_;
+  std::string store_failing_error_;  // the first failed report's, for the recovery event
   std::int64_t last_prune_day_ = -1;
   ClockWatch clock_watch_;
   std::optional<RetentionGuard> retention_guard_;  // from start()

@@ -1,9 +1,10 @@
 #pragma once
-// Durable state in one SQLite file (WAL). Store is one connection, used by one thread at a time;
-// StoreWriter owns its own thread and connection and batches appends into one transaction per
-// flush interval, because the box writes to eMMC/SD flash and per-row commits would wear it out
-// and stall the event loop. The writer tells the caller by CommitReport which records are on
-// disk, so the event loop never waits for a commit.
+// Durable state in one SQLite file (WAL, synchronous=FULL: a commit returns only once the WAL is
+// fsynced, so what is reported committed survives a power cut). Store is one connection, used by
+// one thread at a time; StoreWriter owns its own thread and connection and batches appends into
+// one transaction per flush interval, because the box writes to eMMC/SD flash and per-row commits
+// (each one an fsync) would wear it out and stall the event loop. The writer tells the caller by
+// CommitReport which records are on disk, so the event loop never waits for a commit.
 //
 // Timestamps are stored as INTEGER milliseconds since the Unix epoch (UTC); quantities a device
 // does not measure (NaN) are stored as NULL and read back as NaN.
@@ -191,7 +192,9 @@ struct ChargerAggregate {
 
 // Retention ([store] raw_retention_days, aggregate_retention_days): raw samples before
 // raw_before are folded into 15-minute meter and charger aggregates and deleted, and so are
-// plans created before it; aggregates before aggregate_before are deleted. Post one a day
+// plans, device commands and expired account links older than it; aggregates, events, the audit
+// log, ended sessions and demand-response events older than aggregate_before are deleted (the
+// tables left - meta, chargers, users - hold one row per configured thing). Post one a day
 // through the writer, with times from the Clock, and only when the RetentionGuard
 // (clock_watch.hpp) allows: a wall clock that jumped years ahead would delete everything.
 struct PruneRequest {
@@ -298,10 +301,26 @@ struct CommitReport {
   std::string error;
 };
 
+// The writer's counters since it started, for the status JSON, /metrics and /healthz. The names
+// are the metric names' tails (orderly_store_<name>); keep them stable.
+struct StoreWriterStats {
+  std::uint64_t committed_records = 0;
+  std::uint64_t transactions = 0;
+  std::uint64_t failures = 0;              // failed attempts at a transaction (each retried)
+  std::uint64_t dropped_records = 0;       // given up on for any reason, shed_records included
+  std::uint64_t shed_records = 0;          // ... of which dropped to keep the queue at max_queue
+  std::uint64_t queued_records = 0;        // waiting for the disk now
+  bool failing = false;                    // the last attempt at a transaction failed
+  std::string last_error;                  // SQLite's words for the last failed attempt ("": none)
+};
+
 struct StoreWriterOptions {
   std::chrono::milliseconds flush_interval{1000};
   std::size_t max_batch = 1000;            // commit early when this many records wait
-  std::size_t max_queue = 200000;          // beyond this, the oldest samples are dropped
+  // Beyond this many waiting records the oldest sample is shed; with no sample waiting the
+  // oldest event, command or plan; only then the oldest record of any kind (sessions, outbox
+  // messages, DR events).
+  std::size_t max_queue = 200000;
   // Called on the writer thread with every report (on the appending thread for an append()
   // after the writer has stopped). Keep it short, e.g. post the report to your event loop; it
   // may append() but must not flush().
@@ -313,8 +332,9 @@ struct StoreWriterOptions {
 
 // Batches appends from any thread into a Store owned by the writer's own thread. Appending
 // never blocks on disk. The destructor (or stop()) commits everything queued before returning.
-// A failed transaction is retried after the flush interval, twice, then its records are dropped
-// (at the first failure once stopping).
+// A failed transaction is retried after the flush interval, twice, then its records are reported
+// failed (at the first failure once stopping): whoever waits for one answers that it was not
+// saved, and stats() shows the failure until a transaction succeeds again.
 class StoreWriter {
  public:
   // Opens and migrates the database on the calling thread, so errors surface at start-up.
@@ -351,6 +371,7 @@ class StoreWriter {
   std::uint64_t failures() const;          // failed attempts at a transaction (retried)
   std::uint64_t dropped_records() const;   // given up on: failed, overflowed, after stop()
   std::size_t queued() const;               // appended, not yet taken into a transaction
+  StoreWriterStats stats() const;
 
  private:
   struct Impl;
