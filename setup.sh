@@ -115,7 +115,7 @@ case "$cmd" in
     # unsanitized: their code paths are the integration tests' code paths.
     # shellcheck disable=SC2086
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "${BUILD_DIR:-build-asan}" --output-on-failure -j "$JOBS" -L 'unit|integration' \
+      ctest --test-dir "${BUILD_DIR:-build-asan}" --output-on-failure -j "$JOBS" -L 'unit|integration|faults' \
       -E system_week ${CTEST_ARGS:-}
     ;;
   tsan)

@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_text.hpp"
 #include "crash_vfs.hpp"
 #include "orderly/gateway/config.hpp"
 #include "orderly/gateway/gateway.hpp"
@@ -139,27 +140,15 @@ TEST_P(Faults, AFullQueueShedsSamplesBeforeSessionsAndOutboxMessages) {
 // status carries the store alarm and its counters, and both clear when the disk recovers.
 TEST_P(Faults, GatewayAnswers503RaisesTheStoreAlarmAndClearsIt) {
   ManualClock clock(kT0);
-  Config config = parse_config(R"(
-[site]
-name = "disk drill"
-utc_offset = "+08:00"
-[site.transformer]
-limit_kw = 100
-[tariff]
-[[tariff.schedule]]
-effective_from = 2024-01-01
-[[tariff.schedule.season]]
-price_yuan_per_kwh = { peak = 1.0, flat = 0.6, valley = 0.3 }
-hours = { valley = ["23:00-07:00"], flat = ["07:00-08:00", "11:00-18:00"], peak = ["08:00-11:00", "18:00-23:00"] }
+  Config config = parse_config(testing::kMinimal + R"(
 [web]
 listen = "127.0.0.1"
 [store]
 path = ")" + (dir / "orderly.db").string() + R"("
 [[charger]]
 id = "p1"
-kind = "private"
-household = "1-101"
-phase = "A"
+kind = "shared"
+phase = "ABC"
 max_power_kw = 7
 )", "disk_faults_test.toml");
   config.web.port = 0;
