@@ -35,18 +35,26 @@ void expect_max_min_fair(const scheduler::Problem& p, const std::string& label) 
         << p.evs[e].id << " priority " << p.evs[e].priority << " need " << p.evs[e].energy_kwh;
 }
 
-TEST(OptimalFairness, RandomShortCommunitiesAreMaxMinFairAgainstTheOracle) {
+// Eight random communities from `instance(seed)`, 1..8, most of them capacity short.
+template <typename MakeInstance>
+void expect_random_short_communities_fair(const std::string& label, MakeInstance instance) {
   int short_seeds = 0;
   for (int seed = 1; seed <= 8; ++seed) {
+    const scheduler::Problem p = instance(seed);
+    if (solve_exact(p).plan.status == Plan::Status::capacity_short) ++short_seeds;
+    expect_max_min_fair(p, label + " seed " + std::to_string(seed));
+  }
+  EXPECT_GE(short_seeds, 6) << "the instances are capacity short";
+}
+
+TEST(OptimalFairness, RandomShortCommunitiesAreMaxMinFairAgainstTheOracle) {
+  expect_random_short_communities_fair("random", [](int seed) {
     InstanceSpec s;
     s.evs = 12;
     s.root_tightness = 0.02 * seed;
     s.priorities = 1 + seed % 2;
-    const auto p = make_instance(s, static_cast<std::uint64_t>(600 + seed));
-    if (solve_exact(p).plan.status == Plan::Status::capacity_short) ++short_seeds;
-    expect_max_min_fair(p, "seed " + std::to_string(600 + seed));
-  }
-  EXPECT_GE(short_seeds, 6) << "the instances are capacity short";
+    return make_instance(s, static_cast<std::uint64_t>(600 + seed));
+  });
 }
 
 TEST(OptimalFairness, FeedersOfDifferentTightnessGiveDifferentLevels) {
@@ -92,17 +100,13 @@ scheduler::Problem with_ties(const InstanceSpec& spec, std::uint64_t seed, int c
 }
 
 TEST(OptimalFairness, RandomCommunitiesWithManyTiesAreMaxMinFairAgainstTheOracle) {
-  int short_seeds = 0;
-  for (int seed = 1; seed <= 8; ++seed) {
+  expect_random_short_communities_fair("ties", [](int seed) {
     InstanceSpec s;
     s.evs = 5;
     s.root_tightness = 0.03 * seed;
     s.priorities = 1 + seed % 3;
-    const auto p = with_ties(s, static_cast<std::uint64_t>(900 + seed), 3);
-    if (solve_exact(p).plan.status == Plan::Status::capacity_short) ++short_seeds;
-    expect_max_min_fair(p, "ties seed " + std::to_string(900 + seed));
-  }
-  EXPECT_GE(short_seeds, 6) << "the instances are capacity short";
+    return with_ties(s, static_cast<std::uint64_t>(900 + seed), 3);
+  });
 }
 
 TEST(OptimalFairness, ABenchmarkShapedDayWithManyLevelsIsMaxMinFair) {
