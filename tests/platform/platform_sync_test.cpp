@@ -197,6 +197,15 @@ void outage_drill(bool restart_midway) {
   ASSERT_TRUE(wait_until([&] { return site.status()["platform"].value("last_error", "") != ""; }))
       << "the status names why nothing is delivered";
   EXPECT_GE(site.status()["platform"].value("oldest_queued_age_s", 0), 20 * 3600);
+  // /healthz names the stuck outbox (docs/web-api.md "Monitoring").
+  const auto outbox_check = [&] {
+    return on_core(site.running().io(), [&] {
+      for (const auto& c : site.gateway().health())
+        if (c.name == "platform_outbox") return c;
+      return web::HealthCheck{"no platform_outbox check", false, ""};
+    });
+  };
+  EXPECT_FALSE(outbox_check().ok) << outbox_check().detail;
 
   site.platform.start();
   // Every retry is due once the clock passes retry_max_s. A pass that was failing while the
@@ -214,6 +223,7 @@ void outage_drill(bool restart_midway) {
     }
     return false;
   }, seconds(60))) << "the outbox drains";
+  EXPECT_TRUE(wait_until([&] { return outbox_check().ok; })) << outbox_check().detail;
   EXPECT_EQ(order_ids(site.platform), sessions);
   EXPECT_EQ(statuses_of(site.platform, "p1"), p1_expected);
   EXPECT_EQ(site.platform.duplicates(), 0);
