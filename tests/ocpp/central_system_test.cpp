@@ -37,15 +37,20 @@ class CentralSystemTest : public ::testing::Test {
     o.call_timeout = 200ms;
     central.reset();
     central = std::make_unique<CentralSystem>(io.get_executor(), clock, o, events);
-    if (s.id.empty()) {
-      s.id = "p-1";
-      s.charge_point_id = "CP-1";
-      s.password = "s3cret";
-      s.caps.phases = 1;
-      s.caps.max_power_w = 7000;
-      s.failsafe_current_a = 6;
-    }
+    if (s.id.empty()) s = one_pile();
     charger = central->add_charger(s);
+  }
+
+  // p-1 on charge point CP-1: one phase, 7 kW, a 6 A failsafe.
+  static ChargePointSettings one_pile() {
+    ChargePointSettings s;
+    s.id = "p-1";
+    s.charge_point_id = "CP-1";
+    s.password = "s3cret";
+    s.caps.phases = 1;
+    s.caps.max_power_w = 7000;
+    s.failsafe_current_a = 6;
+    return s;
   }
 
   void connect() {
@@ -385,12 +390,7 @@ TEST_F(CentralSystemTest, ATransactionAGatewayNeverSawIsTakenOnFromTheMeterValue
 }
 
 TEST_F(CentralSystemTest, EachConnectorIsItsOwnChargerUnderTheStationsCeiling) {
-  ChargePointSettings first;
-  first.id = "p-1";
-  first.charge_point_id = "CP-1";
-  first.password = "s3cret";
-  first.caps.phases = 1;
-  first.caps.max_power_w = 7000;
+  ChargePointSettings first = one_pile();
   first.station_max_power_w = 11000;
   make(first);
   ChargePointSettings second = first;
