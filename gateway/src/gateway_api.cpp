@@ -536,6 +536,10 @@ struct Gateway::ApiReads {
     std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
   };
   std::list<Worker> workers;  // touched on the core thread only
+  // Reads whose answer has not reached the core yet. A slot is free once the answer is handed
+  // over there, not once the worker thread has flagged itself done: the client may send its next
+  // request on that answer before the worker's last statement runs, and must not be told busy.
+  std::shared_ptr<std::size_t> unanswered = std::make_shared<std::size_t>(0);  // core thread only
 
   void reap() {
     for (auto it = workers.begin(); it != workers.end();) {
@@ -555,13 +559,17 @@ struct Gateway::ApiReads {
 bool Gateway::beside_core(std::function<std::function<void()>()> work) {
   if (!api_reads_) api_reads_ = std::make_shared<ApiReads>();
   api_reads_->reap();
-  if (api_reads_->workers.size() >= ApiReads::kMostAtOnce) return false;
+  if (*api_reads_->unanswered >= ApiReads::kMostAtOnce) return false;
+  ++*api_reads_->unanswered;
   ApiReads::Worker worker;
   // The work guard keeps io.run() from returning before the continuation is posted.
   worker.thread = std::thread([work = std::move(work), guard = boost::asio::make_work_guard(io_),
-                               done = worker.done]() mutable {
+                               done = worker.done, unanswered = api_reads_->unanswered]() mutable {
     std::function<void()> then = work();
-    boost::asio::post(guard.get_executor(), std::move(then));
+    boost::asio::post(guard.get_executor(), [unanswered = std::move(unanswered), then = std::move(then)] {
+      --*unanswered;
+      then();
+    });
     guard.reset();
     done->store(true);
   });
