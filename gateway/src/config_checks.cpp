@@ -63,6 +63,50 @@ void check_phases(Errors& errors, const Config& c, const std::vector<const toml:
   }
 }
 
+// A charge point's ceiling (ocpp_station_max_power_kw) is held by the pile, not planned: the
+// planner sees only each connector's max_power_kw. Below their sum, the plan promises cars power
+// the pile will not pass unless a capacity node holding all its connectors says the same.
+void check_station_ceilings(Errors& errors, const Config& c, const std::vector<const toml::table*>& charger_where) {
+  std::map<std::string, std::vector<std::size_t>> connectors;  // ocpp_id -> charger indices
+  for (std::size_t i = 0; i < c.chargers.size(); ++i)
+    if (c.chargers[i].driver == DriverKind::ocpp) connectors[c.chargers[i].ocpp_id].push_back(i);
+  std::map<std::string, const CapacityNodeConfig*> node_of;
+  for (const auto& n : c.capacity) node_of[n.id] = &n;
+  // The capacity nodes above a charger, nearest first (the transformer itself is not one).
+  const auto path_up = [&](std::string id) {
+    std::vector<const CapacityNodeConfig*> path;
+    for (std::size_t guard = 0; guard <= c.capacity.size(); ++guard) {
+      const auto it = node_of.find(id);
+      if (it == node_of.end()) break;
+      path.push_back(it->second);
+      id = it->second->parent;
+    }
+    return path;
+  };
+  for (const auto& [ocpp_id, indices] : connectors) {
+    const auto& first = c.chargers[indices.front()];
+    if (!first.ocpp_station_max_power_kw) continue;
+    const double ceiling_kw = *first.ocpp_station_max_power_kw;
+    double sum_kw = 0;
+    for (const auto i : indices) sum_kw += c.chargers[i].max_power_kw;
+    if (ceiling_kw >= sum_kw - 1e-9) continue;
+    bool held = false;
+    for (const auto* n : path_up(first.node)) {
+      const bool holds_all = std::all_of(indices.begin(), indices.end(), [&](std::size_t i) {
+        const auto up = path_up(c.chargers[i].node);
+        return std::find(up.begin(), up.end(), n) != up.end();
+      });
+      if (holds_all && n->limit_kw <= ceiling_kw + 1e-9) held = true;
+    }
+    if (held) continue;
+    errors.warn(at_key(charger_where[indices.front()], "ocpp_station_max_power_kw"),
+                "charger '" + first.id + "': charge point '" + ocpp_id + "' is limited to " + number_text(ceiling_kw) +
+                    " kW (ocpp_station_max_power_kw) but its connectors add up to " + number_text(sum_kw) +
+                    " kW and no [[capacity]] node holding all of them has limit_kw <= " + number_text(ceiling_kw) +
+                    ": the plan would give its cars power the pile holds back; put the connectors under such a node");
+  }
+}
+
 }  // namespace
 
 void check_references(Errors& errors, Config& c,
@@ -163,6 +207,7 @@ void check_references(Errors& errors, Config& c,
     }
   }
   check_phases(errors, c, node_where, charger_where);
+  check_station_ceilings(errors, c, charger_where);
   if (transformer_meters == 0) {
     errors.warn({}, c.site.transformer.assumed_load_kw
                         ? "no [[meter]] with role = \"transformer\": the limiter runs on [site.transformer] "

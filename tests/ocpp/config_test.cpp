@@ -12,8 +12,10 @@ namespace {
 using testing::errors_of;
 using testing::kMinimal;
 using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 std::string ocpp_charger(const std::string& keys) {
@@ -96,6 +98,25 @@ TEST(OcppConfig, TheConnectorsOfOneChargePointAreChargersThatAgreeOnItsKeys) {
   EXPECT_THAT(errors_of(ocpp_charger("ocpp_password = \"pw\"\nocpp_id = \"CP\"\n") +
                         second_connector("ocpp_connector = 2\nocpp_station_max_power_kw = 11\n")),
               ElementsAre(HasSubstr("ocpp_station_max_power_kw")));
+}
+
+// The ceiling is the pile's; the planner sees each connector's max_power_kw. Only a capacity
+// node over both connectors at or below the ceiling makes the plan match what the pile passes.
+TEST(OcppConfig, ACeilingBelowTheConnectorsIsWarnedUnlessACapacityNodeHoldsIt) {
+  const auto twin = [](const std::string& more) {
+    return ocpp_charger("ocpp_password = \"pw\"\nocpp_id = \"CP\"\nocpp_station_max_power_kw = 11\n" + more) +
+           second_connector("ocpp_connector = 2\nocpp_station_max_power_kw = 11\n" + more);
+  };
+  const auto board = [](double limit_kw) {
+    return "[[capacity]]\nid = \"cp-board\"\nlimit_kw = " + std::to_string(limit_kw) + "\nassumed_load_kw = 0\n";
+  };
+  const auto ceiling_warned = Contains(AllOf(HasSubstr("charge point 'CP' is limited to 11 kW"),
+                                             HasSubstr("connectors add up to 14 kW")));
+  EXPECT_THAT(parse_config(twin(""), "test.toml").warnings, ceiling_warned);
+  EXPECT_THAT(parse_config(twin("node = \"cp-board\"\n") + board(20), "test.toml").warnings, ceiling_warned)
+      << "a node above the ceiling does not hold it";
+  EXPECT_THAT(parse_config(twin("node = \"cp-board\"\n") + board(11), "test.toml").warnings,
+              Not(Contains(HasSubstr("is limited to"))));
 }
 
 TEST(OcppConfig, OcppKeysBelongToOcppChargersOnly) {
