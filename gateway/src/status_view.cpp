@@ -149,7 +149,7 @@ json dr_event_json(const DrEvent& e, TimePoint now, minutes site_offset) {
 namespace {
 
 // The next 24 h of the transformer from the plan in force, slot by slot: the forecast non-EV
-// load, what the plan charges (every pile), and the limit then (DR events applied, per phase
+// load, what the plan charges (every pile, and per phase), and the limit then (DR events applied, per phase
 // where configured). null before the first plan.
 json transformer_outlook_json(const Controller& controller, TimePoint now, minutes offset) {
   const ActivePlan* plan = controller.plan();
@@ -159,13 +159,24 @@ json transformer_outlook_json(const Controller& controller, TimePoint now, minut
   const int last = std::min(g.slots, first + static_cast<int>(hours(24) / g.slot));
   json base = json::array(), planned = json::array(), limit = json::array();
   std::array<json, 3> phase_limit{json::array(), json::array(), json::array()};
+  std::array<json, 3> phase_planned{json::array(), json::array(), json::array()};
   for (int k = first; k < last; ++k) {
     const auto i = static_cast<std::size_t>(k);
     base.push_back(i < plan->base_kw.size() ? json(round1(plan->base_kw[i])) : json(nullptr));
     double kw = 0;
-    for (const auto& [id, cp] : plan->chargers)
-      if (i < cp.kw.size()) kw += std::max(cp.kw[i], 0.0);
+    std::array<double, 3> by_phase_kw{};
+    for (const auto& [id, cp] : plan->chargers) {
+      if (i >= cp.kw.size()) continue;
+      const double charging_kw = std::max(cp.kw[i], 0.0);
+      kw += charging_kw;
+      // Counted as the limiter and the planner count it: the phase it is wired or seen on, a
+      // third of each, or in full on every phase when the car's phase cannot be told.
+      const auto control = controller.chargers().find(id);
+      const auto phases = control != controller.chargers().end() ? control->second.phases() : scheduler::PhaseSet::any_one;
+      for (int ph = 0; ph < 3; ++ph) by_phase_kw[static_cast<std::size_t>(ph)] += charging_kw * scheduler::phase_share(phases, ph);
+    }
     planned.push_back(round1(kw));
+    for (std::size_t ph = 0; ph < 3; ++ph) phase_planned[ph].push_back(round1(by_phase_kw[ph]));
     const TimePoint at = std::max(now, g.slot_start(k));
     limit.push_back(controller.transformer_limit_kw(at));
     const auto by_phase = controller.transformer_phase_limit_kw(at);
@@ -173,7 +184,8 @@ json transformer_outlook_json(const Controller& controller, TimePoint now, minut
   }
   return {{"slot_start", format_local_time(g.slot_start(first), offset)}, {"slot_minutes", g.slot.count()},
           {"base_kw", base}, {"planned_kw", planned}, {"limit_kw", limit},
-          {"phase_limit_kw", {{"A", phase_limit[0]}, {"B", phase_limit[1]}, {"C", phase_limit[2]}}}};
+          {"phase_limit_kw", {{"A", phase_limit[0]}, {"B", phase_limit[1]}, {"C", phase_limit[2]}}},
+          {"phase_planned_kw", {{"A", phase_planned[0]}, {"B", phase_planned[1]}, {"C", phase_planned[2]}}}};
 }
 
 }  // namespace

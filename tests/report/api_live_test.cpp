@@ -181,6 +181,13 @@ TEST_F(ApiLive, TheStatusCarriesTheTransformersNext24Hours) {
   EXPECT_EQ(ahead["limit_kw"][0], 40.0);
   EXPECT_EQ(ahead["planned_kw"][0], 0.0);  // peak now: the car waits for the valley
   EXPECT_TRUE(ahead["phase_limit_kw"]["A"][0].is_null());  // no phase limits configured
+  // p1 is wired on phase A: all of its plan is on A.
+  ASSERT_EQ(ahead["phase_planned_kw"]["A"].size(), ahead["planned_kw"].size());
+  for (std::size_t k = 0; k < ahead["planned_kw"].size(); ++k) {
+    EXPECT_EQ(ahead["phase_planned_kw"]["A"][k], ahead["planned_kw"][k]) << "slot " << k;
+    EXPECT_EQ(ahead["phase_planned_kw"]["B"][k], 0.0) << "slot " << k;
+    EXPECT_EQ(ahead["phase_planned_kw"]["C"][k], 0.0) << "slot " << k;
+  }
   // The meter here reports no phases: the history says so per point instead of plotting zeros.
   const json history = gateway_->status()["history"];
   ASSERT_FALSE(history.empty());
